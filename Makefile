@@ -1,0 +1,89 @@
+# volshift: plain GNU Make with automatic dependencies.
+#   make            build build/bin/volshift and build/bin/volshift-sim
+#   make test       build and run every test (unit tests, then end-to-end tests against volshift-sim)
+#   make sanitize   the same tests, built with AddressSanitizer and UndefinedBehaviorSanitizer
+#   make demo       start volshift-sim and run the demo
+SHELL := /bin/bash
+CC ?= gcc
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := -O1 -g
+else
+BUILD ?= build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+PKGS := libcurl jansson yaml-0.1 libmicrohttpd
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+	-Wvla -Wpointer-arith -Werror
+CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc
+LDFLAGS := $(SANFLAGS) -pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+UTIL_SRC := $(wildcard src/util/*.c)
+KUBE_SRC := $(wildcard src/kube/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+SIM_SRC := $(wildcard sim/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+UTIL_LIB := $(BUILD)/lib/libvsutil.a
+KUBE_LIB := $(BUILD)/lib/libvskube.a
+BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test unit e2e sanitize demo clean format
+all: deps $(BINS)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(UTIL_LIB): $(call obj,$(UTIL_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+$(KUBE_LIB): $(call obj,$(KUBE_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# volshift-sim links only util and the JSON/HTTP libraries, none of volshift's logic.
+$(BUILD)/bin/volshift-sim: $(call obj,$(SIM_SRC)) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+unit: deps $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: all
+	@BUILD=$(BUILD) tests/e2e/run.sh
+
+test: unit e2e
+
+sanitize:
+	@$(MAKE) --no-print-directory SANITIZE=1 test
+
+demo: all
+	@scripts/demo.sh
+
+format:
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(CLI_SRC) $(SIM_SRC) $(UNIT_SRC) src/*/*.h sim/*.h
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what volshift needs to build and test, from Debian's packages, when it is missing.
+# Idempotent and quiet when everything is present. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(gcc make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev
+	libcmocka-dev rsync bubblewrap acl attr procps)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# kubectl: any kubectl on PATH will do; otherwise Debian's kubernetes-client provides one.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+	sudo=(sudo)
+else
+	echo "install-deps: missing packages: ${missing[*]}; run as root: scripts/install-deps.sh" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

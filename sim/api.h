@@ -1,0 +1,157 @@
+/*
+ * api: the object store and the API machinery of volshift-sim, the part that a real cluster keeps
+ * in kube-apiserver and etcd. Every writer (the HTTP server and every controller) goes through
+ * these functions, so defaulting, validation, resourceVersion checks, finalizers and deletion
+ * semantics apply the same way to all of them, as they do in Kubernetes.
+ *
+ * Thread-safety: every function may be called from any thread; the store holds one lock.
+ * Ownership: objects passed in are borrowed (copied when kept); objects returned through **out
+ * are new references the caller releases with json_decref.
+ * Errors: Kubernetes Status semantics, filled into vs_error with vs_error_set_api (http_status,
+ * reason "NotFound" / "AlreadyExists" / "Conflict" / "Invalid" / "BadRequest" / "Gone" /
+ * "MethodNotAllowed", and a message as kube-apiserver words it).
+ */
+#ifndef VS_SIM_API_H
+#define VS_SIM_API_H
+
+#include "util/util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- resource types ------------------------------------------------------------------------- */
+
+typedef struct sim_resource {
+	const char *group;          /* "" for the core group */
+	const char *version;        /* "v1" */
+	const char *plural;         /* "pods" */
+	const char *singular;       /* "pod" */
+	const char *kind;           /* "Pod" */
+	const char *short_names;    /* comma-separated, "po" or "" */
+	bool namespaced;
+	const char *subresources;   /* comma-separated: "status,log,eviction" or "" */
+} sim_resource;
+
+/* Look a resource up by group and plural ("apps", "deployments"); NULL when unknown. Static. */
+const sim_resource *sim_resource_find(const char *group, const char *plural);
+/* Look a resource up by apiVersion ("apps/v1", "v1") and kind; NULL when unknown. Static. */
+const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind);
+/* The apiVersion string of a resource ("v1", "apps/v1"). Static. */
+const char *sim_resource_api_version(const sim_resource *res);
+/* The table of every served resource, terminated by an entry with plural == NULL. Static. */
+const sim_resource *sim_resource_all(void);
+
+/* ---- the store ----------------------------------------------------------------------------- */
+
+typedef struct sim_store sim_store;
+
+sim_store *sim_store_new(void);
+void sim_store_free(sim_store *st);
+
+/* The current cluster-wide resourceVersion (increases by one on every write). */
+uint64_t sim_store_rv(sim_store *st);
+
+/*
+ * Block until the resourceVersion is greater than since or timeout_ms passes (or
+ * sim_store_shutdown is called); returns the current resourceVersion. Controllers use this to
+ * wake up on any change.
+ */
+uint64_t sim_store_wait(sim_store *st, uint64_t since, int64_t timeout_ms);
+
+/* Wake every waiter and make further waits return at once (used at exit). */
+void sim_store_shutdown(sim_store *st);
+
+/* ---- verbs (the same as the REST API's) ---------------------------------------------------- */
+
+/* GET one object. 404 NotFound when missing. */
+int sim_api_get(sim_store *st, const sim_resource *res, const char *ns, const char *name, json_t **out,
+		vs_error *err);
+
+typedef struct sim_list_opts {
+	const char *label_selector; /* NULL or text */
+	const char *field_selector; /* NULL or text; metadata.name, metadata.namespace, spec.nodeName,
+				       status.phase, and for events involvedObject.* ; others 400 */
+	long limit;                 /* 0: no limit */
+	const char *continue_token; /* NULL or the token of the previous page */
+} sim_list_opts;
+
+/*
+ * LIST objects (ns NULL or "" for all namespaces), sorted by namespace then name, as a complete
+ * List object ({"kind": "<Kind>List", "apiVersion", "metadata": {"resourceVersion", "continue"?},
+ * "items": [...]}) with each item's apiVersion and kind set.
+ */
+int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const sim_list_opts *opts,
+		 json_t **out, vs_error *err);
+
+/*
+ * CREATE: fills metadata (uid, resourceVersion, creationTimestamp, generation 1, name from
+ * generateName, namespace), applies defaults (e.g. a PVC without storageClassName gets the
+ * default class, every PVC gets the kubernetes.io/pvc-protection finalizer, every PV
+ * kubernetes.io/pv-protection), validates (422 Invalid), 409 AlreadyExists when the name is taken,
+ * 404 when the namespace does not exist. *out is the stored object.
+ */
+int sim_api_create(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err);
+
+enum sim_update_kind {
+	SIM_UPDATE_MAIN,   /* PUT on the object: status is kept as stored (for types with a status subresource) */
+	SIM_UPDATE_STATUS, /* PUT on /status: only status changes */
+};
+
+/*
+ * UPDATE (PUT): 409 Conflict when obj's metadata.resourceVersion is set and stale; 422 Invalid for
+ * changes to immutable fields; bumps generation when spec changes. When the update leaves an
+ * object that is being deleted with no finalizers, the object is removed (and *out is the object
+ * as it was last). *out may be NULL when the caller does not want the result.
+ */
+int sim_api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
+		   enum sim_update_kind kind, json_t **out, vs_error *err);
+
+enum sim_propagation { SIM_PROPAGATE_DEFAULT, SIM_PROPAGATE_BACKGROUND, SIM_PROPAGATE_FOREGROUND, SIM_PROPAGATE_ORPHAN };
+
+typedef struct sim_delete_opts {
+	enum sim_propagation propagation;
+	const char *precondition_uid;       /* NULL or must match, else 409 Conflict */
+	const char *precondition_rv;        /* NULL or must match, else 409 Conflict */
+	long grace_period_seconds;          /* -1: the object's default */
+} sim_delete_opts;
+
+/*
+ * DELETE: an object with finalizers (including those the propagation policy adds: "orphan",
+ * "foregroundDeletion") gets deletionTimestamp and stays; a pod bound to a node is deleted
+ * gracefully (deletionTimestamp + deletionGracePeriodSeconds; the node agent removes it once its
+ * processes are gone); anything else is removed at once. *out is the object after the call
+ * (*deleted tells whether it is gone). The garbage collector handles dependents.
+ */
+int sim_api_delete(sim_store *st, const sim_resource *res, const char *ns, const char *name,
+		   const sim_delete_opts *opts, json_t **out, bool *deleted, vs_error *err);
+
+/* ---- watch --------------------------------------------------------------------------------- */
+
+/*
+ * Return the events after resourceVersion since for this resource (ns NULL for all namespaces),
+ * filtered by the selectors in opts, as a JSON array of {"type": ADDED|MODIFIED|DELETED,
+ * "object": {...}}; waits up to timeout_ms for at least one. *next_rv is the resourceVersion to
+ * pass next time. 410 Gone (reason "Expired") when since is older than the kept history.
+ * An object that stops matching the selectors is reported as DELETED, one that starts as ADDED.
+ */
+int sim_api_watch(sim_store *st, const sim_resource *res, const char *ns, const sim_list_opts *opts,
+		  uint64_t since, int64_t timeout_ms, json_t **events, uint64_t *next_rv, vs_error *err);
+
+/* ---- cluster helpers used by controllers ---------------------------------------------------- */
+
+/* Record an Event (core/v1) about obj (borrowed) with a type ("Normal"/"Warning"), reason and message. */
+void sim_api_event(sim_store *st, const json_t *obj, const char *type, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Bootstrap objects: namespaces default, kube-system, kube-public, kube-node-lease, volshift-sim's
+ * two StorageClasses (local: default, WaitForFirstConsumer; shared: Immediate) and nodes
+ * node-1..node-N. Called once at start. */
+int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err);
+
+/* The garbage collector and the protection controllers (pvc-protection, pv-protection): run in
+ * their own thread until sim_store_shutdown. */
+int sim_gc_start(sim_store *st, vs_error *err);
+void sim_gc_stop(sim_store *st);
+
+#endif

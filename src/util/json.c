@@ -1,0 +1,74 @@
+/*
+ * Small named accessors over jansson: volshift reads the fields it needs from an object by path
+ * instead of mirroring every API type in a struct.
+ */
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *vs_json_path(const json_t *obj, const char *path)
+{
+	const char *p = path;
+	json_t *cur = (json_t *)obj;
+	char key[256];
+
+	while (cur && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(key) || !json_is_object(cur))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		p += n + (dot ? 1 : 0);
+	}
+	return cur;
+}
+
+const char *vs_json_str(const json_t *obj, const char *path)
+{
+	return json_string_value(vs_json_path(obj, path));
+}
+
+long long vs_json_int(const json_t *obj, const char *path, long long dflt)
+{
+	json_t *v = vs_json_path(obj, path);
+
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+bool vs_json_bool(const json_t *obj, const char *path, bool dflt)
+{
+	json_t *v = vs_json_path(obj, path);
+
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+int vs_json_set_path(json_t *obj, const char *path, json_t *value)
+{
+	char *copy = vs_xstrdup(path), *p = copy, *dot;
+	json_t *cur = obj;
+	int rc = VS_EINVAL;
+
+	while ((dot = strchr(p, '.')) != NULL) {
+		*dot = '\0';
+		json_t *next = json_object_get(cur, p);
+		if (!next) {
+			next = json_object();
+			json_object_set_new(cur, p, next);
+		}
+		if (!json_is_object(next))
+			goto done;
+		cur = next;
+		p = dot + 1;
+	}
+	if (json_is_object(cur) && json_object_set_new(cur, p, value) == 0) {
+		value = NULL;
+		rc = 0;
+	}
+done:
+	json_decref(value);
+	free(copy);
+	return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * Clocks and RFC 3339 timestamps, the format of every time in the Kubernetes API.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t vs_time_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vs_time_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void vs_time_format(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int vs_time_parse(const char *s, int64_t *out, vs_error *err)
+{
+	struct tm tm;
+	const char *p;
+	int off = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		goto bad;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int h, m;
+		if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2)
+			goto bad;
+		off = (h * 60 + m) * 60 * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		goto bad;
+	}
+	if (*p)
+		goto bad;
+	*out = (int64_t)timegm(&tm) - off;
+	return 0;
+bad:
+	return vs_error_set(err, VS_EINVAL, "timestamp \"%s\" is not RFC 3339 (expected 2006-01-02T15:04:05Z)",
+			    s ? s : "(null)");
+}
+
+void vs_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}

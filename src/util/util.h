@@ -1,0 +1,187 @@
+/*
+ * util: the small pieces every other module of volshift and volshift-sim stands on.
+ *
+ * Errors are values: a function that can fail returns 0 or a negative VS_E* code and fills the
+ * caller's vs_error with the code, an HTTP status where there is one, a Kubernetes reason where
+ * there is one, and one line naming the object and the cause. There is no hidden error state.
+ *
+ * Memory: vs_x* allocators abort on exhaustion (a process out of memory cannot keep its promises,
+ * so it stops loudly); everything else states its ownership next to its declaration.
+ */
+#ifndef VS_UTIL_H
+#define VS_UTIL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+enum {
+	VS_OK = 0,
+	VS_EINVAL = -1,   /* bad input from the user or the caller's data */
+	VS_ENOMEM = -2,   /* a capped buffer would overflow */
+	VS_EIO = -3,      /* a local file or process failed */
+	VS_ECONFIG = -4,  /* kubeconfig or other configuration is broken */
+	VS_ENET = -5,     /* could not reach the server, or the connection broke */
+	VS_EAPI = -6,     /* the server answered with an error; see http_status and reason */
+	VS_ETIMEOUT = -7, /* a bounded wait ran out */
+	VS_ECANCEL = -8,  /* stopped on request */
+};
+
+typedef struct vs_error {
+	int code;          /* one of VS_E*, 0 when clear */
+	int http_status;   /* HTTP status for VS_EAPI, else 0 */
+	char reason[48];   /* Kubernetes Status reason ("NotFound", "Conflict", ...) or "" */
+	char message[512]; /* one line: the object and the cause */
+} vs_error;
+
+/* Clear err (NULL is allowed). */
+void vs_error_clear(vs_error *err);
+
+/* Fill err (NULL is allowed) with code and a printf-style message; returns code. */
+int vs_error_set(vs_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Fill err with an API error: code VS_EAPI, the HTTP status, the reason and the message. */
+int vs_error_set_api(vs_error *err, int http_status, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Prefix err's message with "what: " (for adding context while an error travels up). Returns code. */
+int vs_error_wrap(vs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when err is an API error with this reason, e.g. vs_error_is(err, "NotFound"). */
+bool vs_error_is(const vs_error *err, const char *reason);
+
+/* A short name for a VS_E* code ("invalid input", "network", ...). Static string. */
+const char *vs_error_code_name(int code);
+
+/* ---- memory and strings ---------------------------------------------------------------------- */
+
+void *vs_xmalloc(size_t n);
+void *vs_xcalloc(size_t n, size_t size);
+void *vs_xrealloc(void *p, size_t n);
+char *vs_xstrdup(const char *s);
+char *vs_xstrndup(const char *s, size_t n);
+/* A newly allocated printf result; caller frees. */
+char *vs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when s starts with prefix / ends with suffix. */
+bool vs_str_has_prefix(const char *s, const char *prefix);
+bool vs_str_has_suffix(const char *s, const char *suffix);
+
+/* ---- growable byte buffer with a cap ---------------------------------------------------------- */
+
+typedef struct vs_buf {
+	char *data;   /* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t limit; /* 0: no limit; else appends that would pass it fail with VS_ENOMEM */
+} vs_buf;
+
+/* Initialise an empty buffer that refuses to grow past limit bytes (0 = unlimited). */
+void vs_buf_init(vs_buf *b, size_t limit);
+/* Append n bytes; VS_ENOMEM when the limit would be passed (the buffer is unchanged then). */
+int vs_buf_append(vs_buf *b, const void *data, size_t n);
+int vs_buf_puts(vs_buf *b, const char *s);
+int vs_buf_printf(vs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Empty the buffer, keeping its memory. */
+void vs_buf_reset(vs_buf *b);
+/* Release the memory; the buffer may be initialised again. */
+void vs_buf_free(vs_buf *b);
+/* Hand the contents to the caller (who frees them) and leave the buffer empty. Never NULL. */
+char *vs_buf_steal(vs_buf *b);
+
+/* ---- logging (diagnostics to stderr; user-facing output goes elsewhere) ------------------------ */
+
+enum vs_log_level { VS_LOG_DEBUG, VS_LOG_INFO, VS_LOG_WARN, VS_LOG_ERROR, VS_LOG_OFF };
+
+/* Set the lowest level that is printed (default INFO, or $VOLSHIFT_LOG: debug|info|warn|error|off). */
+void vs_log_set_level(enum vs_log_level level);
+enum vs_log_level vs_log_get_level(void);
+/* Set a tag printed before every line ("volshift", "volshift-sim"). The string is borrowed. */
+void vs_log_set_tag(const char *tag);
+/* Print one line at level; thread-safe, lines never interleave. */
+void vs_log(enum vs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define vs_debug(...) vs_log(VS_LOG_DEBUG, __VA_ARGS__)
+#define vs_info(...) vs_log(VS_LOG_INFO, __VA_ARGS__)
+#define vs_warn(...) vs_log(VS_LOG_WARN, __VA_ARGS__)
+#define vs_err(...) vs_log(VS_LOG_ERROR, __VA_ARGS__)
+
+/* ---- time ------------------------------------------------------------------------------------ */
+
+/* Milliseconds on the monotonic clock. */
+int64_t vs_time_mono_ms(void);
+/* Wall-clock seconds since the epoch. */
+int64_t vs_time_now(void);
+/* Write t (epoch seconds) as RFC 3339 UTC ("2026-11-21T10:00:00Z") into out (>= 21 bytes). */
+void vs_time_format(int64_t t, char out[32]);
+/* Parse an RFC 3339 timestamp (Z or offset, optional fraction); VS_EINVAL when malformed. */
+int vs_time_parse(const char *s, int64_t *out, vs_error *err);
+/* Sleep for ms milliseconds. */
+void vs_sleep_ms(int64_t ms);
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+/* Read a whole file (at most max bytes, else VS_ENOMEM) into out (caller frees); NUL-terminated. */
+int vs_file_read(const char *path, size_t max, char **out, size_t *len, vs_error *err);
+/* Write a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+int vs_file_write_atomic(const char *path, const void *data, size_t len, int mode, vs_error *err);
+/* mkdir -p with mode; existing directories are fine. */
+int vs_mkdir_p(const char *path, int mode, vs_error *err);
+/* rm -rf; a missing path is fine. */
+int vs_rm_rf(const char *path, vs_error *err);
+
+/* ---- base64 ---------------------------------------------------------------------------------- */
+
+/* Decode standard base64 (padding optional, whitespace ignored) into out (caller frees). */
+int vs_base64_decode(const char *in, unsigned char **out, size_t *len, vs_error *err);
+/* Encode n bytes as standard base64 with padding; caller frees. */
+char *vs_base64_encode(const unsigned char *in, size_t n);
+
+/* ---- JSON accessors -------------------------------------------------------------------------- */
+
+/* Follow a dotted path ("metadata.name", "spec.template.spec") through objects. Borrowed or NULL. */
+json_t *vs_json_path(const json_t *obj, const char *path);
+/* The string at path, or NULL when missing or not a string. Borrowed. */
+const char *vs_json_str(const json_t *obj, const char *path);
+/* The integer at path, or dflt when missing or not an integer. */
+long long vs_json_int(const json_t *obj, const char *path, long long dflt);
+/* The boolean at path, or dflt. */
+bool vs_json_bool(const json_t *obj, const char *path, bool dflt);
+/* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */
+int vs_json_set_path(json_t *obj, const char *path, json_t *value);
+
+/* ---- label and field selectors --------------------------------------------------------------- */
+
+/*
+ * A parsed selector: label selectors with =, ==, !=, in, notin, exists (key) and !exists (!key),
+ * as documented for Kubernetes; field selectors use the same grammar restricted to =, ==, !=.
+ */
+typedef struct vs_selector vs_selector;
+
+/* Looks up key for matching; returns the value or NULL when the key is absent. */
+typedef const char *(*vs_selector_lookup)(const char *key, void *ctx);
+
+/* Parse text (NULL or "" selects everything) into *out (free with vs_selector_free). */
+int vs_selector_parse(const char *text, vs_selector **out, vs_error *err);
+/* Parse as a field selector: only =, == and != are allowed. */
+int vs_selector_parse_fields(const char *text, vs_selector **out, vs_error *err);
+void vs_selector_free(vs_selector *sel);
+/* True when every requirement holds for the values lookup returns. */
+bool vs_selector_matches(const vs_selector *sel, vs_selector_lookup lookup, void *ctx);
+/* True when sel matches a JSON labels object (NULL labels means no labels). */
+bool vs_selector_matches_labels(const vs_selector *sel, const json_t *labels);
+/* Number of requirements and the key of the i-th (borrowed), for callers that restrict keys. */
+size_t vs_selector_count(const vs_selector *sel);
+const char *vs_selector_key(const vs_selector *sel, size_t i);
+
+/* ---- random ---------------------------------------------------------------------------------- */
+
+/* A uniformly random 64-bit value from a thread-safe generator seeded from the OS. */
+uint64_t vs_rand_u64(void);
+/* A random RFC 4122 version 4 UUID string into out (37 bytes). */
+void vs_uuid(char out[37]);
+
+#endif
