@@ -1,0 +1,192 @@
+/*
+ * volshift-sim: a local Kubernetes cluster for the demo, the tests and fault injection. This file
+ * is only the command line and the order of start and stop: the store and the API (api.h), the
+ * HTTP server (http.h), then the controllers and the node agent (cluster.h).
+ *
+ *   volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]
+ */
+#include "api.h"
+#include "cluster.h"
+#include "http.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VS_VERSION
+#define VS_VERSION "0.1.0"
+#endif
+
+struct sim_options {
+	const char *data_dir;
+	const char *listen;
+	const char *kubeconfig_out;
+	int nodes;
+};
+
+static void sim_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
+		"\n"
+		"Runs a local Kubernetes API server with a provisioner, the PV controller, workload\n"
+		"controllers, a scheduler and a node agent that runs each pod's command as a local process.\n"
+		"\n"
+		"  --data-dir DIR         where volumes, pod logs and the kubeconfig live (created if missing)\n"
+		"  --nodes N              number of nodes, named node-1 ... node-N (default 3)\n"
+		"  --listen ADDR:PORT     loopback address to serve on (default 127.0.0.1:0, any free port)\n"
+		"  --kubeconfig-out FILE  where to write a kubeconfig for kubectl and volshift (default DIR/kubeconfig)\n"
+		"\n"
+		"When ready it prints: volshift-sim ready: URL kubeconfig=FILE\n"
+		"SIGINT or SIGTERM stops every pod and exits 0.\n");
+}
+
+/* Parses "run" and its flags; returns 0, or 2 for bad usage with a message printed. */
+static int sim_parse_args(int argc, char **argv, struct sim_options *o)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },    { "nodes", required_argument, NULL, 'n' },
+		{ "listen", required_argument, NULL, 'l' },      { "kubeconfig-out", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	*o = (struct sim_options){ .listen = "127.0.0.1:0", .nodes = 3 };
+	if (argc < 2 || strcmp(argv[1], "run") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+			sim_usage(stdout);
+			exit(0);
+		}
+		if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+			printf("volshift-sim %s\n", VS_VERSION);
+			exit(0);
+		}
+		fprintf(stderr, "volshift-sim: expected the command \"run\"\n\n");
+		sim_usage(stderr);
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->data_dir = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'k': o->kubeconfig_out = optarg; break;
+		case 'n':
+			o->nodes = (int)strtol(optarg, &end, 10);
+			if (*end || o->nodes < 1 || o->nodes > 100) {
+				fprintf(stderr, "volshift-sim: --nodes \"%s\": expected a number from 1 to 100\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': sim_usage(stdout); exit(0);
+		default: fprintf(stderr, "Run 'volshift-sim --help' for usage.\n"); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "volshift-sim: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (!o->data_dir) {
+		fprintf(stderr, "volshift-sim: --data-dir is required (a directory for volumes and pod logs)\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Writes a kubeconfig with one context that kubectl and volshift can use as is. */
+static int sim_write_kubeconfig(const char *path, const char *url, vs_error *err)
+{
+	char *text = vs_xasprintf("apiVersion: v1\n"
+				  "kind: Config\n"
+				  "clusters:\n"
+				  "- name: volshift-sim\n"
+				  "  cluster:\n"
+				  "    server: %s\n"
+				  "contexts:\n"
+				  "- name: volshift-sim\n"
+				  "  context:\n"
+				  "    cluster: volshift-sim\n"
+				  "    user: volshift-sim\n"
+				  "    namespace: default\n"
+				  "current-context: volshift-sim\n"
+				  "users:\n"
+				  "- name: volshift-sim\n"
+				  "  user: {}\n"
+				  "preferences: {}\n",
+				  url);
+	int rc = vs_file_write_atomic(path, text, strlen(text), 0600, err);
+
+	free(text);
+	return rc;
+}
+
+/* Blocks the stop signals in every thread so that only sigwait in main receives them. */
+static void sim_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int sim_run(const struct sim_options *o)
+{
+	sim_store *st = sim_store_new();
+	sim_cluster *cluster = NULL;
+	sim_http *srv = NULL;
+	char *url = NULL, *kubeconfig = NULL, data_dir[PATH_MAX];
+	bool gc_started = false;
+	vs_error err = { 0 };
+	sigset_t set;
+	int sig, rc = 1;
+
+	sim_block_signals(&set);
+	if (vs_mkdir_p(o->data_dir, 0755, &err) < 0 || !realpath(o->data_dir, data_dir)) {
+		fprintf(stderr, "volshift-sim: --data-dir %s: %s\n", o->data_dir, err.message);
+		goto done;
+	}
+	kubeconfig = o->kubeconfig_out ? vs_xstrdup(o->kubeconfig_out) : vs_xasprintf("%s/kubeconfig", data_dir);
+	if (sim_api_bootstrap(st, o->nodes, &err) < 0 || sim_gc_start(st, &err) < 0)
+		goto fail;
+	gc_started = true;
+	if (sim_cluster_start(st, data_dir, &cluster, &err) < 0 ||
+	    sim_http_start(st, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
+	    sim_write_kubeconfig(kubeconfig, url, &err) < 0)
+		goto fail;
+	printf("volshift-sim ready: %s kubeconfig=%s\n", url, kubeconfig);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	vs_info("received %s, stopping every pod", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+	goto done;
+fail:
+	fprintf(stderr, "volshift-sim: %s\n", err.message);
+done:
+	sim_http_stop(srv);
+	sim_cluster_stop(cluster);
+	if (gc_started)
+		sim_gc_stop(st);
+	sim_store_shutdown(st);
+	sim_store_free(st);
+	free(url);
+	free(kubeconfig);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_options o;
+	int rc;
+
+	vs_log_set_tag("volshift-sim");
+	rc = sim_parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	return sim_run(&o);
+}

@@ -1,0 +1,186 @@
+/*
+ * Unit tests for util: selectors (the grammar the client builds and volshift-sim evaluates),
+ * base64, JSON paths, timestamps, the capped buffer and atomic file writes.
+ */
+#include "util/util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static bool labels_match(const char *selector, const char *labels_json)
+{
+	json_t *labels = json_loads(labels_json, 0, NULL);
+	vs_selector *sel = NULL;
+	vs_error err = { 0 };
+	bool ok;
+
+	assert_int_equal(vs_selector_parse(selector, &sel, &err), 0);
+	ok = vs_selector_matches_labels(sel, labels);
+	vs_selector_free(sel);
+	json_decref(labels);
+	return ok;
+}
+
+static void test_util_selector__equality(void **state)
+{
+	(void)state;
+	assert_true(labels_match("app=web", "{\"app\":\"web\",\"tier\":\"t1\"}"));
+	assert_true(labels_match("app==web,tier=t1", "{\"app\":\"web\",\"tier\":\"t1\"}"));
+	assert_false(labels_match("app=web,tier=t2", "{\"app\":\"web\",\"tier\":\"t1\"}"));
+	assert_true(labels_match("app!=db", "{\"app\":\"web\"}"));
+	assert_true(labels_match("app!=db", "{}"));
+	assert_false(labels_match("app!=web", "{\"app\":\"web\"}"));
+	assert_true(labels_match("", "{\"app\":\"web\"}"));
+}
+
+static void test_util_selector__sets(void **state)
+{
+	(void)state;
+	assert_true(labels_match("tier in (t2,t4)", "{\"tier\":\"t4\"}"));
+	assert_false(labels_match("tier in (t2,t4)", "{\"tier\":\"t3\"}"));
+	assert_false(labels_match("tier in (t2,t4)", "{}"));
+	assert_true(labels_match("tier notin (t2, t4)", "{\"tier\":\"t3\"}"));
+	assert_true(labels_match("tier notin (t2,t4)", "{}"));
+	assert_true(labels_match("!tier", "{\"app\":\"x\"}"));
+	assert_false(labels_match("!tier", "{\"tier\":\"x\"}"));
+	assert_true(labels_match("tier,app=x", "{\"tier\":\"\",\"app\":\"x\"}"));
+	assert_true(labels_match("example.com/role in (a),app", "{\"example.com/role\":\"a\",\"app\":\"1\"}"));
+}
+
+static void test_util_selector__errors(void **state)
+{
+	const char *bad[] = { "app=web,", "tier in t2", "tier in (t2", "=x", "a b", "!", NULL };
+	vs_selector *sel = NULL;
+	vs_error err = { 0 };
+
+	(void)state;
+	for (int i = 0; bad[i]; i++) {
+		assert_int_equal(vs_selector_parse(bad[i], &sel, &err), VS_EINVAL);
+		assert_null(sel);
+		assert_non_null(strstr(err.message, bad[i]));
+	}
+	assert_int_equal(vs_selector_parse_fields("metadata.name in (a)", &sel, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "field selectors"));
+	assert_int_equal(vs_selector_parse_fields("metadata.name=a,spec.nodeName!=node-1", &sel, &err), 0);
+	assert_int_equal(vs_selector_count(sel), 2);
+	assert_string_equal(vs_selector_key(sel, 1), "spec.nodeName");
+	vs_selector_free(sel);
+}
+
+static void test_util_base64__roundtrip(void **state)
+{
+	const char *cases[] = { "", "a", "ab", "abc", "abcd", "hello, kubernetes\n", NULL };
+	unsigned char *out;
+	size_t len;
+	vs_error err = { 0 };
+
+	(void)state;
+	for (int i = 0; cases[i]; i++) {
+		char *enc = vs_base64_encode((const unsigned char *)cases[i], strlen(cases[i]));
+		assert_int_equal(vs_base64_decode(enc, &out, &len, &err), 0);
+		assert_int_equal(len, strlen(cases[i]));
+		assert_memory_equal(out, cases[i], len);
+		free(out);
+		free(enc);
+	}
+	assert_int_equal(vs_base64_decode("aGVs\nbG8=", &out, &len, &err), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(out, "hello", 5);
+	free(out);
+	assert_int_equal(vs_base64_decode("aGV*bG8=", &out, &len, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "'*'"));
+}
+
+static void test_util_json__paths(void **state)
+{
+	json_t *o = json_loads("{\"metadata\":{\"name\":\"data\",\"generation\":3},\"spec\":{\"ok\":true}}", 0, NULL);
+
+	(void)state;
+	assert_string_equal(vs_json_str(o, "metadata.name"), "data");
+	assert_null(vs_json_str(o, "metadata.namespace"));
+	assert_null(vs_json_str(o, "metadata.name.deeper"));
+	assert_int_equal(vs_json_int(o, "metadata.generation", -1), 3);
+	assert_int_equal(vs_json_int(o, "metadata.name", -1), -1);
+	assert_true(vs_json_bool(o, "spec.ok", false));
+	assert_int_equal(vs_json_set_path(o, "status.phase", json_string("Bound")), 0);
+	assert_string_equal(vs_json_str(o, "status.phase"), "Bound");
+	assert_int_equal(vs_json_set_path(o, "metadata.name.x", json_string("y")), VS_EINVAL);
+	json_decref(o);
+}
+
+static void test_util_time__rfc3339(void **state)
+{
+	int64_t t;
+	char buf[32];
+	vs_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(vs_time_parse("2026-11-21T10:00:00Z", &t, &err), 0);
+	vs_time_format(t, buf);
+	assert_string_equal(buf, "2026-11-21T10:00:00Z");
+	assert_int_equal(vs_time_parse("2026-11-21T12:00:00.123+02:00", &t, &err), 0);
+	vs_time_format(t, buf);
+	assert_string_equal(buf, "2026-11-21T10:00:00Z");
+	assert_int_equal(vs_time_parse("2026-11-21 10:00", &t, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "RFC 3339"));
+}
+
+static void test_util_buf__limit(void **state)
+{
+	vs_buf b;
+
+	(void)state;
+	vs_buf_init(&b, 8);
+	assert_int_equal(vs_buf_puts(&b, "12345"), 0);
+	assert_int_equal(vs_buf_puts(&b, "6789"), VS_ENOMEM);
+	assert_string_equal(b.data, "12345");
+	assert_int_equal(vs_buf_printf(&b, "%d", 678), 0);
+	assert_string_equal(b.data, "12345678");
+	vs_buf_free(&b);
+}
+
+static void test_util_file__atomic_write(void **state)
+{
+	char dir[] = "/tmp/vs-test-util-XXXXXX";
+	char *path, *parent, *data = NULL;
+	size_t len;
+	vs_error err = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	parent = vs_xasprintf("%s/a/b", dir);
+	path = vs_xasprintf("%s/file", parent);
+	assert_int_equal(vs_mkdir_p(parent, 0755, &err), 0);
+	assert_int_equal(vs_file_write_atomic(path, "first", 5, 0600, &err), 0);
+	assert_int_equal(vs_file_write_atomic(path, "second", 6, 0600, &err), 0);
+	assert_int_equal(vs_file_read(path, 100, &data, &len, &err), 0);
+	assert_string_equal(data, "second");
+	free(data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(vs_file_read(path, 3, &data, &len, &err), VS_ENOMEM);
+	assert_int_equal(vs_rm_rf(dir, &err), 0);
+	assert_int_not_equal(stat(dir, &st), 0);
+	free(path);
+	free(parent);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_util_selector__equality), cmocka_unit_test(test_util_selector__sets),
+		cmocka_unit_test(test_util_selector__errors),   cmocka_unit_test(test_util_base64__roundtrip),
+		cmocka_unit_test(test_util_json__paths),        cmocka_unit_test(test_util_time__rfc3339),
+		cmocka_unit_test(test_util_buf__limit),         cmocka_unit_test(test_util_file__atomic_write),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
