@@ -1,0 +1,101 @@
+# Shared helpers for the end-to-end tests: start volshift-sim in a temporary directory, drive it
+# with kubectl, and assert. Each test file sources this, defines test_* functions and calls e2e_main.
+set -uo pipefail
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+BIN="$E2E_ROOT/$BUILD/bin"
+E2E_FAILED=0
+E2E_PASSED=0
+
+# sim_start [NODES]: starts volshift-sim; sets SIM_DIR, SIM_PID, SIM_URL, KUBECONFIG.
+sim_start() {
+	local nodes=${1:-3} line
+	SIM_DIR=$(mktemp -d /tmp/vs-e2e-XXXXXX)
+	"$BIN/volshift-sim" run --data-dir "$SIM_DIR" --nodes "$nodes" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.log" &
+	SIM_PID=$!
+	for _ in $(seq 1 200); do
+		line=$(head -n1 "$SIM_DIR/sim.out" 2>/dev/null)
+		[ -n "$line" ] && break
+		kill -0 "$SIM_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ "$line" != "volshift-sim ready: "* ]]; then
+		echo "volshift-sim did not start; its log:" >&2
+		tail -20 "$SIM_DIR/sim.log" >&2
+		return 1
+	fi
+	SIM_URL=$(echo "$line" | awk '{print $3}')
+	export KUBECONFIG="${line##*kubeconfig=}"
+}
+
+# sim_stop: SIGTERM and wait; keeps the directory when KEEP=1 or a test failed.
+sim_stop() {
+	[ -n "${SIM_PID:-}" ] || return 0
+	kill -TERM "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID" 2>/dev/null
+	SIM_RC=$?
+	SIM_PID=
+	if [ "${KEEP:-0}" = 1 ] || [ "$E2E_FAILED" -gt 0 ]; then
+		echo "  (volshift-sim data kept in $SIM_DIR)" >&2
+	else
+		rm -rf "$SIM_DIR"
+	fi
+}
+
+fail() {
+	echo "  FAIL: $*" >&2
+	return 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+
+# wait_for SECONDS WHAT CMD...: retries CMD until it succeeds or the time is up.
+wait_for() {
+	local secs=$1 what=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	while [ $SECONDS -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "timed out after ${secs}s waiting for $what"
+}
+
+# jp RESOURCE NAME JSONPATH [NS]: one field through kubectl's jsonpath.
+jp() {
+	kubectl get "$1" "$2" -n "${4:-default}" -o "jsonpath=$3" 2>/dev/null
+}
+
+# field_is RESOURCE NAME JSONPATH VALUE [NS]
+field_is() {
+	[ "$(jp "$1" "$2" "$3" "${5:-default}")" = "$4" ]
+}
+
+# e2e_main: runs every test_* function of the calling file, each against a fresh volshift-sim.
+e2e_main() {
+	local t
+	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		if ! sim_start; then
+			echo "FAIL $t (volshift-sim did not start)"
+			E2E_FAILED=$((E2E_FAILED + 1))
+			continue
+		fi
+		# Not in an if: set -e must stay in force inside the test.
+		( set -e; "$t" )
+		if [ $? -eq 0 ]; then
+			echo "ok   $t"
+			E2E_PASSED=$((E2E_PASSED + 1))
+		else
+			echo "FAIL $t"
+			E2E_FAILED=$((E2E_FAILED + 1))
+			tail -15 "$SIM_DIR/sim.log" | sed 's/^/  sim: /' >&2
+		fi
+		sim_stop
+	done
+	echo "$E2E_PASSED $E2E_FAILED" >"${E2E_RESULT:-/dev/null}"
+	[ "$E2E_FAILED" -eq 0 ]
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end: unmodified kubectl against volshift-sim: the commands a user types every day.
+. "$(dirname "$0")/lib.sh"
+
+test_create_apply_get_delete() {
+	kubectl create -f - <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, labels: {tier: t1}}
+data: {color: blue}
+YAML
+	assert_eq blue "$(jp configmap settings '{.data.color}')" "created"
+	local out rc
+	out=$(kubectl create -f - 2>&1 <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+YAML
+) && rc=0 || rc=$?
+	[ "$rc" -ne 0 ] || fail "second create succeeded"
+	[[ "$out" == *AlreadyExists* || "$out" == *"already exists"* ]] || fail "AlreadyExists message: $out"
+	kubectl apply -f - <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, labels: {tier: t2}}
+data: {color: green, size: large}
+YAML
+	assert_eq green "$(jp configmap settings '{.data.color}')" "applied data"
+	assert_eq t2 "$(jp configmap settings '{.metadata.labels.tier}')" "applied label"
+	kubectl get configmaps -o wide | grep -q settings || fail "kubectl get table lacks settings"
+	kubectl get configmap settings -o yaml | grep -q 'size: large' || fail "yaml output"
+	kubectl delete configmap settings
+	out=$(kubectl get configmap settings 2>&1) && rc=0 || rc=$?
+	[ "$rc" -ne 0 ] || fail "deleted configmap still there"
+	[[ "$out" == *NotFound* || "$out" == *"not found"* ]] || fail "NotFound message: $out"
+}
+
+test_patch_kinds() {
+	kubectl create configmap p --from-literal=a=1
+	kubectl patch configmap p --type=merge -p '{"data":{"b":"2"}}'
+	kubectl patch configmap p --type=json -p '[{"op":"remove","path":"/data/a"}]'
+	kubectl patch configmap p -p '{"metadata":{"labels":{"x":"y"}}}' # strategic, kubectl's default
+	assert_eq '{"b":"2"}' "$(kubectl get configmap p -o 'jsonpath={.data}')" "data after patches"
+	assert_eq y "$(jp configmap p '{.metadata.labels.x}')" "label from strategic merge"
+	kubectl create deployment web --image=busybox -- sleep 3600
+	kubectl patch deployment web -p '{"spec":{"template":{"spec":{"containers":[{"name":"busybox","env":[{"name":"A","value":"1"}]}]}}}}'
+	assert_eq "busybox|sleep 3600|A" "$(kubectl get deployment web -o 'jsonpath={.spec.template.spec.containers[0].name}|{.spec.template.spec.containers[0].command[*]}|{.spec.template.spec.containers[0].env[0].name}')" "containers merged by name"
+}
+
+test_scale_and_wait() {
+	kubectl create deployment web --image=busybox -- sleep 3600
+	kubectl wait --for=condition=Available deployment/web --timeout=60s
+	kubectl scale deployment web --replicas=3
+	wait_for 60 "3 ready" field_is deployment web '{.status.readyReplicas}' 3
+	assert_eq 3 "$(kubectl get pods -l app=web -o name | wc -l | tr -d ' ')" "pod count"
+	kubectl wait --for=condition=Ready pod -l app=web --timeout=60s
+	kubectl scale deployment web --replicas=0
+	kubectl wait --for=delete pod -l app=web --timeout=60s
+}
+
+test_logs_follow() {
+	kubectl run talker --image=busybox --restart=Never --command -- /bin/sh -c 'for i in 1 2 3; do echo line $i; sleep 0.3; done'
+	wait_for 30 "talker started" bash -c 'p=$(kubectl get pod talker -o jsonpath={.status.phase}); [ "$p" = Running ] || [ "$p" = Succeeded ]'
+	local out
+	out=$(timeout 30 kubectl logs -f talker)
+	assert_eq "line 1
+line 2
+line 3" "$out" "followed log"
+	wait_for 20 "talker Succeeded" field_is pod talker '{.status.phase}' Succeeded
+	assert_eq 0 "$(jp pod talker '{.status.containerStatuses[0].state.terminated.exitCode}')" "exit code"
+}
+
+test_failed_container_reports_exit_code() {
+	kubectl run crasher --image=busybox --restart=Never --command -- /bin/sh -c 'exit 7'
+	wait_for 30 "crasher Failed" field_is pod crasher '{.status.phase}' Failed
+	assert_eq 7 "$(jp pod crasher '{.status.containerStatuses[0].state.terminated.exitCode}')" "exit code"
+}
+
+test_api_errors_and_pagination() {
+	local i out
+	for i in 1 2 3 4 5; do kubectl create configmap "c$i" --from-literal=k=v >/dev/null; done
+	kubectl label configmap c2 c4 tier=even >/dev/null
+	out=$(kubectl get --raw '/api/v1/namespaces/default/configmaps?limit=2')
+	echo "$out" | grep -q '"continue"' || fail "no continue token with limit=2"
+	assert_eq 5 "$(kubectl get configmaps --chunk-size=2 -o name | grep -c '/c[0-9]')" "paged list through kubectl"
+	assert_eq "c2 c4" "$(kubectl get configmaps -l 'tier in (even)' -o 'jsonpath={.items[*].metadata.name}')" "set-based selector"
+	assert_eq "c1" "$(kubectl get configmaps --field-selector metadata.name=c1 -o 'jsonpath={.items[*].metadata.name}')" "field selector"
+	out=$(kubectl get pvc --field-selector spec.volumeName=x 2>&1) && fail "unsupported field selector accepted" || true
+	[[ "$out" == *"field label not supported"* || "$out" == *BadRequest* || "$out" == *"not supported"* ]] || fail "message: $out"
+	# A stale resourceVersion is refused with a Conflict.
+	kubectl get configmap c1 -o json >"$SIM_DIR/c1.json"
+	kubectl label configmap c1 changed=yes >/dev/null
+	out=$(kubectl replace -f "$SIM_DIR/c1.json" 2>&1) && fail "stale replace accepted" || true
+	[[ "$out" == *"has been modified"* || "$out" == *Conflict* ]] || fail "conflict message: $out"
+	# PVC spec is immutable except the request.
+	kubectl apply -f - <<'YAML'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: fixed}
+spec: {storageClassName: shared, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+YAML
+	out=$(kubectl patch pvc fixed -p '{"spec":{"storageClassName":"local"}}' 2>&1) && fail "class change accepted" || true
+	[[ "$out" == *Invalid* || "$out" == *immutable* || "$out" == *Forbidden* ]] || fail "422 message: $out"
+}
+e2e_main
