@@ -29,6 +29,7 @@ KUBE_SRC := $(wildcard src/kube/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+E2E_C_SRC := $(wildcard tests/e2e/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 UTIL_LIB := $(BUILD)/lib/libvsutil.a
@@ -36,6 +37,7 @@ KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 
 .PHONY: all deps test unit e2e sanitize demo clean format
 all: deps $(BINS)
@@ -71,10 +73,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# End-to-end programs in C that drive a running volshift-sim through volshift's client.
+$(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
 unit: deps $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-e2e: all
+e2e: all $(E2E_C_BINS)
 	@BUILD=$(BUILD) tests/e2e/run.sh
 
 test: unit e2e
@@ -86,7 +93,7 @@ demo: all
 	@scripts/demo.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) src/*/*.h sim/*.h
 
 clean:
 	rm -rf build build-san
