@@ -1,0 +1,540 @@
+/*
+ * Planning: a pure function from the listed objects of a cluster to the plan of a migration. It
+ * finds the PVs of the source class and their claims, the pods that mount those claims and the
+ * workloads that control the pods, groups claims that are used together, and collects every
+ * reason the migration cannot go ahead, so that preflight can show them all before anything
+ * changes. No I/O happens here.
+ */
+#include "migrate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define PLAN_MAX_NAME 63
+#define PLAN_DEFAULT_ANNOTATION "storageclass.kubernetes.io/is-default-class"
+#define PLAN_ACCESS_ANNOTATION "kurl.sh/pvcmigrate-destinationaccessmode"
+
+/* A link between a workload and a claim it uses, recorded while pods are walked. */
+struct plan_edge {
+	size_t workload;
+	size_t pvc;
+};
+
+struct plan_builder {
+	vs_plan *plan;
+	const vs_plan_input *in;
+	const vs_plan_opts *opts;
+	vs_selector *selector;
+	struct plan_edge *edges;
+	size_t nedges;
+};
+
+#define PLAN_PUSH(arr, n) (arr = vs_xrealloc(arr, ((n) + 1) * sizeof(*(arr))), &(arr)[(n)++])
+
+const char *vs_workload_kind_name(enum vs_workload_kind kind)
+{
+	static const char *names[] = { "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "CronJob", "Job", "Pod" };
+
+	return names[kind];
+}
+
+static const json_t *plan_items(const json_t *list)
+{
+	return json_object_get(list, "items");
+}
+
+static json_t *plan_find(const json_t *list, const char *ns, const char *name)
+{
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(plan_items(list), i, item) {
+		const char *ins = vs_json_str(item, "metadata.namespace");
+		if (strcmp(vs_json_str(item, "metadata.name") ? vs_json_str(item, "metadata.name") : "", name) == 0 &&
+		    (!ns || (ins && strcmp(ins, ns) == 0)))
+			return item;
+	}
+	return NULL;
+}
+
+static void plan_problem(struct plan_builder *b, const char *ns, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void plan_problem(struct plan_builder *b, const char *ns, const char *name, const char *fmt, ...)
+{
+	vs_plan_problem *p = PLAN_PUSH(b->plan->problems, b->plan->nproblems);
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	p->ns = ns ? vs_xstrdup(ns) : NULL;
+	p->name = name ? vs_xstrdup(name) : NULL;
+	p->reason = vs_xstrdup(text);
+}
+
+/* Annotation keys contain dots, so they are read with json_object_get, not by path. */
+static const char *plan_annotation(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
+}
+
+static bool plan_is_default(const json_t *sc)
+{
+	const char *on = plan_annotation(sc, PLAN_DEFAULT_ANNOTATION);
+
+	return on && strcmp(on, "true") == 0;
+}
+
+/* Both classes exist (unless skipped) and --set-defaults can do what it says. */
+static void plan_check_classes(struct plan_builder *b)
+{
+	const vs_plan_opts *o = b->opts;
+	size_t i;
+	json_t *sc;
+
+	json_array_foreach(plan_items(b->in->storage_classes), i, sc) {
+		if (plan_is_default(sc) && !b->plan->current_default)
+			b->plan->current_default = vs_xstrdup(vs_json_str(sc, "metadata.name"));
+	}
+	if (!plan_find(b->in->storage_classes, NULL, o->dest_sc))
+		plan_problem(b, NULL, NULL, "destination StorageClass \"%s\" does not exist; create it first", o->dest_sc);
+	if (!o->skip_source_validation && !plan_find(b->in->storage_classes, NULL, o->source_sc))
+		plan_problem(b, NULL, NULL,
+			     "source StorageClass \"%s\" does not exist; pass --skip-source-validation to migrate "
+			     "volumes that still name it",
+			     o->source_sc);
+	if (!o->set_defaults)
+		return;
+	const char *cur = b->plan->current_default;
+	if (!cur || strcmp(cur, o->source_sc) == 0)
+		b->plan->change_default = true;
+	else if (strcmp(cur, o->dest_sc) != 0)
+		plan_problem(b, NULL, NULL,
+			     "--set-defaults moves the default class from \"%s\" to \"%s\", but the default is \"%s\"; "
+			     "leave out --set-defaults, or make \"%s\" the default first",
+			     o->source_sc, o->dest_sc, cur, o->source_sc);
+}
+
+static bool plan_pvc_selected(struct plan_builder *b, const json_t *pvc)
+{
+	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
+	const vs_plan_opts *o = b->opts;
+	bool listed = o->npvcs == 0;
+
+	if (o->namespace && strcmp(o->namespace, ns) != 0)
+		return false;
+	for (size_t i = 0; i < o->npvcs && !listed; i++) {
+		size_t n = strlen(ns);
+		listed = strncmp(o->pvcs[i], ns, n) == 0 && o->pvcs[i][n] == '/' && strcmp(o->pvcs[i] + n + 1, name) == 0;
+	}
+	return listed && vs_selector_matches_labels(b->selector, vs_json_path(pvc, "metadata.labels"));
+}
+
+/* The node named by a node-local volume's required node affinity, or NULL. Borrowed. */
+static const char *plan_pv_node(const json_t *pv)
+{
+	const json_t *terms = vs_json_path(pv, "spec.nodeAffinity.required.nodeSelectorTerms");
+	size_t i;
+	json_t *expr;
+
+	if (json_array_size(terms) != 1)
+		return NULL;
+	json_array_foreach(json_object_get(json_array_get(terms, 0), "matchExpressions"), i, expr) {
+		const char *key = vs_json_str(expr, "key"), *op = vs_json_str(expr, "operator");
+		json_t *values = json_object_get(expr, "values");
+		if (key && op && strcmp(key, "kubernetes.io/hostname") == 0 && strcmp(op, "In") == 0 &&
+		    json_array_size(values) == 1)
+			return json_string_value(json_array_get(values, 0));
+	}
+	return NULL;
+}
+
+static bool plan_valid_access_mode(const char *mode)
+{
+	return strcmp(mode, "ReadWriteOnce") == 0 || strcmp(mode, "ReadWriteMany") == 0 ||
+	       strcmp(mode, "ReadOnlyMany") == 0 || strcmp(mode, "ReadWriteOncePod") == 0;
+}
+
+static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t *pvc)
+{
+	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
+	const char *mode = plan_annotation(pvc, PLAN_ACCESS_ANNOTATION);
+	const char *volume_mode = vs_json_str(pvc, "spec.volumeMode");
+	const char *node = plan_pv_node(pv);
+	vs_plan_pvc *p;
+	char *copy;
+
+	if (volume_mode && strcmp(volume_mode, "Block") == 0)
+		plan_problem(b, ns, name, "volumeMode Block: volshift copies files and cannot copy a raw block device");
+	if (vs_json_str(pvc, "metadata.deletionTimestamp"))
+		plan_problem(b, ns, name, "the claim is being deleted");
+	if (mode && !plan_valid_access_mode(mode))
+		plan_problem(b, ns, name, "annotation %s is \"%s\"; valid: ReadWriteOnce, ReadWriteMany, ReadOnlyMany",
+			     PLAN_ACCESS_ANNOTATION, mode);
+	p = PLAN_PUSH(b->plan->pvcs, b->plan->npvcs);
+	memset(p, 0, sizeof(*p));
+	p->ns = vs_xstrdup(ns);
+	p->name = vs_xstrdup(name);
+	p->uid = vs_xstrdup(vs_json_str(pvc, "metadata.uid") ? vs_json_str(pvc, "metadata.uid") : "");
+	p->pv = vs_xstrdup(vs_json_str(pv, "metadata.name"));
+	p->request = vs_xstrdup(vs_json_str(pvc, "spec.resources.requests.storage") ?
+					vs_json_str(pvc, "spec.resources.requests.storage") : "0");
+	p->capacity = vs_xstrdup(vs_json_str(pv, "spec.capacity.storage") ? vs_json_str(pv, "spec.capacity.storage")
+									 : p->request);
+	p->access_modes = json_deep_copy(vs_json_path(pvc, "spec.accessModes"));
+	if (!p->access_modes)
+		p->access_modes = json_array();
+	p->dest_access_mode = mode ? vs_xstrdup(mode) : NULL;
+	p->node = node ? vs_xstrdup(node) : NULL;
+	p->temp_name = vs_plan_derived_name(name, "-pvcmigrate");
+	copy = vs_xasprintf("migrate-%s", name);
+	p->copy_pod = vs_plan_derived_name(copy, "");
+	free(copy);
+}
+
+static void plan_warn(struct plan_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void plan_warn(struct plan_builder *b, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	*PLAN_PUSH(b->plan->warnings, b->plan->nwarnings) = vs_xstrdup(text);
+}
+
+/* PVs of the source class and the claims bound to them. */
+static void plan_collect_pvcs(struct plan_builder *b)
+{
+	size_t i;
+	json_t *pv;
+
+	json_array_foreach(plan_items(b->in->pvs), i, pv) {
+		const char *cls = vs_json_str(pv, "spec.storageClassName"), *name = vs_json_str(pv, "metadata.name");
+		const char *cns = vs_json_str(pv, "spec.claimRef.namespace"), *cname = vs_json_str(pv, "spec.claimRef.name");
+		const char *cuid = vs_json_str(pv, "spec.claimRef.uid");
+		json_t *pvc;
+
+		if (!cls || !name || strcmp(cls, b->opts->source_sc) != 0)
+			continue;
+		pvc = cns && cname ? plan_find(b->in->pvcs, cns, cname) : NULL;
+		if (pvc && cuid && strcmp(cuid, vs_json_str(pvc, "metadata.uid") ? vs_json_str(pvc, "metadata.uid") : "") != 0)
+			pvc = NULL;
+		if (!pvc) {
+			plan_warn(b, "PersistentVolume %s (class %s, %s) has no claim: skipped; volshift moves claimed "
+				     "volumes, bind it to a claim to migrate it",
+				  name, cls, vs_json_str(pv, "status.phase") ? vs_json_str(pv, "status.phase") : "no phase");
+			continue;
+		}
+		if (plan_pvc_selected(b, pvc))
+			plan_add_pvc(b, pv, pvc);
+	}
+}
+
+static ssize_t plan_pvc_index(const vs_plan *plan, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < plan->npvcs; i++)
+		if (strcmp(plan->pvcs[i].ns, ns) == 0 && strcmp(plan->pvcs[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static size_t plan_workload(struct plan_builder *b, enum vs_workload_kind kind, const char *ns, const char *name,
+			    long replicas, bool running)
+{
+	vs_plan *plan = b->plan;
+	vs_plan_workload *w;
+
+	for (size_t i = 0; i < plan->nworkloads; i++)
+		if (plan->workloads[i].kind == kind && strcmp(plan->workloads[i].ns, ns) == 0 &&
+		    strcmp(plan->workloads[i].name, name) == 0)
+			return i;
+	w = PLAN_PUSH(plan->workloads, plan->nworkloads);
+	*w = (vs_plan_workload){ .kind = kind, .ns = vs_xstrdup(ns), .name = vs_xstrdup(name), .replicas = replicas,
+				 .running = running };
+	return plan->nworkloads - 1;
+}
+
+/* The controller ownerReference of obj: kind and name (borrowed), or false. */
+static bool plan_controller(const json_t *obj, const char **kind, const char **name)
+{
+	size_t i;
+	json_t *ref;
+
+	json_array_foreach(vs_json_path(obj, "metadata.ownerReferences"), i, ref) {
+		if (vs_json_bool(ref, "controller", false)) {
+			*kind = vs_json_str(ref, "kind");
+			*name = vs_json_str(ref, "name");
+			return *kind && *name;
+		}
+	}
+	return false;
+}
+
+static long plan_replicas(const json_t *obj)
+{
+	return (long)vs_json_int(obj, "spec.replicas", 1);
+}
+
+/* The workload to stop for a pod that mounts claim pvc; -1 (with a problem recorded) if none. */
+static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_t pvc)
+{
+	const char *ns = vs_json_str(pod, "metadata.namespace"), *pod_name = vs_json_str(pod, "metadata.name");
+	const vs_plan_pvc *p = &b->plan->pvcs[pvc];
+	const char *kind, *name, *okind, *oname;
+	json_t *owner;
+
+	if (!plan_controller(pod, &kind, &name)) {
+		if (b->opts->delete_bare_pods)
+			return (ssize_t)plan_workload(b, VS_WORKLOAD_POD, ns, pod_name, 0, true);
+		plan_problem(b, p->ns, p->name,
+			     "pod %s mounts it and has no controller, so it would not come back after the migration; "
+			     "pass --delete-bare-pods to allow deleting it",
+			     pod_name);
+		return -1;
+	}
+	if (strcmp(kind, "ReplicaSet") == 0) {
+		owner = plan_find(b->in->replicasets, ns, name);
+		if (owner && plan_controller(owner, &okind, &oname) && strcmp(okind, "Deployment") == 0) {
+			json_t *d = plan_find(b->in->deployments, ns, oname);
+			if (d)
+				return (ssize_t)plan_workload(b, VS_WORKLOAD_DEPLOYMENT, ns, oname, plan_replicas(d), false);
+		} else if (owner) {
+			return (ssize_t)plan_workload(b, VS_WORKLOAD_REPLICASET, ns, name, plan_replicas(owner), false);
+		}
+	} else if (strcmp(kind, "StatefulSet") == 0 && (owner = plan_find(b->in->statefulsets, ns, name))) {
+		return (ssize_t)plan_workload(b, VS_WORKLOAD_STATEFULSET, ns, name, plan_replicas(owner), false);
+	} else if (strcmp(kind, "DaemonSet") == 0 && plan_find(b->in->daemonsets, ns, name)) {
+		return (ssize_t)plan_workload(b, VS_WORKLOAD_DAEMONSET, ns, name, 0, false);
+	} else if (strcmp(kind, "Job") == 0 && (owner = plan_find(b->in->jobs, ns, name))) {
+		bool active = vs_json_int(owner, "status.active", 0) > 0;
+		if (plan_controller(owner, &okind, &oname) && strcmp(okind, "CronJob") == 0 &&
+		    plan_find(b->in->cronjobs, ns, oname))
+			plan_workload(b, VS_WORKLOAD_CRONJOB, ns, oname, 0, false);
+		return (ssize_t)plan_workload(b, VS_WORKLOAD_JOB, ns, name, 0, active);
+	}
+	plan_problem(b, p->ns, p->name, "pod %s mounts it and is controlled by %s %s, which volshift cannot stop and "
+					"restart",
+		     pod_name, kind, name);
+	return -1;
+}
+
+static void plan_link(struct plan_builder *b, size_t workload, size_t pvc)
+{
+	for (size_t i = 0; i < b->nedges; i++)
+		if (b->edges[i].workload == workload && b->edges[i].pvc == pvc)
+			return;
+	*PLAN_PUSH(b->edges, b->nedges) = (struct plan_edge){ workload, pvc };
+}
+
+/* Pods that mount planned claims, and the workloads behind them. */
+static void plan_collect_pods(struct plan_builder *b)
+{
+	size_t i, j;
+	json_t *pod, *vol;
+
+	json_array_foreach(plan_items(b->in->pods), i, pod) {
+		const char *ns = vs_json_str(pod, "metadata.namespace");
+		json_array_foreach(vs_json_path(pod, "spec.volumes"), j, vol) {
+			const char *claim = vs_json_str(vol, "persistentVolumeClaim.claimName");
+			ssize_t pvc = claim && ns ? plan_pvc_index(b->plan, ns, claim) : -1;
+			if (pvc < 0)
+				continue;
+			ssize_t w = plan_resolve_pod(b, pod, (size_t)pvc);
+			if (w >= 0)
+				plan_link(b, (size_t)w, (size_t)pvc);
+		}
+	}
+}
+
+/* Claims made from a StatefulSet's templates belong to it even when no pod runs (replicas 0). */
+static void plan_collect_statefulset_claims(struct plan_builder *b)
+{
+	size_t i, j;
+	json_t *sts, *tmpl;
+
+	json_array_foreach(plan_items(b->in->statefulsets), i, sts) {
+		const char *ns = vs_json_str(sts, "metadata.namespace"), *name = vs_json_str(sts, "metadata.name");
+		json_array_foreach(vs_json_path(sts, "spec.volumeClaimTemplates"), j, tmpl) {
+			char *prefix = vs_xasprintf("%s-%s-", vs_json_str(tmpl, "metadata.name"), name);
+			for (size_t k = 0; k < b->plan->npvcs; k++) {
+				const vs_plan_pvc *p = &b->plan->pvcs[k];
+				const char *rest = p->name + strlen(prefix);
+				if (strcmp(p->ns, ns) != 0 || !vs_str_has_prefix(p->name, prefix) || !*rest ||
+				    strspn(rest, "0123456789") != strlen(rest))
+					continue;
+				size_t w = plan_workload(b, VS_WORKLOAD_STATEFULSET, ns, name, plan_replicas(sts), false);
+				plan_link(b, w, k);
+			}
+			free(prefix);
+		}
+	}
+}
+
+static size_t plan_uf_find(size_t *parent, size_t x)
+{
+	while (parent[x] != x)
+		x = parent[x] = parent[parent[x]];
+	return x;
+}
+
+/* Claims linked through a workload (directly or through a chain) form one group. */
+static void plan_group(struct plan_builder *b)
+{
+	vs_plan *plan = b->plan;
+	size_t *parent = vs_xcalloc(plan->npvcs + 1, sizeof(size_t));
+	size_t *group_of_root = vs_xcalloc(plan->npvcs + 1, sizeof(size_t));
+
+	for (size_t i = 0; i < plan->npvcs; i++)
+		parent[i] = i;
+	for (size_t w = 0; w < plan->nworkloads; w++) {
+		ssize_t first = -1;
+		for (size_t e = 0; e < b->nedges; e++) {
+			if (b->edges[e].workload != w)
+				continue;
+			if (first < 0)
+				first = (ssize_t)b->edges[e].pvc;
+			else
+				parent[plan_uf_find(parent, b->edges[e].pvc)] = plan_uf_find(parent, (size_t)first);
+		}
+	}
+	for (size_t i = 0; i < plan->npvcs; i++) {
+		size_t root = plan_uf_find(parent, i);
+		if (root == i) {
+			group_of_root[i] = plan->ngroups;
+			*PLAN_PUSH(plan->groups, plan->ngroups) = (vs_plan_group){ 0 };
+		}
+	}
+	for (size_t i = 0; i < plan->npvcs; i++) {
+		vs_plan_group *g = &plan->groups[group_of_root[plan_uf_find(parent, i)]];
+		plan->pvcs[i].group = group_of_root[plan_uf_find(parent, i)];
+		*PLAN_PUSH(g->pvcs, g->npvcs) = i;
+	}
+	for (size_t e = 0; e < b->nedges; e++) {
+		vs_plan_group *g = &plan->groups[plan->pvcs[b->edges[e].pvc].group];
+		bool have = false;
+		for (size_t k = 0; k < g->nworkloads; k++)
+			have = have || g->workloads[k] == b->edges[e].workload;
+		if (!have)
+			*PLAN_PUSH(g->workloads, g->nworkloads) = b->edges[e].workload;
+	}
+	free(parent);
+	free(group_of_root);
+}
+
+int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err)
+{
+	struct plan_builder b = { .in = in, .opts = opts };
+	int rc = 0;
+
+	*out = NULL;
+	if (!opts->source_sc || !*opts->source_sc || !opts->dest_sc || !*opts->dest_sc)
+		return vs_error_set(err, VS_EINVAL, "both --source-sc and --dest-sc are required");
+	if (strcmp(opts->source_sc, opts->dest_sc) == 0)
+		return vs_error_set(err, VS_EINVAL, "--source-sc and --dest-sc are both \"%s\"; nothing to migrate",
+				    opts->source_sc);
+	for (size_t i = 0; i < opts->npvcs; i++) {
+		const char *slash = strchr(opts->pvcs[i], '/');
+		if (!slash || slash == opts->pvcs[i] || !slash[1] || strchr(slash + 1, '/'))
+			return vs_error_set(err, VS_EINVAL, "--pvc \"%s\": expected NAMESPACE/NAME", opts->pvcs[i]);
+	}
+	rc = vs_selector_parse(opts->selector, &b.selector, err);
+	if (rc < 0)
+		return vs_error_wrap(err, "--selector");
+	b.plan = vs_xcalloc(1, sizeof(vs_plan));
+	plan_check_classes(&b);
+	plan_collect_pvcs(&b);
+	plan_collect_pods(&b);
+	plan_collect_statefulset_claims(&b);
+	plan_group(&b);
+	*out = b.plan;
+	vs_selector_free(b.selector);
+	free(b.edges);
+	return rc;
+}
+
+void vs_plan_free(vs_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->npvcs; i++) {
+		vs_plan_pvc *p = &plan->pvcs[i];
+		free(p->ns), free(p->name), free(p->uid), free(p->pv), free(p->request), free(p->capacity);
+		free(p->dest_access_mode), free(p->node), free(p->temp_name), free(p->copy_pod);
+		json_decref(p->access_modes);
+	}
+	for (size_t i = 0; i < plan->nworkloads; i++)
+		free(plan->workloads[i].ns), free(plan->workloads[i].name);
+	for (size_t i = 0; i < plan->ngroups; i++)
+		free(plan->groups[i].pvcs), free(plan->groups[i].workloads);
+	for (size_t i = 0; i < plan->nproblems; i++)
+		free(plan->problems[i].ns), free(plan->problems[i].name), free(plan->problems[i].reason);
+	for (size_t i = 0; i < plan->nwarnings; i++)
+		free(plan->warnings[i]);
+	free(plan->pvcs), free(plan->workloads), free(plan->groups), free(plan->problems), free(plan->warnings);
+	free(plan->current_default);
+	free(plan);
+}
+
+static json_t *plan_pvc_json(const vs_plan_pvc *p)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s}", "namespace", p->ns, "name", p->name,
+			 "uid", p->uid, "pv", p->pv, "request", p->request, "accessModes", p->access_modes,
+			 "destAccessMode", p->dest_access_mode, "node", p->node, "tempClaim", p->temp_name, "copyPod",
+			 p->copy_pod);
+}
+
+static json_t *plan_workload_json(const vs_plan_workload *w)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns,
+			 "name", w->name, "replicas", (json_int_t)w->replicas, "running", w->running);
+}
+
+json_t *vs_plan_to_json(const vs_plan *plan)
+{
+	json_t *groups = json_array(), *problems = json_array(), *warnings = json_array();
+
+	for (size_t g = 0; g < plan->ngroups; g++) {
+		json_t *pvcs = json_array(), *workloads = json_array();
+		for (size_t i = 0; i < plan->groups[g].npvcs; i++)
+			json_array_append_new(pvcs, plan_pvc_json(&plan->pvcs[plan->groups[g].pvcs[i]]));
+		for (size_t i = 0; i < plan->groups[g].nworkloads; i++)
+			json_array_append_new(workloads, plan_workload_json(&plan->workloads[plan->groups[g].workloads[i]]));
+		json_array_append_new(groups, json_pack("{s:o, s:o}", "claims", pvcs, "workloads", workloads));
+	}
+	for (size_t i = 0; i < plan->nproblems; i++)
+		json_array_append_new(problems, json_pack("{s:s?, s:s?, s:s}", "namespace", plan->problems[i].ns, "name",
+							  plan->problems[i].name, "reason", plan->problems[i].reason));
+	for (size_t i = 0; i < plan->nwarnings; i++)
+		json_array_append_new(warnings, json_string(plan->warnings[i]));
+	return json_pack("{s:o, s:o, s:o, s:s?, s:b}", "groups", groups, "problems", problems, "warnings", warnings,
+			 "currentDefault", plan->current_default, "changeDefault", plan->change_default);
+}
+
+static uint32_t plan_fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+char *vs_plan_derived_name(const char *base, const char *suffix)
+{
+	size_t lb = strlen(base), ls = strlen(suffix);
+
+	if (lb + ls <= PLAN_MAX_NAME)
+		return vs_xasprintf("%s%s", base, suffix);
+	size_t keep = PLAN_MAX_NAME - ls - 9; /* "-" and 8 hex digits */
+	while (keep > 0 && (base[keep - 1] == '-' || base[keep - 1] == '.'))
+		keep--;
+	return vs_xasprintf("%.*s-%08x%s", (int)keep, base, plan_fnv1a(base), suffix);
+}

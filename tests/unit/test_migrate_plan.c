@@ -1,0 +1,418 @@
+/*
+ * Unit tests for planning: the plan is a pure function of the listed objects, so each case builds
+ * a small cluster in memory and checks the groups, workloads, problems and warnings.
+ */
+#include "migrate/migrate.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+struct fixture {
+	json_t *scs, *pvs, *pvcs, *pods, *rss, *deps, *stss, *dss, *jobs, *cjs;
+	vs_plan_input in;
+	int uid;
+};
+
+static json_t *list(void)
+{
+	return json_pack("{s:[]}", "items");
+}
+
+static void add(json_t *l, json_t *obj)
+{
+	json_array_append_new(json_object_get(l, "items"), obj);
+}
+
+static int fx_setup(void **state)
+{
+	struct fixture *f = vs_xcalloc(1, sizeof(*f));
+
+	f->scs = list(), f->pvs = list(), f->pvcs = list(), f->pods = list(), f->rss = list();
+	f->deps = list(), f->stss = list(), f->dss = list(), f->jobs = list(), f->cjs = list();
+	f->in = (vs_plan_input){ f->scs, f->pvs, f->pvcs, f->pods, f->rss, f->deps, f->stss, f->dss, f->jobs, f->cjs };
+	add(f->scs, json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", "local", "annotations",
+			      "storageclass.kubernetes.io/is-default-class", "true"));
+	add(f->scs, json_pack("{s:{s:s}}", "metadata", "name", "shared"));
+	add(f->scs, json_pack("{s:{s:s}}", "metadata", "name", "other"));
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	json_decref(f->scs), json_decref(f->pvs), json_decref(f->pvcs), json_decref(f->pods), json_decref(f->rss);
+	json_decref(f->deps), json_decref(f->stss), json_decref(f->dss), json_decref(f->jobs), json_decref(f->cjs);
+	free(f);
+	return 0;
+}
+
+/* A claim bound to a volume of class cls; node names a node-local volume's node, or NULL. */
+static json_t *fx_claim(struct fixture *f, const char *ns, const char *name, const char *cls, const char *node)
+{
+	char uid[32], pv[64];
+	json_t *pvc, *vol;
+
+	snprintf(uid, sizeof(uid), "uid-%d", ++f->uid);
+	snprintf(pv, sizeof(pv), "pv-%s-%s", ns, name);
+	pvc = json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:s, s:[s], s:{s:{s:s}}}}", "metadata", "name", name,
+			"namespace", ns, "uid", uid, "labels", "app", name, "spec", "storageClassName", cls,
+			"volumeName", pv, "accessModes", "ReadWriteOnce", "resources", "requests", "storage", "1Gi");
+	vol = json_pack("{s:{s:s}, s:{s:s, s:{s:s}, s:{s:s, s:s, s:s}}}", "metadata", "name", pv, "spec",
+			"storageClassName", cls, "capacity", "storage", "1Gi", "claimRef", "namespace", ns, "name", name,
+			"uid", uid);
+	if (node)
+		vs_json_set_path(vol, "spec.nodeAffinity",
+				 json_pack("{s:{s:[{s:[{s:s, s:s, s:[s]}]}]}}", "required", "nodeSelectorTerms",
+					   "matchExpressions", "key", "kubernetes.io/hostname", "operator", "In", "values",
+					   node));
+	add(f->pvs, vol);
+	add(f->pvcs, pvc);
+	return pvc;
+}
+
+/* A pod mounting claims (NULL-terminated), controlled by kind/name (kind NULL: a bare pod). */
+static void fx_pod(struct fixture *f, const char *ns, const char *name, const char *kind, const char *owner, ...)
+{
+	json_t *pod = json_pack("{s:{s:s, s:s}, s:{s:[]}}", "metadata", "name", name, "namespace", ns, "spec", "volumes");
+	const char *claim;
+	va_list ap;
+
+	if (kind)
+		vs_json_set_path(pod, "metadata.ownerReferences",
+				 json_pack("[{s:s, s:s, s:b}]", "kind", kind, "name", owner, "controller", 1));
+	va_start(ap, owner);
+	while ((claim = va_arg(ap, const char *)) != NULL)
+		json_array_append_new(vs_json_path(pod, "spec.volumes"),
+				      json_pack("{s:s, s:{s:s}}", "name", claim, "persistentVolumeClaim", "claimName", claim));
+	va_end(ap);
+	add(f->pods, pod);
+}
+
+static json_t *fx_workload(json_t *l, const char *ns, const char *name, long replicas, const char *okind,
+			   const char *oname)
+{
+	json_t *w = json_pack("{s:{s:s, s:s}, s:{s:I}}", "metadata", "name", name, "namespace", ns, "spec", "replicas",
+			      (json_int_t)replicas);
+	if (okind)
+		vs_json_set_path(w, "metadata.ownerReferences",
+				 json_pack("[{s:s, s:s, s:b}]", "kind", okind, "name", oname, "controller", 1));
+	add(l, w);
+	return w;
+}
+
+static void fx_deployment(struct fixture *f, const char *ns, const char *name, long replicas)
+{
+	char rs[64], pod[80];
+
+	snprintf(rs, sizeof(rs), "%s-5d8f9c", name);
+	snprintf(pod, sizeof(pod), "%s-abcde", rs);
+	fx_workload(f->deps, ns, name, replicas, NULL, NULL);
+	fx_workload(f->rss, ns, rs, replicas, "Deployment", name);
+}
+
+static vs_plan *plan_ok(struct fixture *f, const vs_plan_opts *opts)
+{
+	vs_plan *plan = NULL;
+	vs_error err = { 0 };
+
+	assert_int_equal(vs_plan_build(&f->in, opts, &plan, &err), 0);
+	assert_non_null(plan);
+	return plan;
+}
+
+static const vs_plan_opts opts_local_to_shared = { .source_sc = "local", .dest_sc = "shared" };
+
+static void test_migrate_plan__deployment_with_one_claim(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "data", "local", "node-2");
+	fx_claim(f, "default", "elsewhere", "shared", NULL);
+	fx_deployment(f, "default", "web", 2);
+	fx_pod(f, "default", "web-5d8f9c-abcde", "ReplicaSet", "web-5d8f9c", "data", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->npvcs, 1);
+	assert_int_equal(plan->ngroups, 1);
+	assert_string_equal(plan->pvcs[0].name, "data");
+	assert_string_equal(plan->pvcs[0].pv, "pv-default-data");
+	assert_string_equal(plan->pvcs[0].node, "node-2");
+	assert_string_equal(plan->pvcs[0].temp_name, "data-pvcmigrate");
+	assert_string_equal(plan->pvcs[0].copy_pod, "migrate-data");
+	assert_int_equal(plan->groups[0].nworkloads, 1);
+	vs_plan_workload *w = &plan->workloads[plan->groups[0].workloads[0]];
+	assert_int_equal(w->kind, VS_WORKLOAD_DEPLOYMENT);
+	assert_string_equal(w->name, "web");
+	assert_int_equal(w->replicas, 2);
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__groups_follow_shared_claims(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "p1", "local", NULL);
+	fx_claim(f, "default", "p2", "local", NULL);
+	fx_claim(f, "default", "p3", "local", NULL);
+	fx_claim(f, "default", "alone", "local", NULL);
+	fx_deployment(f, "default", "a", 1);
+	fx_deployment(f, "default", "b", 1);
+	fx_deployment(f, "default", "c", 1);
+	fx_pod(f, "default", "a-pod", "ReplicaSet", "a-5d8f9c", "p1", "p2", NULL);
+	fx_pod(f, "default", "b-pod", "ReplicaSet", "b-5d8f9c", "p2", "p3", NULL);
+	fx_pod(f, "default", "c-pod", "ReplicaSet", "c-5d8f9c", "alone", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->ngroups, 2);
+	const vs_plan_group *big = plan->groups[0].npvcs == 3 ? &plan->groups[0] : &plan->groups[1];
+	const vs_plan_group *small = big == &plan->groups[0] ? &plan->groups[1] : &plan->groups[0];
+	assert_int_equal(big->npvcs, 3);
+	assert_int_equal(big->nworkloads, 2);
+	assert_int_equal(small->npvcs, 1);
+	assert_int_equal(small->nworkloads, 1);
+	assert_string_equal(plan->workloads[small->workloads[0]].name, "c");
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__statefulset_claims_one_group(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+	json_t *sts;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "data-db-%d", i);
+		fx_claim(f, "shop", name, "local", NULL);
+	}
+	fx_claim(f, "shop", "data-db-x", "local", NULL); /* not an ordinal: not the StatefulSet's */
+	sts = fx_workload(f->stss, "shop", "db", 3, NULL, NULL);
+	vs_json_set_path(sts, "spec.volumeClaimTemplates", json_pack("[{s:{s:s}}]", "metadata", "name", "data"));
+	fx_pod(f, "shop", "db-0", "StatefulSet", "db", "data-db-0", NULL); /* only one pod runs */
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->ngroups, 2);
+	assert_int_equal(plan->nworkloads, 1);
+	assert_int_equal(plan->workloads[0].kind, VS_WORKLOAD_STATEFULSET);
+	assert_int_equal(plan->workloads[0].replicas, 3);
+	size_t g = plan->pvcs[0].group;
+	for (size_t i = 0; i < plan->npvcs; i++)
+		assert_true(strcmp(plan->pvcs[i].name, "data-db-x") == 0 ? plan->pvcs[i].group != g
+									 : plan->pvcs[i].group == g);
+	vs_plan_free(plan);
+}
+
+static bool has_problem(const vs_plan *plan, const char *name, const char *text)
+{
+	for (size_t i = 0; i < plan->nproblems; i++)
+		if (((!name && !plan->problems[i].name) ||
+		     (name && plan->problems[i].name && strcmp(name, plan->problems[i].name) == 0)) &&
+		    strstr(plan->problems[i].reason, text))
+			return true;
+	return false;
+}
+
+static void test_migrate_plan__bare_pod(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan_opts opts = opts_local_to_shared;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "scratch", "local", NULL);
+	fx_pod(f, "default", "loner", NULL, NULL, "scratch", NULL);
+	plan = plan_ok(f, &opts);
+	assert_true(has_problem(plan, "scratch", "pod loner mounts it and has no controller"));
+	assert_true(has_problem(plan, "scratch", "--delete-bare-pods"));
+	vs_plan_free(plan);
+	opts.delete_bare_pods = true;
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->workloads[0].kind, VS_WORKLOAD_POD);
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__unknown_controller_and_cronjob(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "odd", "local", NULL);
+	fx_claim(f, "default", "nightly", "local", NULL);
+	fx_pod(f, "default", "odd-0", "Rollout", "odd", "odd", NULL);
+	fx_workload(f->cjs, "default", "backup", 0, NULL, NULL);
+	fx_workload(f->jobs, "default", "backup-29000000", 0, "CronJob", "backup");
+	fx_pod(f, "default", "backup-29000000-x", "Job", "backup-29000000", "nightly", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_true(has_problem(plan, "odd", "controlled by Rollout odd"));
+	assert_int_equal(plan->nproblems, 1);
+	bool cron = false, job = false;
+	for (size_t i = 0; i < plan->nworkloads; i++) {
+		cron = cron || plan->workloads[i].kind == VS_WORKLOAD_CRONJOB;
+		job = job || plan->workloads[i].kind == VS_WORKLOAD_JOB;
+	}
+	assert_true(cron);
+	assert_true(job);
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__classes_and_defaults(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan_opts opts = { .source_sc = "gone", .dest_sc = "missing" };
+	vs_plan *plan;
+
+	plan = plan_ok(f, &opts);
+	assert_true(has_problem(plan, NULL, "destination StorageClass \"missing\" does not exist"));
+	assert_true(has_problem(plan, NULL, "--skip-source-validation"));
+	vs_plan_free(plan);
+	opts = (vs_plan_opts){ .source_sc = "gone", .dest_sc = "shared", .skip_source_validation = true };
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->nproblems, 0);
+	vs_plan_free(plan);
+	/* The default (local) is the source: it moves. */
+	opts = (vs_plan_opts){ .source_sc = "local", .dest_sc = "shared", .set_defaults = true };
+	plan = plan_ok(f, &opts);
+	assert_true(plan->change_default);
+	assert_string_equal(plan->current_default, "local");
+	vs_plan_free(plan);
+	/* The default is another class: refused up front (pvmigrate's limitation 8). */
+	opts = (vs_plan_opts){ .source_sc = "other", .dest_sc = "shared", .set_defaults = true };
+	plan = plan_ok(f, &opts);
+	assert_false(plan->change_default);
+	assert_true(has_problem(plan, NULL, "but the default is \"local\""));
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__claim_problems_and_annotation(void **state)
+{
+	struct fixture *f = *state;
+	json_t *block, *annotated, *bad;
+	vs_plan *plan;
+
+	block = fx_claim(f, "default", "raw", "local", NULL);
+	vs_json_set_path(block, "spec.volumeMode", json_string("Block"));
+	annotated = fx_claim(f, "default", "many", "local", NULL);
+	vs_json_set_path(annotated, "metadata.annotations",
+			 json_pack("{s:s}", "kurl.sh/pvcmigrate-destinationaccessmode", "ReadWriteMany"));
+	bad = fx_claim(f, "default", "typo", "local", NULL);
+	vs_json_set_path(bad, "metadata.annotations",
+			 json_pack("{s:s}", "kurl.sh/pvcmigrate-destinationaccessmode", "ReadWriteSome"));
+	add(f->pvs, json_pack("{s:{s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "orphan-pv", "spec",
+			      "storageClassName", "local", "status", "phase", "Available"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_true(has_problem(plan, "raw", "volumeMode Block"));
+	assert_true(has_problem(plan, "typo", "\"ReadWriteSome\""));
+	assert_int_equal(plan->nproblems, 2);
+	for (size_t i = 0; i < plan->npvcs; i++)
+		if (strcmp(plan->pvcs[i].name, "many") == 0)
+			assert_string_equal(plan->pvcs[i].dest_access_mode, "ReadWriteMany");
+	assert_int_equal(plan->nwarnings, 1);
+	assert_non_null(strstr(plan->warnings[0], "orphan-pv"));
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__filters(void **state)
+{
+	struct fixture *f = *state;
+	const char *only[] = { "b/two" };
+	vs_plan_opts opts = opts_local_to_shared;
+	vs_plan *plan;
+	vs_error err = { 0 };
+
+	fx_claim(f, "a", "one", "local", NULL);
+	fx_claim(f, "b", "two", "local", NULL);
+	fx_claim(f, "b", "three", "local", NULL);
+	opts.namespace = "b";
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->npvcs, 2);
+	vs_plan_free(plan);
+	opts = opts_local_to_shared;
+	opts.pvcs = only, opts.npvcs = 1;
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->npvcs, 1);
+	assert_string_equal(plan->pvcs[0].name, "two");
+	vs_plan_free(plan);
+	opts = opts_local_to_shared;
+	opts.selector = "app in (one,three)";
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->npvcs, 2);
+	vs_plan_free(plan);
+	const char *bad[] = { "two" };
+	opts = opts_local_to_shared;
+	opts.pvcs = bad, opts.npvcs = 1;
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "NAMESPACE/NAME"));
+	opts = (vs_plan_opts){ .source_sc = "local", .dest_sc = "local" };
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+}
+
+static void test_migrate_plan__derived_names(void **state)
+{
+	char long_name[80];
+	char *a, *b;
+
+	(void)state;
+	memset(long_name, 'x', 70);
+	long_name[70] = '\0';
+	a = vs_plan_derived_name(long_name, "-pvcmigrate");
+	long_name[69] = 'y';
+	b = vs_plan_derived_name(long_name, "-pvcmigrate");
+	assert_int_equal(strlen(a), 63);
+	assert_true(vs_str_has_suffix(a, "-pvcmigrate"));
+	assert_string_not_equal(a, b);
+	free(a);
+	free(b);
+	a = vs_plan_derived_name("short", "-pvcmigrate");
+	assert_string_equal(a, "short-pvcmigrate");
+	free(a);
+}
+
+static void test_migrate_plan__json(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+	json_t *j;
+
+	fx_claim(f, "default", "data", "local", "node-1");
+	fx_deployment(f, "default", "web", 1);
+	fx_pod(f, "default", "web-pod", "ReplicaSet", "web-5d8f9c", "data", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	j = vs_plan_to_json(plan);
+	assert_string_equal(vs_json_str(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0),
+									  "claims"), 0), "tempClaim"),
+			    "data-pvcmigrate");
+	assert_string_equal(vs_json_str(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0),
+									  "workloads"), 0), "kind"),
+			    "Deployment");
+	json_decref(j);
+	vs_plan_free(plan);
+}
+
+#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX_TEST(test_migrate_plan__deployment_with_one_claim),
+		FX_TEST(test_migrate_plan__groups_follow_shared_claims),
+		FX_TEST(test_migrate_plan__statefulset_claims_one_group),
+		FX_TEST(test_migrate_plan__bare_pod),
+		FX_TEST(test_migrate_plan__unknown_controller_and_cronjob),
+		FX_TEST(test_migrate_plan__classes_and_defaults),
+		FX_TEST(test_migrate_plan__claim_problems_and_annotation),
+		FX_TEST(test_migrate_plan__filters),
+		cmocka_unit_test(test_migrate_plan__derived_names),
+		FX_TEST(test_migrate_plan__json),
+	};
+
+	return cmocka_run_group_tests_name("migrate plan", tests, NULL, NULL);
+}
