@@ -1,2 +1,0 @@
-build/obj/src/util/base64.o: src/util/base64.c src/util/util.h
-src/util/util.h:

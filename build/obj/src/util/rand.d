@@ -1,2 +1,0 @@
-build/obj/src/util/rand.o: src/util/rand.c src/util/util.h
-src/util/util.h:
