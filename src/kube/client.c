@@ -1,0 +1,1003 @@
+/*
+ * client: the HTTP transport under every verb, and the verbs themselves. It is the one place that
+ * touches libcurl: one CURLSH per client shares connections, DNS and TLS sessions between threads
+ * (guarded by a mutex per shared data kind), and each request gets its own easy handle, so
+ * keep-alive works across threads without a handle ever being used by two threads at once.
+ * Requests are retried here, with full-jitter backoff inside the client's time budget, according
+ * to what is safe for the verb: idempotent requests on connection failures, 429 and 5xx; creates
+ * and JSON patches only when nothing reached the server (connection refused) or on 429. Streaming
+ * replies (watch, logs) are cut into lines as they arrive and handed to a line callback.
+ */
+#include "kube/kube.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#define BODY_MAX ((size_t)64 << 20)
+#define LINE_MAX_BYTES ((size_t)1 << 20)
+#define CONNECT_TIMEOUT_MS 10000
+#define LIST_PAGE_DEFAULT 500
+
+struct vs_kube_client {
+	const vs_kube_config *cfg;
+	CURLSH *share;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	char *base;       /* server URL, its host replaced by tls-server-name when one is set */
+	char *connect_to; /* "name:port:host:port" when tls-server-name is set */
+	char *user_agent;
+	int64_t budget_ms, base_ms, cap_ms, timeout_ms;
+};
+
+enum retry_policy {
+	RETRY_IDEMPOTENT, /* connection failures, timeouts, 429, 500/502/503/504 */
+	RETRY_UNSENT,     /* only when the request cannot have reached the server: refused, 429 */
+	RETRY_NEVER,      /* streaming requests retry at their own level */
+};
+
+/* Receives each complete line of a streaming 2xx reply; nonzero stops the transfer. */
+typedef int (*line_fn)(char *line, size_t len, void *ctx);
+
+struct line_sink {
+	vs_buf line;
+	line_fn fn;
+	void *ctx;
+	bool stopped;  /* fn returned nonzero */
+	bool too_long; /* a line passed LINE_MAX_BYTES */
+	bool got_data; /* some of the 2xx body arrived */
+};
+
+struct request {
+	const char *verb;   /* "get", "list", ... for messages */
+	const char *method; /* "GET", "POST", ... */
+	char *url;
+	const char *what;   /* "persistentvolumeclaims default/data" */
+	const char *body;
+	size_t body_len;
+	const char *content_type;
+	const char *accept;     /* NULL: application/json */
+	enum retry_policy policy;
+	struct line_sink *sink; /* streaming replies; NULL buffers the body */
+	int64_t timeout_ms;     /* 0: the client's request timeout; -1: none */
+};
+
+struct transfer {
+	const struct request *req;
+	CURL *h;
+	vs_buf body;
+	long status;
+	int64_t retry_after_ms; /* -1: none */
+	bool too_big;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- client lifetime --------------------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	vs_kube_client *c = ctx;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&c->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+	vs_kube_client *c = ctx;
+
+	(void)h;
+	pthread_mutex_unlock(&c->locks[data]);
+}
+
+/* With tls-server-name, talk to the name (SNI and verification) but connect to the real host. */
+static int client_set_base(vs_kube_client *c, vs_error *err)
+{
+	const vs_kube_tls *tls = vs_kube_config_tls(c->cfg);
+	const char *server = vs_kube_config_server(c->cfg);
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *url = NULL;
+	int rc = 0;
+
+	if (curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		rc = vs_error_set(err, VS_ECONFIG, "server URL \"%s\" is not valid", server);
+		goto done;
+	}
+	if (!tls->server_name) {
+		c->base = vs_xstrdup(server);
+		goto done;
+	}
+	if (curl_url_set(u, CURLUPART_HOST, tls->server_name, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		rc = vs_error_set(err, VS_ECONFIG, "tls-server-name \"%s\" is not a valid host", tls->server_name);
+		goto done;
+	}
+	c->base = vs_xstrdup(url);
+	while (vs_str_has_suffix(c->base, "/"))
+		c->base[strlen(c->base) - 1] = '\0';
+	c->connect_to = vs_xasprintf("%s:%s:%s:%s", tls->server_name, port, host, port);
+done:
+	curl_free(host);
+	curl_free(port);
+	curl_free(url);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out,
+		       vs_error *err)
+{
+	static const vs_kube_client_opts none = { 0 };
+	vs_kube_client *c;
+	int i, rc;
+
+	*out = NULL;
+	if (!opts)
+		opts = &none;
+	pthread_once(&curl_once, curl_init_once);
+	c = vs_xcalloc(1, sizeof(*c));
+	c->cfg = cfg;
+	c->budget_ms = opts->retry_budget_ms > 0 ? opts->retry_budget_ms : 30000;
+	c->base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 100;
+	c->cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 5000;
+	c->timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
+	c->user_agent = vs_xstrdup(opts->user_agent ? opts->user_agent : "volshift");
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->locks[i], NULL);
+	c->share = curl_share_init();
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	rc = client_set_base(c, err);
+	if (rc < 0) {
+		vs_kube_client_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void vs_kube_client_free(vs_kube_client *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	curl_share_cleanup(c->share);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->locks[i]);
+	free(c->base);
+	free(c->connect_to);
+	free(c->user_agent);
+	free(c);
+}
+
+/* ---- one HTTP exchange ------------------------------------------------------------------------- */
+
+static int sink_feed(struct line_sink *s, const char *data, size_t n)
+{
+	const char *nl;
+	size_t take;
+
+	s->got_data = true;
+	while (n > 0) {
+		nl = memchr(data, '\n', n);
+		take = nl ? (size_t)(nl - data) : n;
+		if (vs_buf_append(&s->line, data, take) < 0) {
+			s->too_long = true;
+			return -1;
+		}
+		if (!nl)
+			return 0;
+		if (s->line.len && s->line.data[s->line.len - 1] == '\r')
+			s->line.data[--s->line.len] = '\0';
+		if (s->fn(s->line.data ? s->line.data : (char *)"", s->line.len, s->ctx) != 0) {
+			s->stopped = true;
+			return -1;
+		}
+		vs_buf_reset(&s->line);
+		data += take + 1;
+		n -= take + 1;
+	}
+	return 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *t = ctx;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+	if (t->req->sink && status >= 200 && status < 300)
+		return sink_feed(t->req->sink, data, n) == 0 ? n : 0;
+	if (vs_buf_append(&t->body, data, n) < 0) {
+		t->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *t = ctx;
+	size_t n = size * nmemb;
+	char line[128], *p = line;
+
+	/* Only the delay-seconds form; an HTTP-date falls back to our own backoff. */
+	if (n < sizeof(line) && n > 12 && !strncasecmp(data, "Retry-After:", 12)) {
+		memcpy(line, data + 12, n - 12);
+		line[n - 12] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p >= '0' && *p <= '9')
+			t->retry_after_ms = strtoll(p, NULL, 10) * 1000;
+	}
+	return n;
+}
+
+static struct curl_slist *request_headers(const struct request *req, const vs_kube_credentials *cred)
+{
+	struct curl_slist *h = NULL;
+	char *s;
+
+	s = vs_xasprintf("Accept: %s", req->accept ? req->accept : "application/json");
+	h = curl_slist_append(h, s);
+	free(s);
+	h = curl_slist_append(h, "Expect:");
+	if (req->content_type) {
+		s = vs_xasprintf("Content-Type: %s", req->content_type);
+		h = curl_slist_append(h, s);
+		free(s);
+	}
+	if (cred->token) {
+		s = vs_xasprintf("Authorization: Bearer %s", cred->token);
+		h = curl_slist_append(h, s);
+		free(s);
+	}
+	return h;
+}
+
+static void set_blob(CURL *h, CURLoption opt, const unsigned char *data, size_t len)
+{
+	struct curl_blob blob = { .data = (void *)data, .len = len, .flags = CURL_BLOB_COPY };
+
+	curl_easy_setopt(h, opt, &blob);
+}
+
+static void setup_tls(const vs_kube_client *c, CURL *h, const vs_kube_credentials *cred)
+{
+	const vs_kube_tls *tls = vs_kube_config_tls(c->cfg);
+
+	if (tls->ca_data)
+		set_blob(h, CURLOPT_CAINFO_BLOB, tls->ca_data, tls->ca_len);
+	else if (tls->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, tls->ca_file);
+	if (tls->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (tls->proxy_url)
+		curl_easy_setopt(h, CURLOPT_PROXY, tls->proxy_url);
+	if (cred->cert_data) {
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		set_blob(h, CURLOPT_SSLCERT_BLOB, cred->cert_data, cred->cert_len);
+	} else if (cred->cert_file) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, cred->cert_file);
+	}
+	if (cred->key_data) {
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		set_blob(h, CURLOPT_SSLKEY_BLOB, cred->key_data, cred->key_len);
+	} else if (cred->key_file) {
+		curl_easy_setopt(h, CURLOPT_SSLKEY, cred->key_file);
+	}
+	if (cred->username && cred->password) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, cred->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, cred->password);
+	}
+}
+
+static void setup_handle(const vs_kube_client *c, struct transfer *t, struct curl_slist *hdrs, struct curl_slist *ct,
+			 const vs_kube_credentials *cred)
+{
+	const struct request *req = t->req;
+	CURL *h = t->h;
+	int64_t timeout = req->timeout_ms == 0 ? c->timeout_ms : req->timeout_ms;
+
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	if (timeout > 0)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
+	if (ct)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+	if (req->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	}
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	setup_tls(c, h, cred);
+}
+
+/* Map a failed transfer to an error; *unsent tells whether the request cannot have been sent. */
+static int transfer_error(const struct request *req, const struct transfer *t, CURLcode cc, bool *unsent,
+			  vs_error *err)
+{
+	const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
+
+	*unsent = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY;
+	if (t->too_big)
+		return vs_error_set(err, VS_ENOMEM, "%s %s: reply larger than %zu bytes", req->verb, req->what, BODY_MAX);
+	if (req->sink && req->sink->too_long)
+		return vs_error_set(err, VS_ENOMEM, "%s %s: a line longer than %zu bytes", req->verb, req->what,
+				    LINE_MAX_BYTES);
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		return vs_error_set(err, VS_ETIMEOUT, "%s %s: %s", req->verb, req->what, why);
+	return vs_error_set(err, VS_ENET, "%s %s: %s", req->verb, req->what, why);
+}
+
+/*
+ * One attempt. Returns 0 with t->status and t->body filled (any HTTP status), or an error for a
+ * transfer that failed; a sink that stopped on request is not a failure.
+ */
+static int perform_once(vs_kube_client *c, struct transfer *t, bool *unsent, vs_error *err)
+{
+	vs_kube_credentials cred = { 0 };
+	struct curl_slist *hdrs = NULL, *ct = NULL;
+	CURLcode cc;
+	int rc;
+
+	*unsent = false;
+	rc = vs_kube_config_credentials(c->cfg, &cred, err);
+	if (rc < 0)
+		return rc;
+	t->h = curl_easy_init();
+	hdrs = request_headers(t->req, &cred);
+	if (c->connect_to)
+		ct = curl_slist_append(NULL, c->connect_to);
+	setup_handle(c, t, hdrs, ct, &cred);
+	cc = curl_easy_perform(t->h);
+	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
+	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->req->sink && t->req->sink->stopped))
+		rc = transfer_error(t->req, t, cc, unsent, err);
+	curl_easy_cleanup(t->h);
+	t->h = NULL;
+	curl_slist_free_all(hdrs);
+	curl_slist_free_all(ct);
+	vs_kube_credentials_clear(&cred);
+	return rc;
+}
+
+static bool status_retryable(long status, enum retry_policy policy)
+{
+	if (status == 429)
+		return policy != RETRY_NEVER;
+	if (status == 500 || status == 502 || status == 503 || status == 504)
+		return policy == RETRY_IDEMPOTENT;
+	return false;
+}
+
+static bool failure_retryable(int rc, bool unsent, enum retry_policy policy)
+{
+	if (rc != VS_ENET && rc != VS_ETIMEOUT)
+		return false;
+	return policy == RETRY_IDEMPOTENT || (policy == RETRY_UNSENT && unsent);
+}
+
+/*
+ * Run req with retries. On success (2xx) *out receives the parsed reply when out is not NULL and
+ * the reply is JSON (else NULL). *status (may be NULL) receives the last HTTP status.
+ */
+static int do_request(vs_kube_client *c, const struct request *req, json_t **out, long *status, vs_error *err)
+{
+	int64_t deadline = vs_time_mono_ms() + c->budget_ms, delay;
+	struct transfer t = { .req = req };
+	bool unsent, reauthed = false;
+	unsigned attempt;
+	int rc;
+
+	for (attempt = 0;; attempt++) {
+		vs_buf_init(&t.body, BODY_MAX);
+		t.retry_after_ms = -1;
+		t.too_big = false;
+		t.status = 0;
+		t.errbuf[0] = '\0';
+		rc = perform_once(c, &t, &unsent, err);
+		if (rc == 0 && t.status == 401 && !reauthed) {
+			reauthed = true; /* an exec credential may have been revoked early */
+			vs_kube_config_invalidate(c->cfg);
+		} else if (req->sink && req->sink->got_data) {
+			break; /* a retry would deliver the same lines again */
+		} else if (!(rc == 0 ? status_retryable(t.status, req->policy) : failure_retryable(rc, unsent, req->policy))) {
+			break;
+		}
+		delay = t.status == 429 && t.retry_after_ms >= 0 ? t.retry_after_ms
+								: vs_kube_backoff_ms(attempt, c->base_ms, c->cap_ms, vs_rand_u64());
+		if (vs_time_mono_ms() + delay > deadline)
+			break;
+		vs_debug("%s %s: retrying in %lld ms (HTTP %ld)", req->verb, req->what, (long long)delay, t.status);
+		vs_buf_free(&t.body);
+		vs_sleep_ms(delay);
+	}
+	if (status)
+		*status = t.status;
+	if (rc == 0 && (t.status < 200 || t.status >= 300)) {
+		char what[320];
+		snprintf(what, sizeof(what), "%s %s", req->verb, req->what);
+		rc = vs_kube_status_error((int)t.status, t.body.data, t.body.len, what, err);
+	} else if (rc == 0 && out) {
+		*out = t.body.len ? json_loadb(t.body.data, t.body.len, 0, NULL) : NULL;
+	}
+	vs_buf_free(&t.body);
+	return rc;
+}
+
+/* ---- URLs -------------------------------------------------------------------------------------- */
+
+static void put_escaped(vs_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		    ch == '.' || ch == '_' || ch == '~') {
+			vs_buf_append(b, s, 1);
+		} else {
+			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			vs_buf_append(b, e, 3);
+		}
+	}
+}
+
+/* base + /api/v1 or /apis/G/V [+ /namespaces/NS] + /plural [+ /name [+ /sub]]. Caller frees. */
+static char *resource_url(const vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+			  const char *sub)
+{
+	vs_buf b;
+
+	vs_buf_init(&b, 0);
+	vs_buf_puts(&b, c->base);
+	if (res->group && *res->group)
+		vs_buf_printf(&b, "/apis/%s/%s", res->group, res->version);
+	else
+		vs_buf_printf(&b, "/api/%s", res->version);
+	if (res->namespaced && ns && *ns) {
+		vs_buf_puts(&b, "/namespaces/");
+		put_escaped(&b, ns);
+	}
+	vs_buf_printf(&b, "/%s", res->plural);
+	if (name) {
+		vs_buf_puts(&b, "/");
+		put_escaped(&b, name);
+	}
+	if (sub)
+		vs_buf_printf(&b, "/%s", sub);
+	return vs_buf_steal(&b);
+}
+
+/* Append "?key=value" or "&key=value" (value escaped) when value is set. */
+static void add_query(char **url, const char *key, const char *value)
+{
+	vs_buf b;
+
+	if (!value || !*value)
+		return;
+	vs_buf_init(&b, 0);
+	vs_buf_printf(&b, "%s%c%s=", *url, strchr(*url, '?') ? '&' : '?', key);
+	put_escaped(&b, value);
+	free(*url);
+	*url = vs_buf_steal(&b);
+}
+
+static void add_query_int(char **url, const char *key, long long value)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%lld", value);
+	add_query(url, key, s);
+}
+
+/* "persistentvolumeclaims default/data[/status]" or "persistentvolumes pv-1"; caller frees. */
+static char *describe(const vs_kube_resource *res, const char *ns, const char *name, const char *sub)
+{
+	bool has_ns = res->namespaced && ns && *ns;
+
+	if (!name)
+		return has_ns ? vs_xasprintf("%s in %s", res->plural, ns) : vs_xstrdup(res->plural);
+	return vs_xasprintf("%s %s%s%s%s%s", res->plural, has_ns ? ns : "", has_ns ? "/" : "", name, sub ? "/" : "",
+			    sub ? sub : "");
+}
+
+/* ---- simple verbs ------------------------------------------------------------------------------- */
+
+/* Run one non-streaming verb on res/ns/name/sub with an optional JSON body. */
+static int simple_verb(vs_kube_client *c, const char *verb, const char *method, enum retry_policy policy,
+		       const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		       const json_t *body, const char *content_type, json_t **out, vs_error *err)
+{
+	struct request req = { .verb = verb, .method = method, .policy = policy, .content_type = content_type };
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_t *reply = NULL;
+	int rc;
+
+	if (res->namespaced && name && (!ns || !*ns)) {
+		free(text);
+		return vs_error_set(err, VS_EINVAL, "%s %s %s: a namespace is needed", verb, res->plural, name);
+	}
+	req.url = resource_url(c, res, ns, name, sub);
+	req.what = describe(res, ns, name, sub);
+	if (text) {
+		req.body = text;
+		req.body_len = strlen(text);
+		if (!content_type)
+			req.content_type = "application/json";
+	}
+	rc = do_request(c, &req, out ? &reply : NULL, NULL, err);
+	if (rc == 0 && out)
+		*out = reply;
+	free(req.url);
+	free((char *)req.what);
+	free(text);
+	return rc;
+}
+
+int vs_kube_get(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
+		vs_error *err)
+{
+	return simple_verb(c, "get", "GET", RETRY_IDEMPOTENT, res, ns, name, NULL, NULL, NULL, out, err);
+}
+
+int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		    const char *sub, json_t **out, vs_error *err)
+{
+	return simple_verb(c, "get", "GET", RETRY_IDEMPOTENT, res, ns, name, sub, NULL, NULL, out, err);
+}
+
+int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
+		   json_t **out, vs_error *err)
+{
+	const char *name = vs_kube_obj_name(obj);
+	char *what;
+
+	if (!ns || !*ns)
+		ns = vs_kube_obj_namespace(obj);
+	what = describe(res, ns, name ? name : "(generated name)", NULL);
+	struct request req = { .verb = "create", .method = "POST", .policy = RETRY_UNSENT,
+			       .content_type = "application/json", .what = what };
+	char *text = json_dumps(obj, JSON_COMPACT);
+	json_t *reply = NULL;
+	int rc;
+
+	req.url = resource_url(c, res, ns, NULL, NULL);
+	req.body = text;
+	req.body_len = text ? strlen(text) : 0;
+	rc = do_request(c, &req, out ? &reply : NULL, NULL, err);
+	if (rc == 0 && out)
+		*out = reply;
+	free(req.url);
+	free(what);
+	free(text);
+	return rc;
+}
+
+int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
+		   json_t **out, vs_error *err)
+{
+	const char *name = vs_kube_obj_name(obj);
+
+	if (!name || !*name)
+		return vs_error_set(err, VS_EINVAL, "update %s: the object has no metadata.name", res->plural);
+	if (!ns || !*ns)
+		ns = vs_kube_obj_namespace(obj);
+	return simple_verb(c, "update", "PUT", RETRY_IDEMPOTENT, res, ns, name, NULL, obj, NULL, out, err);
+}
+
+int vs_kube_update_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		       const char *sub, const json_t *obj, json_t **out, vs_error *err)
+{
+	return simple_verb(c, "update", "PUT", RETRY_IDEMPOTENT, res, ns, name, sub, obj, NULL, out, err);
+}
+
+static const char *patch_content_type(enum vs_kube_patch_type type)
+{
+	switch (type) {
+	case VS_KUBE_PATCH_STRATEGIC: return "application/strategic-merge-patch+json";
+	case VS_KUBE_PATCH_JSON: return "application/json-patch+json";
+	default: return "application/merge-patch+json";
+	}
+}
+
+int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		      const char *sub, enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err)
+{
+	enum retry_policy policy = type == VS_KUBE_PATCH_JSON ? RETRY_UNSENT : RETRY_IDEMPOTENT;
+
+	return simple_verb(c, "patch", "PATCH", policy, res, ns, name, sub, patch, patch_content_type(type), out, err);
+}
+
+int vs_kube_patch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		  enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err)
+{
+	return vs_kube_patch_sub(c, res, ns, name, NULL, type, patch, out, err);
+}
+
+/* A DeleteOptions object for opts (NULL: an empty one). Caller owns it. */
+static json_t *delete_options(const vs_kube_delete_opts *opts)
+{
+	json_t *o = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
+
+	if (!opts)
+		return o;
+	if (opts->propagation)
+		json_object_set_new(o, "propagationPolicy", json_string(opts->propagation));
+	if (opts->has_grace_period)
+		json_object_set_new(o, "gracePeriodSeconds", json_integer(opts->grace_period_seconds));
+	if (opts->precondition_uid)
+		vs_json_set_path(o, "preconditions.uid", json_string(opts->precondition_uid));
+	if (opts->precondition_rv)
+		vs_json_set_path(o, "preconditions.resourceVersion", json_string(opts->precondition_rv));
+	return o;
+}
+
+int vs_kube_delete(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		   const vs_kube_delete_opts *opts, json_t **out, vs_error *err)
+{
+	json_t *body = delete_options(opts);
+	int rc;
+
+	rc = simple_verb(c, "delete", "DELETE", RETRY_IDEMPOTENT, res, ns, name, NULL, body, NULL, out, err);
+	json_decref(body);
+	return rc;
+}
+
+int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts,
+		  vs_error *err)
+{
+	json_t *body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "policy/v1", "kind", "Eviction",
+				 "metadata", "name", pod, "namespace", ns, "deleteOptions", delete_options(opts));
+	int rc;
+
+	/* An eviction is safe to repeat: evicting an evicted pod is NotFound, not a second eviction. */
+	rc = simple_verb(c, "evict", "POST", RETRY_IDEMPOTENT, &VS_KUBE_PODS, ns, pod, "eviction", body, NULL, NULL,
+			 err);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- list with pagination ---------------------------------------------------------------------- */
+
+static int list_page(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_list_opts *opts,
+		     long limit, const char *cont, json_t **page, vs_error *err)
+{
+	struct request req = { .verb = "list", .method = "GET", .policy = RETRY_IDEMPOTENT };
+	int rc;
+
+	req.url = resource_url(c, res, ns, NULL, NULL);
+	req.what = describe(res, ns, NULL, NULL);
+	add_query(&req.url, "labelSelector", opts ? opts->label_selector : NULL);
+	add_query(&req.url, "fieldSelector", opts ? opts->field_selector : NULL);
+	if (limit > 0)
+		add_query_int(&req.url, "limit", limit);
+	add_query(&req.url, "continue", cont);
+	rc = do_request(c, &req, page, NULL, err);
+	if (rc == 0 && !json_is_array(json_object_get(*page, "items"))) {
+		json_decref(*page);
+		*page = NULL;
+		rc = vs_error_set(err, VS_EAPI, "list %s: the reply is not a List", req.what);
+	}
+	free(req.url);
+	free((char *)req.what);
+	return rc;
+}
+
+/* Append page's items to all and take its list metadata (without continue). */
+static void list_merge(json_t *all, json_t *page)
+{
+	json_t *meta;
+
+	json_array_extend(json_object_get(all, "items"), json_object_get(page, "items"));
+	meta = json_object_get(page, "metadata");
+	meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+	json_object_del(meta, "continue");
+	json_object_del(meta, "remainingItemCount");
+	json_object_set_new(all, "metadata", meta);
+}
+
+static int list_all(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_list_opts *opts,
+		    long limit, json_t **out, vs_error *err)
+{
+	json_t *all = NULL, *page = NULL;
+	char *cont = NULL;
+	int rc;
+
+	do {
+		rc = list_page(c, res, ns, opts, limit, cont, &page, err);
+		if (rc < 0)
+			goto done;
+		free(cont);
+		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue")) : NULL;
+		if (cont && !*cont) {
+			free(cont);
+			cont = NULL;
+		}
+		if (!all) {
+			all = json_deep_copy(page);
+			json_array_clear(json_object_get(all, "items"));
+		}
+		list_merge(all, page);
+		json_decref(page);
+		page = NULL;
+	} while (cont);
+	*out = all;
+	all = NULL;
+done:
+	free(cont);
+	json_decref(all);
+	return rc;
+}
+
+int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_list_opts *opts,
+		 json_t **out, vs_error *err)
+{
+	long limit = opts && opts->limit > 0 ? opts->limit : LIST_PAGE_DEFAULT;
+	int rc;
+
+	*out = NULL;
+	rc = list_all(c, res, ns, opts, limit, out, err);
+	if (rc == VS_EAPI && vs_error_is(err, "Gone")) {
+		/* The continue token expired between pages: as client-go's pager, list in one go. */
+		vs_error_clear(err);
+		rc = list_all(c, res, ns, opts, 0, out, err);
+	}
+	return rc;
+}
+
+/* ---- streaming: watch ---------------------------------------------------------------------------- */
+
+struct watch_state {
+	vs_kube_watch_fn fn;
+	void *ctx;
+	char *rv;       /* last resourceVersion seen */
+	bool gone;      /* an ERROR event with code 410 */
+	bool failed;    /* an ERROR event with another code: err is filled */
+	bool stopped;   /* fn returned nonzero */
+	vs_error *err;
+	const char *what;
+};
+
+static void watch_set_rv(struct watch_state *w, const char *rv)
+{
+	if (!rv || !*rv)
+		return;
+	free(w->rv);
+	w->rv = vs_xstrdup(rv);
+}
+
+static int watch_line(char *line, size_t len, void *ctx)
+{
+	struct watch_state *w = ctx;
+	json_t *ev = len ? json_loadb(line, len, 0, NULL) : NULL;
+	const char *type = vs_json_str(ev, "type");
+	json_t *obj = json_object_get(ev, "object");
+	int rc = 0;
+
+	if (!type || !obj) {
+		if (len)
+			vs_warn("watch %s: ignoring a malformed event", w->what);
+		goto done;
+	}
+	if (!strcmp(type, "ERROR")) {
+		char *body = json_dumps(obj, JSON_COMPACT);
+		if (vs_json_int(obj, "code", 0) == 410) {
+			w->gone = true;
+		} else {
+			char what[320];
+			snprintf(what, sizeof(what), "watch %s", w->what);
+			vs_kube_status_error((int)vs_json_int(obj, "code", 500), body, strlen(body), what, w->err);
+			w->failed = true;
+		}
+		free(body);
+		rc = 1;
+		goto done;
+	}
+	watch_set_rv(w, vs_kube_obj_resource_version(obj));
+	if (!strcmp(type, "BOOKMARK"))
+		goto done;
+	if (w->fn(type, obj, w->ctx) != 0) {
+		w->stopped = true;
+		rc = 1;
+	}
+done:
+	json_decref(ev);
+	return rc;
+}
+
+/* After 410 Gone: list again, tell the callback, and continue from the list's version. */
+static int watch_relist(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
+			const vs_kube_watch_opts *opts, struct watch_state *w, vs_error *err)
+{
+	vs_kube_list_opts lo = { .label_selector = opts->label_selector, .field_selector = opts->field_selector };
+	json_t *list = NULL;
+	int rc;
+
+	rc = vs_kube_list(c, res, ns, &lo, &list, err);
+	if (rc < 0)
+		return rc;
+	watch_set_rv(w, vs_kube_obj_resource_version(list));
+	if (w->fn("RELIST", list, w->ctx) != 0)
+		w->stopped = true;
+	json_decref(list);
+	return 0;
+}
+
+static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
+		       const vs_kube_watch_opts *opts, const char *rv, int64_t remaining_ms)
+{
+	char *url = resource_url(c, res, ns, NULL, NULL);
+
+	add_query(&url, "watch", "1");
+	add_query(&url, "allowWatchBookmarks", "true");
+	add_query(&url, "labelSelector", opts->label_selector);
+	add_query(&url, "fieldSelector", opts->field_selector);
+	add_query(&url, "resourceVersion", rv);
+	if (remaining_ms > 0)
+		add_query_int(&url, "timeoutSeconds", (remaining_ms + 999) / 1000);
+	return url;
+}
+
+/* One watch connection until the server ends it; *status receives the HTTP status. */
+static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
+		      const vs_kube_watch_opts *opts, struct watch_state *w, int64_t deadline, long *status,
+		      bool *got_data, vs_error *err)
+{
+	struct line_sink sink = { .fn = watch_line, .ctx = w };
+	struct request req = { .verb = "watch", .method = "GET", .policy = RETRY_NEVER, .what = w->what, .sink = &sink };
+	int64_t remaining = deadline ? deadline - vs_time_mono_ms() : 0;
+	int rc;
+
+	vs_buf_init(&sink.line, LINE_MAX_BYTES);
+	req.url = watch_url(c, res, ns, opts, w->rv, remaining);
+	req.timeout_ms = deadline ? (remaining > 0 ? remaining : 1) : -1;
+	rc = do_request(c, &req, NULL, status, err);
+	*got_data = sink.got_data;
+	vs_buf_free(&sink.line);
+	free(req.url);
+	return rc;
+}
+
+/* What to do after a watch connection ended: 1 to reconnect, 0 to return rc, <0 an error. */
+static int watch_after(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
+		       const vs_kube_watch_opts *opts, struct watch_state *w, int rc, long status, vs_error *err)
+{
+	if (w->stopped)
+		return 0;
+	if (w->failed)
+		return VS_EAPI;
+	if (rc < 0 && rc != VS_ENET && rc != VS_ETIMEOUT && rc != VS_EAPI)
+		return rc; /* credentials or a line over the cap: reconnecting will not help */
+	if (w->gone || (rc == VS_EAPI && status == 410)) {
+		w->gone = false;
+		vs_error_clear(err);
+		rc = watch_relist(c, res, ns, opts, w, err);
+		return rc < 0 ? rc : (w->stopped ? 0 : 1);
+	}
+	if (rc == VS_EAPI && !status_retryable(status, RETRY_IDEMPOTENT))
+		return rc;
+	return 1;
+}
+
+int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+		  vs_kube_watch_fn fn, void *ctx, vs_error *err)
+{
+	static const vs_kube_watch_opts none = { 0 };
+	struct watch_state w = { .fn = fn, .ctx = ctx, .err = err };
+	int64_t deadline, failing_since = 0;
+	unsigned failures = 0;
+	bool got_data;
+	long status;
+	int rc, next;
+
+	if (!opts)
+		opts = &none;
+	deadline = opts->timeout_ms > 0 ? vs_time_mono_ms() + opts->timeout_ms : 0;
+	w.what = describe(res, ns, NULL, NULL);
+	watch_set_rv(&w, opts->resource_version);
+	for (;;) {
+		if (deadline && vs_time_mono_ms() >= deadline) {
+			rc = vs_error_set(err, VS_ETIMEOUT, "watch %s: no stop after %lld ms", w.what,
+					  (long long)opts->timeout_ms);
+			goto done;
+		}
+		status = 0;
+		rc = watch_once(c, res, ns, opts, &w, deadline, &status, &got_data, err);
+		next = watch_after(c, res, ns, opts, &w, rc, status, err);
+		if (next <= 0) {
+			rc = next;
+			goto done;
+		}
+		if (got_data) {
+			failures = 0; /* the server ended a healthy stream: resume at once */
+			continue;
+		}
+		if (failures++ == 0)
+			failing_since = vs_time_mono_ms();
+		if (vs_time_mono_ms() - failing_since > c->budget_ms)
+			goto done; /* rc and err describe the last failure */
+		vs_sleep_ms(vs_kube_backoff_ms(failures - 1, c->base_ms, c->cap_ms, vs_rand_u64()));
+	}
+done:
+	if (rc == 0)
+		vs_error_clear(err);
+	free(w.rv);
+	free((char *)w.what);
+	return rc;
+}
+
+/* ---- streaming: logs --------------------------------------------------------------------------- */
+
+struct log_state {
+	vs_kube_line_fn fn;
+	void *ctx;
+};
+
+static int log_line(char *line, size_t len, void *ctx)
+{
+	struct log_state *l = ctx;
+
+	return l->fn(line, len, l->ctx);
+}
+
+int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts,
+		 vs_kube_line_fn fn, void *ctx, vs_error *err)
+{
+	static const vs_kube_log_opts none = { 0 };
+	struct log_state l = { .fn = fn, .ctx = ctx };
+	struct line_sink sink = { .fn = log_line, .ctx = &l };
+	struct request req = { .verb = "logs", .method = "GET", .policy = RETRY_IDEMPOTENT, .sink = &sink,
+			       .accept = "*/*" };
+	int rc;
+
+	if (!opts)
+		opts = &none;
+	vs_buf_init(&sink.line, LINE_MAX_BYTES);
+	req.url = resource_url(c, &VS_KUBE_PODS, ns, pod, "log");
+	req.what = describe(&VS_KUBE_PODS, ns, pod, NULL);
+	add_query(&req.url, "container", opts->container);
+	if (opts->follow)
+		add_query(&req.url, "follow", "true");
+	if (opts->tail_lines > 0)
+		add_query_int(&req.url, "tailLines", opts->tail_lines);
+	req.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : (opts->follow ? -1 : 0);
+	rc = do_request(c, &req, NULL, NULL, err);
+	if (rc == 0 && !sink.stopped && sink.line.len > 0)
+		fn(sink.line.data, sink.line.len, ctx); /* a last line without a newline */
+	vs_buf_free(&sink.line);
+	free(req.url);
+	free((char *)req.what);
+	return rc;
+}

@@ -1,0 +1,278 @@
+/*
+ * kube: the only part of volshift that speaks HTTP to a Kubernetes cluster.
+ *
+ * It finds the cluster the way kubectl does (kubeconfig files merged from $KUBECONFIG, a context
+ * override, or the in-cluster service account), authenticates (tokens, token files, client
+ * certificates, basic auth, exec credential plugins), and offers the API verbs addressed by a small
+ * resource descriptor so that callers never build URLs or touch libcurl. A server error is decoded
+ * from its Kubernetes Status into a vs_error (code VS_EAPI, the HTTP status, the reason such as
+ * "NotFound" or "Conflict", and a message naming the verb and the object). Transient failures are
+ * retried with exponential backoff and full jitter inside a time budget.
+ *
+ * Objects in and out are jansson json_t; an object returned through an out parameter is owned by
+ * the caller (json_decref it). Every function returns 0 or a negative VS_E* code and fills err.
+ */
+#ifndef VS_KUBE_H
+#define VS_KUBE_H
+
+#include "util/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- configuration --------------------------------------------------------------------------- */
+
+typedef struct vs_kube_config vs_kube_config;
+
+typedef struct vs_kube_config_opts {
+	const char *kubeconfig;      /* explicit path (--kubeconfig), or NULL */
+	const char *context;         /* context override (--context), or NULL for current-context */
+	const char *in_cluster_root; /* NULL: /var/run/secrets/kubernetes.io/serviceaccount */
+} vs_kube_config_opts;
+
+/*
+ * Load the configuration as kubectl does: opts->kubeconfig if set, else every file of $KUBECONFIG
+ * (colon-separated; missing files skipped; the first file to set a cluster, user, context or
+ * current-context wins), else ~/.kube/config if it exists, else the in-cluster service account when
+ * KUBERNETES_SERVICE_HOST is set. opts may be NULL. Relative paths in a file resolve against that
+ * file's directory. Errors: VS_ECONFIG naming the file, the entry and the problem (also for an
+ * explicit file that cannot be read). *out is owned by the caller (vs_kube_config_free).
+ */
+int vs_kube_config_load(const vs_kube_config_opts *opts, vs_kube_config **out, vs_error *err);
+
+/*
+ * In-cluster configuration: server from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, CA
+ * from root/ca.crt, token from root/token (re-read whenever the file changes), namespace from
+ * root/namespace. root NULL means the standard service-account directory. VS_ECONFIG when the
+ * variables or the token are missing. *out is owned by the caller.
+ */
+int vs_kube_config_in_cluster(const char *root, vs_kube_config **out, vs_error *err);
+
+/* Free a configuration; NULL is fine. Clients made from it must be freed first. */
+void vs_kube_config_free(vs_kube_config *cfg);
+
+/* The server URL ("https://host:6443"). Borrowed, valid while cfg lives. */
+const char *vs_kube_config_server(const vs_kube_config *cfg);
+/* The context's namespace, or "default". Borrowed. */
+const char *vs_kube_config_namespace(const vs_kube_config *cfg);
+/* The context name in use ("" for in-cluster). Borrowed. */
+const char *vs_kube_config_context(const vs_kube_config *cfg);
+
+/* How to reach the server securely. All pointers borrowed from the configuration. */
+typedef struct vs_kube_tls {
+	const char *ca_file;          /* certificate-authority (absolute path) or NULL */
+	const unsigned char *ca_data; /* decoded certificate-authority-data (PEM) or NULL */
+	size_t ca_len;
+	bool insecure;               /* insecure-skip-tls-verify */
+	const char *server_name;     /* tls-server-name or NULL */
+	const char *proxy_url;       /* proxy-url or NULL */
+} vs_kube_tls;
+
+/* The TLS settings of the cluster in use. Borrowed, never NULL. */
+const vs_kube_tls *vs_kube_config_tls(const vs_kube_config *cfg);
+
+/* Credentials for one request; every member is owned by the struct (vs_kube_credentials_clear). */
+typedef struct vs_kube_credentials {
+	char *token;                 /* bearer token or NULL */
+	char *username, *password;   /* basic auth or NULL */
+	unsigned char *cert_data;    /* client certificate PEM (from -data or an exec plugin) or NULL */
+	size_t cert_len;
+	unsigned char *key_data;     /* client key PEM or NULL */
+	size_t key_len;
+	char *cert_file, *key_file;  /* client-certificate / client-key paths or NULL */
+} vs_kube_credentials;
+
+/*
+ * The credentials to send now. Token files are re-read when they change; an exec plugin is run
+ * when there is no cached credential or the cached one has expired (status.expirationTimestamp),
+ * and its result is cached. Thread-safe. Errors: VS_ECONFIG (plugin failed or printed a bad
+ * ExecCredential), VS_EIO (token file unreadable). out is filled with copies the caller clears.
+ */
+int vs_kube_config_credentials(const vs_kube_config *cfg, vs_kube_credentials *out, vs_error *err);
+/* Forget a cached exec credential (after the server answered 401). Thread-safe. */
+void vs_kube_config_invalidate(const vs_kube_config *cfg);
+/* Release the members of c and zero it; NULL is fine. */
+void vs_kube_credentials_clear(vs_kube_credentials *c);
+
+/* ---- resources and objects ------------------------------------------------------------------- */
+
+/* Names one kind of object; the client builds URLs from it. */
+typedef struct vs_kube_resource {
+	const char *group;   /* "" for the core group */
+	const char *version; /* "v1" */
+	const char *plural;  /* "persistentvolumeclaims" */
+	bool namespaced;
+} vs_kube_resource;
+
+extern const vs_kube_resource VS_KUBE_PODS;
+extern const vs_kube_resource VS_KUBE_PVCS;
+extern const vs_kube_resource VS_KUBE_PVS;
+extern const vs_kube_resource VS_KUBE_STORAGECLASSES;
+extern const vs_kube_resource VS_KUBE_CONFIGMAPS;
+extern const vs_kube_resource VS_KUBE_SECRETS;
+extern const vs_kube_resource VS_KUBE_NODES;
+extern const vs_kube_resource VS_KUBE_EVENTS;
+extern const vs_kube_resource VS_KUBE_DEPLOYMENTS;
+extern const vs_kube_resource VS_KUBE_STATEFULSETS;
+extern const vs_kube_resource VS_KUBE_REPLICASETS;
+extern const vs_kube_resource VS_KUBE_DAEMONSETS;
+extern const vs_kube_resource VS_KUBE_JOBS;
+
+/* metadata.name / metadata.namespace / metadata.resourceVersion / metadata.uid, or NULL. Borrowed. */
+const char *vs_kube_obj_name(const json_t *obj);
+const char *vs_kube_obj_namespace(const json_t *obj);
+const char *vs_kube_obj_resource_version(const json_t *obj);
+const char *vs_kube_obj_uid(const json_t *obj);
+
+/* ---- errors and retries (pure functions, exposed for tests) ----------------------------------- */
+
+/*
+ * Turn a non-2xx reply into err: a Kubernetes Status body gives the reason and message; any other
+ * body gives a reason from the HTTP status ("NotFound" for 404, ...) and its first line. The
+ * message is prefixed with what ("get persistentvolumeclaims default/data"). Returns VS_EAPI.
+ */
+int vs_kube_status_error(int http_status, const char *body, size_t len, const char *what, vs_error *err);
+
+/*
+ * Full-jitter exponential backoff: a delay in [0, min(cap_ms, base_ms * 2^attempt)] chosen by
+ * rand (any 64-bit value; pass vs_rand_u64()). attempt counts from 0.
+ */
+int64_t vs_kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint64_t rand);
+
+/* ---- client ---------------------------------------------------------------------------------- */
+
+typedef struct vs_kube_client vs_kube_client;
+
+typedef struct vs_kube_client_opts {
+	int64_t retry_budget_ms;    /* total time for retries of one call; 0: 30000 */
+	int64_t backoff_base_ms;    /* first backoff ceiling; 0: 100 */
+	int64_t backoff_cap_ms;     /* largest backoff ceiling; 0: 5000 */
+	int64_t request_timeout_ms; /* one non-streaming request; 0: 60000 */
+	const char *user_agent;     /* NULL: "volshift" */
+} vs_kube_client_opts;
+
+/*
+ * A client for the cluster of cfg (borrowed: it must outlive the client). opts may be NULL. The
+ * client is thread-safe: requests from many threads share connections, DNS and TLS sessions.
+ * Errors: VS_ECONFIG for an unusable server URL. *out is owned by the caller (vs_kube_client_free).
+ */
+int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out,
+		       vs_error *err);
+/* Free a client; NULL is fine. No request may be running. */
+void vs_kube_client_free(vs_kube_client *c);
+
+/* ---- verbs ----------------------------------------------------------------------------------- */
+/*
+ * For every verb: ns is the namespace (ignored for cluster-scoped resources; for list and watch NULL
+ * or "" means all namespaces; create and update default to the object's metadata.namespace; other
+ * verbs on a namespaced resource without one fail with VS_EINVAL); *out (when out is not NULL)
+ * receives the server's reply, owned by the caller. Errors: VS_EAPI with the Status reason and a
+ * message "VERB PLURAL NS/NAME: cause", VS_ENET, VS_ETIMEOUT, VS_ENOMEM (reply over 64 MiB).
+ * GET, PUT, DELETE and merge/strategic PATCH are retried on connection failures, 429 (honouring
+ * Retry-After) and 500/502/503/504 inside the client's budget; Conflict is never retried.
+ */
+
+/* GET one object. */
+int vs_kube_get(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
+		vs_error *err);
+
+typedef struct vs_kube_list_opts {
+	const char *label_selector; /* NULL: everything */
+	const char *field_selector; /* NULL: everything */
+	long limit;                 /* page size; 0: 500 */
+} vs_kube_list_opts;
+
+/* LIST, following limit/continue pages; *out is one List with every item. opts may be NULL. */
+int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_list_opts *opts,
+		 json_t **out, vs_error *err);
+
+/* POST obj (borrowed). Retried only when the connection could not be made or on 429. */
+int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
+		   json_t **out, vs_error *err);
+
+/* PUT obj (borrowed) to its metadata.name; its metadata.resourceVersion makes it conditional. */
+int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
+		   json_t **out, vs_error *err);
+
+enum vs_kube_patch_type {
+	VS_KUBE_PATCH_MERGE,     /* application/merge-patch+json */
+	VS_KUBE_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */
+	VS_KUBE_PATCH_JSON,      /* application/json-patch+json (never retried: not idempotent) */
+};
+
+/* PATCH name with patch (borrowed). */
+int vs_kube_patch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		  enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err);
+
+typedef struct vs_kube_delete_opts {
+	const char *propagation;     /* "Foreground", "Background", "Orphan" or NULL */
+	const char *precondition_uid; /* NULL: none */
+	const char *precondition_rv;  /* NULL: none */
+	long long grace_period_seconds; /* used when has_grace_period */
+	bool has_grace_period;
+} vs_kube_delete_opts;
+
+/* DELETE name with a DeleteOptions body built from opts (may be NULL). */
+int vs_kube_delete(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		   const vs_kube_delete_opts *opts, json_t **out, vs_error *err);
+
+/* GET / PUT / PATCH a subresource ("status", "scale"). */
+int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		    const char *sub, json_t **out, vs_error *err);
+int vs_kube_update_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		       const char *sub, const json_t *obj, json_t **out, vs_error *err);
+int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		      const char *sub, enum vs_kube_patch_type type, const json_t *patch, json_t **out,
+		      vs_error *err);
+
+/* POST an Eviction for a pod (policy/v1); opts (may be NULL) become its deleteOptions. */
+int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts,
+		  vs_error *err);
+
+/* ---- watch and logs -------------------------------------------------------------------------- */
+
+/*
+ * Called for each watch event in order. type is "ADDED", "MODIFIED", "DELETED", or "RELIST" when
+ * the watch had to start again after 410 Gone (object is then the fresh List, whose items are the
+ * current state). BOOKMARK events only advance the resume point and are not delivered. object is
+ * borrowed for the call. Return nonzero to stop.
+ */
+typedef int (*vs_kube_watch_fn)(const char *type, json_t *object, void *ctx);
+
+typedef struct vs_kube_watch_opts {
+	const char *label_selector;
+	const char *field_selector;
+	const char *resource_version; /* start after this version; NULL: current state as ADDED first */
+	int64_t timeout_ms;           /* 0: until the callback stops */
+} vs_kube_watch_opts;
+
+/*
+ * Watch res in ns, streaming events to fn as they arrive. When the server ends the stream or the
+ * connection breaks, the watch resumes from the last resourceVersion seen; on 410 Gone (HTTP or an
+ * ERROR event) it lists again, calls fn with "RELIST", and watches from the list's version.
+ * Returns 0 when fn asked to stop, VS_ETIMEOUT when timeout_ms passed, or an error (VS_EAPI for a
+ * refused watch, VS_ENET when reconnecting failed for longer than the retry budget).
+ */
+int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+		  vs_kube_watch_fn fn, void *ctx, vs_error *err);
+
+/* Called for each log line (without its newline; line is NUL-terminated). Return nonzero to stop. */
+typedef int (*vs_kube_line_fn)(const char *line, size_t len, void *ctx);
+
+typedef struct vs_kube_log_opts {
+	const char *container; /* NULL: the pod's only container */
+	bool follow;           /* keep streaming until the container ends */
+	long long tail_lines;  /* 0: all */
+	int64_t timeout_ms;    /* 0: none */
+} vs_kube_log_opts;
+
+/*
+ * Stream a pod's log (GET pods/NAME/log), calling fn for each line as it arrives. A last line
+ * without a newline is delivered too. Lines longer than 1 MiB fail with VS_ENOMEM. Returns 0 at the
+ * end of the log or when fn stopped, VS_ETIMEOUT when timeout_ms passed.
+ */
+int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts,
+		 vs_kube_line_fn fn, void *ctx, vs_error *err);
+
+#endif

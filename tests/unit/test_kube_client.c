@@ -1,0 +1,841 @@
+/*
+ * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds), then the
+ * client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
+ * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
+ * create), decoded errors, watch streams resumed after the server ends them or answers 410, and
+ * followed logs delivered line by line as they arrive.
+ */
+#include "kube/kube.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <microhttpd.h>
+
+/* ---- pure functions ---------------------------------------------------------------------------- */
+
+static void test_kube_client__status_decoding(void **state)
+{
+	const char *st = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+			 "\"message\":\"persistentvolumeclaims \\\"data\\\" not found\",\"reason\":\"NotFound\","
+			 "\"code\":404}";
+	const char *html = "\n<html>502 Bad Gateway</html>\nmore\n";
+	vs_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(vs_kube_status_error(404, st, strlen(st), "get persistentvolumeclaims default/data", &err),
+			 VS_EAPI);
+	assert_int_equal(err.code, VS_EAPI);
+	assert_int_equal(err.http_status, 404);
+	assert_true(vs_error_is(&err, "NotFound"));
+	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+
+	vs_kube_status_error(502, html, strlen(html), "list pods", &err);
+	assert_true(vs_error_is(&err, "InternalError"));
+	assert_string_equal(err.message, "list pods: HTTP 502: <html>502 Bad Gateway</html>");
+
+	vs_kube_status_error(409, "", 0, "update configmaps ns/x", &err);
+	assert_true(vs_error_is(&err, "Conflict"));
+	assert_string_equal(err.message, "update configmaps ns/x: HTTP 409");
+
+	st = "{\"kind\":\"Status\",\"code\":422,\"message\":\"spec.x: Invalid value\"}";
+	vs_kube_status_error(422, st, strlen(st), "create pods ns/p", &err);
+	assert_true(vs_error_is(&err, "Invalid")); /* no reason in the body: taken from the code */
+	assert_string_equal(err.message, "create pods ns/p: spec.x: Invalid value");
+}
+
+static void test_kube_client__backoff_bounds(void **state)
+{
+	unsigned attempt;
+	int64_t d, lo = 1 << 30, hi = -1;
+	int i;
+
+	(void)state;
+	/* rand = ceiling gives the ceiling itself: base * 2^attempt, capped. */
+	assert_int_equal(vs_kube_backoff_ms(0, 100, 5000, 100), 100);
+	assert_int_equal(vs_kube_backoff_ms(1, 100, 5000, 200), 200);
+	assert_int_equal(vs_kube_backoff_ms(3, 100, 5000, 800), 800);
+	assert_int_equal(vs_kube_backoff_ms(6, 100, 5000, 5000), 5000);
+	assert_int_equal(vs_kube_backoff_ms(0, 100, 5000, 0), 0);
+	/* Never beyond the cap, even for huge attempts and random values (no overflow). */
+	for (attempt = 0; attempt < 200; attempt += 7) {
+		d = vs_kube_backoff_ms(attempt, 100, 5000, UINT64_MAX);
+		assert_in_range(d, 0, 5000);
+		d = vs_kube_backoff_ms(attempt, 100, 5000, vs_rand_u64());
+		assert_in_range(d, 0, attempt < 6 ? (100 << attempt) : 5000);
+	}
+	assert_in_range(vs_kube_backoff_ms(3, 0, 0, UINT64_MAX), 0, 1);
+	/* Full jitter: the whole range is used. */
+	for (i = 0; i < 2000; i++) {
+		d = vs_kube_backoff_ms(4, 100, 5000, vs_rand_u64());
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_in_range(lo, 0, 100);
+	assert_in_range(hi, 1500, 1600);
+}
+
+/* ---- a scripted HTTP server -------------------------------------------------------------------- */
+
+#define MAX_CHUNKS 8
+
+struct reply {
+	int status;
+	const char *body;
+	const char *retry_after;
+	/* Streaming: chunks sent in order; chunk i waits until the client has seen gates[i] items. */
+	const char *chunks[MAX_CHUNKS];
+	int gates[MAX_CHUNKS];
+	int nchunks;
+	bool stream;
+	bool hold_open; /* after the last chunk, keep the stream open until the test ends */
+};
+
+struct srv;
+typedef void (*scenario_fn)(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			    struct reply *r);
+
+struct srv {
+	struct MHD_Daemon *d;
+	char url[64];
+	pthread_mutex_t lock;
+	int hits;
+	char log[16][512]; /* "METHOD URL?QUERY" of each request */
+	char auth[128];
+	scenario_fn scenario;
+	int seen;        /* items the client has received, for gates (atomic) */
+	int connections; /* TCP connections accepted (atomic) */
+	int stopping;
+};
+
+struct stream_state {
+	struct srv *s;
+	struct reply r;
+	int idx;
+	size_t off;
+};
+
+static enum MHD_Result query_append(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	char *q = cls;
+	size_t n = strlen(q);
+
+	(void)kind;
+	snprintf(q + n, 384 - n, "%s%s=%s", n ? "&" : "", key, value ? value : "");
+	return MHD_YES;
+}
+
+static bool wait_gate(struct stream_state *st, int gate)
+{
+	int i;
+
+	for (i = 0; i < 400; i++) { /* at most 2 s */
+		if (__atomic_load_n(&st->s->stopping, __ATOMIC_SEQ_CST))
+			return false;
+		if (__atomic_load_n(&st->s->seen, __ATOMIC_SEQ_CST) >= gate)
+			return true;
+		usleep(5000);
+	}
+	return true;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream_state *st = cls;
+	const char *chunk;
+	size_t n;
+
+	(void)pos;
+	if (st->idx >= st->r.nchunks) {
+		if (!st->r.hold_open)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (!wait_gate(st, 1 << 30))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (st->off == 0 && !wait_gate(st, st->r.gates[st->idx]))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	chunk = st->r.chunks[st->idx];
+	n = strlen(chunk) - st->off;
+	n = n < max ? n : max;
+	memcpy(buf, chunk + st->off, n);
+	st->off += n;
+	if (st->off == strlen(chunk)) {
+		st->idx++;
+		st->off = 0;
+	}
+	return (ssize_t)n;
+}
+
+static struct MHD_Response *make_response(struct srv *s, const struct reply *r)
+{
+	struct MHD_Response *resp;
+	struct stream_state *st;
+
+	if (r->stream) {
+		st = vs_xcalloc(1, sizeof(*st));
+		st->s = s;
+		st->r = *r;
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, stream_read, st, free);
+	} else {
+		const char *b = r->body ? r->body : "";
+		resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	if (r->retry_after)
+		MHD_add_response_header(resp, "Retry-After", r->retry_after);
+	return resp;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+			      const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct srv *s = cls;
+	struct reply r = { .status = 200 };
+	struct MHD_Response *resp;
+	char query[384] = "";
+	const char *auth;
+	enum MHD_Result ret;
+	int hit;
+
+	(void)version;
+	(void)upload;
+	if (!*con_cls) {
+		*con_cls = s;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0; /* bodies are not inspected */
+		return MHD_YES;
+	}
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_append, query);
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	pthread_mutex_lock(&s->lock);
+	hit = s->hits++;
+	if (hit < 16)
+		snprintf(s->log[hit], sizeof(s->log[hit]), "%s %s?%s", method, url, query);
+	snprintf(s->auth, sizeof(s->auth), "%s", auth ? auth : "");
+	pthread_mutex_unlock(&s->lock);
+	s->scenario(s, hit, method, url, query, &r);
+	resp = make_response(s, &r);
+	ret = MHD_queue_response(conn, (unsigned)r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct srv *s = cls;
+
+	(void)conn;
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&s->connections, 1, __ATOMIC_SEQ_CST);
+}
+
+static char tmpdir[64];
+
+static void srv_start(struct srv *s, scenario_fn scenario)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	const union MHD_DaemonInfo *info;
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->scenario = scenario;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, handle,
+				s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_END);
+	assert_non_null(s->d);
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	assert_non_null(info);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", (unsigned)info->port);
+}
+
+static void srv_stop(struct srv *s)
+{
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_SEQ_CST);
+	MHD_stop_daemon(s->d);
+	pthread_mutex_destroy(&s->lock);
+}
+
+static int srv_hits(struct srv *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->hits;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* A kubeconfig for the server with a bearer token, and a client with quick retries. */
+static void client_for(struct srv *s, vs_kube_config **cfg, vs_kube_client **c)
+{
+	vs_kube_client_opts opts = { .retry_budget_ms = 3000, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
+	char *path = vs_xasprintf("%s/config", tmpdir);
+	char *text = vs_xasprintf("current-context: t\n"
+				  "clusters: [{name: c, cluster: {server: '%s'}}]\n"
+				  "users: [{name: u, user: {token: test-token}}]\n"
+				  "contexts: [{name: t, context: {cluster: c, user: u, namespace: default}}]\n",
+				  s->url);
+	vs_kube_config_opts copts = { .kubeconfig = path };
+	vs_error err = { 0 };
+
+	assert_int_equal(vs_file_write_atomic(path, text, strlen(text), 0600, NULL), 0);
+	if (vs_kube_config_load(&copts, cfg, &err) != 0)
+		fail_msg("config: %s", err.message);
+	assert_int_equal(vs_kube_client_new(*cfg, &opts, c, &err), 0);
+	free(path);
+	free(text);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vs-kube-client-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	unsetenv("KUBECONFIG");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return vs_rm_rf(tmpdir, NULL);
+}
+
+/* ---- pagination -------------------------------------------------------------------------------- */
+
+static const char *const pvc_data = "{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"data\","
+				    "\"namespace\":\"default\",\"resourceVersion\":\"7\"}}";
+
+static void scenario_pages(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			   struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)url;
+	if (!strstr(query, "continue="))
+		r->body = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"99\","
+			  "\"continue\":\"tok-2\",\"remainingItemCount\":3},\"items\":[{\"metadata\":{\"name\":\"a\"}},"
+			  "{\"metadata\":{\"name\":\"b\"}}]}";
+	else if (strstr(query, "continue=tok-2"))
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"99\",\"continue\":\"tok-3\"},"
+			  "\"items\":[{\"metadata\":{\"name\":\"c\"}},{\"metadata\":{\"name\":\"d\"}}]}";
+	else
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"99\"},"
+			  "\"items\":[{\"metadata\":{\"name\":\"e\"}}]}";
+}
+
+static void test_kube_client__list_follows_pages(void **state)
+{
+	vs_kube_list_opts lo = { .label_selector = "app=web,tier in (db)", .limit = 2 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *list = NULL;
+	struct srv s;
+	const char *names = "abcde";
+	size_t i;
+
+	(void)state;
+	srv_start(&s, scenario_pages);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_list(c, &VS_KUBE_PODS, "default", &lo, &list, &err), 0);
+	assert_int_equal(srv_hits(&s), 3);
+	assert_string_equal(vs_json_str(list, "kind"), "PodList");
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 5);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(vs_kube_obj_name(json_array_get(json_object_get(list, "items"), i))[0], names[i]);
+	assert_null(vs_json_path(list, "metadata.continue"));
+	assert_null(vs_json_path(list, "metadata.remainingItemCount"));
+	assert_string_equal(vs_kube_obj_resource_version(list), "99");
+	assert_non_null(strstr(s.log[0], "GET /api/v1/namespaces/default/pods?"));
+	assert_non_null(strstr(s.log[0], "labelSelector=app=web,tier in (db)"));
+	assert_non_null(strstr(s.log[0], "limit=2"));
+	assert_non_null(strstr(s.log[2], "continue=tok-3"));
+	assert_string_equal(s.auth, "Bearer test-token");
+	json_decref(list);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+/* ---- retries and errors ------------------------------------------------------------------------ */
+
+static void scenario_503_then_ok(struct srv *s, int hit, const char *method, const char *url, const char *query,
+				 struct reply *r)
+{
+	(void)s;
+	(void)method;
+	(void)url;
+	(void)query;
+	if (hit == 0) {
+		r->status = 503;
+		r->body = "{\"kind\":\"Status\",\"reason\":\"ServiceUnavailable\",\"message\":\"etcd leader changed\","
+			  "\"code\":503}";
+	} else {
+		r->body = pvc_data;
+	}
+}
+
+static void test_kube_client__retries_503(void **state)
+{
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *obj = NULL;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_503_then_ok);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &obj, &err), 0);
+	assert_int_equal(srv_hits(&s), 2);
+	assert_string_equal(vs_kube_obj_name(obj), "data");
+	assert_string_equal(s.log[1], "GET /api/v1/namespaces/default/persistentvolumeclaims/data?");
+	json_decref(obj);
+
+	/* A create is not retried on 503: the server may have acted on it. */
+	s.hits = 0;
+	obj = json_pack("{s:{s:s}}", "metadata", "name", "new");
+	assert_int_equal(vs_kube_create(c, &VS_KUBE_PVCS, "default", obj, NULL, &err), VS_EAPI);
+	assert_int_equal(srv_hits(&s), 1);
+	assert_int_equal(err.http_status, 503);
+	assert_string_equal(err.message, "create persistentvolumeclaims default/new: etcd leader changed");
+	json_decref(obj);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void scenario_429(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			 struct reply *r)
+{
+	(void)s;
+	(void)method;
+	(void)url;
+	(void)query;
+	if (hit == 0) {
+		r->status = 429;
+		r->retry_after = "1";
+		r->body = "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"message\":\"slow down\",\"code\":429}";
+	} else {
+		r->body = pvc_data;
+	}
+}
+
+static void test_kube_client__honours_retry_after(void **state)
+{
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *obj = NULL;
+	int64_t t0, elapsed;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_429);
+	client_for(&s, &cfg, &c);
+	t0 = vs_time_mono_ms();
+	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &obj, &err), 0);
+	elapsed = vs_time_mono_ms() - t0;
+	assert_int_equal(srv_hits(&s), 2);
+	/* The backoff cap is 50 ms: only Retry-After explains a wait of a second. */
+	assert_in_range(elapsed, 950, 2900);
+	json_decref(obj);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void scenario_errors(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			    struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)url;
+	(void)query;
+	if (!strcmp(method, "PUT")) {
+		r->status = 409;
+		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
+			  "\"Operation cannot be fulfilled on persistentvolumeclaims \\\"data\\\": the object has been "
+			  "modified\"}";
+	} else {
+		r->status = 404;
+		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
+			  "\"message\":\"persistentvolumeclaims \\\"data\\\" not found\"}";
+	}
+}
+
+static void test_kube_client__conflict_and_not_found(void **state)
+{
+	json_t *obj = json_loads(pvc_data, 0, NULL), *out = NULL;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_errors);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_update(c, &VS_KUBE_PVCS, "default", obj, &out, &err), VS_EAPI);
+	assert_null(out);
+	assert_int_equal(srv_hits(&s), 1); /* never retried */
+	assert_true(vs_error_is(&err, "Conflict"));
+	assert_int_equal(err.http_status, 409);
+	assert_true(vs_str_has_prefix(err.message, "update persistentvolumeclaims default/data: Operation cannot"));
+
+	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &out, &err), VS_EAPI);
+	assert_int_equal(srv_hits(&s), 2);
+	assert_true(vs_error_is(&err, "NotFound"));
+	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+
+	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVS, NULL, "pv-1", &out, &err), VS_EAPI);
+	assert_string_equal(s.log[2], "GET /api/v1/persistentvolumes/pv-1?");
+	assert_true(vs_str_has_prefix(err.message, "get persistentvolumes pv-1: "));
+	json_decref(obj);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void test_kube_client__connection_refused_within_budget(void **state)
+{
+	vs_kube_client_opts opts = { .retry_budget_ms = 300, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
+	vs_kube_config *cfg;
+	vs_kube_client *c, *c2;
+	vs_error err = { 0 };
+	json_t *obj = NULL;
+	int64_t t0, elapsed;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_errors);
+	client_for(&s, &cfg, &c);
+	srv_stop(&s); /* nothing listens on the port any more */
+	assert_int_equal(vs_kube_client_new(cfg, &opts, &c2, &err), 0);
+	t0 = vs_time_mono_ms();
+	assert_int_equal(vs_kube_get(c2, &VS_KUBE_PVCS, "default", "data", &obj, &err), VS_ENET);
+	elapsed = vs_time_mono_ms() - t0;
+	assert_in_range(elapsed, 200, 2500);
+	assert_true(vs_str_has_prefix(err.message, "get persistentvolumeclaims default/data: "));
+	vs_kube_client_free(c2);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+}
+
+static void scenario_ok(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)url;
+	(void)query;
+	r->body = pvc_data;
+}
+
+static void *get_many(void *arg)
+{
+	vs_kube_client *c = arg;
+	vs_error err = { 0 };
+	json_t *obj;
+	int i;
+
+	for (i = 0; i < 25; i++) {
+		obj = NULL;
+		if (vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &obj, &err) != 0 || !vs_kube_obj_name(obj))
+			return (void *)1;
+		json_decref(obj);
+	}
+	return NULL;
+}
+
+static void test_kube_client__keepalive_and_threads(void **state)
+{
+	pthread_t th[4];
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	void *ret;
+	struct srv s;
+	int i;
+
+	(void)state;
+	srv_start(&s, scenario_ok);
+	client_for(&s, &cfg, &c);
+	assert_null(get_many(c));
+	assert_int_equal(__atomic_load_n(&s.connections, __ATOMIC_SEQ_CST), 1); /* one kept-alive connection */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, get_many, c), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(srv_hits(&s), 125);
+	assert_in_range(__atomic_load_n(&s.connections, __ATOMIC_SEQ_CST), 1, 5); /* reused, not one per request */
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+/* ---- watch ------------------------------------------------------------------------------------- */
+
+#define EV(type, name, rv)                                                                                      \
+	"{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name                        \
+	"\",\"resourceVersion\":\"" rv "\"}}}\n"
+
+static void scenario_watch(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			   struct reply *r)
+{
+	(void)s;
+	(void)method;
+	(void)url;
+	r->stream = true;
+	if (strstr(query, "resourceVersion=10")) {
+		/* The second event is split across chunks, and sent only once the first was delivered. */
+		static const char ev2[] = EV("MODIFIED", "p1", "12");
+		static char half1[sizeof(ev2)], half2[sizeof(ev2)];
+		size_t h = sizeof(ev2) / 2;
+
+		memcpy(half1, ev2, h);
+		half1[h] = '\0';
+		strcpy(half2, ev2 + h);
+		r->chunks[0] = EV("ADDED", "p1", "11");
+		r->chunks[1] = half1;
+		r->gates[1] = 1;
+		r->chunks[2] = half2;
+		r->nchunks = 3; /* then the server ends the stream */
+	} else if (strstr(query, "resourceVersion=12")) {
+		r->chunks[0] = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":"
+			       "\"13\"}}}\n";
+		r->chunks[1] = EV("DELETED", "p1", "14");
+		r->nchunks = 2;
+		r->hold_open = true;
+	} else {
+		r->status = 400;
+		r->stream = false;
+		r->body = "{\"kind\":\"Status\",\"reason\":\"BadRequest\",\"message\":\"unexpected watch\"}";
+	}
+	(void)hit;
+}
+
+struct events {
+	struct srv *s;
+	char seen[8][64];
+	int n;
+	int stop_after;
+};
+
+static int on_event(const char *type, json_t *obj, void *ctx)
+{
+	struct events *e = ctx;
+
+	if (e->n < 8)
+		snprintf(e->seen[e->n], sizeof(e->seen[0]), "%s %s %s", type,
+			 vs_kube_obj_name(obj) ? vs_kube_obj_name(obj) : "-", vs_kube_obj_resource_version(obj));
+	e->n++;
+	__atomic_add_fetch(&e->s->seen, 1, __ATOMIC_SEQ_CST);
+	return e->n >= e->stop_after;
+}
+
+static void test_kube_client__watch_resumes(void **state)
+{
+	vs_kube_watch_opts wo = { .resource_version = "10", .label_selector = "app=web", .timeout_ms = 5000 };
+	struct events e = { .stop_after = 3 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_watch);
+	e.s = &s;
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_watch(c, &VS_KUBE_PODS, "default", &wo, on_event, &e, &err), 0);
+	assert_int_equal(e.n, 3);
+	assert_string_equal(e.seen[0], "ADDED p1 11");
+	assert_string_equal(e.seen[1], "MODIFIED p1 12");
+	assert_string_equal(e.seen[2], "DELETED p1 14"); /* the bookmark is not an event */
+	assert_int_equal(srv_hits(&s), 2);
+	assert_non_null(strstr(s.log[0], "watch=1"));
+	assert_non_null(strstr(s.log[0], "labelSelector=app=web"));
+	assert_non_null(strstr(s.log[1], "resourceVersion=12"));
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void scenario_watch_gone(struct srv *s, int hit, const char *method, const char *url, const char *query,
+				struct reply *r)
+{
+	(void)s;
+	(void)method;
+	(void)url;
+	(void)hit;
+	if (!strstr(query, "watch=1")) {
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"50\"},\"items\":[{\"metadata\":"
+			  "{\"name\":\"p2\",\"resourceVersion\":\"45\"}}]}";
+		return;
+	}
+	r->stream = true;
+	if (strstr(query, "resourceVersion=5&") || vs_str_has_suffix(query, "resourceVersion=5")) {
+		r->chunks[0] = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
+			       "\"message\":\"too old resource version: 5 (40)\"}}\n";
+		r->nchunks = 1;
+		r->hold_open = true;
+	} else if (strstr(query, "resourceVersion=50")) {
+		r->chunks[0] = EV("ADDED", "p3", "51");
+		r->nchunks = 1;
+		r->hold_open = true;
+	} else {
+		r->status = 410;
+		r->stream = false;
+		r->body = "{\"kind\":\"Status\",\"reason\":\"Gone\",\"code\":410,\"message\":\"unexpected\"}";
+	}
+}
+
+static void test_kube_client__watch_relists_on_gone(void **state)
+{
+	vs_kube_watch_opts wo = { .resource_version = "5", .timeout_ms = 5000 };
+	struct events e = { .stop_after = 2 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_watch_gone);
+	e.s = &s;
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_watch(c, &VS_KUBE_PODS, "default", &wo, on_event, &e, &err), 0);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.seen[0], "RELIST - 50");
+	assert_string_equal(e.seen[1], "ADDED p3 51");
+	assert_int_equal(srv_hits(&s), 3);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void test_kube_client__watch_timeout(void **state)
+{
+	vs_kube_watch_opts wo = { .resource_version = "12", .timeout_ms = 300 };
+	struct events e = { .stop_after = 100 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	int64_t t0, elapsed;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_watch);
+	e.s = &s;
+	client_for(&s, &cfg, &c);
+	t0 = vs_time_mono_ms();
+	assert_int_equal(vs_kube_watch(c, &VS_KUBE_PODS, "default", &wo, on_event, &e, &err), VS_ETIMEOUT);
+	elapsed = vs_time_mono_ms() - t0;
+	assert_in_range(elapsed, 250, 2500);
+	assert_int_equal(e.n, 1); /* the DELETED event came before the timeout */
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+/* ---- logs -------------------------------------------------------------------------------------- */
+
+static void scenario_logs(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			  struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)query;
+	if (strcmp(url, "/api/v1/namespaces/default/pods/copy-0/log") != 0) {
+		r->status = 404;
+		return;
+	}
+	r->stream = true;
+	r->chunks[0] = "line one\nline t";
+	r->chunks[1] = "wo\n";
+	r->gates[1] = 1; /* sent only after the client has the first line */
+	r->chunks[2] = "line three";
+	r->gates[2] = 2;
+	r->nchunks = 3;
+}
+
+struct lines {
+	struct srv *s;
+	char seen[4][32];
+	int n;
+};
+
+static int on_line(const char *line, size_t len, void *ctx)
+{
+	struct lines *l = ctx;
+
+	assert_int_equal(strlen(line), len);
+	if (l->n < 4)
+		snprintf(l->seen[l->n], sizeof(l->seen[0]), "%s", line);
+	l->n++;
+	__atomic_add_fetch(&l->s->seen, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static void test_kube_client__logs_follow(void **state)
+{
+	vs_kube_log_opts lo = { .container = "rsync", .follow = true, .timeout_ms = 5000 };
+	struct lines l = { 0 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_logs);
+	l.s = &s;
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_logs(c, "default", "copy-0", &lo, on_line, &l, &err), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.seen[0], "line one");
+	assert_string_equal(l.seen[1], "line two");
+	assert_string_equal(l.seen[2], "line three");
+	assert_non_null(strstr(s.log[0], "container=rsync"));
+	assert_non_null(strstr(s.log[0], "follow=true"));
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kube_client__status_decoding),
+		cmocka_unit_test(test_kube_client__backoff_bounds),
+		cmocka_unit_test_setup_teardown(test_kube_client__list_follows_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__retries_503, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__honours_retry_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__conflict_and_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__connection_refused_within_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__keepalive_and_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__watch_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__watch_relists_on_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__watch_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
