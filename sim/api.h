@@ -61,6 +61,9 @@ uint64_t sim_store_wait(sim_store *st, uint64_t since, int64_t timeout_ms);
 /* Wake every waiter and make further waits return at once (used at exit). */
 void sim_store_shutdown(sim_store *st);
 
+/* Keep at most n events of history for watches (default 20000); drops the kept history. For tests. */
+void sim_store_set_history_limit(sim_store *st, size_t n);
+
 /* ---- verbs (the same as the REST API's) ---------------------------------------------------- */
 
 /* GET one object. 404 NotFound when missing. */

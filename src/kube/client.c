@@ -935,6 +935,8 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 		}
 		status = 0;
 		rc = watch_once(c, res, ns, opts, &w, deadline, &status, &got_data, err);
+		if (deadline && rc == VS_ETIMEOUT && !w.stopped)
+			goto done; /* each connection's timeout is the time left: the watch's time is up */
 		next = watch_after(c, res, ns, opts, &w, rc, status, err);
 		if (next <= 0) {
 			rc = next;

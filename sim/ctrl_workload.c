@@ -1,0 +1,887 @@
+/*
+ * ctrl_workload: the workload controllers of kube-controller-manager in volshift-sim: Deployment
+ * (ReplicaSets per pod-template hash, Recreate and RollingUpdate), ReplicaSet, StatefulSet
+ * (ordinal pods, claims from volumeClaimTemplates, OrderedReady and Parallel, adoption of
+ * orphans), DaemonSet, Job and CronJob. All of them reconcile in one level-triggered loop; every
+ * object they create carries a controller ownerReference so the garbage collector can cascade.
+ */
+#include "cluster_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LABEL_HASH "pod-template-hash"
+#define LABEL_REV "controller-revision-hash"
+
+/* ---- shared pieces ---------------------------------------------------------------------------- */
+
+static const char safe_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+
+/* The hash of a pod template as Kubernetes prints it: FNV-1a of the template, its decimal digits
+ * mapped to safe characters (at most 10 of them). */
+static void template_hash(const json_t *tmpl, char out[16])
+{
+	char *text = json_dumps(tmpl, JSON_SORT_KEYS | JSON_COMPACT);
+	uint32_t h = 2166136261u;
+	for (const char *p = text ? text : ""; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619u;
+	}
+	free(text);
+	char digits[16];
+	snprintf(digits, sizeof digits, "%u", h);
+	size_t i = 0;
+	for (; digits[i] && i < 10; i++)
+		out[i] = safe_alphabet[(digits[i] - '0') % (sizeof safe_alphabet - 1)];
+	out[i] = '\0';
+}
+
+static json_t *owned_by(const json_t *items, const char *uid)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		const char *cu = cl_controller_uid(it);
+		if (cu && uid && strcmp(cu, uid) == 0)
+			json_array_append(out, it);
+	}
+	return out;
+}
+
+/* Adopt pods of ns that match owner's selector and have no controller: add our ownerReference. */
+static void adopt_orphans(sim_cluster *c, const json_t *owner, const json_t *pods, const char *name_prefix)
+{
+	const json_t *sel = vs_json_path(owner, "spec.selector");
+	size_t i;
+	json_t *p;
+	json_array_foreach(pods, i, p) {
+		if (cl_controller_uid(p) || cl_deleting(p) || strcmp(cl_ns(p), cl_ns(owner)) != 0)
+			continue;
+		if (!cl_selector_matches(sel, vs_json_path(p, "metadata.labels"), false))
+			continue;
+		if (name_prefix && !vs_str_has_prefix(cl_name(p), name_prefix))
+			continue;
+		json_t *copy = json_deep_copy(p);
+		json_t *refs = vs_json_path(copy, "metadata.ownerReferences");
+		if (!json_is_array(refs)) {
+			refs = json_array();
+			vs_json_set_path(copy, "metadata.ownerReferences", refs);
+		}
+		json_array_append_new(refs, cl_owner_ref(owner));
+		if (cl_update(c, cl_res_pod, copy, SIM_UPDATE_MAIN) == 0)
+			vs_info("workload: %s %s/%s adopted pod %s", vs_json_str(owner, "kind"), cl_ns(owner), cl_name(owner),
+				cl_name(p));
+		json_decref(copy);
+	}
+}
+
+/* A pod from a template with the given name and owner (new reference). */
+static json_t *pod_from_template(const json_t *owner, const json_t *tmpl, const char *name)
+{
+	json_t *pod = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+				"namespace", cl_ns(owner));
+	const json_t *labels = vs_json_path(tmpl, "metadata.labels");
+	const json_t *anns = vs_json_path(tmpl, "metadata.annotations");
+	json_t *meta = json_object_get(pod, "metadata");
+	json_object_set_new(meta, "labels", labels ? json_deep_copy(labels) : json_object());
+	if (anns)
+		json_object_set_new(meta, "annotations", json_deep_copy(anns));
+	json_object_set_new(meta, "ownerReferences", json_pack("[o]", cl_owner_ref(owner)));
+	const json_t *spec = json_object_get(tmpl, "spec");
+	json_object_set_new(pod, "spec", spec ? json_deep_copy(spec) : json_object());
+	return pod;
+}
+
+static bool pod_available(const json_t *pod) { return cl_pod_ready(pod) && !cl_deleting(pod); }
+
+static int count_where(const json_t *pods, bool (*pred)(const json_t *))
+{
+	int n = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach(pods, i, p) n += pred(p);
+	return n;
+}
+
+/* Write status fields (an object merged into the stored status) when they differ. */
+static void merge_status(sim_cluster *c, const sim_resource *res, const json_t *obj, json_t *fields)
+{
+	json_t *status = json_deep_copy(json_object_get(obj, "status"));
+	if (!json_is_object(status)) {
+		json_decref(status);
+		status = json_object();
+	}
+	json_t *next = json_deep_copy(status);
+	json_object_update(next, fields);
+	if (!json_equal(next, status)) {
+		json_t *copy = json_deep_copy(obj);
+		json_object_set(copy, "status", next);
+		cl_update(c, res, copy, SIM_UPDATE_STATUS);
+		json_decref(copy);
+	}
+	json_decref(next);
+	json_decref(status);
+	json_decref(fields);
+}
+
+/* A condition entry, keeping the old lastTransitionTime when its status did not change. */
+static json_t *condition(const json_t *obj, const char *type, bool status, const char *reason, const char *message)
+{
+	char now[32];
+	vs_time_format(vs_time_now(), now);
+	const char *s = status ? "True" : "False";
+	const char *ltt = now, *lut = now;
+	size_t i;
+	json_t *oc;
+	json_array_foreach(vs_json_path(obj, "status.conditions"), i, oc) {
+		const char *t = vs_json_str(oc, "type"), *os = vs_json_str(oc, "status"), *or = vs_json_str(oc, "reason");
+		if (t && os && strcmp(t, type) == 0 && strcmp(os, s) == 0) {
+			ltt = vs_json_str(oc, "lastTransitionTime") ?: now;
+			if (or && strcmp(or, reason) == 0)
+				lut = vs_json_str(oc, "lastUpdateTime") ?: ltt;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", type, "status", s, "reason", reason, "message", message,
+			 "lastTransitionTime", ltt, "lastUpdateTime", lut);
+}
+
+static int cmp_creation_desc(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char *tx = vs_json_str(x, "metadata.creationTimestamp") ?: "";
+	const char *ty = vs_json_str(y, "metadata.creationTimestamp") ?: "";
+	int r = strcmp(ty, tx);
+	return r ? r : strcmp(cl_name(y), cl_name(x));
+}
+
+/* ---- ReplicaSet ------------------------------------------------------------------------------- */
+
+static void sync_replicaset(sim_cluster *c, const json_t *rs, const json_t *all_pods)
+{
+	if (cl_deleting(rs))
+		return;
+	adopt_orphans(c, rs, all_pods, NULL);
+	json_t *owned = owned_by(all_pods, cl_uid(rs));
+	json_t *active = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(owned, i, p)
+		if (cl_pod_active(p))
+			json_array_append(active, p);
+	long want = (long)vs_json_int(rs, "spec.replicas", 1);
+	long have = (long)json_array_size(active);
+	for (long k = have; k < want; k++) {
+		char suffix[8], *name;
+		cl_rand_suffix(suffix, 5);
+		name = vs_xasprintf("%s-%s", cl_name(rs), suffix);
+		json_t *pod = pod_from_template(rs, vs_json_path(rs, "spec.template"), name);
+		if (cl_create(c, cl_res_pod, cl_ns(rs), pod, NULL) == 0)
+			sim_api_event(c->st, rs, "Normal", "SuccessfulCreate", "Created pod: %s", name);
+		json_decref(pod);
+		free(name);
+	}
+	if (have > want) {
+		size_t n = json_array_size(active);
+		json_t **v = vs_xcalloc(n, sizeof *v);
+		for (size_t k = 0; k < n; k++)
+			v[k] = json_array_get(active, k);
+		qsort(v, n, sizeof *v, cmp_creation_desc);
+		for (long k = 0; k < have - want; k++) {
+			if (cl_delete(c, cl_res_pod, cl_ns(rs), cl_name(v[k]), -1) == 0)
+				sim_api_event(c->st, rs, "Normal", "SuccessfulDelete", "Deleted pod: %s", cl_name(v[k]));
+		}
+		free(v);
+	}
+	int ready = count_where(active, cl_pod_ready);
+	merge_status(c, cl_res_rs, rs,
+		     json_pack("{s:i, s:i, s:i, s:i, s:I}", "replicas", (int)have, "fullyLabeledReplicas", (int)have,
+			       "readyReplicas", ready, "availableReplicas", count_where(active, pod_available),
+			       "observedGeneration", (json_int_t)vs_json_int(rs, "metadata.generation", 1)));
+	json_decref(active);
+	json_decref(owned);
+}
+
+/* ---- Deployment ------------------------------------------------------------------------------- */
+
+static long max_unavailable(const json_t *d, long replicas)
+{
+	const char *type = vs_json_str(d, "spec.strategy.type");
+	if (type && strcmp(type, "Recreate") == 0)
+		return 0;
+	const json_t *mu = vs_json_path(d, "spec.strategy.rollingUpdate.maxUnavailable");
+	if (json_is_integer(mu))
+		return (long)json_integer_value(mu);
+	const char *pct = json_is_string(mu) ? json_string_value(mu) : "25%";
+	return replicas * strtol(pct, NULL, 10) / 100;
+}
+
+static void sync_deployment(sim_cluster *c, const json_t *d, const json_t *all_rs)
+{
+	if (cl_deleting(d))
+		return;
+	const json_t *tmpl = vs_json_path(d, "spec.template");
+	char hash[16];
+	template_hash(tmpl, hash);
+	long want = (long)vs_json_int(d, "spec.replicas", 1);
+	bool recreate = vs_json_str(d, "spec.strategy.type") && strcmp(vs_json_str(d, "spec.strategy.type"), "Recreate") == 0;
+	json_t *owned = owned_by(all_rs, cl_uid(d));
+	json_t *new_rs = NULL;
+	long max_rev = 0;
+	size_t i;
+	json_t *rs;
+	json_array_foreach(owned, i, rs) {
+		const char *h = json_string_value(json_object_get(vs_json_path(rs, "metadata.labels"), LABEL_HASH));
+		if (h && strcmp(h, hash) == 0)
+			new_rs = rs;
+		const char *rev = json_string_value(
+			json_object_get(vs_json_path(rs, "metadata.annotations"), "deployment.kubernetes.io/revision"));
+		if (rev && atol(rev) > max_rev)
+			max_rev = atol(rev);
+	}
+	/* old replica sets first: scale down (Recreate: at once; RollingUpdate: when the new is available) */
+	long old_pods = 0;
+	bool new_available = new_rs && vs_json_int(new_rs, "status.availableReplicas", 0) >= want &&
+			     vs_json_int(new_rs, "spec.replicas", 0) == want;
+	json_array_foreach(owned, i, rs) {
+		if (rs == new_rs || cl_deleting(rs))
+			continue;
+		old_pods += (long)vs_json_int(rs, "status.replicas", 0);
+		if (vs_json_int(rs, "spec.replicas", 0) != 0 && (recreate || new_available || want == 0)) {
+			json_t *copy = json_deep_copy(rs);
+			vs_json_set_path(copy, "spec.replicas", json_integer(0));
+			cl_update(c, cl_res_rs, copy, SIM_UPDATE_MAIN);
+			json_decref(copy);
+			sim_api_event(c->st, d, "Normal", "ScalingReplicaSet", "Scaled down replica set %s to 0", cl_name(rs));
+		}
+	}
+	long new_want = recreate && old_pods > 0 ? 0 : want;
+	if (!new_rs) {
+		char *name = vs_xasprintf("%s-%s", cl_name(d), hash);
+		json_t *t = json_deep_copy(tmpl);
+		json_t *sel = json_deep_copy(vs_json_path(d, "spec.selector"));
+		if (!json_is_object(sel)) {
+			json_decref(sel);
+			sel = json_object();
+		}
+		vs_json_set_path(sel, "matchLabels." LABEL_HASH, json_string(hash));
+		if (!json_is_object(t)) {
+			json_decref(t);
+			t = json_object();
+		}
+		cl_set_label(t, LABEL_HASH, hash);
+		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:I, s:o, s:o}}", "apiVersion", "apps/v1", "kind",
+					"ReplicaSet", "metadata", "name", name, "namespace", cl_ns(d), "spec", "replicas",
+					(json_int_t)new_want, "selector", sel, "template", t);
+		json_t *labels = json_deep_copy(vs_json_path(tmpl, "metadata.labels"));
+		json_object_set_new(json_object_get(obj, "metadata"), "labels", labels ? labels : json_object());
+		cl_set_label(obj, LABEL_HASH, hash);
+		char rev[24];
+		snprintf(rev, sizeof rev, "%ld", max_rev + 1);
+		cl_set_annotation(obj, "deployment.kubernetes.io/revision", rev);
+		char desired[24];
+		snprintf(desired, sizeof desired, "%ld", want);
+		cl_set_annotation(obj, "deployment.kubernetes.io/desired-replicas", desired);
+		json_object_set_new(json_object_get(obj, "metadata"), "ownerReferences", json_pack("[o]", cl_owner_ref(d)));
+		if (cl_create(c, cl_res_rs, cl_ns(d), obj, NULL) == 0)
+			sim_api_event(c->st, d, "Normal", "ScalingReplicaSet", "Scaled up replica set %s to %ld", name, new_want);
+		json_decref(obj);
+		free(name);
+	} else if (vs_json_int(new_rs, "spec.replicas", -1) != new_want) {
+		json_t *copy = json_deep_copy(new_rs);
+		vs_json_set_path(copy, "spec.replicas", json_integer(new_want));
+		if (cl_update(c, cl_res_rs, copy, SIM_UPDATE_MAIN) == 0)
+			sim_api_event(c->st, d, "Normal", "ScalingReplicaSet", "Scaled %s replica set %s to %ld",
+				      new_want > vs_json_int(new_rs, "spec.replicas", 0) ? "up" : "down", cl_name(new_rs),
+				      new_want);
+		json_decref(copy);
+	}
+	long replicas = 0, ready = 0, available = 0, updated = 0;
+	json_array_foreach(owned, i, rs) {
+		replicas += (long)vs_json_int(rs, "status.replicas", 0);
+		ready += (long)vs_json_int(rs, "status.readyReplicas", 0);
+		available += (long)vs_json_int(rs, "status.availableReplicas", 0);
+	}
+	if (new_rs)
+		updated = (long)vs_json_int(new_rs, "status.replicas", 0);
+	bool is_available = available >= want - max_unavailable(d, want);
+	bool complete = new_rs && updated == want && replicas == want && available == want;
+	char msg[256];
+	json_t *conds = json_array();
+	json_array_append_new(conds, condition(d, "Available", is_available,
+					       is_available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+					       is_available ? "Deployment has minimum availability."
+							    : "Deployment does not have minimum availability."));
+	snprintf(msg, sizeof msg, "ReplicaSet \"%s-%s\" %s.", cl_name(d), hash,
+		 complete ? "has successfully progressed" : "is progressing");
+	json_array_append_new(conds, condition(d, "Progressing", true, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+					       msg));
+	json_t *st = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "observedGeneration",
+			       (json_int_t)vs_json_int(d, "metadata.generation", 1), "replicas", (json_int_t)replicas,
+			       "updatedReplicas", (json_int_t)updated, "readyReplicas", (json_int_t)ready, "availableReplicas",
+			       (json_int_t)available, "unavailableReplicas",
+			       (json_int_t)(want - available > 0 ? want - available : 0), "conditions", conds);
+	merge_status(c, cl_res_deploy, d, st);
+	json_decref(owned);
+}
+
+/* ---- StatefulSet ------------------------------------------------------------------------------ */
+
+static long ordinal_of(const json_t *sts, const json_t *pod)
+{
+	const char *name = cl_name(pod), *sn = cl_name(sts);
+	size_t l = strlen(sn);
+	if (strncmp(name, sn, l) != 0 || name[l] != '-' || !name[l + 1])
+		return -1;
+	char *end;
+	long o = strtol(name + l + 1, &end, 10);
+	return *end || o < 0 ? -1 : o;
+}
+
+static bool pvc_retention_delete(const json_t *sts)
+{
+	const char *w = vs_json_str(sts, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted");
+	return w && strcmp(w, "Delete") == 0;
+}
+
+static void ensure_claims(sim_cluster *c, const json_t *sts, long ord, const json_t *pvcs)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(vs_json_path(sts, "spec.volumeClaimTemplates"), i, t) {
+		const char *tn = cl_name(t);
+		if (!tn)
+			continue;
+		char *name = vs_xasprintf("%s-%s-%ld", tn, cl_name(sts), ord);
+		if (!cl_find(pvcs, cl_ns(sts), name)) {
+			json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
+						"metadata", "name", name, "namespace", cl_ns(sts));
+			json_t *labels = json_deep_copy(vs_json_path(t, "metadata.labels"));
+			if (!labels)
+				labels = json_object();
+			const char *k;
+			json_t *v;
+			json_object_foreach(vs_json_path(sts, "spec.selector.matchLabels"), k, v)
+				json_object_set(labels, k, v);
+			json_object_set_new(json_object_get(pvc, "metadata"), "labels", labels);
+			const json_t *anns = vs_json_path(t, "metadata.annotations");
+			if (anns)
+				json_object_set_new(json_object_get(pvc, "metadata"), "annotations", json_deep_copy(anns));
+			if (pvc_retention_delete(sts))
+				json_object_set_new(json_object_get(pvc, "metadata"), "ownerReferences",
+						    json_pack("[o]", cl_owner_ref(sts)));
+			const json_t *spec = json_object_get(t, "spec");
+			json_object_set_new(pvc, "spec", spec ? json_deep_copy(spec) : json_object());
+			if (cl_create(c, cl_res_pvc, cl_ns(sts), pvc, NULL) == 0)
+				sim_api_event(c->st, sts, "Normal", "SuccessfulCreate",
+					      "create Claim %s Pod %s-%ld in StatefulSet %s success", name, cl_name(sts), ord,
+					      cl_name(sts));
+			json_decref(pvc);
+		}
+		free(name);
+	}
+}
+
+static json_t *sts_pod(const json_t *sts, long ord, const char *rev)
+{
+	char *name = vs_xasprintf("%s-%ld", cl_name(sts), ord);
+	json_t *pod = pod_from_template(sts, vs_json_path(sts, "spec.template"), name);
+	char idx[24];
+	snprintf(idx, sizeof idx, "%ld", ord);
+	cl_set_label(pod, "statefulset.kubernetes.io/pod-name", name);
+	cl_set_label(pod, "apps.kubernetes.io/pod-index", idx);
+	cl_set_label(pod, LABEL_REV, rev);
+	json_t *spec = json_object_get(pod, "spec");
+	json_object_set_new(spec, "hostname", json_string(name));
+	const char *svc = vs_json_str(sts, "spec.serviceName");
+	if (svc && *svc)
+		json_object_set_new(spec, "subdomain", json_string(svc));
+	json_t *vols = json_object_get(spec, "volumes");
+	if (!json_is_array(vols)) {
+		vols = json_array();
+		json_object_set_new(spec, "volumes", vols);
+	}
+	size_t i;
+	json_t *t;
+	json_array_foreach(vs_json_path(sts, "spec.volumeClaimTemplates"), i, t) {
+		const char *tn = cl_name(t);
+		if (!tn)
+			continue;
+		for (size_t k = 0; k < json_array_size(vols); k++) {
+			const char *vn = vs_json_str(json_array_get(vols, k), "name");
+			if (vn && strcmp(vn, tn) == 0) {
+				json_array_remove(vols, k);
+				break;
+			}
+		}
+		char *claim = vs_xasprintf("%s-%s-%ld", tn, cl_name(sts), ord);
+		json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", tn, "persistentVolumeClaim", "claimName", claim));
+		free(claim);
+	}
+	free(name);
+	return pod;
+}
+
+static void sync_statefulset(sim_cluster *c, const json_t *sts, const json_t *all_pods, const json_t *pvcs)
+{
+	if (cl_deleting(sts))
+		return;
+	char *prefix = vs_xasprintf("%s-", cl_name(sts));
+	adopt_orphans(c, sts, all_pods, prefix);
+	free(prefix);
+	char hash[16], rev[64];
+	template_hash(vs_json_path(sts, "spec.template"), hash);
+	snprintf(rev, sizeof rev, "%s-%s", cl_name(sts), hash);
+	long want = (long)vs_json_int(sts, "spec.replicas", 1);
+	const char *pmp = vs_json_str(sts, "spec.podManagementPolicy");
+	bool parallel = pmp && strcmp(pmp, "Parallel") == 0;
+	json_t *owned = owned_by(all_pods, cl_uid(sts));
+	long n = want;
+	size_t i;
+	json_t *p;
+	json_array_foreach(owned, i, p) {
+		long o = ordinal_of(sts, p);
+		if (o + 1 > n)
+			n = o + 1;
+	}
+	json_t **by_ord = vs_xcalloc((size_t)n + 1, sizeof *by_ord);
+	json_array_foreach(owned, i, p) {
+		long o = ordinal_of(sts, p);
+		if (o >= 0)
+			by_ord[o] = p;
+	}
+	bool all_ready = true, terminating = false;
+	for (long o = 0; o < n; o++)
+		if (by_ord[o] && cl_deleting(by_ord[o]))
+			terminating = true;
+	/* scale up (and replace failed pods) */
+	for (long o = 0; o < want; o++) {
+		json_t *pod = by_ord[o];
+		if (pod && !cl_deleting(pod)) {
+			const char *phase = vs_json_str(pod, "status.phase");
+			if (phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0)) {
+				cl_delete(c, cl_res_pod, cl_ns(sts), cl_name(pod), -1);
+				all_ready = false;
+				if (!parallel)
+					break;
+				continue;
+			}
+		}
+		if (!pod) {
+			if (!parallel && (!all_ready || terminating))
+				break;
+			ensure_claims(c, sts, o, pvcs);
+			json_t *np = sts_pod(sts, o, rev);
+			if (cl_create(c, cl_res_pod, cl_ns(sts), np, NULL) == 0)
+				sim_api_event(c->st, sts, "Normal", "SuccessfulCreate", "create Pod %s in StatefulSet %s successful",
+					      cl_name(np), cl_name(sts));
+			json_decref(np);
+			all_ready = false;
+			if (!parallel)
+				break;
+			continue;
+		}
+		if (!cl_pod_ready(pod) || cl_deleting(pod))
+			all_ready = false;
+	}
+	/* scale down: highest ordinal first (one at a time unless Parallel) */
+	for (long o = n - 1; o >= want; o--) {
+		json_t *pod = by_ord[o];
+		if (!pod)
+			continue;
+		if (cl_deleting(pod)) {
+			if (!parallel)
+				break;
+			continue;
+		}
+		if (cl_delete(c, cl_res_pod, cl_ns(sts), cl_name(pod), -1) == 0)
+			sim_api_event(c->st, sts, "Normal", "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful",
+				      cl_name(pod), cl_name(sts));
+		if (!parallel)
+			break;
+	}
+	/* rolling update: replace the highest outdated pod once every pod is ready */
+	const char *ust = vs_json_str(sts, "spec.updateStrategy.type");
+	bool rolling = !ust || strcmp(ust, "RollingUpdate") == 0;
+	if (rolling && all_ready && !terminating) {
+		for (long o = want - 1; o >= 0; o--) {
+			json_t *pod = by_ord[o];
+			const char *pr = pod ? json_string_value(json_object_get(vs_json_path(pod, "metadata.labels"), LABEL_REV))
+					     : NULL;
+			if (pod && (!pr || strcmp(pr, rev) != 0)) {
+				cl_delete(c, cl_res_pod, cl_ns(sts), cl_name(pod), -1);
+				break;
+			}
+		}
+	}
+	long replicas = 0, ready = 0, updated = 0;
+	for (long o = 0; o < n; o++) {
+		json_t *pod = by_ord[o];
+		if (!pod || cl_deleting(pod))
+			continue;
+		replicas++;
+		ready += cl_pod_ready(pod);
+		const char *pr = json_string_value(json_object_get(vs_json_path(pod, "metadata.labels"), LABEL_REV));
+		updated += pr && strcmp(pr, rev) == 0;
+	}
+	merge_status(c, cl_res_sts, sts,
+		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:i}", "observedGeneration",
+			       (json_int_t)vs_json_int(sts, "metadata.generation", 1), "replicas", (json_int_t)replicas,
+			       "readyReplicas", (json_int_t)ready, "currentReplicas", (json_int_t)updated, "updatedReplicas",
+			       (json_int_t)updated, "availableReplicas", (json_int_t)ready, "currentRevision", rev,
+			       "updateRevision", rev, "collisionCount", 0));
+	free(by_ord);
+	json_decref(owned);
+}
+
+/* ---- DaemonSet -------------------------------------------------------------------------------- */
+
+static void sync_daemonset(sim_cluster *c, const json_t *ds, const json_t *all_pods, const json_t *nodes)
+{
+	if (cl_deleting(ds))
+		return;
+	json_t *owned = owned_by(all_pods, cl_uid(ds));
+	const json_t *tspec = vs_json_path(ds, "spec.template.spec");
+	long desired = 0, current = 0, ready = 0;
+	size_t i, k;
+	json_t *node, *p;
+	json_array_foreach(nodes, i, node) {
+		bool fits = cl_node_matches_pod(node, tspec);
+		json_t *mine = NULL;
+		json_array_foreach(owned, k, p) {
+			const char *nn = vs_json_str(p, "spec.nodeName");
+			if (nn && strcmp(nn, cl_name(node)) == 0 && !cl_deleting(p))
+				mine = p;
+		}
+		if (fits) {
+			desired++;
+			if (mine) {
+				const char *phase = vs_json_str(mine, "status.phase");
+				if (phase && strcmp(phase, "Failed") == 0)
+					cl_delete(c, cl_res_pod, cl_ns(ds), cl_name(mine), -1);
+				current++;
+				ready += cl_pod_ready(mine);
+				continue;
+			}
+			char suffix[8];
+			cl_rand_suffix(suffix, 5);
+			char *name = vs_xasprintf("%s-%s", cl_name(ds), suffix);
+			json_t *pod = pod_from_template(ds, vs_json_path(ds, "spec.template"), name);
+			vs_json_set_path(pod, "spec.nodeName", json_string(cl_name(node)));
+			if (cl_create(c, cl_res_pod, cl_ns(ds), pod, NULL) == 0)
+				sim_api_event(c->st, ds, "Normal", "SuccessfulCreate", "Created pod: %s", name);
+			json_decref(pod);
+			free(name);
+		} else if (mine) {
+			cl_delete(c, cl_res_pod, cl_ns(ds), cl_name(mine), -1);
+		}
+	}
+	/* pods on nodes that are gone */
+	json_array_foreach(owned, k, p) {
+		const char *nn = vs_json_str(p, "spec.nodeName");
+		if (nn && !cl_find(nodes, NULL, nn) && !cl_deleting(p))
+			cl_delete(c, cl_res_pod, cl_ns(ds), cl_name(p), -1);
+	}
+	merge_status(c, cl_res_ds, ds,
+		     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "observedGeneration",
+			       (json_int_t)vs_json_int(ds, "metadata.generation", 1), "desiredNumberScheduled",
+			       (json_int_t)desired, "currentNumberScheduled", (json_int_t)current, "numberReady",
+			       (json_int_t)ready, "numberAvailable", (json_int_t)ready, "updatedNumberScheduled",
+			       (json_int_t)current, "numberUnavailable", (json_int_t)(desired - ready), "numberMisscheduled", 0));
+	json_decref(owned);
+}
+
+/* ---- Job -------------------------------------------------------------------------------------- */
+
+static bool has_condition(const json_t *obj, const char *type)
+{
+	size_t i;
+	json_t *cnd;
+	json_array_foreach(vs_json_path(obj, "status.conditions"), i, cnd) {
+		const char *t = vs_json_str(cnd, "type"), *s = vs_json_str(cnd, "status");
+		if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool job_finished(const json_t *job) { return has_condition(job, "Complete") || has_condition(job, "Failed"); }
+
+static bool phase_is(const json_t *pod, const char *phase)
+{
+	const char *ph = vs_json_str(pod, "status.phase");
+	return ph && strcmp(ph, phase) == 0;
+}
+static bool pod_succeeded(const json_t *pod) { return phase_is(pod, "Succeeded"); }
+static bool pod_failed(const json_t *pod) { return phase_is(pod, "Failed"); }
+
+static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
+{
+	if (cl_deleting(job))
+		return;
+	json_t *owned = owned_by(all_pods, cl_uid(job));
+	json_t *active = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(owned, i, p)
+		if (cl_pod_active(p))
+			json_array_append(active, p);
+	long succeeded = count_where(owned, pod_succeeded), failed = count_where(owned, pod_failed);
+	long completions = (long)vs_json_int(job, "spec.completions", 1);
+	long parallelism = (long)vs_json_int(job, "spec.parallelism", 1);
+	long backoff = (long)vs_json_int(job, "spec.backoffLimit", 6);
+	bool suspended = vs_json_bool(job, "spec.suspend", false);
+	char now[32];
+	vs_time_format(vs_time_now(), now);
+	json_t *st = json_object();
+	bool finished = job_finished(job);
+	bool stop_active = suspended || finished;
+	if (!finished && succeeded >= completions) {
+		json_t *conds = json_array();
+		json_array_append_new(conds, condition(job, "Complete", true, "", ""));
+		json_object_set_new(st, "conditions", conds);
+		json_object_set_new(st, "completionTime", json_string(now));
+		sim_api_event(c->st, job, "Normal", "Completed", "Job completed");
+		stop_active = true;
+	} else if (!finished && failed > backoff) {
+		json_t *conds = json_array();
+		json_array_append_new(conds, condition(job, "Failed", true, "BackoffLimitExceeded",
+						       "Job has reached the specified backoff limit"));
+		json_object_set_new(st, "conditions", conds);
+		sim_api_event(c->st, job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+		stop_active = true;
+	}
+	long nactive = (long)json_array_size(active);
+	if (stop_active) {
+		json_array_foreach(active, i, p) cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+		nactive = 0;
+	} else {
+		long remaining = completions - succeeded;
+		long target = remaining < parallelism ? remaining : parallelism;
+		for (long k = nactive; k < target; k++) {
+			char suffix[8];
+			cl_rand_suffix(suffix, 5);
+			char *name = vs_xasprintf("%s-%s", cl_name(job), suffix);
+			json_t *pod = pod_from_template(job, vs_json_path(job, "spec.template"), name);
+			cl_set_label(pod, "job-name", cl_name(job));
+			cl_set_label(pod, "controller-uid", cl_uid(job));
+			cl_set_label(pod, "batch.kubernetes.io/job-name", cl_name(job));
+			cl_set_label(pod, "batch.kubernetes.io/controller-uid", cl_uid(job));
+			if (cl_create(c, cl_res_pod, cl_ns(job), pod, NULL) == 0) {
+				sim_api_event(c->st, job, "Normal", "SuccessfulCreate", "Created pod: %s", name);
+				nactive++;
+			}
+			json_decref(pod);
+			free(name);
+		}
+	}
+	if (!vs_json_str(job, "status.startTime") && !suspended)
+		json_object_set_new(st, "startTime", json_string(now));
+	json_object_set_new(st, "active", json_integer(nactive));
+	json_object_set_new(st, "succeeded", json_integer(succeeded));
+	json_object_set_new(st, "failed", json_integer(failed));
+	json_object_set_new(st, "ready", json_integer(count_where(active, cl_pod_ready)));
+	if (!json_object_get(st, "conditions") && suspended && !finished) {
+		json_t *conds = json_array();
+		json_array_append_new(conds, condition(job, "Suspended", true, "JobSuspended", "Job suspended"));
+		json_object_set_new(st, "conditions", conds);
+	}
+	merge_status(c, cl_res_job, job, st);
+	json_decref(active);
+	json_decref(owned);
+}
+
+/* ---- CronJob ---------------------------------------------------------------------------------- */
+
+/* True when value matches one cron field ("*", "5", "1-5", "*\/10", "1,2,10-20/2"). */
+static bool cron_field_matches(const char *field, int value, int lo, int hi)
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", field);
+	char *save = NULL;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		int step = 1, a = lo, b = hi;
+		char *slash = strchr(item, '/');
+		if (slash) {
+			*slash = '\0';
+			step = atoi(slash + 1);
+			if (step <= 0)
+				return false;
+		}
+		if (strcmp(item, "*") != 0 && strcmp(item, "?") != 0) {
+			char *dash = strchr(item, '-');
+			a = atoi(item);
+			b = dash ? atoi(dash + 1) : (slash ? hi : a);
+		}
+		if (value >= a && value <= b && (value - a) % step == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool cron_matches(const char *schedule, int64_t t)
+{
+	static const struct {
+		const char *macro, *expansion;
+	} macros[] = {{"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+		      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},     {"@midnight", "0 0 * * *"},
+		      {"@hourly", "0 * * * *"}};
+	for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
+		if (strcmp(schedule, macros[i].macro) == 0)
+			schedule = macros[i].expansion;
+	char f[5][64];
+	if (sscanf(schedule, "%63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4]) != 5)
+		return false;
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	int dow = tm.tm_wday;
+	bool dom_any = f[2][0] == '*', dow_any = f[4][0] == '*';
+	bool dom = cron_field_matches(f[2], tm.tm_mday, 1, 31);
+	bool dw = cron_field_matches(f[4], dow, 0, 7) || (dow == 0 && cron_field_matches(f[4], 7, 0, 7));
+	bool day = dom_any || dow_any ? dom && dw : dom || dw;
+	return cron_field_matches(f[0], tm.tm_min, 0, 59) && cron_field_matches(f[1], tm.tm_hour, 0, 23) &&
+	       cron_field_matches(f[3], tm.tm_mon + 1, 1, 12) && day;
+}
+
+static void sync_cronjob(sim_cluster *c, const json_t *cj, const json_t *jobs)
+{
+	if (cl_deleting(cj))
+		return;
+	json_t *owned = owned_by(jobs, cl_uid(cj));
+	json_t *active = json_array();
+	size_t i;
+	json_t *j;
+	json_array_foreach(owned, i, j)
+		if (!job_finished(j) && !cl_deleting(j))
+			json_array_append_new(active, json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "Job", "namespace",
+								 cl_ns(j), "name", cl_name(j), "uid", cl_uid(j),
+								 "apiVersion", "batch/v1"));
+	int64_t now = vs_time_now();
+	int64_t last = 0;
+	const char *lst = vs_json_str(cj, "status.lastScheduleTime");
+	if (!lst)
+		lst = vs_json_str(cj, "metadata.creationTimestamp");
+	if (lst)
+		vs_time_parse(lst, &last, NULL);
+	const char *sched = vs_json_str(cj, "spec.schedule");
+	int64_t due = 0;
+	if (sched && !vs_json_bool(cj, "spec.suspend", false)) {
+		int64_t from = last / 60 * 60 + 60;
+		if (from < now - 100 * 60)
+			from = (now - 100 * 60) / 60 * 60;
+		for (int64_t t = now / 60 * 60; t >= from; t -= 60)
+			if (cron_matches(sched, t)) {
+				due = t;
+				break;
+			}
+	}
+	json_t *st = json_object();
+	if (due) {
+		const char *policy = vs_json_str(cj, "spec.concurrencyPolicy");
+		bool skip = policy && strcmp(policy, "Forbid") == 0 && json_array_size(active) > 0;
+		if (policy && strcmp(policy, "Replace") == 0) {
+			json_array_foreach(active, i, j) cl_delete(c, cl_res_job, cl_ns(cj), vs_json_str(j, "name"), -1);
+		}
+		if (!skip) {
+			char *name = vs_xasprintf("%s-%lld", cl_name(cj), (long long)(due / 60));
+			json_t *job = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "batch/v1", "kind", "Job", "metadata",
+						"name", name, "namespace", cl_ns(cj));
+			json_t *meta = json_object_get(job, "metadata");
+			const json_t *labels = vs_json_path(cj, "spec.jobTemplate.metadata.labels");
+			const json_t *anns = vs_json_path(cj, "spec.jobTemplate.metadata.annotations");
+			json_object_set_new(meta, "labels", labels ? json_deep_copy(labels) : json_object());
+			json_object_set_new(meta, "annotations", anns ? json_deep_copy(anns) : json_object());
+			char ts[32];
+			vs_time_format(due, ts);
+			cl_set_annotation(job, "batch.kubernetes.io/cronjob-scheduled-timestamp", ts);
+			json_object_set_new(meta, "ownerReferences", json_pack("[o]", cl_owner_ref(cj)));
+			const json_t *spec = vs_json_path(cj, "spec.jobTemplate.spec");
+			json_object_set_new(job, "spec", spec ? json_deep_copy(spec) : json_object());
+			json_t *created = NULL;
+			if (cl_create(c, cl_res_job, cl_ns(cj), job, &created) == 0) {
+				sim_api_event(c->st, cj, "Normal", "SuccessfulCreate", "Created job %s", name);
+				json_array_append_new(active, json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "Job", "namespace",
+									 cl_ns(cj), "name", name, "uid", cl_uid(created),
+									 "apiVersion", "batch/v1"));
+			}
+			json_decref(created);
+			json_decref(job);
+			free(name);
+		}
+		char lts[32];
+		vs_time_format(due, lts);
+		json_object_set_new(st, "lastScheduleTime", json_string(lts));
+	}
+	json_object_set_new(st, "active", active);
+	/* history limits: oldest finished jobs beyond the limits go */
+	long keep_ok = (long)vs_json_int(cj, "spec.successfulJobsHistoryLimit", 3);
+	long keep_bad = (long)vs_json_int(cj, "spec.failedJobsHistoryLimit", 1);
+	size_t n = json_array_size(owned);
+	json_t **v = vs_xcalloc(n ? n : 1, sizeof *v);
+	for (size_t k = 0; k < n; k++)
+		v[k] = json_array_get(owned, k);
+	qsort(v, n, sizeof *v, cmp_creation_desc);
+	long ok = 0, bad = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (cl_deleting(v[k]))
+			continue;
+		if (has_condition(v[k], "Complete") && ++ok > keep_ok)
+			cl_delete(c, cl_res_job, cl_ns(cj), cl_name(v[k]), -1);
+		else if (has_condition(v[k], "Failed") && ++bad > keep_bad)
+			cl_delete(c, cl_res_job, cl_ns(cj), cl_name(v[k]), -1);
+	}
+	free(v);
+	merge_status(c, cl_res_cronjob, cj, st);
+	json_decref(owned);
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
+
+static void workload_reconcile(sim_cluster *c)
+{
+	json_t *pods = cl_list(c, cl_res_pod, NULL, NULL);
+	json_t *pvcs = cl_list(c, cl_res_pvc, NULL, NULL);
+	json_t *nodes = cl_list(c, cl_res_node, NULL, NULL);
+	json_t *list;
+	size_t i;
+	json_t *it;
+
+	list = cl_list(c, cl_res_cronjob, NULL, NULL);
+	json_t *jobs = cl_list(c, cl_res_job, NULL, NULL);
+	json_array_foreach(list, i, it) sync_cronjob(c, it, jobs);
+	json_decref(list);
+	json_decref(jobs);
+
+	list = cl_list(c, cl_res_job, NULL, NULL);
+	json_array_foreach(list, i, it) sync_job(c, it, pods);
+	json_decref(list);
+
+	list = cl_list(c, cl_res_deploy, NULL, NULL);
+	json_t *rss = cl_list(c, cl_res_rs, NULL, NULL);
+	json_array_foreach(list, i, it) sync_deployment(c, it, rss);
+	json_decref(list);
+	json_decref(rss);
+
+	list = cl_list(c, cl_res_rs, NULL, NULL);
+	json_array_foreach(list, i, it) sync_replicaset(c, it, pods);
+	json_decref(list);
+
+	list = cl_list(c, cl_res_sts, NULL, NULL);
+	json_array_foreach(list, i, it) sync_statefulset(c, it, pods, pvcs);
+	json_decref(list);
+
+	list = cl_list(c, cl_res_ds, NULL, NULL);
+	json_array_foreach(list, i, it) sync_daemonset(c, it, pods, nodes);
+	json_decref(list);
+
+	json_decref(pods);
+	json_decref(pvcs);
+	json_decref(nodes);
+}
+
+int sim_workload_start(sim_cluster *c, vs_error *err)
+{
+	return cl_spawn(c, "workload", workload_reconcile, NULL, 1000, err);
+}

@@ -1,0 +1,73 @@
+/*
+ * resources: the table of API resources volshift-sim serves (group, version, plural, kind, scope,
+ * subresources), the one place that decides which paths exist and what discovery reports.
+ */
+#include "api.h"
+
+#include <string.h>
+
+static const sim_resource resources[] = {
+	{"", "v1", "namespaces", "namespace", "Namespace", "ns", false, "status,finalize"},
+	{"", "v1", "nodes", "node", "Node", "no", false, "status"},
+	{"", "v1", "pods", "pod", "Pod", "po", true, "status,log,eviction,binding"},
+	{"", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", "pv", false, "status"},
+	{"", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "pvc", true, "status"},
+	{"", "v1", "configmaps", "configmap", "ConfigMap", "cm", true, ""},
+	{"", "v1", "secrets", "secret", "Secret", "", true, ""},
+	{"", "v1", "events", "event", "Event", "ev", true, ""},
+	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", "sa", true, ""},
+	{"", "v1", "services", "service", "Service", "svc", true, "status"},
+	{"", "v1", "endpoints", "endpoints", "Endpoints", "ep", true, ""},
+	{"apps", "v1", "deployments", "deployment", "Deployment", "deploy", true, "status,scale"},
+	{"apps", "v1", "replicasets", "replicaset", "ReplicaSet", "rs", true, "status,scale"},
+	{"apps", "v1", "statefulsets", "statefulset", "StatefulSet", "sts", true, "status,scale"},
+	{"apps", "v1", "daemonsets", "daemonset", "DaemonSet", "ds", true, "status"},
+	{"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", "", true, ""},
+	{"batch", "v1", "jobs", "job", "Job", "", true, "status"},
+	{"batch", "v1", "cronjobs", "cronjob", "CronJob", "cj", true, "status"},
+	{"storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", "sc", false, ""},
+	{"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "pdb", true, "status"},
+	{"coordination.k8s.io", "v1", "leases", "lease", "Lease", "", true, ""},
+	{"events.k8s.io", "v1", "events", "event", "Event", "ev", true, ""},
+	{NULL, NULL, NULL, NULL, NULL, NULL, false, NULL},
+};
+
+static const char *const api_versions[] = {
+	"v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1",
+	"apps/v1", "apps/v1", "apps/v1", "apps/v1", "apps/v1",
+	"batch/v1", "batch/v1",
+	"storage.k8s.io/v1",
+	"policy/v1",
+	"coordination.k8s.io/v1",
+	"events.k8s.io/v1",
+};
+
+const sim_resource *sim_resource_all(void)
+{
+	return resources;
+}
+
+const sim_resource *sim_resource_find(const char *group, const char *plural)
+{
+	if (!group || !plural)
+		return NULL;
+	for (const sim_resource *r = resources; r->plural; r++)
+		if (strcmp(r->group, group) == 0 && strcmp(r->plural, plural) == 0)
+			return r;
+	return NULL;
+}
+
+const char *sim_resource_api_version(const sim_resource *res)
+{
+	return api_versions[res - resources];
+}
+
+const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind)
+{
+	if (!api_version || !kind)
+		return NULL;
+	for (const sim_resource *r = resources; r->plural; r++)
+		if (strcmp(sim_resource_api_version(r), api_version) == 0 && strcmp(r->kind, kind) == 0)
+			return r;
+	return NULL;
+}

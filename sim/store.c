@@ -1,0 +1,212 @@
+/*
+ * store: the in-memory object store of volshift-sim (what etcd is to a real cluster): one lock,
+ * one cluster-wide resourceVersion, per-resource object maps and a bounded history of changes
+ * that watches read from.
+ */
+#include "api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SIM_HISTORY_DEFAULT 20000
+
+sim_store *sim_store_new(void)
+{
+	sim_store *st = vs_xcalloc(1, sizeof(*st));
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	st->objects = json_object();
+	st->hist_cap = SIM_HISTORY_DEFAULT;
+	st->hist = vs_xcalloc(st->hist_cap, sizeof(*st->hist));
+	st->rv = 1;
+	return st;
+}
+
+static void hist_ev_clear(struct sim_hist_ev *ev)
+{
+	json_decref(ev->obj);
+	json_decref(ev->old);
+	memset(ev, 0, sizeof(*ev));
+}
+
+void sim_store_free(sim_store *st)
+{
+	if (!st)
+		return;
+	sim_gc_stop(st);
+	for (size_t i = 0; i < st->hist_len; i++)
+		hist_ev_clear(&st->hist[(st->hist_start + i) % st->hist_cap]);
+	free(st->hist);
+	json_decref(st->objects);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+void sim_store_set_history_limit(sim_store *st, size_t n)
+{
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->hist_len; i++)
+		hist_ev_clear(&st->hist[(st->hist_start + i) % st->hist_cap]);
+	if (st->hist_len)
+		st->compacted_rv = st->rv;
+	free(st->hist);
+	st->hist_cap = n ? n : 1;
+	st->hist = vs_xcalloc(st->hist_cap, sizeof(*st->hist));
+	st->hist_start = st->hist_len = 0;
+	pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t sim_store_rv(sim_store *st)
+{
+	uint64_t rv;
+
+	pthread_mutex_lock(&st->mu);
+	rv = st->rv;
+	pthread_mutex_unlock(&st->mu);
+	return rv;
+}
+
+uint64_t sim_store_wait(sim_store *st, uint64_t since, int64_t timeout_ms)
+{
+	struct timespec ts;
+	uint64_t rv;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&st->mu);
+	while (st->rv <= since && !st->shutdown) {
+		if (pthread_cond_timedwait(&st->cond, &st->mu, &ts) != 0)
+			break;
+	}
+	rv = st->rv;
+	pthread_mutex_unlock(&st->mu);
+	return rv;
+}
+
+void sim_store_shutdown(sim_store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->shutdown = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+char *sim_store_key(const char *ns, const char *name)
+{
+	return vs_xasprintf("%s/%s", ns ? ns : "", name);
+}
+
+json_t *sim_store_map_locked(sim_store *st, const sim_resource *res)
+{
+	char key[160];
+	json_t *m;
+
+	snprintf(key, sizeof(key), "%s.%s", res->plural, res->group);
+	m = json_object_get(st->objects, key);
+	if (!m) {
+		m = json_object();
+		json_object_set_new(st->objects, key, m);
+	}
+	return m;
+}
+
+json_t *sim_store_lookup_locked(sim_store *st, const sim_resource *res, const char *ns, const char *name)
+{
+	char *key = sim_store_key(res->namespaced ? ns : "", name);
+	json_t *o = json_object_get(sim_store_map_locked(st, res), key);
+
+	free(key);
+	return o;
+}
+
+static void hist_record(sim_store *st, const sim_resource *res, enum sim_ev_type type, json_t *obj, json_t *old)
+{
+	struct sim_hist_ev *ev;
+
+	if (st->hist_len == st->hist_cap) {
+		ev = &st->hist[st->hist_start];
+		st->compacted_rv = ev->rv;
+		hist_ev_clear(ev);
+		st->hist_start = (st->hist_start + 1) % st->hist_cap;
+		st->hist_len--;
+	}
+	ev = &st->hist[(st->hist_start + st->hist_len) % st->hist_cap];
+	st->hist_len++;
+	ev->rv = st->rv;
+	ev->res = res;
+	ev->type = type;
+	ev->obj = json_incref(obj);
+	ev->old = json_incref(old);
+}
+
+static void set_rv(json_t *obj, uint64_t rv)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)rv);
+	vs_json_set_path(obj, "metadata.resourceVersion", json_string(buf));
+}
+
+uint64_t sim_store_put_locked(sim_store *st, const sim_resource *res, const char *ns, const char *name, json_t *obj)
+{
+	json_t *map = sim_store_map_locked(st, res);
+	char *key = sim_store_key(res->namespaced ? ns : "", name);
+	json_t *old = json_incref(json_object_get(map, key));
+
+	st->rv++;
+	set_rv(obj, st->rv);
+	json_object_set(map, key, obj);
+	hist_record(st, res, old ? SIM_EV_MODIFIED : SIM_EV_ADDED, obj, old);
+	json_decref(old);
+	json_decref(obj);
+	free(key);
+	pthread_cond_broadcast(&st->cond);
+	return st->rv;
+}
+
+uint64_t sim_store_remove_locked(sim_store *st, const sim_resource *res, const char *ns, const char *name,
+				 json_t *last)
+{
+	json_t *map = sim_store_map_locked(st, res);
+	char *key = sim_store_key(res->namespaced ? ns : "", name);
+	json_t *old = json_incref(json_object_get(map, key));
+
+	st->rv++;
+	set_rv(last, st->rv);
+	json_object_del(map, key);
+	hist_record(st, res, SIM_EV_DELETED, last, old);
+	json_decref(old);
+	json_decref(last);
+	free(key);
+	pthread_cond_broadcast(&st->cond);
+	return st->rv;
+}
+
+json_t *sim_store_snapshot(sim_store *st)
+{
+	json_t *arr = json_array();
+	const sim_resource *all = sim_resource_all();
+
+	pthread_mutex_lock(&st->mu);
+	for (const sim_resource *r = all; r->plural; r++) {
+		json_t *map = sim_store_map_locked(st, r), *o;
+		const char *k;
+
+		json_object_foreach(map, k, o)
+			json_array_append_new(arr, json_pack("[iO]", (int)(r - all), o));
+	}
+	pthread_mutex_unlock(&st->mu);
+	return arr;
+}

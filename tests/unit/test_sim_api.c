@@ -1,0 +1,402 @@
+/*
+ * Unit tests of volshift-sim's API machinery (sim/api.h): resourceVersions, conflicts, defaults,
+ * validation, finalizers, list paging and selectors, watch history and the garbage collector.
+ */
+#include "../../sim/api.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static const sim_resource *R(const char *group, const char *plural)
+{
+	const sim_resource *r = sim_resource_find(group, plural);
+
+	assert_non_null(r);
+	return r;
+}
+
+static int setup(void **state)
+{
+	sim_store *st = sim_store_new();
+	vs_error err;
+
+	assert_int_equal(sim_api_bootstrap(st, 2, &err), 0);
+	*state = st;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	sim_store_shutdown(*state);
+	sim_store_free(*state);
+	return 0;
+}
+
+static json_t *make_cm(const char *name, const char *tier)
+{
+	json_t *o = json_pack("{s:{s:s}}", "metadata", "name", name);
+
+	if (tier)
+		vs_json_set_path(o, "metadata.labels", json_pack("{s:s}", "tier", tier));
+	return o;
+}
+
+static void create_ok(sim_store *st, const sim_resource *res, const char *ns, json_t *obj, json_t **out)
+{
+	vs_error err;
+	int rc = sim_api_create(st, res, ns, obj, out, &err);
+
+	if (rc != 0)
+		fail_msg("create: %s", err.message);
+	json_decref(obj);
+}
+
+static json_t *make_pvc(const char *name)
+{
+	return json_pack("{s:{s:s},s:{s:[s],s:{s:{s:s}}}}", "metadata", "name", name, "spec", "accessModes",
+			 "ReadWriteOnce", "resources", "requests", "storage", "1Gi");
+}
+
+static void test_rv_increases_and_conflict(void **state)
+{
+	sim_store *st = *state;
+	json_t *a = NULL, *b = NULL, *stale;
+	vs_error err;
+	uint64_t rv0 = sim_store_rv(st);
+
+	create_ok(st, R("", "configmaps"), "default", make_cm("c1", NULL), &a);
+	assert_true(sim_store_rv(st) > rv0);
+	assert_true(strtoull(vs_json_str(a, "metadata.resourceVersion"), NULL, 10) > rv0);
+	assert_non_null(vs_json_str(a, "metadata.uid"));
+	assert_string_equal(vs_json_str(a, "kind"), "ConfigMap");
+	stale = json_deep_copy(a);
+	vs_json_set_path(a, "data", json_pack("{s:s}", "k", "v"));
+	assert_int_equal(sim_api_update(st, R("", "configmaps"), "default", a, SIM_UPDATE_MAIN, &b, &err), 0);
+	assert_true(strtoull(vs_json_str(b, "metadata.resourceVersion"), NULL, 10) >
+		    strtoull(vs_json_str(a, "metadata.resourceVersion"), NULL, 10));
+	vs_json_set_path(stale, "data", json_pack("{s:s}", "k", "other"));
+	assert_int_not_equal(sim_api_update(st, R("", "configmaps"), "default", stale, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(err.http_status, 409);
+	assert_string_equal(err.reason, "Conflict");
+	assert_non_null(strstr(err.message, "Operation cannot be fulfilled on configmaps \"c1\": the object has been modified"));
+	json_decref(a);
+	json_decref(b);
+	json_decref(stale);
+}
+
+static void test_create_twice_and_missing(void **state)
+{
+	sim_store *st = *state;
+	json_t *o = make_cm("dup", NULL), *got = NULL;
+	vs_error err;
+
+	assert_int_equal(sim_api_create(st, R("", "configmaps"), "default", o, NULL, &err), 0);
+	assert_int_not_equal(sim_api_create(st, R("", "configmaps"), "default", o, NULL, &err), 0);
+	assert_int_equal(err.http_status, 409);
+	assert_string_equal(err.reason, "AlreadyExists");
+	assert_int_not_equal(sim_api_get(st, R("", "persistentvolumeclaims"), "default", "x", &got, &err), 0);
+	assert_int_equal(err.http_status, 404);
+	assert_string_equal(err.message, "persistentvolumeclaims \"x\" not found");
+	assert_int_not_equal(sim_api_create(st, R("", "configmaps"), "nope", o, NULL, &err), 0);
+	assert_int_equal(err.http_status, 404);
+	json_decref(o);
+}
+
+static void test_generate_name(void **state)
+{
+	sim_store *st = *state;
+	json_t *o = NULL;
+
+	create_ok(st, R("", "configmaps"), "default", json_pack("{s:{s:s}}", "metadata", "generateName", "gen-"), &o);
+	assert_int_equal(strlen(vs_json_str(o, "metadata.name")), 9);
+	assert_true(vs_str_has_prefix(vs_json_str(o, "metadata.name"), "gen-"));
+	json_decref(o);
+}
+
+static void test_pvc_defaults_and_immutable(void **state)
+{
+	sim_store *st = *state;
+	json_t *pvc = NULL, *upd, *out = NULL;
+	vs_error err;
+
+	create_ok(st, R("", "persistentvolumeclaims"), "default", make_pvc("data"), &pvc);
+	assert_string_equal(vs_json_str(pvc, "spec.storageClassName"), "local");
+	assert_string_equal(json_string_value(json_array_get(vs_json_path(pvc, "metadata.finalizers"), 0)),
+			    "kubernetes.io/pvc-protection");
+	assert_string_equal(vs_json_str(pvc, "status.phase"), "Pending");
+	upd = json_deep_copy(pvc);
+	vs_json_set_path(upd, "spec.storageClassName", json_string("shared"));
+	assert_int_not_equal(sim_api_update(st, R("", "persistentvolumeclaims"), "default", upd, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(err.http_status, 422);
+	assert_string_equal(err.reason, "Invalid");
+	json_decref(upd);
+	upd = json_deep_copy(pvc);
+	vs_json_set_path(upd, "spec.resources.requests.storage", json_string("2Gi"));
+	vs_json_set_path(upd, "spec.volumeName", json_string("pv-1"));
+	assert_int_equal(sim_api_update(st, R("", "persistentvolumeclaims"), "default", upd, SIM_UPDATE_MAIN, &out, &err), 0);
+	assert_string_equal(vs_json_str(out, "spec.volumeName"), "pv-1");
+	json_decref(upd);
+	json_decref(out);
+	json_decref(pvc);
+	/* a missing access mode is invalid */
+	upd = make_pvc("bad");
+	json_object_del(json_object_get(upd, "spec"), "accessModes");
+	assert_int_not_equal(sim_api_create(st, R("", "persistentvolumeclaims"), "default", upd, NULL, &err), 0);
+	assert_int_equal(err.http_status, 422);
+	json_decref(upd);
+}
+
+static void test_sts_spec_immutable(void **state)
+{
+	sim_store *st = *state;
+	json_t *sts = NULL, *upd;
+	vs_error err;
+
+	create_ok(st, R("apps", "statefulsets"), "default",
+		  json_pack("{s:{s:s},s:{s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}},s:[]}}", "metadata", "name", "db",
+			    "spec", "selector", "matchLabels", "app", "db", "template", "metadata", "labels", "app", "db",
+			    "spec", "containers", "name", "c", "image", "busybox", "volumeClaimTemplates"),
+		  &sts);
+	assert_int_equal(vs_json_int(sts, "spec.replicas", -1), 1);
+	upd = json_deep_copy(sts);
+	vs_json_set_path(upd, "spec.replicas", json_integer(3));
+	assert_int_equal(sim_api_update(st, R("apps", "statefulsets"), "default", upd, SIM_UPDATE_MAIN, NULL, &err), 0);
+	json_decref(upd);
+	upd = json_deep_copy(sts);
+	json_object_del(json_object_get(upd, "metadata"), "resourceVersion");
+	vs_json_set_path(upd, "spec.volumeClaimTemplates", json_pack("[{s:{s:s}}]", "metadata", "name", "d"));
+	assert_int_not_equal(sim_api_update(st, R("apps", "statefulsets"), "default", upd, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(err.http_status, 422);
+	assert_non_null(strstr(err.message, "updates to statefulset spec for fields other than"));
+	json_decref(upd);
+	json_decref(sts);
+}
+
+static void test_delete_with_finalizer(void **state)
+{
+	sim_store *st = *state;
+	json_t *o = NULL, *after = NULL;
+	bool deleted = true;
+	vs_error err;
+
+	o = make_cm("fin", NULL);
+	vs_json_set_path(o, "metadata.finalizers", json_pack("[s]", "example.com/hold"));
+	create_ok(st, R("", "configmaps"), "default", o, NULL);
+	assert_int_equal(sim_api_delete(st, R("", "configmaps"), "default", "fin", NULL, &after, &deleted, &err), 0);
+	assert_false(deleted);
+	assert_non_null(vs_json_str(after, "metadata.deletionTimestamp"));
+	json_object_set_new(json_object_get(after, "metadata"), "finalizers", json_array());
+	json_t *last = NULL;
+	assert_int_equal(sim_api_update(st, R("", "configmaps"), "default", after, SIM_UPDATE_MAIN, &last, &err), 0);
+	json_decref(last);
+	assert_int_not_equal(sim_api_get(st, R("", "configmaps"), "default", "fin", &o, &err), 0);
+	assert_int_equal(err.http_status, 404);
+	json_decref(after);
+}
+
+static void test_delete_preconditions_and_pod_grace(void **state)
+{
+	sim_store *st = *state;
+	json_t *pod = NULL, *after = NULL;
+	sim_delete_opts opts = {SIM_PROPAGATE_DEFAULT, "wrong-uid", NULL, -1};
+	bool deleted = true;
+	vs_error err;
+
+	create_ok(st, R("", "pods"), "default",
+		  json_pack("{s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "metadata", "name", "p", "spec", "nodeName", "node-1",
+			    "containers", "name", "c", "image", "busybox"),
+		  &pod);
+	assert_string_equal(vs_json_str(pod, "spec.restartPolicy"), "Always");
+	assert_int_equal(vs_json_int(pod, "spec.terminationGracePeriodSeconds", 0), 30);
+	assert_string_equal(vs_json_str(pod, "status.phase"), "Pending");
+	assert_int_not_equal(sim_api_delete(st, R("", "pods"), "default", "p", &opts, NULL, NULL, &err), 0);
+	assert_int_equal(err.http_status, 409);
+	opts.precondition_uid = NULL;
+	assert_int_equal(sim_api_delete(st, R("", "pods"), "default", "p", &opts, &after, &deleted, &err), 0);
+	assert_false(deleted);
+	assert_int_equal(vs_json_int(after, "metadata.deletionGracePeriodSeconds", -1), 30);
+	json_decref(after);
+	opts.grace_period_seconds = 0;
+	assert_int_equal(sim_api_delete(st, R("", "pods"), "default", "p", &opts, NULL, &deleted, &err), 0);
+	assert_true(deleted);
+	json_decref(pod);
+}
+
+static void test_list_paging_and_selectors(void **state)
+{
+	sim_store *st = *state;
+	const char *tiers[] = {"t1", "t2", "t3", "t4", "t5"};
+	sim_list_opts opts = {"tier in (t2,t3,t4,t5)", NULL, 2, NULL};
+	json_t *list = NULL;
+	vs_error err;
+	char *cont;
+	int names = 0;
+
+	for (int i = 0; i < 5; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "cm%d", i);
+		create_ok(st, R("", "configmaps"), "default", make_cm(name, tiers[i]), NULL);
+	}
+	create_ok(st, R("", "configmaps"), "default", make_cm("untiered", NULL), NULL);
+	for (;;) {
+		assert_int_equal(sim_api_list(st, R("", "configmaps"), "default", &opts, &list, &err), 0);
+		names += (int)json_array_size(json_object_get(list, "items"));
+		assert_true(json_array_size(json_object_get(list, "items")) <= 2);
+		cont = vs_json_str(list, "metadata.continue") ? vs_xstrdup(vs_json_str(list, "metadata.continue")) : NULL;
+		json_decref(list);
+		free((char *)opts.continue_token);
+		opts.continue_token = cont;
+		if (!cont)
+			break;
+	}
+	assert_int_equal(names, 4);
+	opts = (sim_list_opts){"tier in (t2,t4)", NULL, 0, NULL};
+	assert_int_equal(sim_api_list(st, R("", "configmaps"), "default", &opts, &list, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+	assert_string_equal(vs_json_str(json_array_get(json_object_get(list, "items"), 0), "metadata.name"), "cm1");
+	assert_string_equal(vs_json_str(list, "kind"), "ConfigMapList");
+	json_decref(list);
+	opts = (sim_list_opts){"!tier", NULL, 0, NULL};
+	assert_int_equal(sim_api_list(st, R("", "configmaps"), "default", &opts, &list, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
+	json_decref(list);
+	opts = (sim_list_opts){NULL, "metadata.name=cm3", 0, NULL};
+	assert_int_equal(sim_api_list(st, R("", "configmaps"), NULL, &opts, &list, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
+	json_decref(list);
+	opts = (sim_list_opts){NULL, "spec.volumeName=x", 0, NULL};
+	assert_int_not_equal(sim_api_list(st, R("", "persistentvolumeclaims"), NULL, &opts, &list, &err), 0);
+	assert_int_equal(err.http_status, 400);
+	assert_string_equal(err.reason, "BadRequest");
+}
+
+static void test_watch_order_and_gone(void **state)
+{
+	sim_store *st = *state;
+	uint64_t since = sim_store_rv(st), next = 0;
+	json_t *o = NULL, *evs = NULL;
+	vs_error err;
+
+	create_ok(st, R("", "configmaps"), "default", make_cm("w", NULL), &o);
+	vs_json_set_path(o, "data", json_pack("{s:s}", "a", "b"));
+	assert_int_equal(sim_api_update(st, R("", "configmaps"), "default", o, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(sim_api_delete(st, R("", "configmaps"), "default", "w", NULL, NULL, NULL, &err), 0);
+	create_ok(st, R("", "secrets"), "default", make_cm("other", NULL), NULL);
+	assert_int_equal(sim_api_watch(st, R("", "configmaps"), "default", NULL, since, 100, &evs, &next, &err), 0);
+	assert_int_equal(json_array_size(evs), 3);
+	assert_string_equal(vs_json_str(json_array_get(evs, 0), "type"), "ADDED");
+	assert_string_equal(vs_json_str(json_array_get(evs, 1), "type"), "MODIFIED");
+	assert_string_equal(vs_json_str(json_array_get(evs, 2), "type"), "DELETED");
+	assert_string_equal(vs_json_str(json_array_get(evs, 0), "object.kind"), "ConfigMap");
+	assert_int_equal(next, sim_store_rv(st));
+	json_decref(evs);
+	/* nothing new: waits and returns empty */
+	assert_int_equal(sim_api_watch(st, R("", "configmaps"), "default", NULL, next, 50, &evs, &next, &err), 0);
+	assert_int_equal(json_array_size(evs), 0);
+	json_decref(evs);
+	sim_store_set_history_limit(st, 2);
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "h%d", i);
+		create_ok(st, R("", "configmaps"), "default", make_cm(name, NULL), NULL);
+	}
+	assert_int_not_equal(sim_api_watch(st, R("", "configmaps"), "default", NULL, since, 0, &evs, &next, &err), 0);
+	assert_int_equal(err.http_status, 410);
+	assert_string_equal(err.reason, "Expired");
+	json_decref(o);
+}
+
+static json_t *owned_cm(const char *name, const json_t *owner)
+{
+	json_t *o = make_cm(name, NULL);
+
+	vs_json_set_path(o, "metadata.ownerReferences",
+			 json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "Deployment", "name",
+				   vs_json_str(owner, "metadata.name"), "uid", vs_json_str(owner, "metadata.uid"), "controller", 1));
+	return o;
+}
+
+static json_t *make_deploy(const char *name)
+{
+	return json_pack("{s:{s:s},s:{s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}", "metadata", "name", name, "spec",
+			 "selector", "matchLabels", "app", name, "template", "metadata", "labels", "app", name, "spec",
+			 "containers", "name", "c", "image", "busybox");
+}
+
+static bool wait_gone(sim_store *st, const sim_resource *res, const char *name)
+{
+	for (int i = 0; i < 100; i++) {
+		json_t *o = NULL;
+		vs_error err;
+		if (sim_api_get(st, res, "default", name, &o, &err) != 0)
+			return true;
+		json_decref(o);
+		vs_sleep_ms(20);
+	}
+	return false;
+}
+
+static void test_gc_background_and_orphan(void **state)
+{
+	sim_store *st = *state;
+	json_t *d1 = NULL, *d2 = NULL, *dep = NULL;
+	sim_delete_opts orphan = {SIM_PROPAGATE_ORPHAN, NULL, NULL, -1};
+	vs_error err;
+
+	assert_int_equal(sim_gc_start(st, &err), 0);
+	create_ok(st, R("apps", "deployments"), "default", make_deploy("d1"), &d1);
+	create_ok(st, R("apps", "deployments"), "default", make_deploy("d2"), &d2);
+	create_ok(st, R("", "configmaps"), "default", owned_cm("dep1", d1), NULL);
+	create_ok(st, R("", "configmaps"), "default", owned_cm("dep2", d2), NULL);
+	/* background: the dependent goes after its owner */
+	assert_int_equal(sim_api_delete(st, R("apps", "deployments"), "default", "d1", NULL, NULL, NULL, &err), 0);
+	assert_true(wait_gone(st, R("", "configmaps"), "dep1"));
+	/* orphan: the owner goes, the dependent stays without owner references */
+	assert_int_equal(sim_api_delete(st, R("apps", "deployments"), "default", "d2", &orphan, NULL, NULL, &err), 0);
+	assert_true(wait_gone(st, R("apps", "deployments"), "d2"));
+	assert_int_equal(sim_api_get(st, R("", "configmaps"), "default", "dep2", &dep, &err), 0);
+	assert_null(vs_json_path(dep, "metadata.ownerReferences"));
+	json_decref(dep);
+	/* pvc-protection: a deleting claim goes once no pod uses it */
+	create_ok(st, R("", "persistentvolumeclaims"), "default", make_pvc("claim"), NULL);
+	create_ok(st, R("", "pods"), "default",
+		  json_pack("{s:{s:s},s:{s:[{s:s,s:s}],s:[{s:s,s:{s:s}}]}}", "metadata", "name", "user", "spec",
+			    "containers", "name", "c", "image", "busybox", "volumes", "name", "v",
+			    "persistentVolumeClaim", "claimName", "claim"),
+		  NULL);
+	assert_int_equal(sim_api_delete(st, R("", "persistentvolumeclaims"), "default", "claim", NULL, NULL, NULL, &err), 0);
+	vs_sleep_ms(200);
+	assert_int_equal(sim_api_get(st, R("", "persistentvolumeclaims"), "default", "claim", &dep, &err), 0);
+	assert_non_null(vs_json_str(dep, "metadata.deletionTimestamp"));
+	json_decref(dep);
+	assert_int_equal(sim_api_delete(st, R("", "pods"), "default", "user", NULL, NULL, NULL, &err), 0);
+	assert_true(wait_gone(st, R("", "persistentvolumeclaims"), "claim"));
+	sim_gc_stop(st);
+	json_decref(d1);
+	json_decref(d2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rv_increases_and_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_twice_and_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generate_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pvc_defaults_and_immutable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sts_spec_immutable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_with_finalizer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_preconditions_and_pod_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_paging_and_selectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_order_and_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_background_and_orphan, setup, teardown),
+	};
+
+	vs_log_set_level(VS_LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
