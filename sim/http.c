@@ -1045,7 +1045,9 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 			return send_simple_error(c, 415, "UnsupportedMediaType",
 						 "the body of the request was in an unknown format - accepted media types "
 						 "include: application/json, application/merge-patch+json, "
-						 "application/strategic-merge-patch+json, application/json-patch+json");
+						 "application/strategic-merge-patch+json, application/json-patch+json "
+						 "(volshift-sim does not decode protobuf: write the object as YAML or JSON "
+						 "and use kubectl create -f or kubectl apply -f)");
 	}
 	if (rq->body.len > 0 && (rc = parse_body(rq, &body, &err)) != 0)
 		return send_error(c, rt, &err);

@@ -2,6 +2,33 @@
 # End-to-end: unmodified kubectl against volshift-sim: the commands a user types every day.
 . "$(dirname "$0")/lib.sh"
 
+# kubectl's generators (create configmap, create deployment) send protobuf, which volshift-sim
+# does not decode; manifests through create -f / apply -f are what scripts use anyway.
+cm() { # cm NAME KEY=VALUE: a ConfigMap manifest
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {%s: "%s"}\n' "$1" "${2%%=*}" "${2#*=}"
+}
+sleeper_deployment() { # sleeper_deployment NAME: what "kubectl create deployment NAME --image=busybox -- sleep 3600" makes
+	cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1, labels: {app: $1}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers: [{name: busybox, image: busybox, command: [sleep, "3600"]}]
+YAML
+}
+
+test_generators_get_a_clear_refusal() {
+	local out
+	out=$(kubectl create configmap gen --from-literal=a=1 2>&1) && fail "protobuf create unexpectedly worked" || true
+	[[ "$out" == *"use kubectl create -f or kubectl apply -f"* ]] || fail "message: $out"
+	! kubectl get configmap gen 2>/dev/null || fail "refused create left an object"
+}
+
 test_create_apply_get_delete() {
 	kubectl create -f - <<'YAML'
 apiVersion: v1
@@ -36,19 +63,19 @@ YAML
 }
 
 test_patch_kinds() {
-	kubectl create configmap p --from-literal=a=1
+	cm p a=1 | kubectl create -f -
 	kubectl patch configmap p --type=merge -p '{"data":{"b":"2"}}'
 	kubectl patch configmap p --type=json -p '[{"op":"remove","path":"/data/a"}]'
 	kubectl patch configmap p -p '{"metadata":{"labels":{"x":"y"}}}' # strategic, kubectl's default
 	assert_eq '{"b":"2"}' "$(kubectl get configmap p -o 'jsonpath={.data}')" "data after patches"
 	assert_eq y "$(jp configmap p '{.metadata.labels.x}')" "label from strategic merge"
-	kubectl create deployment web --image=busybox -- sleep 3600
+	sleeper_deployment web | kubectl create -f -
 	kubectl patch deployment web -p '{"spec":{"template":{"spec":{"containers":[{"name":"busybox","env":[{"name":"A","value":"1"}]}]}}}}'
 	assert_eq "busybox|sleep 3600|A" "$(kubectl get deployment web -o 'jsonpath={.spec.template.spec.containers[0].name}|{.spec.template.spec.containers[0].command[*]}|{.spec.template.spec.containers[0].env[0].name}')" "containers merged by name"
 }
 
 test_scale_and_wait() {
-	kubectl create deployment web --image=busybox -- sleep 3600
+	sleeper_deployment web | kubectl apply -f -
 	kubectl wait --for=condition=Available deployment/web --timeout=60s
 	kubectl scale deployment web --replicas=3
 	wait_for 60 "3 ready" field_is deployment web '{.status.readyReplicas}' 3
@@ -78,7 +105,7 @@ test_failed_container_reports_exit_code() {
 
 test_api_errors_and_pagination() {
 	local i out
-	for i in 1 2 3 4 5; do kubectl create configmap "c$i" --from-literal=k=v >/dev/null; done
+	for i in 1 2 3 4 5; do cm "c$i" k=v | kubectl create -f - >/dev/null; done
 	kubectl label configmap c2 c4 tier=even >/dev/null
 	out=$(kubectl get --raw '/api/v1/namespaces/default/configmaps?limit=2')
 	echo "$out" | grep -q '"continue"' || fail "no continue token with limit=2"
