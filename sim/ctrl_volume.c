@@ -51,16 +51,6 @@ static const char *str_or_empty(const char *s) { return s ? s : ""; }
 static const char *pvc_class(const json_t *pvc) { return str_or_empty(vs_json_str(pvc, "spec.storageClassName")); }
 static const char *pv_class(const json_t *pv) { return str_or_empty(vs_json_str(pv, "spec.storageClassName")); }
 
-static bool modes_contain(const json_t *have, const char *mode)
-{
-	size_t i;
-	json_t *m;
-	json_array_foreach(have, i, m) {
-		if (json_is_string(m) && strcmp(json_string_value(m), mode) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* True when every access mode the claim asks for is among the volume's. */
 static bool modes_subset(const json_t *want, const json_t *have)
@@ -68,7 +58,7 @@ static bool modes_subset(const json_t *want, const json_t *have)
 	size_t i;
 	json_t *m;
 	json_array_foreach(want, i, m) {
-		if (!json_is_string(m) || !modes_contain(have, json_string_value(m)))
+		if (!json_is_string(m) || !vs_json_array_has_str(have, json_string_value(m)))
 			return false;
 	}
 	return true;

@@ -18,16 +18,6 @@ static bool pvc_bound(const json_t *pvc)
 	return phase && strcmp(phase, "Bound") == 0;
 }
 
-static bool modes_have(const json_t *modes, const char *mode)
-{
-	size_t i;
-	json_t *m;
-	json_array_foreach(modes, i, m) {
-		if (json_is_string(m) && strcmp(json_string_value(m), mode) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* ---- nodes ------------------------------------------------------------------------------------ */
 
@@ -287,14 +277,14 @@ static void schedule_pod(sim_cluster *c, const json_t *pod, const struct world *
 		if (json_array_size(users) == 0)
 			continue;
 		const json_t *u = json_array_get(users, 0);
-		if (modes_have(modes, "ReadWriteOncePod")) {
+		if (vs_json_array_has_str(modes, "ReadWriteOncePod")) {
 			for (size_t k = 0; k < n; k++)
 				if (!slots[k].why)
 					slots[k].why = "didn't satisfy the ReadWriteOncePod access mode of a volume";
 			continue;
 		}
-		if (modes_have(modes, "ReadWriteOnce") && !modes_have(modes, "ReadWriteMany") &&
-		    !modes_have(modes, "ReadOnlyMany")) {
+		if (vs_json_array_has_str(modes, "ReadWriteOnce") && !vs_json_array_has_str(modes, "ReadWriteMany") &&
+		    !vs_json_array_has_str(modes, "ReadOnlyMany")) {
 			const char *used_on = vs_json_str(u, "spec.nodeName");
 			bool fits_there = false;
 			for (size_t k = 0; k < n; k++)

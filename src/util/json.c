@@ -45,6 +45,17 @@ bool vs_json_bool(const json_t *obj, const char *path, bool dflt)
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+bool vs_json_array_has_str(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
 int vs_json_set_path(json_t *obj, const char *path, json_t *value)
 {
 	char *copy = vs_xstrdup(path), *p = copy, *dot;

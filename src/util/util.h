@@ -150,6 +150,8 @@ const char *vs_json_str(const json_t *obj, const char *path);
 long long vs_json_int(const json_t *obj, const char *path, long long dflt);
 /* The boolean at path, or dflt. */
 bool vs_json_bool(const json_t *obj, const char *path, bool dflt);
+/* True when arr is an array holding the string s. */
+bool vs_json_array_has_str(const json_t *arr, const char *s);
 /* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */
 int vs_json_set_path(json_t *obj, const char *path, json_t *value);
 

@@ -113,6 +113,11 @@ static void test_util_json__paths(void **state)
 	assert_string_equal(vs_json_str(o, "status.phase"), "Bound");
 	assert_int_equal(vs_json_set_path(o, "metadata.name.x", json_string("y")), VS_EINVAL);
 	json_decref(o);
+	o = json_pack("[s, i, s]", "ReadWriteOnce", 3, "ReadOnlyMany");
+	assert_true(vs_json_array_has_str(o, "ReadOnlyMany"));
+	assert_false(vs_json_array_has_str(o, "ReadWriteMany"));
+	assert_false(vs_json_array_has_str(NULL, "ReadWriteOnce"));
+	json_decref(o);
 }
 
 static void test_util_time__rfc3339(void **state)
