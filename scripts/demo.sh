@@ -43,6 +43,9 @@ for pod in $(kubectl get pods -l app=ledger -o name) $(kubectl get pods -l app=n
 done
 
 say "Look around"
-echo "  export KUBECONFIG=$dir/kubeconfig"
-echo "  kubectl get pv,pvc,pods -o wide"
-echo "(run with KEEP=1 to keep the cluster after the demo)"
+if [ "${KEEP:-0}" = 1 ]; then
+	echo "  export KUBECONFIG=$dir/kubeconfig"
+	echo "  kubectl get pv,pvc,pods -o wide"
+else
+	echo "  the cluster stops now; run 'make demo KEEP=1' to keep it and look around with kubectl"
+fi
