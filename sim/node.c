@@ -414,7 +414,8 @@ static void build_bwrap(struct argv *a, const json_t *pod, const json_t *ctr, st
 	argv_add(a, host);
 	argv_add(a, "--tmpfs");
 	argv_add(a, "/");
-	qsort(m->v, m->n, sizeof *m->v, mount_cmp);
+	if (m->n > 0) /* qsort with a NULL array is undefined even for 0 entries */
+		qsort(m->v, m->n, sizeof *m->v, mount_cmp);
 	for (size_t i = 0; top[i]; i++) {
 		char *p = vs_xasprintf("/%s", top[i]);
 		add_entry(a, p, m, 0);
