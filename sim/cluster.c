@@ -152,6 +152,21 @@ int cl_update(sim_cluster *c, const sim_resource *res, const json_t *obj, enum s
 	return 0;
 }
 
+int cl_update_status(sim_cluster *c, const sim_resource *res, const json_t *obj, json_t *next)
+{
+	const json_t *cur = json_object_get(obj, "status");
+	json_t *copy;
+	int rc;
+
+	if (json_is_object(cur) ? json_equal(next, (json_t *)cur) : json_object_size(next) == 0)
+		return 0;
+	copy = json_deep_copy(obj);
+	json_object_set(copy, "status", next);
+	rc = cl_update(c, res, copy, SIM_UPDATE_STATUS);
+	json_decref(copy);
+	return rc;
+}
+
 int cl_create(sim_cluster *c, const sim_resource *res, const char *ns, const json_t *obj, json_t **out)
 {
 	vs_error err;

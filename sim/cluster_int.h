@@ -71,6 +71,9 @@ bool cl_pod_active(const json_t *pod); /* not Succeeded/Failed and not being del
 
 /* Update obj (MAIN or STATUS); logs everything except Conflict/NotFound; returns 0 on success. */
 int cl_update(sim_cluster *c, const sim_resource *res, const json_t *obj, enum sim_update_kind kind);
+/* Write next (borrowed) as obj's status through the status subresource, only when it differs
+ * from the stored status (an empty object counts as equal to none or a non-object); 0 also when nothing was written. */
+int cl_update_status(sim_cluster *c, const sim_resource *res, const json_t *obj, json_t *next);
 /* Create; logs failures except AlreadyExists; returns 0 on success. */
 int cl_create(sim_cluster *c, const sim_resource *res, const char *ns, const json_t *obj, json_t **out);
 /* Delete with default options; 0 on success or NotFound. */

@@ -115,12 +115,7 @@ static void merge_status(sim_cluster *c, const sim_resource *res, const json_t *
 	}
 	json_t *next = json_deep_copy(status);
 	json_object_update(next, fields);
-	if (!json_equal(next, status)) {
-		json_t *copy = json_deep_copy(obj);
-		json_object_set(copy, "status", next);
-		cl_update(c, res, copy, SIM_UPDATE_STATUS);
-		json_decref(copy);
-	}
+	cl_update_status(c, res, obj, next);
 	json_decref(next);
 	json_decref(status);
 	json_decref(fields);

@@ -774,12 +774,7 @@ static void write_status(sim_cluster *c, const json_t *pod, const char *waiting_
 	json_object_set_new(next, "podIPs", json_pack("[{s:s}]", "ip", "127.0.0.1"));
 	json_object_set_new(next, "startTime", json_string(st_time));
 	json_object_set_new(next, "qosClass", json_string(vs_json_str(status, "qosClass") ?: "BestEffort"));
-	if (!json_equal(next, status)) {
-		json_t *copy = json_deep_copy(pod);
-		json_object_set(copy, "status", next);
-		cl_update(c, cl_res_pod, copy, SIM_UPDATE_STATUS);
-		json_decref(copy);
-	}
+	cl_update_status(c, cl_res_pod, pod, next);
 	json_decref(next);
 	json_decref(status);
 }
