@@ -53,7 +53,7 @@ static json_t *plan_find(const json_t *list, const char *ns, const char *name)
 
 	json_array_foreach(plan_items(list), i, item) {
 		const char *ins = vs_json_str(item, "metadata.namespace");
-		if (strcmp(vs_json_str(item, "metadata.name") ? vs_json_str(item, "metadata.name") : "", name) == 0 &&
+		if (strcmp(vs_json_str_or(item, "metadata.name", ""), name) == 0 &&
 		    (!ns || (ins && strcmp(ins, ns) == 0)))
 			return item;
 	}
@@ -180,12 +180,10 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 	memset(p, 0, sizeof(*p));
 	p->ns = vs_xstrdup(ns);
 	p->name = vs_xstrdup(name);
-	p->uid = vs_xstrdup(vs_json_str(pvc, "metadata.uid") ? vs_json_str(pvc, "metadata.uid") : "");
+	p->uid = vs_xstrdup(vs_json_str_or(pvc, "metadata.uid", ""));
 	p->pv = vs_xstrdup(vs_json_str(pv, "metadata.name"));
-	p->request = vs_xstrdup(vs_json_str(pvc, "spec.resources.requests.storage") ?
-					vs_json_str(pvc, "spec.resources.requests.storage") : "0");
-	p->capacity = vs_xstrdup(vs_json_str(pv, "spec.capacity.storage") ? vs_json_str(pv, "spec.capacity.storage")
-									 : p->request);
+	p->request = vs_xstrdup(vs_json_str_or(pvc, "spec.resources.requests.storage", "0"));
+	p->capacity = vs_xstrdup(vs_json_str_or(pv, "spec.capacity.storage", p->request));
 	p->access_modes = json_deep_copy(vs_json_path(pvc, "spec.accessModes"));
 	if (!p->access_modes)
 		p->access_modes = json_array();
@@ -225,12 +223,12 @@ static void plan_collect_pvcs(struct plan_builder *b)
 		if (!cls || !name || strcmp(cls, b->opts->source_sc) != 0)
 			continue;
 		pvc = cns && cname ? plan_find(b->in->pvcs, cns, cname) : NULL;
-		if (pvc && cuid && strcmp(cuid, vs_json_str(pvc, "metadata.uid") ? vs_json_str(pvc, "metadata.uid") : "") != 0)
+		if (pvc && cuid && strcmp(cuid, vs_json_str_or(pvc, "metadata.uid", "")) != 0)
 			pvc = NULL;
 		if (!pvc) {
 			plan_warn(b, "PersistentVolume %s (class %s, %s) has no claim: skipped; volshift moves claimed "
 				     "volumes, bind it to a claim to migrate it",
-				  name, cls, vs_json_str(pv, "status.phase") ? vs_json_str(pv, "status.phase") : "no phase");
+				  name, cls, vs_json_str_or(pv, "status.phase", "no phase"));
 			continue;
 		}
 		if (plan_pvc_selected(b, pvc))

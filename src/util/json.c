@@ -31,6 +31,13 @@ const char *vs_json_str(const json_t *obj, const char *path)
 	return json_string_value(vs_json_path(obj, path));
 }
 
+const char *vs_json_str_or(const json_t *obj, const char *path, const char *dflt)
+{
+	const char *s = vs_json_str(obj, path);
+
+	return s ? s : dflt;
+}
+
 long long vs_json_int(const json_t *obj, const char *path, long long dflt)
 {
 	json_t *v = vs_json_path(obj, path);

@@ -146,6 +146,8 @@ char *vs_base64_encode(const unsigned char *in, size_t n);
 json_t *vs_json_path(const json_t *obj, const char *path);
 /* The string at path, or NULL when missing or not a string. Borrowed. */
 const char *vs_json_str(const json_t *obj, const char *path);
+/* The string at path, or dflt when missing or not a string. Borrowed. */
+const char *vs_json_str_or(const json_t *obj, const char *path, const char *dflt);
 /* The integer at path, or dflt when missing or not an integer. */
 long long vs_json_int(const json_t *obj, const char *path, long long dflt);
 /* The boolean at path, or dflt. */

@@ -105,6 +105,9 @@ static void test_util_json__paths(void **state)
 	(void)state;
 	assert_string_equal(vs_json_str(o, "metadata.name"), "data");
 	assert_null(vs_json_str(o, "metadata.namespace"));
+	assert_string_equal(vs_json_str_or(o, "metadata.namespace", "default"), "default");
+	assert_string_equal(vs_json_str_or(o, "metadata.name", "default"), "data");
+	assert_string_equal(vs_json_str_or(o, "metadata.generation", "x"), "x");
 	assert_null(vs_json_str(o, "metadata.name.deeper"));
 	assert_int_equal(vs_json_int(o, "metadata.generation", -1), 3);
 	assert_int_equal(vs_json_int(o, "metadata.name", -1), -1);
