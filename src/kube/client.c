@@ -47,6 +47,7 @@ struct line_sink {
 	bool stopped;  /* fn returned nonzero */
 	bool too_long; /* a line passed LINE_MAX_BYTES */
 	bool got_data; /* some of the 2xx body arrived */
+	bool split_cr; /* a carriage return ends a line too, and empty lines are dropped */
 };
 
 struct request {
@@ -188,6 +189,16 @@ void vs_kube_client_free(vs_kube_client *c)
 
 /* ---- one HTTP exchange ------------------------------------------------------------------------- */
 
+static const char *sink_eol(const struct line_sink *s, const char *data, size_t n)
+{
+	if (!s->split_cr)
+		return memchr(data, '\n', n);
+	for (size_t i = 0; i < n; i++)
+		if (data[i] == '\n' || data[i] == '\r')
+			return data + i;
+	return NULL;
+}
+
 static int sink_feed(struct line_sink *s, const char *data, size_t n)
 {
 	const char *nl;
@@ -195,7 +206,7 @@ static int sink_feed(struct line_sink *s, const char *data, size_t n)
 
 	s->got_data = true;
 	while (n > 0) {
-		nl = memchr(data, '\n', n);
+		nl = sink_eol(s, data, n);
 		take = nl ? (size_t)(nl - data) : n;
 		if (vs_buf_append(&s->line, data, take) < 0) {
 			s->too_long = true;
@@ -205,7 +216,7 @@ static int sink_feed(struct line_sink *s, const char *data, size_t n)
 			return 0;
 		if (s->line.len && s->line.data[s->line.len - 1] == '\r')
 			s->line.data[--s->line.len] = '\0';
-		if (s->fn(s->line.data ? s->line.data : (char *)"", s->line.len, s->ctx) != 0) {
+		if ((!s->split_cr || s->line.len > 0) && s->fn(s->line.data ? s->line.data : (char *)"", s->line.len, s->ctx) != 0) {
 			s->stopped = true;
 			return -1;
 		}
@@ -979,7 +990,7 @@ int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_ku
 {
 	static const vs_kube_log_opts none = { 0 };
 	struct log_state l = { .fn = fn, .ctx = ctx };
-	struct line_sink sink = { .fn = log_line, .ctx = &l };
+	struct line_sink sink = { .fn = log_line, .ctx = &l, .split_cr = opts && opts->split_cr };
 	struct request req = { .verb = "logs", .method = "GET", .policy = RETRY_IDEMPOTENT, .sink = &sink,
 			       .accept = "*/*" };
 	int rc;

@@ -118,6 +118,8 @@ extern const vs_kube_resource VS_KUBE_STATEFULSETS;
 extern const vs_kube_resource VS_KUBE_REPLICASETS;
 extern const vs_kube_resource VS_KUBE_DAEMONSETS;
 extern const vs_kube_resource VS_KUBE_JOBS;
+extern const vs_kube_resource VS_KUBE_CRONJOBS;
+extern const vs_kube_resource VS_KUBE_CSISTORAGECAPACITIES;
 
 /* metadata.name / metadata.namespace / metadata.resourceVersion / metadata.uid, or NULL. Borrowed. */
 const char *vs_kube_obj_name(const json_t *obj);
@@ -265,6 +267,7 @@ typedef struct vs_kube_log_opts {
 	bool follow;           /* keep streaming until the container ends */
 	long long tail_lines;  /* 0: all */
 	int64_t timeout_ms;    /* 0: none */
+	bool split_cr;         /* a carriage return ends a line too (progress meters); empty lines dropped */
 } vs_kube_log_opts;
 
 /*

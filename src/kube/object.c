@@ -20,6 +20,8 @@ const vs_kube_resource VS_KUBE_STATEFULSETS = { "apps", "v1", "statefulsets", tr
 const vs_kube_resource VS_KUBE_REPLICASETS = { "apps", "v1", "replicasets", true };
 const vs_kube_resource VS_KUBE_DAEMONSETS = { "apps", "v1", "daemonsets", true };
 const vs_kube_resource VS_KUBE_JOBS = { "batch", "v1", "jobs", true };
+const vs_kube_resource VS_KUBE_CRONJOBS = { "batch", "v1", "cronjobs", true };
+const vs_kube_resource VS_KUBE_CSISTORAGECAPACITIES = { "storage.k8s.io", "v1", "csistoragecapacities", true };
 
 const char *vs_kube_obj_name(const json_t *obj)
 {

@@ -27,6 +27,8 @@ typedef struct vs_plan_input {
 	const json_t *daemonsets;
 	const json_t *jobs;
 	const json_t *cronjobs;
+	const json_t *nodes;
+	const json_t *csi_capacities; /* CSIStorageCapacity objects; NULL when the cluster has none */
 } vs_plan_input;
 
 typedef struct vs_plan_opts {
@@ -120,6 +122,9 @@ typedef struct vs_plan {
  */
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err);
 
+/* Record a problem (ns and name NULL for the whole migration); the strings are copied. */
+void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason);
+
 /* Free a plan; NULL is fine. */
 void vs_plan_free(vs_plan *plan);
 
@@ -129,5 +134,94 @@ json_t *vs_plan_to_json(const vs_plan *plan);
 /* A Kubernetes object name derived from base and suffix, at most 63 characters: base+suffix when
  * it fits, else a shortened base, a hash of base, and suffix. Caller frees. */
 char *vs_plan_derived_name(const char *base, const char *suffix);
+
+/* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
+
+#define VS_MIGRATE_LABEL "kurl.sh/pvcmigrate"                  /* on temporary claims and copy pods */
+#define VS_MIGRATE_KIND_LABEL "kurl.sh/pvcmigrate-kind"        /* "dest" on temporary claims */
+#define VS_MIGRATE_SCALE_ANNOTATION "kurl.sh/pvcmigrate-scale" /* a stopped workload's original scale */
+#define VS_MIGRATE_RECLAIM_ANNOTATION "kurl.sh/pvcmigrate-reclaim" /* reclaim policy to give the new PV */
+#define VS_MIGRATE_OWN_RECLAIM_ANNOTATION "volshift.io/original-reclaim-policy" /* a PV's own, before Retain */
+#define VS_MIGRATE_NODE_SELECTOR_ANNOTATION "volshift.io/original-node-selector" /* a stopped DaemonSet's */
+#define VS_MIGRATE_SUSPEND_ANNOTATION "volshift.io/original-suspend"             /* a stopped CronJob's */
+#define VS_MIGRATE_STOP_NODE_LABEL "volshift.io/stopped-for-migration"          /* matches no node */
+
+/* ---- the cluster's objects ------------------------------------------------------------------- */
+
+typedef struct vs_kube_client vs_kube_client;
+
+/* The objects a plan is made from, listed once. Owns its lists; in points into them. */
+typedef struct vs_migrate_snapshot {
+	vs_plan_input in;
+	json_t *lists[12];
+} vs_migrate_snapshot;
+
+/* List everything a plan needs (in ns, or every namespace when ns is NULL; PVs, classes and nodes
+ * always cluster-wide). A cluster without CSIStorageCapacity leaves in.csi_capacities NULL.
+ * Free with vs_migrate_snapshot_clear. */
+int vs_migrate_snapshot_take(vs_kube_client *c, const char *ns, vs_migrate_snapshot *out, vs_error *err);
+void vs_migrate_snapshot_clear(vs_migrate_snapshot *snap);
+
+/* ---- running a migration --------------------------------------------------------------------- */
+
+typedef struct vs_migrate_opts {
+	vs_plan_opts plan;
+	const char *rsync_image;            /* image of copy and probe pods; must have rsync and sh */
+	const char *const *rsync_flags;     /* extra rsync arguments, appended; borrowed */
+	size_t nrsync_flags;
+	bool verbose_copy;                  /* stream rsync's output as "copy-log" events */
+	bool keep_statefulsets;             /* do not recreate StatefulSets with the destination class */
+	int64_t pod_ready_timeout_ms;       /* probe and copy pods must be running within this */
+	int64_t delete_pv_timeout_ms;       /* claims and volumes must bind, release and go within this */
+	int64_t ready_timeout_ms;           /* workloads must be ready again within this */
+} vs_migrate_opts;
+
+/*
+ * Events are how a migration talks to people and machines: a JSON object with "event" (its type),
+ * "time" (RFC 3339) and fields of its own. Types: "stage" {message}, "probe" {mode, ok, message},
+ * "workload-stopped" {kind, namespace, name, replicas}, "workload-ready" {kind, namespace, name,
+ * downtimeMs}, "waiting" {message}, "copy-start" {namespace, pvc, node}, "copy-progress" {namespace,
+ * pvc, bytes, percent, rate, eta}, "copy-log" {namespace, pvc, line}, "copy-done" {namespace, pvc,
+ * bytes, files, ms}, "swapped" {namespace, pvc, oldPv, newPv}, "pv-deleted" {pv, reclaim},
+ * "statefulset-recreated" {namespace, name}, "default-class" {from, to}, "warning" {message},
+ * "done" {pvcs, bytes, ms}. The event is borrowed for the call; calls come from one thread.
+ */
+typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
+
+/*
+ * Preflight on the live cluster: for every distinct set of access modes the destination claims
+ * need, create a small claim of the destination class and a pod that mounts it, wait up to
+ * pod_ready_timeout_ms for the pod to run, and delete both (and the volume they made). A mode that
+ * does not work becomes a problem on each claim that needs it. Returns an error only when the
+ * probe could not be run or cleaned up.
+ */
+int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, vs_migrate_event_fn fn,
+			 void *ctx, vs_error *err);
+
+/*
+ * Execute a plan without problems, group by group: create the destination claims, stop the
+ * group's workloads (recording their scale), copy each claim with an rsync pod, swap the volumes
+ * under the original claim names, restart the workloads and wait until they are ready, then
+ * (change_default) move the default class. Each step checks the live cluster first, so running a
+ * plan again after a failure continues where it stopped. At no point is a volume that may hold the
+ * last copy of data deleted: see swap.c. Errors name the claim or workload and the cause.
+ */
+int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_migrate_event_fn fn,
+		       void *ctx, vs_error *err);
+
+/* ---- rsync's progress (pure, exposed for tests) ----------------------------------------------- */
+
+typedef struct vs_rsync_progress {
+	int64_t bytes;     /* bytes transferred so far */
+	int percent;       /* 0..100 */
+	char rate[24];     /* "28.46MB/s" */
+	char eta[16];      /* "0:00:12" */
+	long files_done;   /* xfr#N */
+	long files_left;   /* to-chk=LEFT/TOTAL */
+	long files_total;
+} vs_rsync_progress;
+
+/* Parse one line of rsync --info=progress2 output; false when the line is something else. */
+bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out);
 
 #endif

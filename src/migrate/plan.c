@@ -63,18 +63,24 @@ static json_t *plan_find(const json_t *list, const char *ns, const char *name)
 static void plan_problem(struct plan_builder *b, const char *ns, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason)
+{
+	vs_plan_problem *p = PLAN_PUSH(plan->problems, plan->nproblems);
+
+	p->ns = ns ? vs_xstrdup(ns) : NULL;
+	p->name = name ? vs_xstrdup(name) : NULL;
+	p->reason = vs_xstrdup(reason);
+}
+
 static void plan_problem(struct plan_builder *b, const char *ns, const char *name, const char *fmt, ...)
 {
-	vs_plan_problem *p = PLAN_PUSH(b->plan->problems, b->plan->nproblems);
 	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	p->ns = ns ? vs_xstrdup(ns) : NULL;
-	p->name = name ? vs_xstrdup(name) : NULL;
-	p->reason = vs_xstrdup(text);
+	vs_plan_add_problem(b->plan, ns, name, text);
 }
 
 /* Annotation keys contain dots, so they are read with json_object_get, not by path. */
@@ -160,6 +166,54 @@ static bool plan_valid_access_mode(const char *mode)
 	       strcmp(mode, "ReadOnlyMany") == 0 || strcmp(mode, "ReadWriteOncePod") == 0;
 }
 
+/* A node-local volume can only be copied on its node: it must exist and take new pods. */
+static void plan_check_node(struct plan_builder *b, const char *ns, const char *name, const char *node)
+{
+	const json_t *n;
+
+	if (!b->in->nodes)
+		return;
+	n = plan_find(b->in->nodes, NULL, node);
+	if (!n)
+		plan_problem(b, ns, name, "its volume is local to node %s, which no longer exists; the data cannot be "
+					  "reached",
+			     node);
+	else if (vs_json_bool(n, "spec.unschedulable", false))
+		plan_problem(b, ns, name, "its volume is local to node %s, which is cordoned, so no copy pod can run "
+					  "there; uncordon it (kubectl uncordon %s)",
+			     node, node);
+}
+
+/* Where the cluster publishes CSIStorageCapacity for the destination class, the data must fit. */
+static void plan_check_capacity(struct plan_builder *b, const char *ns, const char *name, const char *size)
+{
+	int64_t need = 0, best = -1;
+	size_t i;
+	json_t *cap;
+
+	if (vs_quantity_parse(size, &need, NULL) < 0)
+		return;
+	json_array_foreach(plan_items(b->in->csi_capacities), i, cap) {
+		int64_t have = 0;
+		const char *cls = vs_json_str(cap, "storageClassName");
+		const char *avail = vs_json_str(cap, "maximumVolumeSize");
+		if (!avail)
+			avail = vs_json_str(cap, "capacity");
+		if (!cls || strcmp(cls, b->opts->dest_sc) != 0 || !avail || vs_quantity_parse(avail, &have, NULL) < 0)
+			continue;
+		if (have > best)
+			best = have;
+	}
+	if (best >= 0 && best < need) {
+		char want[32], got[32];
+		vs_bytes_format(need, want);
+		vs_bytes_format(best, got);
+		plan_problem(b, ns, name, "needs %s but the destination class %s has at most %s free on any node "
+					  "(CSIStorageCapacity)",
+			     want, b->opts->dest_sc, got);
+	}
+}
+
 static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t *pvc)
 {
 	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
@@ -176,6 +230,9 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 	if (mode && !plan_valid_access_mode(mode))
 		plan_problem(b, ns, name, "annotation %s is \"%s\"; valid: ReadWriteOnce, ReadWriteMany, ReadOnlyMany",
 			     PLAN_ACCESS_ANNOTATION, mode);
+	if (node)
+		plan_check_node(b, ns, name, node);
+	plan_check_capacity(b, ns, name, vs_json_str_or(pv, "spec.capacity.storage", "0"));
 	p = PLAN_PUSH(b->plan->pvcs, b->plan->npvcs);
 	memset(p, 0, sizeof(*p));
 	p->ns = vs_xstrdup(ns);
@@ -276,8 +333,15 @@ static bool plan_controller(const json_t *obj, const char **kind, const char **n
 	return false;
 }
 
+/* The scale to restore: the one recorded when an earlier run stopped the workload, else the current. */
 static long plan_replicas(const json_t *obj)
 {
+	const char *recorded = plan_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
+	char *end = NULL;
+	long n = recorded ? strtol(recorded, &end, 10) : -1;
+
+	if (recorded && end != recorded && !*end && n >= 0)
+		return n;
 	return (long)vs_json_int(obj, "spec.replicas", 1);
 }
 

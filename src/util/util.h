@@ -157,6 +157,16 @@ bool vs_json_array_has_str(const json_t *arr, const char *s);
 /* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */
 int vs_json_set_path(json_t *obj, const char *path, json_t *value);
 
+/* ---- quantities ------------------------------------------------------------------------------ */
+
+/*
+ * Parse a Kubernetes resource quantity ("10Gi", "500M", "1.5Gi", "1e3", "128974848") into bytes,
+ * rounded up. VS_EINVAL naming the text when it is not a quantity or does not fit in 63 bits.
+ */
+int vs_quantity_parse(const char *text, int64_t *out, vs_error *err);
+/* Format bytes for people: "0 B", "512 B", "1.5 KiB", "20.0 MiB", "3.2 GiB". */
+void vs_bytes_format(int64_t bytes, char out[32]);
+
 /* ---- label and field selectors --------------------------------------------------------------- */
 
 /*

@@ -1,0 +1,324 @@
+/*
+ * Copying one claim: the destination claim, then a pod that mounts the source at /source and the
+ * destination at /dest and runs rsync, placed where the source volume can be reached (a node-local
+ * volume's node). The pod's log is followed for rsync's progress; a pod that cannot start is
+ * reported with the scheduler's reason instead of being waited for forever (pvmigrate's
+ * limitation 7), and a failed rsync ends the migration with rsync's last lines.
+ */
+#include "migrate_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COPY_TAIL_LINES 12
+#define COPY_PROGRESS_EVERY_MS 1000
+
+/* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions. */
+static const char *const copy_rsync_args[] = { "rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete",
+					       "--info=progress2,stats2", "--no-inc-recursive" };
+
+json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
+		    const char *const *mounts, size_t nmounts)
+{
+	json_t *volumes = json_array(), *vmounts = json_array();
+	json_t *pod;
+
+	for (size_t i = 0; i < nmounts; i++) {
+		const char *const *m = mounts + 3 * i;
+		json_array_append_new(volumes,
+				      json_pack("{s:s, s:{s:s}}", "name", m[0], "persistentVolumeClaim", "claimName", m[1]));
+		json_array_append_new(vmounts, json_pack("{s:s, s:s}", "name", m[0], "mountPath", m[2]));
+	}
+	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:o, s:[{s:s, s:s, s:o, s:o}]}}", "apiVersion", "v1",
+			"kind", "Pod", "metadata", "name", name, "namespace", ns, "labels", "app.kubernetes.io/managed-by",
+			"volshift", "spec", "restartPolicy", "Never", "volumes", volumes, "containers", "name", "pvmigrate",
+			"image", image, "command", command, "volumeMounts", vmounts);
+	if (node)
+		vs_json_set_path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+				 json_pack("{s:[{s:[{s:s, s:s, s:[s]}]}]}", "nodeSelectorTerms", "matchExpressions", "key",
+					   "kubernetes.io/hostname", "operator", "In", "values", node));
+	return pod;
+}
+
+int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	const char *dest = r->opts->plan.dest_sc;
+	json_t *have = NULL, *claim;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &have, err);
+
+	if (rc < 0)
+		return rc;
+	if (have) {
+		const char *owner = json_string_value(json_object_get(vs_json_path(have, "metadata.labels"), VS_MIGRATE_LABEL));
+		const char *cls = vs_json_str_or(have, "spec.storageClassName", "");
+		if (!owner || strcmp(owner, p->name) != 0 || strcmp(cls, dest) != 0)
+			rc = vs_error_set(err, VS_EINVAL,
+					  "claim %s/%s already exists and is not volshift's destination for %s in class %s; "
+					  "rename or delete it, then run again",
+					  p->ns, p->temp_name, p->name, dest);
+		json_decref(have);
+		return rc;
+	}
+	json_t *modes = p->dest_access_mode ? json_pack("[s]", p->dest_access_mode) : json_deep_copy(p->access_modes);
+	claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}", "apiVersion", "v1",
+			  "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name, "namespace", p->ns, "labels",
+			  VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest", "app.kubernetes.io/managed-by", "volshift",
+			  "spec", "storageClassName", dest, "accessModes", modes, "volumeMode", "Filesystem", "resources",
+			  "requests", "storage", p->capacity);
+	rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
+	json_decref(claim);
+	if (rc < 0)
+		vs_error_wrap(err, "create destination claim for %s/%s", p->ns, p->name);
+	return rc;
+}
+
+/* ---- the copy pod --------------------------------------------------------------------------- */
+
+struct copy_state {
+	mig_run *r;
+	const vs_plan_pvc *p;
+	char *tail[COPY_TAIL_LINES];
+	size_t ntail;
+	int64_t last_progress_ms;
+	int64_t total_bytes;
+	long files;
+};
+
+bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out)
+{
+	vs_rsync_progress p = { 0 };
+	char digits[32];
+	size_t nd = 0;
+	const char *s = line + strspn(line, " ");
+
+	if (!(*s >= '0' && *s <= '9'))
+		return false;
+	for (; (*s >= '0' && *s <= '9') || *s == ','; s++)
+		if (*s != ',' && nd + 1 < sizeof(digits))
+			digits[nd++] = *s;
+	digits[nd] = '\0';
+	if (sscanf(s, " %d%% %23s %15s", &p.percent, p.rate, p.eta) != 3 || !strchr(p.rate, '/'))
+		return false;
+	p.bytes = strtoll(digits, NULL, 10);
+	const char *x = strstr(s, "xfr#"), *chk = strstr(s, "to-chk=");
+	if (x)
+		p.files_done = strtol(x + 4, NULL, 10);
+	if (!chk)
+		chk = strstr(s, "to-check=");
+	if (chk && sscanf(strchr(chk, '=') + 1, "%ld/%ld", &p.files_left, &p.files_total) != 2)
+		p.files_left = p.files_total = 0;
+	*out = p;
+	return true;
+}
+
+/* "Total file size: 10,485,767 bytes" and "Number of files: 5 (...)" from --info=stats2. */
+static bool copy_stat(const char *line, const char *label, int64_t *out)
+{
+	char digits[32];
+	size_t nd = 0;
+
+	if (!vs_str_has_prefix(line, label))
+		return false;
+	for (const char *s = line + strlen(label); *s && (*s == ',' || (*s >= '0' && *s <= '9') || *s == ' '); s++)
+		if (*s >= '0' && *s <= '9' && nd + 1 < sizeof(digits))
+			digits[nd++] = *s;
+	digits[nd] = '\0';
+	*out = strtoll(digits, NULL, 10);
+	return nd > 0;
+}
+
+static void copy_keep_tail(struct copy_state *s, const char *line)
+{
+	if (s->ntail == COPY_TAIL_LINES) {
+		free(s->tail[0]);
+		memmove(s->tail, s->tail + 1, (COPY_TAIL_LINES - 1) * sizeof(char *));
+		s->ntail--;
+	}
+	s->tail[s->ntail++] = vs_xstrdup(line);
+}
+
+static int copy_line(const char *line, size_t len, void *ctx)
+{
+	struct copy_state *s = ctx;
+	vs_rsync_progress pr;
+	int64_t n;
+
+	(void)len;
+	if (vs_rsync_parse_progress(line, &pr)) {
+		int64_t now = vs_time_mono_ms();
+		if (now - s->last_progress_ms >= COPY_PROGRESS_EVERY_MS || pr.percent == 100) {
+			s->last_progress_ms = now;
+			mig_emit(s->r, "copy-progress",
+				 json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc", s->p->name,
+					   "bytes", (json_int_t)pr.bytes, "percent", pr.percent, "rate", pr.rate, "eta", pr.eta,
+					   "files", (json_int_t)pr.files_done, "filesTotal", (json_int_t)pr.files_total));
+		}
+		return 0;
+	}
+	if (copy_stat(line, "Total file size:", &n))
+		s->total_bytes = n;
+	else if (copy_stat(line, "Number of files:", &n))
+		s->files = (long)n;
+	copy_keep_tail(s, line);
+	if (s->r->opts->verbose_copy)
+		mig_emit(s->r, "copy-log", json_pack("{s:s, s:s, s:s}", "namespace", s->p->ns, "pvc", s->p->name, "line", line));
+	return 0;
+}
+
+static bool copy_pod_started(const json_t *pod, void *ctx)
+{
+	const char *phase = vs_json_str_or(pod, "status.phase", "Pending");
+
+	(void)ctx;
+	return pod && strcmp(phase, "Pending") != 0;
+}
+
+static bool copy_pod_finished(const json_t *pod, void *ctx)
+{
+	const char *phase = vs_json_str_or(pod, "status.phase", "");
+
+	(void)ctx;
+	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
+}
+
+/* Why a pod is still Pending: the scheduler's condition, or a container's waiting reason. Caller frees. */
+static char *copy_pending_reason(mig_run *r, const char *ns, const char *name)
+{
+	json_t *pod = NULL, *cond;
+	size_t i;
+	char *why = NULL;
+
+	if (mig_get_opt(r, &VS_KUBE_PODS, ns, name, &pod, NULL) < 0 || !pod)
+		return vs_xstrdup("the pod disappeared");
+	json_array_foreach(vs_json_path(pod, "status.conditions"), i, cond) {
+		if (strcmp(vs_json_str_or(cond, "type", ""), "PodScheduled") == 0 &&
+		    strcmp(vs_json_str_or(cond, "status", ""), "False") == 0)
+			why = vs_xasprintf("it cannot be scheduled: %s", vs_json_str_or(cond, "message", "no reason given"));
+	}
+	json_array_foreach(vs_json_path(pod, "status.containerStatuses"), i, cond) {
+		const char *reason = vs_json_str(cond, "state.waiting.reason");
+		if (!why && reason)
+			why = vs_xasprintf("its container is waiting: %s %s", reason,
+					   vs_json_str_or(cond, "state.waiting.message", ""));
+	}
+	json_decref(pod);
+	return why ? why : vs_xstrdup("it is still Pending");
+}
+
+/* Start the pod and wait until it runs (or has already ended). */
+int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpose, vs_error *err)
+{
+	const char *name = vs_kube_obj_name(pod);
+	int rc = vs_kube_create(r->c, &VS_KUBE_PODS, ns, pod, NULL, err);
+
+	if (rc < 0)
+		return vs_error_wrap(err, "create %s pod", purpose);
+	rc = mig_wait_obj(r, &VS_KUBE_PODS, ns, name, copy_pod_started, NULL, r->opts->pod_ready_timeout_ms, "", err);
+	if (rc == VS_ETIMEOUT) {
+		char *why = copy_pending_reason(r, ns, name);
+		rc = vs_error_set(err, VS_ETIMEOUT, "%s pod %s/%s did not start within %llds (--pod-ready-timeout): %s",
+				  purpose, ns, name, (long long)(r->opts->pod_ready_timeout_ms / 1000), why);
+		free(why);
+	}
+	return rc;
+}
+
+/* Delete a pod at once and wait until it is gone (it holds its claims until then). */
+int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err)
+{
+	vs_kube_delete_opts o = { .has_grace_period = true, .grace_period_seconds = 0 };
+	int rc = vs_kube_delete(r->c, &VS_KUBE_PODS, ns, name, &o, NULL, err);
+
+	if (rc < 0 && vs_error_is(err, "NotFound")) {
+		vs_error_clear(err);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = mig_wait_gone(r, &VS_KUBE_PODS, ns, name, r->opts->delete_pv_timeout_ms, err);
+	return rc;
+}
+
+static json_t *copy_command(const mig_run *r)
+{
+	json_t *cmd = json_array();
+
+	for (size_t k = 0; k < sizeof(copy_rsync_args) / sizeof(copy_rsync_args[0]); k++)
+		json_array_append_new(cmd, json_string(copy_rsync_args[k]));
+	if (r->opts->verbose_copy)
+		json_array_append_new(cmd, json_string("-v"));
+	for (size_t k = 0; k < r->opts->nrsync_flags; k++)
+		json_array_append_new(cmd, json_string(r->opts->rsync_flags[k]));
+	json_array_append_new(cmd, json_string("/source/"));
+	json_array_append_new(cmd, json_string("/dest/"));
+	return cmd;
+}
+
+/* The pod has ended: its verdict, with rsync's last lines when it failed. */
+static int copy_verdict(mig_run *r, struct copy_state *s, vs_error *err)
+{
+	const vs_plan_pvc *p = s->p;
+	json_t *pod = NULL;
+	vs_buf tail;
+	int rc = mig_wait_obj(r, &VS_KUBE_PODS, p->ns, p->copy_pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
+			      "the copy pod to end", err);
+
+	if (rc == 0)
+		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+	if (rc < 0)
+		return rc;
+	if (pod && strcmp(vs_json_str_or(pod, "status.phase", ""), "Succeeded") == 0) {
+		json_decref(pod);
+		return 0;
+	}
+	vs_buf_init(&tail, 0);
+	for (size_t k = 0; k < s->ntail; k++)
+		vs_buf_printf(&tail, "%s%s", k ? " | " : "", s->tail[k]);
+	rc = vs_error_set(err, VS_EIO, "copying %s/%s failed: rsync in pod %s exited with %lld; its last lines: %s", p->ns,
+			  p->name, p->copy_pod,
+			  vs_json_int(json_array_get(vs_json_path(pod, "status.containerStatuses"), 0),
+				      "state.terminated.exitCode", -1),
+			  tail.len ? tail.data : "(none)");
+	vs_buf_free(&tail);
+	json_decref(pod);
+	return rc;
+}
+
+int mig_copy(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
+	struct copy_state s = { .r = r, .p = p };
+	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
+	int64_t start = vs_time_mono_ms();
+	json_t *pod;
+	vs_error cleanup;
+	int rc = mig_pod_remove(r, p->ns, p->copy_pod, err); /* a copy pod left by an interrupted run */
+
+	if (rc < 0)
+		return rc;
+	pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, p->node, copy_command(r), mounts, 2);
+	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
+	mig_emit(r, "copy-start", json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", p->node));
+	rc = mig_pod_run(r, p->ns, pod, "copy", err);
+	json_decref(pod);
+	if (rc == 0)
+		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, copy_line, &s, err);
+	if (rc == 0)
+		rc = copy_verdict(r, &s, err);
+	vs_error_clear(&cleanup);
+	if (mig_pod_remove(r, p->ns, p->copy_pod, &cleanup) < 0 && rc == 0) {
+		*err = cleanup;
+		rc = cleanup.code;
+	}
+	if (rc == 0) {
+		r->bytes_copied += s.total_bytes;
+		mig_emit(r, "copy-done", json_pack("{s:s, s:s, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name, "bytes",
+						   (json_int_t)s.total_bytes, "files", (json_int_t)s.files, "ms",
+						   (json_int_t)(vs_time_mono_ms() - start)));
+	}
+	for (size_t k = 0; k < s.ntail; k++)
+		free(s.tail[k]);
+	return rc;
+}

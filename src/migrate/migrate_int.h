@@ -1,0 +1,96 @@
+/*
+ * The migrate module's internals, shared by its files: the state of one run and the steps that
+ * act on the cluster. Nothing here is used outside src/migrate.
+ */
+#ifndef VS_MIGRATE_INT_H
+#define VS_MIGRATE_INT_H
+
+#include "kube/kube.h"
+#include "migrate.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One run: borrowed client, options, plan and event sink. */
+typedef struct mig_run {
+	vs_kube_client *c;
+	const vs_migrate_opts *opts;
+	const vs_plan *plan;
+	vs_migrate_event_fn fn;
+	void *ctx;
+	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc) */
+	int64_t *stopped_at_ms;   /* when each workload was stopped (per plan workload), 0 if not */
+	int64_t bytes_copied;
+} mig_run;
+
+/* ---- events (run.c) ---- */
+
+/* Send an event of type with fields (stolen; may be NULL) to the run's sink. */
+void mig_emit(mig_run *r, const char *type, json_t *fields);
+/* A "stage"/"waiting"/"warning" event with a printf message. */
+void mig_say(mig_run *r, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- waiting (wait.c) ---- */
+
+/* True when the watched objects (a JSON object from "NS/NAME" to object, borrowed) are as wanted. */
+typedef bool (*mig_pred)(json_t *objects, void *ctx);
+
+/*
+ * Wait until pred holds for the objects of res in ns matching the selectors (either may be NULL):
+ * list once, then follow a watch from the list's version, keeping a local copy of the objects.
+ * what names the wait in the timeout error ("pods of claim default/data to stop").
+ */
+int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, const char *label_selector,
+	     const char *field_selector, mig_pred pred, void *ctx, int64_t timeout_ms, const char *what, vs_error *err);
+
+/* Wait until the object ns/name of res no longer exists. */
+int mig_wait_gone(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
+		  vs_error *err);
+
+/* Wait until one object (ns/name) satisfies pred (which gets the object, or NULL while absent). */
+typedef bool (*mig_obj_pred)(const json_t *obj, void *ctx);
+int mig_wait_obj(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, mig_obj_pred pred,
+		 void *ctx, int64_t timeout_ms, const char *what, vs_error *err);
+
+/* GET that treats NotFound as success with *out NULL. */
+int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
+		vs_error *err);
+/* DELETE that treats NotFound as success. uid (may be NULL) is a precondition. */
+int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, const char *uid,
+	       const char *propagation, vs_error *err);
+/* An annotation of obj (keys hold dots, so not by path). Borrowed or NULL. */
+const char *mig_annotation(const json_t *obj, const char *key);
+/* True when a pod's spec.volumes mounts claim. */
+bool mig_pod_mounts(const json_t *pod, const char *claim);
+
+/* ---- workloads (workload.c) ---- */
+
+/* Stop the workloads of group g and wait until no pod mounts its claims. */
+int mig_workloads_stop(mig_run *r, size_t g, vs_error *err);
+/* Start the workloads of group g again (StatefulSets recreated with the destination class unless
+ * keep_statefulsets) and wait until each is ready, reporting its downtime. */
+int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
+
+/* ---- copy (copy.c) ---- */
+
+/* Create the destination claim of plan pvc i (idempotent; refuses a stranger with the same name). */
+int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err);
+/* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. */
+int mig_copy(mig_run *r, size_t i, vs_error *err);
+/* A pod that mounts nmounts claims (mounts holds volume name, claim, mount path for each) and runs
+ * command (stolen), pinned to node when not NULL; for copy and probe pods. Caller owns it. */
+json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
+		    const char *const *mounts, size_t nmounts);
+
+/* Create pod (borrowed) and wait up to pod_ready_timeout_ms until it runs or has ended; a pod
+ * still Pending then is an error carrying the scheduler's or the kubelet's reason. purpose names it. */
+int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpose, vs_error *err);
+/* Delete a pod without grace (a missing one is fine) and wait until it is gone. */
+int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err);
+
+/* ---- swap (swap.c) ---- */
+
+/* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. */
+int mig_swap(mig_run *r, size_t i, vs_error *err);
+
+#endif

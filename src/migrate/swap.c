@@ -1,0 +1,285 @@
+/*
+ * The swap: the original claim name moves from the source volume to the copy, following how a
+ * real control plane binds and releases (../shared/KUBERNETES-NOTES.md): both volumes set to
+ * Retain, the original and temporary claims deleted, the new volume pre-bound to the original
+ * name without a uid (so no other pending claim can take it), the claim created again naming the
+ * volume and the destination class explicitly, the new volume's reclaim policy set to what the old
+ * one had, and the old volume given back to its reclaim policy last.
+ *
+ * THE INVARIANT, enforced here: at every instant, every byte of every source volume is on a PV
+ * whose reclaim policy is Retain or whose claim still exists.
+ *   - A claim is deleted only after its volume has been observed with policy Retain
+ *     (swap_retain returns the server's copy, and swap_delete_claim checks it).
+ *   - The old volume leaves Retain (or is deleted) only after the original name has been observed
+ *     Bound to the new volume, which holds the verified copy.
+ * Every step looks at the live objects first, so a swap that was interrupted continues.
+ */
+#include "migrate_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Annotations the control plane writes while binding; a recreated claim must not carry them. */
+static const char *const swap_binding_annotations[] = {
+	"pv.kubernetes.io/bind-completed",		  "pv.kubernetes.io/bound-by-controller",
+	"volume.beta.kubernetes.io/storage-provisioner", "volume.kubernetes.io/storage-provisioner",
+	"volume.kubernetes.io/selected-node",
+};
+
+/*
+ * Set pv to Retain, recording its own policy (and, when extra_key is set, extra_value) in
+ * annotations unless an earlier run already did. *own receives the recorded original policy
+ * (caller frees). Checks the server's answer: VS_EAPI-free failure if the volume is not Retain.
+ */
+static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, const char *extra_value, char **own,
+		       vs_error *err)
+{
+	json_t *pv = NULL, *patch, *out = NULL;
+	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
+
+	if (rc < 0)
+		return rc;
+	const char *recorded = mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
+	const char *policy = vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
+	*own = vs_xstrdup(recorded ? recorded : policy);
+	patch = json_pack("{s:{s:s}}", "spec", "persistentVolumeReclaimPolicy", "Retain");
+	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, *own));
+	if (extra_key && !mig_annotation(pv, extra_key))
+		json_object_set_new(vs_json_path(patch, "metadata.annotations"), extra_key, json_string(extra_value));
+	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &out, err);
+	if (rc == 0 && strcmp(vs_json_str_or(out, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
+		rc = vs_error_set(err, VS_EIO, "PersistentVolume %s: reclaim policy is still %s after setting Retain",
+				  pv_name, vs_json_str_or(out, "spec.persistentVolumeReclaimPolicy", "unset"));
+	json_decref(pv);
+	json_decref(patch);
+	json_decref(out);
+	return rc < 0 ? vs_error_wrap(err, "retain volume %s", pv_name) : 0;
+}
+
+/* Delete claim ns/name if it is still the object with uid (NULL: any), once its volume is Retain. */
+static int swap_delete_claim(mig_run *r, const char *ns, const char *name, const char *uid, const char *pv_name,
+			     vs_error *err)
+{
+	json_t *claim = NULL, *pv = NULL;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, &claim, err);
+
+	if (rc < 0 || !claim)
+		return rc;
+	if (uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0)
+		goto done; /* the name already belongs to the new claim */
+	rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
+	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
+		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name, pv_name);
+	if (rc == 0)
+		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, vs_kube_obj_uid(claim), NULL, err);
+	if (rc == 0)
+		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
+	if (rc == VS_ETIMEOUT)
+		vs_error_wrap(err, "claim %s/%s is still in use (a pod that mounts it must be deleted)", ns, name);
+done:
+	json_decref(claim);
+	json_decref(pv);
+	return rc;
+}
+
+/* Point the new volume at the original claim name, without a uid, so that claim and only it binds. */
+static int swap_prebind(mig_run *r, const vs_plan_pvc *p, const char *new_pv, vs_error *err)
+{
+	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
+				  "PersistentVolumeClaim", "namespace", p->ns, "name", p->name, "uid", "resourceVersion");
+	json_t *pv = NULL;
+	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, new_pv, &pv, err);
+
+	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), p->name) == 0 &&
+	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0)
+		goto done; /* pre-bound already, or bound to the new claim */
+	if (rc == 0)
+		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, new_pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+done:
+	json_decref(patch);
+	json_decref(pv);
+	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", new_pv, p->ns, p->name) : 0;
+}
+
+/* The original claim as it must be recreated: same name, labels, annotations and spec, except the
+ * class and the volume (and the access mode when the annotation asks for another). */
+static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_plan_pvc *p, const char *new_pv)
+{
+	json_t *meta = json_pack("{s:s, s:s}", "name", p->name, "namespace", p->ns);
+	json_t *spec = json_deep_copy(vs_json_path(orig, "spec"));
+	json_t *labels = vs_json_path(orig, "metadata.labels"), *ann = json_deep_copy(vs_json_path(orig, "metadata.annotations"));
+	json_t *refs = json_array(), *ref;
+	size_t k;
+
+	if (labels)
+		json_object_set(meta, "labels", labels);
+	for (k = 0; ann && k < sizeof(swap_binding_annotations) / sizeof(swap_binding_annotations[0]); k++)
+		json_object_del(ann, swap_binding_annotations[k]);
+	if (ann)
+		json_object_set_new(meta, "annotations", ann);
+	/* a StatefulSet's reference would name the object volshift recreates; its controller adds the new one */
+	json_array_foreach(vs_json_path(orig, "metadata.ownerReferences"), k, ref)
+		if (strcmp(vs_json_str_or(ref, "kind", ""), "StatefulSet") != 0)
+			json_array_append(refs, ref);
+	if (json_array_size(refs))
+		json_object_set(meta, "ownerReferences", refs);
+	json_decref(refs);
+	if (!spec)
+		spec = json_object();
+	json_object_set_new(spec, "storageClassName", json_string(r->opts->plan.dest_sc));
+	json_object_set_new(spec, "volumeName", json_string(new_pv));
+	json_object_del(spec, "dataSource");
+	json_object_del(spec, "dataSourceRef");
+	json_object_del(spec, "selector");
+	if (p->dest_access_mode)
+		json_object_set_new(spec, "accessModes", json_pack("[s]", p->dest_access_mode));
+	return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", meta,
+			 "spec", spec);
+}
+
+static bool swap_bound_to(const json_t *claim, void *ctx)
+{
+	return claim && strcmp(vs_json_str_or(claim, "status.phase", ""), "Bound") == 0 &&
+	       strcmp(vs_json_str_or(claim, "spec.volumeName", ""), (const char *)ctx) == 0;
+}
+
+static int swap_create_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	json_t *have = NULL, *claim;
+	char *what;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &have, err);
+
+	if (rc < 0)
+		return rc;
+	if (have && strcmp(vs_json_str_or(have, "spec.volumeName", ""), new_pv) != 0)
+		rc = vs_error_set(err, VS_EINVAL, "claim %s/%s exists but is not bound to the new volume %s; something else "
+						  "created it while the migration ran",
+				  p->ns, p->name, new_pv);
+	if (rc == 0 && !have) {
+		claim = swap_new_claim(r, r->originals[i], p, new_pv);
+		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
+		json_decref(claim);
+	}
+	json_decref(have);
+	if (rc < 0)
+		return rc;
+	what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, new_pv);
+	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, swap_bound_to, (void *)new_pv, r->opts->delete_pv_timeout_ms,
+			  what, err);
+	free(what);
+	return rc;
+}
+
+/* Give a volume the policy it should keep and drop volshift's annotations. */
+static int swap_set_policy(mig_run *r, const char *pv_name, const char *policy, vs_error *err)
+{
+	json_t *patch = json_pack("{s:{s:{s:n, s:n}}, s:{s:s}}", "metadata", "annotations", VS_MIGRATE_RECLAIM_ANNOTATION,
+				  VS_MIGRATE_OWN_RECLAIM_ANNOTATION, "spec", "persistentVolumeReclaimPolicy", policy);
+	int rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+
+	json_decref(patch);
+	return rc;
+}
+
+/*
+ * The old volume, once the original name is Bound to the new one: a volume whose policy was
+ * Delete gets it back, so its provisioner removes it and its data as it would have; any other is
+ * deleted as an object, its data left in the storage system as its policy says.
+ */
+static int swap_release_old(mig_run *r, const vs_plan_pvc *p, const char *new_pv, vs_error *err)
+{
+	json_t *claim = NULL, *pv = NULL;
+	int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+
+	if (rc == 0 && !swap_bound_to(claim, (void *)new_pv))
+		rc = vs_error_set(err, VS_EIO, "claim %s/%s is not bound to %s; the old volume %s is kept", p->ns, p->name,
+				  new_pv, p->pv);
+	if (rc == 0)
+		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &pv, err);
+	if (rc < 0 || !pv)
+		goto done;
+	char *policy = vs_xstrdup(mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
+					  ? mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
+					  : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete"));
+	if (strcmp(policy, "Delete") == 0) {
+		rc = swap_set_policy(r, p->pv, "Delete", err);
+		if (rc == 0 && mig_wait_gone(r, &VS_KUBE_PVS, NULL, p->pv, r->opts->delete_pv_timeout_ms, err) < 0) {
+			mig_say(r, "warning", "old volume %s was not removed by its provisioner within %llds: %s", p->pv,
+				(long long)(r->opts->delete_pv_timeout_ms / 1000), err->message);
+			vs_error_clear(err);
+		}
+	} else {
+		rc = mig_delete(r, &VS_KUBE_PVS, NULL, p->pv, NULL, NULL, err);
+	}
+	if (rc == 0)
+		mig_emit(r, "pv-deleted", json_pack("{s:s, s:s}", "pv", p->pv, "reclaim", policy));
+	free(policy);
+done:
+	json_decref(claim);
+	json_decref(pv);
+	return rc;
+}
+
+/* The new volume: the temporary claim's, or (after it was deleted) the one pre-bound to the name. */
+static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, vs_error *err)
+{
+	json_t *obj = NULL;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &obj, err);
+
+	*out = NULL;
+	if (rc == 0 && obj && vs_json_str(obj, "spec.volumeName"))
+		*out = vs_xstrdup(vs_json_str(obj, "spec.volumeName"));
+	json_decref(obj);
+	obj = NULL;
+	if (rc == 0 && !*out) {
+		json_t *list = NULL, *pv;
+		size_t k;
+		rc = vs_kube_list(r->c, &VS_KUBE_PVS, NULL, NULL, &list, err);
+		json_array_foreach(json_object_get(list, "items"), k, pv) {
+			const char *cname = vs_json_str_or(pv, "spec.claimRef.name", "");
+			if (!*out && strcmp(vs_json_str_or(pv, "spec.storageClassName", ""), r->opts->plan.dest_sc) == 0 &&
+			    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0 &&
+			    (strcmp(cname, p->temp_name) == 0 || strcmp(cname, p->name) == 0))
+				*out = vs_xstrdup(vs_kube_obj_name(pv));
+		}
+		json_decref(list);
+	}
+	if (rc == 0 && !*out)
+		rc = vs_error_set(err, VS_EIO, "no destination volume found for %s/%s (claim %s has no volume)", p->ns,
+				  p->name, p->temp_name);
+	return rc;
+}
+
+int mig_swap(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	char *new_pv = NULL, *old_policy = NULL, *new_own = NULL;
+	int rc = swap_find_new_pv(r, p, &new_pv, err);
+
+	if (rc == 0)
+		rc = swap_retain(r, p->pv, NULL, NULL, &old_policy, err);
+	if (rc == 0)
+		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION, old_policy, &new_own, err);
+	if (rc == 0)
+		rc = swap_delete_claim(r, p->ns, p->name, p->uid, p->pv, err);
+	if (rc == 0)
+		rc = swap_delete_claim(r, p->ns, p->temp_name, NULL, new_pv, err);
+	if (rc == 0)
+		rc = swap_prebind(r, p, new_pv, err);
+	if (rc == 0)
+		rc = swap_create_claim(r, i, new_pv, err);
+	if (rc == 0)
+		rc = swap_set_policy(r, new_pv, old_policy, err);
+	if (rc == 0)
+		mig_emit(r, "swapped", json_pack("{s:s, s:s, s:s, s:s}", "namespace", p->ns, "pvc", p->name, "oldPv", p->pv,
+						 "newPv", new_pv));
+	if (rc == 0)
+		rc = swap_release_old(r, p, new_pv, err);
+	if (rc < 0)
+		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
+	free(new_pv);
+	free(old_policy);
+	free(new_own);
+	return rc;
+}
