@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,8 +18,9 @@ struct cli_command {
 	const char *summary;
 };
 
-/* Subcommands are added here as they are built, one cmd_<name>.c each. */
+/* Subcommands, one cmd_<name>.c each. */
 static const struct cli_command cli_commands[] = {
+	{ "migrate", vs_cli_cmd_migrate, "move every claim of one StorageClass to another (pvmigrate's job)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -34,13 +36,15 @@ static void cli_usage(FILE *out)
 		vs_cli_version());
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(out, "  %-12s %s\n", c->name, c->summary);
-	if (!cli_commands[0].name)
-		fprintf(out, "  (none yet: this build provides the Kubernetes client and volshift-sim)\n");
-	fprintf(out, "\nRun 'volshift COMMAND --help' for a command's flags.\n");
+	fprintf(out, "\nRun 'volshift COMMAND --help' for a command's flags. Linked as 'pvmigrate', volshift takes\n"
+		     "pvmigrate's command line; installed as 'kubectl-volshift', it is the kubectl plugin 'kubectl volshift'.\n");
 }
 
 int main(int argc, char **argv)
 {
+	/* installed or linked as pvmigrate: pvmigrate's command line, as is */
+	if (strcmp(basename(argv[0]), "pvmigrate") == 0)
+		return vs_cli_migrate(argc, argv, true);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		cli_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? VS_EXIT_USAGE : VS_EXIT_OK;

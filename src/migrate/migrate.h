@@ -156,10 +156,10 @@ typedef struct vs_migrate_snapshot {
 	json_t *lists[12];
 } vs_migrate_snapshot;
 
-/* List everything a plan needs (in ns, or every namespace when ns is NULL; PVs, classes and nodes
- * always cluster-wide). A cluster without CSIStorageCapacity leaves in.csi_capacities NULL.
+/* List everything a plan needs, in every namespace (a volume's claim may live anywhere; --namespace
+ * filters in the plan). A cluster without CSIStorageCapacity leaves in.csi_capacities NULL.
  * Free with vs_migrate_snapshot_clear. */
-int vs_migrate_snapshot_take(vs_kube_client *c, const char *ns, vs_migrate_snapshot *out, vs_error *err);
+int vs_migrate_snapshot_take(vs_kube_client *c, vs_migrate_snapshot *out, vs_error *err);
 void vs_migrate_snapshot_clear(vs_migrate_snapshot *snap);
 
 /* ---- running a migration --------------------------------------------------------------------- */

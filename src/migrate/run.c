@@ -38,7 +38,7 @@ void mig_say(mig_run *r, const char *type, const char *fmt, ...)
 
 /* ---- the snapshot ------------------------------------------------------------------------------ */
 
-int vs_migrate_snapshot_take(vs_kube_client *c, const char *ns, vs_migrate_snapshot *out, vs_error *err)
+int vs_migrate_snapshot_take(vs_kube_client *c, vs_migrate_snapshot *out, vs_error *err)
 {
 	const vs_kube_resource *res[] = { &VS_KUBE_STORAGECLASSES, &VS_KUBE_PVS,	 &VS_KUBE_PVCS,
 					  &VS_KUBE_PODS,	   &VS_KUBE_REPLICASETS, &VS_KUBE_DEPLOYMENTS,
@@ -51,7 +51,7 @@ int vs_migrate_snapshot_take(vs_kube_client *c, const char *ns, vs_migrate_snaps
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]) && rc == 0; i++) {
-		rc = vs_kube_list(c, res[i], ns, NULL, &out->lists[i], err);
+		rc = vs_kube_list(c, res[i], NULL, NULL, &out->lists[i], err);
 		if (rc < 0 && res[i] == &VS_KUBE_CSISTORAGECAPACITIES && vs_error_is(err, "NotFound")) {
 			vs_error_clear(err); /* a cluster without storage capacity tracking */
 			rc = 0;

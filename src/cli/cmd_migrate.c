@@ -1,0 +1,322 @@
+/*
+ * `volshift migrate`: pvmigrate's command, with its flags and defaults, and more. The same code
+ * serves the binary when it is installed as `pvmigrate` (Go-style flags: one or two dashes,
+ * -flag=value, booleans as -flag or -flag=false), so scripts written for pvmigrate keep working.
+ */
+#include "cli.h"
+#include "kube/kube.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIGRATE_DEFAULT_IMAGE "eeacms/rsync:2.3"
+
+enum migrate_flag {
+	F_SOURCE = 256, F_DEST, F_NAMESPACE, F_IMAGE, F_RSYNC_FLAGS, F_SET_DEFAULTS, F_VERBOSE, F_SKIP_SOURCE,
+	F_PREFLIGHT_ONLY, F_SKIP_PREFLIGHT, F_POD_READY, F_DELETE_PV, F_KUBECONFIG, F_CONTEXT, F_PVC, F_SELECTOR,
+	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_HELP,
+};
+
+static const struct option migrate_options[] = {
+	{ "source-sc", required_argument, NULL, F_SOURCE },
+	{ "dest-sc", required_argument, NULL, F_DEST },
+	{ "namespace", required_argument, NULL, F_NAMESPACE },
+	{ "rsync-image", required_argument, NULL, F_IMAGE },
+	{ "rsync-flags", required_argument, NULL, F_RSYNC_FLAGS },
+	{ "set-defaults", optional_argument, NULL, F_SET_DEFAULTS },
+	{ "verbose-copy", optional_argument, NULL, F_VERBOSE },
+	{ "skip-source-validation", optional_argument, NULL, F_SKIP_SOURCE },
+	{ "preflight-validation-only", optional_argument, NULL, F_PREFLIGHT_ONLY },
+	{ "skip-preflight-validation", optional_argument, NULL, F_SKIP_PREFLIGHT },
+	{ "pod-ready-timeout", required_argument, NULL, F_POD_READY },
+	{ "delete-pv-timeout", required_argument, NULL, F_DELETE_PV },
+	{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
+	{ "context", required_argument, NULL, F_CONTEXT },
+	{ "pvc", required_argument, NULL, F_PVC },
+	{ "selector", required_argument, NULL, F_SELECTOR },
+	{ "dry-run", optional_argument, NULL, F_DRY_RUN },
+	{ "output", required_argument, NULL, F_OUTPUT },
+	{ "yes", optional_argument, NULL, F_YES },
+	{ "delete-bare-pods", optional_argument, NULL, F_BARE_PODS },
+	{ "keep-statefulsets", optional_argument, NULL, F_KEEP_STS },
+	{ "ready-timeout", required_argument, NULL, F_READY },
+	{ "help", no_argument, NULL, F_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char migrate_help[] =
+	"Usage: volshift migrate --source-sc NAME --dest-sc NAME [flags]\n"
+	"\n"
+	"Move every PersistentVolumeClaim whose volume is of class --source-sc to class --dest-sc: copy the\n"
+	"data with rsync, then put each claim's name on the copy, stopping only the workloads that use the\n"
+	"claims being switched. Claims keep their names, labels, annotations and sizes.\n"
+	"\n"
+	"pvmigrate's flags (same meaning and defaults):\n"
+	"  --source-sc NAME                 class to migrate from (required)\n"
+	"  --dest-sc NAME                   class to migrate to (required)\n"
+	"  --namespace NS                   only migrate claims in this namespace\n"
+	"  --rsync-image IMAGE              image of the copy pods, with rsync on its path (" MIGRATE_DEFAULT_IMAGE ")\n"
+	"  --rsync-flags A,B                comma-separated extra rsync flags, appended\n"
+	"  --set-defaults                   make --dest-sc the default class (it must be --source-sc or none now)\n"
+	"  --verbose-copy                   show rsync's output instead of a progress line\n"
+	"  --skip-source-validation         migrate volumes of --source-sc even if that class no longer exists\n"
+	"  --preflight-validation-only      run the checks (including access-mode probes) and stop\n"
+	"  --skip-preflight-validation      do not probe the destination's access modes\n"
+	"  --pod-ready-timeout SECONDS      probe and copy pods must be running within this (60)\n"
+	"  --delete-pv-timeout SECONDS      claims and volumes must bind or go within this (300)\n"
+	"\n"
+	"volshift's own:\n"
+	"  --kubeconfig FILE, --context NAME  which cluster, as kubectl chooses it\n"
+	"  --pvc NAMESPACE/NAME             only this claim (repeatable)\n"
+	"  --selector LABELS                only claims with these labels (kubectl -l syntax)\n"
+	"  --dry-run                        print the plan and change nothing\n"
+	"  --output text|json               json: one event per line, for machines\n"
+	"  --yes                            do not ask before changing anything (asked only on a terminal)\n"
+	"  --delete-bare-pods               allow deleting pods that no controller owns; they do not come back\n"
+	"  --keep-statefulsets              do not recreate StatefulSets with claim templates in --dest-sc\n"
+	"  --ready-timeout SECONDS          workloads (and running Jobs) must be ready (done) within this (600)\n"
+	"\n"
+	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
+	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
+	"matches no node and restored; CronJobs are suspended and restored; a running Job that mounts a\n"
+	"claim is waited for (up to --ready-timeout) because stopping it would lose its work, and its\n"
+	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
+	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
+
+struct migrate_cmd {
+	vs_migrate_opts m;
+	const char *kubeconfig, *context;
+	bool json, dry_run, yes, preflight_only, skip_preflight;
+	const char **pvcs;
+	size_t npvcs;
+	char **rsync_flags;
+	size_t nrsync_flags;
+};
+
+static int migrate_usage(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "volshift migrate: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\nRun 'volshift migrate --help' for the flags.\n");
+	return VS_EXIT_USAGE;
+}
+
+/* Go's strconv.ParseBool, as pvmigrate's flag package accepts; NULL (a bare flag) is true. */
+static int migrate_bool(const char *name, const char *v, bool *out)
+{
+	static const char *yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *no[] = { "0", "f", "F", "FALSE", "false", "False" };
+
+	for (size_t i = 0; i < 6; i++) {
+		if (!v || strcmp(v, yes[i]) == 0)
+			return (*out = true), 0;
+		if (strcmp(v, no[i]) == 0)
+			return (*out = false), 0;
+	}
+	return migrate_usage("--%s=%s: expected true or false", name, v);
+}
+
+static int migrate_seconds(const char *name, const char *v, int64_t *out_ms)
+{
+	char *end = NULL;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n <= 0 || n > 7 * 24 * 3600)
+		return migrate_usage("--%s %s: expected a number of seconds above 0", name, v);
+	*out_ms = (int64_t)n * 1000;
+	return 0;
+}
+
+static void migrate_split_flags(struct migrate_cmd *m, const char *v)
+{
+	char *copy = vs_xstrdup(v), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		m->rsync_flags = vs_xrealloc(m->rsync_flags, (m->nrsync_flags + 1) * sizeof(char *));
+		m->rsync_flags[m->nrsync_flags++] = vs_xstrdup(tok);
+	}
+	free(copy);
+}
+
+static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const char *v)
+{
+	switch (opt) {
+	case F_SOURCE: m->m.plan.source_sc = v; return 0;
+	case F_DEST: m->m.plan.dest_sc = v; return 0;
+	case F_NAMESPACE: m->m.plan.namespace = *v ? v : NULL; return 0;
+	case F_IMAGE: m->m.rsync_image = v; return 0;
+	case F_RSYNC_FLAGS: migrate_split_flags(m, v); return 0;
+	case F_SET_DEFAULTS: return migrate_bool(name, v, &m->m.plan.set_defaults);
+	case F_VERBOSE: return migrate_bool(name, v, &m->m.verbose_copy);
+	case F_SKIP_SOURCE: return migrate_bool(name, v, &m->m.plan.skip_source_validation);
+	case F_PREFLIGHT_ONLY: return migrate_bool(name, v, &m->preflight_only);
+	case F_SKIP_PREFLIGHT: return migrate_bool(name, v, &m->skip_preflight);
+	case F_POD_READY: return migrate_seconds(name, v, &m->m.pod_ready_timeout_ms);
+	case F_DELETE_PV: return migrate_seconds(name, v, &m->m.delete_pv_timeout_ms);
+	case F_READY: return migrate_seconds(name, v, &m->m.ready_timeout_ms);
+	case F_KUBECONFIG: m->kubeconfig = v; return 0;
+	case F_CONTEXT: m->context = v; return 0;
+	case F_SELECTOR: m->m.plan.selector = v; return 0;
+	case F_DRY_RUN: return migrate_bool(name, v, &m->dry_run);
+	case F_YES: return migrate_bool(name, v, &m->yes);
+	case F_BARE_PODS: return migrate_bool(name, v, &m->m.plan.delete_bare_pods);
+	case F_KEEP_STS: return migrate_bool(name, v, &m->m.keep_statefulsets);
+	case F_PVC:
+		m->pvcs = vs_xrealloc(m->pvcs, (m->npvcs + 1) * sizeof(char *));
+		m->pvcs[m->npvcs++] = v;
+		return 0;
+	case F_OUTPUT:
+		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+			return migrate_usage("--output %s: expected text or json%s", v, "");
+		m->json = strcmp(v, "json") == 0;
+		return 0;
+	}
+	return VS_EXIT_USAGE;
+}
+
+/* Parse argv into m; VS_EXIT_OK, VS_EXIT_USAGE, or -1 after printing --help. */
+static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_style)
+{
+	int opt, idx = 0, rc = 0;
+
+	m->m.rsync_image = MIGRATE_DEFAULT_IMAGE;
+	m->m.pod_ready_timeout_ms = 60 * 1000;
+	m->m.delete_pv_timeout_ms = 300 * 1000;
+	m->m.ready_timeout_ms = 600 * 1000;
+	opterr = 0;
+	optind = 1;
+	while (rc == 0 && (opt = go_style ? getopt_long_only(argc, argv, "+", migrate_options, &idx)
+					  : getopt_long(argc, argv, "+", migrate_options, &idx)) != -1) {
+		if (opt == F_HELP) {
+			fputs(migrate_help, stdout);
+			return -1;
+		}
+		if (opt == '?' || opt == ':')
+			return migrate_usage("unknown flag or missing value: %s%s", argv[optind - 1], "");
+		rc = migrate_flag(m, opt, migrate_options[idx].name, optarg);
+	}
+	if (rc == 0 && optind < argc)
+		return migrate_usage("unexpected argument \"%s\"%s", argv[optind], "");
+	if (rc == 0 && (!m->m.plan.source_sc || !m->m.plan.dest_sc))
+		return migrate_usage("--source-sc and --dest-sc are both required%s%s", "", "");
+	m->m.plan.pvcs = m->pvcs;
+	m->m.plan.npvcs = m->npvcs;
+	m->m.rsync_flags = (const char *const *)m->rsync_flags;
+	m->m.nrsync_flags = m->nrsync_flags;
+	return rc;
+}
+
+static void migrate_cmd_clear(struct migrate_cmd *m)
+{
+	for (size_t i = 0; i < m->nrsync_flags; i++)
+		free(m->rsync_flags[i]);
+	free(m->rsync_flags);
+	free(m->pvcs);
+}
+
+static int migrate_fail(vs_out *o, const char *what, const vs_error *err)
+{
+	char *text = vs_xasprintf("%s: %s", what, err->message);
+
+	if (vs_out_is_json(o))
+		vs_out_message(o, "error", text);
+	fprintf(stderr, "volshift migrate: %s\n", text);
+	free(text);
+	return VS_EXIT_FAILED;
+}
+
+static bool migrate_confirm(const struct migrate_cmd *m)
+{
+	char answer[16] = "";
+
+	if (m->yes || m->json || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return true;
+	printf("\nProceed with the migration? The workloads listed are stopped while their claims are switched. [y/N] ");
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+/* Plan, check, ask, run. */
+static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
+{
+	vs_migrate_snapshot snap;
+	vs_plan *plan = NULL;
+	vs_error err;
+	int rc;
+
+	vs_error_clear(&err);
+	if (vs_migrate_snapshot_take(c, &snap, &err) < 0)
+		return migrate_fail(o, "reading the cluster", &err);
+	rc = vs_plan_build(&snap.in, &m->m.plan, &plan, &err);
+	vs_migrate_snapshot_clear(&snap);
+	if (rc < 0) {
+		fprintf(stderr, "volshift migrate: %s\n", err.message);
+		return VS_EXIT_USAGE;
+	}
+	vs_out_plan(o, plan, &m->m.plan);
+	rc = VS_EXIT_OK;
+	if (!m->dry_run && !m->skip_preflight && vs_migrate_preflight(c, &m->m, plan, vs_out_event, o, &err) < 0)
+		rc = migrate_fail(o, "preflight", &err);
+	else if (plan->nproblems) {
+		vs_out_problems(o, plan);
+		rc = VS_EXIT_FAILED;
+	} else if (m->dry_run) {
+		vs_out_message(o, "dry-run", "Dry run: nothing was changed.");
+	} else if (m->preflight_only) {
+		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
+	} else if (plan->npvcs == 0 && !plan->change_default) {
+		vs_out_message(o, "done", "Nothing to migrate.");
+	} else if (!migrate_confirm(m)) {
+		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
+		rc = VS_EXIT_FAILED;
+	} else if (vs_migrate_execute(c, &m->m, plan, vs_out_event, o, &err) < 0) {
+		rc = migrate_fail(o, "migration stopped (no data was deleted; fix the cause and run the same command "
+				     "again to continue)",
+				  &err);
+	}
+	vs_plan_free(plan);
+	return rc;
+}
+
+int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
+{
+	struct migrate_cmd m = { 0 };
+	vs_kube_config *cfg = NULL;
+	vs_kube_client *c = NULL;
+	vs_out *o = NULL;
+	vs_error err;
+	int rc = migrate_parse(&m, argc, argv, pvmigrate);
+
+	vs_error_clear(&err);
+	if (rc != 0) {
+		rc = rc < 0 ? VS_EXIT_OK : rc;
+		goto done;
+	}
+	o = vs_out_new(m.json, stdout);
+	vs_kube_config_opts co = { .kubeconfig = m.kubeconfig, .context = m.context };
+	if (vs_kube_config_load(&co, &cfg, &err) < 0 || vs_kube_client_new(cfg, NULL, &c, &err) < 0) {
+		rc = migrate_fail(o, "cluster configuration", &err);
+		goto done;
+	}
+	rc = migrate_run(&m, c, o);
+done:
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	vs_out_free(o);
+	migrate_cmd_clear(&m);
+	return rc;
+}
+
+int vs_cli_cmd_migrate(int argc, char **argv)
+{
+	return vs_cli_migrate(argc, argv, false);
+}
