@@ -1,0 +1,99 @@
+# Helpers for the migration tests: applications with claims, the data of a claim as a checksum
+# of every file (content, type, mode, owner, times, symlink targets, hard links, sparseness, ACLs,
+# extended attributes), and the whole cluster's objects for before/after comparisons.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# vs_migrate ARGS...: volshift migrate without the confirmation prompt.
+vs_migrate() { "$BIN/volshift" migrate --yes "$@"; }
+
+# app NAME CLASS [NS] [SIZE] [MODE] [EXTRA_PVC_YAML]: a claim and a Deployment that mounts it at /data.
+app() {
+	local name=$1 class=$2 ns=${3:-default} size=${4:-10Mi} mode=${5:-ReadWriteOnce}
+	kubectl apply -n "$ns" -f - <<YAML
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $name, labels: {app: $name}}
+spec:
+  storageClassName: $class
+  accessModes: [$mode]
+  resources: {requests: {storage: $size}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $name}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $name}}
+  template:
+    metadata: {labels: {app: $name}}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: [/bin/sh, -c, '[ -f /data/id ] || echo "\$HOSTNAME" > /data/id; exec sleep 3600']
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: $name}}]
+YAML
+}
+
+# ready KIND NAME [NS] [SECONDS]: the workload has all its replicas ready.
+ready() {
+	local ns=${3:-default}
+	wait_for "${4:-60}" "$1 $ns/$2 ready" kubectl rollout status "$1/$2" -n "$ns" --timeout=2s
+}
+
+# claim_dir NAME [NS]: the host directory of the volume bound to a claim.
+claim_dir() {
+	local pv
+	pv=$(jp pvc "$1" '{.spec.volumeName}' "${2:-default}")
+	[ -n "$pv" ] || return 1
+	kubectl get pv "$pv" -o 'jsonpath={.spec.local.path}{.spec.hostPath.path}'
+}
+
+# fill_tree DIR: files a copy must keep exactly: another owner, modes, a hard link, a symlink, a
+# sparse file, an empty directory, an ACL and an extended attribute.
+fill_tree() {
+	local d=$1
+	mkdir -p "$d/sub/deeper" "$d/empty"
+	printf 'hello\n' >"$d/hello"
+	head -c 300000 /dev/urandom >"$d/sub/random.bin"
+	printf 'owned by someone else\n' >"$d/sub/theirs"
+	chown 1234:5678 "$d/sub/theirs"
+	chmod 0640 "$d/sub/theirs"
+	chmod 0700 "$d/sub/deeper"
+	printf 'x\n' >"$d/sub/deeper/x"
+	ln "$d/hello" "$d/sub/hello-hardlink"
+	ln -s ../hello "$d/sub/hello-symlink"
+	truncate -s 50M "$d/sparse"
+	printf 'tail' >>"$d/sparse"
+	setfacl -m u:4321:r "$d/hello"
+	setfattr -n user.volshift -v kept "$d/sub/random.bin"
+	touch -d '2020-01-02 03:04:05' "$d/sub/theirs"
+}
+
+# tree_sum DIR: one line per fact about every entry; equal output means an exact copy.
+tree_sum() {
+	(
+		cd "$1" || exit 1
+		find . -printf '%y %p mode=%m owner=%U:%G size=%s link=%l\n' | sort
+		find . -type f ! -type l -printf '%p mtime=%TY-%Tm-%Td_%TH:%TM:%.2TS\n' | sort
+		find . -type f -print0 | sort -z | xargs -0 -r sha256sum
+		find . -type f -links +1 -printf '%i %p\n' | sort | awk '{g[$1]=g[$1]" "$2} END {for (k in g) print "hardlinks:" g[k]}' | sort
+		find . -type f -printf '%p %b %s\n' | awk '{print "sparse " $1 " " ($2 * 512 < $3 ? "yes" : "no")}' | sort
+		getfacl -R -p -s . 2>/dev/null
+		getfattr -R -d -m 'user\.' . 2>/dev/null
+	)
+}
+
+# cluster_state: every object a migration could touch, without fields that change by themselves.
+cluster_state() {
+	local kinds=pv,pvc,pods,deployments,statefulsets,replicasets,daemonsets,jobs,cronjobs,storageclasses,configmaps
+	kubectl get "$kinds" -A -o json | jq -S '[.items[] | del(.metadata.managedFields)] | sort_by(.kind, .metadata.namespace, .metadata.name)'
+}
+
+# no_leftovers [NS]: no temporary claim and no copy or probe pod remains.
+no_leftovers() {
+	local left
+	left=$(kubectl get pvc,pods -A -o json | jq -r '.items[] | select(.metadata.labels["app.kubernetes.io/managed-by"] == "volshift") | .metadata.name')
+	[ -z "$left" ] || fail "volshift left objects behind: $left"
+}

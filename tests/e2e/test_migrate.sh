@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# End-to-end: volshift migrate moves claims with all their data and brings the workloads back.
+. "$(dirname "$0")/migrate_lib.sh"
+
+test_deployment_keeps_every_file() {
+	app web local
+	ready deployment web
+	local dir old_pv before after
+	dir=$(claim_dir web)
+	old_pv=$(jp pvc web '{.spec.volumeName}')
+	fill_tree "$dir"
+	before=$(tree_sum "$dir")
+	vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/migrate.out"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	assert_eq Bound "$(jp pvc web '{.status.phase}')" "claim phase"
+	assert_eq app=web "$(kubectl get pvc web -o jsonpath='app={.metadata.labels.app}')" "claim labels kept"
+	after=$(tree_sum "$(claim_dir web)")
+	[ "$before" = "$after" ] || fail "data differs: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	ready deployment web
+	assert_eq 1 "$(jp deployment web '{.spec.replicas}')" "replicas restored"
+	assert_eq "" "$(jp deployment web '{.metadata.annotations.kurl\.sh/pvcmigrate-scale}')" "scale annotation removed"
+	! kubectl get pv "$old_pv" 2>/dev/null || fail "old volume $old_pv still exists"
+	[ ! -e "$dir" ] || fail "old volume's data $dir was not reclaimed"
+	assert_eq Delete "$(jp pv "$(jp pvc web '{.spec.volumeName}')" '{.spec.persistentVolumeReclaimPolicy}')" "reclaim policy"
+	no_leftovers
+	grep -q "Done: 1 claim moved" "$SIM_DIR/migrate.out" || fail "no summary: $(cat "$SIM_DIR/migrate.out")"
+}
+
+e2e_main
