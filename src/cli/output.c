@@ -211,8 +211,8 @@ static void out_progress(vs_out *o, const json_t *ev)
 
 	vs_bytes_format(vs_json_int(ev, "bytes", 0), bytes);
 	if (!o->tty) {
-		if (pct / 25 == o->last_percent / 25 && pct != 100)
-			return;
+		if (o->last_percent >= 0 && pct / 25 == o->last_percent / 25)
+			return; /* a line at 0, 25, 50, 75 and 100 percent */
 		o->last_percent = pct;
 		fprintf(o->f, "    %s/%s: %d%%, %s, %s\n", vs_json_str_or(ev, "namespace", ""), vs_json_str_or(ev, "pvc", ""),
 			pct, bytes, vs_json_str_or(ev, "rate", ""));
@@ -262,7 +262,7 @@ static void out_event_text(vs_out *o, const json_t *ev, const char *type)
 	} else if (strcmp(type, "copy-done") == 0) {
 		vs_bytes_format(vs_json_int(ev, "bytes", 0), a);
 		out_seconds(vs_json_int(ev, "ms", 0), b);
-		fprintf(o->f, "    copied %s/%s: %s in %lld files, %s\n", ns, pvc, a, vs_json_int(ev, "files", 0), b);
+		fprintf(o->f, "    copied %s/%s: %s in %lld files and directories, %s\n", ns, pvc, a, vs_json_int(ev, "files", 0), b);
 	} else if (strcmp(type, "swapped") == 0) {
 		fprintf(o->f, "    %s/%s is now on volume %s (was %s)\n", ns, pvc, vs_json_str_or(ev, "newPv", ""),
 			vs_json_str_or(ev, "oldPv", ""));

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 struct fixture {
-	json_t *scs, *pvs, *pvcs, *pods, *rss, *deps, *stss, *dss, *jobs, *cjs;
+	json_t *scs, *pvs, *pvcs, *pods, *rss, *deps, *stss, *dss, *jobs, *cjs, *nodes, *caps;
 	vs_plan_input in;
 	int uid;
 };
@@ -34,7 +34,14 @@ static int fx_setup(void **state)
 
 	f->scs = list(), f->pvs = list(), f->pvcs = list(), f->pods = list(), f->rss = list();
 	f->deps = list(), f->stss = list(), f->dss = list(), f->jobs = list(), f->cjs = list();
-	f->in = (vs_plan_input){ f->scs, f->pvs, f->pvcs, f->pods, f->rss, f->deps, f->stss, f->dss, f->jobs, f->cjs };
+	f->nodes = list(), f->caps = list();
+	f->in = (vs_plan_input){ f->scs,  f->pvs,  f->pvcs, f->pods,     f->rss,	f->deps,
+				 f->stss, f->dss,  f->jobs, f->cjs, f->nodes, f->caps };
+	for (int n = 1; n <= 3; n++) {
+		char name[16];
+		snprintf(name, sizeof(name), "node-%d", n);
+		add(f->nodes, json_pack("{s:{s:s}}", "metadata", "name", name));
+	}
 	add(f->scs, json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", "local", "annotations",
 			      "storageclass.kubernetes.io/is-default-class", "true"));
 	add(f->scs, json_pack("{s:{s:s}}", "metadata", "name", "shared"));
@@ -49,6 +56,7 @@ static int fx_teardown(void **state)
 
 	json_decref(f->scs), json_decref(f->pvs), json_decref(f->pvcs), json_decref(f->pods), json_decref(f->rss);
 	json_decref(f->deps), json_decref(f->stss), json_decref(f->dss), json_decref(f->jobs), json_decref(f->cjs);
+	json_decref(f->nodes), json_decref(f->caps);
 	free(f);
 	return 0;
 }
@@ -397,6 +405,89 @@ static void test_migrate_plan__json(void **state)
 	vs_plan_free(plan);
 }
 
+/* A node-local volume is copied on its node: a missing or cordoned node is a problem, said before anything. */
+static void test_migrate_plan__node_local_volume_needs_its_node(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "here", "local", "node-1");
+	fx_claim(f, "default", "gone", "local", "node-9");
+	fx_claim(f, "default", "cordoned", "local", "node-2");
+	vs_json_set_path(json_array_get(json_object_get(f->nodes, "items"), 1), "spec.unschedulable", json_true());
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->npvcs, 3);
+	assert_int_equal(plan->nproblems, 2);
+	assert_string_equal(plan->problems[0].name, "gone");
+	assert_non_null(strstr(plan->problems[0].reason, "node-9"));
+	assert_string_equal(plan->problems[1].name, "cordoned");
+	assert_non_null(strstr(plan->problems[1].reason, "kubectl uncordon node-2"));
+	vs_plan_free(plan);
+}
+
+/* Where CSIStorageCapacity is published for the destination, a claim that cannot fit is refused. */
+static void test_migrate_plan__storage_capacity(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	fx_claim(f, "default", "big", "local", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 0); /* nothing published: nothing to check */
+	vs_plan_free(plan);
+	add(f->caps, json_pack("{s:s, s:s}", "storageClassName", "shared", "capacity", "512Mi"));
+	add(f->caps, json_pack("{s:s, s:s}", "storageClassName", "other", "capacity", "100Gi"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 1);
+	assert_non_null(strstr(plan->problems[0].reason, "512.0 MiB"));
+	vs_plan_free(plan);
+	add(f->caps, json_pack("{s:s, s:s, s:s}", "storageClassName", "shared", "capacity", "1Gi", "maximumVolumeSize",
+			       "2Gi"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 0);
+	vs_plan_free(plan);
+}
+
+/* A workload an interrupted run (or pvmigrate) scaled to 0 is restored to the recorded scale. */
+static void test_migrate_plan__recorded_scale_wins(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+	json_t *dep;
+
+	fx_claim(f, "default", "data", "local", NULL);
+	fx_deployment(f, "default", "web", 0);
+	dep = json_array_get(json_object_get(f->deps, "items"), 0);
+	vs_json_set_path(dep, "metadata.annotations", json_pack("{s:s}", "kurl.sh/pvcmigrate-scale", "3"));
+	fx_pod(f, "default", "web-pod", "ReplicaSet", "web-5d8f9c", "data", NULL);
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nworkloads, 1);
+	assert_int_equal(plan->workloads[0].replicas, 3);
+	vs_plan_free(plan);
+}
+
+static void test_migrate_plan__rsync_progress(void **state)
+{
+	vs_rsync_progress p;
+
+	(void)state;
+	assert_true(vs_rsync_parse_progress("     10,485,763  99%  714.29MB/s    0:00:00 (xfr#2, to-chk=0/5)", &p));
+	assert_int_equal(p.bytes, 10485763);
+	assert_int_equal(p.percent, 99);
+	assert_string_equal(p.rate, "714.29MB/s");
+	assert_string_equal(p.eta, "0:00:00");
+	assert_int_equal(p.files_done, 2);
+	assert_int_equal(p.files_left, 0);
+	assert_int_equal(p.files_total, 5);
+	assert_true(vs_rsync_parse_progress("              3   0%    0.00kB/s    0:00:00  ", &p));
+	assert_int_equal(p.bytes, 3);
+	assert_int_equal(p.files_total, 0);
+	assert_false(vs_rsync_parse_progress("Number of files: 5 (reg: 3, dir: 1, link: 1)", &p));
+	assert_false(vs_rsync_parse_progress("sent 10,488,545 bytes  received 75 bytes  20,977,240.00 bytes/sec", &p));
+	assert_false(vs_rsync_parse_progress("", &p));
+	assert_false(vs_rsync_parse_progress("2024 is a year", &p));
+}
+
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -412,6 +503,10 @@ int main(void)
 		FX_TEST(test_migrate_plan__filters),
 		cmocka_unit_test(test_migrate_plan__derived_names),
 		FX_TEST(test_migrate_plan__json),
+		FX_TEST(test_migrate_plan__node_local_volume_needs_its_node),
+		FX_TEST(test_migrate_plan__storage_capacity),
+		FX_TEST(test_migrate_plan__recorded_scale_wins),
+		cmocka_unit_test(test_migrate_plan__rsync_progress),
 	};
 
 	return cmocka_run_group_tests_name("migrate plan", tests, NULL, NULL);

@@ -154,6 +154,35 @@ static void test_util_buf__limit(void **state)
 	vs_buf_free(&b);
 }
 
+static void test_util_quantity__parse_and_format(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t bytes;
+	} good[] = { { "10Gi", 10737418240LL }, { "500M", 500000000 }, { "1.5Ki", 1536 }, { "128974848", 128974848 },
+		     { "1e3", 1000 }, { "20Mi", 20971520 }, { "0", 0 }, { "100m", 1 } };
+	static const char *bad[] = { "", "Gi", "10Xi", "-1Gi", " 10Gi", "10 Gi", "99999Ei" };
+	char out[32];
+	int64_t n;
+	vs_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(vs_quantity_parse(good[i].text, &n, &err), 0);
+		assert_int_equal(n, good[i].bytes);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(vs_quantity_parse(bad[i], &n, &err), VS_EINVAL);
+		assert_non_null(strstr(err.message, "is not a storage quantity"));
+	}
+	vs_bytes_format(512, out);
+	assert_string_equal(out, "512 B");
+	vs_bytes_format(1536, out);
+	assert_string_equal(out, "1.5 KiB");
+	vs_bytes_format(20971520, out);
+	assert_string_equal(out, "20.0 MiB");
+}
+
 static void test_util_file__atomic_write(void **state)
 {
 	char dir[] = "/tmp/vs-test-util-XXXXXX";
@@ -188,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_util_selector__errors),   cmocka_unit_test(test_util_base64__roundtrip),
 		cmocka_unit_test(test_util_json__paths),        cmocka_unit_test(test_util_time__rfc3339),
 		cmocka_unit_test(test_util_buf__limit),         cmocka_unit_test(test_util_file__atomic_write),
+		cmocka_unit_test(test_util_quantity__parse_and_format),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
