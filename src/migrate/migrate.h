@@ -125,6 +125,9 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 /* Record a problem (ns and name NULL for the whole migration); the strings are copied. */
 void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason);
 
+/* True when a pod spec (a pod's or a template's) has a volume naming claim. */
+bool vs_plan_spec_mounts(const json_t *pod_spec, const char *claim);
+
 /* Free a plan; NULL is fine. */
 void vs_plan_free(vs_plan *plan);
 

@@ -58,10 +58,6 @@ int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const c
 /* DELETE that treats NotFound as success. uid (may be NULL) is a precondition. */
 int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, const char *uid,
 	       const char *propagation, vs_error *err);
-/* An annotation of obj (keys hold dots, so not by path). Borrowed or NULL. */
-const char *mig_annotation(const json_t *obj, const char *key);
-/* True when a pod's spec.volumes mounts claim. */
-bool mig_pod_mounts(const json_t *pod, const char *claim);
 
 /* ---- workloads (workload.c) ---- */
 

@@ -83,15 +83,9 @@ static void plan_problem(struct plan_builder *b, const char *ns, const char *nam
 	vs_plan_add_problem(b->plan, ns, name, text);
 }
 
-/* Annotation keys contain dots, so they are read with json_object_get, not by path. */
-static const char *plan_annotation(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
-}
-
 static bool plan_is_default(const json_t *sc)
 {
-	const char *on = plan_annotation(sc, PLAN_DEFAULT_ANNOTATION);
+	const char *on = vs_json_annotation(sc, PLAN_DEFAULT_ANNOTATION);
 
 	return on && strcmp(on, "true") == 0;
 }
@@ -217,7 +211,7 @@ static void plan_check_capacity(struct plan_builder *b, const char *ns, const ch
 static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t *pvc)
 {
 	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
-	const char *mode = plan_annotation(pvc, PLAN_ACCESS_ANNOTATION);
+	const char *mode = vs_json_annotation(pvc, PLAN_ACCESS_ANNOTATION);
 	const char *volume_mode = vs_json_str(pvc, "spec.volumeMode");
 	const char *node = plan_pv_node(pv);
 	vs_plan_pvc *p;
@@ -336,7 +330,7 @@ static bool plan_controller(const json_t *obj, const char **kind, const char **n
 /* The scale to restore: the one recorded when an earlier run stopped the workload, else the current. */
 static long plan_replicas(const json_t *obj)
 {
-	const char *recorded = plan_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
+	const char *recorded = vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
 	char *end = NULL;
 	long n = recorded ? strtol(recorded, &end, 10) : -1;
 
@@ -412,6 +406,53 @@ static void plan_collect_pods(struct plan_builder *b)
 			ssize_t w = plan_resolve_pod(b, pod, (size_t)pvc);
 			if (w >= 0)
 				plan_link(b, (size_t)w, (size_t)pvc);
+		}
+	}
+}
+
+bool vs_plan_spec_mounts(const json_t *pod_spec, const char *claim)
+{
+	size_t i;
+	json_t *vol;
+
+	json_array_foreach(json_object_get(pod_spec, "volumes"), i, vol) {
+		const char *name = vs_json_str(vol, "persistentVolumeClaim.claimName");
+		if (name && strcmp(name, claim) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Workloads whose pod template mounts planned claims belong to them even when no pod runs (scaled
+ * to 0 by an interrupted run, suspended, or between restarts), so that they are stopped and
+ * restored too. Only controllers at the top of their chain count: a ReplicaSet of a Deployment and
+ * a Job of a CronJob are reached through their owner. */
+static void plan_collect_templates(struct plan_builder *b)
+{
+	static const struct {
+		enum vs_workload_kind kind;
+		const char *spec;
+	} kinds[] = { { VS_WORKLOAD_DEPLOYMENT, "spec.template.spec" },   { VS_WORKLOAD_STATEFULSET, "spec.template.spec" },
+		      { VS_WORKLOAD_REPLICASET, "spec.template.spec" },   { VS_WORKLOAD_DAEMONSET, "spec.template.spec" },
+		      { VS_WORKLOAD_CRONJOB, "spec.jobTemplate.spec.template.spec" } };
+	const json_t *lists[] = { b->in->deployments, b->in->statefulsets, b->in->replicasets, b->in->daemonsets,
+				  b->in->cronjobs };
+	const char *okind, *oname;
+	size_t i;
+	json_t *w;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		json_array_foreach(plan_items(lists[k]), i, w) {
+			const char *ns = vs_json_str(w, "metadata.namespace"), *name = vs_json_str(w, "metadata.name");
+			if (!ns || !name || (kinds[k].kind == VS_WORKLOAD_REPLICASET && plan_controller(w, &okind, &oname)))
+				continue;
+			for (size_t p = 0; p < b->plan->npvcs; p++) {
+				const vs_plan_pvc *c = &b->plan->pvcs[p];
+				if (strcmp(c->ns, ns) != 0 || !vs_plan_spec_mounts(vs_json_path(w, kinds[k].spec), c->name))
+					continue;
+				bool scaled = kinds[k].kind <= VS_WORKLOAD_REPLICASET;
+				plan_link(b, plan_workload(b, kinds[k].kind, ns, name, scaled ? plan_replicas(w) : 0, false), p);
+			}
 		}
 	}
 }
@@ -515,6 +556,7 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 	plan_collect_pvcs(&b);
 	plan_collect_pods(&b);
 	plan_collect_statefulset_claims(&b);
+	plan_collect_templates(&b);
 	plan_group(&b);
 	*out = b.plan;
 	vs_selector_free(b.selector);

@@ -39,12 +39,12 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 
 	if (rc < 0)
 		return rc;
-	const char *recorded = mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
+	const char *recorded = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
 	const char *policy = vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
 	*own = vs_xstrdup(recorded ? recorded : policy);
 	patch = json_pack("{s:{s:s}}", "spec", "persistentVolumeReclaimPolicy", "Retain");
 	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, *own));
-	if (extra_key && !mig_annotation(pv, extra_key))
+	if (extra_key && !vs_json_annotation(pv, extra_key))
 		json_object_set_new(vs_json_path(patch, "metadata.annotations"), extra_key, json_string(extra_value));
 	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &out, err);
 	if (rc == 0 && strcmp(vs_json_str_or(out, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
@@ -199,8 +199,8 @@ static int swap_release_old(mig_run *r, const vs_plan_pvc *p, const char *new_pv
 		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &pv, err);
 	if (rc < 0 || !pv)
 		goto done;
-	char *policy = vs_xstrdup(mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
-					  ? mig_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
+	char *policy = vs_xstrdup(vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
+					  ? vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete"));
 	if (strcmp(policy, "Delete") == 0) {
 		rc = swap_set_policy(r, p->pv, "Delete", err);

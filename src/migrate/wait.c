@@ -151,20 +151,3 @@ int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const ch
 	return rc;
 }
 
-const char *mig_annotation(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
-}
-
-bool mig_pod_mounts(const json_t *pod, const char *claim)
-{
-	size_t i;
-	json_t *vol;
-
-	json_array_foreach(vs_json_path(pod, "spec.volumes"), i, vol) {
-		const char *name = vs_json_str(vol, "persistentVolumeClaim.claimName");
-		if (name && strcmp(name, claim) == 0)
-			return true;
-	}
-	return false;
-}

@@ -52,7 +52,7 @@ static json_t *workload_annotation_patch(const char *key, json_t *value)
 /* The scale to restore: the recorded annotation, else the plan's. */
 static long workload_recorded_scale(const json_t *obj, const vs_plan_workload *w)
 {
-	const char *s = mig_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
+	const char *s = vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
 	char *end = NULL;
 	long n = s ? strtol(s, &end, 10) : -1;
 
@@ -64,7 +64,7 @@ static int workload_scale_down(mig_run *r, const vs_plan_workload *w, const json
 	json_t *patch = json_pack("{s:{s:i}}", "spec", "replicas", 0);
 	long replicas = (long)vs_json_int(obj, "spec.replicas", 1);
 
-	if (!mig_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION)) {
+	if (!vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION)) {
 		char *scale = vs_xasprintf("%ld", replicas);
 		vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_SCALE_ANNOTATION, scale));
 		free(scale);
@@ -79,7 +79,7 @@ static int workload_daemonset_stop(mig_run *r, const vs_plan_workload *w, const 
 {
 	json_t *patch;
 
-	if (mig_annotation(obj, VS_MIGRATE_NODE_SELECTOR_ANNOTATION))
+	if (vs_json_annotation(obj, VS_MIGRATE_NODE_SELECTOR_ANNOTATION))
 		return 0;
 	json_t *sel = vs_json_path(obj, "spec.template.spec.nodeSelector");
 	char *saved = sel ? json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS) : vs_xstrdup("{}");
@@ -93,7 +93,7 @@ static int workload_cronjob_suspend(mig_run *r, const vs_plan_workload *w, const
 {
 	json_t *patch;
 
-	if (mig_annotation(obj, VS_MIGRATE_SUSPEND_ANNOTATION))
+	if (vs_json_annotation(obj, VS_MIGRATE_SUSPEND_ANNOTATION))
 		return 0;
 	patch = workload_annotation_patch(VS_MIGRATE_SUSPEND_ANNOTATION,
 					  json_string(vs_json_bool(obj, "spec.suspend", false) ? "true" : "false"));
@@ -172,7 +172,7 @@ static bool group_pod_mounts(const struct group_pods *gp, const json_t *pod)
 {
 	for (size_t k = 0; k < gp->g->npvcs; k++) {
 		const vs_plan_pvc *p = &gp->plan->pvcs[gp->g->pvcs[k]];
-		if (strcmp(p->ns, vs_json_str_or(pod, "metadata.namespace", "")) == 0 && mig_pod_mounts(pod, p->name))
+		if (strcmp(p->ns, vs_json_str_or(pod, "metadata.namespace", "")) == 0 && vs_plan_spec_mounts(vs_json_path(pod, "spec"), p->name))
 			return true;
 	}
 	return false;
@@ -347,7 +347,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 		vs_json_set_path(patch, "spec.replicas", json_integer(workload_recorded_scale(obj, w)));
 		break;
 	case VS_WORKLOAD_DAEMONSET: {
-		const char *saved = mig_annotation(obj, VS_MIGRATE_NODE_SELECTOR_ANNOTATION);
+		const char *saved = vs_json_annotation(obj, VS_MIGRATE_NODE_SELECTOR_ANNOTATION);
 		if (!saved)
 			return 0;
 		patch = workload_annotation_patch(VS_MIGRATE_NODE_SELECTOR_ANNOTATION, json_null());
@@ -362,7 +362,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 		break;
 	}
 	case VS_WORKLOAD_CRONJOB: {
-		const char *saved = mig_annotation(obj, VS_MIGRATE_SUSPEND_ANNOTATION);
+		const char *saved = vs_json_annotation(obj, VS_MIGRATE_SUSPEND_ANNOTATION);
 		if (!saved)
 			return 0;
 		patch = workload_annotation_patch(VS_MIGRATE_SUSPEND_ANNOTATION, json_null());

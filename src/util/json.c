@@ -90,3 +90,8 @@ done:
 	free(copy);
 	return rc;
 }
+
+const char *vs_json_annotation(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
+}

@@ -152,6 +152,8 @@ const char *vs_json_str_or(const json_t *obj, const char *path, const char *dflt
 long long vs_json_int(const json_t *obj, const char *path, long long dflt);
 /* The boolean at path, or dflt. */
 bool vs_json_bool(const json_t *obj, const char *path, bool dflt);
+/* The annotation key of a Kubernetes object (keys hold dots and slashes, so not by path). Borrowed or NULL. */
+const char *vs_json_annotation(const json_t *obj, const char *key);
 /* True when arr is an array holding the string s. */
 bool vs_json_array_has_str(const json_t *arr, const char *s);
 /* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */

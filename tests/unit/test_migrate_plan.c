@@ -448,7 +448,8 @@ static void test_migrate_plan__storage_capacity(void **state)
 	vs_plan_free(plan);
 }
 
-/* A workload an interrupted run (or pvmigrate) scaled to 0 is restored to the recorded scale. */
+/* A workload an interrupted run (or pvmigrate) scaled to 0 has no pod left: it is found through its
+ * pod template and restored to the recorded scale. */
 static void test_migrate_plan__recorded_scale_wins(void **state)
 {
 	struct fixture *f = *state;
@@ -456,13 +457,19 @@ static void test_migrate_plan__recorded_scale_wins(void **state)
 	json_t *dep;
 
 	fx_claim(f, "default", "data", "local", NULL);
+	fx_claim(f, "default", "other", "local", NULL);
 	fx_deployment(f, "default", "web", 0);
 	dep = json_array_get(json_object_get(f->deps, "items"), 0);
 	vs_json_set_path(dep, "metadata.annotations", json_pack("{s:s}", "kurl.sh/pvcmigrate-scale", "3"));
-	fx_pod(f, "default", "web-pod", "ReplicaSet", "web-5d8f9c", "data", NULL);
+	vs_json_set_path(dep, "spec.template.spec.volumes",
+			 json_pack("[{s:s, s:{s:s}}]", "name", "d", "persistentVolumeClaim", "claimName", "data"));
 	plan = plan_ok(f, &opts_local_to_shared);
 	assert_int_equal(plan->nworkloads, 1);
+	assert_string_equal(plan->workloads[0].name, "web");
 	assert_int_equal(plan->workloads[0].replicas, 3);
+	assert_int_equal(plan->ngroups, 2);
+	assert_int_equal(plan->groups[plan->pvcs[0].group].nworkloads, 1);
+	assert_int_equal(plan->groups[plan->pvcs[1].group].nworkloads, 0);
 	vs_plan_free(plan);
 }
 
