@@ -26,4 +26,26 @@ test_deployment_keeps_every_file() {
 	grep -q "Done: 1 claim moved" "$SIM_DIR/migrate.out" || fail "no summary: $(cat "$SIM_DIR/migrate.out")"
 }
 
+# Installed as kubectl-volshift, volshift is a kubectl plugin; --help, --version and usage errors
+# answer with the documented exit codes.
+test_kubectl_plugin_help_and_exit_codes() {
+	app web local
+	ready deployment web
+	mkdir -p "$SIM_DIR/plugins"
+	ln -s "$BIN/volshift" "$SIM_DIR/plugins/kubectl-volshift"
+	local out
+	out=$(PATH="$SIM_DIR/plugins:$PATH" kubectl volshift migrate --source-sc local --dest-sc shared --dry-run)
+	[[ "$out" == *"Plan: move 1 claim from class local to shared"* ]] || fail "plugin output: $out"
+	[[ "$out" == *"web"*"Deployment web"* ]] || fail "plan does not name the claim and its workload: $out"
+	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "dry run changed nothing"
+	"$BIN/volshift" --version | grep -q '^volshift [0-9]' || fail "--version"
+	"$BIN/volshift" migrate --help | grep -q -- '--delete-pv-timeout' || fail "migrate --help lists the flags"
+	local rc=0
+	"$BIN/volshift" migrate --source-sc local 2>/dev/null || rc=$?
+	assert_eq 2 "$rc" "exit code without --dest-sc"
+	rc=0
+	"$BIN/volshift" nonsense 2>/dev/null || rc=$?
+	assert_eq 2 "$rc" "exit code of an unknown command"
+}
+
 e2e_main

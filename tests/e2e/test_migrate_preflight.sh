@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# End-to-end: everything volshift migrate must refuse or check before it changes anything, the
+# runs that must leave the cluster exactly as it was, and a copy that fails half-way.
+. "$(dirname "$0")/migrate_lib.sh"
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+DEFAULT_ANN='{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}'
+
+# run NAME ARGS...: vs_migrate ARGS with stdout in $SIM_DIR/NAME.out and stderr in NAME.err; the
+# exit status in RC. Never fails by itself.
+run() {
+	local name=$1
+	shift
+	RC=0
+	vs_migrate "$@" >"$SIM_DIR/$name.out" 2>"$SIM_DIR/$name.err" || RC=$?
+}
+
+# show NAME: what a run printed, for failure messages.
+show() {
+	echo "--- stdout of $1:"
+	cat "$SIM_DIR/$1.out"
+	echo "--- stderr of $1:"
+	cat "$SIM_DIR/$1.err"
+}
+
+# expect_rc CODE NAME
+expect_rc() {
+	[ "$RC" = "$1" ] || fail "$2: exit status $RC, expected $1
+$(show "$2")"
+}
+
+# says NAME REGEX [WHAT]: the run's stdout or stderr has a line matching the extended REGEX.
+says() {
+	cat "$SIM_DIR/$1.out" "$SIM_DIR/$1.err" | grep -Eq -- "$2" || fail "$1: ${3:-no line matching '$2'}
+$(show "$1")"
+}
+
+# volumes_list: the volume directories the sim holds (a probe's volume must not stay behind).
+volumes_list() {
+	ls -1 "$SIM_DIR/volumes" 2>/dev/null | sort
+}
+
+# state_settled: cluster_state reads the same twice in a row (controllers are done with the
+# objects just created).
+state_settled() {
+	local a b
+	a=$(cluster_state) || return 1
+	sleep 0.5
+	b=$(cluster_state) || return 1
+	[ "$a" = "$b" ]
+}
+
+# snapshot FILE: the whole cluster and the volume directories, once the controllers are done.
+snapshot() {
+	wait_for 90 "the cluster to settle" state_settled
+	cluster_state >"$SIM_DIR/$1.json"
+	volumes_list >"$SIM_DIR/$1.volumes"
+}
+
+# unchanged FILE WHAT: the cluster is exactly as snapshot FILE recorded it.
+unchanged() {
+	cluster_state >"$SIM_DIR/$1.after.json"
+	volumes_list >"$SIM_DIR/$1.after.volumes"
+	cmp -s "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" ||
+		fail "$2 changed the cluster:
+$(diff "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" | head -60)"
+	cmp -s "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes" ||
+		fail "$2 changed the volume directories:
+$(diff "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes")"
+}
+
+# two_apps: web (local, RWO) and files (shared, RWX), both running, with data.
+two_apps() {
+	app web local
+	app files shared default 10Mi ReadWriteMany
+	ready deployment web
+	ready deployment files
+	fill_tree "$(claim_dir web)"
+}
+
+no_volume_of_class() {
+	[ -z "$(kubectl get pv -o json | jq -r --arg c "$1" '.items[] | select(.spec.storageClassName == $c) | .metadata.name')" ]
+}
+
+is_default() {
+	[ "$(jp sc "$1" "$DEFAULT_ANN")" = true ]
+}
+
+# bare_pod NAME CLAIM: a pod with no controller that mounts CLAIM at /data.
+bare_pod() {
+	kubectl apply -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [/bin/sh, -c, 'echo "\$HOSTNAME" > /data/bare; exec sleep 3600']
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: $2}}]
+YAML
+}
+
+claim_only() {
+	kubectl apply -f - <<YAML
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $1}
+spec:
+  storageClassName: $2
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+YAML
+}
+
+# ---- the baseline: cluster_state does not move by itself ----------------------------------------
+
+test_cluster_state_is_stable_when_idle() {
+	two_apps
+	app other local
+	ready deployment other
+	local first now
+	wait_for 90 "the cluster to settle" state_settled
+	first=$(cluster_state)
+	for _ in 1 2 3 4 5; do
+		sleep 2
+		now=$(cluster_state)
+		[ "$first" = "$now" ] || fail "cluster_state changed on an idle cluster:
+$(diff <(echo "$first") <(echo "$now") | head -40)"
+	done
+}
+
+# ---- 1. classes -------------------------------------------------------------------------------
+
+test_missing_destination_class() {
+	two_apps
+	snapshot before
+	run nosuch --source-sc local --dest-sc nosuch
+	expect_rc 1 nosuch
+	says nosuch 'Cannot migrate' "no problem table"
+	says nosuch 'destination StorageClass "nosuch" does not exist' "the problem does not name the class"
+	unchanged before "a migration to a missing class"
+	no_leftovers
+}
+
+# ---- 2. access modes --------------------------------------------------------------------------
+
+test_unsupported_access_mode_is_probed() {
+	two_apps
+	snapshot before
+	# local cannot provide ReadWriteMany: the probe pod never starts, so the probe takes the timeout.
+	run rwx --source-sc shared --dest-sc local --pod-ready-timeout 20
+	expect_rc 1 rwx
+	says rwx 'probing access modes ReadWriteMany on class local' "no access-mode probe"
+	says rwx 'access modes ReadWriteMany: .*did not start' "the probe did not fail"
+	says rwx '^ +default +files +destination class local cannot provide access modes ReadWriteMany' \
+		"the problem table does not name the claim"
+	unchanged before "a failed access-mode probe"
+	no_leftovers
+	assert_eq "" "$(kubectl get pvc,pods -A -o name | grep volshift-probe || true)" "probe objects left"
+	assert_eq "" "$(kubectl get pv -o json | jq -r '.items[] | select(.spec.claimRef.name // "" | startswith("volshift-probe")) | .metadata.name')" \
+		"probe volumes left"
+}
+
+# ---- 3. --set-defaults ------------------------------------------------------------------------
+
+test_set_defaults_from_the_source() {
+	app web local
+	ready deployment web
+	run setdef --source-sc local --dest-sc shared --set-defaults
+	expect_rc 0 setdef
+	says setdef 'default StorageClass is now shared' "no default-class line"
+	is_default shared || fail "shared is not the default: $(kubectl get sc)"
+	! is_default local || fail "local is still a default: $(kubectl get sc)"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	ready deployment web
+	no_leftovers
+}
+
+test_set_defaults_refused_when_another_class_is_default() {
+	kubectl apply -f - <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: other
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: volshift-sim/shared
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+YAML
+	kubectl annotate sc local storageclass.kubernetes.io/is-default-class-
+	app web local
+	ready deployment web
+	is_default other || fail "other is not the default: $(kubectl get sc)"
+	! is_default local || fail "local is still a default: $(kubectl get sc)"
+	snapshot before
+	run other --source-sc local --dest-sc shared --set-defaults
+	expect_rc 1 other
+	says other '--set-defaults.*the default is "other"' "the refusal does not explain the default class"
+	! grep -q 'probing access modes' "$SIM_DIR/other.out" || fail "probed although the plan was refused
+$(show other)"
+	unchanged before "a refused --set-defaults"
+	no_leftovers
+}
+
+test_set_defaults_when_there_is_no_default() {
+	kubectl annotate sc local storageclass.kubernetes.io/is-default-class-
+	! is_default local || fail "local is still a default: $(kubectl get sc)"
+	app web local
+	ready deployment web
+	run nodef --source-sc local --dest-sc shared --set-defaults
+	expect_rc 0 nodef
+	is_default shared || fail "shared is not the default: $(kubectl get sc -o yaml)"
+	! is_default local || fail "local became a default: $(kubectl get sc -o yaml)"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	no_leftovers
+}
+
+# ---- 4. runs that only look -------------------------------------------------------------------
+
+test_preflight_validation_only_changes_nothing() {
+	two_apps
+	app db local
+	ready deployment db
+	snapshot before
+	run pfonly --source-sc local --dest-sc shared --preflight-validation-only
+	expect_rc 0 pfonly
+	says pfonly 'access modes ReadWriteOnce: ok' "no successful probe"
+	says pfonly 'Preflight validation passed' "does not say it passed"
+	unchanged before "--preflight-validation-only"
+	no_leftovers
+}
+
+test_dry_run_prints_the_plan_and_changes_nothing() {
+	two_apps
+	app db local
+	ready deployment db
+	snapshot before
+	run dry --source-sc local --dest-sc shared --dry-run
+	expect_rc 0 dry
+	says dry '^Plan: move 2 claims from class local to shared' "no plan header"
+	says dry '^ +default +web +pvc-' "claim web is not in the plan"
+	says dry '^ +default +db +pvc-' "claim db is not in the plan"
+	! grep -Eq '^ +default +files ' "$SIM_DIR/dry.out" || fail "claim files (class shared) is in the plan
+$(show dry)"
+	says dry 'Dry run: nothing was changed' "no dry-run notice"
+	run dryjson --source-sc local --dest-sc shared --dry-run --output json
+	expect_rc 0 dryjson
+	assert_eq "db web" "$(jq -r 'select(.event == "plan") | .plan.groups[].claims[].name' "$SIM_DIR/dryjson.out" | sort | xargs)" \
+		"claims of the JSON plan"
+	unchanged before "--dry-run"
+	no_leftovers
+}
+
+# ---- 5. pods without a controller ---------------------------------------------------------------
+
+test_bare_pod_is_refused() {
+	claim_only solo local
+	bare_pod solo solo
+	wait_for 60 "pod solo running" field_is pod solo '{.status.phase}' Running
+	snapshot before
+	run bare --source-sc local --dest-sc shared
+	expect_rc 1 bare
+	says bare '^ +default +solo +pod solo mounts it and has no controller.*--delete-bare-pods' \
+		"the refusal does not name the pod and --delete-bare-pods"
+	unchanged before "a refused bare pod"
+	no_leftovers
+}
+
+test_bare_pod_deleted_with_flag() {
+	claim_only solo local
+	bare_pod solo solo
+	wait_for 60 "pod solo running" field_is pod solo '{.status.phase}' Running
+	wait_for 60 "pod solo wrote its file" test -s "$(claim_dir solo)/bare"
+	local dir before after
+	dir=$(claim_dir solo)
+	fill_tree "$dir"
+	before=$(tree_sum "$dir")
+	run barex --source-sc local --dest-sc shared --delete-bare-pods
+	expect_rc 0 barex
+	says barex 'Done: 1 claim moved' "no summary"
+	assert_eq shared "$(jp pvc solo '{.spec.storageClassName}')" "claim class"
+	assert_eq Bound "$(jp pvc solo '{.status.phase}')" "claim phase"
+	after=$(tree_sum "$(claim_dir solo)")
+	[ "$before" = "$after" ] || fail "data differs: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	! kubectl get pod solo >/dev/null 2>&1 || fail "bare pod solo still exists: $(kubectl get pod solo -o wide)"
+	no_leftovers
+}
+
+# ---- 6. volumes without a claim -------------------------------------------------------------------
+
+test_volume_without_claim_is_left_alone() {
+	app web local
+	ready deployment web
+	fill_tree "$(claim_dir web)"
+	local before after pvs_before pvs_after
+	before=$(tree_sum "$(claim_dir web)")
+	mkdir -p "$SIM_DIR/static/free" "$SIM_DIR/static/released"
+	echo free >"$SIM_DIR/static/free/keep"
+	echo released >"$SIM_DIR/static/released/keep"
+	# Made after web is bound, and too small for any claim here, so nothing binds them.
+	kubectl apply -f - <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: orphan-free}
+spec:
+  storageClassName: local
+  capacity: {storage: 1Mi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  local: {path: $SIM_DIR/static/free}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: orphan-released}
+spec:
+  storageClassName: local
+  capacity: {storage: 1Mi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: $SIM_DIR/static/released}
+  claimRef: {namespace: default, name: gone, uid: 0b0e5d2c-0000-4000-8000-000000000001}
+YAML
+	wait_for 60 "orphan-free Available" field_is pv orphan-free '{.status.phase}' Available
+	wait_for 60 "orphan-released Released" field_is pv orphan-released '{.status.phase}' Released
+	wait_for 90 "the cluster to settle" state_settled
+	pvs_before=$(kubectl get pv orphan-free orphan-released -o json | jq -S '[.items[] | del(.metadata.managedFields)]')
+	run orphans --source-sc local --dest-sc shared
+	expect_rc 0 orphans
+	says orphans 'warning: PersistentVolume orphan-free .*has no claim' "no warning about orphan-free"
+	says orphans 'warning: PersistentVolume orphan-released .*has no claim' "no warning about orphan-released"
+	pvs_after=$(kubectl get pv orphan-free orphan-released -o json | jq -S '[.items[] | del(.metadata.managedFields)]')
+	[ "$pvs_before" = "$pvs_after" ] || fail "the claimless volumes were touched:
+$(diff <(echo "$pvs_before") <(echo "$pvs_after"))"
+	assert_eq free "$(cat "$SIM_DIR/static/free/keep")" "orphan-free's data"
+	assert_eq released "$(cat "$SIM_DIR/static/released/keep")" "orphan-released's data"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim web migrated"
+	after=$(tree_sum "$(claim_dir web)")
+	[ "$before" = "$after" ] || fail "data differs: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	ready deployment web
+	no_leftovers
+}
+
+# ---- 7. usage errors ----------------------------------------------------------------------------
+
+test_usage_errors_exit_2_and_change_nothing() {
+	two_apps
+	snapshot before
+	local i=0 args
+	while IFS= read -r args; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086 # each line is a list of words
+		run "usage$i" $args
+		expect_rc 2 "usage$i"
+		[ -s "$SIM_DIR/usage$i.err" ] || fail "usage$i ($args): no message on stderr"
+		! grep -q '^Plan:' "$SIM_DIR/usage$i.out" || fail "usage$i ($args): printed a plan
+$(show "usage$i")"
+	done <<'ARGS'
+--source-sc local
+--source-sc local --dest-sc shared --output yaml
+--source-sc local --dest-sc shared --pod-ready-timeout abc
+--source-sc local --dest-sc shared unexpected
+--source-sc local --dest-sc shared --pvc web
+--source-sc local --dest-sc local
+ARGS
+	says usage1 'dest-sc' "missing --dest-sc is not named"
+	says usage2 'yaml' "--output yaml is not named"
+	says usage3 'pod-ready-timeout abc' "--pod-ready-timeout abc is not named"
+	says usage4 'unexpected' "the unexpected argument is not named"
+	says usage5 '--pvc "web"' "--pvc web is not named"
+	unchanged before "the usage errors"
+	no_leftovers
+}
+
+# ---- 8. JSON events -----------------------------------------------------------------------------
+
+test_json_output_is_one_event_per_line() {
+	two_apps
+	run json --source-sc local --dest-sc shared --output json
+	expect_rc 0 json
+	local n=0 line events e
+	while IFS= read -r line; do
+		n=$((n + 1))
+		jq -e 'type == "object" and (.event | type == "string")' <<<"$line" >/dev/null ||
+			fail "stdout line $n is not a JSON event: $line"
+	done <"$SIM_DIR/json.out"
+	[ "$n" -gt 0 ] || fail "no JSON on stdout
+$(show json)"
+	events=$(jq -r .event "$SIM_DIR/json.out")
+	for e in plan copy-done workload-ready 'done'; do
+		grep -qx "$e" <<<"$events" || fail "no $e event; events: $(tr '\n' ' ' <<<"$events")"
+	done
+	jq -se '[.[] | select(.event == "workload-ready")] | length > 0 and all(.downtimeMs | type == "number" and . >= 0)' \
+		"$SIM_DIR/json.out" >/dev/null || fail "workload-ready without a numeric downtimeMs
+$(show json)"
+	assert_eq "Deployment web" "$(jq -r 'select(.event == "workload-ready") | "\(.kind) \(.name)"' "$SIM_DIR/json.out")" \
+		"workload-ready events"
+	assert_eq web "$(jq -r 'select(.event == "copy-done") | .pvc' "$SIM_DIR/json.out")" "copy-done events"
+	assert_eq 1 "$(jq -r 'select(.event == "done") | .pvcs' "$SIM_DIR/json.out")" "claims in the done event"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	no_leftovers
+}
+
+# ---- 9. a copy that fails -----------------------------------------------------------------------
+
+test_rsync_failure_restores_the_workload() {
+	app web local
+	ready deployment web
+	local dir old_pv before after
+	dir=$(claim_dir web)
+	old_pv=$(jp pvc web '{.spec.volumeName}')
+	fill_tree "$dir"
+	before=$(tree_sum "$dir")
+	run rsyncfail --source-sc local --dest-sc shared --rsync-flags=--no-such-rsync-flag
+	expect_rc 1 rsyncfail
+	says rsyncfail 'no-such-rsync-flag: unknown option' "the error does not carry rsync's message"
+	ready deployment web
+	assert_eq 1 "$(jp deployment web '{.spec.replicas}')" "replicas restored"
+	assert_eq "" "$(jp deployment web '{.metadata.annotations.kurl\.sh/pvcmigrate-scale}')" "scale annotation removed"
+	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	assert_eq "$old_pv" "$(jp pvc web '{.spec.volumeName}')" "claim volume"
+	assert_eq Bound "$(jp pvc web '{.status.phase}')" "claim phase"
+	after=$(tree_sum "$(claim_dir web)")
+	[ "$before" = "$after" ] || fail "data differs: $(diff <(echo "$before") <(echo "$after") | head -20)"
+	no_leftovers
+	# the destination claim's volume goes by its reclaim policy
+	wait_for 60 "the destination volume to be reclaimed" no_volume_of_class shared
+}
+
+# ---- 10. block volumes --------------------------------------------------------------------------
+
+test_block_claim_is_refused() {
+	# The sim's provisioners make Filesystem volumes only; a Block claim binds to a static Block PV.
+	mkdir -p "$SIM_DIR/static/block"
+	kubectl apply -f - <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: blockvol}
+spec:
+  storageClassName: local
+  capacity: {storage: 10Mi}
+  accessModes: [ReadWriteOnce]
+  volumeMode: Block
+  persistentVolumeReclaimPolicy: Retain
+  local: {path: $SIM_DIR/static/block}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-2]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: raw}
+spec:
+  storageClassName: local
+  volumeMode: Block
+  volumeName: blockvol
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+YAML
+	wait_for 60 "claim raw bound" field_is pvc raw '{.status.phase}' Bound
+	app web local
+	ready deployment web
+	snapshot before
+	run block --source-sc local --dest-sc shared
+	expect_rc 1 block
+	says block '^ +default +raw +volumeMode Block' "the refusal does not name the Block claim"
+	unchanged before "a refused Block claim"
+	no_leftovers
+}
+
+e2e_main
