@@ -27,6 +27,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
 MIGRATE_SRC := $(wildcard src/migrate/*.c)
+JOURNAL_SRC := $(wildcard src/journal/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -37,6 +38,7 @@ UTIL_LIB := $(BUILD)/lib/libvsutil.a
 KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 MIGRATE_LIB := $(BUILD)/lib/libvsmigrate.a
+JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
@@ -62,11 +64,14 @@ $(KUBE_LIB): $(call obj,$(KUBE_SRC))
 $(MIGRATE_LIB): $(call obj,$(MIGRATE_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+$(JOURNAL_LIB): $(call obj,$(JOURNAL_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
 $(SIM_LIB): $(call obj,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -75,7 +80,7 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
@@ -99,7 +104,7 @@ demo: all
 	@scripts/demo.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) src/*/*.h sim/*.h
 
 clean:
 	rm -rf build build-san

@@ -5,6 +5,8 @@
 #ifndef VS_CLI_H
 #define VS_CLI_H
 
+#include "journal/journal.h"
+#include "kube/kube.h"
 #include "migrate/migrate.h"
 
 #include <stdbool.h>
@@ -28,9 +30,19 @@ int vs_cli_cmd_migrate(int argc, char **argv);
 /* `volshift migrate`. pvmigrate: argv is pvmigrate's command line (single-dash flags, no subcommand). */
 int vs_cli_migrate(int argc, char **argv, bool pvmigrate);
 
-/* ---- user-facing output (output.c) ---- */
-
 typedef struct vs_out vs_out;
+
+/* Start a journal for plan in state_ns and execute it, saying how to follow, resume or roll back;
+ * a VS_EXIT_* code. (migrate.c's helper, shared with resume.) */
+int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
+			 vs_out *o);
+/* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. */
+int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o);
+/* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
+ * error and return VS_EXIT_FAILED. */
+int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config **cfg, vs_kube_client **c);
+
+/* ---- user-facing output (output.c) ---- */
 
 /* Output to f (borrowed) as text (progress in place when f is a terminal) or JSON lines. */
 vs_out *vs_out_new(bool json, FILE *f);
@@ -40,6 +52,9 @@ bool vs_out_is_json(const vs_out *o);
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts);
 /* The plan's problems as a table (or one "problems" JSON event). */
 void vs_out_problems(vs_out *o, const vs_plan *plan);
+/* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
+ * VS_EXIT_FAILED. */
+int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
 /* A line of text, or a JSON event {event: type, message: text}. */
 void vs_out_message(vs_out *o, const char *type, const char *text);
 /* A vs_migrate_event_fn: ctx is the vs_out. Collects downtimes for the summary printed at "done". */

@@ -4,6 +4,7 @@
  * -flag=value, booleans as -flag or -flag=false), so scripts written for pvmigrate keep working.
  */
 #include "cli.h"
+#include "journal/journal.h"
 #include "kube/kube.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 enum migrate_flag {
 	F_SOURCE = 256, F_DEST, F_NAMESPACE, F_IMAGE, F_RSYNC_FLAGS, F_SET_DEFAULTS, F_VERBOSE, F_SKIP_SOURCE,
 	F_PREFLIGHT_ONLY, F_SKIP_PREFLIGHT, F_POD_READY, F_DELETE_PV, F_KUBECONFIG, F_CONTEXT, F_PVC, F_SELECTOR,
-	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_HELP,
+	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_HELP,
 };
 
 static const struct option migrate_options[] = {
@@ -43,6 +44,7 @@ static const struct option migrate_options[] = {
 	{ "delete-bare-pods", optional_argument, NULL, F_BARE_PODS },
 	{ "keep-statefulsets", optional_argument, NULL, F_KEEP_STS },
 	{ "ready-timeout", required_argument, NULL, F_READY },
+	{ "state-namespace", required_argument, NULL, F_STATE_NS },
 	{ "help", no_argument, NULL, F_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -78,6 +80,7 @@ static const char migrate_help[] =
 	"  --delete-bare-pods               allow deleting pods that no controller owns; they do not come back\n"
 	"  --keep-statefulsets              do not recreate StatefulSets with claim templates in --dest-sc\n"
 	"  --ready-timeout SECONDS          workloads (and running Jobs) must be ready (done) within this (600)\n"
+	"  --state-namespace NS             where the migration's journal (a ConfigMap) is kept (" VS_JOURNAL_NAMESPACE ")\n"
 	"\n"
 	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
 	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
@@ -90,7 +93,7 @@ static const char migrate_help[] =
 
 struct migrate_cmd {
 	vs_migrate_opts m;
-	const char *kubeconfig, *context;
+	const char *kubeconfig, *context, *state_ns;
 	bool json, dry_run, yes, preflight_only, skip_preflight;
 	const char **pvcs;
 	size_t npvcs;
@@ -163,6 +166,7 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 	case F_READY: return migrate_seconds(name, v, &m->m.ready_timeout_ms);
 	case F_KUBECONFIG: m->kubeconfig = v; return 0;
 	case F_CONTEXT: m->context = v; return 0;
+	case F_STATE_NS: m->state_ns = v; return 0;
 	case F_SELECTOR: m->m.plan.selector = v; return 0;
 	case F_DRY_RUN: return migrate_bool(name, v, &m->dry_run);
 	case F_YES: return migrate_bool(name, v, &m->yes);
@@ -187,6 +191,7 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 	int opt, idx = 0, rc = 0;
 
 	m->m.rsync_image = MIGRATE_DEFAULT_IMAGE;
+	m->state_ns = VS_JOURNAL_NAMESPACE;
 	m->m.pod_ready_timeout_ms = 60 * 1000;
 	m->m.delete_pv_timeout_ms = 300 * 1000;
 	m->m.ready_timeout_ms = 600 * 1000;
@@ -223,13 +228,7 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 
 static int migrate_fail(vs_out *o, const char *what, const vs_error *err)
 {
-	char *text = vs_xasprintf("%s: %s", what, err->message);
-
-	if (vs_out_is_json(o))
-		vs_out_message(o, "error", text);
-	fprintf(stderr, "volshift migrate: %s\n", text);
-	free(text);
-	return VS_EXIT_FAILED;
+	return vs_out_error(o, "migrate", what, err);
 }
 
 static bool migrate_confirm(const struct migrate_cmd *m)
@@ -278,10 +277,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	} else if (!migrate_confirm(m)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
-	} else if (vs_migrate_execute(c, &m->m, plan, vs_out_event, o, &err) < 0) {
-		rc = migrate_fail(o, "migration stopped (no data was deleted; fix the cause and run the same command "
-				     "again to continue)",
-				  &err);
+	} else {
+		rc = vs_cli_run_journaled(c, m->state_ns, &m->m, plan, o);
 	}
 	vs_plan_free(plan);
 	return rc;
@@ -293,21 +290,16 @@ int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
 	vs_kube_config *cfg = NULL;
 	vs_kube_client *c = NULL;
 	vs_out *o = NULL;
-	vs_error err;
 	int rc = migrate_parse(&m, argc, argv, pvmigrate);
 
-	vs_error_clear(&err);
 	if (rc != 0) {
 		rc = rc < 0 ? VS_EXIT_OK : rc;
 		goto done;
 	}
 	o = vs_out_new(m.json, stdout);
-	vs_kube_config_opts co = { .kubeconfig = m.kubeconfig, .context = m.context };
-	if (vs_kube_config_load(&co, &cfg, &err) < 0 || vs_kube_client_new(cfg, NULL, &c, &err) < 0) {
-		rc = migrate_fail(o, "cluster configuration", &err);
-		goto done;
-	}
-	rc = migrate_run(&m, c, o);
+	rc = vs_cli_connect(m.kubeconfig, m.context, &cfg, &c);
+	if (rc == VS_EXIT_OK)
+		rc = migrate_run(&m, c, o);
 done:
 	vs_kube_client_free(c);
 	vs_kube_config_free(cfg);

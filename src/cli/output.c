@@ -195,6 +195,17 @@ void vs_out_message(vs_out *o, const char *type, const char *text)
 	fflush(o->f);
 }
 
+int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err)
+{
+	char *text = vs_xasprintf("%s: %s", what, err->message);
+
+	if (o && o->json)
+		vs_out_message(o, "error", text);
+	fprintf(stderr, "volshift %s: %s\n", cmd, text);
+	free(text);
+	return VS_EXIT_FAILED;
+}
+
 /* ---- events ------------------------------------------------------------------------------------- */
 
 static void out_end_progress(vs_out *o)

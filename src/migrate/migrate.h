@@ -134,6 +134,10 @@ void vs_plan_free(vs_plan *plan);
 /* The plan as JSON (for --dry-run --output json and the journal). Caller owns the result. */
 json_t *vs_plan_to_json(const vs_plan *plan);
 
+/* The plan back from vs_plan_to_json's output (a journal's frozen plan); problems are not kept.
+ * VS_EINVAL naming what is missing. *out owned by the caller. */
+int vs_plan_from_json(const json_t *json, vs_plan **out, vs_error *err);
+
 /* A Kubernetes object name derived from base and suffix, at most 63 characters: base+suffix when
  * it fits, else a shortened base, a hash of base, and suffix. Caller frees. */
 char *vs_plan_derived_name(const char *base, const char *suffix);
@@ -152,6 +156,7 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 /* ---- the cluster's objects ------------------------------------------------------------------- */
 
 typedef struct vs_kube_client vs_kube_client;
+typedef struct vs_journal vs_journal;
 
 /* The objects a plan is made from, listed once. Owns its lists; in points into them. */
 typedef struct vs_migrate_snapshot {
@@ -205,12 +210,21 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
  * Execute a plan without problems, group by group: create the destination claims, stop the
  * group's workloads (recording their scale), copy each claim with an rsync pod, swap the volumes
  * under the original claim names, restart the workloads and wait until they are ready, then
- * (change_default) move the default class. Each step checks the live cluster first, so running a
- * plan again after a failure continues where it stopped. At no point is a volume that may hold the
- * last copy of data deleted: see swap.c. Errors name the claim or workload and the cause.
+ * (change_default) move the default class. Every step is recorded in journal j (borrowed) before
+ * it runs and once its effect is observed, and objects that are deleted and recreated are saved in
+ * it first; given the same journal again (resume), finished groups and swaps are skipped and every
+ * other step checks the live cluster before acting. At no point is a volume that may hold the last
+ * copy of data deleted: see swap.c. Between groups, an abort requested in the journal stops the
+ * run (VS_ECANCEL). Errors name the claim or workload and the cause.
  */
-int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_migrate_event_fn fn,
-		       void *ctx, vs_error *err);
+int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
+		       vs_migrate_event_fn fn, void *ctx, vs_error *err);
+
+/* The options a journal keeps so that resume runs with the same ones (caller owns the JSON). */
+json_t *vs_migrate_opts_to_json(const vs_migrate_opts *opts);
+/* Options back from vs_migrate_opts_to_json's output; strings and the flag array point into json
+ * (borrowed: json must outlive out), except out->rsync_flags, an array the caller frees. */
+int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error *err);
 
 /* ---- rsync's progress (pure, exposed for tests) ----------------------------------------------- */
 

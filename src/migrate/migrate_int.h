@@ -5,6 +5,7 @@
 #ifndef VS_MIGRATE_INT_H
 #define VS_MIGRATE_INT_H
 
+#include "journal/journal.h"
 #include "kube/kube.h"
 #include "migrate.h"
 
@@ -16,6 +17,7 @@ typedef struct mig_run {
 	vs_kube_client *c;
 	const vs_migrate_opts *opts;
 	const vs_plan *plan;
+	vs_journal *j;            /* where every step is recorded (borrowed) */
 	vs_migrate_event_fn fn;
 	void *ctx;
 	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc) */

@@ -589,8 +589,8 @@ void vs_plan_free(vs_plan *plan)
 
 static json_t *plan_pvc_json(const vs_plan_pvc *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s}", "namespace", p->ns, "name", p->name,
-			 "uid", p->uid, "pv", p->pv, "request", p->request, "accessModes", p->access_modes,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s}", "namespace", p->ns, "name", p->name,
+			 "uid", p->uid, "pv", p->pv, "request", p->request, "capacity", p->capacity, "accessModes", p->access_modes,
 			 "destAccessMode", p->dest_access_mode, "node", p->node, "tempClaim", p->temp_name, "copyPod",
 			 p->copy_pod);
 }
@@ -620,6 +620,92 @@ json_t *vs_plan_to_json(const vs_plan *plan)
 		json_array_append_new(warnings, json_string(plan->warnings[i]));
 	return json_pack("{s:o, s:o, s:o, s:s?, s:b}", "groups", groups, "problems", problems, "warnings", warnings,
 			 "currentDefault", plan->current_default, "changeDefault", plan->change_default);
+}
+
+static char *plan_dup_or_null(const json_t *obj, const char *key)
+{
+	const char *v = vs_json_str(obj, key);
+
+	return v ? vs_xstrdup(v) : NULL;
+}
+
+static int plan_pvc_from_json(vs_plan *plan, const json_t *c, size_t group, vs_error *err)
+{
+	static const char *required[] = { "namespace", "name", "uid", "pv", "request", "capacity", "tempClaim", "copyPod" };
+	vs_plan_pvc *p;
+
+	for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
+		if (!vs_json_str(c, required[k]))
+			return vs_error_set(err, VS_EINVAL, "journal plan: a claim has no \"%s\"", required[k]);
+	p = PLAN_PUSH(plan->pvcs, plan->npvcs);
+	*p = (vs_plan_pvc){ .ns = plan_dup_or_null(c, "namespace"),
+			    .name = plan_dup_or_null(c, "name"),
+			    .uid = plan_dup_or_null(c, "uid"),
+			    .pv = plan_dup_or_null(c, "pv"),
+			    .request = plan_dup_or_null(c, "request"),
+			    .capacity = plan_dup_or_null(c, "capacity"),
+			    .access_modes = json_deep_copy(json_object_get(c, "accessModes")),
+			    .dest_access_mode = plan_dup_or_null(c, "destAccessMode"),
+			    .node = plan_dup_or_null(c, "node"),
+			    .temp_name = plan_dup_or_null(c, "tempClaim"),
+			    .copy_pod = plan_dup_or_null(c, "copyPod"),
+			    .group = group };
+	if (!p->access_modes)
+		p->access_modes = json_array();
+	return 0;
+}
+
+static int plan_workload_kind(const char *name, enum vs_workload_kind *out)
+{
+	for (int k = VS_WORKLOAD_DEPLOYMENT; k <= VS_WORKLOAD_POD; k++)
+		if (name && strcmp(vs_workload_kind_name((enum vs_workload_kind)k), name) == 0)
+			return (*out = (enum vs_workload_kind)k), 0;
+	return -1;
+}
+
+int vs_plan_from_json(const json_t *j, vs_plan **out, vs_error *err)
+{
+	vs_plan *plan = vs_xcalloc(1, sizeof(vs_plan));
+	size_t g, i;
+	json_t *grp, *item;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(j, "groups"), g, grp) {
+		vs_plan_group *pg = PLAN_PUSH(plan->groups, plan->ngroups);
+		*pg = (vs_plan_group){ 0 };
+		json_array_foreach(json_object_get(grp, "claims"), i, item) {
+			if (rc == 0 && (rc = plan_pvc_from_json(plan, item, g, err)) == 0)
+				*PLAN_PUSH(pg->pvcs, pg->npvcs) = plan->npvcs - 1;
+		}
+		json_array_foreach(json_object_get(grp, "workloads"), i, item) {
+			enum vs_workload_kind kind;
+			if (rc < 0)
+				break;
+			if (plan_workload_kind(vs_json_str(item, "kind"), &kind) < 0 || !vs_json_str(item, "namespace") ||
+			    !vs_json_str(item, "name")) {
+				rc = vs_error_set(err, VS_EINVAL, "journal plan: a workload has no valid kind, namespace or name");
+				break;
+			}
+			vs_plan_workload *w = PLAN_PUSH(plan->workloads, plan->nworkloads);
+			*w = (vs_plan_workload){ .kind = kind, .ns = plan_dup_or_null(item, "namespace"),
+						 .name = plan_dup_or_null(item, "name"),
+						 .replicas = (long)vs_json_int(item, "replicas", 0),
+						 .running = vs_json_bool(item, "running", false) };
+			*PLAN_PUSH(pg->workloads, pg->nworkloads) = plan->nworkloads - 1;
+		}
+		if (rc == 0 && pg->npvcs == 0)
+			rc = vs_error_set(err, VS_EINVAL, "journal plan: group %zu has no claims", g);
+	}
+	json_array_foreach(json_object_get(j, "warnings"), i, item)
+		*PLAN_PUSH(plan->warnings, plan->nwarnings) = vs_xstrdup(json_string_value(item) ? json_string_value(item) : "");
+	plan->current_default = plan_dup_or_null(j, "currentDefault");
+	plan->change_default = vs_json_bool(j, "changeDefault", false);
+	if (rc < 0) {
+		vs_plan_free(plan);
+		plan = NULL;
+	}
+	*out = plan;
+	return rc;
 }
 
 static uint32_t plan_fnv1a(const char *s)

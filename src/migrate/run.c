@@ -72,20 +72,85 @@ void vs_migrate_snapshot_clear(vs_migrate_snapshot *snap)
 
 /* ---- one group ----------------------------------------------------------------------------------- */
 
-/* The original claims of the group, kept before any is deleted: the swap recreates them from these. */
+/* The journal key of a claim's step or saved object: "claim/NS/NAME/STEP". Caller frees. */
+static char *run_key(const vs_plan_pvc *p, const char *what)
+{
+	return vs_xasprintf("claim/%s/%s/%s", p->ns, p->name, what);
+}
+
+/* The original claims of the group, saved in the journal before any is deleted: the swap
+ * recreates them from these, in this run or after a crash. */
 static int run_fetch_originals(mig_run *r, const vs_plan_group *g, vs_error *err)
 {
-	for (size_t k = 0; k < g->npvcs; k++) {
+	int rc = 0;
+
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		json_t **slot = &r->originals[g->pvcs[k]];
-		int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, slot, err);
-		if (rc < 0)
-			return vs_error_wrap(err, "claim %s/%s", p->ns, p->name);
-		if (strcmp(vs_json_str_or(*slot, "metadata.uid", ""), p->uid) != 0)
-			return vs_error_set(err, VS_EINVAL, "claim %s/%s was replaced since the plan was made; run again",
-					    p->ns, p->name);
+		char *key = run_key(p, "original");
+		const json_t *saved = vs_journal_object(r->j, key);
+		if (saved) {
+			*slot = json_deep_copy(saved);
+		} else if ((rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, slot, err)) < 0) {
+			vs_error_wrap(err, "claim %s/%s", p->ns, p->name);
+		} else if (strcmp(vs_json_str_or(*slot, "metadata.uid", ""), p->uid) != 0) {
+			rc = vs_error_set(err, VS_EINVAL, "claim %s/%s was replaced since the plan was made; plan again",
+					  p->ns, p->name);
+		} else {
+			rc = vs_journal_save_object(r->j, key, *slot, err);
+		}
+		free(key);
 	}
-	return 0;
+	return rc;
+}
+
+typedef int (*run_step_fn)(mig_run *r, size_t arg, vs_error *err);
+
+static bool run_step_done(const mig_run *r, const char *key)
+{
+	const char *state = vs_journal_step_state(r->j, key);
+
+	return state && strcmp(state, VS_STEP_DONE) == 0;
+}
+
+/*
+ * One step: intent recorded, failpoint KIND:before, the step, failpoint KIND:after, then done (or
+ * failed with the error) recorded. A crash anywhere leaves the intent, and the step is run again
+ * on resume: every step checks the live cluster before it acts.
+ */
+static int run_step(mig_run *r, const char *kind, const char *key, run_step_fn fn, size_t arg, vs_error *err)
+{
+	char point[64];
+	vs_error jerr;
+	int rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, NULL, err);
+
+	snprintf(point, sizeof(point), "%s:before", kind);
+	if (rc == 0)
+		rc = vs_failpoint(point, err);
+	if (rc == 0)
+		rc = fn(r, arg, err);
+	snprintf(point, sizeof(point), "%s:after", kind);
+	if (rc == 0)
+		rc = vs_failpoint(point, err);
+	vs_error_clear(&jerr);
+	if (rc < 0)
+		vs_journal_step(r->j, key, VS_STEP_FAILED, err->message, NULL, &jerr);
+	else
+		rc = vs_journal_step(r->j, key, VS_STEP_DONE, NULL, NULL, err);
+	return rc;
+}
+
+/* A claim's step (dest, copy, swap), unless the journal says its swap is already done. */
+static int run_claim_step(mig_run *r, size_t i, const char *kind, run_step_fn fn, vs_error *err)
+{
+	char *key = run_key(&r->plan->pvcs[i], kind), *swap = run_key(&r->plan->pvcs[i], "swap");
+	const char *swap_state = vs_journal_step_state(r->j, swap);
+	bool swapping = swap_state != NULL && strcmp(kind, "swap") != 0; /* the source may be gone already */
+	int rc = run_step_done(r, swap) || swapping ? 0 : run_step(r, kind, key, fn, i, err);
+
+	free(key);
+	free(swap);
+	return rc;
 }
 
 /* A group that failed before its first swap: its applications come back on their own data and the
@@ -107,29 +172,48 @@ static void run_undo_group(mig_run *r, size_t gi)
 	}
 }
 
+static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
+{
+	for (size_t k = 0; k < g->npvcs; k++) {
+		char *key = run_key(&r->plan->pvcs[g->pvcs[k]], "swap");
+		bool started = vs_journal_step_state(r->j, key) != NULL;
+		free(key);
+		if (started)
+			return true;
+	}
+	return false;
+}
+
 static int run_group(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
 	const vs_plan_pvc *first = &r->plan->pvcs[g->pvcs[0]];
+	char *start_key = vs_xasprintf("group/%zu/start", gi), *stop_key = vs_xasprintf("group/%zu/stop", gi);
 	size_t k;
-	int rc = run_fetch_originals(r, g, err);
+	int rc = 0;
 
+	if (run_step_done(r, start_key))
+		goto done; /* finished before an interruption */
 	mig_say(r, "stage", "group %zu of %zu: %zu claim%s in %s, %zu workload%s", gi + 1, r->plan->ngroups, g->npvcs,
 		g->npvcs == 1 ? "" : "s", first->ns, g->nworkloads, g->nworkloads == 1 ? "" : "s");
+	rc = run_fetch_originals(r, g, err);
 	for (k = 0; k < g->npvcs && rc == 0; k++)
-		rc = mig_dest_claim_create(r, g->pvcs[k], err);
+		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
 	if (rc == 0)
-		rc = mig_workloads_stop(r, gi, err);
+		rc = run_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
 	for (k = 0; k < g->npvcs && rc == 0; k++)
-		rc = mig_copy(r, g->pvcs[k], err);
-	if (rc < 0) {
+		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
+	if (rc < 0 && !run_group_swapping(r, g)) {
 		run_undo_group(r, gi);
-		return rc;
+		goto done;
 	}
 	for (k = 0; k < g->npvcs && rc == 0; k++)
-		rc = mig_swap(r, g->pvcs[k], err);
+		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
 	if (rc == 0)
-		rc = mig_workloads_start(r, gi, err);
+		rc = run_step(r, "start", start_key, mig_workloads_start, gi, err);
+done:
+	free(start_key);
+	free(stop_key);
 	return rc;
 }
 
@@ -145,11 +229,12 @@ static int run_mark_default(mig_run *r, const char *cls, bool on, vs_error *err)
 	return rc < 0 ? vs_error_wrap(err, "StorageClass %s", cls) : 0;
 }
 
-static int run_set_default(mig_run *r, vs_error *err)
+static int run_set_default(mig_run *r, size_t unused, vs_error *err)
 {
 	const char *from = r->plan->current_default;
 	int rc = 0;
 
+	(void)unused;
 	if (from && strcmp(from, r->opts->plan.dest_sc) == 0)
 		return 0;
 	if (from)
@@ -161,10 +246,10 @@ static int run_set_default(mig_run *r, vs_error *err)
 	return rc;
 }
 
-int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_migrate_event_fn fn,
-		       void *ctx, vs_error *err)
+int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
+		       vs_migrate_event_fn fn, void *ctx, vs_error *err)
 {
-	mig_run r = { .c = c, .opts = opts, .plan = plan, .fn = fn, .ctx = ctx };
+	mig_run r = { .c = c, .opts = opts, .plan = plan, .j = j, .fn = fn, .ctx = ctx };
 	int64_t start = vs_time_mono_ms();
 	int rc = 0;
 
@@ -173,16 +258,66 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
 	r.stopped_at_ms = vs_xcalloc(plan->nworkloads + 1, sizeof(int64_t));
-	for (size_t g = 0; g < plan->ngroups && rc == 0; g++)
-		rc = run_group(&r, g, err);
+	for (size_t g = 0; g < plan->ngroups && rc == 0; g++) {
+		if (vs_journal_abort_requested(j))
+			rc = vs_error_set(err, VS_ECANCEL, "stopped on request (volshift abort) before group %zu of %zu", g + 1,
+					  plan->ngroups);
+		else
+			rc = run_group(&r, g, err);
+	}
 	if (rc == 0 && plan->change_default)
-		rc = run_set_default(&r, err);
+		rc = run_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
 		mig_emit(&r, "done", json_pack("{s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
 					       (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start)));
+	vs_error jerr;
+	vs_error_clear(&jerr);
+	if (vs_journal_set_phase(j, rc == 0 ? "done" : rc == VS_ECANCEL ? "aborted" : "failed", rc ? err->message : NULL,
+				 &jerr) < 0 && rc == 0) {
+		*err = jerr;
+		rc = jerr.code;
+	}
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);
 	free(r.stopped_at_ms);
 	return rc;
+}
+
+/* ---- options kept in the journal ------------------------------------------------------------- */
+
+json_t *vs_migrate_opts_to_json(const vs_migrate_opts *o)
+{
+	json_t *flags = json_array();
+
+	for (size_t i = 0; i < o->nrsync_flags; i++)
+		json_array_append_new(flags, json_string(o->rsync_flags[i]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:I, s:I}", "sourceClass", o->plan.source_sc, "destClass",
+			 o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags", flags, "verboseCopy", o->verbose_copy,
+			 "keepStatefulSets", o->keep_statefulsets, "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms,
+			 "deletePvTimeoutMs", (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs",
+			 (json_int_t)o->ready_timeout_ms);
+}
+
+int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error *err)
+{
+	const json_t *flags = json_object_get(json, "rsyncFlags");
+	const char **arr = vs_xcalloc(json_array_size(flags) + 1, sizeof(char *));
+
+	memset(out, 0, sizeof(*out));
+	out->plan.source_sc = vs_json_str(json, "sourceClass");
+	out->plan.dest_sc = vs_json_str(json, "destClass");
+	out->rsync_image = vs_json_str(json, "rsyncImage");
+	for (size_t i = 0; i < json_array_size(flags); i++)
+		arr[i] = json_string_value(json_array_get(flags, i));
+	out->rsync_flags = arr;
+	out->nrsync_flags = json_array_size(flags);
+	out->verbose_copy = vs_json_bool(json, "verboseCopy", false);
+	out->keep_statefulsets = vs_json_bool(json, "keepStatefulSets", false);
+	out->pod_ready_timeout_ms = vs_json_int(json, "podReadyTimeoutMs", 60000);
+	out->delete_pv_timeout_ms = vs_json_int(json, "deletePvTimeoutMs", 300000);
+	out->ready_timeout_ms = vs_json_int(json, "readyTimeoutMs", 600000);
+	if (!out->plan.source_sc || !out->plan.dest_sc || !out->rsync_image)
+		return vs_error_set(err, VS_EINVAL, "journal options: sourceClass, destClass or rsyncImage missing");
+	return 0;
 }

@@ -251,35 +251,75 @@ static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, vs_err
 	return rc;
 }
 
-int mig_swap(mig_run *r, size_t i, vs_error *err)
+/* The reclaim policy the new volume must end with: the old volume's, recorded on the new one. */
+static int swap_restore_new_policy(mig_run *r, const char *new_pv, vs_error *err)
+{
+	json_t *pv = NULL;
+	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, new_pv, &pv, err);
+	const char *want = rc == 0 ? vs_json_annotation(pv, VS_MIGRATE_RECLAIM_ANNOTATION) : NULL;
+
+	if (want)
+		rc = swap_set_policy(r, new_pv, want, err);
+	json_decref(pv);
+	return rc;
+}
+
+/* Move the claim name: every step before the claim is Bound to the copy. */
+static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	char *new_pv = NULL, *old_policy = NULL, *new_own = NULL;
-	int rc = swap_find_new_pv(r, p, &new_pv, err);
+	char *old_policy = NULL, *new_own = NULL;
+	int rc = swap_retain(r, p->pv, NULL, NULL, &old_policy, err);
 
-	if (rc == 0)
-		rc = swap_retain(r, p->pv, NULL, NULL, &old_policy, err);
 	if (rc == 0)
 		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION, old_policy, &new_own, err);
 	if (rc == 0)
+		rc = vs_failpoint("swap:retained", err);
+	if (rc == 0)
 		rc = swap_delete_claim(r, p->ns, p->name, p->uid, p->pv, err);
+	if (rc == 0)
+		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
 		rc = swap_delete_claim(r, p->ns, p->temp_name, NULL, new_pv, err);
 	if (rc == 0)
+		rc = vs_failpoint("swap:temporary-deleted", err);
+	if (rc == 0)
 		rc = swap_prebind(r, p, new_pv, err);
 	if (rc == 0)
-		rc = swap_create_claim(r, i, new_pv, err);
+		rc = vs_failpoint("swap:prebound", err);
 	if (rc == 0)
-		rc = swap_set_policy(r, new_pv, old_policy, err);
+		rc = swap_create_claim(r, i, new_pv, err);
+	free(old_policy);
+	free(new_own);
+	return rc;
+}
+
+int mig_swap(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	char *new_pv = NULL;
+	json_t *claim = NULL;
+	int rc = swap_find_new_pv(r, p, &new_pv, err);
+
+	if (rc == 0)
+		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+	/* an interrupted swap may already have moved the name; then only the volumes' policies remain */
+	if (rc == 0 && !swap_bound_to(claim, new_pv))
+		rc = swap_claim(r, i, new_pv, err);
+	if (rc == 0)
+		rc = vs_failpoint("swap:claim-bound", err);
+	if (rc == 0)
+		rc = swap_restore_new_policy(r, new_pv, err);
 	if (rc == 0)
 		mig_emit(r, "swapped", json_pack("{s:s, s:s, s:s, s:s}", "namespace", p->ns, "pvc", p->name, "oldPv", p->pv,
 						 "newPv", new_pv));
 	if (rc == 0)
+		rc = vs_failpoint("swap:policy-restored", err);
+	if (rc == 0)
 		rc = swap_release_old(r, p, new_pv, err);
 	if (rc < 0)
 		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
+	json_decref(claim);
 	free(new_pv);
-	free(old_policy);
-	free(new_own);
 	return rc;
 }

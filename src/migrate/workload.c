@@ -317,9 +317,17 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	json_object_del(json_object_get(meta, "annotations"), VS_MIGRATE_SCALE_ANNOTATION);
 	json_object_del(fresh, "status");
 	vs_json_set_path(fresh, "spec.replicas", json_integer(replicas));
-	rc = mig_delete(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, vs_kube_obj_uid(obj), "Orphan", err);
+	char *key = vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
+	rc = vs_journal_save_object(r->j, key, fresh, err); /* a crash after the delete recreates it from here */
+	free(key);
+	if (rc == 0)
+		rc = vs_failpoint("statefulset:saved", err);
+	if (rc == 0)
+		rc = mig_delete(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, vs_kube_obj_uid(obj), "Orphan", err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, r->opts->delete_pv_timeout_ms, err);
+	if (rc == 0)
+		rc = vs_failpoint("statefulset:deleted", err);
 	if (rc == 0)
 		rc = vs_kube_create(r->c, &VS_KUBE_STATEFULSETS, w->ns, fresh, NULL, err);
 	if (rc == 0)
@@ -376,6 +384,23 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 	return workload_patch(r, w, patch, err);
 }
 
+/* A StatefulSet deleted for its recreation by a run that then stopped: created from the journal. */
+static int workload_recreate_saved(mig_run *r, const vs_plan_workload *w, vs_error *err)
+{
+	char *key = vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
+	const json_t *saved = w->kind == VS_WORKLOAD_STATEFULSET ? vs_journal_object(r->j, key) : NULL;
+	int rc = 0;
+
+	free(key);
+	if (saved) {
+		rc = vs_kube_create(r->c, &VS_KUBE_STATEFULSETS, w->ns, saved, NULL, err);
+		if (rc == 0)
+			mig_emit(r, "statefulset-recreated", json_pack("{s:s, s:s, s:s}", "namespace", w->ns, "name", w->name,
+								       "storageClass", r->opts->plan.dest_sc));
+	}
+	return rc < 0 ? vs_error_wrap(err, "recreate StatefulSet %s/%s from the journal", w->ns, w->name) : 0;
+}
+
 static int workload_start_one(mig_run *r, size_t wi, vs_error *err)
 {
 	const vs_plan_workload *w = &r->plan->workloads[wi];
@@ -384,6 +409,11 @@ static int workload_start_one(mig_run *r, size_t wi, vs_error *err)
 	char *what;
 	int rc = mig_get_opt(r, res, w->ns, w->name, &obj, err);
 
+	if (rc == 0 && !obj) {
+		rc = workload_recreate_saved(r, w, err);
+		if (rc == 0)
+			rc = mig_get_opt(r, res, w->ns, w->name, &obj, err);
+	}
 	if (rc < 0 || !obj)
 		return rc;
 	rc = workload_restore(r, w, obj, err);

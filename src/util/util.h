@@ -193,6 +193,17 @@ bool vs_selector_matches_labels(const vs_selector *sel, const json_t *labels);
 size_t vs_selector_count(const vs_selector *sel);
 const char *vs_selector_key(const vs_selector *sel, size_t i);
 
+/* ---- failpoints ------------------------------------------------------------------------------ */
+
+/*
+ * A named point where a test can make volshift fail, as etcd's gofail does. Inert unless the
+ * environment variable VOLSHIFT_FAILPOINTS names the point: a comma-separated list of
+ * NAME=crash (exit at once with status 86, no cleanup) or NAME=error (return VS_EIO), each
+ * optionally with @N to act on the Nth time the point is reached only (counting from 1).
+ * Returns 0, or VS_EIO with err filled. Thread-safe.
+ */
+int vs_failpoint(const char *name, vs_error *err);
+
 /* ---- random ---------------------------------------------------------------------------------- */
 
 /* A uniformly random 64-bit value from a thread-safe generator seeded from the OS. */

@@ -401,6 +401,18 @@ static void test_migrate_plan__json(void **state)
 	assert_string_equal(vs_json_str(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0),
 									  "workloads"), 0), "kind"),
 			    "Deployment");
+	/* the journal keeps this JSON: reading it back gives the same plan */
+	vs_plan *back = NULL;
+	vs_error err;
+	assert_int_equal(vs_plan_from_json(j, &back, &err), 0);
+	json_t *again = vs_plan_to_json(back);
+	assert_true(json_equal(j, again));
+	json_decref(again);
+	vs_plan_free(back);
+	json_object_del(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0), "claims"), 0), "uid");
+	assert_int_equal(vs_plan_from_json(j, &back, &err), VS_EINVAL);
+	assert_null(back);
+	assert_non_null(strstr(err.message, "\"uid\""));
 	json_decref(j);
 	vs_plan_free(plan);
 }

@@ -1,0 +1,430 @@
+/*
+ * The journal ConfigMap: data.plan, data.steps, data.objects and data.phase as JSON text, labels
+ * to find it, and annotations for the lease (holder, last renewal) and for abort requests. While
+ * this process holds the lease its in-memory state is the truth; every write replaces the
+ * ConfigMap's data under a resourceVersion precondition, and a conflict reloads the ConfigMap to
+ * check the lease before trying again with the fresh version (keeping the annotations someone
+ * else may have added, such as an abort request). A thread renews the lease while the journal is
+ * open, so a holder that dies stops renewing and others may take over once it expires.
+ */
+#include "journal/journal.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JOURNAL_LABEL "volshift.io/migration"
+#define JOURNAL_HOLDER "volshift.io/holder"
+#define JOURNAL_RENEWED "volshift.io/lease-renewed"
+#define JOURNAL_ABORT "volshift.io/abort"
+#define JOURNAL_RENEW_EVERY_MS (VS_JOURNAL_LEASE_MS / 3)
+#define JOURNAL_WRITE_TRIES 5
+
+struct vs_journal {
+	vs_kube_client *c;
+	char *ns, *id, *name, *holder;
+	json_t *cm;      /* the ConfigMap as last written or read */
+	json_t *state;   /* {plan, steps, objects, phase, error} decoded */
+	bool lost;       /* another volshift took the lease */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t renewer;
+	bool renewing, stop;
+};
+
+static const vs_kube_resource journal_namespaces = { "", "v1", "namespaces", false };
+
+static char *journal_name(const char *id)
+{
+	return vs_xasprintf("volshift-%s", id);
+}
+
+static json_t *journal_parse(const json_t *cm, const char *key, json_t *dflt)
+{
+	const char *text = vs_json_str(json_object_get(cm, "data"), key);
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (!v)
+		return dflt;
+	json_decref(dflt);
+	return v;
+}
+
+json_t *vs_journal_decode(const json_t *cm)
+{
+	const json_t *labels = vs_json_path(cm, "metadata.labels");
+	const char *phase = vs_json_str(json_object_get(cm, "data"), "phase");
+
+	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b}", "id",
+			 json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
+			 vs_json_str(json_object_get(cm, "data"), "error"), "holder",
+			 vs_json_annotation(cm, JOURNAL_HOLDER), "leaseRenewed", vs_json_annotation(cm, JOURNAL_RENEWED),
+			 "created", vs_json_str(cm, "metadata.creationTimestamp"), "plan",
+			 journal_parse(cm, "plan", json_object()), "steps", journal_parse(cm, "steps", json_object()),
+			 "objects", journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm),
+			 "abortRequested", vs_json_annotation(cm, JOURNAL_ABORT) != NULL);
+}
+
+static void journal_set_annotation(json_t *cm, const char *key, const char *value)
+{
+	json_t *ann = vs_json_path(cm, "metadata.annotations");
+
+	if (!ann) {
+		vs_json_set_path(cm, "metadata.annotations", json_object());
+		ann = vs_json_path(cm, "metadata.annotations");
+	}
+	json_object_set_new(ann, key, json_string(value));
+}
+
+/* Put the in-memory state into the ConfigMap's data and our lease into its annotations. */
+static void journal_encode(vs_journal *j)
+{
+	static const char *keys[] = { "plan", "steps", "objects" };
+	json_t *data = json_object();
+	char now[32];
+
+	for (size_t k = 0; k < 3; k++) {
+		char *text = json_dumps(json_object_get(j->state, keys[k]), JSON_COMPACT | JSON_SORT_KEYS);
+		json_object_set_new(data, keys[k], json_string(text));
+		free(text);
+	}
+	json_object_set(data, "phase", json_object_get(j->state, "phase"));
+	if (json_is_string(json_object_get(j->state, "error")))
+		json_object_set(data, "error", json_object_get(j->state, "error"));
+	json_object_set_new(j->cm, "data", data);
+	vs_time_format(vs_time_now(), now);
+	journal_set_annotation(j->cm, JOURNAL_HOLDER, j->holder);
+	journal_set_annotation(j->cm, JOURNAL_RENEWED, now);
+}
+
+/* True when cm's lease belongs to someone else and has not expired. */
+static bool journal_held_by_other(const json_t *cm, const char *holder)
+{
+	const char *other = vs_json_annotation(cm, JOURNAL_HOLDER), *renewed = vs_json_annotation(cm, JOURNAL_RENEWED);
+	int64_t at = 0;
+
+	if (!other || !*other || strcmp(other, holder) == 0)
+		return false;
+	if (!renewed || vs_time_parse(renewed, &at, NULL) < 0)
+		return false;
+	return (vs_time_now() - at) * 1000 < VS_JOURNAL_LEASE_MS;
+}
+
+/* Write under j->mu: PUT with the last resourceVersion; on conflict reload, check the lease, retry. */
+static int journal_write_locked(vs_journal *j, vs_error *err)
+{
+	int rc = 0;
+
+	if (j->lost)
+		return vs_error_set(err, VS_EINVAL, "migration %s: another volshift took it over; this one stops", j->id);
+	for (int attempt = 0; attempt < JOURNAL_WRITE_TRIES; attempt++) {
+		json_t *out = NULL, *fresh = NULL;
+		journal_encode(j);
+		rc = vs_kube_update(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->cm, &out, err);
+		if (rc == 0) {
+			json_decref(j->cm);
+			j->cm = out;
+			return 0;
+		}
+		if (!vs_error_is(err, "Conflict"))
+			break;
+		rc = vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, err);
+		if (rc < 0)
+			break;
+		const char *holder = vs_json_annotation(fresh, JOURNAL_HOLDER);
+		if (holder && strcmp(holder, j->holder) != 0) {
+			j->lost = true;
+			rc = vs_error_set(err, VS_EINVAL, "migration %s was taken over by %s; this volshift stops", j->id,
+					  holder);
+			json_decref(fresh);
+			break;
+		}
+		json_decref(j->cm);
+		j->cm = fresh; /* keeps annotations others added (abort) and the fresh resourceVersion */
+	}
+	return rc < 0 ? vs_error_wrap(err, "journal %s/%s", j->ns, j->name) : 0;
+}
+
+static void *journal_renew(void *arg)
+{
+	vs_journal *j = arg;
+	vs_error err;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += JOURNAL_RENEW_EVERY_MS / 1000;
+		pthread_cond_timedwait(&j->cv, &j->mu, &until);
+		if (j->stop || j->lost)
+			continue;
+		vs_error_clear(&err);
+		if (journal_write_locked(j, &err) < 0)
+			vs_warn("journal: renewing the lease of %s: %s", j->id, err.message);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+static vs_journal *journal_new(vs_kube_client *c, const char *ns, const char *id)
+{
+	vs_journal *j = vs_xcalloc(1, sizeof(*j));
+	char host[64] = "unknown";
+
+	gethostname(host, sizeof(host) - 1);
+	j->c = c;
+	j->ns = vs_xstrdup(ns);
+	j->id = vs_xstrdup(id);
+	j->name = journal_name(id);
+	j->holder = vs_xasprintf("%s/%d/%08" PRIx64, host, (int)getpid(), vs_rand_u64() & 0xffffffffu);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	return j;
+}
+
+static void journal_start_renewing(vs_journal *j)
+{
+	j->renewing = pthread_create(&j->renewer, NULL, journal_renew, j) == 0;
+}
+
+static int journal_ensure_namespace(vs_kube_client *c, const char *ns, vs_error *err)
+{
+	json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", ns);
+	int rc = vs_kube_create(c, &journal_namespaces, NULL, obj, NULL, err);
+
+	json_decref(obj);
+	if (rc < 0 && vs_error_is(err, "AlreadyExists")) {
+		vs_error_clear(err);
+		rc = 0;
+	}
+	return rc < 0 ? vs_error_wrap(err, "namespace %s for the journal (--state-namespace)", ns) : 0;
+}
+
+int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_journal **out, vs_error *err)
+{
+	char id[16];
+	vs_journal *j;
+	json_t *created = NULL;
+	int rc = journal_ensure_namespace(c, ns, err);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	snprintf(id, sizeof(id), "%08" PRIx64, vs_rand_u64() & 0xffffffffu);
+	j = journal_new(c, ns, id);
+	j->state = json_pack("{s:O, s:{}, s:{}, s:s}", "plan", plan, "steps", "objects", "phase", "running");
+	j->cm = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+			  "name", j->name, "namespace", ns, "labels", "app.kubernetes.io/managed-by", "volshift",
+			  JOURNAL_LABEL, id);
+	journal_encode(j);
+	rc = vs_kube_create(c, &VS_KUBE_CONFIGMAPS, ns, j->cm, &created, err);
+	if (rc < 0) {
+		vs_journal_free(j);
+		return vs_error_wrap(err, "create journal %s/volshift-%s", ns, id);
+	}
+	json_decref(j->cm);
+	j->cm = created;
+	journal_start_renewing(j);
+	*out = j;
+	return 0;
+}
+
+int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool force, vs_journal **out, vs_error *err)
+{
+	vs_journal *j = journal_new(c, ns, id);
+	json_t *decoded;
+	int rc = vs_kube_get(c, &VS_KUBE_CONFIGMAPS, ns, j->name, &j->cm, err);
+
+	*out = NULL;
+	if (rc < 0) {
+		vs_journal_free(j);
+		return vs_error_wrap(err, "migration %s", id);
+	}
+	if (!force && journal_held_by_other(j->cm, j->holder)) {
+		rc = vs_error_set(err, VS_EINVAL,
+				  "migration %s is being run by %s (lease renewed %s, it expires %ds later); wait for it, or "
+				  "pass --force if that volshift is gone",
+				  id, vs_json_annotation(j->cm, JOURNAL_HOLDER), vs_json_annotation(j->cm, JOURNAL_RENEWED),
+				  VS_JOURNAL_LEASE_MS / 1000);
+		vs_journal_free(j);
+		return rc;
+	}
+	decoded = vs_journal_decode(j->cm);
+	j->state = json_pack("{s:O, s:O, s:O, s:s}", "plan", json_object_get(decoded, "plan"), "steps",
+			     json_object_get(decoded, "steps"), "objects", json_object_get(decoded, "objects"), "phase",
+			     vs_json_str_or(decoded, "phase", "running"));
+	json_decref(decoded);
+	rc = journal_write_locked(j, err); /* takes the lease */
+	if (rc < 0) {
+		vs_journal_free(j);
+		return rc;
+	}
+	journal_start_renewing(j);
+	*out = j;
+	return 0;
+}
+
+void vs_journal_free(vs_journal *j)
+{
+	if (!j)
+		return;
+	if (j->renewing) {
+		pthread_mutex_lock(&j->mu);
+		j->stop = true;
+		pthread_cond_signal(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->renewer, NULL);
+	}
+	if (j->cm && j->state && !j->lost) {
+		/* give the lease back: an empty holder lets the next volshift in at once */
+		vs_error err;
+		free(j->holder);
+		j->holder = vs_xstrdup("");
+		vs_error_clear(&err);
+		journal_write_locked(j, &err);
+	}
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	json_decref(j->cm);
+	json_decref(j->state);
+	free(j->ns), free(j->id), free(j->name), free(j->holder);
+	free(j);
+}
+
+const char *vs_journal_id(const vs_journal *j)
+{
+	return j->id;
+}
+
+const json_t *vs_journal_plan(const vs_journal *j)
+{
+	return json_object_get(j->state, "plan");
+}
+
+const char *vs_journal_step_state(const vs_journal *j, const char *key)
+{
+	return vs_json_str(json_object_get(json_object_get(j->state, "steps"), key), "state");
+}
+
+const char *vs_journal_phase(const vs_journal *j)
+{
+	return vs_json_str_or(j->state, "phase", "running");
+}
+
+const json_t *vs_journal_object(const vs_journal *j, const char *key)
+{
+	return json_object_get(json_object_get(j->state, "objects"), key);
+}
+
+bool vs_journal_abort_requested(vs_journal *j)
+{
+	json_t *fresh = NULL;
+	bool asked;
+
+	pthread_mutex_lock(&j->mu);
+	if (vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, NULL) == 0 &&
+	    vs_json_annotation(fresh, JOURNAL_ABORT))
+		journal_set_annotation(j->cm, JOURNAL_ABORT, vs_json_annotation(fresh, JOURNAL_ABORT));
+	asked = vs_json_annotation(j->cm, JOURNAL_ABORT) != NULL;
+	pthread_mutex_unlock(&j->mu);
+	json_decref(fresh);
+	return asked;
+}
+
+/* Apply a change to the state under the lock, then write. fields is stolen. */
+static int journal_change(vs_journal *j, const char *section, const char *key, json_t *value, vs_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	if (section)
+		json_object_set_new(json_object_get(j->state, section), key, value);
+	else
+		json_object_set_new(j->state, key, value);
+	rc = journal_write_locked(j, err);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
+		    vs_error *err)
+{
+	char now[32];
+	json_t *rec;
+	const json_t *old = json_object_get(json_object_get(j->state, "steps"), key);
+
+	vs_time_format(vs_time_now(), now);
+	rec = json_pack("{s:s, s:s, s:s?}", "state", state, "time", now, "error", error);
+	if (old && json_is_string(json_object_get(old, "started")))
+		json_object_set(rec, "started", json_object_get(old, "started"));
+	else
+		json_object_set_new(rec, "started", json_string(now));
+	if (extra)
+		json_object_update(rec, (json_t *)extra);
+	return journal_change(j, "steps", key, rec, err);
+}
+
+int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, vs_error *err)
+{
+	return journal_change(j, "objects", key, json_deep_copy(obj), err);
+}
+
+int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs_error *err)
+{
+	pthread_mutex_lock(&j->mu);
+	json_object_set_new(j->state, "error", error ? json_string(error) : json_null());
+	pthread_mutex_unlock(&j->mu);
+	return journal_change(j, NULL, "phase", json_string(phase), err);
+}
+
+static int journal_newest_first(const void *a, const void *b)
+{
+	const char *ta = vs_json_str_or(*(json_t *const *)a, "metadata.creationTimestamp", "");
+	const char *tb = vs_json_str_or(*(json_t *const *)b, "metadata.creationTimestamp", "");
+
+	return strcmp(tb, ta);
+}
+
+int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *err)
+{
+	vs_kube_list_opts lo = { .label_selector = JOURNAL_LABEL };
+	json_t *items, **arr;
+	size_t n;
+	int rc = vs_kube_list(c, &VS_KUBE_CONFIGMAPS, ns, &lo, out, err);
+
+	if (rc < 0 && vs_error_is(err, "NotFound")) {
+		vs_error_clear(err);
+		*out = json_pack("{s:[]}", "items");
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	items = json_object_get(*out, "items");
+	n = json_array_size(items);
+	arr = vs_xcalloc(n + 1, sizeof(json_t *));
+	for (size_t i = 0; i < n; i++)
+		arr[i] = json_incref(json_array_get(items, i));
+	qsort(arr, n, sizeof(json_t *), journal_newest_first);
+	json_array_clear(items);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(items, arr[i]);
+	free(arr);
+	return 0;
+}
+
+int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, vs_error *err)
+{
+	char *name = journal_name(id), now[32];
+	json_t *patch;
+	int rc;
+
+	vs_time_format(vs_time_now(), now);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", JOURNAL_ABORT, now);
+	rc = vs_kube_patch(c, &VS_KUBE_CONFIGMAPS, ns, name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+	json_decref(patch);
+	free(name);
+	return rc < 0 ? vs_error_wrap(err, "migration %s", id) : 0;
+}

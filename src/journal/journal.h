@@ -1,0 +1,83 @@
+/*
+ * journal: the durable state of one migration, kept in the cluster as a ConfigMap (namespace
+ * --state-namespace, default volshift-system) so that any volshift, on any machine, can see it,
+ * continue it or undo it. The ConfigMap holds the frozen plan, the state of every step (intent
+ * before it runs, done once its effect has been observed, failed with the error), the objects that
+ * will be deleted and must be recreated (original claims, StatefulSets), and a lease: the journal
+ * is also the lock. Every write carries the ConfigMap's resourceVersion as a precondition; a
+ * conflict means another volshift wrote, and the journal reloads to find out whether it still
+ * holds the lease.
+ *
+ * Ownership: a vs_journal owns its copy of the ConfigMap; pointers returned into it are borrowed
+ * and valid until the next write. The client passed in is borrowed and must outlive the journal.
+ * A journal is used by one thread, except for the lease renewal it runs itself.
+ */
+#ifndef VS_JOURNAL_H
+#define VS_JOURNAL_H
+
+#include "kube/kube.h"
+
+#include <stdbool.h>
+
+#define VS_JOURNAL_NAMESPACE "volshift-system"
+#define VS_JOURNAL_LEASE_MS (30 * 1000)
+
+typedef struct vs_journal vs_journal;
+
+/* Step states as written in the journal. */
+#define VS_STEP_INTENT "intent"
+#define VS_STEP_DONE "done"
+#define VS_STEP_FAILED "failed"
+
+/*
+ * Start the journal of a new migration in namespace ns (created when missing): a fresh id, the
+ * plan (borrowed; copied), phase "running", and the lease held by this process. *out is owned by
+ * the caller (vs_journal_free).
+ */
+int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_journal **out, vs_error *err);
+
+/*
+ * Open the journal of migration id and take its lease. Another holder whose lease has not
+ * expired makes this fail (VS_EINVAL, naming the holder and when its lease expires) unless force.
+ * Errors: VS_EAPI NotFound when there is no such migration.
+ */
+int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool force, vs_journal **out,
+		    vs_error *err);
+
+/* Release the lease (best effort) and free; NULL is fine. */
+void vs_journal_free(vs_journal *j);
+
+/* The migration's id. Borrowed. */
+const char *vs_journal_id(const vs_journal *j);
+/* The frozen plan as written at creation. Borrowed. */
+const json_t *vs_journal_plan(const vs_journal *j);
+/* The state of step key (VS_STEP_*), or NULL when it never started. Borrowed. */
+const char *vs_journal_step_state(const vs_journal *j, const char *key);
+/* The phase: "running", "done", "failed", "rolled-back". Borrowed. */
+const char *vs_journal_phase(const vs_journal *j);
+/* A saved object, or NULL. Borrowed. */
+const json_t *vs_journal_object(const vs_journal *j, const char *key);
+/* True when someone asked this migration to stop (volshift abort). Reloads the journal. */
+bool vs_journal_abort_requested(vs_journal *j);
+
+/*
+ * Record step key in state (error may be NULL; extra, borrowed and may be NULL, is merged into the
+ * step's record, e.g. bytes copied), with the time. Written before the step runs (intent) and
+ * after its effect is observed (done). Fails with VS_EINVAL when another volshift took the lease.
+ */
+int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
+		    vs_error *err);
+/* Save obj (borrowed; copied) under key, before the object is deleted. */
+int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, vs_error *err);
+/* Set the phase (and, for "failed", the error). */
+int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs_error *err);
+
+/* Every migration's ConfigMap in ns, newest first, as a List. *out owned by the caller. A missing
+ * namespace is an empty list. */
+int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *err);
+/* Decode one journal ConfigMap into {id, phase, holder, leaseRenewed, plan, steps, objects}; caller owns. */
+json_t *vs_journal_decode(const json_t *configmap);
+/* Ask a running migration to stop at its next safe point (sets an annotation; no lease needed). */
+int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, vs_error *err);
+
+#endif
