@@ -38,6 +38,25 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 			 vs_out *o);
 /* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. */
 int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o);
+/* Flags shared by the commands that address a recorded migration (status, resume, abort). */
+typedef struct vs_cli_common {
+	const char *kubeconfig, *context, *state_ns;
+	const char *id; /* the ID argument, or NULL */
+	bool json, force, yes;
+} vs_cli_common;
+
+enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };
+
+/* Parse --kubeconfig, --context, --state-namespace, --output, --force, --yes, --help and the ID
+ * argument (id_mode VS_CLI_ID_*). Returns VS_EXIT_OK, VS_EXIT_USAGE (message printed), or -1 when
+ * --help was printed. */
+int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode);
+
+/* `volshift status`, `volshift resume`, `volshift abort` (vs_cli_cmd_fn). */
+int vs_cli_cmd_status(int argc, char **argv);
+int vs_cli_cmd_resume(int argc, char **argv);
+int vs_cli_cmd_abort(int argc, char **argv);
+
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
  * error and return VS_EXIT_FAILED. */
 int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config **cfg, vs_kube_client **c);

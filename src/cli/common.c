@@ -4,7 +4,53 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
+
+int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode)
+{
+	enum { O_KUBECONFIG = 256, O_CONTEXT, O_STATE_NS, O_OUTPUT, O_FORCE, O_YES, O_HELP };
+	static const struct option options[] = {
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG }, { "context", required_argument, NULL, O_CONTEXT },
+		{ "state-namespace", required_argument, NULL, O_STATE_NS }, { "output", required_argument, NULL, O_OUTPUT },
+		{ "force", no_argument, NULL, O_FORCE },		      { "yes", no_argument, NULL, O_YES },
+		{ "help", no_argument, NULL, O_HELP },		      { NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+o:", options, NULL)) != -1) {
+		switch (opt) {
+		case O_KUBECONFIG: c->kubeconfig = optarg; break;
+		case O_CONTEXT: c->context = optarg; break;
+		case O_STATE_NS: c->state_ns = optarg; break;
+		case O_FORCE: c->force = true; break;
+		case O_YES: c->yes = true; break;
+		case 'o':
+		case O_OUTPUT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "volshift %s: --output %s: expected text or json\n", argv[0], optarg);
+				return VS_EXIT_USAGE;
+			}
+			c->json = strcmp(optarg, "json") == 0;
+			break;
+		case O_HELP: fputs(help, stdout); return -1;
+		default:
+			fprintf(stderr, "volshift %s: unknown flag or missing value: %s\n%s", argv[0], argv[optind - 1], help);
+			return VS_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		c->id = argv[optind++];
+	if (optind < argc || (id_mode == VS_CLI_ID_REQUIRED && !c->id)) {
+		fprintf(stderr, "volshift %s: %s\n%s", argv[0], c->id ? "too many arguments" : "the migration ID is required",
+			help);
+		return VS_EXIT_USAGE;
+	}
+	return VS_EXIT_OK;
+}
 
 int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config **cfg, vs_kube_client **c)
 {

@@ -21,6 +21,9 @@ struct cli_command {
 /* Subcommands, one cmd_<name>.c each. */
 static const struct cli_command cli_commands[] = {
 	{ "migrate", vs_cli_cmd_migrate, "move every claim of one StorageClass to another (pvmigrate's job)" },
+	{ "status", vs_cli_cmd_status, "show the migrations recorded in the cluster, or one in detail" },
+	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration from its journal" },
+	{ "abort", vs_cli_cmd_abort, "ask a running migration to stop at its next safe point" },
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,97 @@
+/*
+ * `volshift resume ID` continues a recorded migration from its journal with the plan and options
+ * it was started with; every step looks at the live cluster before it acts, so the journal is a
+ * guide, not a blind script. `volshift abort ID` asks a running migration to stop at its next safe
+ * point (between groups).
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char resume_help[] =
+	"Usage: volshift resume ID [--force] [--output text|json] [--state-namespace NS] [--kubeconfig FILE]\n"
+	"\n"
+	"Continue migration ID from its journal, with the plan and options it started with. Groups that\n"
+	"finished are skipped, a swap that was cut short is finished, everything else is checked against the\n"
+	"cluster and done again where needed. Another volshift holding the migration's lease makes this\n"
+	"fail; --force takes the lease over (only when that volshift is gone).\n";
+
+static const char abort_help[] =
+	"Usage: volshift abort ID [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
+	"\n"
+	"Ask migration ID to stop at its next safe point (before its next group). 'volshift resume ID'\n"
+	"continues it later.\n";
+
+static int resume_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
+{
+	vs_journal *j = NULL;
+	vs_plan *plan = NULL;
+	vs_migrate_opts opts;
+	vs_error err;
+	int rc;
+
+	vs_error_clear(&err);
+	memset(&opts, 0, sizeof(opts));
+	if (vs_journal_open(c, common->state_ns, common->id, common->force, &j, &err) < 0)
+		return vs_out_error(o, "resume", "opening the journal", &err);
+	rc = vs_plan_from_json(json_object_get(vs_journal_plan(j), "plan"), &plan, &err);
+	if (rc == 0)
+		rc = vs_migrate_opts_from_json(json_object_get(vs_journal_plan(j), "options"), &opts, &err);
+	if (rc < 0) {
+		rc = vs_out_error(o, "resume", "reading the journal", &err);
+	} else {
+		char *line = vs_xasprintf("==> resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(j),
+					  plan->npvcs);
+		vs_out_message(o, "resume", line);
+		free(line);
+		rc = vs_cli_execute(c, &opts, plan, j, o);
+	}
+	free((void *)opts.rsync_flags);
+	vs_plan_free(plan);
+	vs_journal_free(j);
+	return rc;
+}
+
+/* Parse, connect and run fn with the common flags. */
+static int resume_command(int argc, char **argv, const char *help,
+			  int (*fn)(vs_kube_client *, const vs_cli_common *, vs_out *))
+{
+	vs_cli_common common = { .state_ns = VS_JOURNAL_NAMESPACE };
+	vs_kube_config *cfg = NULL;
+	vs_kube_client *c = NULL;
+	vs_out *o = NULL;
+	int rc = vs_cli_common_parse(&common, argc, argv, help, VS_CLI_ID_REQUIRED);
+
+	if (rc != VS_EXIT_OK)
+		return rc < 0 ? VS_EXIT_OK : rc;
+	o = vs_out_new(common.json, stdout);
+	rc = vs_cli_connect(common.kubeconfig, common.context, &cfg, &c);
+	if (rc == VS_EXIT_OK)
+		rc = fn(c, &common, o);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	vs_out_free(o);
+	return rc;
+}
+
+int vs_cli_cmd_resume(int argc, char **argv)
+{
+	return resume_command(argc, argv, resume_help, resume_run);
+}
+
+static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
+{
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (vs_journal_request_abort(c, common->state_ns, common->id, &err) < 0)
+		return vs_out_error(o, "abort", "requesting the stop", &err);
+	vs_out_message(o, "abort", "Asked to stop at the next safe point; 'volshift status' shows when it has.");
+	return VS_EXIT_OK;
+}
+
+int vs_cli_cmd_abort(int argc, char **argv)
+{
+	return resume_command(argc, argv, abort_help, abort_run);
+}
