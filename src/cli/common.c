@@ -21,7 +21,7 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+o:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
 		switch (opt) {
 		case O_KUBECONFIG: c->kubeconfig = optarg; break;
 		case O_CONTEXT: c->context = optarg; break;
