@@ -44,7 +44,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit e2e sanitize demo clean format
+.PHONY: all deps test unit e2e sanitize demo clean format faults
 all: deps $(BINS)
 
 deps:
@@ -96,6 +96,13 @@ e2e: all $(E2E_C_BINS)
 	@BUILD=$(BUILD) tests/e2e/run.sh
 
 test: unit e2e
+
+# Every failpoint: volshift killed there, then resumed (tests/e2e/test_resume.sh).
+FAILPOINTS_ALL := dest:before dest:after stop:before stop:after copy:before copy:after swap:before \
+	swap:retained swap:original-deleted swap:temporary-deleted swap:prebound swap:claim-bound \
+	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after
+faults: all
+	@RESUME_POINTS="$(FAILPOINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh
 
 sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 test
