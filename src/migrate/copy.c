@@ -82,6 +82,8 @@ struct copy_state {
 	char *tail[COPY_TAIL_LINES];
 	size_t ntail;
 	int64_t last_progress_ms;
+	vs_rsync_progress last;  /* the latest progress line */
+	bool last_sent;          /* ... and whether it was reported */
 	int64_t total_bytes;
 	long files;
 };
@@ -139,24 +141,32 @@ static void copy_keep_tail(struct copy_state *s, const char *line)
 	s->tail[s->ntail++] = vs_xstrdup(line);
 }
 
+static void copy_send_progress(struct copy_state *s)
+{
+	const vs_rsync_progress *pr = &s->last;
+
+	s->last_progress_ms = vs_time_mono_ms();
+	s->last_sent = true;
+	mig_emit(s->r, "copy-progress",
+		 json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc", s->p->name, "bytes",
+			   (json_int_t)pr->bytes, "percent", pr->percent, "rate", pr->rate, "eta", pr->eta, "files",
+			   (json_int_t)pr->files_done, "filesTotal", (json_int_t)pr->files_total));
+}
+
 static int copy_line(const char *line, size_t len, void *ctx)
 {
 	struct copy_state *s = ctx;
-	vs_rsync_progress pr;
 	int64_t n;
 
 	(void)len;
-	if (vs_rsync_parse_progress(line, &pr)) {
-		int64_t now = vs_time_mono_ms();
-		if (now - s->last_progress_ms >= COPY_PROGRESS_EVERY_MS || pr.percent == 100) {
-			s->last_progress_ms = now;
-			mig_emit(s->r, "copy-progress",
-				 json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc", s->p->name,
-					   "bytes", (json_int_t)pr.bytes, "percent", pr.percent, "rate", pr.rate, "eta", pr.eta,
-					   "files", (json_int_t)pr.files_done, "filesTotal", (json_int_t)pr.files_total));
-		}
+	if (vs_rsync_parse_progress(line, &s->last)) {
+		s->last_sent = false;
+		if (vs_time_mono_ms() - s->last_progress_ms >= COPY_PROGRESS_EVERY_MS || s->last.percent == 100)
+			copy_send_progress(s);
 		return 0;
 	}
+	if (s->last.bytes && !s->last_sent)
+		copy_send_progress(s); /* rsync's last progress line, before its summary */
 	if (copy_stat(line, "Total file size:", &n))
 		s->total_bytes = n;
 	else if (copy_stat(line, "Number of files:", &n))
@@ -183,7 +193,33 @@ static bool copy_pod_finished(const json_t *pod, void *ctx)
 	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
 }
 
-/* Why a pod is still Pending: the scheduler's condition, or a container's waiting reason. Caller frees. */
+/* The latest Warning event about pod or one of its claims ("ProvisioningFailed: ..."), or NULL. */
+static char *copy_warning_events(mig_run *r, const char *ns, const json_t *pod)
+{
+	vs_kube_list_opts lo = { .field_selector = "type=Warning" };
+	json_t *events = NULL, *ev;
+	char *why = NULL;
+	size_t i;
+
+	if (vs_kube_list(r->c, &VS_KUBE_EVENTS, ns, &lo, &events, NULL) < 0)
+		return NULL;
+	json_array_foreach(json_object_get(events, "items"), i, ev) {
+		const char *kind = vs_json_str_or(ev, "involvedObject.kind", "");
+		const char *name = vs_json_str_or(ev, "involvedObject.name", "");
+		bool about = (strcmp(kind, "Pod") == 0 && strcmp(name, vs_kube_obj_name(pod)) == 0) ||
+			     (strcmp(kind, "PersistentVolumeClaim") == 0 && vs_plan_spec_mounts(vs_json_path(pod, "spec"), name));
+		if (about) {
+			free(why);
+			why = vs_xasprintf("%s %s: %s: %s", kind, name, vs_json_str_or(ev, "reason", ""),
+					   vs_json_str_or(ev, "message", ""));
+		}
+	}
+	json_decref(events);
+	return why;
+}
+
+/* Why a pod is still Pending: the scheduler's condition, a container's waiting reason, or a Warning
+ * event about the pod or its claims. Caller frees. */
 static char *copy_pending_reason(mig_run *r, const char *ns, const char *name)
 {
 	json_t *pod = NULL, *cond;
@@ -203,6 +239,8 @@ static char *copy_pending_reason(mig_run *r, const char *ns, const char *name)
 			why = vs_xasprintf("its container is waiting: %s %s", reason,
 					   vs_json_str_or(cond, "state.waiting.message", ""));
 	}
+	if (!why)
+		why = copy_warning_events(r, ns, pod);
 	json_decref(pod);
 	return why ? why : vs_xstrdup("it is still Pending");
 }
