@@ -532,6 +532,37 @@ static void sync_statefulset(sim_cluster *c, const json_t *sts, const json_t *al
 
 /* ---- DaemonSet -------------------------------------------------------------------------------- */
 
+#define DS_TERMS "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+
+/* The node a DaemonSet pod is for: its nodeName once scheduled, else its matchFields metadata.name. */
+static const char *ds_pod_node(const json_t *pod)
+{
+	const char *nn = vs_json_str(pod, "spec.nodeName");
+	const json_t *f = json_array_get(json_object_get(json_array_get(vs_json_path(pod, DS_TERMS), 0), "matchFields"), 0);
+
+	return nn ? nn : json_string_value(json_array_get(json_object_get(f, "values"), 0));
+}
+
+/*
+ * As the real DaemonSet controller does, a pod is tied to its node by a required node affinity on
+ * metadata.name (replacing the matchFields of every term the user wrote, keeping the rest), not by
+ * nodeName: the scheduler places it, so WaitForFirstConsumer claims get their node.
+ */
+static void ds_pin_to_node(json_t *pod, const char *node)
+{
+	json_t *field = json_pack("[{s:s, s:s, s:[s]}]", "key", "metadata.name", "operator", "In", "values", node);
+	json_t *terms = vs_json_path(pod, DS_TERMS), *term;
+	size_t i;
+
+	if (json_array_size(terms) == 0) {
+		vs_json_set_path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+				 json_pack("{s:[{s:O}]}", "nodeSelectorTerms", "matchFields", field));
+	} else {
+		json_array_foreach(terms, i, term) json_object_set(term, "matchFields", field);
+	}
+	json_decref(field);
+}
+
 static void sync_daemonset(sim_cluster *c, const json_t *ds, const json_t *all_pods, const json_t *nodes)
 {
 	if (cl_deleting(ds))
@@ -545,7 +576,7 @@ static void sync_daemonset(sim_cluster *c, const json_t *ds, const json_t *all_p
 		bool fits = cl_node_matches_pod(node, tspec);
 		json_t *mine = NULL;
 		json_array_foreach(owned, k, p) {
-			const char *nn = vs_json_str(p, "spec.nodeName");
+			const char *nn = ds_pod_node(p);
 			if (nn && strcmp(nn, cl_name(node)) == 0 && !cl_deleting(p))
 				mine = p;
 		}
@@ -563,7 +594,7 @@ static void sync_daemonset(sim_cluster *c, const json_t *ds, const json_t *all_p
 			cl_rand_suffix(suffix, 5);
 			char *name = vs_xasprintf("%s-%s", cl_name(ds), suffix);
 			json_t *pod = pod_from_template(ds, vs_json_path(ds, "spec.template"), name);
-			vs_json_set_path(pod, "spec.nodeName", json_string(cl_name(node)));
+			ds_pin_to_node(pod, cl_name(node));
 			if (cl_create(c, cl_res_pod, cl_ns(ds), pod, NULL) == 0)
 				sim_api_event(c->st, ds, "Normal", "SuccessfulCreate", "Created pod: %s", name);
 			json_decref(pod);
@@ -574,7 +605,7 @@ static void sync_daemonset(sim_cluster *c, const json_t *ds, const json_t *all_p
 	}
 	/* pods on nodes that are gone */
 	json_array_foreach(owned, k, p) {
-		const char *nn = vs_json_str(p, "spec.nodeName");
+		const char *nn = ds_pod_node(p);
 		if (nn && !cl_find(nodes, NULL, nn) && !cl_deleting(p))
 			cl_delete(c, cl_res_pod, cl_ns(ds), cl_name(p), -1);
 	}

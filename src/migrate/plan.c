@@ -339,6 +339,8 @@ static long plan_replicas(const json_t *obj)
 	return (long)vs_json_int(obj, "spec.replicas", 1);
 }
 
+static void plan_link(struct plan_builder *b, size_t workload, size_t pvc);
+
 /* The workload to stop for a pod that mounts claim pvc; -1 (with a problem recorded) if none. */
 static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_t pvc)
 {
@@ -373,7 +375,7 @@ static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_
 		bool active = vs_json_int(owner, "status.active", 0) > 0;
 		if (plan_controller(owner, &okind, &oname) && strcmp(okind, "CronJob") == 0 &&
 		    plan_find(b->in->cronjobs, ns, oname))
-			plan_workload(b, VS_WORKLOAD_CRONJOB, ns, oname, 0, false);
+			plan_link(b, plan_workload(b, VS_WORKLOAD_CRONJOB, ns, oname, 0, false), pvc);
 		return (ssize_t)plan_workload(b, VS_WORKLOAD_JOB, ns, name, 0, active);
 	}
 	plan_problem(b, p->ns, p->name, "pod %s mounts it and is controlled by %s %s, which volshift cannot stop and "

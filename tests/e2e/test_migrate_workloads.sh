@@ -398,6 +398,12 @@ YAML
 	summary_says ds.out 1
 }
 
+# new_job_succeeded "JOB..." : a Job not in the list has succeeded.
+new_job_succeeded() {
+	kubectl get jobs -o json | jq -e --arg old " $1 " \
+		'[.items[] | .metadata.name as $n | select($old | contains(" " + $n + " ") | not) | select(.status.succeeded == 1)] | length > 0'
+}
+
 test_cronjob_suspended_and_restored() {
 	kubectl apply -f - <<YAML
 apiVersion: v1
@@ -432,11 +438,11 @@ YAML
 	wait_for 90 "a Job of the CronJob to succeed" sh -c "kubectl get jobs -o jsonpath='{.items[*].status.succeeded}' | grep -q 1"
 	fill_claim default reports
 	remember default reports
-	local jobs_before
-	jobs_before=$(kubectl get jobs -o jsonpath='{.items[*].metadata.name}')
 	watch_to "$SIM_DIR/cj.watch" cronjob reports '{.spec.suspend} {.metadata.annotations}'
 	migrate cj.out --source-sc local --dest-sc shared
 	claim_moved default reports shared
+	local jobs_before
+	jobs_before=$(kubectl get jobs -o jsonpath='{.items[*].metadata.name}')
 	grep -q "stopped CronJob default/reports" "$SIM_DIR/cj.out" || fail "CronJob not suspended: $(cat "$SIM_DIR/cj.out")"
 	assert_eq false "$(jp cronjob reports '{.spec.suspend}')" "spec.suspend restored"
 	assert_eq "" "$(annotation cronjob reports volshift.io/original-suspend)" "suspend annotation removed"
@@ -445,9 +451,7 @@ YAML
 	grep -q '^true .*volshift.io/original-suspend' "$SIM_DIR/cj.watch" ||
 		fail "the CronJob was never suspended; versions seen: $(cat "$SIM_DIR/cj.watch")"
 	# it runs again, on the migrated claim
-	local check="kubectl get jobs -o json | jq -e --arg old ' $jobs_before ' \
-		'[.items[] | select((\$old | contains(\" \" + .metadata.name + \" \")) | not) | select(.status.succeeded == 1)] | length > 0'"
-	wait_for 150 "a Job started after the migration to succeed" sh -c "$check"
+	wait_for 150 "a Job started after the migration to succeed" new_job_succeeded "$jobs_before"
 	same_data "default/reports after a new run" "${OLD_SUM[default/reports]}" "$(tree_sum "$(claim_dir reports)")"
 	no_leftovers
 	summary_says cj.out 1
