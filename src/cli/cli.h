@@ -52,6 +52,12 @@ enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };
  * --help was printed. */
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode);
 
+/* What a command does once its flags are parsed and the cluster is reached; a VS_EXIT_* code. */
+typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
+/* Parse the common flags (vs_cli_common_parse), connect, run fn with an output of the chosen format,
+ * and clean up; a VS_EXIT_* code. */
+int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn);
+
 /* `volshift status`, `volshift resume`, `volshift abort` (vs_cli_cmd_fn). */
 int vs_cli_cmd_status(int argc, char **argv);
 int vs_cli_cmd_resume(int argc, char **argv);

@@ -226,10 +226,6 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 	free(m->pvcs);
 }
 
-static int migrate_fail(vs_out *o, const char *what, const vs_error *err)
-{
-	return vs_out_error(o, "migrate", what, err);
-}
 
 static bool migrate_confirm(const struct migrate_cmd *m)
 {
@@ -254,7 +250,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 
 	vs_error_clear(&err);
 	if (vs_migrate_snapshot_take(c, &snap, &err) < 0)
-		return migrate_fail(o, "reading the cluster", &err);
+		return vs_out_error(o, "migrate", "reading the cluster", &err);
 	rc = vs_plan_build(&snap.in, &m->m.plan, &plan, &err);
 	vs_migrate_snapshot_clear(&snap);
 	if (rc < 0) {
@@ -264,7 +260,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	vs_out_plan(o, plan, &m->m.plan);
 	rc = VS_EXIT_OK;
 	if (!m->dry_run && !m->skip_preflight && vs_migrate_preflight(c, &m->m, plan, vs_out_event, o, &err) < 0)
-		rc = migrate_fail(o, "preflight", &err);
+		rc = vs_out_error(o, "migrate", "preflight", &err);
 	else if (plan->nproblems) {
 		vs_out_problems(o, plan);
 		rc = VS_EXIT_FAILED;

@@ -53,31 +53,9 @@ static int resume_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 	return rc;
 }
 
-/* Parse, connect and run fn with the common flags. */
-static int resume_command(int argc, char **argv, const char *help,
-			  int (*fn)(vs_kube_client *, const vs_cli_common *, vs_out *))
-{
-	vs_cli_common common = { .state_ns = VS_JOURNAL_NAMESPACE };
-	vs_kube_config *cfg = NULL;
-	vs_kube_client *c = NULL;
-	vs_out *o = NULL;
-	int rc = vs_cli_common_parse(&common, argc, argv, help, VS_CLI_ID_REQUIRED);
-
-	if (rc != VS_EXIT_OK)
-		return rc < 0 ? VS_EXIT_OK : rc;
-	o = vs_out_new(common.json, stdout);
-	rc = vs_cli_connect(common.kubeconfig, common.context, &cfg, &c);
-	if (rc == VS_EXIT_OK)
-		rc = fn(c, &common, o);
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	vs_out_free(o);
-	return rc;
-}
-
 int vs_cli_cmd_resume(int argc, char **argv)
 {
-	return resume_command(argc, argv, resume_help, resume_run);
+	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, resume_run);
 }
 
 static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
@@ -93,5 +71,5 @@ static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 
 int vs_cli_cmd_abort(int argc, char **argv)
 {
-	return resume_command(argc, argv, abort_help, abort_run);
+	return vs_cli_with_cluster(argc, argv, abort_help, VS_CLI_ID_REQUIRED, abort_run);
 }

@@ -52,8 +52,9 @@ static void status_detail(vs_out *o, const json_t *m)
 	}
 }
 
-static int status_run(vs_kube_client *c, const char *ns, const char *id, vs_out *o)
+static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
+	const char *ns = common->state_ns, *id = common->id;
 	json_t *list = NULL, *cm;
 	size_t i, shown = 0;
 	vs_error err;
@@ -86,20 +87,5 @@ static int status_run(vs_kube_client *c, const char *ns, const char *id, vs_out 
 
 int vs_cli_cmd_status(int argc, char **argv)
 {
-	vs_cli_common common = { .state_ns = VS_JOURNAL_NAMESPACE };
-	vs_kube_config *cfg = NULL;
-	vs_kube_client *c = NULL;
-	vs_out *o = NULL;
-	int rc = vs_cli_common_parse(&common, argc, argv, status_help, 1);
-
-	if (rc != VS_EXIT_OK)
-		return rc < 0 ? VS_EXIT_OK : rc;
-	o = vs_out_new(common.json, stdout);
-	rc = vs_cli_connect(common.kubeconfig, common.context, &cfg, &c);
-	if (rc == VS_EXIT_OK)
-		rc = status_run(c, common.state_ns, common.id, o);
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	vs_out_free(o);
-	return rc;
+	return vs_cli_with_cluster(argc, argv, status_help, VS_CLI_ID_OPTIONAL, status_run);
 }

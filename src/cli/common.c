@@ -103,3 +103,23 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 	vs_journal_free(j);
 	return rc;
 }
+
+int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn)
+{
+	vs_cli_common common = { .state_ns = VS_JOURNAL_NAMESPACE };
+	vs_kube_config *cfg = NULL;
+	vs_kube_client *c = NULL;
+	vs_out *o = NULL;
+	int rc = vs_cli_common_parse(&common, argc, argv, help, id_mode);
+
+	if (rc != VS_EXIT_OK)
+		return rc < 0 ? VS_EXIT_OK : rc;
+	o = vs_out_new(common.json, stdout);
+	rc = vs_cli_connect(common.kubeconfig, common.context, &cfg, &c);
+	if (rc == VS_EXIT_OK)
+		rc = fn(c, &common, o);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	vs_out_free(o);
+	return rc;
+}

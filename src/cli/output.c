@@ -20,7 +20,6 @@ struct vs_out {
 	bool progress_open;   /* a progress line without its newline is on the terminal */
 	int last_percent;     /* last percentage printed when not on a terminal */
 	json_t *downtimes;    /* "Kind ns/name" -> ms */
-	int64_t bytes;
 };
 
 vs_out *vs_out_new(bool json, FILE *f)
@@ -115,20 +114,16 @@ static char *out_workloads_of(const vs_plan *plan, size_t g)
 		const vs_plan_workload *w = &plan->workloads[plan->groups[g].workloads[k]];
 		vs_buf_printf(&b, "%s%s %s", k ? ", " : "", vs_workload_kind_name(w->kind), w->name);
 	}
-	return b.len ? vs_buf_steal(&b) : (vs_buf_free(&b), vs_xstrdup("(none)"));
+	if (b.len == 0)
+		vs_buf_puts(&b, "(none)");
+	return vs_buf_steal(&b);
 }
 
 static char *out_modes(const vs_plan_pvc *p)
 {
-	vs_buf b;
-	size_t i;
-	json_t *m;
-
-	vs_buf_init(&b, 0);
 	if (p->dest_access_mode)
 		return vs_xasprintf("%s (annotation)", p->dest_access_mode);
-	json_array_foreach(p->access_modes, i, m) vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
-	return vs_buf_steal(&b);
+	return vs_plan_modes_text(p->access_modes);
 }
 
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts)

@@ -334,7 +334,7 @@ bool vs_journal_abort_requested(vs_journal *j)
 	return asked;
 }
 
-/* Apply a change to the state under the lock, then write. fields is stolen. */
+/* Apply a change to the state under the lock, then write. value is stolen. */
 static int journal_change(vs_journal *j, const char *section, const char *key, json_t *value, vs_error *err)
 {
 	int rc;

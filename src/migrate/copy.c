@@ -61,7 +61,7 @@ int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
 		json_decref(have);
 		return rc;
 	}
-	json_t *modes = p->dest_access_mode ? json_pack("[s]", p->dest_access_mode) : json_deep_copy(p->access_modes);
+	json_t *modes = vs_plan_dest_modes(p);
 	claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}", "apiVersion", "v1",
 			  "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name, "namespace", p->ns, "labels",
 			  VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest", "app.kubernetes.io/managed-by", "volshift",
@@ -88,22 +88,29 @@ struct copy_state {
 	long files;
 };
 
-bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out)
+/* A number as rsync prints it ("10,485,767") after optional spaces: its value in *out and the end
+ * of it, or NULL when s holds no digit there. */
+static const char *copy_number(const char *s, int64_t *out)
 {
-	vs_rsync_progress p = { 0 };
 	char digits[32];
 	size_t nd = 0;
-	const char *s = line + strspn(line, " ");
 
-	if (!(*s >= '0' && *s <= '9'))
-		return false;
-	for (; (*s >= '0' && *s <= '9') || *s == ','; s++)
+	s += strspn(s, " ");
+	for (; (*s >= '0' && *s <= '9') || (*s == ',' && nd > 0); s++)
 		if (*s != ',' && nd + 1 < sizeof(digits))
 			digits[nd++] = *s;
 	digits[nd] = '\0';
-	if (sscanf(s, " %d%% %23s %15s", &p.percent, p.rate, p.eta) != 3 || !strchr(p.rate, '/'))
+	*out = strtoll(digits, NULL, 10);
+	return nd > 0 ? s : NULL;
+}
+
+bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out)
+{
+	vs_rsync_progress p = { 0 };
+	const char *s = copy_number(line, &p.bytes);
+
+	if (!s || sscanf(s, " %d%% %23s %15s", &p.percent, p.rate, p.eta) != 3 || !strchr(p.rate, '/'))
 		return false;
-	p.bytes = strtoll(digits, NULL, 10);
 	const char *x = strstr(s, "xfr#"), *chk = strstr(s, "to-chk=");
 	if (x)
 		p.files_done = strtol(x + 4, NULL, 10);
@@ -118,17 +125,7 @@ bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out)
 /* "Total file size: 10,485,767 bytes" and "Number of files: 5 (...)" from --info=stats2. */
 static bool copy_stat(const char *line, const char *label, int64_t *out)
 {
-	char digits[32];
-	size_t nd = 0;
-
-	if (!vs_str_has_prefix(line, label))
-		return false;
-	for (const char *s = line + strlen(label); *s && (*s == ',' || (*s >= '0' && *s <= '9') || *s == ' '); s++)
-		if (*s >= '0' && *s <= '9' && nd + 1 < sizeof(digits))
-			digits[nd++] = *s;
-	digits[nd] = '\0';
-	*out = strtoll(digits, NULL, 10);
-	return nd > 0;
+	return vs_str_has_prefix(line, label) && copy_number(line + strlen(label), out) != NULL;
 }
 
 static void copy_keep_tail(struct copy_state *s, const char *line)
@@ -267,13 +264,10 @@ int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpo
 int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err)
 {
 	vs_kube_delete_opts o = { .has_grace_period = true, .grace_period_seconds = 0 };
-	int rc = vs_kube_delete(r->c, &VS_KUBE_PODS, ns, name, &o, NULL, err);
+	bool existed = false;
+	int rc = mig_delete(r, &VS_KUBE_PODS, ns, name, &o, &existed, err);
 
-	if (rc < 0 && vs_error_is(err, "NotFound")) {
-		vs_error_clear(err);
-		rc = 0;
-	}
-	if (rc == 0)
+	if (rc == 0 && existed)
 		rc = mig_wait_gone(r, &VS_KUBE_PODS, ns, name, r->opts->delete_pv_timeout_ms, err);
 	return rc;
 }

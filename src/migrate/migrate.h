@@ -125,6 +125,15 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 /* Record a problem (ns and name NULL for the whole migration); the strings are copied. */
 void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason);
 
+/* The access modes p's destination claim gets: the annotation's mode, else the source claim's.
+ * Caller owns the array. */
+json_t *vs_plan_dest_modes(const vs_plan_pvc *p);
+/* Access modes joined with commas ("ReadWriteOnce,ReadWriteMany"). Caller frees. */
+char *vs_plan_modes_text(const json_t *modes);
+
+/* The scale recorded in a stopped workload's VS_MIGRATE_SCALE_ANNOTATION, else fallback. */
+long vs_plan_scale_to_restore(const json_t *obj, long fallback);
+
 /* True when a pod spec (a pod's or a template's) has a volume naming claim. */
 bool vs_plan_spec_mounts(const json_t *pod_spec, const char *claim);
 
@@ -145,6 +154,8 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 /* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
 
 #define VS_MIGRATE_LABEL "kurl.sh/pvcmigrate"                  /* on temporary claims and copy pods */
+#define VS_MIGRATE_ACCESS_ANNOTATION "kurl.sh/pvcmigrate-destinationaccessmode" /* set by users on claims */
+#define VS_MIGRATE_DEFAULT_CLASS_ANNOTATION "storageclass.kubernetes.io/is-default-class"
 #define VS_MIGRATE_KIND_LABEL "kurl.sh/pvcmigrate-kind"        /* "dest" on temporary claims */
 #define VS_MIGRATE_SCALE_ANNOTATION "kurl.sh/pvcmigrate-scale" /* a stopped workload's original scale */
 #define VS_MIGRATE_RECLAIM_ANNOTATION "kurl.sh/pvcmigrate-reclaim" /* reclaim policy to give the new PV */

@@ -57,9 +57,10 @@ int mig_wait_obj(mig_run *r, const vs_kube_resource *res, const char *ns, const 
 /* GET that treats NotFound as success with *out NULL. */
 int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
 		vs_error *err);
-/* DELETE that treats NotFound as success. uid (may be NULL) is a precondition. */
-int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, const char *uid,
-	       const char *propagation, vs_error *err);
+/* DELETE with opts (may be NULL), treating NotFound as success; *existed (existed may be NULL)
+ * says whether there was an object to delete. */
+int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name,
+	       const vs_kube_delete_opts *opts, bool *existed, vs_error *err);
 
 /* ---- workloads (workload.c) ---- */
 

@@ -14,8 +14,6 @@
 #include <sys/types.h>
 
 #define PLAN_MAX_NAME 63
-#define PLAN_DEFAULT_ANNOTATION "storageclass.kubernetes.io/is-default-class"
-#define PLAN_ACCESS_ANNOTATION "kurl.sh/pvcmigrate-destinationaccessmode"
 
 /* A link between a workload and a claim it uses, recorded while pods are walked. */
 struct plan_edge {
@@ -85,7 +83,7 @@ static void plan_problem(struct plan_builder *b, const char *ns, const char *nam
 
 static bool plan_is_default(const json_t *sc)
 {
-	const char *on = vs_json_annotation(sc, PLAN_DEFAULT_ANNOTATION);
+	const char *on = vs_json_annotation(sc, VS_MIGRATE_DEFAULT_CLASS_ANNOTATION);
 
 	return on && strcmp(on, "true") == 0;
 }
@@ -211,7 +209,7 @@ static void plan_check_capacity(struct plan_builder *b, const char *ns, const ch
 static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t *pvc)
 {
 	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
-	const char *mode = vs_json_annotation(pvc, PLAN_ACCESS_ANNOTATION);
+	const char *mode = vs_json_annotation(pvc, VS_MIGRATE_ACCESS_ANNOTATION);
 	const char *volume_mode = vs_json_str(pvc, "spec.volumeMode");
 	const char *node = plan_pv_node(pv);
 	vs_plan_pvc *p;
@@ -223,7 +221,7 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 		plan_problem(b, ns, name, "the claim is being deleted");
 	if (mode && !plan_valid_access_mode(mode))
 		plan_problem(b, ns, name, "annotation %s is \"%s\"; valid: ReadWriteOnce, ReadWriteMany, ReadOnlyMany",
-			     PLAN_ACCESS_ANNOTATION, mode);
+			     VS_MIGRATE_ACCESS_ANNOTATION, mode);
 	if (node)
 		plan_check_node(b, ns, name, node);
 	plan_check_capacity(b, ns, name, vs_json_str_or(pv, "spec.capacity.storage", "0"));
@@ -327,16 +325,35 @@ static bool plan_controller(const json_t *obj, const char **kind, const char **n
 	return false;
 }
 
-/* The scale to restore: the one recorded when an earlier run stopped the workload, else the current. */
-static long plan_replicas(const json_t *obj)
+json_t *vs_plan_dest_modes(const vs_plan_pvc *p)
+{
+	return p->dest_access_mode ? json_pack("[s]", p->dest_access_mode) : json_deep_copy(p->access_modes);
+}
+
+char *vs_plan_modes_text(const json_t *modes)
+{
+	vs_buf b;
+	size_t i;
+	json_t *m;
+
+	vs_buf_init(&b, 0);
+	json_array_foreach(modes, i, m) vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
+	return vs_buf_steal(&b);
+}
+
+long vs_plan_scale_to_restore(const json_t *obj, long fallback)
 {
 	const char *recorded = vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
 	char *end = NULL;
 	long n = recorded ? strtol(recorded, &end, 10) : -1;
 
-	if (recorded && end != recorded && !*end && n >= 0)
-		return n;
-	return (long)vs_json_int(obj, "spec.replicas", 1);
+	return recorded && end != recorded && !*end && n >= 0 ? n : fallback;
+}
+
+/* The scale to restore: the one recorded when an earlier run stopped the workload, else the current. */
+static long plan_replicas(const json_t *obj)
+{
+	return vs_plan_scale_to_restore(obj, (long)vs_json_int(obj, "spec.replicas", 1));
 }
 
 static void plan_link(struct plan_builder *b, size_t workload, size_t pvc);

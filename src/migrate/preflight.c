@@ -14,23 +14,6 @@
 
 #define PROBE_SIZE "16Mi"
 
-/* The access modes a destination claim will have, as an owned JSON array. */
-static json_t *probe_modes(const vs_plan_pvc *p)
-{
-	return p->dest_access_mode ? json_pack("[s]", p->dest_access_mode) : json_deep_copy(p->access_modes);
-}
-
-static char *probe_modes_text(const json_t *modes)
-{
-	vs_buf b;
-	size_t i;
-	json_t *m;
-
-	vs_buf_init(&b, 0);
-	json_array_foreach(modes, i, m) vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
-	return vs_buf_steal(&b);
-}
-
 /* Delete the probe claim and wait for it and its volume to be gone (deleting a Retained one). */
 static int probe_cleanup(mig_run *r, const char *ns, const char *name, vs_error *err)
 {
@@ -51,7 +34,7 @@ static int probe_cleanup(mig_run *r, const char *ns, const char *name, vs_error 
 		json_t *vol = NULL;
 		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, pv, &vol, err);
 		if (rc == 0 && vol && strcmp(vs_json_str_or(vol, "spec.persistentVolumeReclaimPolicy", ""), "Delete") != 0)
-			rc = mig_delete(r, &VS_KUBE_PVS, NULL, pv, vs_kube_obj_uid(vol), NULL, err);
+			rc = mig_delete(r, &VS_KUBE_PVS, NULL, pv, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(vol) }, NULL, err);
 		json_decref(vol);
 		if (rc == 0)
 			rc = mig_wait_gone(r, &VS_KUBE_PVS, NULL, pv, r->opts->delete_pv_timeout_ms, err);
@@ -104,8 +87,8 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
 		if (!plan->problems[i].name)
 			goto done; /* no class to probe, or the migration cannot go ahead anyway */
 	for (size_t i = 0; i < plan->npvcs && rc == 0; i++) {
-		json_t *modes = probe_modes(&plan->pvcs[i]);
-		char *text = probe_modes_text(modes), *why = NULL;
+		json_t *modes = vs_plan_dest_modes(&plan->pvcs[i]);
+		char *text = vs_plan_modes_text(modes), *why = NULL;
 		json_t *seen = json_object_get(tried, text);
 		if (!seen) {
 			mig_say(&r, "stage", "probing access modes %s on class %s", text, opts->plan.dest_sc);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_DEFAULT_ANNOTATION "storageclass.kubernetes.io/is-default-class"
 
 void mig_emit(mig_run *r, const char *type, json_t *fields)
 {
@@ -221,7 +220,7 @@ done:
 
 static int run_mark_default(mig_run *r, const char *cls, bool on, vs_error *err)
 {
-	json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "annotations", RUN_DEFAULT_ANNOTATION,
+	json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "annotations", VS_MIGRATE_DEFAULT_CLASS_ANNOTATION,
 				  on ? json_string("true") : json_null());
 	int rc = vs_kube_patch(r->c, &VS_KUBE_STORAGECLASSES, NULL, cls, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 

@@ -28,8 +28,8 @@ static const char *const swap_binding_annotations[] = {
 
 /*
  * Set pv to Retain, recording its own policy (and, when extra_key is set, extra_value) in
- * annotations unless an earlier run already did. *own receives the recorded original policy
- * (caller frees). Checks the server's answer: VS_EAPI-free failure if the volume is not Retain.
+ * annotations unless an earlier run already did. *own (own may be NULL) receives the recorded
+ * original policy (caller frees). Fails (VS_EIO) when the server's answer is not Retain.
  */
 static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, const char *extra_value, char **own,
 		       vs_error *err)
@@ -40,10 +40,11 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 	if (rc < 0)
 		return rc;
 	const char *recorded = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
-	const char *policy = vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
-	*own = vs_xstrdup(recorded ? recorded : policy);
+	const char *keep = recorded ? recorded : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
+	if (own)
+		*own = vs_xstrdup(keep);
 	patch = json_pack("{s:{s:s}}", "spec", "persistentVolumeReclaimPolicy", "Retain");
-	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, *own));
+	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, keep));
 	if (extra_key && !vs_json_annotation(pv, extra_key))
 		json_object_set_new(vs_json_path(patch, "metadata.annotations"), extra_key, json_string(extra_value));
 	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &out, err);
@@ -71,7 +72,7 @@ static int swap_delete_claim(mig_run *r, const char *ns, const char *name, const
 	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
 		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name, pv_name);
 	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, vs_kube_obj_uid(claim), NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == VS_ETIMEOUT)
@@ -131,8 +132,7 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 	json_object_del(spec, "dataSource");
 	json_object_del(spec, "dataSourceRef");
 	json_object_del(spec, "selector");
-	if (p->dest_access_mode)
-		json_object_set_new(spec, "accessModes", json_pack("[s]", p->dest_access_mode));
+	json_object_set_new(spec, "accessModes", vs_plan_dest_modes(p));
 	return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", meta,
 			 "spec", spec);
 }
@@ -268,11 +268,11 @@ static int swap_restore_new_policy(mig_run *r, const char *new_pv, vs_error *err
 static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	char *old_policy = NULL, *new_own = NULL;
+	char *old_policy = NULL;
 	int rc = swap_retain(r, p->pv, NULL, NULL, &old_policy, err);
 
 	if (rc == 0)
-		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION, old_policy, &new_own, err);
+		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION, old_policy, NULL, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
 	if (rc == 0)
@@ -290,7 +290,6 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
 	if (rc == 0)
 		rc = swap_create_claim(r, i, new_pv, err);
 	free(old_policy);
-	free(new_own);
 	return rc;
 }
 

@@ -59,23 +59,17 @@ int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, const char
 	int64_t deadline = vs_time_mono_ms() + timeout_ms;
 	int rc = vs_kube_list(r->c, res, ns, &lo, &list, err);
 
-	while (rc == 0) {
+	if (rc == 0)
 		wait_fill(&s, list);
-		if (pred(s.objects, ctx))
-			break;
+	if (rc == 0 && !pred(s.objects, ctx)) {
 		vs_kube_watch_opts wo = { .label_selector = label_selector,
 					  .field_selector = field_selector,
 					  .resource_version = vs_json_str(list, "metadata.resourceVersion"),
 					  .timeout_ms = deadline - vs_time_mono_ms() };
-		if (wo.timeout_ms <= 0) {
-			rc = VS_ETIMEOUT;
-		} else {
-			rc = vs_kube_watch(r->c, res, ns, &wo, wait_event, &s, err);
-		}
+		rc = wo.timeout_ms > 0 ? vs_kube_watch(r->c, res, ns, &wo, wait_event, &s, err) : VS_ETIMEOUT;
 		if (rc == VS_ETIMEOUT)
 			rc = vs_error_set(err, VS_ETIMEOUT, "timed out after %llds waiting for %s",
 					  (long long)(timeout_ms / 1000), what);
-		break;
 	}
 	json_decref(list);
 	json_decref(s.objects);
@@ -138,16 +132,18 @@ int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const c
 	return rc;
 }
 
-int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, const char *uid,
-	       const char *propagation, vs_error *err)
+int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name,
+	       const vs_kube_delete_opts *opts, bool *existed, vs_error *err)
 {
-	vs_kube_delete_opts o = { .propagation = propagation, .precondition_uid = uid };
-	int rc = vs_kube_delete(r->c, res, ns, name, &o, NULL, err);
+	int rc = vs_kube_delete(r->c, res, ns, name, opts, NULL, err);
+	bool found = !(rc < 0 && vs_error_is(err, "NotFound"));
 
-	if (rc < 0 && vs_error_is(err, "NotFound")) {
+	if (!found) {
 		vs_error_clear(err);
-		return 0;
+		rc = 0;
 	}
+	if (existed)
+		*existed = found;
 	return rc;
 }
 

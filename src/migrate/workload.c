@@ -49,16 +49,6 @@ static json_t *workload_annotation_patch(const char *key, json_t *value)
 	return json_pack("{s:{s:{s:o}}}", "metadata", "annotations", key, value);
 }
 
-/* The scale to restore: the recorded annotation, else the plan's. */
-static long workload_recorded_scale(const json_t *obj, const vs_plan_workload *w)
-{
-	const char *s = vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
-	char *end = NULL;
-	long n = s ? strtol(s, &end, 10) : -1;
-
-	return s && end != s && !*end && n >= 0 ? n : w->replicas;
-}
-
 static int workload_scale_down(mig_run *r, const vs_plan_workload *w, const json_t *obj, vs_error *err)
 {
 	json_t *patch = json_pack("{s:{s:i}}", "spec", "replicas", 0);
@@ -151,13 +141,13 @@ static int workload_stop_one(mig_run *r, size_t wi, vs_error *err)
 	case VS_WORKLOAD_POD:
 		mig_say(r, "warning", "deleting bare pod %s/%s (--delete-bare-pods); it will not be recreated", w->ns,
 			w->name);
-		rc = mig_delete(r, &VS_KUBE_PODS, w->ns, w->name, vs_kube_obj_uid(obj), NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PODS, w->ns, w->name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj) }, NULL, err);
 		break;
 	}
 	if (rc == 0)
 		mig_emit(r, "workload-stopped",
 			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns, "name",
-				   w->name, "replicas", (json_int_t)workload_recorded_scale(obj, w)));
+				   w->name, "replicas", (json_int_t)vs_plan_scale_to_restore(obj, w->replicas)));
 	json_decref(obj);
 	return rc;
 }
@@ -215,7 +205,7 @@ static int group_delete_finished(mig_run *r, struct group_pods *gp, const char *
 			continue;
 		mig_say(r, "warning", "deleting finished pod %s/%s: it still holds a claim being migrated", ns,
 			vs_kube_obj_name(pod));
-		rc = mig_delete(r, &VS_KUBE_PODS, ns, vs_kube_obj_name(pod), vs_kube_obj_uid(pod), NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PODS, ns, vs_kube_obj_name(pod), &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(pod) }, NULL, err);
 	}
 	json_decref(pods);
 	return rc;
@@ -323,7 +313,7 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	if (rc == 0)
 		rc = vs_failpoint("statefulset:saved", err);
 	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, vs_kube_obj_uid(obj), "Orphan", err);
+		rc = mig_delete(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj), .propagation = "Orphan" }, NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == 0)
@@ -347,12 +337,12 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 	case VS_WORKLOAD_STATEFULSET:
 		if (!r->opts->keep_statefulsets &&
 		    workload_retarget_templates(obj, r->opts->plan.source_sc, r->opts->plan.dest_sc))
-			return workload_recreate_statefulset(r, w, obj, workload_recorded_scale(obj, w), err);
+			return workload_recreate_statefulset(r, w, obj, vs_plan_scale_to_restore(obj, w->replicas), err);
 		/* fall through */
 	case VS_WORKLOAD_DEPLOYMENT:
 	case VS_WORKLOAD_REPLICASET:
 		patch = workload_annotation_patch(VS_MIGRATE_SCALE_ANNOTATION, json_null());
-		vs_json_set_path(patch, "spec.replicas", json_integer(workload_recorded_scale(obj, w)));
+		vs_json_set_path(patch, "spec.replicas", json_integer(vs_plan_scale_to_restore(obj, w->replicas)));
 		break;
 	case VS_WORKLOAD_DAEMONSET: {
 		const char *saved = vs_json_annotation(obj, VS_MIGRATE_NODE_SELECTOR_ANNOTATION);
