@@ -6,8 +6,8 @@
 # vs_migrate ARGS...: volshift migrate without the confirmation prompt.
 vs_migrate() { "$BIN/volshift" migrate --yes "$@"; }
 
-# app NAME CLASS [NS] [SIZE] [MODE] [EXTRA_PVC_YAML]: a claim and a Deployment that mounts it at /data.
-app() {
+# claim NAME CLASS [NS] [SIZE] [MODE]: a claim labelled app=NAME.
+claim() {
 	local name=$1 class=$2 ns=${3:-default} size=${4:-10Mi} mode=${5:-ReadWriteOnce}
 	kubectl apply -n "$ns" -f - <<YAML
 apiVersion: v1
@@ -17,7 +17,14 @@ spec:
   storageClassName: $class
   accessModes: [$mode]
   resources: {requests: {storage: $size}}
----
+YAML
+}
+
+# app NAME CLASS [NS] [SIZE] [MODE]: a claim and a Deployment that mounts it at /data.
+app() {
+	local name=$1 ns=${3:-default}
+	claim "$@"
+	kubectl apply -n "$ns" -f - <<YAML
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: $name}
@@ -33,6 +40,33 @@ spec:
         command: [/bin/sh, -c, '[ -f /data/id ] || echo "\$HOSTNAME" > /data/id; exec sleep 3600']
         volumeMounts: [{name: data, mountPath: /data}]
       volumes: [{name: data, persistentVolumeClaim: {claimName: $name}}]
+YAML
+}
+
+# statefulset NAME CLASS REPLICAS: a StatefulSet whose claims data-NAME-N come from a template.
+statefulset() {
+	kubectl apply -f - <<YAML
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: $1}
+spec:
+  serviceName: $1
+  replicas: $3
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers:
+      - name: db
+        image: busybox
+        command: [/bin/sh, -c, '[ -f /data/id ] || echo "\$HOSTNAME" > /data/id; exec sleep 3600']
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {tier: db}}
+    spec:
+      storageClassName: $2
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 10Mi}}
 YAML
 }
 

@@ -103,18 +103,6 @@ spec:
 YAML
 }
 
-claim_only() {
-	kubectl apply -f - <<YAML
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: $1}
-spec:
-  storageClassName: $2
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 10Mi}}
-YAML
-}
-
 # ---- the baseline: cluster_state does not move by itself ----------------------------------------
 
 test_cluster_state_is_stable_when_idle() {
@@ -257,7 +245,7 @@ $(show dry)"
 # ---- 5. pods without a controller ---------------------------------------------------------------
 
 test_bare_pod_is_refused() {
-	claim_only solo local
+	claim solo local
 	bare_pod solo solo
 	wait_for 60 "pod solo running" field_is pod solo '{.status.phase}' Running
 	snapshot before
@@ -270,7 +258,7 @@ test_bare_pod_is_refused() {
 }
 
 test_bare_pod_deleted_with_flag() {
-	claim_only solo local
+	claim solo local
 	bare_pod solo solo
 	wait_for 60 "pod solo running" field_is pod solo '{.status.phase}' Running
 	wait_for 60 "pod solo wrote its file" test -s "$(claim_dir solo)/bare"

@@ -113,33 +113,6 @@ namespaces() {
 	done | kubectl apply -f - >/dev/null
 }
 
-# statefulset NAME CLASS REPLICAS: a StatefulSet whose claims data-NAME-N come from a template.
-statefulset() {
-	kubectl apply -f - <<YAML
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: $1}
-spec:
-  serviceName: $1
-  replicas: $3
-  selector: {matchLabels: {app: $1}}
-  template:
-    metadata: {labels: {app: $1}}
-    spec:
-      containers:
-      - name: db
-        image: busybox
-        command: [/bin/sh, -c, '[ -f /data/id ] || echo "\$HOSTNAME" > /data/id; exec sleep 3600']
-        volumeMounts: [{name: data, mountPath: /data}]
-  volumeClaimTemplates:
-  - metadata: {name: data, labels: {tier: db}}
-    spec:
-      storageClassName: $2
-      accessModes: [ReadWriteOnce]
-      resources: {requests: {storage: 10Mi}}
-YAML
-}
-
 # pv_node PV: the node a node-local volume is on.
 pv_node() {
 	kubectl get pv "$1" -o json | jq -r '.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0] // ""'
@@ -342,15 +315,8 @@ watch_to() {
 }
 
 test_daemonset_stopped_and_restored() {
+	claim agent local
 	kubectl apply -f - <<YAML
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: agent, labels: {app: agent}}
-spec:
-  storageClassName: local
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 10Mi}}
----
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
@@ -405,15 +371,8 @@ new_job_succeeded() {
 }
 
 test_cronjob_suspended_and_restored() {
+	claim reports local
 	kubectl apply -f - <<YAML
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: reports, labels: {app: reports}}
-spec:
-  storageClassName: local
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 10Mi}}
----
 apiVersion: batch/v1
 kind: CronJob
 metadata: {name: reports}

@@ -16,27 +16,11 @@ scenario_deployment() {
 }
 
 scenario_statefulset() {
-	kubectl apply -f - >/dev/null <<'YAML'
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  replicas: 3
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers:
-      - {name: db, image: busybox, command: [sh, -c, '[ -f /data/me ] || echo "$HOSTNAME" > /data/me; exec sleep 3600'], volumeMounts: [{name: data, mountPath: /data}]}
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Mi}}}
-YAML
+	statefulset db local 3 >/dev/null
 	ready statefulset db default 120
 	local i
 	for i in 0 1 2; do
-		wait_for 30 "db-$i wrote" test -s "$(claim_dir "data-db-$i")/me"
+		wait_for 30 "db-$i wrote" test -s "$(claim_dir "data-db-$i")/id"
 		head -c 200000 /dev/urandom >"$(claim_dir "data-db-$i")/blob"
 		echo "default/data-db-$i"
 	done
