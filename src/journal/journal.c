@@ -304,9 +304,14 @@ const json_t *vs_journal_plan(const vs_journal *j)
 	return json_object_get(j->state, "plan");
 }
 
+const json_t *vs_journal_step_record(const vs_journal *j, const char *key)
+{
+	return json_object_get(json_object_get(j->state, "steps"), key);
+}
+
 const char *vs_journal_step_state(const vs_journal *j, const char *key)
 {
-	return vs_json_str(json_object_get(json_object_get(j->state, "steps"), key), "state");
+	return vs_json_str(vs_journal_step_record(j, key), "state");
 }
 
 const char *vs_journal_phase(const vs_journal *j)
@@ -353,15 +358,19 @@ int vs_journal_step(vs_journal *j, const char *key, const char *state, const cha
 		    vs_error *err)
 {
 	char now[32];
-	json_t *rec;
 	const json_t *old = json_object_get(json_object_get(j->state, "steps"), key);
+	json_t *rec = old ? json_deep_copy(old) : json_object();
 
 	vs_time_format(vs_time_now(), now);
-	rec = json_pack("{s:s, s:s, s:s?}", "state", state, "time", now, "error", error);
-	if (old && json_is_string(json_object_get(old, "started")))
-		json_object_set(rec, "started", json_object_get(old, "started"));
-	else
+	if (!json_is_string(json_object_get(rec, "started")))
 		json_object_set_new(rec, "started", json_string(now));
+	if (!json_is_integer(json_object_get(rec, "startedMs")))
+		json_object_set_new(rec, "startedMs", json_integer(vs_time_wall_ms()));
+	json_object_set_new(rec, "state", json_string(state));
+	json_object_set_new(rec, "time", json_string(now));
+	json_object_del(rec, "error");
+	if (error)
+		json_object_set_new(rec, "error", json_string(error));
 	if (extra)
 		json_object_update(rec, (json_t *)extra);
 	return journal_change(j, "steps", key, rec, err);

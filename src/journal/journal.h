@@ -63,10 +63,14 @@ bool vs_journal_abort_requested(vs_journal *j);
 /*
  * Record step key in state (error may be NULL; extra, borrowed and may be NULL, is merged into the
  * step's record, e.g. bytes copied), with the time. Written before the step runs (intent) and
- * after its effect is observed (done). Fails with VS_EINVAL when another volshift took the lease.
+ * after its effect is observed (done). The record keeps what earlier writes put there, so
+ * "started" / "startedMs" (wall-clock ms) are those of the first attempt, across crashes and
+ * resumes. Fails with VS_EINVAL when another volshift took the lease.
  */
 int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
 		    vs_error *err);
+/* The record of step key ({state, time, started, startedMs, error, ...}), or NULL. Borrowed. */
+const json_t *vs_journal_step_record(const vs_journal *j, const char *key);
 /* Save obj (borrowed; copied) under key, before the object is deleted. */
 int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, vs_error *err);
 /* Set the phase (and, for "failed", the error). */

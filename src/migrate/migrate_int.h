@@ -21,8 +21,8 @@ typedef struct mig_run {
 	vs_migrate_event_fn fn;
 	void *ctx;
 	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc) */
-	int64_t *stopped_at_ms;   /* when each workload was stopped (per plan workload), 0 if not */
 	int64_t bytes_copied;
+	json_t *step_extra;       /* fields the running step adds to its journal record (owned; may be NULL) */
 } mig_run;
 
 /* ---- events (run.c) ---- */
@@ -31,6 +31,9 @@ typedef struct mig_run {
 void mig_emit(mig_run *r, const char *type, json_t *fields);
 /* A "stage"/"waiting"/"warning" event with a printf message. */
 void mig_say(mig_run *r, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The journal key of group g's step what ("group/G/stop"). Caller frees. */
+char *mig_group_key(size_t g, const char *what);
 
 /* ---- waiting (wait.c) ---- */
 
@@ -64,10 +67,13 @@ int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const ch
 
 /* ---- workloads (workload.c) ---- */
 
-/* Stop the workloads of group g and wait until no pod mounts its claims. */
+/* Stop the workloads of group g and wait until no pod mounts its claims. The wall-clock time of
+ * the first stop is kept in the journal (stoppedMs in the group's stop step), so downtime counts
+ * from there even across a crash and a resume. */
 int mig_workloads_stop(mig_run *r, size_t g, vs_error *err);
 /* Start the workloads of group g again (StatefulSets recreated with the destination class unless
- * keep_statefulsets) and wait until each is ready, reporting its downtime. */
+ * keep_statefulsets) and wait until each is ready, reporting its downtime (also in r->step_extra
+ * as downtimeMs: {"Kind NS/NAME": ms}). */
 int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
 
 /* ---- copy (copy.c) ---- */
@@ -76,6 +82,39 @@ int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
 int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err);
 /* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. */
 int mig_copy(mig_run *r, size_t i, vs_error *err);
+
+/* rsync's argv for plan pvcs: the archive flags every copy needs, the user's --rsync-flags, then
+ * mode (nmode flags of the copy or the verification; last, so that they win), then /source/
+ * /dest/. Caller owns it. */
+json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmode);
+
+/* What an rsync pod's --info=stats2 summary said. */
+typedef struct mig_rsync_stats {
+	bool seen;           /* the summary was printed (flags such as -q silence it) */
+	int64_t total_bytes; /* "Total file size" */
+	long files;          /* "Number of files": files, directories, links and others */
+} mig_rsync_stats;
+
+/*
+ * Run rsync command (stolen) in plan pvc i's copy pod: the source claim at /source, the
+ * destination claim at /dest, pinned to the source volume's node, after deleting a pod of that
+ * name left by an interrupted run. Each line of its log goes to fn (may be NULL); *stats gets the
+ * summary. The pod is deleted afterwards, whatever happened. purpose ("copy", "verify") names the
+ * pod in errors; an rsync that fails is VS_EIO naming the claim, with rsync's last lines.
+ */
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs_kube_line_fn fn, void *ctx,
+		  mig_rsync_stats *stats, vs_error *err);
+
+/* ---- verify (verify.c) ---- */
+
+/*
+ * Check plan pvc i's copy before its swap: an rsync dry run with the copy's flags (and --checksum
+ * for VS_VERIFY_CHECKSUM) must find no difference. When it finds some, the claim is copied again
+ * (mig_copy) and checked once more; differences then are VS_EIO naming the claim, their number
+ * and the first paths. Emits "verify-start" and "verify-done" for each pass, and a "warning"
+ * before copying again. Changes nothing but the destination claim's data.
+ */
+int mig_verify(mig_run *r, size_t i, vs_error *err);
 /* A pod that mounts nmounts claims (mounts holds volume name, claim, mount path for each) and runs
  * command (stolen), pinned to node when not NULL; for copy and probe pods. Caller owns it. */
 json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,

@@ -103,6 +103,11 @@ static int run_fetch_originals(mig_run *r, const vs_plan_group *g, vs_error *err
 	return rc;
 }
 
+char *mig_group_key(size_t g, const char *what)
+{
+	return vs_xasprintf("group/%zu/%s", g, what);
+}
+
 typedef int (*run_step_fn)(mig_run *r, size_t arg, vs_error *err);
 
 static bool run_step_done(const mig_run *r, const char *key)
@@ -112,30 +117,60 @@ static bool run_step_done(const mig_run *r, const char *key)
 	return state && strcmp(state, VS_STEP_DONE) == 0;
 }
 
+/* An error that says nothing about the step itself: the API server or the network failed, or
+ * another writer got there first. Running the step again (every step is idempotent) may succeed. */
+static bool run_transient(const vs_error *err)
+{
+	if (err->code == VS_ENET)
+		return true;
+	if (err->code != VS_EAPI)
+		return false;
+	return err->http_status == 429 || err->http_status >= 500 || vs_error_is(err, "Conflict");
+}
+
 /*
  * One step: intent recorded, failpoint KIND:before, the step, failpoint KIND:after, then done (or
- * failed with the error) recorded. A crash anywhere leaves the intent, and the step is run again
- * on resume: every step checks the live cluster before it acts.
+ * failed with the error) recorded, with what the step put in r->step_extra. A crash anywhere
+ * leaves the intent, and the step is run again on resume: every step checks the live cluster
+ * before it acts. A transient failure (run_transient) runs the step again here, up to
+ * RUN_STEP_ATTEMPTS times, with growing pauses.
  */
+#define RUN_STEP_ATTEMPTS 6
 static int run_step(mig_run *r, const char *kind, const char *key, run_step_fn fn, size_t arg, vs_error *err)
 {
 	char point[64];
 	vs_error jerr;
+	int64_t bytes_before = r->bytes_copied;
 	int rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, NULL, err);
 
-	snprintf(point, sizeof(point), "%s:before", kind);
-	if (rc == 0)
+	for (unsigned attempt = 1; rc == 0; attempt++) {
+		snprintf(point, sizeof(point), "%s:before", kind);
 		rc = vs_failpoint(point, err);
-	if (rc == 0)
-		rc = fn(r, arg, err);
-	snprintf(point, sizeof(point), "%s:after", kind);
-	if (rc == 0)
-		rc = vs_failpoint(point, err);
+		if (rc == 0)
+			rc = fn(r, arg, err);
+		snprintf(point, sizeof(point), "%s:after", kind);
+		if (rc == 0)
+			rc = vs_failpoint(point, err);
+		if (rc == 0 || attempt == RUN_STEP_ATTEMPTS || !run_transient(err))
+			break;
+		mig_say(r, "warning", "%s: %s; trying again (attempt %u of %u)", key, err->message, attempt + 1,
+			RUN_STEP_ATTEMPTS);
+		vs_sleep_ms(vs_kube_backoff_ms(attempt, 500, 8000, vs_rand_u64()));
+		vs_error_clear(err);
+		rc = 0;
+	}
+	if (r->bytes_copied != bytes_before) {
+		if (!r->step_extra)
+			r->step_extra = json_object();
+		json_object_set_new(r->step_extra, "bytes", json_integer(r->bytes_copied - bytes_before));
+	}
 	vs_error_clear(&jerr);
 	if (rc < 0)
-		vs_journal_step(r->j, key, VS_STEP_FAILED, err->message, NULL, &jerr);
+		vs_journal_step(r->j, key, VS_STEP_FAILED, err->message, r->step_extra, &jerr);
 	else
-		rc = vs_journal_step(r->j, key, VS_STEP_DONE, NULL, NULL, err);
+		rc = vs_journal_step(r->j, key, VS_STEP_DONE, NULL, r->step_extra, err);
+	json_decref(r->step_extra);
+	r->step_extra = NULL;
 	return rc;
 }
 
@@ -187,7 +222,7 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
 	const vs_plan_pvc *first = &r->plan->pvcs[g->pvcs[0]];
-	char *start_key = vs_xasprintf("group/%zu/start", gi), *stop_key = vs_xasprintf("group/%zu/stop", gi);
+	char *start_key = mig_group_key(gi, "start"), *stop_key = mig_group_key(gi, "stop");
 	size_t k;
 	int rc = 0;
 
@@ -256,7 +291,6 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 		return vs_error_set(err, VS_EINVAL, "the plan has %zu problem%s; nothing was changed", plan->nproblems,
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
-	r.stopped_at_ms = vs_xcalloc(plan->nworkloads + 1, sizeof(int64_t));
 	for (size_t g = 0; g < plan->ngroups && rc == 0; g++) {
 		if (vs_journal_abort_requested(j))
 			rc = vs_error_set(err, VS_ECANCEL, "stopped on request (volshift abort) before group %zu of %zu", g + 1,
@@ -279,7 +313,6 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);
-	free(r.stopped_at_ms);
 	return rc;
 }
 
@@ -291,11 +324,11 @@ json_t *vs_migrate_opts_to_json(const vs_migrate_opts *o)
 
 	for (size_t i = 0; i < o->nrsync_flags; i++)
 		json_array_append_new(flags, json_string(o->rsync_flags[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:I, s:I}", "sourceClass", o->plan.source_sc, "destClass",
-			 o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags", flags, "verboseCopy", o->verbose_copy,
-			 "keepStatefulSets", o->keep_statefulsets, "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms,
-			 "deletePvTimeoutMs", (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs",
-			 (json_int_t)o->ready_timeout_ms);
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:I, s:I, s:I}", "sourceClass", o->plan.source_sc,
+			 "destClass", o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags", flags, "verboseCopy",
+			 o->verbose_copy, "keepStatefulSets", o->keep_statefulsets, "verify", vs_verify_mode_name(o->verify),
+			 "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms, "deletePvTimeoutMs",
+			 (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs", (json_int_t)o->ready_timeout_ms);
 }
 
 int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error *err)
@@ -318,5 +351,7 @@ int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error
 	out->ready_timeout_ms = vs_json_int(json, "readyTimeoutMs", 600000);
 	if (!out->plan.source_sc || !out->plan.dest_sc || !out->rsync_image)
 		return vs_error_set(err, VS_EINVAL, "journal options: sourceClass, destClass or rsyncImage missing");
+	if (vs_verify_mode_parse(vs_json_str_or(json, "verify", "size-time"), &out->verify, err) < 0)
+		return vs_error_wrap(err, "journal options");
 	return 0;
 }

@@ -121,8 +121,6 @@ static int workload_stop_one(mig_run *r, size_t wi, vs_error *err)
 
 	if (rc < 0 || !obj)
 		return rc;
-	if (!r->stopped_at_ms[wi])
-		r->stopped_at_ms[wi] = vs_time_mono_ms();
 	switch (w->kind) {
 	case VS_WORKLOAD_DEPLOYMENT:
 	case VS_WORKLOAD_STATEFULSET:
@@ -216,9 +214,16 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 	const vs_plan_group *g = &r->plan->groups[gi];
 	const char *ns = r->plan->pvcs[g->pvcs[0]].ns;
 	struct group_pods gp = { r->plan, g, true };
-	char *what;
+	char *what, *key = mig_group_key(gi, "stop");
 	int rc = 0;
 
+	/* downtime starts now, unless an earlier, interrupted run stopped the group already */
+	if (!json_is_integer(json_object_get(vs_journal_step_record(r->j, key), "stoppedMs"))) {
+		json_t *at = json_pack("{s:I}", "stoppedMs", (json_int_t)vs_time_wall_ms());
+		rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, at, err);
+		json_decref(at);
+	}
+	free(key);
 	/* CronJobs first, so no new Job starts while running ones are waited for */
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
 		for (size_t k = 0; k < g->nworkloads && rc == 0; k++) {
@@ -391,7 +396,9 @@ static int workload_recreate_saved(mig_run *r, const vs_plan_workload *w, vs_err
 	return rc < 0 ? vs_error_wrap(err, "recreate StatefulSet %s/%s from the journal", w->ns, w->name) : 0;
 }
 
-static int workload_start_one(mig_run *r, size_t wi, vs_error *err)
+/* Start workload wi and wait until it is ready; stopped_ms: wall-clock ms when its group stopped
+ * (0: unknown), for the downtime reported. */
+static int workload_start_one(mig_run *r, size_t wi, int64_t stopped_ms, vs_error *err)
 {
 	const vs_plan_workload *w = &r->plan->workloads[wi];
 	const vs_kube_resource *res = workload_resource(w->kind);
@@ -413,20 +420,31 @@ static int workload_start_one(mig_run *r, size_t wi, vs_error *err)
 	what = vs_xasprintf("%s %s/%s to be ready", vs_workload_kind_name(w->kind), w->ns, w->name);
 	rc = mig_wait_obj(r, res, w->ns, w->name, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
 	free(what);
-	if (rc == 0)
+	if (rc == 0) {
+		json_int_t downtime = stopped_ms ? vs_time_wall_ms() - stopped_ms : 0;
+		char *name = vs_xasprintf("%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name);
+		if (!r->step_extra)
+			r->step_extra = json_object();
+		if (!json_object_get(r->step_extra, "downtimeMs"))
+			json_object_set_new(r->step_extra, "downtimeMs", json_object());
+		json_object_set_new(json_object_get(r->step_extra, "downtimeMs"), name, json_integer(downtime));
+		free(name);
 		mig_emit(r, "workload-ready",
 			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns, "name",
-				   w->name, "downtimeMs",
-				   (json_int_t)(r->stopped_at_ms[wi] ? vs_time_mono_ms() - r->stopped_at_ms[wi] : 0)));
+				   w->name, "downtimeMs", downtime));
+	}
 	return rc;
 }
 
 int mig_workloads_start(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
+	char *key = mig_group_key(gi, "stop");
+	int64_t stopped_ms = vs_json_int(vs_journal_step_record(r->j, key), "stoppedMs", 0);
 	int rc = 0;
 
+	free(key);
 	for (size_t k = 0; k < g->nworkloads && rc == 0; k++)
-		rc = workload_start_one(r, g->workloads[k], err);
+		rc = workload_start_one(r, g->workloads[k], stopped_ms, err);
 	return rc;
 }

@@ -113,6 +113,8 @@ void vs_log(enum vs_log_level level, const char *fmt, ...) __attribute__((format
 
 /* Milliseconds on the monotonic clock. */
 int64_t vs_time_mono_ms(void);
+/* Wall-clock milliseconds since the epoch (for times kept across processes, e.g. in the journal). */
+int64_t vs_time_wall_ms(void);
 /* Wall-clock seconds since the epoch. */
 int64_t vs_time_now(void);
 /* Write t (epoch seconds) as RFC 3339 UTC ("2026-11-21T10:00:00Z") into out (>= 21 bytes). */
