@@ -18,7 +18,7 @@
 enum migrate_flag {
 	F_SOURCE = 256, F_DEST, F_NAMESPACE, F_IMAGE, F_RSYNC_FLAGS, F_SET_DEFAULTS, F_VERBOSE, F_SKIP_SOURCE,
 	F_PREFLIGHT_ONLY, F_SKIP_PREFLIGHT, F_POD_READY, F_DELETE_PV, F_KUBECONFIG, F_CONTEXT, F_PVC, F_SELECTOR,
-	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_HELP,
+	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_VERIFY, F_HELP,
 };
 
 static const struct option migrate_options[] = {
@@ -45,6 +45,7 @@ static const struct option migrate_options[] = {
 	{ "keep-statefulsets", optional_argument, NULL, F_KEEP_STS },
 	{ "ready-timeout", required_argument, NULL, F_READY },
 	{ "state-namespace", required_argument, NULL, F_STATE_NS },
+	{ "verify", required_argument, NULL, F_VERIFY },
 	{ "help", no_argument, NULL, F_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -53,8 +54,8 @@ static const char migrate_help[] =
 	"Usage: volshift migrate --source-sc NAME --dest-sc NAME [flags]\n"
 	"\n"
 	"Move every PersistentVolumeClaim whose volume is of class --source-sc to class --dest-sc: copy the\n"
-	"data with rsync, then put each claim's name on the copy, stopping only the workloads that use the\n"
-	"claims being switched. Claims keep their names, labels, annotations and sizes.\n"
+	"data with rsync, check the copy, then put each claim's name on it, stopping only the workloads\n"
+	"that use the claims being switched. Claims keep their names, labels, annotations and sizes.\n"
 	"\n"
 	"pvmigrate's flags (same meaning and defaults):\n"
 	"  --source-sc NAME                 class to migrate from (required)\n"
@@ -81,6 +82,9 @@ static const char migrate_help[] =
 	"  --keep-statefulsets              do not recreate StatefulSets with claim templates in --dest-sc\n"
 	"  --ready-timeout SECONDS          workloads (and running Jobs) must be ready (done) within this (600)\n"
 	"  --state-namespace NS             where the migration's journal (a ConfigMap) is kept (" VS_JOURNAL_NAMESPACE ")\n"
+	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
+	"                                   must find no difference by size and time, or also by content\n"
+	"                                   (checksum: every file is read on both sides) (size-time)\n"
 	"\n"
 	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
 	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
@@ -175,6 +179,10 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 	case F_PVC:
 		m->pvcs = vs_xrealloc(m->pvcs, (m->npvcs + 1) * sizeof(char *));
 		m->pvcs[m->npvcs++] = v;
+		return 0;
+	case F_VERIFY:
+		if (vs_verify_mode_parse(v, &m->m.verify, NULL) < 0)
+			return migrate_usage("--verify %s: expected size-time or checksum%s", v, "");
 		return 0;
 	case F_OUTPUT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)

@@ -269,6 +269,13 @@ static void out_event_text(vs_out *o, const json_t *ev, const char *type)
 		vs_bytes_format(vs_json_int(ev, "bytes", 0), a);
 		out_seconds(vs_json_int(ev, "ms", 0), b);
 		fprintf(o->f, "    copied %s/%s: %s in %lld files and directories, %s\n", ns, pvc, a, vs_json_int(ev, "files", 0), b);
+	} else if (strcmp(type, "verify-start") == 0) {
+		fprintf(o->f, "    verifying %s/%s (%s)\n", ns, pvc, vs_json_str_or(ev, "mode", ""));
+	} else if (strcmp(type, "verify-done") == 0) {
+		out_seconds(vs_json_int(ev, "ms", 0), b);
+		fprintf(o->f, "    verified %s/%s: %lld files and directories, %lld difference%s, %s\n", ns, pvc,
+			vs_json_int(ev, "files", 0), vs_json_int(ev, "differences", 0),
+			vs_json_int(ev, "differences", 0) == 1 ? "" : "s", b);
 	} else if (strcmp(type, "swapped") == 0) {
 		fprintf(o->f, "    %s/%s is now on volume %s (was %s)\n", ns, pvc, vs_json_str_or(ev, "newPv", ""),
 			vs_json_str_or(ev, "oldPv", ""));

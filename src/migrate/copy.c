@@ -1,9 +1,10 @@
 /*
  * Copying one claim: the destination claim, then a pod that mounts the source at /source and the
  * destination at /dest and runs rsync, placed where the source volume can be reached (a node-local
- * volume's node). The pod's log is followed for rsync's progress; a pod that cannot start is
- * reported with the scheduler's reason instead of being waited for forever (pvmigrate's
- * limitation 7), and a failed rsync ends the migration with rsync's last lines.
+ * volume's node). The same pod, with another rsync command, verifies the copy (verify.c). The
+ * pod's log is followed for rsync's progress; a pod that cannot start is reported with the
+ * scheduler's reason instead of being waited for forever (pvmigrate's limitation 7), and a failed
+ * rsync ends the migration with rsync's last lines.
  */
 #include "migrate_int.h"
 
@@ -14,9 +15,10 @@
 #define COPY_TAIL_LINES 12
 #define COPY_PROGRESS_EVERY_MS 1000
 
-/* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions. */
-static const char *const copy_rsync_args[] = { "rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete",
-					       "--info=progress2,stats2", "--no-inc-recursive" };
+/* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions; the
+ * whole file list first, so that progress has its total. */
+static const char *const copy_archive_args[] = { "rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete",
+						 "--no-inc-recursive" };
 
 json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
 		    const char *const *mounts, size_t nmounts)
@@ -79,13 +81,18 @@ int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
 struct copy_state {
 	mig_run *r;
 	const vs_plan_pvc *p;
-	char *tail[COPY_TAIL_LINES];
-	size_t ntail;
 	int64_t last_progress_ms;
 	vs_rsync_progress last;  /* the latest progress line */
 	bool last_sent;          /* ... and whether it was reported */
-	int64_t total_bytes;
-	long files;
+};
+
+/* An rsync pod's log: the caller's handler, the summary, and the last lines for an error. */
+struct rsync_log {
+	vs_kube_line_fn fn;
+	void *ctx;
+	mig_rsync_stats *stats;
+	char *tail[COPY_TAIL_LINES];
+	size_t ntail;
 };
 
 /* A number as rsync prints it ("10,485,767") after optional spaces: its value in *out and the end
@@ -128,14 +135,33 @@ static bool copy_stat(const char *line, const char *label, int64_t *out)
 	return vs_str_has_prefix(line, label) && copy_number(line + strlen(label), out) != NULL;
 }
 
-static void copy_keep_tail(struct copy_state *s, const char *line)
+static void copy_keep_tail(struct rsync_log *log, const char *line)
 {
-	if (s->ntail == COPY_TAIL_LINES) {
-		free(s->tail[0]);
-		memmove(s->tail, s->tail + 1, (COPY_TAIL_LINES - 1) * sizeof(char *));
-		s->ntail--;
+	if (log->ntail == COPY_TAIL_LINES) {
+		free(log->tail[0]);
+		memmove(log->tail, log->tail + 1, (COPY_TAIL_LINES - 1) * sizeof(char *));
+		log->ntail--;
 	}
-	s->tail[s->ntail++] = vs_xstrdup(line);
+	log->tail[log->ntail++] = vs_xstrdup(line);
+}
+
+/* Every line of an rsync pod: its summary noted, kept for an error unless it is a progress meter,
+ * then given to the caller's handler. */
+static int rsync_log_line(const char *line, size_t len, void *ctx)
+{
+	struct rsync_log *log = ctx;
+	vs_rsync_progress progress;
+	int64_t n;
+
+	if (copy_stat(line, "Total file size:", &n)) {
+		log->stats->total_bytes = n;
+	} else if (copy_stat(line, "Number of files:", &n)) {
+		log->stats->files = (long)n;
+		log->stats->seen = true;
+	}
+	if (!vs_rsync_parse_progress(line, &progress))
+		copy_keep_tail(log, line);
+	return log->fn(line, len, log->ctx);
 }
 
 static void copy_send_progress(struct copy_state *s)
@@ -153,7 +179,6 @@ static void copy_send_progress(struct copy_state *s)
 static int copy_line(const char *line, size_t len, void *ctx)
 {
 	struct copy_state *s = ctx;
-	int64_t n;
 
 	(void)len;
 	if (vs_rsync_parse_progress(line, &s->last)) {
@@ -164,11 +189,6 @@ static int copy_line(const char *line, size_t len, void *ctx)
 	}
 	if (s->last.bytes && !s->last_sent)
 		copy_send_progress(s); /* rsync's last progress line, before its summary */
-	if (copy_stat(line, "Total file size:", &n))
-		s->total_bytes = n;
-	else if (copy_stat(line, "Number of files:", &n))
-		s->files = (long)n;
-	copy_keep_tail(s, line);
 	if (s->r->opts->verbose_copy)
 		mig_emit(s->r, "copy-log", json_pack("{s:s, s:s, s:s}", "namespace", s->p->ns, "pvc", s->p->name, "line", line));
 	return 0;
@@ -272,29 +292,29 @@ int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err)
 	return rc;
 }
 
-static json_t *copy_command(const mig_run *r)
+json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmode)
 {
 	json_t *cmd = json_array();
 
-	for (size_t k = 0; k < sizeof(copy_rsync_args) / sizeof(copy_rsync_args[0]); k++)
-		json_array_append_new(cmd, json_string(copy_rsync_args[k]));
-	if (r->opts->verbose_copy)
-		json_array_append_new(cmd, json_string("-v"));
+	for (size_t k = 0; k < sizeof(copy_archive_args) / sizeof(copy_archive_args[0]); k++)
+		json_array_append_new(cmd, json_string(copy_archive_args[k]));
 	for (size_t k = 0; k < r->opts->nrsync_flags; k++)
 		json_array_append_new(cmd, json_string(r->opts->rsync_flags[k]));
+	for (size_t k = 0; k < nmode; k++)
+		json_array_append_new(cmd, json_string(mode[k]));
 	json_array_append_new(cmd, json_string("/source/"));
 	json_array_append_new(cmd, json_string("/dest/"));
 	return cmd;
 }
 
-/* The pod has ended: its verdict, with rsync's last lines when it failed. */
-static int copy_verdict(mig_run *r, struct copy_state *s, vs_error *err)
+/* The rsync pod has ended: its verdict, with rsync's last lines when it failed. */
+static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, const struct rsync_log *log,
+			 vs_error *err)
 {
-	const vs_plan_pvc *p = s->p;
 	json_t *pod = NULL;
 	vs_buf tail;
 	int rc = mig_wait_obj(r, &VS_KUBE_PODS, p->ns, p->copy_pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
-			      "the copy pod to end", err);
+			      "the rsync pod to end", err);
 
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
@@ -305,10 +325,10 @@ static int copy_verdict(mig_run *r, struct copy_state *s, vs_error *err)
 		return 0;
 	}
 	vs_buf_init(&tail, 0);
-	for (size_t k = 0; k < s->ntail; k++)
-		vs_buf_printf(&tail, "%s%s", k ? " | " : "", s->tail[k]);
-	rc = vs_error_set(err, VS_EIO, "copying %s/%s failed: rsync in pod %s exited with %lld; its last lines: %s", p->ns,
-			  p->name, p->copy_pod,
+	for (size_t k = 0; k < log->ntail; k++)
+		vs_buf_printf(&tail, "%s%s", k ? " | " : "", log->tail[k]);
+	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld; its last lines: %s", p->ns,
+			  p->name, purpose, p->copy_pod,
 			  vs_json_int(json_array_get(vs_json_path(pod, "status.containerStatuses"), 0),
 				      "state.terminated.exitCode", -1),
 			  tail.len ? tail.data : "(none)");
@@ -317,40 +337,54 @@ static int copy_verdict(mig_run *r, struct copy_state *s, vs_error *err)
 	return rc;
 }
 
-int mig_copy(mig_run *r, size_t i, vs_error *err)
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs_kube_line_fn fn, void *ctx,
+		  mig_rsync_stats *stats, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
-	struct copy_state s = { .r = r, .p = p };
+	struct rsync_log log = { .fn = fn, .ctx = ctx, .stats = stats };
 	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
-	int64_t start = vs_time_mono_ms();
-	json_t *pod;
+	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, p->node, command, mounts, 2);
 	vs_error cleanup;
-	int rc = mig_pod_remove(r, p->ns, p->copy_pod, err); /* a copy pod left by an interrupted run */
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, p->node, copy_command(r), mounts, 2);
+	memset(stats, 0, sizeof(*stats));
 	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
-	mig_emit(r, "copy-start", json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", p->node));
-	rc = mig_pod_run(r, p->ns, pod, "copy", err);
+	rc = mig_pod_remove(r, p->ns, p->copy_pod, err); /* a pod left by an interrupted run */
+	if (rc == 0)
+		rc = mig_pod_run(r, p->ns, pod, purpose, err);
 	json_decref(pod);
 	if (rc == 0)
-		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, copy_line, &s, err);
+		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, &log, err);
 	if (rc == 0)
-		rc = copy_verdict(r, &s, err);
+		rc = rsync_verdict(r, p, purpose, &log, err);
 	vs_error_clear(&cleanup);
 	if (mig_pod_remove(r, p->ns, p->copy_pod, &cleanup) < 0 && rc == 0) {
 		*err = cleanup;
 		rc = cleanup.code;
 	}
+	for (size_t k = 0; k < log.ntail; k++)
+		free(log.tail[k]);
+	return rc;
+}
+
+int mig_copy(mig_run *r, size_t i, vs_error *err)
+{
+	static const char *const mode[] = { "--info=progress2,stats2", "-v" };
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct copy_state s = { .r = r, .p = p };
+	mig_rsync_stats stats;
+	int64_t start = vs_time_mono_ms();
+	int rc;
+
+	mig_emit(r, "copy-start", json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", p->node));
+	rc = mig_rsync_pod(r, i, "copy", mig_rsync_command(r, mode, r->opts->verbose_copy ? 2 : 1), copy_line, &s, &stats,
+			   err);
 	if (rc == 0) {
-		r->bytes_copied += s.total_bytes;
+		r->bytes_copied += stats.total_bytes;
 		mig_emit(r, "copy-done", json_pack("{s:s, s:s, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name, "bytes",
-						   (json_int_t)s.total_bytes, "files", (json_int_t)s.files, "ms",
+						   (json_int_t)stats.total_bytes, "files", (json_int_t)stats.files, "ms",
 						   (json_int_t)(vs_time_mono_ms() - start)));
 	}
-	for (size_t k = 0; k < s.ntail; k++)
-		free(s.tail[k]);
 	return rc;
 }

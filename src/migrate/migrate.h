@@ -183,6 +183,18 @@ void vs_migrate_snapshot_clear(vs_migrate_snapshot *snap);
 
 /* ---- running a migration --------------------------------------------------------------------- */
 
+/* How a copy is checked before its claim is switched (--verify): an rsync dry run must find no
+ * difference between the source and the destination. */
+enum vs_verify_mode {
+	VS_VERIFY_SIZE_TIME, /* rsync's quick check: every entry's size, time and attributes (the default) */
+	VS_VERIFY_CHECKSUM,  /* also every file's content, read on both sides (rsync --checksum) */
+};
+
+/* "size-time" or "checksum". Static. */
+const char *vs_verify_mode_name(enum vs_verify_mode mode);
+/* The mode named name (vs_verify_mode_name's words); VS_EINVAL naming the value and the choices. */
+int vs_verify_mode_parse(const char *name, enum vs_verify_mode *out, vs_error *err);
+
 typedef struct vs_migrate_opts {
 	vs_plan_opts plan;
 	const char *rsync_image;            /* image of copy and probe pods; must have rsync and sh */
@@ -190,6 +202,7 @@ typedef struct vs_migrate_opts {
 	size_t nrsync_flags;
 	bool verbose_copy;                  /* stream rsync's output as "copy-log" events */
 	bool keep_statefulsets;             /* do not recreate StatefulSets with the destination class */
+	enum vs_verify_mode verify;         /* how each copy is checked before its swap */
 	int64_t pod_ready_timeout_ms;       /* probe and copy pods must be running within this */
 	int64_t delete_pv_timeout_ms;       /* claims and volumes must bind, release and go within this */
 	int64_t ready_timeout_ms;           /* workloads must be ready again within this */
@@ -201,7 +214,8 @@ typedef struct vs_migrate_opts {
  * "workload-stopped" {kind, namespace, name, replicas}, "workload-ready" {kind, namespace, name,
  * downtimeMs}, "waiting" {message}, "copy-start" {namespace, pvc, node}, "copy-progress" {namespace,
  * pvc, bytes, percent, rate, eta}, "copy-log" {namespace, pvc, line}, "copy-done" {namespace, pvc,
- * bytes, files, ms}, "swapped" {namespace, pvc, oldPv, newPv}, "pv-deleted" {pv, reclaim},
+ * bytes, files, ms}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc,
+ * mode, attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv, newPv}, "pv-deleted" {pv, reclaim},
  * "statefulset-recreated" {namespace, name}, "default-class" {from, to}, "warning" {message},
  * "done" {pvcs, bytes, ms}. The event is borrowed for the call; calls come from one thread.
  */
@@ -231,6 +245,20 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
 int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
 		       vs_migrate_event_fn fn, void *ctx, vs_error *err);
 
+/*
+ * Roll back the migration recorded in j (plan and opts as it was started with; all borrowed).
+ * Every group whose workloads have not started on the destination is put back as it was: copy
+ * pods and destination claims deleted, a swap that began undone (the name back on the original
+ * volume, which was kept Retain, and the copy released), reclaim policies restored, workloads back
+ * at their recorded scale, node selector or suspension; the default class moved back. Groups whose
+ * workloads started on the destination may have new data there: their claims are left where they
+ * are and listed in *kept (a JSON array of "NS/NAME", owned by the caller), because rolling them
+ * back is a migration in the other direction. Journaled step by step (an interrupted rollback is
+ * run again); the phase ends "rolled-back" (or "rollback-failed").
+ */
+int vs_migrate_rollback(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
+			vs_migrate_event_fn fn, void *ctx, json_t **kept, vs_error *err);
+
 /* The options a journal keeps so that resume runs with the same ones (caller owns the JSON). */
 json_t *vs_migrate_opts_to_json(const vs_migrate_opts *opts);
 /* Options back from vs_migrate_opts_to_json's output; strings and the flag array point into json
@@ -251,5 +279,14 @@ typedef struct vs_rsync_progress {
 
 /* Parse one line of rsync --info=progress2 output; false when the line is something else. */
 bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out);
+
+/*
+ * One line of rsync's itemized output ("%i %n%L": rsync 3's 11-character YXcstpoguax, a space, the
+ * name): true when it reports a difference between sender and receiver, with *name pointing into
+ * line at the entry's name (and " -> target" or " => target" after it, as rsync prints them).
+ * False for any other line (statistics, messages), for an unchanged entry (as -ii or -vv list
+ * them), and for a directory whose only difference is its modification time: see verify.c.
+ */
+bool vs_rsync_item_differs(const char *line, const char **name);
 
 #endif
