@@ -32,6 +32,16 @@ int vs_cli_migrate(int argc, char **argv, bool pvmigrate);
 
 typedef struct vs_out vs_out;
 
+/* How a migration goes from its options to the cluster (migrate's flags that are not options). */
+typedef struct vs_cli_run_flags {
+	const char *state_ns;
+	bool dry_run, yes, preflight_only, skip_preflight;
+} vs_cli_run_flags;
+/* Plan opts against the live cluster, probe the destination, show the plan and its problems, ask on
+ * a terminal (unless yes), and run it under a new journal; a VS_EXIT_* code. Shared by migrate and
+ * rollback --migrate-back. */
+int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o);
+
 /* Start a journal for plan in state_ns and execute it, saying how to follow, resume or roll back;
  * a VS_EXIT_* code. (migrate.c's helper, shared with resume.) */
 int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
@@ -42,12 +52,13 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 typedef struct vs_cli_common {
 	const char *kubeconfig, *context, *state_ns;
 	const char *id; /* the ID argument, or NULL */
-	bool json, force, yes;
+	bool json, force, yes, watch;
+	bool migrate_back; /* rollback: migrate switched claims back */
 } vs_cli_common;
 
 enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };
 
-/* Parse --kubeconfig, --context, --state-namespace, --output, --force, --yes, --help and the ID
+/* Parse --kubeconfig, --context, --state-namespace, --output, --force, --yes, --watch, --help and the ID
  * argument (id_mode VS_CLI_ID_*). Returns VS_EXIT_OK, VS_EXIT_USAGE (message printed), or -1 when
  * --help was printed. */
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode);
@@ -58,10 +69,11 @@ typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common,
  * and clean up; a VS_EXIT_* code. */
 int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn);
 
-/* `volshift status`, `volshift resume`, `volshift abort` (vs_cli_cmd_fn). */
+/* `volshift status`, `volshift resume`, `volshift abort`, `volshift rollback` (vs_cli_cmd_fn). */
 int vs_cli_cmd_status(int argc, char **argv);
 int vs_cli_cmd_resume(int argc, char **argv);
 int vs_cli_cmd_abort(int argc, char **argv);
+int vs_cli_cmd_rollback(int argc, char **argv);
 
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
  * error and return VS_EXIT_FAILED. */
@@ -73,6 +85,8 @@ int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config *
 vs_out *vs_out_new(bool json, FILE *f);
 void vs_out_free(vs_out *o);
 bool vs_out_is_json(const vs_out *o);
+/* True when the output is text on a terminal (progress and views are redrawn in place). */
+bool vs_out_is_terminal(const vs_out *o);
 /* The plan as a table (or one "plan" JSON event), with its warnings. */
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts);
 /* The plan's problems as a table (or one "problems" JSON event). */
@@ -82,6 +96,13 @@ void vs_out_problems(vs_out *o, const vs_plan *plan);
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
 /* A line of text, or a JSON event {event: type, message: text}. */
 void vs_out_message(vs_out *o, const char *type, const char *text);
+/* Rows (a JSON array of arrays of strings, borrowed; a cell that is not a string shows as "-";
+ * at most 8 columns, as many as the first row has) as text with aligned columns, each line starting
+ * with indent. Nothing in JSON mode. */
+void vs_out_table(vs_out *o, const json_t *rows, const char *indent);
+/* Start the next view of a watch: on a terminal the screen is cleared and drawing starts at the
+ * top; other text output gets a blank line between views; nothing in JSON mode. */
+void vs_out_redraw(vs_out *o);
 /* A vs_migrate_event_fn: ctx is the vs_out. Collects downtimes for the summary printed at "done". */
 void vs_out_event(const json_t *event, void *ctx);
 

@@ -235,11 +235,11 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 }
 
 
-static bool migrate_confirm(const struct migrate_cmd *m)
+static bool migrate_confirm(const vs_cli_run_flags *f, vs_out *o)
 {
 	char answer[16] = "";
 
-	if (m->yes || m->json || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+	if (f->yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
 		return true;
 	printf("\nProceed with the migration? The workloads listed are stopped while their claims are switched. [y/N] ");
 	fflush(stdout);
@@ -248,8 +248,7 @@ static bool migrate_confirm(const struct migrate_cmd *m)
 	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
-/* Plan, check, ask, run. */
-static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
+int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o)
 {
 	vs_migrate_snapshot snap;
 	vs_plan *plan = NULL;
@@ -259,33 +258,42 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	vs_error_clear(&err);
 	if (vs_migrate_snapshot_take(c, &snap, &err) < 0)
 		return vs_out_error(o, "migrate", "reading the cluster", &err);
-	rc = vs_plan_build(&snap.in, &m->m.plan, &plan, &err);
+	rc = vs_plan_build(&snap.in, &opts->plan, &plan, &err);
 	vs_migrate_snapshot_clear(&snap);
 	if (rc < 0) {
 		fprintf(stderr, "volshift migrate: %s\n", err.message);
 		return VS_EXIT_USAGE;
 	}
-	vs_out_plan(o, plan, &m->m.plan);
+	vs_out_plan(o, plan, &opts->plan);
 	rc = VS_EXIT_OK;
-	if (!m->dry_run && !m->skip_preflight && vs_migrate_preflight(c, &m->m, plan, vs_out_event, o, &err) < 0)
+	if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
 		rc = vs_out_error(o, "migrate", "preflight", &err);
 	else if (plan->nproblems) {
 		vs_out_problems(o, plan);
 		rc = VS_EXIT_FAILED;
-	} else if (m->dry_run) {
+	} else if (f->dry_run) {
 		vs_out_message(o, "dry-run", "Dry run: nothing was changed.");
-	} else if (m->preflight_only) {
+	} else if (f->preflight_only) {
 		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
 	} else if (plan->npvcs == 0 && !plan->change_default) {
 		vs_out_message(o, "done", "Nothing to migrate.");
-	} else if (!migrate_confirm(m)) {
+	} else if (!migrate_confirm(f, o)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
 	} else {
-		rc = vs_cli_run_journaled(c, m->state_ns, &m->m, plan, o);
+		rc = vs_cli_run_journaled(c, f->state_ns, opts, plan, o);
 	}
 	vs_plan_free(plan);
 	return rc;
+}
+
+/* Finish an unfinished migration of the same classes, or plan and run a new one. */
+static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
+{
+	vs_cli_run_flags f = { .state_ns = m->state_ns, .dry_run = m->dry_run, .yes = m->yes,
+			       .preflight_only = m->preflight_only, .skip_preflight = m->skip_preflight };
+
+	return vs_cli_plan_and_run(c, &m->m, &f, o);
 }
 
 int vs_cli_migrate(int argc, char **argv, bool pvmigrate)

@@ -35,6 +35,12 @@ static int resume_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 	memset(&opts, 0, sizeof(opts));
 	if (vs_journal_open(c, common->state_ns, common->id, common->force, &j, &err) < 0)
 		return vs_out_error(o, "resume", "opening the journal", &err);
+	if (strncmp(vs_journal_phase(j), "roll", 4) == 0) {
+		vs_error_set(&err, VS_EINVAL, "migration %s was rolled back (phase %s); start a new one with 'volshift migrate'",
+			     common->id, vs_journal_phase(j));
+		vs_journal_free(j);
+		return vs_out_error(o, "resume", "resume", &err);
+	}
 	rc = vs_plan_from_json(json_object_get(vs_journal_plan(j), "plan"), &plan, &err);
 	if (rc == 0)
 		rc = vs_migrate_opts_from_json(json_object_get(vs_journal_plan(j), "options"), &opts, &err);

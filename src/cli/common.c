@@ -10,24 +10,28 @@
 
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode)
 {
-	enum { O_KUBECONFIG = 256, O_CONTEXT, O_STATE_NS, O_OUTPUT, O_FORCE, O_YES, O_HELP };
+	enum { O_KUBECONFIG = 256, O_CONTEXT, O_STATE_NS, O_OUTPUT, O_FORCE, O_YES, O_WATCH, O_MIGRATE_BACK, O_HELP };
 	static const struct option options[] = {
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG }, { "context", required_argument, NULL, O_CONTEXT },
 		{ "state-namespace", required_argument, NULL, O_STATE_NS }, { "output", required_argument, NULL, O_OUTPUT },
 		{ "force", no_argument, NULL, O_FORCE },		      { "yes", no_argument, NULL, O_YES },
-		{ "help", no_argument, NULL, O_HELP },		      { NULL, 0, NULL, 0 },
+		{ "watch", no_argument, NULL, O_WATCH },		      { "migrate-back", no_argument, NULL, O_MIGRATE_BACK },		      { "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:w", options, NULL)) != -1) {
 		switch (opt) {
 		case O_KUBECONFIG: c->kubeconfig = optarg; break;
 		case O_CONTEXT: c->context = optarg; break;
 		case O_STATE_NS: c->state_ns = optarg; break;
 		case O_FORCE: c->force = true; break;
 		case O_YES: c->yes = true; break;
+		case 'w':
+		case O_WATCH: c->watch = true; break;
+		case O_MIGRATE_BACK: c->migrate_back = true; break;
 		case 'o':
 		case O_OUTPUT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {

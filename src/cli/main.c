@@ -24,6 +24,7 @@ static const struct cli_command cli_commands[] = {
 	{ "status", vs_cli_cmd_status, "show the migrations recorded in the cluster, or one in detail" },
 	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration from its journal" },
 	{ "abort", vs_cli_cmd_abort, "ask a running migration to stop at its next safe point" },
+	{ "rollback", vs_cli_cmd_rollback, "undo a migration: claims back on their original volumes" },
 	{ NULL, NULL, NULL },
 };
 

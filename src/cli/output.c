@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ bool vs_out_is_json(const vs_out *o)
 	return o->json;
 }
 
+bool vs_out_is_terminal(const vs_out *o)
+{
+	return o->tty;
+}
+
 /* ---- tables ---------------------------------------------------------------------------------- */
 
 struct out_table {
@@ -54,18 +60,25 @@ struct out_table {
 	size_t ncols, nrows;
 };
 
+/* Append a row of t->ncols cells (borrowed; copied; NULL shows as "-"). */
+static void table_add(struct out_table *t, const char *const *cells)
+{
+	t->cells = vs_xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cells[t->nrows * t->ncols + c] = vs_xstrdup(cells[c] ? cells[c] : "-");
+	t->nrows++;
+}
+
 static void table_row(struct out_table *t, ...)
 {
+	const char *cells[OUT_MAX_COLS];
 	va_list ap;
 
 	va_start(ap, t);
-	t->cells = vs_xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
-	for (size_t c = 0; c < t->ncols; c++) {
-		const char *s = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncols + c] = vs_xstrdup(s ? s : "-");
-	}
-	t->nrows++;
+	for (size_t c = 0; c < t->ncols; c++)
+		cells[c] = va_arg(ap, const char *);
 	va_end(ap);
+	table_add(t, cells);
 }
 
 static void table_print(vs_out *o, struct out_table *t, const char *indent)
@@ -92,6 +105,33 @@ static void table_print(vs_out *o, struct out_table *t, const char *indent)
 	free(t->cells);
 	t->cells = NULL;
 	t->nrows = 0;
+}
+
+void vs_out_table(vs_out *o, const json_t *rows, const char *indent)
+{
+	struct out_table t = { .ncols = json_array_size(json_array_get(rows, 0)) };
+	const char *cells[OUT_MAX_COLS];
+	size_t r;
+	json_t *row;
+
+	assert(t.ncols <= OUT_MAX_COLS);
+	if (o->json || t.ncols == 0)
+		return;
+	json_array_foreach(rows, r, row) {
+		for (size_t c = 0; c < t.ncols; c++)
+			cells[c] = json_string_value(json_array_get(row, c));
+		table_add(&t, cells);
+	}
+	table_print(o, &t, indent);
+	fflush(o->f);
+}
+
+void vs_out_redraw(vs_out *o)
+{
+	if (o->json)
+		return;
+	fputs(o->tty ? "\033[H\033[2J" : "\n", o->f);
+	fflush(o->f);
 }
 
 static void out_json_line(vs_out *o, json_t *obj)
@@ -279,8 +319,12 @@ static void out_event_text(vs_out *o, const json_t *ev, const char *type)
 	} else if (strcmp(type, "swapped") == 0) {
 		fprintf(o->f, "    %s/%s is now on volume %s (was %s)\n", ns, pvc, vs_json_str_or(ev, "newPv", ""),
 			vs_json_str_or(ev, "oldPv", ""));
+	} else if (strcmp(type, "unswapped") == 0) {
+		fprintf(o->f, "    %s/%s is back on its original volume %s\n", ns, pvc, vs_json_str_or(ev, "pv", ""));
+	} else if (strcmp(type, "rollback-kept") == 0) {
+		fprintf(o->f, "    %s/%s stays on the destination: its workloads already ran there\n", ns, pvc);
 	} else if (strcmp(type, "pv-deleted") == 0) {
-		fprintf(o->f, "    old volume %s given back to its reclaim policy (%s)\n", vs_json_str_or(ev, "pv", ""),
+		fprintf(o->f, "    volume %s given back to its reclaim policy (%s)\n", vs_json_str_or(ev, "pv", ""),
 			vs_json_str_or(ev, "reclaim", ""));
 	} else if (strcmp(type, "statefulset-recreated") == 0) {
 		fprintf(o->f, "    recreated StatefulSet %s/%s with claim templates in class %s\n", ns, name,

@@ -32,8 +32,26 @@ void mig_emit(mig_run *r, const char *type, json_t *fields);
 /* A "stage"/"waiting"/"warning" event with a printf message. */
 void mig_say(mig_run *r, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- steps (run.c) ---- */
+
 /* The journal key of group g's step what ("group/G/stop"). Caller frees. */
 char *mig_group_key(size_t g, const char *what);
+/* The journal key of a claim's step or saved object: "claim/NS/NAME/WHAT". Caller frees. */
+char *mig_claim_key(const vs_plan_pvc *p, const char *what);
+
+typedef int (*mig_step_fn)(mig_run *r, size_t arg, vs_error *err);
+/*
+ * One step: intent recorded, failpoint KIND:before, fn(r, arg), failpoint KIND:after, then done
+ * (or failed with the error) recorded, with what fn put in r->step_extra and the bytes it copied.
+ * A crash anywhere leaves the intent, and the step is run again on resume: every step checks the
+ * live cluster before it acts. A transient failure (an API error 429/5xx/Conflict, a lost
+ * connection) runs fn again here, a few times, with growing pauses.
+ */
+int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err);
+/* True when the journal says step key is done. */
+bool mig_step_done(const mig_run *r, const char *key);
+/* Move the default-class annotation from class from to class to (either may be NULL: none). */
+int mig_set_default(mig_run *r, const char *from, const char *to, vs_error *err);
 
 /* ---- waiting (wait.c) ---- */
 
@@ -130,5 +148,9 @@ int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err);
 
 /* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. */
 int mig_swap(mig_run *r, size_t i, vs_error *err);
+/* Put plan pvc i's name back on its original volume and release the copy (a swap, interrupted or
+ * complete, whose workloads have not started on the copy). VS_EINVAL when the original volume is
+ * gone (the claim then stays on the destination). */
+int mig_unswap(mig_run *r, size_t i, vs_error *err);
 
 #endif

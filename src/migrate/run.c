@@ -71,8 +71,7 @@ void vs_migrate_snapshot_clear(vs_migrate_snapshot *snap)
 
 /* ---- one group ----------------------------------------------------------------------------------- */
 
-/* The journal key of a claim's step or saved object: "claim/NS/NAME/STEP". Caller frees. */
-static char *run_key(const vs_plan_pvc *p, const char *what)
+char *mig_claim_key(const vs_plan_pvc *p, const char *what)
 {
 	return vs_xasprintf("claim/%s/%s/%s", p->ns, p->name, what);
 }
@@ -86,7 +85,7 @@ static int run_fetch_originals(mig_run *r, const vs_plan_group *g, vs_error *err
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		json_t **slot = &r->originals[g->pvcs[k]];
-		char *key = run_key(p, "original");
+		char *key = mig_claim_key(p, "original");
 		const json_t *saved = vs_journal_object(r->j, key);
 		if (saved) {
 			*slot = json_deep_copy(saved);
@@ -108,9 +107,7 @@ char *mig_group_key(size_t g, const char *what)
 	return vs_xasprintf("group/%zu/%s", g, what);
 }
 
-typedef int (*run_step_fn)(mig_run *r, size_t arg, vs_error *err);
-
-static bool run_step_done(const mig_run *r, const char *key)
+bool mig_step_done(const mig_run *r, const char *key)
 {
 	const char *state = vs_journal_step_state(r->j, key);
 
@@ -128,15 +125,8 @@ static bool run_transient(const vs_error *err)
 	return err->http_status == 429 || err->http_status >= 500 || vs_error_is(err, "Conflict");
 }
 
-/*
- * One step: intent recorded, failpoint KIND:before, the step, failpoint KIND:after, then done (or
- * failed with the error) recorded, with what the step put in r->step_extra. A crash anywhere
- * leaves the intent, and the step is run again on resume: every step checks the live cluster
- * before it acts. A transient failure (run_transient) runs the step again here, up to
- * RUN_STEP_ATTEMPTS times, with growing pauses.
- */
 #define RUN_STEP_ATTEMPTS 6
-static int run_step(mig_run *r, const char *kind, const char *key, run_step_fn fn, size_t arg, vs_error *err)
+int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err)
 {
 	char point[64];
 	vs_error jerr;
@@ -175,12 +165,12 @@ static int run_step(mig_run *r, const char *kind, const char *key, run_step_fn f
 }
 
 /* A claim's step (dest, copy, swap), unless the journal says its swap is already done. */
-static int run_claim_step(mig_run *r, size_t i, const char *kind, run_step_fn fn, vs_error *err)
+static int run_claim_step(mig_run *r, size_t i, const char *kind, mig_step_fn fn, vs_error *err)
 {
-	char *key = run_key(&r->plan->pvcs[i], kind), *swap = run_key(&r->plan->pvcs[i], "swap");
+	char *key = mig_claim_key(&r->plan->pvcs[i], kind), *swap = mig_claim_key(&r->plan->pvcs[i], "swap");
 	const char *swap_state = vs_journal_step_state(r->j, swap);
 	bool swapping = swap_state != NULL && strcmp(kind, "swap") != 0; /* the source may be gone already */
-	int rc = run_step_done(r, swap) || swapping ? 0 : run_step(r, kind, key, fn, i, err);
+	int rc = mig_step_done(r, swap) || swapping ? 0 : mig_step(r, kind, key, fn, i, err);
 
 	free(key);
 	free(swap);
@@ -209,7 +199,7 @@ static void run_undo_group(mig_run *r, size_t gi)
 static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
 {
 	for (size_t k = 0; k < g->npvcs; k++) {
-		char *key = run_key(&r->plan->pvcs[g->pvcs[k]], "swap");
+		char *key = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], "swap");
 		bool started = vs_journal_step_state(r->j, key) != NULL;
 		free(key);
 		if (started)
@@ -226,7 +216,7 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	size_t k;
 	int rc = 0;
 
-	if (run_step_done(r, start_key))
+	if (mig_step_done(r, start_key))
 		goto done; /* finished before an interruption */
 	mig_say(r, "stage", "group %zu of %zu: %zu claim%s in %s, %zu workload%s", gi + 1, r->plan->ngroups, g->npvcs,
 		g->npvcs == 1 ? "" : "s", first->ns, g->nworkloads, g->nworkloads == 1 ? "" : "s");
@@ -234,7 +224,7 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
 	if (rc == 0)
-		rc = run_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
+		rc = mig_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
 	if (rc < 0 && !run_group_swapping(r, g)) {
@@ -244,7 +234,7 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
 	if (rc == 0)
-		rc = run_step(r, "start", start_key, mig_workloads_start, gi, err);
+		rc = mig_step(r, "start", start_key, mig_workloads_start, gi, err);
 done:
 	free(start_key);
 	free(stop_key);
@@ -263,21 +253,25 @@ static int run_mark_default(mig_run *r, const char *cls, bool on, vs_error *err)
 	return rc < 0 ? vs_error_wrap(err, "StorageClass %s", cls) : 0;
 }
 
-static int run_set_default(mig_run *r, size_t unused, vs_error *err)
+int mig_set_default(mig_run *r, const char *from, const char *to, vs_error *err)
 {
-	const char *from = r->plan->current_default;
 	int rc = 0;
 
-	(void)unused;
-	if (from && strcmp(from, r->opts->plan.dest_sc) == 0)
+	if ((from && to && strcmp(from, to) == 0) || (!from && !to))
 		return 0;
 	if (from)
 		rc = run_mark_default(r, from, false, err);
+	if (rc == 0 && to)
+		rc = run_mark_default(r, to, true, err);
 	if (rc == 0)
-		rc = run_mark_default(r, r->opts->plan.dest_sc, true, err);
-	if (rc == 0)
-		mig_emit(r, "default-class", json_pack("{s:s?, s:s}", "from", from, "to", r->opts->plan.dest_sc));
+		mig_emit(r, "default-class", json_pack("{s:s?, s:s?}", "from", from, "to", to));
 	return rc;
+}
+
+static int run_set_default(mig_run *r, size_t unused, vs_error *err)
+{
+	(void)unused;
+	return mig_set_default(r, r->plan->current_default, r->opts->plan.dest_sc, err);
 }
 
 int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
@@ -299,7 +293,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 			rc = run_group(&r, g, err);
 	}
 	if (rc == 0 && plan->change_default)
-		rc = run_step(&r, "default", "default-class", run_set_default, 0, err);
+		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
 		mig_emit(&r, "done", json_pack("{s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
 					       (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start)));

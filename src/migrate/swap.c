@@ -57,7 +57,8 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 	return rc < 0 ? vs_error_wrap(err, "retain volume %s", pv_name) : 0;
 }
 
-/* Delete claim ns/name if it is still the object with uid (NULL: any), once its volume is Retain. */
+/* Delete claim ns/name if it is still the object with uid (NULL: any) and is bound to volume
+ * pv_name (a claim on another volume is left alone), once that volume is Retain. */
 static int swap_delete_claim(mig_run *r, const char *ns, const char *name, const char *uid, const char *pv_name,
 			     vs_error *err)
 {
@@ -66,8 +67,9 @@ static int swap_delete_claim(mig_run *r, const char *ns, const char *name, const
 
 	if (rc < 0 || !claim)
 		return rc;
-	if (uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0)
-		goto done; /* the name already belongs to the new claim */
+	if ((uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0) ||
+	    strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
+		goto done; /* the name already belongs to the claim on the other volume */
 	rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
 	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
 		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name, pv_name);
@@ -83,28 +85,32 @@ done:
 	return rc;
 }
 
-/* Point the new volume at the original claim name, without a uid, so that claim and only it binds. */
-static int swap_prebind(mig_run *r, const vs_plan_pvc *p, const char *new_pv, vs_error *err)
+/* Point volume pv_name at the original claim name, without a uid, so that claim and only it binds. */
+static int swap_prebind(mig_run *r, const vs_plan_pvc *p, const char *pv_name, vs_error *err)
 {
 	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
 				  "PersistentVolumeClaim", "namespace", p->ns, "name", p->name, "uid", "resourceVersion");
 	json_t *pv = NULL;
-	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, new_pv, &pv, err);
+	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
+	const char *bound_uid = rc == 0 ? vs_json_str(pv, "spec.claimRef.uid") : NULL;
 
+	/* pre-bound already, or bound to the recreated claim (never to the deleted original: its uid) */
 	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), p->name) == 0 &&
-	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0)
-		goto done; /* pre-bound already, or bound to the new claim */
+	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0 && (!bound_uid || strcmp(bound_uid, p->uid) != 0))
+		goto done;
 	if (rc == 0)
-		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, new_pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 done:
 	json_decref(patch);
 	json_decref(pv);
-	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", new_pv, p->ns, p->name) : 0;
+	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", pv_name, p->ns, p->name) : 0;
 }
 
-/* The original claim as it must be recreated: same name, labels, annotations and spec, except the
- * class and the volume (and the access mode when the annotation asks for another). */
-static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_plan_pvc *p, const char *new_pv)
+/* The original claim as it must be recreated on volume pv_name: same name, labels, annotations and
+ * spec, except the volume and, going forward, the class (and the access mode when the annotation
+ * asks for another); going back, the original class and modes. */
+static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_plan_pvc *p, const char *pv_name,
+			      bool forward)
 {
 	json_t *meta = json_pack("{s:s, s:s}", "name", p->name, "namespace", p->ns);
 	json_t *spec = json_deep_copy(vs_json_path(orig, "spec"));
@@ -127,12 +133,14 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 	json_decref(refs);
 	if (!spec)
 		spec = json_object();
-	json_object_set_new(spec, "storageClassName", json_string(r->opts->plan.dest_sc));
-	json_object_set_new(spec, "volumeName", json_string(new_pv));
+	json_object_set_new(spec, "volumeName", json_string(pv_name));
 	json_object_del(spec, "dataSource");
 	json_object_del(spec, "dataSourceRef");
 	json_object_del(spec, "selector");
-	json_object_set_new(spec, "accessModes", vs_plan_dest_modes(p));
+	if (forward) {
+		json_object_set_new(spec, "storageClassName", json_string(r->opts->plan.dest_sc));
+		json_object_set_new(spec, "accessModes", vs_plan_dest_modes(p));
+	}
 	return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", meta,
 			 "spec", spec);
 }
@@ -143,7 +151,9 @@ static bool swap_bound_to(const json_t *claim, void *ctx)
 	       strcmp(vs_json_str_or(claim, "spec.volumeName", ""), (const char *)ctx) == 0;
 }
 
-static int swap_create_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
+/* Create the claim name of plan pvc i on volume pv_name (forward: as the destination claim; else as
+ * the original was) unless it exists already, and wait until it is Bound there. */
+static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, bool forward, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	json_t *have = NULL, *claim;
@@ -152,20 +162,20 @@ static int swap_create_claim(mig_run *r, size_t i, const char *new_pv, vs_error 
 
 	if (rc < 0)
 		return rc;
-	if (have && strcmp(vs_json_str_or(have, "spec.volumeName", ""), new_pv) != 0)
-		rc = vs_error_set(err, VS_EINVAL, "claim %s/%s exists but is not bound to the new volume %s; something else "
+	if (have && strcmp(vs_json_str_or(have, "spec.volumeName", ""), pv_name) != 0)
+		rc = vs_error_set(err, VS_EINVAL, "claim %s/%s exists but is not bound to volume %s; something else "
 						  "created it while the migration ran",
-				  p->ns, p->name, new_pv);
+				  p->ns, p->name, pv_name);
 	if (rc == 0 && !have) {
-		claim = swap_new_claim(r, r->originals[i], p, new_pv);
+		claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
 		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
 		json_decref(claim);
 	}
 	json_decref(have);
 	if (rc < 0)
 		return rc;
-	what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, new_pv);
-	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, swap_bound_to, (void *)new_pv, r->opts->delete_pv_timeout_ms,
+	what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
+	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, swap_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
 			  what, err);
 	free(what);
 	return rc;
@@ -183,37 +193,37 @@ static int swap_set_policy(mig_run *r, const char *pv_name, const char *policy, 
 }
 
 /*
- * The old volume, once the original name is Bound to the new one: a volume whose policy was
- * Delete gets it back, so its provisioner removes it and its data as it would have; any other is
- * deleted as an object, its data left in the storage system as its policy says.
+ * The volume the name left (drop_pv), once the name is observed Bound to keep_pv: a volume whose
+ * policy was Delete gets it back, so its provisioner removes it and its data as it would have; any
+ * other is deleted as an object, its data left in the storage system as its policy says.
  */
-static int swap_release_old(mig_run *r, const vs_plan_pvc *p, const char *new_pv, vs_error *err)
+static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, const char *drop_pv, vs_error *err)
 {
 	json_t *claim = NULL, *pv = NULL;
 	int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
 
-	if (rc == 0 && !swap_bound_to(claim, (void *)new_pv))
-		rc = vs_error_set(err, VS_EIO, "claim %s/%s is not bound to %s; the old volume %s is kept", p->ns, p->name,
-				  new_pv, p->pv);
+	if (rc == 0 && !swap_bound_to(claim, (void *)keep_pv))
+		rc = vs_error_set(err, VS_EIO, "claim %s/%s is not bound to %s; volume %s is kept", p->ns, p->name, keep_pv,
+				  drop_pv);
 	if (rc == 0)
-		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &pv, err);
+		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, drop_pv, &pv, err);
 	if (rc < 0 || !pv)
 		goto done;
 	char *policy = vs_xstrdup(vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  ? vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete"));
 	if (strcmp(policy, "Delete") == 0) {
-		rc = swap_set_policy(r, p->pv, "Delete", err);
-		if (rc == 0 && mig_wait_gone(r, &VS_KUBE_PVS, NULL, p->pv, r->opts->delete_pv_timeout_ms, err) < 0) {
-			mig_say(r, "warning", "old volume %s was not removed by its provisioner within %llds: %s", p->pv,
+		rc = swap_set_policy(r, drop_pv, "Delete", err);
+		if (rc == 0 && mig_wait_gone(r, &VS_KUBE_PVS, NULL, drop_pv, r->opts->delete_pv_timeout_ms, err) < 0) {
+			mig_say(r, "warning", "volume %s was not removed by its provisioner within %llds: %s", drop_pv,
 				(long long)(r->opts->delete_pv_timeout_ms / 1000), err->message);
 			vs_error_clear(err);
 		}
 	} else {
-		rc = mig_delete(r, &VS_KUBE_PVS, NULL, p->pv, NULL, NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PVS, NULL, drop_pv, NULL, NULL, err);
 	}
 	if (rc == 0)
-		mig_emit(r, "pv-deleted", json_pack("{s:s, s:s}", "pv", p->pv, "reclaim", policy));
+		mig_emit(r, "pv-deleted", json_pack("{s:s, s:s}", "pv", drop_pv, "reclaim", policy));
 	free(policy);
 done:
 	json_decref(claim);
@@ -288,7 +298,7 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
 	if (rc == 0)
 		rc = vs_failpoint("swap:prebound", err);
 	if (rc == 0)
-		rc = swap_create_claim(r, i, new_pv, err);
+		rc = swap_create_claim(r, i, new_pv, true, err);
 	free(old_policy);
 	return rc;
 }
@@ -315,9 +325,64 @@ int mig_swap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0)
 		rc = vs_failpoint("swap:policy-restored", err);
 	if (rc == 0)
-		rc = swap_release_old(r, p, new_pv, err);
+		rc = swap_release(r, p, new_pv, p->pv, err);
 	if (rc < 0)
 		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
+	json_decref(claim);
+	free(new_pv);
+	return rc;
+}
+
+/*
+ * The swap undone, for a rollback before the group's workloads started on the copy: the name goes
+ * back to the original volume, which kept every byte (Retain) since the original claim was
+ * deleted, and the copy is released. The same order and the same invariant as the swap, with
+ * the volumes' roles exchanged: the copy is released only once the name is observed Bound to the
+ * original volume.
+ */
+int mig_unswap(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	char *new_pv = NULL;
+	json_t *old = NULL, *claim = NULL;
+	int rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &old, err);
+
+	if (rc == 0 && !old)
+		rc = vs_error_set(err, VS_EINVAL, "the original volume %s is gone: claim %s/%s stays on the destination",
+				  p->pv, p->ns, p->name);
+	if (rc == 0 && (rc = swap_find_new_pv(r, p, &new_pv, err)) == VS_EIO) {
+		vs_error_clear(err); /* no copy was ever bound: only the original volume's policy to restore */
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+	if (rc == 0 && !swap_bound_to(claim, p->pv)) {
+		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
+		if (rc == 0 && new_pv)
+			rc = swap_retain(r, new_pv, NULL, NULL, NULL, err);
+		if (rc == 0 && new_pv)
+			rc = swap_delete_claim(r, p->ns, p->name, NULL, new_pv, err);
+		if (rc == 0 && new_pv)
+			rc = swap_delete_claim(r, p->ns, p->temp_name, NULL, new_pv, err);
+		if (rc == 0)
+			rc = vs_failpoint("unswap:claims-deleted", err);
+		if (rc == 0)
+			rc = swap_prebind(r, p, p->pv, err);
+		if (rc == 0)
+			rc = swap_create_claim(r, i, p->pv, false, err);
+	}
+	if (rc == 0)
+		rc = vs_failpoint("unswap:claim-bound", err);
+	if (rc == 0 && vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION))
+		rc = swap_set_policy(r, p->pv, vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), err);
+	if (rc == 0 && new_pv)
+		rc = swap_release(r, p, p->pv, new_pv, err);
+	if (rc == 0)
+		mig_emit(r, "unswapped", json_pack("{s:s, s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "pv", p->pv,
+						   "releasedPv", new_pv));
+	if (rc < 0)
+		vs_error_wrap(err, "undo the swap of %s/%s", p->ns, p->name);
+	json_decref(old);
 	json_decref(claim);
 	free(new_pv);
 	return rc;
