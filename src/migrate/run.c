@@ -225,8 +225,11 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
 	if (rc == 0)
 		rc = mig_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
-	for (k = 0; k < g->npvcs && rc == 0; k++)
+	for (k = 0; k < g->npvcs && rc == 0; k++) {
 		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
+		if (rc == 0) /* no swap on an unverified copy */
+			rc = run_claim_step(r, g->pvcs[k], "verify", mig_verify, err);
+	}
 	if (rc < 0 && !run_group_swapping(r, g)) {
 		run_undo_group(r, gi);
 		goto done;
