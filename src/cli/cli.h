@@ -74,6 +74,9 @@ int vs_cli_cmd_status(int argc, char **argv);
 int vs_cli_cmd_resume(int argc, char **argv);
 int vs_cli_cmd_abort(int argc, char **argv);
 int vs_cli_cmd_rollback(int argc, char **argv);
+/* Continue migration common->id from its journal (refused when it was rolled back or another live
+ * volshift holds it, unless common->force); a VS_EXIT_* code. */
+int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
 
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
  * error and return VS_EXIT_FAILED. */

@@ -287,13 +287,73 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	return rc;
 }
 
+/* The id of the newest migration in state_ns between the same classes that did not finish (phase
+ * running, failed or aborted), or NULL. Caller frees. */
+static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd *m)
+{
+	json_t *list = NULL, *cm;
+	char *id = NULL;
+	size_t i;
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (vs_journal_list(c, m->state_ns, &list, &err) < 0)
+		return NULL; /* no journal to read is no unfinished migration; the run itself reports errors */
+	json_array_foreach(json_object_get(list, "items"), i, cm) {
+		json_t *mig = vs_journal_decode(cm);
+		const json_t *opts = json_object_get(vs_json_path(mig, "plan"), "options");
+		const char *phase = vs_json_str_or(mig, "phase", "");
+		if (!id && (!strcmp(phase, "running") || !strcmp(phase, "failed") || !strcmp(phase, "aborted")) &&
+		    !strcmp(vs_json_str_or(opts, "sourceClass", ""), m->m.plan.source_sc) &&
+		    !strcmp(vs_json_str_or(opts, "destClass", ""), m->m.plan.dest_sc))
+			id = vs_xstrdup(vs_json_str_or(mig, "id", ""));
+		json_decref(mig);
+	}
+	json_decref(list);
+	return id;
+}
+
+/* On a terminal without --yes, ask whether to resume migration id; elsewhere the answer is yes. */
+static bool migrate_confirm_resume(const struct migrate_cmd *m, const char *id, vs_out *o)
+{
+	char answer[16] = "";
+
+	if (m->yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return true;
+	printf("Migration %s of %s -> %s did not finish. Resume it? [Y/n] ", id, m->m.plan.source_sc, m->m.plan.dest_sc);
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] != 'n' && answer[0] != 'N';
+}
+
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
 	vs_cli_run_flags f = { .state_ns = m->state_ns, .dry_run = m->dry_run, .yes = m->yes,
 			       .preflight_only = m->preflight_only, .skip_preflight = m->skip_preflight };
+	char *id = migrate_find_unfinished(c, m), *line;
+	int rc;
 
-	return vs_cli_plan_and_run(c, &m->m, &f, o);
+	if (!id || m->dry_run || m->preflight_only) {
+		free(id);
+		return vs_cli_plan_and_run(c, &m->m, &f, o);
+	}
+	if (migrate_confirm_resume(m, id, o)) {
+		vs_cli_common common = { .kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id };
+		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
+		vs_out_message(o, "resume", line);
+		rc = vs_cli_resume(c, &common, o);
+	} else {
+		line = vs_xasprintf("Not resumed. 'volshift resume %s' finishes it, 'volshift rollback %s' undoes it; a new "
+				    "migration of these classes can start once it has done either.",
+				    id, id);
+		vs_out_message(o, "cancelled", line);
+		rc = VS_EXIT_FAILED;
+	}
+	free(line);
+	free(id);
+	return rc;
 }
 
 int vs_cli_migrate(int argc, char **argv, bool pvmigrate)

@@ -23,7 +23,7 @@ static const char abort_help[] =
 	"Ask migration ID to stop at its next safe point (before its next group). 'volshift resume ID'\n"
 	"continues it later.\n";
 
-static int resume_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
+int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
 	vs_journal *j = NULL;
 	vs_plan *plan = NULL;
@@ -61,7 +61,7 @@ static int resume_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 
 int vs_cli_cmd_resume(int argc, char **argv)
 {
-	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, resume_run);
+	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, vs_cli_resume);
 }
 
 static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)

@@ -12,6 +12,8 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,13 +102,28 @@ static void journal_encode(vs_journal *j)
 	journal_set_annotation(j->cm, JOURNAL_RENEWED, now);
 }
 
-/* True when cm's lease belongs to someone else and has not expired. */
+/* True when holder ("HOST/PID/RANDOM") names a process of this machine that no longer exists: a
+ * volshift killed here does not make the next run on the same machine wait for its lease. */
+static bool journal_holder_gone(const char *holder)
+{
+	char host[256] = "";
+	const char *slash = strchr(holder, '/');
+	long pid;
+
+	gethostname(host, sizeof(host) - 1);
+	if (!slash || (size_t)(slash - holder) != strlen(host) || strncmp(holder, host, strlen(host)) != 0)
+		return false;
+	pid = strtol(slash + 1, NULL, 10);
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* True when cm's lease belongs to someone else, alive as far as can be told, and has not expired. */
 static bool journal_held_by_other(const json_t *cm, const char *holder)
 {
 	const char *other = vs_json_annotation(cm, JOURNAL_HOLDER), *renewed = vs_json_annotation(cm, JOURNAL_RENEWED);
 	int64_t at = 0;
 
-	if (!other || !*other || strcmp(other, holder) == 0)
+	if (!other || !*other || strcmp(other, holder) == 0 || journal_holder_gone(other))
 		return false;
 	if (!renewed || vs_time_parse(renewed, &at, NULL) < 0)
 		return false;
