@@ -335,6 +335,12 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	char *id = migrate_find_unfinished(c, m), *line;
 	int rc;
 
+	if (!id && !m->dry_run && !m->preflight_only) {
+		vs_error err;
+		vs_error_clear(&err);
+		if (vs_migrate_adopt_pvmigrate(c, &m->m, vs_out_event, o, &err) < 0)
+			return vs_out_error(o, "migrate", "finishing what pvmigrate left (nothing else was changed)", &err);
+	}
 	if (!id || m->dry_run || m->preflight_only) {
 		free(id);
 		return vs_cli_plan_and_run(c, &m->m, &f, o);

@@ -246,6 +246,16 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 		       vs_migrate_event_fn fn, void *ctx, vs_error *err);
 
 /*
+ * Finish what pvmigrate left half-done in the swap of a claim, from its annotations alone: a
+ * volume of opts' destination class marked kurl.sh/pvcmigrate-sourcens/-sourcepvc whose claim
+ * name is gone gets the name back (recreated from the volume), its recorded reclaim policy, and
+ * the workloads that mount it their recorded scale. The original volume is left as it is (Retain).
+ * Run before planning; a cluster without pvmigrate's marks is not changed.
+ */
+int vs_migrate_adopt_pvmigrate(vs_kube_client *c, const vs_migrate_opts *opts, vs_migrate_event_fn fn, void *ctx,
+			       vs_error *err);
+
+/*
  * Roll back the migration recorded in j (plan and opts as it was started with; all borrowed).
  * Every group whose workloads have not started on the destination is put back as it was: copy
  * pods and destination claims deleted, a swap that began undone (the name back on the original
