@@ -368,18 +368,22 @@ int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs
 	return rc;
 }
 
-int mig_copy(mig_run *r, size_t i, vs_error *err)
+int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err)
 {
-	static const char *const mode[] = { "--info=progress2,stats2", "-v" };
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	const char *mode[3] = { "--info=progress2,stats2" };
+	size_t nmode = 1;
 	struct copy_state s = { .r = r, .p = p };
 	mig_rsync_stats stats;
 	int64_t start = vs_time_mono_ms();
 	int rc;
 
+	if (compare == VS_VERIFY_CHECKSUM)
+		mode[nmode++] = "--checksum";
+	if (r->opts->verbose_copy)
+		mode[nmode++] = "-v";
 	mig_emit(r, "copy-start", json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", p->node));
-	rc = mig_rsync_pod(r, i, "copy", mig_rsync_command(r, mode, r->opts->verbose_copy ? 2 : 1), copy_line, &s, &stats,
-			   err);
+	rc = mig_rsync_pod(r, i, "copy", mig_rsync_command(r, mode, nmode), copy_line, &s, &stats, err);
 	if (rc == 0) {
 		r->bytes_copied += stats.total_bytes;
 		mig_emit(r, "copy-done", json_pack("{s:s, s:s, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name, "bytes",
@@ -387,4 +391,9 @@ int mig_copy(mig_run *r, size_t i, vs_error *err)
 						   (json_int_t)(vs_time_mono_ms() - start)));
 	}
 	return rc;
+}
+
+int mig_copy(mig_run *r, size_t i, vs_error *err)
+{
+	return mig_copy_with(r, i, VS_VERIFY_SIZE_TIME, err);
 }

@@ -100,6 +100,9 @@ int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
 int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err);
 /* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. */
 int mig_copy(mig_run *r, size_t i, vs_error *err);
+/* mig_copy, choosing the files to send by compare: their size and time (rsync's quick check, as
+ * mig_copy does) or their content (--checksum: a file that kept both is sent too). */
+int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err);
 
 /* rsync's argv for plan pvcs: the archive flags every copy needs, the user's --rsync-flags, then
  * mode (nmode flags of the copy or the verification; last, so that they win), then /source/
@@ -116,23 +119,13 @@ typedef struct mig_rsync_stats {
 /*
  * Run rsync command (stolen) in plan pvc i's copy pod: the source claim at /source, the
  * destination claim at /dest, pinned to the source volume's node, after deleting a pod of that
- * name left by an interrupted run. Each line of its log goes to fn (may be NULL); *stats gets the
- * summary. The pod is deleted afterwards, whatever happened. purpose ("copy", "verify") names the
- * pod in errors; an rsync that fails is VS_EIO naming the claim, with rsync's last lines.
+ * name left by an interrupted run. Each line of its log goes to fn; *stats gets the summary. The
+ * pod is deleted afterwards, whatever happened. purpose ("copy", "verify") names the pod in
+ * errors; an rsync that fails is VS_EIO naming the claim, with rsync's last lines.
  */
 int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs_kube_line_fn fn, void *ctx,
 		  mig_rsync_stats *stats, vs_error *err);
 
-/* ---- verify (verify.c) ---- */
-
-/*
- * Check plan pvc i's copy before its swap: an rsync dry run with the copy's flags (and --checksum
- * for VS_VERIFY_CHECKSUM) must find no difference. When it finds some, the claim is copied again
- * (mig_copy) and checked once more; differences then are VS_EIO naming the claim, their number
- * and the first paths. Emits "verify-start" and "verify-done" for each pass, and a "warning"
- * before copying again. Changes nothing but the destination claim's data.
- */
-int mig_verify(mig_run *r, size_t i, vs_error *err);
 /* A pod that mounts nmounts claims (mounts holds volume name, claim, mount path for each) and runs
  * command (stolen), pinned to node when not NULL; for copy and probe pods. Caller owns it. */
 json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
@@ -143,6 +136,17 @@ json_t *mig_pod_new(const char *ns, const char *name, const char *image, const c
 int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpose, vs_error *err);
 /* Delete a pod without grace (a missing one is fine) and wait until it is gone. */
 int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err);
+
+/* ---- verify (verify.c) ---- */
+
+/*
+ * Check plan pvc i's copy before its swap: an rsync dry run with the copy's flags (and --checksum
+ * for VS_VERIFY_CHECKSUM) must find no difference. When it finds some, the claim is copied again
+ * (mig_copy_with the same comparison) and checked once more; differences then are VS_EIO naming
+ * the claim, their number and the first paths. Emits "verify-start" and "verify-done" for each
+ * pass, and a "warning" before copying again. Changes nothing but the destination claim's data.
+ */
+int mig_verify(mig_run *r, size_t i, vs_error *err);
 
 /* ---- swap (swap.c) ---- */
 

@@ -2,8 +2,9 @@
  * Verifying one claim's copy before its swap: no original claim is deleted for a copy that was
  * not checked. The copy pod runs rsync again with the copy's flags and the user's, as a dry run
  * that itemizes what it would change (and reads every file on both sides with --checksum); each
- * itemized difference is counted. Differences get one more copy and one more check; differences
- * after that stop the migration before the swap.
+ * itemized difference is counted. Differences get one more copy, comparing files the way the
+ * check did (by content after a check by checksum: the quick check would skip a file that kept its
+ * size and time), and one more check; differences after that stop the migration before the swap.
  *
  * What counts as a difference: every entry rsync would create, update or delete ("*deleting": an
  * entry only in the destination), attribute-only changes included (mode, owner, ACL, xattr, a
@@ -168,7 +169,7 @@ int mig_verify(mig_run *r, size_t i, vs_error *err)
 	what = verify_paths_text(&v);
 	mig_say(r, "warning", "claim %s/%s: %ld difference%s between the source and its copy (%s); copying again", p->ns,
 		p->name, v.differences, v.differences == 1 ? "" : "s", what);
-	rc = mig_copy(r, i, err);
+	rc = mig_copy_with(r, i, r->opts->verify, err);
 	if (rc == 0)
 		rc = verify_pass(r, i, 2, &v, err);
 	if (rc < 0 || v.differences == 0)
