@@ -21,6 +21,7 @@
 struct sim_http {
 	struct MHD_Daemon *daemon;
 	sim_store *st;
+	sim_faults *faults;
 	sim_log_path_fn log_path;
 	void *log_ctx;
 	atomic_bool stopping;
@@ -43,24 +44,41 @@ struct route {
 
 /* ---- responses ----------------------------------------------------------------------------- */
 
-static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, char *body, const char *ctype)
+/* A response that owns body, with the headers of every reply. */
+static struct MHD_Response *response_of(char *body, const char *ctype)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "Cache-Control", "no-cache, private");
-	ret = MHD_queue_response(c, status, r);
+	return r;
+}
+
+static enum MHD_Result queue_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body)
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, char *body, const char *ctype)
+{
+	return queue_response(c, status, response_of(body, ctype));
+}
+
+/* The compact text of body, which is consumed; caller frees. */
+static char *json_text(json_t *body)
 {
 	char *s = json_dumps(body, JSON_COMPACT);
 
 	json_decref(body);
-	return send_body(c, status, s ? s : vs_xstrdup("{}"), "application/json");
+	return s ? s : vs_xstrdup("{}");
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body)
+{
+	return send_body(c, status, json_text(body), "application/json");
 }
 
 static json_t *status_object(int code, const char *status, const char *reason, const char *message)
@@ -516,6 +534,7 @@ static enum MHD_Result serve_watch(sim_http *srv, struct MHD_Connection *c, cons
 	enum MHD_Result ret;
 	vs_error err;
 	long secs = timeout ? strtol(timeout, NULL, 10) : 0;
+	int64_t cut_ms;
 
 	list_opts_from_query(c, &opts);
 	w->srv = srv;
@@ -524,6 +543,11 @@ static enum MHD_Result serve_watch(sim_http *srv, struct MHD_Connection *c, cons
 	w->labels = opts.label_selector ? vs_xstrdup(opts.label_selector) : NULL;
 	w->fields = opts.field_selector ? vs_xstrdup(opts.field_selector) : NULL;
 	w->deadline = vs_time_mono_ms() + (secs > 0 ? secs : 1800) * 1000;
+	cut_ms = sim_fault_watch_cut(srv->faults, rt->res->plural);
+	if (cut_ms > 0 && vs_time_mono_ms() + cut_ms < w->deadline) {
+		vs_info("fault: watch of %s ends in %lld ms", rt->res->plural, (long long)cut_ms);
+		w->deadline = vs_time_mono_ms() + cut_ms;
+	}
 	w->table = wants_table(c);
 	vs_buf_init(&w->out, 0);
 	if (!rvs || !*rvs || strcmp(rvs, "0") == 0) {
@@ -1101,6 +1125,115 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 	return ret;
 }
 
+/* ---- fault injection and volshift-sim's own endpoints ------------------------------------- */
+
+/* The verb of a request as RBAC and the fault SPEC name it. */
+static const char *request_verb(struct MHD_Connection *c, const char *method, const struct route *rt)
+{
+	if (strcmp(method, "GET") == 0)
+		return rt->name ? "get" : rt->watch || qbool(c, "watch") ? "watch" : "list";
+	if (strcmp(method, "POST") == 0)
+		return "create";
+	if (strcmp(method, "PUT") == 0)
+		return "update";
+	if (strcmp(method, "PATCH") == 0)
+		return "patch";
+	if (strcmp(method, "DELETE") == 0)
+		return rt->name ? "delete" : "deletecollection";
+	return method;
+}
+
+/* The Status reply of an injected 500, 503 or 429, worded as kube-apiserver words its own. */
+static enum MHD_Result send_fault_status(struct MHD_Connection *c, const sim_fault *f)
+{
+	static const struct {
+		int code;
+		const char *reason, *message;
+	} replies[] = {
+		[SIM_FAULT_500] = { 500, "InternalError",
+				    "an error on the server (\"injected by volshift-sim\") has prevented the request from "
+				    "succeeding" },
+		[SIM_FAULT_503] = { 503, "ServiceUnavailable",
+				    "the server is currently unable to handle the request (injected by volshift-sim)" },
+		[SIM_FAULT_429] = { 429, "TooManyRequests",
+				    "too many requests, please try again later (injected by volshift-sim)" },
+	};
+	json_t *st = status_object(replies[f->kind].code, "Failure", replies[f->kind].reason, replies[f->kind].message);
+	struct MHD_Response *r;
+	char secs[16];
+
+	if (f->kind == SIM_FAULT_429)
+		json_object_set_new(st, "details", json_pack("{s:i}", "retryAfterSeconds", f->retry_after_s));
+	r = response_of(json_text(st), "application/json");
+	if (f->kind == SIM_FAULT_429) {
+		snprintf(secs, sizeof(secs), "%d", f->retry_after_s);
+		MHD_add_response_header(r, "Retry-After", secs);
+	}
+	return queue_response(c, (unsigned)replies[f->kind].code, r);
+}
+
+/* Serve an API request after asking the fault injector about it; MHD_NO resets the connection. */
+static enum MHD_Result serve_api(sim_http *srv, struct MHD_Connection *c, const char *method, const char *url,
+				 const struct route *rt, struct req_ctx *rq)
+{
+	sim_fault f = sim_fault_decide(srv->faults, request_verb(c, method, rt), rt->res->plural, rt->sub);
+
+	if (f.kind != SIM_FAULT_NONE)
+		vs_info("fault: %s for %s %s", sim_fault_kind_name(f.kind), method, url);
+	switch (f.kind) {
+	case SIM_FAULT_500:
+	case SIM_FAULT_503:
+	case SIM_FAULT_429:
+		return send_fault_status(c, &f);
+	case SIM_FAULT_RESET:
+		return MHD_NO;
+	case SIM_FAULT_RESET_AFTER:
+		/* the reply is queued, but MHD_NO closes the connection before it is sent */
+		dispatch(srv, c, method, rt, rq);
+		return MHD_NO;
+	case SIM_FAULT_LATENCY:
+		vs_sleep_ms(f.latency_ms);
+		break;
+	default:
+		break;
+	}
+	return dispatch(srv, c, method, rt, rq);
+}
+
+/* Answers /volshift-sim/... (never faulted); returns false for every other path. */
+static bool serve_admin(sim_http *srv, struct MHD_Connection *c, const char *url, const char *method,
+			const struct req_ctx *rq, enum MHD_Result *ret)
+{
+	bool faults = strcmp(url, "/volshift-sim/faults") == 0, kill = strcmp(url, "/volshift-sim/kill") == 0;
+	json_t *out = NULL;
+	vs_error err;
+
+	if (!vs_str_has_prefix(url, "/volshift-sim/"))
+		return false;
+	if (faults && strcmp(method, "GET") == 0) {
+		*ret = send_json(c, 200, sim_fault_report(srv->faults));
+	} else if (faults && strcmp(method, "PUT") == 0) {
+		if (sim_fault_set(srv->faults, rq->body.data ? rq->body.data : "", &err) != 0)
+			*ret = send_simple_error(c, 400, "BadRequest", err.message);
+		else
+			*ret = send_json(c, 200, sim_fault_report(srv->faults));
+	} else if (kill && strcmp(method, "POST") == 0) {
+		const char *ns = qarg(c, "namespace"), *pod = qarg(c, "pod");
+		if (!pod || !*pod)
+			*ret = send_simple_error(c, 400, "BadRequest", "kill: the query parameter pod is required");
+		else if (sim_fault_kill_pod(srv->st, ns && *ns ? ns : "default", pod, qarg(c, "container"), &out, &err) != 0)
+			*ret = send_error(c, NULL, &err);
+		else
+			*ret = send_json(c, 200, out);
+	} else if (faults || kill) {
+		*ret = send_simple_error(c, 405, "MethodNotAllowed",
+					 faults ? "use GET or PUT on /volshift-sim/faults" : "use POST on /volshift-sim/kill");
+	} else {
+		*ret = send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+	}
+	return true;
+}
+
 /* ---- the server ---------------------------------------------------------------------------- */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -1127,13 +1260,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	vs_debug("http: %s %s", method, url);
 	if (rq->too_big)
 		return send_simple_error(c, 413, "RequestEntityTooLarge", "the request body is too large");
-	if (serve_discovery(c, url, &ret))
+	if (serve_admin(srv, c, url, method, rq, &ret) || serve_discovery(c, url, &ret))
 		return ret;
 	if (!route_parse(url, &rt)) {
 		route_free(&rt);
 		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
 	}
-	ret = dispatch(srv, c, method, &rt, rq);
+	ret = serve_api(srv, c, method, url, &rt, rq);
 	route_free(&rt);
 	return ret;
 }
@@ -1152,8 +1285,8 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, en
 	}
 }
 
-int sim_http_start(sim_store *st, const char *listen, sim_log_path_fn log_path, void *log_ctx, sim_http **out,
-		   char **url, vs_error *err)
+int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_log_path_fn log_path, void *log_ctx,
+		   sim_http **out, char **url, vs_error *err)
 {
 	struct sockaddr_in addr;
 	const char *colon = listen ? strrchr(listen, ':') : NULL;
@@ -1175,6 +1308,7 @@ int sim_http_start(sim_store *st, const char *listen, sim_log_path_fn log_path, 
 		return vs_error_set(err, VS_EINVAL, "listen address \"%s\": not an IPv4 address", listen);
 	srv = vs_xcalloc(1, sizeof(*srv));
 	srv->st = st;
+	srv->faults = faults;
 	srv->log_path = log_path;
 	srv->log_ctx = log_ctx;
 	atomic_init(&srv->stopping, false);

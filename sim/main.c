@@ -4,9 +4,11 @@
  * HTTP server (http.h), then the controllers and the node agent (cluster.h).
  *
  *   volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]
+ *                    [--faults SPEC]
  */
 #include "api.h"
 #include "cluster.h"
+#include "fault.h"
 #include "http.h"
 
 #include <getopt.h>
@@ -25,6 +27,7 @@ struct sim_options {
 	const char *data_dir;
 	const char *listen;
 	const char *kubeconfig_out;
+	sim_faults *faults; /* owned: from --faults, else off */
 	int nodes;
 };
 
@@ -32,6 +35,7 @@ static void sim_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
+		"                        [--faults SPEC]\n"
 		"\n"
 		"Runs a local Kubernetes API server with a provisioner, the PV controller, workload\n"
 		"controllers, a scheduler and a node agent that runs each pod's command as a local process.\n"
@@ -40,19 +44,40 @@ static void sim_usage(FILE *out)
 		"  --nodes N              number of nodes, named node-1 ... node-N (default 3)\n"
 		"  --listen ADDR:PORT     loopback address to serve on (default 127.0.0.1:0, any free port)\n"
 		"  --kubeconfig-out FILE  where to write a kubeconfig for kubectl and volshift (default DIR/kubeconfig)\n"
+		"  --faults SPEC          inject API faults (default off); SPEC is KEY=VALUE,... with lists in ':':\n"
+		"      rate=P             probability that a matching request is faulted (0 to 1)\n"
+		"      kinds=K:...        500, 503, 429, reset, reset-after, latency (default 500:503:429:reset:latency)\n"
+		"      verbs=V:...        get, list, watch, create, update, patch, delete, deletecollection (default all)\n"
+		"      resources=R:...    plural names (pods) or one subresource (pods/log) (default all)\n"
+		"      latency-ms=N       delay of the latency kind (default 200)\n"
+		"      retry-after=N      seconds in 429's Retry-After header (default 1)\n"
+		"      watch-cut=P        probability that a watch ends early (default 0)\n"
+		"      watch-cut-ms=N     it ends after a random time below N ms (default 2000)\n"
+		"      seed=N             seed of the generator, for reproducible runs (default random)\n"
+		"    e.g. --faults rate=0.05,kinds=500:429:reset,verbs=create:patch,watch-cut=0.2,seed=7\n"
+		"\n"
+		"volshift-sim's own endpoints (never faulted):\n"
+		"  GET  /volshift-sim/faults   the SPEC in force and the counters, as JSON\n"
+		"  PUT  /volshift-sim/faults   set a new SPEC (the body; \"off\" turns faults off)\n"
+		"  POST /volshift-sim/kill?namespace=NS&pod=NAME[&container=C]\n"
+		"                              SIGKILL the pod's container processes (containerID sim://PID)\n"
 		"\n"
 		"When ready it prints: volshift-sim ready: URL kubeconfig=FILE\n"
 		"SIGINT or SIGTERM stops every pod and exits 0.\n");
 }
 
-/* Parses "run" and its flags; returns 0, or 2 for bad usage with a message printed. */
+/* Parses "run" and its flags into *o (which owns o->faults then); returns 0, or 2 for bad usage
+ * with a message printed. */
 static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 {
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },    { "nodes", required_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'l' },      { "kubeconfig-out", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 },
+		{ "faults", required_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
+	const char *faults = NULL;
+	vs_error err = { 0 };
 	char *end;
 	int c;
 
@@ -76,6 +101,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		case 'd': o->data_dir = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 'k': o->kubeconfig_out = optarg; break;
+		case 'f': faults = optarg; break;
 		case 'n':
 			o->nodes = (int)strtol(optarg, &end, 10);
 			if (*end || o->nodes < 1 || o->nodes > 100) {
@@ -93,6 +119,10 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 	}
 	if (!o->data_dir) {
 		fprintf(stderr, "volshift-sim: --data-dir is required (a directory for volumes and pod logs)\n");
+		return 2;
+	}
+	if (sim_fault_new(faults, &o->faults, &err) < 0) {
+		fprintf(stderr, "volshift-sim: --faults: %s\n", err.message);
 		return 2;
 	}
 	return 0;
@@ -156,7 +186,7 @@ static int sim_run(const struct sim_options *o)
 		goto fail;
 	gc_started = true;
 	if (sim_cluster_start(st, data_dir, &cluster, &err) < 0 ||
-	    sim_http_start(st, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
+	    sim_http_start(st, o->faults, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
 	    sim_write_kubeconfig(kubeconfig, url, &err) < 0)
 		goto fail;
 	printf("volshift-sim ready: %s kubeconfig=%s\n", url, kubeconfig);
@@ -169,6 +199,7 @@ fail:
 	fprintf(stderr, "volshift-sim: %s\n", err.message);
 done:
 	sim_http_stop(srv);
+	sim_fault_log_counters(o->faults);
 	sim_cluster_stop(cluster);
 	if (gc_started)
 		sim_gc_stop(st);
@@ -186,7 +217,8 @@ int main(int argc, char **argv)
 
 	vs_log_set_tag("volshift-sim");
 	rc = sim_parse_args(argc, argv, &o);
-	if (rc)
-		return rc;
-	return sim_run(&o);
+	if (rc == 0)
+		rc = sim_run(&o);
+	sim_fault_free(o.faults);
+	return rc;
 }

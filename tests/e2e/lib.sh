@@ -8,11 +8,13 @@ BIN="$E2E_ROOT/$BUILD/bin"
 E2E_FAILED=0
 E2E_PASSED=0
 
-# sim_start [NODES]: starts volshift-sim; sets SIM_DIR, SIM_PID, SIM_URL, KUBECONFIG.
+# sim_start [NODES [FLAG...]]: starts volshift-sim (with more flags, e.g. --faults SPEC); sets
+# SIM_DIR, SIM_PID, SIM_URL, KUBECONFIG.
 sim_start() {
 	local nodes=${1:-3} line
+	shift $(($# > 0))
 	SIM_DIR=$(mktemp -d /tmp/vs-e2e-XXXXXX)
-	"$BIN/volshift-sim" run --data-dir "$SIM_DIR" --nodes "$nodes" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.log" &
+	"$BIN/volshift-sim" run --data-dir "$SIM_DIR" --nodes "$nodes" "$@" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.log" &
 	SIM_PID=$!
 	for _ in $(seq 1 200); do
 		line=$(head -n1 "$SIM_DIR/sim.out" 2>/dev/null)
@@ -41,6 +43,16 @@ sim_stop() {
 	else
 		rm -rf "$SIM_DIR"
 	fi
+}
+
+# sim_faults SPEC: sets volshift-sim's API fault SPEC at runtime ("off" turns faults off).
+sim_faults() {
+	curl -sS --fail-with-body -X PUT --data-binary "$1" "$SIM_URL/volshift-sim/faults" >/dev/null
+}
+
+# sim_fault_report: the fault SPEC in force and the counters, as JSON.
+sim_fault_report() {
+	curl -sS --fail-with-body "$SIM_URL/volshift-sim/faults"
 }
 
 fail() {
