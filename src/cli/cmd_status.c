@@ -67,14 +67,6 @@ static int64_t status_time(const json_t *obj, const char *path)
 	return text && vs_time_parse(text, &t, &err) == 0 ? t : -1;
 }
 
-/* True when m has a holder whose lease was renewed less than VS_JOURNAL_LEASE_MS ago. */
-static bool status_lease_live(const json_t *m)
-{
-	int64_t renewed = status_time(m, "leaseRenewed");
-
-	return *vs_json_str_or(m, "holder", "") && renewed >= 0 && (vs_time_now() - renewed) * 1000 < VS_JOURNAL_LEASE_MS;
-}
-
 /* The bytes copied by m's steps whose key starts with prefix, or -1 when none of them records any. */
 static long long status_bytes(const json_t *m, const char *prefix)
 {
@@ -137,7 +129,7 @@ static json_t *status_held_volume(const json_t *pv, const json_t *p, const char 
 	return v;
 }
 
-/* Add to decoded journal m what the live cluster says: leaseLive, bytesCopied (when the journal
+/* Add to decoded journal m what the live cluster says: bytesCopied (when the journal
  * records bytes) and heldVolumes, found in pvs (a List of every PV, borrowed). */
 static void status_add_live(json_t *m, const json_t *pvs)
 {
@@ -145,7 +137,6 @@ static void status_add_live(json_t *m, const json_t *pvs)
 	long long bytes = status_bytes(m, "");
 	size_t i;
 
-	json_object_set_new(m, "leaseLive", json_boolean(status_lease_live(m)));
 	if (bytes >= 0)
 		json_object_set_new(m, "bytesCopied", json_integer(bytes));
 	json_array_foreach(json_object_get(pvs, "items"), i, pv) {

@@ -55,19 +55,22 @@ static json_t *journal_parse(const json_t *cm, const char *key, json_t *dflt)
 	return v;
 }
 
+static bool journal_held_by_other(const json_t *cm, const char *holder);
+
 json_t *vs_journal_decode(const json_t *cm)
 {
 	const json_t *labels = vs_json_path(cm, "metadata.labels");
 	const char *phase = vs_json_str(json_object_get(cm, "data"), "phase");
 
-	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b}", "id",
+	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b, s:b}", "id",
 			 json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
 			 vs_json_str(json_object_get(cm, "data"), "error"), "holder",
 			 vs_json_annotation(cm, JOURNAL_HOLDER), "leaseRenewed", vs_json_annotation(cm, JOURNAL_RENEWED),
 			 "created", vs_json_str(cm, "metadata.creationTimestamp"), "plan",
 			 journal_parse(cm, "plan", json_object()), "steps", journal_parse(cm, "steps", json_object()),
 			 "objects", journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm),
-			 "abortRequested", vs_json_annotation(cm, JOURNAL_ABORT) != NULL);
+			 "abortRequested", vs_json_annotation(cm, JOURNAL_ABORT) != NULL, "leaseLive",
+			 journal_held_by_other(cm, ""));
 }
 
 static void journal_set_annotation(json_t *cm, const char *key, const char *value)

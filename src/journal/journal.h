@@ -79,7 +79,9 @@ int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs
 /* Every migration's ConfigMap in ns, newest first, as a List. *out owned by the caller. A missing
  * namespace is an empty list. */
 int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *err);
-/* Decode one journal ConfigMap into {id, phase, holder, leaseRenewed, plan, steps, objects}; caller owns. */
+/* Decode one journal ConfigMap into {id, phase, error, holder, leaseRenewed, leaseLive (a holder
+ * that may still be running holds an unexpired lease), created, plan, steps, objects, namespace,
+ * abortRequested}; caller owns. */
 json_t *vs_journal_decode(const json_t *configmap);
 /* Ask a running migration to stop at its next safe point (sets an annotation; no lease needed). */
 int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, vs_error *err);
