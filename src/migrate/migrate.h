@@ -233,8 +233,9 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
 
 /*
  * Execute a plan without problems, group by group: create the destination claims, stop the
- * group's workloads (recording their scale), copy each claim with an rsync pod, swap the volumes
- * under the original claim names, restart the workloads and wait until they are ready, then
+ * group's workloads (recording their scale), copy each claim with an rsync pod and verify the copy
+ * (opts->verify; differences left after one more copy fail the group), swap the volumes under the
+ * original claim names, restart the workloads and wait until they are ready, then
  * (change_default) move the default class. Every step is recorded in journal j (borrowed) before
  * it runs and once its effect is observed, and objects that are deleted and recreated are saved in
  * it first; given the same journal again (resume), finished groups and swaps are skipped and every
