@@ -20,9 +20,10 @@ spec:
 YAML
 }
 
-# app NAME CLASS [NS] [SIZE] [MODE]: a claim and a Deployment that mounts it at /data.
+# app NAME CLASS [NS] [SIZE] [MODE] [NODE]: a claim and a Deployment that mounts it at /data, with a
+# nodeSelector for NODE when given.
 app() {
-	local name=$1 ns=${3:-default}
+	local name=$1 ns=${3:-default} node=${6:+"nodeSelector: {kubernetes.io/hostname: $6}"}
 	claim "$@"
 	kubectl apply -n "$ns" -f - <<YAML
 apiVersion: apps/v1
@@ -34,6 +35,7 @@ spec:
   template:
     metadata: {labels: {app: $name}}
     spec:
+      $node
       containers:
       - name: app
         image: busybox
@@ -84,6 +86,19 @@ claim_dir() {
 	kubectl get pv "$pv" -o 'jsonpath={.spec.local.path}{.spec.hostPath.path}'
 }
 
+# namespaces NS...: creates the namespaces.
+namespaces() {
+	local ns
+	for ns in "$@"; do
+		printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$ns"
+	done | kubectl apply -f - >/dev/null
+}
+
+# pv_node PV: the node a node-local volume is on.
+pv_node() {
+	kubectl get pv "$1" -o json | jq -r '.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0] // ""'
+}
+
 # fill_tree DIR: files a copy must keep exactly: another owner, modes, a hard link, a symlink, a
 # sparse file, an empty directory, an ACL and an extended attribute.
 fill_tree() {
@@ -130,4 +145,22 @@ no_leftovers() {
 	local left
 	left=$(kubectl get pvc,pods -A -o json | jq -r '.items[] | select(.metadata.labels["app.kubernetes.io/managed-by"] == "volshift") | .metadata.name')
 	[ -z "$left" ] || fail "volshift left objects behind: $left"
+}
+
+# filled_app NAME: a Deployment NAME on class local with a claim full of every kind of file, ready;
+# prints the claim's tree sum.
+filled_app() {
+	app "$1" local >/dev/null
+	ready deployment "$1"
+	fill_tree "$(claim_dir "$1")"
+	tree_sum "$(claim_dir "$1")"
+}
+
+# crash_at POINT: volshift migrate local -> shared killed at failpoint POINT (it must be reached);
+# prints the migration's id.
+crash_at() {
+	local rc=0
+	VOLSHIFT_FAILPOINTS="$1=crash" vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/first.out" 2>&1 || rc=$?
+	assert_eq 86 "$rc" "volshift should have been killed at $1: $(tail -3 "$SIM_DIR/first.out")" || return 1
+	"$BIN/volshift" status --output json | jq -r .id | head -n1
 }

@@ -11,15 +11,10 @@ POINTS=${ROLLBACK_POINTS:-"copy:after swap:original-deleted swap:claim-bound"}
 
 # crash_then_rollback POINT: a Deployment on class local, killed at POINT, rolled back.
 crash_then_rollback() {
-	local point=$1 rc=0 id sum pv uid
-	app web local >/dev/null
-	ready deployment web
-	fill_tree "$(claim_dir web)"
-	sum=$(tree_sum "$(claim_dir web)")
+	local point=$1 rc=0 id sum pv
+	sum=$(filled_app web)
 	pv=$(jp pvc web '{.spec.volumeName}')
-	VOLSHIFT_FAILPOINTS="$point=crash" vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/first.out" 2>&1 || rc=$?
-	assert_eq 86 "$rc" "volshift should have been killed at $point: $(tail -3 "$SIM_DIR/first.out")"
-	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
+	id=$(crash_at "$point") || return 1
 	"$BIN/volshift" rollback --force "$id" >"$SIM_DIR/rollback.out" 2>&1 ||
 		fail "rollback failed: $(tail -5 "$SIM_DIR/rollback.out")"
 	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "class of web after rollback"
@@ -49,14 +44,9 @@ done
 # A claim whose swap finished (old volume given back) stays on the destination; the rollback says
 # so, and --migrate-back copies it back to the source class with every file intact.
 test_rollback_after_swap_keeps_then_migrates_back() {
-	local rc=0 id sum
-	app web local >/dev/null
-	ready deployment web
-	fill_tree "$(claim_dir web)"
-	sum=$(tree_sum "$(claim_dir web)")
-	VOLSHIFT_FAILPOINTS="swap:after=crash" vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/first.out" 2>&1 || rc=$?
-	assert_eq 86 "$rc" "volshift should have been killed after the swap"
-	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
+	local id sum
+	sum=$(filled_app web)
+	id=$(crash_at swap:after) || return 1
 	"$BIN/volshift" rollback --force "$id" >"$SIM_DIR/rollback.out" 2>&1 || fail "rollback failed: $(tail -5 "$SIM_DIR/rollback.out")"
 	grep -q "default/web stays on the destination" "$SIM_DIR/rollback.out" || fail "kept claim not reported: $(cat "$SIM_DIR/rollback.out")"
 	grep -q -- "--migrate-back" "$SIM_DIR/rollback.out" || fail "no hint about --migrate-back"
