@@ -342,6 +342,10 @@ static void setup_handle(const vs_kube_client *c, struct transfer *t, struct cur
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	/* libcurl sends a request again by itself when a reused connection closes without a reply,
+	 * which must not happen to one that may have been acted on: it gets a connection of its own. */
+	if (req->policy == RETRY_UNSENT)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	if (timeout > 0)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
 	if (ct)
@@ -953,8 +957,12 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 			rc = next;
 			goto done;
 		}
-		if (got_data) {
-			failures = 0; /* the server ended a healthy stream: resume at once */
+		if (got_data || rc == 0) {
+			/* The server ended a stream, quiet ones too (as on its timeouts): not a failure. Resume
+			 * at once after data; after none, a short pause keeps it from spinning. */
+			failures = 0;
+			if (!got_data)
+				vs_sleep_ms(vs_kube_backoff_ms(0, c->base_ms, c->cap_ms, vs_rand_u64()));
 			continue;
 		}
 		if (failures++ == 0)

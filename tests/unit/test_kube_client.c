@@ -2,8 +2,9 @@
  * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds), then the
  * client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
  * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
- * create), decoded errors, watch streams resumed after the server ends them or answers 410, and
- * followed logs delivered line by line as they arrive.
+ * create, a create never sent twice on a connection closed without a reply), decoded errors, watch
+ * streams resumed after the server ends them (quiet ones too, without giving up) or answers 410,
+ * and followed logs delivered line by line as they arrive.
  */
 #include "kube/kube.h"
 
@@ -98,6 +99,7 @@ struct reply {
 	int nchunks;
 	bool stream;
 	bool hold_open; /* after the last chunk, keep the stream open until the test ends */
+	bool reset;     /* close the connection without a reply */
 };
 
 struct srv;
@@ -226,6 +228,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	snprintf(s->auth, sizeof(s->auth), "%s", auth ? auth : "");
 	pthread_mutex_unlock(&s->lock);
 	s->scenario(s, hit, method, url, query, &r);
+	if (r.reset)
+		return MHD_NO;
 	resp = make_response(s, &r);
 	ret = MHD_queue_response(conn, (unsigned)r.status, resp);
 	MHD_destroy_response(resp);
@@ -416,6 +420,45 @@ static void test_kube_client__retries_503(void **state)
 	assert_int_equal(srv_hits(&s), 1);
 	assert_int_equal(err.http_status, 503);
 	assert_string_equal(err.message, "create persistentvolumeclaims default/new: etcd leader changed");
+	json_decref(obj);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+/* A create that the server closes without a reply, after it may have acted on it. */
+static void scenario_reset_create(struct srv *s, int hit, const char *method, const char *url, const char *query,
+				  struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)url;
+	(void)query;
+	if (!strcmp(method, "POST"))
+		r->reset = true;
+	else
+		r->body = pvc_data;
+}
+
+static void test_kube_client__create_not_sent_again_after_reset(void **state)
+{
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *obj = NULL;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_reset_create);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &obj, &err), 0);
+	json_decref(obj);
+	/* The create could reuse the GET's connection, and libcurl sends a request again by itself
+	 * when a reused connection closes without a reply: the create must reach the server once. */
+	obj = json_pack("{s:{s:s}}", "metadata", "name", "new");
+	assert_int_equal(vs_kube_create(c, &VS_KUBE_PVCS, "default", obj, NULL, &err), VS_ENET);
+	assert_int_equal(srv_hits(&s), 2);
+	assert_true(vs_str_has_prefix(err.message, "create persistentvolumeclaims default/new: "));
 	json_decref(obj);
 	vs_kube_client_free(c);
 	vs_kube_config_free(cfg);
@@ -755,6 +798,43 @@ static void test_kube_client__watch_timeout(void **state)
 	srv_stop(&s);
 }
 
+/* Every watch ends at once without an event, as a server ends quiet watches on its timeouts. */
+static void scenario_watch_quiet(struct srv *s, int hit, const char *method, const char *url, const char *query,
+				 struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)url;
+	(void)query;
+	r->stream = true;
+}
+
+static void test_kube_client__quiet_watch_ends_are_not_failures(void **state)
+{
+	vs_kube_watch_opts wo = { .resource_version = "12", .timeout_ms = 4000 };
+	struct events e = { .stop_after = 1 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	int64_t t0, elapsed;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_watch_quiet);
+	e.s = &s;
+	client_for(&s, &cfg, &c); /* a retry budget of 3 s, shorter than the watch's time */
+	t0 = vs_time_mono_ms();
+	assert_int_equal(vs_kube_watch(c, &VS_KUBE_PODS, "default", &wo, on_event, &e, &err), VS_ETIMEOUT);
+	elapsed = vs_time_mono_ms() - t0;
+	assert_in_range(elapsed, 3900, 6000);
+	assert_int_equal(e.n, 0);
+	assert_true(srv_hits(&s) > 10);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
 /* ---- logs -------------------------------------------------------------------------------------- */
 
 static void scenario_logs(struct srv *s, int hit, const char *method, const char *url, const char *query,
@@ -834,6 +914,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__watch_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__watch_relists_on_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__watch_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
 	};
 
