@@ -101,8 +101,15 @@ test: unit e2e
 FAILPOINTS_ALL := dest:before dest:after stop:before stop:after copy:before copy:after verify:before verify:after swap:before \
 	swap:retained swap:original-deleted swap:temporary-deleted swap:prebound swap:claim-bound \
 	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after
+# Every failpoint in every scenario, then all of it again under API faults from volshift-sim.
+RESUME_SCENARIOS_ALL := deployment statefulset namespaces nodelocal
 faults: all
-	@RESUME_POINTS="$(FAILPOINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh
+	@rc=0; \
+	RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" BUILD=$(BUILD) \
+		tests/e2e/run.sh test_resume.sh || rc=1; \
+	RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" RESUME_API_FAULTS=0.05 BUILD=$(BUILD) \
+		tests/e2e/run.sh test_resume.sh || rc=1; \
+	exit $$rc
 
 sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 test

@@ -55,6 +55,22 @@ sim_fault_report() {
 	curl -sS --fail-with-body "$SIM_URL/volshift-sim/faults"
 }
 
+# api_faults_on RATE: until api_faults_off, every API request is faulted with probability RATE
+# (500, 503, 429 with Retry-After, a reset connection or latency, each before the request takes
+# effect) and a watch is cut short with probability 0.2: the transient faults clients must survive.
+api_faults_on() {
+	sim_faults "rate=$1,kinds=500:503:429:reset:latency,watch-cut=0.2"
+}
+
+# api_faults_off: faults off; prints the counters as one line
+# "faults: requests=N injected=M (500=N 503=N ...) spec=SPEC".
+api_faults_off() {
+	local report
+	report=$(sim_fault_report) && sim_faults off || return 1
+	jq -r '"faults: requests=\(.requests) injected=\(.injected) ("
+		+ ([.faults | to_entries[] | "\(.key)=\(.value)"] | join(" ")) + ") spec=\(.spec)"' <<<"$report"
+}
+
 fail() {
 	echo "  FAIL: $*" >&2
 	return 1

@@ -106,18 +106,6 @@ summary_says() {
 	grep -q "Done: $2 claim$s moved" "$SIM_DIR/$1" || fail "no 'Done: $2 claim$s moved' in: $(cat "$SIM_DIR/$1")"
 }
 
-namespaces() {
-	local ns
-	for ns in "$@"; do
-		printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$ns"
-	done | kubectl apply -f - >/dev/null
-}
-
-# pv_node PV: the node a node-local volume is on.
-pv_node() {
-	kubectl get pv "$1" -o json | jq -r '.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0] // ""'
-}
-
 # sts_setup NAME: 3 replicas on local, one on each node, each claim filled and remembered.
 sts_setup() {
 	local name=$1 i nodes
