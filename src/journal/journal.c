@@ -210,16 +210,44 @@ static void journal_start_renewing(vs_journal *j)
 	j->renewing = pthread_create(&j->renewer, NULL, journal_renew, j) == 0;
 }
 
+/*
+ * Create obj (borrowed) in ns, again while the API fails transiently. A create whose answer was
+ * lost may have taken effect: AlreadyExists then reads the object, which is ours when holder is
+ * NULL (any object of that name will do) or its holder annotation is holder. *out (out may be
+ * NULL) receives the object.
+ */
+#define JOURNAL_CREATE_TRIES 5
+static int journal_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
+			  const char *holder, json_t **out, vs_error *err)
+{
+	json_t *have = NULL;
+	int rc = 0;
+
+	for (unsigned attempt = 1; attempt <= JOURNAL_CREATE_TRIES; attempt++) {
+		rc = vs_kube_create(c, res, ns, obj, out, err);
+		if (rc < 0 && vs_error_is(err, "AlreadyExists") && (attempt > 1 || !holder)) {
+			rc = vs_kube_get(c, res, ns, vs_kube_obj_name(obj), &have, err);
+			const char *there = rc == 0 ? vs_json_annotation(have, JOURNAL_HOLDER) : NULL;
+			if (rc == 0 && holder && (!there || strcmp(there, holder) != 0))
+				rc = vs_error_set(err, VS_EINVAL, "%s already exists and is not this run's", vs_kube_obj_name(obj));
+		}
+		if (rc == 0 || !vs_kube_error_transient(err) || attempt == JOURNAL_CREATE_TRIES)
+			break;
+		vs_sleep_ms(vs_kube_backoff_ms(attempt, 500, 8000, vs_rand_u64()));
+	}
+	if (rc == 0 && have && out)
+		*out = have;
+	else
+		json_decref(have);
+	return rc;
+}
+
 static int journal_ensure_namespace(vs_kube_client *c, const char *ns, vs_error *err)
 {
 	json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", ns);
-	int rc = vs_kube_create(c, &journal_namespaces, NULL, obj, NULL, err);
+	int rc = journal_create(c, &journal_namespaces, NULL, obj, NULL, NULL, err);
 
 	json_decref(obj);
-	if (rc < 0 && vs_error_is(err, "AlreadyExists")) {
-		vs_error_clear(err);
-		rc = 0;
-	}
 	return rc < 0 ? vs_error_wrap(err, "namespace %s for the journal (--state-namespace)", ns) : 0;
 }
 
@@ -240,7 +268,7 @@ int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_
 			  "name", j->name, "namespace", ns, "labels", "app.kubernetes.io/managed-by", "volshift",
 			  JOURNAL_LABEL, id);
 	journal_encode(j);
-	rc = vs_kube_create(c, &VS_KUBE_CONFIGMAPS, ns, j->cm, &created, err);
+	rc = journal_create(c, &VS_KUBE_CONFIGMAPS, ns, j->cm, j->holder, &created, err);
 	if (rc < 0) {
 		vs_journal_free(j);
 		return vs_error_wrap(err, "create journal %s/volshift-%s", ns, id);

@@ -142,6 +142,11 @@ int vs_kube_status_error(int http_status, const char *body, size_t len, const ch
  */
 int64_t vs_kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint64_t rand);
 
+/* True for an error that says nothing about the request itself: the API server or the network
+ * failed (429, 5xx, a lost connection, whose request may or may not have taken effect) or another
+ * writer got there first (Conflict). An idempotent action tried again may succeed. */
+bool vs_kube_error_transient(const vs_error *err);
+
 /* ---- client ---------------------------------------------------------------------------------- */
 
 typedef struct vs_kube_client vs_kube_client;

@@ -116,3 +116,12 @@ int64_t vs_kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, ui
 		ceiling = cap_ms;
 	return (int64_t)(rand % ((uint64_t)ceiling + 1));
 }
+
+bool vs_kube_error_transient(const vs_error *err)
+{
+	if (err->code == VS_ENET)
+		return true;
+	if (err->code != VS_EAPI)
+		return false;
+	return err->http_status == 429 || err->http_status >= 500 || vs_error_is(err, "Conflict");
+}

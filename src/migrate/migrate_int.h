@@ -44,8 +44,8 @@ typedef int (*mig_step_fn)(mig_run *r, size_t arg, vs_error *err);
  * One step: intent recorded, failpoint KIND:before, fn(r, arg), failpoint KIND:after, then done
  * (or failed with the error) recorded, with what fn put in r->step_extra and the bytes it copied.
  * A crash anywhere leaves the intent, and the step is run again on resume: every step checks the
- * live cluster before it acts. A transient failure (an API error 429/5xx/Conflict, a lost
- * connection) runs fn again here, a few times, with growing pauses.
+ * live cluster before it acts. A transient failure (vs_kube_error_transient) runs fn again here, a few
+ * times, with growing pauses.
  */
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err);
 /* True when the journal says step key is done. */

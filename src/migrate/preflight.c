@@ -43,12 +43,13 @@ static int probe_cleanup(mig_run *r, const char *ns, const char *name, vs_error 
 	return rc < 0 ? vs_error_wrap(err, "clean up probe %s/%s", ns, name) : 0;
 }
 
-/* Try one set of modes in namespace ns; *why is set (caller frees) when the destination fails. */
+/* Try one set of modes in namespace ns; *why is set (caller frees) when the destination fails.
+ * The probe objects are removed whatever happened, even after a create whose answer was lost. */
 static int probe_modes_run(mig_run *r, const char *ns, const json_t *modes, char **why, vs_error *err)
 {
 	const char *mounts[3] = { "probe", NULL, "/probe" };
 	char name[40];
-	json_t *claim, *pod;
+	json_t *claim, *pod = NULL;
 	vs_error perr;
 	int rc;
 
@@ -59,21 +60,39 @@ static int probe_modes_run(mig_run *r, const char *ns, const json_t *modes, char
 			  "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName", r->opts->plan.dest_sc,
 			  "accessModes", modes, "resources", "requests", "storage", PROBE_SIZE);
 	*why = NULL;
-	rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
-	json_decref(claim);
-	if (rc < 0) {
-		if (err->http_status != 422)
-			return rc;
-		*why = vs_xstrdup(err->message); /* the class or the modes are refused outright */
-		vs_error_clear(err);
-		return 0;
-	}
-	pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts, 1);
 	vs_error_clear(&perr);
-	if (mig_pod_run(r, ns, pod, "access-mode probe", &perr) < 0)
-		*why = vs_xstrdup(perr.message);
+	rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, &perr);
+	if (rc == 0) {
+		pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts, 1);
+		rc = mig_pod_run(r, ns, pod, "access-mode probe", &perr);
+	}
+	if (rc < 0 && !vs_kube_error_transient(&perr))
+		*why = vs_xstrdup(perr.message); /* refused outright (422), or the pod never ran */
+	json_decref(claim);
 	json_decref(pod);
-	return probe_cleanup(r, ns, name, err);
+	rc = probe_cleanup(r, ns, name, err);
+	if (rc == 0 && perr.code && !*why) {
+		*err = perr; /* the API failed, not the destination: the caller tries again */
+		rc = perr.code;
+	}
+	return rc;
+}
+
+/* probe_modes_run, again while the API fails transiently. */
+#define PROBE_ATTEMPTS 4
+static int probe_modes(mig_run *r, const char *ns, const json_t *modes, char **why, vs_error *err)
+{
+	int rc = 0;
+
+	for (unsigned attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+		rc = probe_modes_run(r, ns, modes, why, err);
+		if (rc == 0 || attempt == PROBE_ATTEMPTS || !vs_kube_error_transient(err))
+			break;
+		mig_say(r, "warning", "access-mode probe: %s; trying again", err->message);
+		vs_sleep_ms(vs_kube_backoff_ms(attempt, 500, 8000, vs_rand_u64()));
+		vs_error_clear(err);
+	}
+	return rc;
 }
 
 int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, vs_migrate_event_fn fn,
@@ -92,7 +111,7 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
 		json_t *seen = json_object_get(tried, text);
 		if (!seen) {
 			mig_say(&r, "stage", "probing access modes %s on class %s", text, opts->plan.dest_sc);
-			rc = probe_modes_run(&r, plan->pvcs[i].ns, modes, &why, err);
+			rc = probe_modes(&r, plan->pvcs[i].ns, modes, &why, err);
 			seen = why ? json_string(why) : json_true();
 			json_object_set_new(tried, text, seen);
 			mig_emit(&r, "probe", json_pack("{s:s, s:b, s:s?}", "modes", text, "ok", !why, "message", why));

@@ -114,17 +114,6 @@ bool mig_step_done(const mig_run *r, const char *key)
 	return state && strcmp(state, VS_STEP_DONE) == 0;
 }
 
-/* An error that says nothing about the step itself: the API server or the network failed, or
- * another writer got there first. Running the step again (every step is idempotent) may succeed. */
-static bool run_transient(const vs_error *err)
-{
-	if (err->code == VS_ENET)
-		return true;
-	if (err->code != VS_EAPI)
-		return false;
-	return err->http_status == 429 || err->http_status >= 500 || vs_error_is(err, "Conflict");
-}
-
 #define RUN_STEP_ATTEMPTS 6
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err)
 {
@@ -141,7 +130,7 @@ int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size
 		snprintf(point, sizeof(point), "%s:after", kind);
 		if (rc == 0)
 			rc = vs_failpoint(point, err);
-		if (rc == 0 || attempt == RUN_STEP_ATTEMPTS || !run_transient(err))
+		if (rc == 0 || attempt == RUN_STEP_ATTEMPTS || !vs_kube_error_transient(err))
 			break;
 		mig_say(r, "warning", "%s: %s; trying again (attempt %u of %u)", key, err->message, attempt + 1,
 			RUN_STEP_ATTEMPTS);

@@ -354,6 +354,11 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		vs_error_clear(err); /* no copy was ever bound: only the original volume's policy to restore */
 		rc = 0;
 	}
+	/* the temporary claim holds only the copy: the original is on the old volume, bound or Retain */
+	if (rc == 0)
+		rc = mig_delete(r, &VS_KUBE_PVCS, p->ns, p->temp_name, NULL, NULL, err);
+	if (rc == 0)
+		rc = mig_wait_gone(r, &VS_KUBE_PVCS, p->ns, p->temp_name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
 	if (rc == 0 && !swap_bound_to(claim, p->pv)) {
@@ -362,8 +367,6 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 			rc = swap_retain(r, new_pv, NULL, NULL, NULL, err);
 		if (rc == 0 && new_pv)
 			rc = swap_delete_claim(r, p->ns, p->name, NULL, new_pv, err);
-		if (rc == 0 && new_pv)
-			rc = swap_delete_claim(r, p->ns, p->temp_name, NULL, new_pv, err);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
 		if (rc == 0)

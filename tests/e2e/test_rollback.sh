@@ -5,6 +5,8 @@
 # no volume leaked, the journal says rolled-back (and resume refuses it). After a swap whose old
 # volume is gone, the claim stays and --migrate-back copies it back.
 # ROLLBACK_POINTS (space-separated) chooses the failpoints; `make faults` passes all of them.
+# ROLLBACK_API_FAULTS=RATE runs the first run and the rollback under volshift-sim's API faults (off
+# before the checks; the counters printed as "faults: requests=N injected=M ...").
 . "$(dirname "$0")/migrate_lib.sh"
 
 POINTS=${ROLLBACK_POINTS:-"copy:after swap:original-deleted swap:claim-bound"}
@@ -14,9 +16,11 @@ crash_then_rollback() {
 	local point=$1 rc=0 id sum pv
 	sum=$(filled_app web)
 	pv=$(jp pvc web '{.spec.volumeName}')
+	[ -z "${ROLLBACK_API_FAULTS:-}" ] || api_faults_on "$ROLLBACK_API_FAULTS"
 	id=$(crash_at "$point") || return 1
 	"$BIN/volshift" rollback --force "$id" >"$SIM_DIR/rollback.out" 2>&1 ||
 		fail "rollback failed: $(tail -5 "$SIM_DIR/rollback.out")"
+	[ -z "${ROLLBACK_API_FAULTS:-}" ] || api_faults_off
 	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "class of web after rollback"
 	assert_eq "$pv" "$(jp pvc web '{.spec.volumeName}')" "web is on its original volume"
 	assert_eq Bound "$(jp pvc web '{.status.phase}')" "phase of web"
