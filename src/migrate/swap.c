@@ -212,14 +212,22 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, c
 	char *policy = vs_xstrdup(vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  ? vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete"));
-	if (strcmp(policy, "Delete") == 0) {
+	/* a volume pre-bound to the name that went elsewhere stays Available, never reclaimed: name the
+	 * deleted original claim's uid, so the PV controller sees it Released */
+	if (strcmp(vs_json_str_or(pv, "status.phase", ""), "Released") != 0) {
+		json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "spec", "claimRef", "namespace", p->ns, "name", p->name,
+					  "uid", p->uid);
+		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, drop_pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+		json_decref(patch);
+	}
+	if (rc == 0 && strcmp(policy, "Delete") == 0) {
 		rc = swap_set_policy(r, drop_pv, "Delete", err);
 		if (rc == 0 && mig_wait_gone(r, &VS_KUBE_PVS, NULL, drop_pv, r->opts->delete_pv_timeout_ms, err) < 0) {
 			mig_say(r, "warning", "volume %s was not removed by its provisioner within %llds: %s", drop_pv,
 				(long long)(r->opts->delete_pv_timeout_ms / 1000), err->message);
 			vs_error_clear(err);
 		}
-	} else {
+	} else if (rc == 0) {
 		rc = mig_delete(r, &VS_KUBE_PVS, NULL, drop_pv, NULL, NULL, err);
 	}
 	if (rc == 0)
