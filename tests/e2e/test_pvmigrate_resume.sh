@@ -21,11 +21,14 @@ spec:
 YAML
 }
 
+# no_pods APP: no pod labelled app=APP exists.
+no_pods() { [ -z "$(kubectl get pods -l app="$1" -o name)" ]; }
+
 # pvmigrate_stop NAME: scale Deployment NAME to 0 recording its scale, as pvmigrate does.
 pvmigrate_stop() {
 	kubectl annotate deployment "$1" kurl.sh/pvcmigrate-scale=1 >/dev/null
 	kubectl scale deployment "$1" --replicas=0 >/dev/null
-	wait_for 60 "pods of $1 gone" test -z "$(kubectl get pods -l app="$1" -o name)"
+	wait_for 60 "pods of $1 gone" no_pods "$1"
 }
 
 # Killed before its swap: volshift adopts the destination claim and the recorded scale.
