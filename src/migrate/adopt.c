@@ -18,12 +18,6 @@
 #define ADOPT_NS_ANNOTATION "kurl.sh/pvcmigrate-sourcens"
 #define ADOPT_PVC_ANNOTATION "kurl.sh/pvcmigrate-sourcepvc"
 
-static bool adopt_bound_to(const json_t *claim, void *pv_name)
-{
-	return claim && strcmp(vs_json_str_or(claim, "status.phase", ""), "Bound") == 0 &&
-	       strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) == 0;
-}
-
 /* The claim ns/name as it must be recreated on pv: the volume's modes, size and mode. */
 static json_t *adopt_claim(const json_t *pv, const char *ns, const char *name)
 {
@@ -38,19 +32,16 @@ static json_t *adopt_claim(const json_t *pv, const char *ns, const char *name)
 static int adopt_bind(mig_run *r, const json_t *pv, const char *ns, const char *name, vs_error *err)
 {
 	const char *pv_name = vs_kube_obj_name(pv);
-	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
-				  "PersistentVolumeClaim", "namespace", ns, "name", name, "uid", "resourceVersion");
 	json_t *claim = adopt_claim(pv, ns, name);
 	int rc = claim ? 0 : vs_error_set(err, VS_EINVAL, "volume %s has no access modes or capacity to recreate a claim from", pv_name);
 
-	if (rc == 0 && (strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), name) != 0 || vs_json_str(pv, "spec.claimRef.uid")))
-		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+	if (rc == 0) /* the claim name is missing here, so any uid on the volume is a deleted claim's */
+		rc = mig_prebind(r, ns, name, NULL, pv_name, err);
 	if (rc == 0)
 		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
 	if (rc == 0)
-		rc = mig_wait_obj(r, &VS_KUBE_PVCS, ns, name, adopt_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
+		rc = mig_wait_obj(r, &VS_KUBE_PVCS, ns, name, mig_claim_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
 				  "the recreated claim to bind", err);
-	json_decref(patch);
 	json_decref(claim);
 	return rc;
 }
@@ -91,7 +82,7 @@ static int adopt_volume(mig_run *r, const json_t *pv, vs_error *err)
 	json_t *claim = NULL, *patch;
 	int rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, &claim, err);
 
-	if (rc < 0 || (claim && !adopt_bound_to(claim, (void *)pv_name)))
+	if (rc < 0 || (claim && !mig_claim_bound_to(claim, (void *)pv_name)))
 		goto done; /* the original claim is still there: the plan swaps it as its own */
 	if (!claim) {
 		mig_say(r, "stage", "pvmigrate stopped after deleting claim %s/%s; its copy is volume %s: recreating the claim there",

@@ -150,11 +150,20 @@ int mig_verify(mig_run *r, size_t i, vs_error *err);
 
 /* ---- swap (swap.c) ---- */
 
+/* Point volume pv_name at claim ns/name without a uid (a pre-binding), so that the claim of that name
+ * created next, and only it, binds there; nothing is written when the volume is pre-bound already or
+ * bound to a live claim of that name (any uid but stale_uid, the deleted one; NULL: any uid is stale). */
+int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
+		vs_error *err);
+/* True when claim (may be NULL) is Bound to the volume named ctx (a const char *); a mig_obj_pred. */
+bool mig_claim_bound_to(const json_t *claim, void *ctx);
 /* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. */
 int mig_swap(mig_run *r, size_t i, vs_error *err);
-/* Put plan pvc i's name back on its original volume and release the copy (a swap, interrupted or
- * complete, whose workloads have not started on the copy). VS_EINVAL when the original volume is
- * gone (the claim then stays on the destination). */
+/* Put plan pvc i's name back on its original volume and release the copy and its destination
+ * claim: a claim before its swap, or a swap (interrupted or complete) whose workloads have not
+ * started on the copy. r->originals[i] must hold the original claim when the name has left the
+ * original volume. VS_EINVAL when the original volume is gone (the claim then stays on the
+ * destination). */
 int mig_unswap(mig_run *r, size_t i, vs_error *err);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * Rolling a migration back from its journal. A group whose workloads have not started on the
  * destination is put back as it was: a claim before its swap loses only what volshift made (the
- * copy pod and the destination claim); a claim whose swap began gets its name back on the original
- * volume (mig_unswap; the original was kept Retain throughout); then the workloads get their
+ * copy pod, the destination claim and its volume); a claim whose swap began gets its name back on
+ * the original volume, kept Retain throughout (mig_unswap does both); then the workloads get their
  * recorded scale, node selector or suspension back. A group whose workloads did start on the
  * destination may have written there: its claims stay, and are reported, since rolling them back
  * is a copy in the other direction (a new migration). Every step is journaled like the forward
@@ -13,52 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The destination claim of a claim whose swap never began, and its volume, removed. The volume
- * holds only a copy; the original claim still exists, so the invariant holds. */
-static int rollback_dest_claim(mig_run *r, const vs_plan_pvc *p, vs_error *err)
-{
-	json_t *claim = NULL, *pv = NULL;
-	char *volume = NULL;
-	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &claim, err);
-
-	if (rc == 0 && claim && vs_json_str(claim, "spec.volumeName"))
-		volume = vs_xstrdup(vs_json_str(claim, "spec.volumeName"));
-	if (rc == 0 && claim)
-		rc = mig_delete(r, &VS_KUBE_PVCS, p->ns, p->temp_name, NULL, NULL, err);
-	if (rc == 0 && claim)
-		rc = mig_wait_gone(r, &VS_KUBE_PVCS, p->ns, p->temp_name, r->opts->delete_pv_timeout_ms, err);
-	if (rc == 0 && volume)
-		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, volume, &pv, err);
-	/* a destination class that retains its volumes would keep the copy forever: delete the object */
-	if (rc == 0 && pv && strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Delete") != 0)
-		rc = mig_delete(r, &VS_KUBE_PVS, NULL, volume, NULL, NULL, err);
-	else if (rc == 0 && pv)
-		rc = mig_wait_gone(r, &VS_KUBE_PVS, NULL, volume, r->opts->delete_pv_timeout_ms, err);
-	if (rc < 0)
-		vs_error_wrap(err, "remove destination claim %s/%s", p->ns, p->temp_name);
-	json_decref(claim);
-	json_decref(pv);
-	free(volume);
-	return rc;
-}
-
-/* One claim of a group being rolled back (a mig_step_fn). */
+/* One claim of a group being rolled back (a mig_step_fn): its copy pod removed, then mig_unswap,
+ * which also serves a claim whose swap never began (its name never left the original volume). */
 static int rollback_claim(mig_run *r, size_t i, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	char *swap = mig_claim_key(p, "swap"), *original = mig_claim_key(p, "original");
-	bool swapping = vs_journal_step_state(r->j, swap) != NULL;
+	char *original = mig_claim_key(p, "original");
+	const json_t *saved = vs_journal_object(r->j, original);
 	int rc = mig_pod_remove(r, p->ns, p->copy_pod, err);
 
-	if (rc == 0 && swapping) {
-		json_decref(r->originals[i]);
-		r->originals[i] = json_deep_copy(vs_journal_object(r->j, original));
-		rc = r->originals[i] ? mig_unswap(r, i, err)
-				     : vs_error_set(err, VS_EIO, "the journal has no copy of claim %s/%s", p->ns, p->name);
-	} else if (rc == 0) {
-		rc = rollback_dest_claim(r, p, err);
-	}
-	free(swap);
+	json_decref(r->originals[i]);
+	r->originals[i] = saved ? json_deep_copy(saved) : NULL;
+	if (rc == 0)
+		rc = mig_unswap(r, i, err);
 	free(original);
 	return rc;
 }

@@ -85,25 +85,26 @@ done:
 	return rc;
 }
 
-/* Point volume pv_name at the original claim name, without a uid, so that claim and only it binds. */
-static int swap_prebind(mig_run *r, const vs_plan_pvc *p, const char *pv_name, vs_error *err)
+int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
+		vs_error *err)
 {
 	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
-				  "PersistentVolumeClaim", "namespace", p->ns, "name", p->name, "uid", "resourceVersion");
+				  "PersistentVolumeClaim", "namespace", ns, "name", name, "uid", "resourceVersion");
 	json_t *pv = NULL;
 	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
 	const char *bound_uid = rc == 0 ? vs_json_str(pv, "spec.claimRef.uid") : NULL;
 
-	/* pre-bound already, or bound to the recreated claim (never to the deleted original: its uid) */
-	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), p->name) == 0 &&
-	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0 && (!bound_uid || strcmp(bound_uid, p->uid) != 0))
+	/* pre-bound already, or bound to the recreated claim (never to the deleted one: stale_uid) */
+	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), name) == 0 &&
+	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), ns) == 0 &&
+	    (!bound_uid || (stale_uid && strcmp(bound_uid, stale_uid) != 0)))
 		goto done;
 	if (rc == 0)
 		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 done:
 	json_decref(patch);
 	json_decref(pv);
-	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", pv_name, p->ns, p->name) : 0;
+	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", pv_name, ns, name) : 0;
 }
 
 /* The original claim as it must be recreated on volume pv_name: same name, labels, annotations and
@@ -145,7 +146,7 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 			 "spec", spec);
 }
 
-static bool swap_bound_to(const json_t *claim, void *ctx)
+bool mig_claim_bound_to(const json_t *claim, void *ctx)
 {
 	return claim && strcmp(vs_json_str_or(claim, "status.phase", ""), "Bound") == 0 &&
 	       strcmp(vs_json_str_or(claim, "spec.volumeName", ""), (const char *)ctx) == 0;
@@ -175,7 +176,7 @@ static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, bool for
 	if (rc < 0)
 		return rc;
 	what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
-	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, swap_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
+	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, mig_claim_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
 			  what, err);
 	free(what);
 	return rc;
@@ -202,7 +203,7 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, c
 	json_t *claim = NULL, *pv = NULL;
 	int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
 
-	if (rc == 0 && !swap_bound_to(claim, (void *)keep_pv))
+	if (rc == 0 && !mig_claim_bound_to(claim, (void *)keep_pv))
 		rc = vs_error_set(err, VS_EIO, "claim %s/%s is not bound to %s; volume %s is kept", p->ns, p->name, keep_pv,
 				  drop_pv);
 	if (rc == 0)
@@ -212,9 +213,11 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, c
 	char *policy = vs_xstrdup(vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  ? vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
 					  : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete"));
-	/* a volume pre-bound to the name that went elsewhere stays Available, never reclaimed: name the
-	 * deleted original claim's uid, so the PV controller sees it Released */
-	if (strcmp(vs_json_str_or(pv, "status.phase", ""), "Released") != 0) {
+	/* a volume pre-bound to the name (no uid) that went elsewhere stays Available, never reclaimed:
+	 * name the deleted original claim's uid, so the PV controller sees it Released. A claimRef with a
+	 * uid is left alone: that claim is gone, or (before the swap) it is the original, still bound. */
+	if (vs_json_path(pv, "spec.claimRef") && !vs_json_str(pv, "spec.claimRef.uid") &&
+	    strcmp(vs_json_str_or(pv, "status.phase", ""), "Released") != 0) {
 		json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "spec", "claimRef", "namespace", p->ns, "name", p->name,
 					  "uid", p->uid);
 		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, drop_pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
@@ -302,7 +305,7 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
-		rc = swap_prebind(r, p, new_pv, err);
+		rc = mig_prebind(r, p->ns, p->name, p->uid, new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:prebound", err);
 	if (rc == 0)
@@ -321,7 +324,7 @@ int mig_swap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
 	/* an interrupted swap may already have moved the name; then only the volumes' policies remain */
-	if (rc == 0 && !swap_bound_to(claim, new_pv))
+	if (rc == 0 && !mig_claim_bound_to(claim, new_pv))
 		rc = swap_claim(r, i, new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:claim-bound", err);
@@ -369,7 +372,9 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		rc = mig_wait_gone(r, &VS_KUBE_PVCS, p->ns, p->temp_name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
-	if (rc == 0 && !swap_bound_to(claim, p->pv)) {
+	if (rc == 0 && !mig_claim_bound_to(claim, p->pv) && !r->originals[i])
+		rc = vs_error_set(err, VS_EIO, "the journal has no copy of claim %s/%s to recreate it from", p->ns, p->name);
+	if (rc == 0 && !mig_claim_bound_to(claim, p->pv)) {
 		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
 		if (rc == 0 && new_pv)
 			rc = swap_retain(r, new_pv, NULL, NULL, NULL, err);
@@ -378,7 +383,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
 		if (rc == 0)
-			rc = swap_prebind(r, p, p->pv, err);
+			rc = mig_prebind(r, p->ns, p->name, p->uid, p->pv, err);
 		if (rc == 0)
 			rc = swap_create_claim(r, i, p->pv, false, err);
 	}
