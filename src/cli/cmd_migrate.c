@@ -235,17 +235,20 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 }
 
 
-static bool migrate_confirm(const vs_cli_run_flags *f, vs_out *o)
+/* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
+ * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
+ * no answer at all (end of input) is false. */
+static bool migrate_ask(bool yes, vs_out *o, const char *question, bool dflt)
 {
 	char answer[16] = "";
 
-	if (f->yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+	if (yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
 		return true;
-	printf("\nProceed with the migration? The workloads listed are stopped while their claims are switched. [y/N] ");
+	printf("%s %s ", question, dflt ? "[Y/n]" : "[y/N]");
 	fflush(stdout);
 	if (!fgets(answer, sizeof(answer), stdin))
 		return false;
-	return answer[0] == 'y' || answer[0] == 'Y';
+	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
 }
 
 int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o)
@@ -277,7 +280,9 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
 	} else if (plan->npvcs == 0 && !plan->change_default) {
 		vs_out_message(o, "done", "Nothing to migrate.");
-	} else if (!migrate_confirm(f, o)) {
+	} else if (!migrate_ask(f->yes, o,
+				"\nProceed with the migration? The workloads listed are stopped while their claims are switched.",
+				false)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
 	} else {
@@ -313,20 +318,6 @@ static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd
 	return id;
 }
 
-/* On a terminal without --yes, ask whether to resume migration id; elsewhere the answer is yes. */
-static bool migrate_confirm_resume(const struct migrate_cmd *m, const char *id, vs_out *o)
-{
-	char answer[16] = "";
-
-	if (m->yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		return true;
-	printf("Migration %s of %s -> %s did not finish. Resume it? [Y/n] ", id, m->m.plan.source_sc, m->m.plan.dest_sc);
-	fflush(stdout);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	return answer[0] != 'n' && answer[0] != 'N';
-}
-
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
@@ -345,7 +336,11 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 		free(id);
 		return vs_cli_plan_and_run(c, &m->m, &f, o);
 	}
-	if (migrate_confirm_resume(m, id, o)) {
+	line = vs_xasprintf("Migration %s of %s -> %s did not finish. Resume it?", id, m->m.plan.source_sc,
+			    m->m.plan.dest_sc);
+	bool resume = migrate_ask(m->yes, o, line, true);
+	free(line);
+	if (resume) {
 		vs_cli_common common = { .kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id };
 		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resume", line);

@@ -25,37 +25,26 @@ static const char abort_help[] =
 
 int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
-	vs_journal *j = NULL;
-	vs_plan *plan = NULL;
-	vs_migrate_opts opts;
+	vs_cli_migration m;
 	vs_error err;
-	int rc;
+	char *line;
+	int rc = vs_cli_migration_open(c, common, "resume", "", &m, o);
 
+	if (rc != VS_EXIT_OK)
+		return rc;
 	vs_error_clear(&err);
-	memset(&opts, 0, sizeof(opts));
-	if (vs_journal_open(c, common->state_ns, common->id, common->force, &j, &err) < 0)
-		return vs_out_error(o, "resume", "opening the journal", &err);
-	if (strncmp(vs_journal_phase(j), "roll", 4) == 0) {
+	if (strncmp(vs_journal_phase(m.j), "roll", 4) == 0) {
 		vs_error_set(&err, VS_EINVAL, "migration %s was rolled back (phase %s); start a new one with 'volshift migrate'",
-			     common->id, vs_journal_phase(j));
-		vs_journal_free(j);
-		return vs_out_error(o, "resume", "resume", &err);
-	}
-	rc = vs_plan_from_json(json_object_get(vs_journal_plan(j), "plan"), &plan, &err);
-	if (rc == 0)
-		rc = vs_migrate_opts_from_json(json_object_get(vs_journal_plan(j), "options"), &opts, &err);
-	if (rc < 0) {
-		rc = vs_out_error(o, "resume", "reading the journal", &err);
+			     common->id, vs_journal_phase(m.j));
+		rc = vs_out_error(o, "resume", "resume", &err);
 	} else {
-		char *line = vs_xasprintf("==> resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(j),
-					  plan->npvcs);
+		line = vs_xasprintf("==> resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(m.j),
+				    m.plan->npvcs);
 		vs_out_message(o, "resume", line);
 		free(line);
-		rc = vs_cli_execute(c, &opts, plan, j, o);
+		rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o);
 	}
-	free((void *)opts.rsync_flags);
-	vs_plan_free(plan);
-	vs_journal_free(j);
+	vs_cli_migration_close(&m);
 	return rc;
 }
 

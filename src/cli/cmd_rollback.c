@@ -74,48 +74,34 @@ static void rollback_explain(const vs_cli_common *common, const vs_migrate_opts 
 
 static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
-	vs_journal *j = NULL;
-	vs_plan *plan = NULL;
-	vs_migrate_opts opts;
+	vs_cli_migration m;
 	json_t *kept = NULL;
 	vs_error err;
-	int rc;
+	char *line;
+	int rc = vs_cli_migration_open(c, common, "rollback", " (a running migration is stopped with 'volshift abort')",
+				       &m, o);
 
+	if (rc != VS_EXIT_OK)
+		return rc;
 	vs_error_clear(&err);
-	memset(&opts, 0, sizeof(opts));
-	if (vs_journal_open(c, common->state_ns, common->id, common->force, &j, &err) < 0)
-		return vs_out_error(o, "rollback", "opening the journal (a running migration is stopped with 'volshift abort')",
-				    &err);
-	rc = vs_plan_from_json(json_object_get(vs_journal_plan(j), "plan"), &plan, &err);
-	if (rc == 0)
-		rc = vs_migrate_opts_from_json(json_object_get(vs_journal_plan(j), "options"), &opts, &err);
-	if (rc < 0) {
-		rc = vs_out_error(o, "rollback", "reading the journal", &err);
-		goto done;
-	}
-	char *line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id,
-				  vs_journal_phase(j), plan->npvcs, opts.plan.source_sc, opts.plan.dest_sc);
+	line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id, vs_journal_phase(m.j),
+			    m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
 	vs_out_message(o, "rollback", line);
 	free(line);
-	if (vs_migrate_rollback(c, &opts, plan, j, vs_out_event, o, &kept, &err) < 0) {
-		char *what = vs_xasprintf("rollback of %s stopped (no data was deleted; run 'volshift rollback %s' again)",
-					  common->id, common->id);
-		rc = vs_out_error(o, "rollback", what, &err);
-		free(what);
-		goto done;
-	}
-	rc = VS_EXIT_OK;
-	if (json_array_size(kept) && common->migrate_back)
-		rc = rollback_migrate_back(c, common, &opts, kept, o);
-	else if (json_array_size(kept))
-		rollback_explain(common, &opts, kept, o);
-	else
+	if (vs_migrate_rollback(c, &m.opts, m.plan, m.j, vs_out_event, o, &kept, &err) < 0) {
+		line = vs_xasprintf("rollback of %s stopped (no data was deleted; run 'volshift rollback %s' again)",
+				    common->id, common->id);
+		rc = vs_out_error(o, "rollback", line, &err);
+		free(line);
+	} else if (json_array_size(kept) && common->migrate_back) {
+		rc = rollback_migrate_back(c, common, &m.opts, kept, o);
+	} else if (json_array_size(kept)) {
+		rollback_explain(common, &m.opts, kept, o);
+	} else {
 		vs_out_message(o, "rolled-back", "Rolled back: every claim is on its original volume.");
-done:
+	}
 	json_decref(kept);
-	free((void *)opts.rsync_flags);
-	vs_plan_free(plan);
-	vs_journal_free(j);
+	vs_cli_migration_close(&m);
 	return rc;
 }
 

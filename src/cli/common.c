@@ -108,6 +108,40 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 	return rc;
 }
 
+int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
+			  vs_cli_migration *m, vs_out *o)
+{
+	const json_t *frozen;
+	vs_error err;
+	int rc;
+
+	vs_error_clear(&err);
+	memset(m, 0, sizeof(*m));
+	if (vs_journal_open(c, common->state_ns, common->id, common->force, &m->j, &err) < 0) {
+		char *what = vs_xasprintf("opening the journal%s", hint);
+		rc = vs_out_error(o, cmd, what, &err);
+		free(what);
+		return rc;
+	}
+	frozen = vs_journal_plan(m->j);
+	rc = vs_plan_from_json(json_object_get(frozen, "plan"), &m->plan, &err);
+	if (rc == 0)
+		rc = vs_migrate_opts_from_json(json_object_get(frozen, "options"), &m->opts, &err);
+	if (rc < 0) {
+		vs_cli_migration_close(m);
+		return vs_out_error(o, cmd, "reading the journal", &err);
+	}
+	return VS_EXIT_OK;
+}
+
+void vs_cli_migration_close(vs_cli_migration *m)
+{
+	free((void *)m->opts.rsync_flags);
+	vs_plan_free(m->plan);
+	vs_journal_free(m->j);
+	memset(m, 0, sizeof(*m));
+}
+
 int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn)
 {
 	vs_cli_common common = { .state_ns = VS_JOURNAL_NAMESPACE };
