@@ -635,7 +635,7 @@ static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		if (done)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		clearerr(ls->f);
-		vs_sleep_ms(200);
+		vs_sleep_ms(50); /* a kubelet follows a log as it grows */
 	}
 }
 

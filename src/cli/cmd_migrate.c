@@ -18,7 +18,7 @@
 enum migrate_flag {
 	F_SOURCE = 256, F_DEST, F_NAMESPACE, F_IMAGE, F_RSYNC_FLAGS, F_SET_DEFAULTS, F_VERBOSE, F_SKIP_SOURCE,
 	F_PREFLIGHT_ONLY, F_SKIP_PREFLIGHT, F_POD_READY, F_DELETE_PV, F_KUBECONFIG, F_CONTEXT, F_PVC, F_SELECTOR,
-	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_VERIFY, F_HELP,
+	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_VERIFY, F_PARALLEL, F_NO_WARM, F_HELP,
 };
 
 static const struct option migrate_options[] = {
@@ -46,6 +46,8 @@ static const struct option migrate_options[] = {
 	{ "ready-timeout", required_argument, NULL, F_READY },
 	{ "state-namespace", required_argument, NULL, F_STATE_NS },
 	{ "verify", required_argument, NULL, F_VERIFY },
+	{ "parallel", required_argument, NULL, F_PARALLEL },
+	{ "no-warm-copy", no_argument, NULL, F_NO_WARM },
 	{ "help", no_argument, NULL, F_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -85,6 +87,11 @@ static const char migrate_help[] =
 	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
 	"                                   must find no difference by size and time, or also by content\n"
 	"                                   (checksum: every file is read on both sides) (size-time)\n"
+	"  --parallel N                     groups in flight at once, 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
+	"                                   takes pods, at most 8: each node copies two volumes at a time)\n"
+	"  --no-warm-copy                   stop each group's workloads first and copy everything then; by\n"
+	"                                   default a first copy runs beside the application while it still\n"
+	"                                   runs, and only what changed is copied after the stop\n"
 	"\n"
 	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
 	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
@@ -126,6 +133,20 @@ static int migrate_bool(const char *name, const char *v, bool *out)
 			return (*out = false), 0;
 	}
 	return migrate_usage("--%s=%s: expected true or false", name, v);
+}
+
+static int migrate_parallel(const char *v, unsigned *out)
+{
+	char *end = NULL;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > VS_MIGRATE_MAX_PARALLEL)
+		return migrate_usage("--parallel %s: expected a number of groups from 1 to %s", v,
+				     VS_STR(VS_MIGRATE_MAX_PARALLEL));
+	*out = (unsigned)n;
+	return 0;
 }
 
 static int migrate_seconds(const char *name, const char *v, int64_t *out_ms)
@@ -184,6 +205,11 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 		if (vs_verify_mode_parse(v, &m->m.verify, NULL) < 0)
 			return migrate_usage("--verify %s: expected size-time or checksum%s", v, "");
 		return 0;
+	case F_PARALLEL:
+		return migrate_parallel(v, &m->m.parallel);
+	case F_NO_WARM:
+		m->m.warm_copy = false;
+		return 0;
 	case F_OUTPUT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return migrate_usage("--output %s: expected text or json%s", v, "");
@@ -203,6 +229,7 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 	m->m.pod_ready_timeout_ms = 60 * 1000;
 	m->m.delete_pv_timeout_ms = 300 * 1000;
 	m->m.ready_timeout_ms = 600 * 1000;
+	m->m.warm_copy = true;
 	opterr = 0;
 	optind = 1;
 	while (rc == 0 && (opt = go_style ? getopt_long_only(argc, argv, "+", migrate_options, &idx)
@@ -254,6 +281,7 @@ static bool migrate_ask(bool yes, vs_out *o, const char *question, bool dflt)
 int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o)
 {
 	vs_migrate_snapshot snap;
+	vs_migrate_opts run = *opts;
 	vs_plan *plan = NULL;
 	vs_error err;
 	int rc;
@@ -262,6 +290,9 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	if (vs_migrate_snapshot_take(c, &snap, &err) < 0)
 		return vs_out_error(o, "migrate", "reading the cluster", &err);
 	rc = vs_plan_build(&snap.in, &opts->plan, &plan, &err);
+	if (!run.parallel)
+		run.parallel = vs_migrate_default_parallel(&snap.in);
+	opts = &run;
 	vs_migrate_snapshot_clear(&snap);
 	if (rc < 0) {
 		fprintf(stderr, "volshift migrate: %s\n", err.message);

@@ -28,11 +28,15 @@
 struct vs_journal {
 	vs_kube_client *c;
 	char *ns, *id, *name, *holder;
-	json_t *cm;      /* the ConfigMap as last written or read */
+	json_t *cm;      /* the ConfigMap as last written or read; replaced, never changed in place */
 	json_t *state;   /* {plan, steps, objects, phase, error} decoded */
 	bool lost;       /* another volshift took the lease */
+	uint64_t changes; /* changes made to state so far */
+	uint64_t written; /* ... of which the ConfigMap holds this many */
+	bool writing;    /* a thread is writing the ConfigMap (without holding mu) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;      /* the renewer's sleep */
+	pthread_cond_t flushed; /* a write ended */
 	pthread_t renewer;
 	bool renewing, stop;
 };
@@ -84,13 +88,15 @@ static void journal_set_annotation(json_t *cm, const char *key, const char *valu
 	json_object_set_new(ann, key, json_string(value));
 }
 
-/* Put the in-memory state into the ConfigMap's data and our lease into its annotations. */
-static void journal_encode(vs_journal *j)
+/* What to write, under j->mu: the ConfigMap with the in-memory state as its data and our lease in
+ * its annotations. j->cm is not changed. Caller owns the result. */
+static json_t *journal_body(const vs_journal *j)
 {
 	static const char *keys[] = { "plan", "steps", "objects" };
-	json_t *data = json_object();
+	json_t *body = json_copy(j->cm), *data = json_object();
 	char now[32];
 
+	json_object_set_new(body, "metadata", json_deep_copy(json_object_get(j->cm, "metadata")));
 	for (size_t k = 0; k < 3; k++) {
 		char *text = json_dumps(json_object_get(j->state, keys[k]), JSON_COMPACT | JSON_SORT_KEYS);
 		json_object_set_new(data, keys[k], json_string(text));
@@ -99,10 +105,11 @@ static void journal_encode(vs_journal *j)
 	json_object_set(data, "phase", json_object_get(j->state, "phase"));
 	if (json_is_string(json_object_get(j->state, "error")))
 		json_object_set(data, "error", json_object_get(j->state, "error"));
-	json_object_set_new(j->cm, "data", data);
+	json_object_set_new(body, "data", data);
 	vs_time_format(vs_time_now(), now);
-	journal_set_annotation(j->cm, JOURNAL_HOLDER, j->holder);
-	journal_set_annotation(j->cm, JOURNAL_RENEWED, now);
+	journal_set_annotation(body, JOURNAL_HOLDER, j->holder);
+	journal_set_annotation(body, JOURNAL_RENEWED, now);
+	return body;
 }
 
 /* True when holder ("HOST/PID/RANDOM") names a process of this machine that no longer exists: a
@@ -133,25 +140,31 @@ static bool journal_held_by_other(const json_t *cm, const char *holder)
 	return (vs_time_now() - at) * 1000 < VS_JOURNAL_LEASE_MS;
 }
 
-/* Write under j->mu: PUT with the last resourceVersion; on conflict reload, check the lease, retry. */
-static int journal_write_locked(vs_journal *j, vs_error *err)
+/*
+ * Write the state, entered and left under j->mu but without it during the requests: PUT with the
+ * last resourceVersion; on conflict reload, check the lease, retry. One thread writes at a time
+ * (j->writing), so j->cm is replaced by the writer only.
+ */
+static int journal_put(vs_journal *j, vs_error *err)
 {
 	int rc = 0;
 
 	if (j->lost)
 		return vs_error_set(err, VS_EINVAL, "migration %s: another volshift took it over; this one stops", j->id);
 	for (int attempt = 0; attempt < JOURNAL_WRITE_TRIES; attempt++) {
-		json_t *out = NULL, *fresh = NULL;
-		journal_encode(j);
-		rc = vs_kube_update(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->cm, &out, err);
-		if (rc == 0) {
+		json_t *body = journal_body(j), *out = NULL, *fresh = NULL;
+		pthread_mutex_unlock(&j->mu);
+		rc = vs_kube_update(j->c, &VS_KUBE_CONFIGMAPS, j->ns, body, &out, err);
+		bool conflict = rc < 0 && vs_error_is(err, "Conflict");
+		if (conflict)
+			rc = vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, err);
+		pthread_mutex_lock(&j->mu);
+		json_decref(body);
+		if (rc == 0 && !conflict) {
 			json_decref(j->cm);
 			j->cm = out;
 			return 0;
 		}
-		if (!vs_error_is(err, "Conflict"))
-			break;
-		rc = vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, err);
 		if (rc < 0)
 			break;
 		const char *holder = vs_json_annotation(fresh, JOURNAL_HOLDER);
@@ -166,6 +179,36 @@ static int journal_write_locked(vs_journal *j, vs_error *err)
 		j->cm = fresh; /* keeps annotations others added (abort) and the fresh resourceVersion */
 	}
 	return rc < 0 ? vs_error_wrap(err, "journal %s/%s", j->ns, j->name) : 0;
+}
+
+/*
+ * Under j->mu: return once the ConfigMap holds the first want changes. A thread that finds another
+ * writing waits for it; that write may carry its changes too (threads share writes).
+ */
+static int journal_flush(vs_journal *j, uint64_t want, vs_error *err)
+{
+	int rc = 0;
+
+	while (rc == 0 && j->written < want) {
+		if (j->writing) {
+			pthread_cond_wait(&j->flushed, &j->mu);
+			continue;
+		}
+		uint64_t upto = j->changes;
+		j->writing = true;
+		rc = journal_put(j, err);
+		j->writing = false;
+		if (rc == 0 && upto > j->written)
+			j->written = upto;
+		pthread_cond_broadcast(&j->flushed);
+	}
+	return rc;
+}
+
+/* Under j->mu: write now, whatever the ConfigMap holds (the lease, a release). */
+static int journal_write_locked(vs_journal *j, vs_error *err)
+{
+	return journal_flush(j, ++j->changes, err);
 }
 
 static void *journal_renew(void *arg)
@@ -202,6 +245,7 @@ static vs_journal *journal_new(vs_kube_client *c, const char *ns, const char *id
 	j->holder = vs_xasprintf("%s/%d/%08" PRIx64, host, (int)getpid(), vs_rand_u64() & 0xffffffffu);
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
+	pthread_cond_init(&j->flushed, NULL);
 	return j;
 }
 
@@ -267,8 +311,9 @@ int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_
 	j->cm = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
 			  "name", j->name, "namespace", ns, "labels", "app.kubernetes.io/managed-by", "volshift",
 			  JOURNAL_LABEL, id);
-	journal_encode(j);
-	rc = journal_create(c, &VS_KUBE_CONFIGMAPS, ns, j->cm, j->holder, &created, err);
+	json_t *body = journal_body(j);
+	rc = journal_create(c, &VS_KUBE_CONFIGMAPS, ns, body, j->holder, &created, err);
+	json_decref(body);
 	if (rc < 0) {
 		vs_journal_free(j);
 		return vs_error_wrap(err, "create journal %s/volshift-%s", ns, id);
@@ -305,7 +350,9 @@ int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool forc
 			     json_object_get(decoded, "steps"), "objects", json_object_get(decoded, "objects"), "phase",
 			     vs_json_str_or(decoded, "phase", "running"));
 	json_decref(decoded);
+	pthread_mutex_lock(&j->mu);
 	rc = journal_write_locked(j, err); /* takes the lease */
+	pthread_mutex_unlock(&j->mu);
 	if (rc < 0) {
 		vs_journal_free(j);
 		return rc;
@@ -329,13 +376,16 @@ void vs_journal_free(vs_journal *j)
 	if (j->cm && j->state && !j->lost) {
 		/* give the lease back: an empty holder lets the next volshift in at once */
 		vs_error err;
+		pthread_mutex_lock(&j->mu);
 		free(j->holder);
 		j->holder = vs_xstrdup("");
 		vs_error_clear(&err);
 		journal_write_locked(j, &err);
+		pthread_mutex_unlock(&j->mu);
 	}
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv);
+	pthread_cond_destroy(&j->flushed);
 	json_decref(j->cm);
 	json_decref(j->state);
 	free(j->ns), free(j->id), free(j->name), free(j->holder);
@@ -347,14 +397,26 @@ const char *vs_journal_id(const vs_journal *j)
 	return j->id;
 }
 
+/* state[section][key] (section NULL: state[key]), looked up under the lock. */
+static const json_t *journal_get(const vs_journal *j, const char *section, const char *key)
+{
+	vs_journal *mj = (vs_journal *)j; /* the lock is not part of the journal's value */
+	const json_t *v;
+
+	pthread_mutex_lock(&mj->mu);
+	v = json_object_get(section ? json_object_get(j->state, section) : j->state, key);
+	pthread_mutex_unlock(&mj->mu);
+	return v;
+}
+
 const json_t *vs_journal_plan(const vs_journal *j)
 {
-	return json_object_get(j->state, "plan");
+	return journal_get(j, NULL, "plan");
 }
 
 const json_t *vs_journal_step_record(const vs_journal *j, const char *key)
 {
-	return json_object_get(json_object_get(j->state, "steps"), key);
+	return journal_get(j, "steps", key);
 }
 
 const char *vs_journal_step_state(const vs_journal *j, const char *key)
@@ -364,50 +426,52 @@ const char *vs_journal_step_state(const vs_journal *j, const char *key)
 
 const char *vs_journal_phase(const vs_journal *j)
 {
-	return vs_json_str_or(j->state, "phase", "running");
+	const char *phase = json_string_value(journal_get(j, NULL, "phase"));
+
+	return phase ? phase : "running";
 }
 
 const json_t *vs_journal_object(const vs_journal *j, const char *key)
 {
-	return json_object_get(json_object_get(j->state, "objects"), key);
+	return journal_get(j, "objects", key);
 }
 
 bool vs_journal_abort_requested(vs_journal *j)
 {
-	json_t *fresh = NULL;
 	bool asked;
 
 	pthread_mutex_lock(&j->mu);
-	if (vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, NULL) == 0 &&
-	    vs_json_annotation(fresh, JOURNAL_ABORT))
-		journal_set_annotation(j->cm, JOURNAL_ABORT, vs_json_annotation(fresh, JOURNAL_ABORT));
 	asked = vs_json_annotation(j->cm, JOURNAL_ABORT) != NULL;
 	pthread_mutex_unlock(&j->mu);
-	json_decref(fresh);
 	return asked;
 }
 
-/* Apply a change to the state under the lock, then write. value is stolen. */
-static int journal_change(vs_journal *j, const char *section, const char *key, json_t *value, vs_error *err)
+/*
+ * Set state[section][key] (section NULL: state[key]) to value (stolen) under the lock; then, when
+ * durable, return only once the ConfigMap holds it. A change that is not durable goes with the
+ * next write.
+ */
+static int journal_change(vs_journal *j, const char *section, const char *key, json_t *value, bool durable,
+			  vs_error *err)
 {
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&j->mu);
-	if (section)
-		json_object_set_new(json_object_get(j->state, section), key, value);
-	else
-		json_object_set_new(j->state, key, value);
-	rc = journal_write_locked(j, err);
+	json_object_set_new(section ? json_object_get(j->state, section) : j->state, key, value);
+	j->changes++;
+	if (durable)
+		rc = journal_flush(j, j->changes, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
 
-int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
-		    vs_error *err)
+/* The record of step key once it is in state, keeping what earlier records said. Under the lock. */
+static json_t *journal_step_record(const vs_journal *j, const char *key, const char *state, const char *error,
+				   const json_t *extra)
 {
-	char now[32];
 	const json_t *old = json_object_get(json_object_get(j->state, "steps"), key);
 	json_t *rec = old ? json_deep_copy(old) : json_object();
+	char now[32];
 
 	vs_time_format(vs_time_now(), now);
 	if (!json_is_string(json_object_get(rec, "started")))
@@ -421,12 +485,23 @@ int vs_journal_step(vs_journal *j, const char *key, const char *state, const cha
 		json_object_set_new(rec, "error", json_string(error));
 	if (extra)
 		json_object_update(rec, (json_t *)extra);
-	return journal_change(j, "steps", key, rec, err);
+	return rec;
 }
 
-int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, vs_error *err)
+int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
+		    bool durable, vs_error *err)
 {
-	return journal_change(j, "objects", key, json_deep_copy(obj), err);
+	json_t *rec;
+
+	pthread_mutex_lock(&j->mu);
+	rec = journal_step_record(j, key, state, error, extra);
+	pthread_mutex_unlock(&j->mu);
+	return journal_change(j, "steps", key, rec, durable, err);
+}
+
+int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bool durable, vs_error *err)
+{
+	return journal_change(j, "objects", key, json_deep_copy(obj), durable, err);
 }
 
 int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs_error *err)
@@ -434,7 +509,7 @@ int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs
 	pthread_mutex_lock(&j->mu);
 	json_object_set_new(j->state, "error", error ? json_string(error) : json_null());
 	pthread_mutex_unlock(&j->mu);
-	return journal_change(j, NULL, "phase", json_string(phase), err);
+	return journal_change(j, NULL, "phase", json_string(phase), true, err);
 }
 
 static int journal_newest_first(const void *a, const void *b)

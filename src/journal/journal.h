@@ -9,8 +9,9 @@
  * holds the lease.
  *
  * Ownership: a vs_journal owns its copy of the ConfigMap; pointers returned into it are borrowed
- * and valid until the next write. The client passed in is borrowed and must outlive the journal.
- * A journal is used by one thread, except for the lease renewal it runs itself.
+ * and valid until that key is written again. The client passed in is borrowed and must outlive the
+ * journal. A journal is thread-safe: the groups of a migration run in threads of their own, each
+ * writing its own keys, and threads that write at the same time share one write of the ConfigMap.
  */
 #ifndef VS_JOURNAL_H
 #define VS_JOURNAL_H
@@ -57,7 +58,8 @@ const char *vs_journal_step_state(const vs_journal *j, const char *key);
 const char *vs_journal_phase(const vs_journal *j);
 /* A saved object, or NULL. Borrowed. */
 const json_t *vs_journal_object(const vs_journal *j, const char *key);
-/* True when someone asked this migration to stop (volshift abort). Reloads the journal. */
+/* True when someone asked this migration to stop (volshift abort), as last seen: every write (an
+ * abort makes it conflict, which reloads) and every lease renewal brings the request in. */
 bool vs_journal_abort_requested(vs_journal *j);
 
 /*
@@ -65,14 +67,18 @@ bool vs_journal_abort_requested(vs_journal *j);
  * step's record, e.g. bytes copied), with the time. Written before the step runs (intent) and
  * after its effect is observed (done). The record keeps what earlier writes put there, so
  * "started" / "startedMs" (wall-clock ms) are those of the first attempt, across crashes and
- * resumes. Fails with VS_EINVAL when another volshift took the lease.
+ * resumes. durable: the ConfigMap holds the record (and every change before it) when this returns;
+ * otherwise it goes with the next write, which suits a done (lost in a crash, it only runs an
+ * idempotent step again) and the intent of a step whose re-run is harmless. Fails with VS_EINVAL
+ * when another volshift took the lease.
  */
 int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
-		    vs_error *err);
+		    bool durable, vs_error *err);
 /* The record of step key ({state, time, started, startedMs, error, ...}), or NULL. Borrowed. */
 const json_t *vs_journal_step_record(const vs_journal *j, const char *key);
-/* Save obj (borrowed; copied) under key, before the object is deleted. */
-int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, vs_error *err);
+/* Save obj (borrowed; copied) under key, before the object is deleted: durable as for
+ * vs_journal_step (a later durable write may carry it, if it comes before the delete). */
+int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bool durable, vs_error *err);
 /* Set the phase (and, for "failed", the error). */
 int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs_error *err);
 

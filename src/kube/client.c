@@ -29,6 +29,7 @@ struct vs_kube_client {
 	char *connect_to; /* "name:port:host:port" when tls-server-name is set */
 	char *user_agent;
 	int64_t budget_ms, base_ms, cap_ms, timeout_ms;
+	uint64_t requests; /* sent, retries included (atomic) */
 };
 
 enum retry_policy {
@@ -170,6 +171,11 @@ int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opt
 	}
 	*out = c;
 	return 0;
+}
+
+uint64_t vs_kube_client_requests(const vs_kube_client *c)
+{
+	return __atomic_load_n(&c->requests, __ATOMIC_RELAXED);
 }
 
 void vs_kube_client_free(vs_kube_client *c)
@@ -390,6 +396,8 @@ static int perform_once(vs_kube_client *c, struct transfer *t, bool *unsent, vs_
 	rc = vs_kube_config_credentials(c->cfg, &cred, err);
 	if (rc < 0)
 		return rc;
+	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
+	vs_debug("%s %s", t->req->verb, t->req->what);
 	t->h = curl_easy_init();
 	hdrs = request_headers(t->req, &cred);
 	if (c->connect_to)

@@ -168,6 +168,8 @@ int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opt
 		       vs_error *err);
 /* Free a client; NULL is fine. No request may be running. */
 void vs_kube_client_free(vs_kube_client *c);
+/* The requests c has sent so far, each retry counted (what the API server saw). Thread-safe. */
+uint64_t vs_kube_client_requests(const vs_kube_client *c);
 
 /* ---- verbs ----------------------------------------------------------------------------------- */
 /*

@@ -155,6 +155,8 @@ static int rsync_log_line(const char *line, size_t len, void *ctx)
 
 	if (copy_stat(line, "Total file size:", &n)) {
 		log->stats->total_bytes = n;
+	} else if (copy_stat(line, "Total transferred file size:", &n)) {
+		log->stats->transferred = n;
 	} else if (copy_stat(line, "Number of files:", &n)) {
 		log->stats->files = (long)n;
 		log->stats->seen = true;
@@ -164,6 +166,14 @@ static int rsync_log_line(const char *line, size_t len, void *ctx)
 	return log->fn(line, len, log->ctx);
 }
 
+/* fields (returned) with the pass being made. */
+static json_t *copy_pass_fields(const mig_run *r, json_t *fields)
+{
+	json_object_set_new(fields, "pass", json_string(r->pass ? r->pass : "cold"));
+	json_object_set_new(fields, "passNumber", json_integer(r->pass_number));
+	return fields;
+}
+
 static void copy_send_progress(struct copy_state *s)
 {
 	const vs_rsync_progress *pr = &s->last;
@@ -171,9 +181,10 @@ static void copy_send_progress(struct copy_state *s)
 	s->last_progress_ms = vs_time_mono_ms();
 	s->last_sent = true;
 	mig_emit(s->r, "copy-progress",
-		 json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc", s->p->name, "bytes",
-			   (json_int_t)pr->bytes, "percent", pr->percent, "rate", pr->rate, "eta", pr->eta, "files",
-			   (json_int_t)pr->files_done, "filesTotal", (json_int_t)pr->files_total));
+		 copy_pass_fields(s->r, json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc",
+						  s->p->name, "bytes", (json_int_t)pr->bytes, "percent", pr->percent, "rate",
+						  pr->rate, "eta", pr->eta, "files", (json_int_t)pr->files_done,
+						  "filesTotal", (json_int_t)pr->files_total)));
 }
 
 static int copy_line(const char *line, size_t len, void *ctx)
@@ -262,15 +273,24 @@ static char *copy_pending_reason(mig_run *r, const char *ns, const char *name)
 	return why ? why : vs_xstrdup("it is still Pending");
 }
 
-/* Start the pod and wait until it runs (or has already ended). */
+/* Start the pod (after removing one of that name an interrupted run left) and wait until it runs
+ * (or has already ended). */
 int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpose, vs_error *err)
 {
 	const char *name = vs_kube_obj_name(pod);
-	int rc = vs_kube_create(r->c, &VS_KUBE_PODS, ns, pod, NULL, err);
+	json_t *created = NULL;
+	int rc = vs_kube_create(r->c, &VS_KUBE_PODS, ns, pod, &created, err);
 
+	if (rc < 0 && vs_error_is(err, "AlreadyExists")) {
+		vs_error_clear(err);
+		rc = mig_pod_remove(r, ns, name, err);
+		if (rc == 0)
+			rc = vs_kube_create(r->c, &VS_KUBE_PODS, ns, pod, &created, err);
+	}
 	if (rc < 0)
 		return vs_error_wrap(err, "create %s pod", purpose);
-	rc = mig_wait_obj(r, &VS_KUBE_PODS, ns, name, copy_pod_started, NULL, r->opts->pod_ready_timeout_ms, "", err);
+	rc = mig_wait_from(r, &VS_KUBE_PODS, created, copy_pod_started, NULL, r->opts->pod_ready_timeout_ms, "", err);
+	json_decref(created);
 	if (rc == VS_ETIMEOUT) {
 		char *why = copy_pending_reason(r, ns, name);
 		rc = vs_error_set(err, VS_ETIMEOUT, "%s pod %s/%s did not start within %llds (--pod-ready-timeout): %s",
@@ -313,11 +333,16 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 {
 	json_t *pod = NULL;
 	vs_buf tail;
-	int rc = mig_wait_obj(r, &VS_KUBE_PODS, p->ns, p->copy_pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
-			      "the rsync pod to end", err);
+	int rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
 
-	if (rc == 0)
-		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+	if (rc == 0 && pod && !copy_pod_finished(pod, NULL)) { /* its log ended before its status did */
+		rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
+				   "the rsync pod to end", err);
+		json_decref(pod);
+		pod = NULL;
+		if (rc == 0)
+			rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+	}
 	if (rc < 0)
 		return rc;
 	if (pod && strcmp(vs_json_str_or(pod, "status.phase", ""), "Succeeded") == 0) {
@@ -337,22 +362,20 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	return rc;
 }
 
-int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs_kube_line_fn fn, void *ctx,
-		  mig_rsync_stats *stats, vs_error *err)
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, json_t *command, vs_kube_line_fn fn,
+		  void *ctx, mig_rsync_stats *stats, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
 	struct rsync_log log = { .fn = fn, .ctx = ctx, .stats = stats };
 	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
-	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, p->node, command, mounts, 2);
+	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, command, mounts, 2);
 	vs_error cleanup;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
 	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
-	rc = mig_pod_remove(r, p->ns, p->copy_pod, err); /* a pod left by an interrupted run */
-	if (rc == 0)
-		rc = mig_pod_run(r, p->ns, pod, purpose, err);
+	rc = mig_pod_run(r, p->ns, pod, purpose, err);
 	json_decref(pod);
 	if (rc == 0)
 		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, &log, err);
@@ -368,13 +391,14 @@ int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs
 	return rc;
 }
 
-int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err)
+/* One rsync pass of plan pvc i from a pod on node; *stats gets its summary. */
+static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode compare, mig_rsync_stats *stats,
+		     vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	const char *mode[3] = { "--info=progress2,stats2" };
 	size_t nmode = 1;
 	struct copy_state s = { .r = r, .p = p };
-	mig_rsync_stats stats;
 	int64_t start = vs_time_mono_ms();
 	int rc;
 
@@ -382,18 +406,50 @@ int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *e
 		mode[nmode++] = "--checksum";
 	if (r->opts->verbose_copy)
 		mode[nmode++] = "-v";
-	mig_emit(r, "copy-start", json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", p->node));
-	rc = mig_rsync_pod(r, i, "copy", mig_rsync_command(r, mode, nmode), copy_line, &s, &stats, err);
+	mig_emit(r, "copy-start",
+		 copy_pass_fields(r, json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", node)));
+	rc = mig_rsync_pod(r, i, "copy", node, mig_rsync_command(r, mode, nmode), copy_line, &s, stats, err);
 	if (rc == 0) {
-		r->bytes_copied += stats.total_bytes;
-		mig_emit(r, "copy-done", json_pack("{s:s, s:s, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name, "bytes",
-						   (json_int_t)stats.total_bytes, "files", (json_int_t)stats.files, "ms",
-						   (json_int_t)(vs_time_mono_ms() - start)));
+		r->bytes_copied += stats->transferred;
+		mig_emit(r, "copy-done",
+			 copy_pass_fields(r, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name,
+						       "bytes", (json_int_t)stats->total_bytes, "transferred",
+						       (json_int_t)stats->transferred, "files", (json_int_t)stats->files, "ms",
+						       (json_int_t)(vs_time_mono_ms() - start))));
 	}
 	return rc;
+}
+
+int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err)
+{
+	mig_rsync_stats stats;
+
+	return copy_pass(r, i, r->plan->pvcs[i].node, compare, &stats, err);
 }
 
 int mig_copy(mig_run *r, size_t i, vs_error *err)
 {
 	return mig_copy_with(r, i, VS_VERIFY_SIZE_TIME, err);
+}
+
+/* A warm pass shorter than this leaves too little time for changes to pile up: stop there. */
+#define COPY_WARM_SHORT_MS 2000
+
+int mig_warm_copy(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	int64_t before = -1;
+	int rc = 0;
+
+	for (r->pass_number = 1; r->pass_number <= MIG_WARM_PASSES && rc == 0 && !p->cold_reason; r->pass_number++) {
+		mig_rsync_stats stats;
+		int64_t start = vs_time_mono_ms();
+		rc = copy_pass(r, i, p->warm_node, VS_VERIFY_SIZE_TIME, &stats, err);
+		if (rc < 0 || vs_time_mono_ms() - start < COPY_WARM_SHORT_MS || stats.transferred == 0 ||
+		    (before >= 0 && stats.transferred >= before))
+			break;
+		before = stats.transferred;
+	}
+	r->pass_number = 0;
+	return rc;
 }

@@ -78,6 +78,8 @@ typedef struct vs_plan_pvc {
 	char *node;             /* the node a node-local source volume is on, or NULL */
 	char *temp_name;        /* the destination claim while copying: NAME-pvcmigrate (shortened) */
 	char *copy_pod;         /* the copy pod: migrate-NAME (shortened) */
+	char *warm_node;        /* where a warm copy runs (the application's node), or NULL: anywhere */
+	char *cold_reason;      /* why this claim gets no warm copy, or NULL */
 	size_t group;           /* index into vs_plan.groups */
 } vs_plan_pvc;
 
@@ -195,6 +197,13 @@ const char *vs_verify_mode_name(enum vs_verify_mode mode);
 /* The mode named name (vs_verify_mode_name's words); VS_EINVAL naming the value and the choices. */
 int vs_verify_mode_parse(const char *name, enum vs_verify_mode *out, vs_error *err);
 
+/* The most groups in flight that --parallel accepts. */
+#define VS_MIGRATE_MAX_PARALLEL 64
+
+/* The groups in flight when none is asked for: two per node that takes pods (each node copies two
+ * volumes at a time, one reading while the other waits on the API), at least 1 and at most 8. */
+unsigned vs_migrate_default_parallel(const vs_plan_input *in);
+
 typedef struct vs_migrate_opts {
 	vs_plan_opts plan;
 	const char *rsync_image;            /* image of copy and probe pods; must have rsync and sh */
@@ -206,18 +215,26 @@ typedef struct vs_migrate_opts {
 	int64_t pod_ready_timeout_ms;       /* probe and copy pods must be running within this */
 	int64_t delete_pv_timeout_ms;       /* claims and volumes must bind, release and go within this */
 	int64_t ready_timeout_ms;           /* workloads must be ready again within this */
+	unsigned parallel;                  /* groups in flight at once (>= 1) */
+	bool warm_copy;                     /* copy while the applications run, then only the changes */
 } vs_migrate_opts;
 
 /*
  * Events are how a migration talks to people and machines: a JSON object with "event" (its type),
- * "time" (RFC 3339) and fields of its own. Types: "stage" {message}, "probe" {mode, ok, message},
- * "workload-stopped" {kind, namespace, name, replicas}, "workload-ready" {kind, namespace, name,
- * downtimeMs}, "waiting" {message}, "copy-start" {namespace, pvc, node}, "copy-progress" {namespace,
- * pvc, bytes, percent, rate, eta}, "copy-log" {namespace, pvc, line}, "copy-done" {namespace, pvc,
- * bytes, files, ms}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc,
- * mode, attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv, newPv}, "pv-deleted" {pv, reclaim},
- * "statefulset-recreated" {namespace, name}, "default-class" {from, to}, "warning" {message},
- * "done" {pvcs, bytes, ms}. The event is borrowed for the call; calls come from one thread.
+ * "time" (RFC 3339) and fields of its own. Every event sent while a group is worked on also has
+ * "group" (1-based) and "groups" (their number). Types: "stage" {message}, "probe" {mode, ok,
+ * message}, "group-start" {namespace, claims, workloads}, "group-phase" {phase: dest, warm, stop,
+ * final, copy, verify, swap, start}, "group-done" {ms, downtimeMs {"Kind ns/name": ms}},
+ * "group-failed" {message}, "workload-stopped" {kind, namespace, name, replicas},
+ * "workload-ready" {kind, namespace, name, downtimeMs}, "waiting" {message}, "copy-start"
+ * {namespace, pvc, node, pass: warm|final|cold, passNumber}, "copy-progress" {namespace, pvc, bytes,
+ * percent, rate, eta, files, filesTotal, pass, passNumber}, "copy-log" {namespace, pvc, line},
+ * "copy-done" {namespace, pvc, bytes (the tree), transferred (sent by this pass), files, ms, pass,
+ * passNumber}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc, mode,
+ * attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv,
+ * newPv}, "pv-deleted" {pv, reclaim}, "statefulset-recreated" {namespace, name}, "default-class"
+ * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel}. The event is
+ * borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
 
@@ -232,16 +249,19 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
 			 void *ctx, vs_error *err);
 
 /*
- * Execute a plan without problems, group by group: create the destination claims, stop the
- * group's workloads (recording their scale), copy each claim with an rsync pod and verify the copy
+ * Execute a plan without problems, up to opts->parallel groups at once, each in a thread of its
+ * own: create the destination claims, copy each claim while its applications run (opts->warm_copy,
+ * in passes while what changed shrinks), stop the group's workloads (recording their scale), copy
+ * each claim with an rsync pod (only what changed after a warm copy) and verify the copy
  * (opts->verify; differences left after one more copy fail the group), swap the volumes under the
  * original claim names, restart the workloads and wait until they are ready, then
  * (change_default) move the default class. Every step is recorded in journal j (borrowed) before
  * it runs and once its effect is observed, and objects that are deleted and recreated are saved in
  * it first; given the same journal again (resume), finished groups and swaps are skipped and every
  * other step checks the live cluster before acting. At no point is a volume that may hold the last
- * copy of data deleted: see swap.c. Between groups, an abort requested in the journal stops the
- * run (VS_ECANCEL). Errors name the claim or workload and the cause.
+ * copy of data deleted: see swap.c. Before each group, an abort requested in the journal stops the
+ * run (VS_ECANCEL; groups in flight finish); a group that fails lets those in flight finish and
+ * starts no other. Errors name the claim or workload and the cause.
  */
 int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
 		       vs_migrate_event_fn fn, void *ctx, vs_error *err);

@@ -9,10 +9,15 @@
 #include "kube/kube.h"
 #include "migrate.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One run: borrowed client, options, plan and event sink. */
+/*
+ * One run, as one thread sees it: borrowed client, options, plan, journal and event sink, shared
+ * by every thread of the run (the client and the journal are thread-safe; events take turns under
+ * emit_mu), and the state of the group this thread works on. Each group's thread has its own copy.
+ */
 typedef struct mig_run {
 	vs_kube_client *c;
 	const vs_migrate_opts *opts;
@@ -20,7 +25,12 @@ typedef struct mig_run {
 	vs_journal *j;            /* where every step is recorded (borrowed) */
 	vs_migrate_event_fn fn;
 	void *ctx;
-	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc) */
+	pthread_mutex_t *emit_mu; /* one event at a time (borrowed; NULL: one thread) */
+	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc;
+				     each thread touches only its group's) */
+	size_t group;             /* the group this thread works on, 1-based; 0: none */
+	const char *pass;         /* the copy being made: "warm", "final" or "cold" (static) */
+	int pass_number;          /* its number among the warm passes */
 	int64_t bytes_copied;
 	json_t *step_extra;       /* fields the running step adds to its journal record (owned; may be NULL) */
 } mig_run;
@@ -75,6 +85,11 @@ typedef bool (*mig_obj_pred)(const json_t *obj, void *ctx);
 int mig_wait_obj(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, mig_obj_pred pred,
 		 void *ctx, int64_t timeout_ms, const char *what, vs_error *err);
 
+/* mig_wait_obj from an object just read or written (known, borrowed, with its resourceVersion):
+ * pred is checked on it first, then on what a watch from its version brings; no list. */
+int mig_wait_from(mig_run *r, const vs_kube_resource *res, const json_t *known, mig_obj_pred pred, void *ctx,
+		  int64_t timeout_ms, const char *what, vs_error *err);
+
 /* GET that treats NotFound as success with *out NULL. */
 int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
 		vs_error *err);
@@ -98,8 +113,17 @@ int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
 
 /* Create the destination claim of plan pvc i (idempotent; refuses a stranger with the same name). */
 int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err);
-/* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. */
+/* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. A copy
+ * after a warm copy (r->pass "final") sends only what changed, deletions included. */
 int mig_copy(mig_run *r, size_t i, vs_error *err);
+/*
+ * The warm copy of plan pvc i while its application runs: rsync passes from a pod on the claim's
+ * warm node (beside the application), another pass while the last one took long enough for changes
+ * to pile up and sent less than the one before, at most MIG_WARM_PASSES. A claim with a cold
+ * reason gets none.
+ */
+#define MIG_WARM_PASSES 3
+int mig_warm_copy(mig_run *r, size_t i, vs_error *err);
 /* mig_copy, choosing the files to send by compare: their size and time (rsync's quick check, as
  * mig_copy does) or their content (--checksum: a file that kept both is sent too). */
 int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err);
@@ -113,18 +137,19 @@ json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmod
 typedef struct mig_rsync_stats {
 	bool seen;           /* the summary was printed (flags such as -q silence it) */
 	int64_t total_bytes; /* "Total file size" */
+	int64_t transferred; /* "Total transferred file size": what this pass sent */
 	long files;          /* "Number of files": files, directories, links and others */
 } mig_rsync_stats;
 
 /*
  * Run rsync command (stolen) in plan pvc i's copy pod: the source claim at /source, the
- * destination claim at /dest, pinned to the source volume's node, after deleting a pod of that
+ * destination claim at /dest, pinned to node (NULL: where the scheduler puts it), after deleting a pod of that
  * name left by an interrupted run. Each line of its log goes to fn; *stats gets the summary. The
  * pod is deleted afterwards, whatever happened. purpose ("copy", "verify") names the pod in
  * errors; an rsync that fails is VS_EIO naming the claim, with rsync's last lines.
  */
-int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, json_t *command, vs_kube_line_fn fn, void *ctx,
-		  mig_rsync_stats *stats, vs_error *err);
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, json_t *command, vs_kube_line_fn fn,
+		  void *ctx, mig_rsync_stats *stats, vs_error *err);
 
 /* A pod that mounts nmounts claims (mounts holds volume name, claim, mount path for each) and runs
  * command (stolen), pinned to node when not NULL; for copy and probe pods. Caller owns it. */
@@ -157,7 +182,11 @@ int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_
 		vs_error *err);
 /* True when claim (may be NULL) is Bound to the volume named ctx (a const char *); a mig_obj_pred. */
 bool mig_claim_bound_to(const json_t *claim, void *ctx);
-/* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. */
+/* Wait until volume pv, given back to its reclaim policy, is gone; a warning (not an error) when
+ * it is not within delete_pv_timeout_ms: the data is safe on the new volume either way. */
+void mig_wait_reclaimed(mig_run *r, const char *pv);
+/* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. The old
+ * volume is given back to its policy but not waited for: see mig_wait_reclaimed. */
 int mig_swap(mig_run *r, size_t i, vs_error *err);
 /* Put plan pvc i's name back on its original volume and release the copy and its destination
  * claim: a claim before its swap, or a swap (interrupted or complete) whose workloads have not

@@ -409,6 +409,22 @@ static void plan_link(struct plan_builder *b, size_t workload, size_t pvc)
 	*PLAN_PUSH(b->edges, b->nedges) = (struct plan_edge){ workload, pvc };
 }
 
+/* A pod that mounts claim p: the node where its warm copy must run, or why there is none (pods
+ * on two nodes). Pods that have ended or are going away do not count. */
+static void plan_note_pod_node(vs_plan_pvc *p, const json_t *pod)
+{
+	const char *node = vs_json_str(pod, "spec.nodeName"), *phase = vs_json_str_or(pod, "status.phase", "");
+
+	if (!node || vs_json_str(pod, "metadata.deletionTimestamp") || strcmp(phase, "Succeeded") == 0 ||
+	    strcmp(phase, "Failed") == 0 || p->cold_reason)
+		return;
+	if (!p->warm_node)
+		p->warm_node = vs_xstrdup(node);
+	else if (strcmp(p->warm_node, node) != 0)
+		p->cold_reason = vs_xasprintf("mounted by pods on nodes %s and %s, so no copy can run beside them",
+					      p->warm_node, node);
+}
+
 /* Pods that mount planned claims, and the workloads behind them. */
 static void plan_collect_pods(struct plan_builder *b)
 {
@@ -425,6 +441,38 @@ static void plan_collect_pods(struct plan_builder *b)
 			ssize_t w = plan_resolve_pod(b, pod, (size_t)pvc);
 			if (w >= 0)
 				plan_link(b, (size_t)w, (size_t)pvc);
+			plan_note_pod_node(&b->plan->pvcs[pvc], pod);
+		}
+	}
+}
+
+static bool plan_has_mode(const vs_plan_pvc *p, const char *mode)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(p->access_modes, i, m) {
+		if (strcmp(json_string_value(m) ? json_string_value(m) : "", mode) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Where each claim's warm copy can run while its application does: beside the application's pod
+ * for a ReadWriteOnce volume (a second pod on that node may mount it), on a node-local volume's
+ * node, anywhere for a volume many nodes may mount; none for ReadWriteOncePod. */
+static void plan_choose_warm(struct plan_builder *b)
+{
+	for (size_t i = 0; i < b->plan->npvcs; i++) {
+		vs_plan_pvc *p = &b->plan->pvcs[i];
+		bool shared = plan_has_mode(p, "ReadWriteMany") || plan_has_mode(p, "ReadOnlyMany");
+		if (plan_has_mode(p, "ReadWriteOncePod")) {
+			free(p->cold_reason);
+			p->cold_reason = vs_xstrdup("ReadWriteOncePod: no second pod may mount it while its application runs");
+		}
+		if (p->cold_reason || p->node || shared) {
+			free(p->warm_node);
+			p->warm_node = p->node && !p->cold_reason ? vs_xstrdup(p->node) : NULL;
 		}
 	}
 }
@@ -551,6 +599,18 @@ static void plan_group(struct plan_builder *b)
 	free(group_of_root);
 }
 
+unsigned vs_migrate_default_parallel(const vs_plan_input *in)
+{
+	size_t i, nodes = 0;
+	json_t *n;
+
+	json_array_foreach(plan_items(in->nodes), i, n) {
+		if (!vs_json_bool(n, "spec.unschedulable", false))
+			nodes++;
+	}
+	return nodes == 0 ? 1 : nodes >= 4 ? 8 : (unsigned)(2 * nodes);
+}
+
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err)
 {
 	struct plan_builder b = { .in = in, .opts = opts };
@@ -576,6 +636,7 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 	plan_collect_pods(&b);
 	plan_collect_statefulset_claims(&b);
 	plan_collect_templates(&b);
+	plan_choose_warm(&b);
 	plan_group(&b);
 	*out = b.plan;
 	vs_selector_free(b.selector);
@@ -591,6 +652,7 @@ void vs_plan_free(vs_plan *plan)
 		vs_plan_pvc *p = &plan->pvcs[i];
 		free(p->ns), free(p->name), free(p->uid), free(p->pv), free(p->request), free(p->capacity);
 		free(p->dest_access_mode), free(p->node), free(p->temp_name), free(p->copy_pod);
+		free(p->warm_node), free(p->cold_reason);
 		json_decref(p->access_modes);
 	}
 	for (size_t i = 0; i < plan->nworkloads; i++)
@@ -608,10 +670,10 @@ void vs_plan_free(vs_plan *plan)
 
 static json_t *plan_pvc_json(const vs_plan_pvc *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s}", "namespace", p->ns, "name", p->name,
-			 "uid", p->uid, "pv", p->pv, "request", p->request, "capacity", p->capacity, "accessModes", p->access_modes,
-			 "destAccessMode", p->dest_access_mode, "node", p->node, "tempClaim", p->temp_name, "copyPod",
-			 p->copy_pod);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s, s:s?, s:s?}", "namespace", p->ns,
+			 "name", p->name, "uid", p->uid, "pv", p->pv, "request", p->request, "capacity", p->capacity,
+			 "accessModes", p->access_modes, "destAccessMode", p->dest_access_mode, "node", p->node, "tempClaim",
+			 p->temp_name, "copyPod", p->copy_pod, "warmNode", p->warm_node, "coldCopy", p->cold_reason);
 }
 
 static json_t *plan_workload_json(const vs_plan_workload *w)
@@ -668,6 +730,8 @@ static int plan_pvc_from_json(vs_plan *plan, const json_t *c, size_t group, vs_e
 			    .node = plan_dup_or_null(c, "node"),
 			    .temp_name = plan_dup_or_null(c, "tempClaim"),
 			    .copy_pod = plan_dup_or_null(c, "copyPod"),
+			    .warm_node = plan_dup_or_null(c, "warmNode"),
+			    .cold_reason = plan_dup_or_null(c, "coldCopy"),
 			    .group = group };
 	if (!p->access_modes)
 		p->access_modes = json_array();

@@ -19,8 +19,16 @@ void mig_emit(mig_run *r, const char *type, json_t *fields)
 	vs_time_format(vs_time_now(), now);
 	json_object_set_new(fields, "event", json_string(type));
 	json_object_set_new(fields, "time", json_string(now));
+	if (r->group) {
+		json_object_set_new(fields, "group", json_integer((json_int_t)r->group));
+		json_object_set_new(fields, "groups", json_integer((json_int_t)r->plan->ngroups));
+	}
+	if (r->emit_mu)
+		pthread_mutex_lock(r->emit_mu);
 	if (r->fn)
 		r->fn(fields, r->ctx);
+	if (r->emit_mu)
+		pthread_mutex_unlock(r->emit_mu);
 	json_decref(fields);
 }
 
@@ -95,7 +103,9 @@ static int run_fetch_originals(mig_run *r, const vs_plan_group *g, vs_error *err
 			rc = vs_error_set(err, VS_EINVAL, "claim %s/%s was replaced since the plan was made; plan again",
 					  p->ns, p->name);
 		} else {
-			rc = vs_journal_save_object(r->j, key, *slot, err);
+			json_object_del(json_object_get(*slot, "metadata"), "managedFields"); /* the server's, not the claim's */
+			/* the swap's intent, written before it deletes anything, carries it */
+			rc = vs_journal_save_object(r->j, key, *slot, false, err);
 		}
 		free(key);
 	}
@@ -114,13 +124,26 @@ bool mig_step_done(const mig_run *r, const char *key)
 	return state && strcmp(state, VS_STEP_DONE) == 0;
 }
 
+/* Steps whose intent needs no write of its own (it goes with the next one): those that only add to
+ * what volshift made (a destination claim, data in it, a dry run) and may run again at no cost, and
+ * the stop, which writes its intent itself, with the time, before it stops anything. */
+static bool run_step_intent_lazy(const char *kind)
+{
+	static const char *const kinds[] = { "dest", "warm", "copy", "verify", "stop" };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(kind, kinds[k]) == 0)
+			return true;
+	return false;
+}
+
 #define RUN_STEP_ATTEMPTS 6
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err)
 {
 	char point[64];
 	vs_error jerr;
 	int64_t bytes_before = r->bytes_copied;
-	int rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, NULL, err);
+	int rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, NULL, !run_step_intent_lazy(kind), err);
 
 	for (unsigned attempt = 1; rc == 0; attempt++) {
 		snprintf(point, sizeof(point), "%s:before", kind);
@@ -145,9 +168,9 @@ int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size
 	}
 	vs_error_clear(&jerr);
 	if (rc < 0)
-		vs_journal_step(r->j, key, VS_STEP_FAILED, err->message, r->step_extra, &jerr);
+		vs_journal_step(r->j, key, VS_STEP_FAILED, err->message, r->step_extra, true, &jerr);
 	else
-		rc = vs_journal_step(r->j, key, VS_STEP_DONE, NULL, r->step_extra, err);
+		rc = vs_journal_step(r->j, key, VS_STEP_DONE, NULL, r->step_extra, false, err);
 	json_decref(r->step_extra);
 	r->step_extra = NULL;
 	return rc;
@@ -197,37 +220,116 @@ static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
 	return false;
 }
 
+static void run_phase(mig_run *r, const char *phase)
+{
+	mig_emit(r, "group-phase", json_pack("{s:s}", "phase", phase));
+}
+
+/* The group's claims and workloads, for its first event. */
+static json_t *run_group_fields(const mig_run *r, const vs_plan_group *g)
+{
+	json_t *claims = json_array(), *workloads = json_array();
+
+	for (size_t k = 0; k < g->npvcs; k++)
+		json_array_append_new(claims, json_string(r->plan->pvcs[g->pvcs[k]].name));
+	for (size_t k = 0; k < g->nworkloads; k++) {
+		const vs_plan_workload *w = &r->plan->workloads[g->workloads[k]];
+		json_array_append_new(workloads, json_sprintf("%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name));
+	}
+	return json_pack("{s:s, s:o, s:o}", "namespace", r->plan->pvcs[g->pvcs[0]].ns, "claims", claims, "workloads",
+			 workloads);
+}
+
+/* The warm copies of a group whose workloads were not stopped yet. One that fails costs only
+ * downtime: the copy after the stop then sends everything, so the group goes on. */
+static void run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key)
+{
+	if (!r->opts->warm_copy || vs_journal_step_state(r->j, stop_key))
+		return;
+	run_phase(r, "warm");
+	r->pass = "warm";
+	for (size_t k = 0; k < g->npvcs; k++) {
+		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
+		vs_error err;
+		vs_error_clear(&err);
+		if (!p->cold_reason && run_claim_step(r, g->pvcs[k], "warm", mig_warm_copy, &err) < 0)
+			mig_say(r, "warning", "warm copy of %s/%s failed (%s); it is copied whole after the stop instead", p->ns,
+				p->name, err.message);
+	}
+}
+
+/* Copy, then verify, each claim of a stopped group: only what changed after a warm copy. */
+static int run_copy(mig_run *r, const vs_plan_group *g, vs_error *err)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
+		char *warm = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], "warm");
+		r->pass = mig_step_done(r, warm) ? "final" : "cold";
+		free(warm);
+		run_phase(r, strcmp(r->pass, "final") == 0 ? "final" : "copy");
+		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
+		if (rc == 0) { /* no swap on an unverified copy */
+			run_phase(r, "verify");
+			rc = run_claim_step(r, g->pvcs[k], "verify", mig_verify, err);
+		}
+	}
+	return rc;
+}
+
+/* The group's last event: its time and each workload's downtime, as its start step recorded. */
+static void run_group_done(mig_run *r, size_t gi, int64_t start_ms)
+{
+	char *key = mig_group_key(gi, "start");
+	const json_t *downtime = json_object_get(vs_journal_step_record(r->j, key), "downtimeMs");
+
+	mig_emit(r, "group-done", json_pack("{s:I, s:O}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
+					    downtime ? downtime : json_object()));
+	free(key);
+}
+
 static int run_group(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
-	const vs_plan_pvc *first = &r->plan->pvcs[g->pvcs[0]];
 	char *start_key = mig_group_key(gi, "start"), *stop_key = mig_group_key(gi, "stop");
+	int64_t start_ms = vs_time_mono_ms();
 	size_t k;
 	int rc = 0;
 
 	if (mig_step_done(r, start_key))
 		goto done; /* finished before an interruption */
-	mig_say(r, "stage", "group %zu of %zu: %zu claim%s in %s, %zu workload%s", gi + 1, r->plan->ngroups, g->npvcs,
-		g->npvcs == 1 ? "" : "s", first->ns, g->nworkloads, g->nworkloads == 1 ? "" : "s");
+	mig_emit(r, "group-start", run_group_fields(r, g));
 	rc = run_fetch_originals(r, g, err);
+	if (rc == 0)
+		run_phase(r, "dest");
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
-	if (rc == 0)
+	if (rc == 0) {
+		run_warm(r, g, stop_key);
+		run_phase(r, "stop");
 		rc = mig_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
-	for (k = 0; k < g->npvcs && rc == 0; k++) {
-		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
-		if (rc == 0) /* no swap on an unverified copy */
-			rc = run_claim_step(r, g->pvcs[k], "verify", mig_verify, err);
 	}
+	if (rc == 0)
+		rc = run_copy(r, g, err);
 	if (rc < 0 && !run_group_swapping(r, g)) {
 		run_undo_group(r, gi);
 		goto done;
 	}
+	if (rc == 0)
+		run_phase(r, "swap");
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
-	if (rc == 0)
+	if (rc == 0) {
+		run_phase(r, "start");
 		rc = mig_step(r, "start", start_key, mig_workloads_start, gi, err);
+	}
+	for (k = 0; k < g->npvcs && rc == 0; k++) /* after the start: no downtime spent on it */
+		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
+	if (rc == 0)
+		run_group_done(r, gi, start_ms);
 done:
+	if (rc < 0)
+		mig_emit(r, "group-failed", json_pack("{s:s}", "message", err->message));
 	free(start_key);
 	free(stop_key);
 	return rc;
@@ -266,29 +368,118 @@ static int run_set_default(mig_run *r, size_t unused, vs_error *err)
 	return mig_set_default(r, r->plan->current_default, r->opts->plan.dest_sc, err);
 }
 
+/* ---- groups in flight ------------------------------------------------------------------------ */
+
+/* The groups of a run, handed out to its threads in plan order; the first failure stops handing out. */
+struct run_pool {
+	const mig_run *base;
+	pthread_mutex_t mu;
+	size_t next;      /* the next group to start */
+	int rc;           /* the first failure, or 0 */
+	vs_error err;
+	int64_t bytes;    /* copied by the threads that ended */
+};
+
+struct run_worker {
+	struct run_pool *pool;
+	pthread_t thread;
+	bool started;
+};
+
+/* The next group to start, or false when none should: all handed out, a failure, or an abort. */
+static bool run_pool_take(struct run_pool *pool, size_t *g)
+{
+	bool take;
+
+	pthread_mutex_lock(&pool->mu);
+	take = pool->rc == 0 && pool->next < pool->base->plan->ngroups;
+	if (take && vs_journal_abort_requested(pool->base->j)) {
+		pool->rc = vs_error_set(&pool->err, VS_ECANCEL, "stopped on request (volshift abort) before group %zu of %zu",
+					pool->next + 1, pool->base->plan->ngroups);
+		take = false;
+	}
+	if (take)
+		*g = pool->next++;
+	pthread_mutex_unlock(&pool->mu);
+	return take;
+}
+
+static void *run_worker_main(void *arg)
+{
+	struct run_worker *w = arg;
+	struct run_pool *pool = w->pool;
+	mig_run r = *pool->base;
+	size_t g;
+
+	while (run_pool_take(pool, &g)) {
+		vs_error err;
+		vs_error_clear(&err);
+		r.group = g + 1;
+		int rc = run_group(&r, g, &err);
+		pthread_mutex_lock(&pool->mu);
+		if (rc < 0 && pool->rc == 0) {
+			pool->rc = rc;
+			pool->err = err;
+		}
+		pthread_mutex_unlock(&pool->mu);
+	}
+	pthread_mutex_lock(&pool->mu);
+	pool->bytes += r.bytes_copied;
+	pthread_mutex_unlock(&pool->mu);
+	return NULL;
+}
+
+/* Run every group of base's plan, up to opts->parallel at once; the first failure's error. */
+static int run_groups(mig_run *base, int64_t *bytes, vs_error *err)
+{
+	struct run_pool pool = { .base = base };
+	size_t n = base->opts->parallel ? base->opts->parallel : 1;
+	struct run_worker *workers;
+
+	if (n > base->plan->ngroups)
+		n = base->plan->ngroups ? base->plan->ngroups : 1;
+	workers = vs_xcalloc(n, sizeof(*workers));
+	pthread_mutex_init(&pool.mu, NULL);
+	vs_error_clear(&pool.err);
+	for (size_t k = 0; k < n; k++) {
+		workers[k].pool = &pool;
+		workers[k].started = pthread_create(&workers[k].thread, NULL, run_worker_main, &workers[k]) == 0;
+	}
+	if (!workers[0].started) /* not even one thread: run the groups here */
+		run_worker_main(&workers[0]);
+	for (size_t k = 0; k < n; k++)
+		if (workers[k].started)
+			pthread_join(workers[k].thread, NULL);
+	pthread_mutex_destroy(&pool.mu);
+	free(workers);
+	*bytes = pool.bytes;
+	if (pool.rc < 0)
+		*err = pool.err;
+	return pool.rc;
+}
+
 int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
 		       vs_migrate_event_fn fn, void *ctx, vs_error *err)
 {
-	mig_run r = { .c = c, .opts = opts, .plan = plan, .j = j, .fn = fn, .ctx = ctx };
+	pthread_mutex_t emit_mu = PTHREAD_MUTEX_INITIALIZER;
+	mig_run r = { .c = c, .opts = opts, .plan = plan, .j = j, .fn = fn, .ctx = ctx, .emit_mu = &emit_mu };
 	int64_t start = vs_time_mono_ms();
+	uint64_t requests = vs_kube_client_requests(c);
 	int rc = 0;
 
 	if (plan->nproblems)
 		return vs_error_set(err, VS_EINVAL, "the plan has %zu problem%s; nothing was changed", plan->nproblems,
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
-	for (size_t g = 0; g < plan->ngroups && rc == 0; g++) {
-		if (vs_journal_abort_requested(j))
-			rc = vs_error_set(err, VS_ECANCEL, "stopped on request (volshift abort) before group %zu of %zu", g + 1,
-					  plan->ngroups);
-		else
-			rc = run_group(&r, g, err);
-	}
+	rc = run_groups(&r, &r.bytes_copied, err);
 	if (rc == 0 && plan->change_default)
 		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
-		mig_emit(&r, "done", json_pack("{s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
-					       (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start)));
+		mig_emit(&r, "done",
+			 json_pack("{s:I, s:I, s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
+				   (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start), "apiRequests",
+				   (json_int_t)(vs_kube_client_requests(c) - requests), "parallel",
+				   (json_int_t)(opts->parallel ? opts->parallel : 1)));
 	vs_error jerr;
 	vs_error_clear(&jerr);
 	if (vs_journal_set_phase(j, rc == 0 ? "done" : rc == VS_ECANCEL ? "aborted" : "failed", rc ? err->message : NULL,
@@ -299,6 +490,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);
+	pthread_mutex_destroy(&emit_mu);
 	return rc;
 }
 
@@ -310,11 +502,12 @@ json_t *vs_migrate_opts_to_json(const vs_migrate_opts *o)
 
 	for (size_t i = 0; i < o->nrsync_flags; i++)
 		json_array_append_new(flags, json_string(o->rsync_flags[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:I, s:I, s:I}", "sourceClass", o->plan.source_sc,
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b}", "sourceClass", o->plan.source_sc,
 			 "destClass", o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags", flags, "verboseCopy",
 			 o->verbose_copy, "keepStatefulSets", o->keep_statefulsets, "verify", vs_verify_mode_name(o->verify),
 			 "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms, "deletePvTimeoutMs",
-			 (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs", (json_int_t)o->ready_timeout_ms);
+			 (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs", (json_int_t)o->ready_timeout_ms, "parallel",
+			 (json_int_t)o->parallel, "warmCopy", o->warm_copy);
 }
 
 int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error *err)
@@ -335,6 +528,8 @@ int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error
 	out->pod_ready_timeout_ms = vs_json_int(json, "podReadyTimeoutMs", 60000);
 	out->delete_pv_timeout_ms = vs_json_int(json, "deletePvTimeoutMs", 300000);
 	out->ready_timeout_ms = vs_json_int(json, "readyTimeoutMs", 600000);
+	out->parallel = (unsigned)vs_json_int(json, "parallel", 1);
+	out->warm_copy = vs_json_bool(json, "warmCopy", false);
 	if (!out->plan.source_sc || !out->plan.dest_sc || !out->rsync_image)
 		return vs_error_set(err, VS_EINVAL, "journal options: sourceClass, destClass or rsyncImage missing");
 	if (vs_verify_mode_parse(vs_json_str_or(json, "verify", "size-time"), &out->verify, err) < 0)

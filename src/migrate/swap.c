@@ -169,17 +169,27 @@ static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, bool for
 				  p->ns, p->name, pv_name);
 	if (rc == 0 && !have) {
 		claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
-		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
+		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, &have, err);
 		json_decref(claim);
 	}
+	if (rc == 0) {
+		what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
+		rc = mig_wait_from(r, &VS_KUBE_PVCS, have, mig_claim_bound_to, (void *)pv_name,
+				   r->opts->delete_pv_timeout_ms, what, err);
+		free(what);
+	}
 	json_decref(have);
-	if (rc < 0)
-		return rc;
-	what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
-	rc = mig_wait_obj(r, &VS_KUBE_PVCS, p->ns, p->name, mig_claim_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
-			  what, err);
-	free(what);
 	return rc;
+}
+
+void mig_wait_reclaimed(mig_run *r, const char *pv)
+{
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (mig_wait_gone(r, &VS_KUBE_PVS, NULL, pv, r->opts->delete_pv_timeout_ms, &err) < 0)
+		mig_say(r, "warning", "volume %s was not removed by its provisioner within %llds: %s", pv,
+			(long long)(r->opts->delete_pv_timeout_ms / 1000), err.message);
 }
 
 /* Give a volume the policy it should keep and drop volshift's annotations. */
@@ -198,7 +208,8 @@ static int swap_set_policy(mig_run *r, const char *pv_name, const char *policy, 
  * policy was Delete gets it back, so its provisioner removes it and its data as it would have; any
  * other is deleted as an object, its data left in the storage system as its policy says.
  */
-static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, const char *drop_pv, vs_error *err)
+static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, const char *drop_pv, bool wait,
+			vs_error *err)
 {
 	json_t *claim = NULL, *pv = NULL;
 	int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
@@ -225,11 +236,8 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, c
 	}
 	if (rc == 0 && strcmp(policy, "Delete") == 0) {
 		rc = swap_set_policy(r, drop_pv, "Delete", err);
-		if (rc == 0 && mig_wait_gone(r, &VS_KUBE_PVS, NULL, drop_pv, r->opts->delete_pv_timeout_ms, err) < 0) {
-			mig_say(r, "warning", "volume %s was not removed by its provisioner within %llds: %s", drop_pv,
-				(long long)(r->opts->delete_pv_timeout_ms / 1000), err->message);
-			vs_error_clear(err);
-		}
+		if (rc == 0 && wait)
+			mig_wait_reclaimed(r, drop_pv);
 	} else if (rc == 0) {
 		rc = mig_delete(r, &VS_KUBE_PVS, NULL, drop_pv, NULL, NULL, err);
 	}
@@ -336,7 +344,7 @@ int mig_swap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0)
 		rc = vs_failpoint("swap:policy-restored", err);
 	if (rc == 0)
-		rc = swap_release(r, p, new_pv, p->pv, err);
+		rc = swap_release(r, p, new_pv, p->pv, false, err); /* waited for after the start */
 	if (rc < 0)
 		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
 	json_decref(claim);
@@ -392,7 +400,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0 && vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION))
 		rc = swap_set_policy(r, p->pv, vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), err);
 	if (rc == 0 && new_pv)
-		rc = swap_release(r, p, p->pv, new_pv, err);
+		rc = swap_release(r, p, p->pv, new_pv, true, err);
 	if (rc == 0)
 		mig_emit(r, "unswapped", json_pack("{s:s, s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "pv", p->pv,
 						   "releasedPv", new_pv));

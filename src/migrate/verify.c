@@ -139,7 +139,8 @@ static int verify_pass(mig_run *r, size_t i, int attempt, struct verify_state *v
 	verify_state_clear(v);
 	mig_emit(r, "verify-start", json_pack("{s:s, s:s, s:s, s:i}", "namespace", p->ns, "pvc", p->name, "mode", how,
 					      "attempt", attempt));
-	rc = mig_rsync_pod(r, i, "verify", mig_rsync_command(r, mode, nmode), verify_line, v, &stats, err);
+	rc = mig_rsync_pod(r, i, "verify", r->plan->pvcs[i].node, mig_rsync_command(r, mode, nmode), verify_line, v,
+			   &stats, err);
 	if (rc == 0 && !stats.seen)
 		rc = vs_error_set(err, VS_EIO,
 				  "claim %s/%s: the verification's rsync printed no summary, so its silence proves nothing "

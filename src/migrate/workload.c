@@ -154,6 +154,7 @@ struct group_pods {
 	const vs_plan *plan;
 	const vs_plan_group *g;
 	bool finished_ok; /* pods that have finished count as stopped */
+	json_t *finished; /* ... and those seen when the wait ended: [{name, uid}] (owned) */
 };
 
 static bool group_pod_mounts(const struct group_pods *gp, const json_t *pod)
@@ -179,9 +180,14 @@ static bool group_pods_stopped(json_t *pods, void *ctx)
 	const char *key;
 	json_t *pod;
 
+	json_array_clear(gp->finished);
 	json_object_foreach(pods, key, pod) {
-		if (group_pod_mounts(gp, pod) && !(gp->finished_ok && group_pod_finished(pod)))
+		if (!group_pod_mounts(gp, pod))
+			continue;
+		if (!(gp->finished_ok && group_pod_finished(pod)))
 			return false;
+		json_array_append_new(gp->finished, json_pack("{s:s, s:s}", "name", vs_kube_obj_name(pod), "uid",
+							      vs_kube_obj_uid(pod)));
 	}
 	return true;
 }
@@ -192,20 +198,18 @@ static bool group_pods_stopped(json_t *pods, void *ctx)
  */
 static int group_delete_finished(mig_run *r, struct group_pods *gp, const char *ns, vs_error *err)
 {
-	json_t *pods = NULL, *pod;
+	json_t *pod;
 	size_t i;
-	int rc = vs_kube_list(r->c, &VS_KUBE_PODS, ns, NULL, &pods, err);
+	int rc = 0;
 
-	json_array_foreach(json_object_get(pods, "items"), i, pod) {
+	json_array_foreach(gp->finished, i, pod) {
+		const char *name = vs_json_str(pod, "name");
+		mig_say(r, "warning", "deleting finished pod %s/%s: it still holds a claim being migrated", ns, name);
+		rc = mig_delete(r, &VS_KUBE_PODS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_json_str(pod, "uid") },
+				NULL, err);
 		if (rc < 0)
 			break;
-		if (!group_pod_mounts(gp, pod) || !group_pod_finished(pod))
-			continue;
-		mig_say(r, "warning", "deleting finished pod %s/%s: it still holds a claim being migrated", ns,
-			vs_kube_obj_name(pod));
-		rc = mig_delete(r, &VS_KUBE_PODS, ns, vs_kube_obj_name(pod), &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(pod) }, NULL, err);
 	}
-	json_decref(pods);
 	return rc;
 }
 
@@ -213,14 +217,14 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
 	const char *ns = r->plan->pvcs[g->pvcs[0]].ns;
-	struct group_pods gp = { r->plan, g, true };
+	struct group_pods gp = { r->plan, g, true, json_array() };
 	char *what, *key = mig_group_key(gi, "stop");
 	int rc = 0;
 
 	/* downtime starts now, unless an earlier, interrupted run stopped the group already */
 	if (!json_is_integer(json_object_get(vs_journal_step_record(r->j, key), "stoppedMs"))) {
 		json_t *at = json_pack("{s:I}", "stoppedMs", (json_int_t)vs_time_wall_ms());
-		rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, at, err);
+		rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, at, true, err);
 		json_decref(at);
 	}
 	free(key);
@@ -233,16 +237,18 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 				rc = workload_stop_one(r, g->workloads[k], err);
 		}
 	}
-	if (rc < 0)
-		return rc;
 	what = vs_xasprintf("the pods that mount the claims of %s/%s to stop", ns, r->plan->pvcs[g->pvcs[0]].name);
-	rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what, err);
-	if (rc == 0)
-		rc = group_delete_finished(r, &gp, ns, err);
-	gp.finished_ok = false;
 	if (rc == 0)
 		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what, err);
+	if (rc == 0 && json_array_size(gp.finished) > 0) {
+		rc = group_delete_finished(r, &gp, ns, err);
+		gp.finished_ok = false;
+		if (rc == 0)
+			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what,
+				      err);
+	}
 	free(what);
+	json_decref(gp.finished);
 	return rc;
 }
 
@@ -313,7 +319,7 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	json_object_del(fresh, "status");
 	vs_json_set_path(fresh, "spec.replicas", json_integer(replicas));
 	char *key = vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
-	rc = vs_journal_save_object(r->j, key, fresh, err); /* a crash after the delete recreates it from here */
+	rc = vs_journal_save_object(r->j, key, fresh, true, err); /* a crash after the delete recreates it from here */
 	free(key);
 	if (rc == 0)
 		rc = vs_failpoint("statefulset:saved", err);

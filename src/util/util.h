@@ -11,6 +11,10 @@
 #ifndef VS_UTIL_H
 #define VS_UTIL_H
 
+/* A macro's value as a string literal: VS_STR(8) is "8". */
+#define VS_STR_(x) #x
+#define VS_STR(x) VS_STR_(x)
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>

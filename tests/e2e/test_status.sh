@@ -51,7 +51,8 @@ test_status_names_the_held_volumes_after_a_crash_and_none_after_resume() {
 	assert_eq done "$(jq -r .phase "$SIM_DIR/done.json")" "phase after resume"
 	assert_eq 0 "$(jq '.heldVolumes | length' "$SIM_DIR/done.json")" "volumes held after resume"
 	assert_eq "" "$(held_by_annotation)" "annotated volumes after resume"
-	jq -e '.steps["claim/default/web/copy"].bytes > 0 and .bytesCopied > 0' "$SIM_DIR/done.json" >/dev/null ||
+	jq -e '(.steps["claim/default/web/warm"].bytes // 0) + (.steps["claim/default/web/copy"].bytes // 0) > 0 and
+		.bytesCopied > 0' "$SIM_DIR/done.json" >/dev/null ||
 		fail "no bytes recorded for the copy: $(jq -c .steps "$SIM_DIR/done.json")"
 	out=$(vs_status "$id")
 	grep -q "^Volumes held by volshift: none" <<<"$out" || fail "text after resume: $out"
