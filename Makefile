@@ -80,9 +80,12 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Objects before libraries: a test may add objects of its own as prerequisites (below).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
+# The CLI's output is tested on its own object (the rest of the CLI has main()).
+$(BUILD)/tests/test_cli_output: $(BUILD)/obj/src/cli/output.o
 
 # End-to-end programs in C that drive a running volshift-sim through volshift's client.
 $(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(KUBE_LIB) $(UTIL_LIB)

@@ -104,6 +104,11 @@ void vs_out_free(vs_out *o);
 bool vs_out_is_json(const vs_out *o);
 /* True when the output is text on a terminal (progress and views are redrawn in place). */
 bool vs_out_is_terminal(const vs_out *o);
+/* Treat text output as a terminal (tty: migration progress is a block redrawn in place with ANSI
+ * escapes) or not (plain lines), whatever f is; for tests, or a caller that knows better. cols > 0
+ * fixes the terminal's width (at least 20); 0 asks the terminal each time (100 when it does not
+ * say). No effect in JSON mode. */
+void vs_out_set_terminal(vs_out *o, bool tty, int cols);
 /* The plan as a table (or one "plan" JSON event), with its warnings. */
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts);
 /* The plan's problems as a table (or one "problems" JSON event). */
@@ -120,7 +125,11 @@ void vs_out_table(vs_out *o, const json_t *rows, const char *indent);
 /* Start the next view of a watch: on a terminal the screen is cleared and drawing starts at the
  * top; other text output gets a blank line between views; nothing in JSON mode. */
 void vs_out_redraw(vs_out *o);
-/* A vs_migrate_event_fn: ctx is the vs_out. Collects downtimes for the summary printed at "done". */
+/* A vs_migrate_event_fn: ctx is the vs_out; calls must not overlap (the engine serializes them).
+ * Text on a terminal keeps a block at the bottom, redrawn in place: a line per group in flight and
+ * an overall line; other lines are printed above it, and it goes at "done" or at vs_out_error.
+ * Plain text prefixes the lines of an event of one of several groups with "[g/G] ". Collects
+ * downtimes for the summary printed at "done". */
 void vs_out_event(const json_t *event, void *ctx);
 
 #endif

@@ -1,0 +1,350 @@
+/*
+ * Unit tests for the CLI's output of a migration's events while several groups are in flight: the
+ * block a terminal redraws in place (checked on a small emulated screen), the "[g/G]" prefixes of
+ * plain text, and JSON lines.
+ */
+#include "cli/cli.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define SCREEN_ROWS 200
+#define SCREEN_COLS 256
+
+/* What a terminal shows after some output: lines, and the cursor's row (a line below the text). */
+struct screen {
+	char lines[SCREEN_ROWS][SCREEN_COLS];
+	int nrows, row, col;
+};
+
+/* Apply an escape sequence at *p ("\033[<n>A", "\033[J", "\033[K"); anything else fails. */
+static const char *screen_escape(struct screen *s, const char *p)
+{
+	char *end;
+	long n;
+
+	assert_int_equal(p[1], '[');
+	n = strtol(p + 2, &end, 10);
+	if (*end == 'A') {
+		s->row -= (int)n;
+		assert_true(s->row >= 0);
+	} else if (*end == 'J') {
+		s->lines[s->row][s->col] = '\0';
+		for (int r = s->row + 1; r < s->nrows; r++)
+			s->lines[r][0] = '\0';
+		s->nrows = s->row + 1;
+	} else {
+		assert_int_equal(*end, 'K');
+		s->lines[s->row][s->col] = '\0';
+	}
+	return end;
+}
+
+/* Play out (what volshift wrote) on an empty screen; a newline also returns the carriage, as a
+ * terminal's output processing does. */
+static void screen_play(struct screen *s, const char *out)
+{
+	memset(s, 0, sizeof(*s));
+	s->nrows = 1;
+	for (const char *p = out; *p; p++) {
+		if (*p == '\033') {
+			p = screen_escape(s, p);
+		} else if (*p == '\n') {
+			s->row++;
+			s->col = 0;
+			assert_true(s->row < SCREEN_ROWS);
+			if (s->row >= s->nrows) {
+				s->lines[s->row][0] = '\0';
+				s->nrows = s->row + 1;
+			}
+		} else if (*p == '\r') {
+			s->col = 0;
+		} else {
+			size_t len = strlen(s->lines[s->row]);
+			assert_true(s->col < SCREEN_COLS - 1);
+			s->lines[s->row][s->col] = *p;
+			if ((size_t)s->col >= len)
+				s->lines[s->row][s->col + 1] = '\0';
+			s->col++;
+		}
+	}
+}
+
+/* Row i counted from the cursor's row up (1: the line just above the cursor). */
+static const char *screen_above(const struct screen *s, int i)
+{
+	assert_true(s->row - i >= 0);
+	return s->lines[s->row - i];
+}
+
+static bool screen_has(const struct screen *s, const char *text)
+{
+	for (int r = 0; r < s->nrows; r++)
+		if (strstr(s->lines[r], text))
+			return true;
+	return false;
+}
+
+/* An output to memory: text (tty or not) or JSON. */
+struct capture {
+	char *data;
+	size_t len;
+	FILE *f;
+	vs_out *o;
+};
+
+static void capture_open(struct capture *c, bool json, bool tty, int cols)
+{
+	memset(c, 0, sizeof(*c));
+	c->f = open_memstream(&c->data, &c->len);
+	assert_non_null(c->f);
+	c->o = vs_out_new(json, c->f);
+	vs_out_set_terminal(c->o, tty, cols);
+}
+
+/* Everything written so far (borrowed; valid until the next call). */
+static const char *capture_text(struct capture *c)
+{
+	fflush(c->f);
+	return c->data;
+}
+
+static void capture_close(struct capture *c)
+{
+	vs_out_free(c->o);
+	fclose(c->f);
+	free(c->data);
+}
+
+/* Send one event: JSON with ' for " (for legibility here); "time" is added. */
+static void send(struct capture *c, const char *text)
+{
+	char *json = vs_xstrdup(text);
+	json_error_t jerr;
+	json_t *ev;
+
+	for (char *q = strchr(json, '\''); q; q = strchr(q, '\''))
+		*q = '"';
+	ev = json_loads(json, 0, &jerr);
+	if (!ev)
+		fail_msg("bad test event %s: %s", json, jerr.text);
+	json_object_set_new(ev, "time", json_string("2026-01-01T00:00:00Z"));
+	vs_out_event(ev, c->o);
+	json_decref(ev);
+	free(json);
+}
+
+/* Send events (a NULL-terminated list); returns how many. */
+static int send_all(struct capture *c, const char *const *events)
+{
+	int n = 0;
+
+	for (; events[n]; n++)
+		send(c, events[n]);
+	return n;
+}
+
+/* Two groups, interleaved: group 1 (default/web, warm then final copy) and group 2 (default/db and
+ * default/logs, a cold copy), until both copy. */
+static const char *const both_copying[] = {
+	"{'event':'stage','message':'Migrating 3 claims in 2 groups'}",
+	"{'event':'group-start','group':1,'groups':2,'namespace':'default','claims':['web'],'workloads':['Deployment "
+	"default/web']}",
+	"{'event':'group-start','group':2,'groups':2,'namespace':'default','claims':['db','logs'],'workloads':[]}",
+	"{'event':'group-phase','group':1,'groups':2,'phase':'warm'}",
+	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'warm','passNumber':"
+	"1}",
+	"{'event':'group-phase','group':2,'groups':2,'phase':'copy'}",
+	"{'event':'copy-start','group':2,'groups':2,'namespace':'default','pvc':'db','node':'n2','pass':'cold','passNumber':1}",
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1048576,'percent':10,'rate':'"
+	"1.0MB/s','eta':'0:00:09','pass':'warm'}",
+	"{'event':'copy-progress','group':2,'groups':2,'namespace':'default','pvc':'db','bytes':2097152,'percent':11,'rate':'2."
+	"0MB/s','eta':'0:00:08','pass':'cold'}",
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1258291,'percent':12,'rate':'"
+	"1.0MB/s','eta':'0:00:09','pass':'warm'}",
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':5242880,'percent':50,'rate':'"
+	"1.0MB/s','eta':'0:00:05','pass':'warm'}",
+	NULL,
+};
+
+/* Group 1 to its end while group 2 still copies. */
+static const char *const group1_done[] = {
+	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':10485760,'"
+	"files':12,'ms':3000,'pass':'warm','passNumber':1}",
+	"{'event':'group-phase','group':1,'groups':2,'phase':'stop'}",
+	"{'event':'workload-stopped','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','replicas':1}",
+	"{'event':'group-phase','group':1,'groups':2,'phase':'final'}",
+	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'final','passNumber':"
+	"2}",
+	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':4096,'"
+	"files':12,'ms':200,'pass':'final','passNumber':2}",
+	"{'event':'group-phase','group':1,'groups':2,'phase':'swap'}",
+	"{'event':'swapped','group':1,'groups':2,'namespace':'default','pvc':'web','newPv':'pv-new','oldPv':'pv-old'}",
+	"{'event':'workload-ready','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','downtimeMs':"
+	"1100}",
+	"{'event':'group-done','group':1,'groups':2,'ms':4200,'downtimeMs':{'Deployment default/web':1100}}",
+	NULL,
+};
+
+/* Group 2 ends, then the migration. */
+static const char *const all_done[] = {
+	"{'event':'group-done','group':2,'groups':2,'ms':9000,'downtimeMs':{}}",
+	"{'event':'done','pvcs':3,'bytes':31457280,'ms':42000,'apiRequests':812,'parallel':2}",
+	NULL,
+};
+
+static void test_cli_output__plain_prefixes(void **state)
+{
+	struct capture c;
+	const char *out;
+
+	(void)state;
+	capture_open(&c, false, false, 0);
+	send_all(&c, both_copying);
+	send_all(&c, group1_done);
+	send_all(&c, all_done);
+	out = capture_text(&c);
+	assert_null(strchr(out, '\033'));
+	assert_non_null(strstr(out, "==> Migrating 3 claims in 2 groups\n"));
+	assert_non_null(strstr(out, "[1/2] ==> default/web (workloads: Deployment default/web)\n"));
+	assert_non_null(strstr(out, "[2/2] ==> default/db,logs (no workloads to stop)\n"));
+	assert_non_null(strstr(out, "[1/2] copying default/web (warm pass 1, app running) on node n1\n"));
+	assert_non_null(strstr(out, "[2/2] copying default/db on node n2\n"));
+	assert_non_null(strstr(out, "[1/2] copying default/web (final pass, app stopped) on node n1\n"));
+	/* progress: a line per claim each 10 percent, whatever the other claims do */
+	assert_non_null(strstr(out, "[1/2] default/web: 10%"));
+	assert_non_null(strstr(out, "[2/2] default/db: 11%"));
+	assert_null(strstr(out, "default/web: 12%"));
+	assert_non_null(strstr(out, "[1/2] default/web: 50%"));
+	assert_non_null(
+		strstr(out, "[1/2] copied default/web (final pass): 10.0 MiB in 12 files and directories, 4.0 KiB sent"));
+	assert_non_null(strstr(out, "[1/2] Deployment default/web is ready again (downtime 1.1s)\n"));
+	assert_non_null(strstr(out, "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s\n"));
+	assert_non_null(
+		strstr(out, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests).\n"));
+	assert_non_null(strstr(out, "Deployment default/web  1.1s\n"));
+	capture_close(&c);
+}
+
+/* A single group: nothing interleaves, so lines stay as they were (no prefix). */
+static void test_cli_output__plain_single_group(void **state)
+{
+	struct capture c;
+	const char *out;
+
+	(void)state;
+	capture_open(&c, false, false, 0);
+	send(&c, "{'event':'verify-done','group':1,'groups':1,'namespace':'default','pvc':'web',"
+		 "'files':12,'differences':0,'ms':100}");
+	send(&c, "{'event':'done','pvcs':1,'bytes':1024,'ms':1000}");
+	out = capture_text(&c);
+	assert_non_null(strstr(out, "    verified default/web: 12 files and directories, 0 differences, 0.1s\n"));
+	assert_non_null(strstr(out, "\nDone: 1 claim moved, 1.0 KiB copied, in 1.0s.\n"));
+	capture_close(&c);
+}
+
+static void test_cli_output__terminal_block(void **state)
+{
+	struct capture c;
+	struct screen *s = malloc(sizeof(*s));
+
+	(void)state;
+	capture_open(&c, false, true, 80);
+	send_all(&c, both_copying);
+	vs_sleep_ms(250); /* progress redraws the block at most 5 times a second */
+	send(&c, "{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':6291456,"
+		 "'percent':60,'rate':'1.0MB/s','eta':'0:00:04','pass':'warm'}");
+	screen_play(s, capture_text(&c));
+	/* the block: a line per group in flight, then the overall line, at the bottom */
+	assert_true(strncmp(screen_above(s, 1), "overall: 0/2 done, 2 in flight, elapsed 0:00:0", 46) == 0);
+	assert_true(strncmp(screen_above(s, 2), "[2/2] default/db,logs  copying", 30) == 0);
+	assert_non_null(strstr(screen_above(s, 2), "db [#.........]  11% 2.0/18.2 MiB"));
+	assert_true(strncmp(screen_above(s, 3), "[1/2] default/web      warm copy", 32) == 0);
+	assert_non_null(strstr(screen_above(s, 3), "[######....]  60% 6.0/10.0 MiB ETA 0:00:04"));
+	/* lines above it, once each */
+	assert_string_equal(screen_above(s, 4), "[2/2] copying default/db on node n2");
+	assert_string_equal(screen_above(s, 5), "[1/2] copying default/web (warm pass 1, app running) on node n1");
+	assert_false(screen_has(s, "%, ")); /* no plain progress lines */
+
+	send_all(&c, group1_done);
+	screen_play(s, capture_text(&c));
+	assert_true(strncmp(screen_above(s, 1), "overall: 1/2 done, 1 in flight", 30) == 0);
+	assert_true(strncmp(screen_above(s, 2), "[2/2] default/db,logs", 21) == 0);
+	assert_string_equal(screen_above(s, 3), "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s");
+
+	send_all(&c, all_done);
+	screen_play(s, capture_text(&c));
+	assert_false(screen_has(s, "overall:"));
+	assert_false(screen_has(s, "[#"));
+	assert_true(screen_has(s, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests)."));
+	free(s);
+	capture_close(&c);
+}
+
+/* Lines of the block never wrap: long names are cut to fit a narrow terminal. */
+static void test_cli_output__terminal_narrow(void **state)
+{
+	struct capture c;
+	struct screen *s = malloc(sizeof(*s));
+
+	(void)state;
+	capture_open(&c, false, true, 50);
+	send(&c, "{'event':'group-start','group':1,'groups':12,'namespace':'a-rather-long-namespace',"
+		 "'claims':['a-claim-with-a-very-long-name-indeed'],'workloads':[]}");
+	send(&c, "{'event':'group-phase','group':1,'groups':12,'phase':'warm'}");
+	vs_sleep_ms(250);
+	send(&c, "{'event':'copy-progress','group':1,'groups':12,'namespace':'a-rather-long-namespace',"
+		 "'pvc':'a-claim-with-a-very-long-name-indeed','bytes':1048576,'percent':10,'rate':'1.0MB/s',"
+		 "'eta':'0:00:09'}");
+	screen_play(s, capture_text(&c));
+	/* the labels are as wide as the widest, "[12/12]"; the names at least 12 characters */
+	assert_true(strncmp(screen_above(s, 2), "[1/12]  a-rather-...  warm copy   [#.........]", 46) == 0);
+	assert_true(strlen(screen_above(s, 2)) == 49);
+	assert_true(strncmp(screen_above(s, 1), "overall: 0/12 done, 1 in flight, elapsed 0:00:0", 47) == 0);
+	assert_true(strlen(screen_above(s, 1)) <= 49);
+	free(s);
+	capture_close(&c);
+}
+
+static void test_cli_output__json_lines(void **state)
+{
+	struct capture c;
+	const char *out, *p;
+	int events = 0, lines = 0;
+
+	(void)state;
+	capture_open(&c, true, true, 80); /* no terminal in JSON mode */
+	assert_false(vs_out_is_terminal(c.o));
+	events += send_all(&c, both_copying);
+	events += send_all(&c, group1_done);
+	events += send_all(&c, all_done);
+	out = capture_text(&c);
+	assert_null(strchr(out, '\033'));
+	for (p = out; *p; p = strchr(p, '\n') + 1) {
+		json_t *line = json_loadb(p, (size_t)(strchr(p, '\n') - p), 0, NULL);
+		assert_non_null(line);
+		assert_non_null(vs_json_str(line, "event"));
+		json_decref(line);
+		lines++;
+	}
+	assert_int_equal(lines, events);
+	capture_close(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_output__plain_prefixes),
+		cmocka_unit_test(test_cli_output__plain_single_group),
+		cmocka_unit_test(test_cli_output__terminal_block),
+		cmocka_unit_test(test_cli_output__terminal_narrow),
+		cmocka_unit_test(test_cli_output__json_lines),
+	};
+
+	return cmocka_run_group_tests_name("cli_output", tests, NULL, NULL);
+}
