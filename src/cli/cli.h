@@ -110,7 +110,7 @@ bool vs_out_is_terminal(const vs_out *o);
  * say). No effect in JSON mode. */
 void vs_out_set_terminal(vs_out *o, bool tty, int cols);
 /* The plan as a table (or one "plan" JSON event), with its warnings. */
-void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts);
+void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts);
 /* The plan's problems as a table (or one "problems" JSON event). */
 void vs_out_problems(vs_out *o, const vs_plan *plan);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns

@@ -298,7 +298,7 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 		fprintf(stderr, "volshift migrate: %s\n", err.message);
 		return VS_EXIT_USAGE;
 	}
-	vs_out_plan(o, plan, &opts->plan);
+	vs_out_plan(o, plan, opts);
 	rc = VS_EXIT_OK;
 	if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
 		rc = vs_out_error(o, "migrate", "preflight", &err);

@@ -216,9 +216,15 @@ static char *out_modes(const vs_plan_pvc *p)
 	return vs_plan_modes_text(p->access_modes);
 }
 
-void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts)
+/* How claim p is copied: beside its application while it runs, or all of it after the stop. */
+static const char *out_copy_kind(const vs_plan_pvc *p, const vs_migrate_opts *opts)
 {
-	struct out_table t = { .ncols = 7 };
+	return opts->warm_copy && !p->cold_reason ? "warm, then changes" : "cold copy";
+}
+
+void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
+{
+	struct out_table t = { .ncols = 8 };
 
 	if (o->json) {
 		json_t *ev = json_pack("{s:s, s:o}", "event", "plan", "plan", vs_plan_to_json(plan));
@@ -226,22 +232,27 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_plan_opts *opts)
 		json_decref(ev);
 		return;
 	}
-	fprintf(o->f, "Plan: move %zu claim%s from class %s to %s, in %zu group%s\n", plan->npvcs,
-		plan->npvcs == 1 ? "" : "s", opts->source_sc, opts->dest_sc, plan->ngroups, plan->ngroups == 1 ? "" : "s");
+	fprintf(o->f, "Plan: move %zu claim%s from class %s to %s, in %zu group%s, %u at a time\n", plan->npvcs,
+		plan->npvcs == 1 ? "" : "s", opts->plan.source_sc, opts->plan.dest_sc, plan->ngroups,
+		plan->ngroups == 1 ? "" : "s", opts->parallel ? opts->parallel : 1);
 	if (plan->npvcs) {
-		table_row(&t, "NAMESPACE", "CLAIM", "VOLUME", "SIZE", "ACCESS MODES", "NODE", "STOPPED WHILE SWITCHED");
+		table_row(&t, "NAMESPACE", "CLAIM", "VOLUME", "SIZE", "ACCESS MODES", "NODE", "COPY", "STOPPED WHILE SWITCHED");
 		for (size_t i = 0; i < plan->npvcs; i++) {
 			const vs_plan_pvc *p = &plan->pvcs[i];
 			char *modes = out_modes(p), *wl = out_workloads_of(plan, p->group);
-			table_row(&t, p->ns, p->name, p->pv, p->capacity, modes, p->node, wl);
+			table_row(&t, p->ns, p->name, p->pv, p->capacity, modes, p->node, out_copy_kind(p, opts), wl);
 			free(modes);
 			free(wl);
 		}
 		table_print(o, &t, "  ");
 	}
+	for (size_t i = 0; i < plan->npvcs; i++)
+		if (opts->warm_copy && plan->pvcs[i].cold_reason)
+			fprintf(o->f, "note: %s/%s gets a cold copy (all of it, after its workloads stop): %s\n", plan->pvcs[i].ns,
+				plan->pvcs[i].name, plan->pvcs[i].cold_reason);
 	if (plan->change_default)
 		fprintf(o->f, "Default class: %s -> %s (--set-defaults)\n", plan->current_default ? plan->current_default : "(none)",
-			opts->dest_sc);
+			opts->plan.dest_sc);
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		fprintf(o->f, "warning: %s\n", plan->warnings[i]);
 	fflush(o->f);

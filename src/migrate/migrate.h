@@ -233,7 +233,7 @@ typedef struct vs_migrate_opts {
  * passNumber}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc, mode,
  * attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv,
  * newPv}, "pv-deleted" {pv, reclaim}, "statefulset-recreated" {namespace, name}, "default-class"
- * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel}. The event is
+ * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in flight)}. The event is
  * borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);

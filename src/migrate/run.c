@@ -429,8 +429,9 @@ static void *run_worker_main(void *arg)
 	return NULL;
 }
 
-/* Run every group of base's plan, up to opts->parallel at once; the first failure's error. */
-static int run_groups(mig_run *base, int64_t *bytes, vs_error *err)
+/* Run every group of base's plan, up to opts->parallel at once (*inflight: the most that could be);
+ * the first failure's error. */
+static int run_groups(mig_run *base, int64_t *bytes, size_t *inflight, vs_error *err)
 {
 	struct run_pool pool = { .base = base };
 	size_t n = base->opts->parallel ? base->opts->parallel : 1;
@@ -439,6 +440,7 @@ static int run_groups(mig_run *base, int64_t *bytes, vs_error *err)
 	if (n > base->plan->ngroups)
 		n = base->plan->ngroups ? base->plan->ngroups : 1;
 	workers = vs_xcalloc(n, sizeof(*workers));
+	*inflight = n;
 	pthread_mutex_init(&pool.mu, NULL);
 	vs_error_clear(&pool.err);
 	for (size_t k = 0; k < n; k++) {
@@ -465,21 +467,21 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 	mig_run r = { .c = c, .opts = opts, .plan = plan, .j = j, .fn = fn, .ctx = ctx, .emit_mu = &emit_mu };
 	int64_t start = vs_time_mono_ms();
 	uint64_t requests = vs_kube_client_requests(c);
+	size_t inflight = 1;
 	int rc = 0;
 
 	if (plan->nproblems)
 		return vs_error_set(err, VS_EINVAL, "the plan has %zu problem%s; nothing was changed", plan->nproblems,
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
-	rc = run_groups(&r, &r.bytes_copied, err);
+	rc = run_groups(&r, &r.bytes_copied, &inflight, err);
 	if (rc == 0 && plan->change_default)
 		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
 		mig_emit(&r, "done",
 			 json_pack("{s:I, s:I, s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
 				   (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start), "apiRequests",
-				   (json_int_t)(vs_kube_client_requests(c) - requests), "parallel",
-				   (json_int_t)(opts->parallel ? opts->parallel : 1)));
+				   (json_int_t)(vs_kube_client_requests(c) - requests), "parallel", (json_int_t)inflight));
 	vs_error jerr;
 	vs_error_clear(&jerr);
 	if (vs_journal_set_phase(j, rc == 0 ? "done" : rc == VS_ECANCEL ? "aborted" : "failed", rc ? err->message : NULL,

@@ -12,10 +12,13 @@
 #define FAILPOINT_MAX 32
 #define FAILPOINT_CRASH_STATUS 86
 
+enum failpoint_action { FAILPOINT_ERROR, FAILPOINT_CRASH, FAILPOINT_SLEEP };
+
 struct failpoint {
 	char name[64];
-	bool crash;
-	long nth;  /* 0: every time */
+	enum failpoint_action action;
+	long sleep_ms; /* FAILPOINT_SLEEP: for how long */
+	long nth;      /* 0: every time */
 	long hits;
 };
 
@@ -36,19 +39,25 @@ static void failpoint_load(void)
 		char *eq = strchr(tok, '='), *at;
 		struct failpoint *f = &failpoints[nfailpoints];
 		if (!eq || (size_t)(eq - tok) >= sizeof(f->name)) {
-			vs_warn("VOLSHIFT_FAILPOINTS: \"%s\" is not NAME=crash|error[@N]; ignored", tok);
+			vs_warn("VOLSHIFT_FAILPOINTS: \"%s\" is not NAME=crash|error|sleep:MS[@N]; ignored", tok);
 			continue;
 		}
 		*eq = '\0';
 		at = strchr(eq + 1, '@');
 		if (at)
 			*at = '\0';
-		if (strcmp(eq + 1, "crash") != 0 && strcmp(eq + 1, "error") != 0) {
-			vs_warn("VOLSHIFT_FAILPOINTS: action \"%s\" of %s is not crash or error; ignored", eq + 1, tok);
+		if (strcmp(eq + 1, "crash") == 0) {
+			f->action = FAILPOINT_CRASH;
+		} else if (strcmp(eq + 1, "error") == 0) {
+			f->action = FAILPOINT_ERROR;
+		} else if (vs_str_has_prefix(eq + 1, "sleep:") && (f->sleep_ms = strtol(eq + 7, NULL, 10)) > 0) {
+			f->action = FAILPOINT_SLEEP;
+		} else {
+			vs_warn("VOLSHIFT_FAILPOINTS: action \"%s\" of %s is not crash, error or sleep:MS; ignored", eq + 1,
+				tok);
 			continue;
 		}
 		strcpy(f->name, tok);
-		f->crash = strcmp(eq + 1, "crash") == 0;
 		f->nth = at ? strtol(at + 1, NULL, 10) : 0;
 		nfailpoints++;
 	}
@@ -57,7 +66,9 @@ static void failpoint_load(void)
 
 int vs_failpoint(const char *name, vs_error *err)
 {
-	bool fire = false, crash = false;
+	bool fire = false;
+	enum failpoint_action action = FAILPOINT_ERROR;
+	long sleep_ms = 0;
 
 	pthread_once(&failpoint_once, failpoint_load);
 	if (nfailpoints == 0)
@@ -69,14 +80,22 @@ int vs_failpoint(const char *name, vs_error *err)
 			continue;
 		f->hits++;
 		fire = f->nth == 0 || f->hits == f->nth;
-		crash = f->crash;
+		action = f->action;
+		sleep_ms = f->sleep_ms;
 	}
 	pthread_mutex_unlock(&failpoint_mu);
 	if (!fire)
 		return 0;
-	if (crash) {
+	switch (action) {
+	case FAILPOINT_CRASH:
 		vs_err("failpoint %s: crashing (VOLSHIFT_FAILPOINTS)", name);
 		_exit(FAILPOINT_CRASH_STATUS);
+	case FAILPOINT_SLEEP:
+		vs_info("failpoint %s: sleeping %ld ms (VOLSHIFT_FAILPOINTS)", name, sleep_ms);
+		vs_sleep_ms(sleep_ms);
+		return 0;
+	case FAILPOINT_ERROR:
+		break;
 	}
 	return vs_error_set(err, VS_EIO, "failpoint %s: injected error (VOLSHIFT_FAILPOINTS)", name);
 }

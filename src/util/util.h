@@ -204,8 +204,9 @@ const char *vs_selector_key(const vs_selector *sel, size_t i);
 /*
  * A named point where a test can make volshift fail, as etcd's gofail does. Inert unless the
  * environment variable VOLSHIFT_FAILPOINTS names the point: a comma-separated list of
- * NAME=crash (exit at once with status 86, no cleanup) or NAME=error (return VS_EIO), each
- * optionally with @N to act on the Nth time the point is reached only (counting from 1).
+ * NAME=crash (exit at once with status 86, no cleanup), NAME=error (return VS_EIO) or
+ * NAME=sleep:MS (pause, so a test can act in between), each optionally with @N to act on the Nth
+ * time the point is reached only (counting from 1).
  * Returns 0, or VS_EIO with err filled. Thread-safe.
  */
 int vs_failpoint(const char *name, vs_error *err);

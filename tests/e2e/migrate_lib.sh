@@ -3,8 +3,12 @@
 # extended attributes), and the whole cluster's objects for before/after comparisons.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# vs_migrate ARGS...: volshift migrate without the confirmation prompt.
-vs_migrate() { "$BIN/volshift" migrate --yes "$@"; }
+# vs_migrate ARGS...: volshift migrate without the confirmation prompt, with $VS_MIGRATE_FLAGS
+# (e.g. "--parallel 4" for a whole suite) before ARGS.
+vs_migrate() {
+	# shellcheck disable=SC2086 # the flags are words
+	"$BIN/volshift" migrate --yes ${VS_MIGRATE_FLAGS:-} "$@"
+}
 
 # claim NAME CLASS [NS] [SIZE] [MODE]: a claim labelled app=NAME.
 claim() {

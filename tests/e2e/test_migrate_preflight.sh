@@ -389,7 +389,8 @@ $(show json)"
 $(show json)"
 	assert_eq "Deployment web" "$(jq -r 'select(.event == "workload-ready") | "\(.kind) \(.name)"' "$SIM_DIR/json.out")" \
 		"workload-ready events"
-	assert_eq web "$(jq -r 'select(.event == "copy-done") | .pvc' "$SIM_DIR/json.out")" "copy-done events"
+	assert_eq "web warm web final" "$(jq -r 'select(.event == "copy-done") | "\(.pvc) \(.pass)"' "$SIM_DIR/json.out" | xargs)" \
+		"copy-done events (the warm copy, then the final one)"
 	assert_eq 1 "$(jq -r 'select(.event == "done") | .pvcs' "$SIM_DIR/json.out")" "claims in the done event"
 	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
 	no_leftovers

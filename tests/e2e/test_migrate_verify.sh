@@ -73,7 +73,7 @@ test_a_migration_verifies_each_copy() {
 	assert_eq "default web size-time 1" \
 		"$(field "$(events "$out" verify-start)" '"\(.namespace) \(.pvc) \(.mode) \(.attempt)"')" "verify-start"
 	order=$(grep '^{' "$out" | jq -r '.event' | grep -E '^(copy-done|verify-start|verify-done|swapped)$' | paste -sd' ')
-	assert_eq "copy-done verify-start verify-done swapped" "$order" "order of the events"
+	assert_eq "copy-done copy-done verify-start verify-done swapped" "$order" "order of the events (warm copy, final copy)"
 	migrated "$sum"
 }
 

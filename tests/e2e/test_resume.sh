@@ -14,8 +14,10 @@
 # statefulset, the others in deployment). RESUME_API_FAULTS=RATE runs every test under API faults
 # from volshift-sim (api_faults_on RATE) during the first run and the resume; they are switched off
 # before the checks and the counters printed ("faults: requests=N injected=M ...").
-# Without any of the three: the short run of `make test`, one point in each scenario and one under
-# API faults. `make faults` runs every point in every scenario, then again under API faults.
+# Without any of the three: the short run of `make test`, one point in each scenario, one under
+# API faults and one with --parallel 4 (three groups in flight). `make faults` runs every point in
+# every scenario, then again under API faults, all with --parallel 4 (VS_MIGRATE_FLAGS). The warm
+# copy is on (the default) throughout.
 . "$(dirname "$0")/migrate_lib.sh"
 
 API_FAULTS=${RESUME_API_FAULTS:-}
@@ -127,11 +129,12 @@ crash_then_resume() {
 	[ -z "$unbound" ] || fail "volumes left unbound (leaked): $unbound"
 }
 
-# add_test SCENARIO POINT [RATE]: defines the test of SCENARIO crashed at POINT (under API faults at RATE).
+# add_test SCENARIO POINT [RATE [PARALLEL]]: defines the test of SCENARIO crashed at POINT (under API
+# faults at RATE; with --parallel PARALLEL).
 add_test() {
-	eval "test_resume_${1}_after_crash_at_${2//[:-]/_}${3:+_under_api_faults}() {
+	eval "test_resume_${1}_after_crash_at_${2//[:-]/_}${3:+_under_api_faults}${4:+_parallel_$4}() {
 		API_FAULTS=${3:-}
-		crash_then_resume $1 $2
+		VS_MIGRATE_FLAGS='${4:+--parallel $4} ${VS_MIGRATE_FLAGS:-}' crash_then_resume $1 $2
 	}"
 }
 
@@ -141,6 +144,8 @@ if [ -z "${RESUME_POINTS:-}${RESUME_SCENARIOS:-}${RESUME_API_FAULTS:-}" ]; then
 	add_test nodelocal swap:prebound
 	add_test statefulset statefulset:deleted
 	add_test deployment swap:claim-bound 0.05
+	add_test namespaces warm:after "" 4
+	add_test namespaces verify:before "" 4
 else
 	for point in ${RESUME_POINTS:-copy:before swap:original-deleted swap:prebound statefulset:deleted}; do
 		for scenario in ${RESUME_SCENARIOS:-natural}; do

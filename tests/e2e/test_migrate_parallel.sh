@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# End-to-end: groups, parallelism and the warm copy. Each group's workloads are stopped only while
+# that group is switched; up to --parallel groups are in flight; a warm copy runs beside the
+# application while it runs, and the copy after the stop brings every change, deletions included.
+. "$(dirname "$0")/migrate_lib.sh"
+
+# beat_app NAME CLASS: a Deployment whose container appends the time (ms) to /data/beat every 0.1 s.
+beat_app() {
+	claim "$1" "$2" >/dev/null
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: [/bin/sh, -c, 'while true; do date +%s%3N >> /data/beat; sleep 0.1; done']
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: $1}}]
+YAML
+}
+
+# events_of TYPE FILE: the events of TYPE in a JSON event stream, one compact object per line.
+events_of() {
+	jq -c --arg t "$1" 'select(.event == $t)' "$2"
+}
+
+# covered BEATS FROM TO: BEATS (a file of ms times) has a beat in [FROM, TO] and no gap over 1 s there.
+covered() {
+	awk -v from="$2" -v to="$3" '
+		$1 >= from - 1000 && $1 <= to + 1000 { if (prev && $1 - prev > 1000) gap = 1; prev = $1; if ($1 >= from && $1 <= to) n++ }
+		END { exit !(n > 0 && !gap) }' "$1"
+}
+
+# With one group at a time, each workload kept running (its heartbeat never paused) through the
+# whole downtime of the other group: only the group being switched is stopped.
+test_workloads_outside_the_group_in_flight_keep_running() {
+	beat_app one local
+	beat_app two local
+	ready deployment one
+	ready deployment two
+	vs_migrate --source-sc local --dest-sc shared --parallel 1 --output json >"$SIM_DIR/events.json" ||
+		fail "migrate failed: $(tail -3 "$SIM_DIR/events.json")"
+	local id g name other stopped down
+	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
+	"$BIN/volshift" status "$id" --output json >"$SIM_DIR/status.json"
+	for g in 0 1; do
+		name=$(jq -r ".plan.groups[$g].workloads[0].name" "$SIM_DIR/status.json")
+		stopped=$(jq -r ".steps[\"group/$g/stop\"].stoppedMs" "$SIM_DIR/status.json")
+		down=$(jq -r ".steps[\"group/$g/start\"].downtimeMs[\"Deployment default/$name\"]" "$SIM_DIR/status.json")
+		[[ "$stopped" =~ ^[0-9]+$ && "$down" =~ ^[0-9]+$ ]] || fail "group $g: no stop time or downtime recorded"
+		other=$([ "$name" = one ] && echo two || echo one)
+		ready deployment "$other"
+		cp "$(claim_dir "$other")/beat" "$SIM_DIR/beat-$other"
+		covered "$SIM_DIR/beat-$other" "$stopped" $((stopped + down)) ||
+			fail "$other did not run through the downtime of $name ($stopped + ${down} ms)"
+		# and the group's own workload did stop: no beat inside its downtime, with margins for the clocks
+		cp "$(claim_dir "$name")/beat" "$SIM_DIR/beat-$name"
+		! awk -v a=$((stopped + 150)) -v b=$((stopped + down - 150)) '$1 > a && $1 < b { f = 1 } END { exit !f }' \
+			"$SIM_DIR/beat-$name" || fail "$name wrote while it was said to be stopped"
+	done
+	assert_eq 2 "$(events_of group-done "$SIM_DIR/events.json" | wc -l)" "groups done"
+	no_leftovers
+}
+
+# --parallel N: up to N groups in flight at once, never more; the warm copy of a node-local volume
+# runs on its node, beside the application.
+test_parallel_groups_in_flight_are_bounded() {
+	local n
+	for n in 1 2 3 4; do app "p$n" local >/dev/null; done
+	for n in 1 2 3 4; do ready deployment "p$n"; done
+	local sum
+	fill_tree "$(claim_dir p3)"
+	sum=$(tree_sum "$(claim_dir p3)")
+	vs_migrate --source-sc local --dest-sc shared --parallel 2 --output json >"$SIM_DIR/events.json" ||
+		fail "migrate failed: $(tail -3 "$SIM_DIR/events.json")"
+	local most
+	most=$(jq -r 'select(.event == "group-start" or .event == "group-done" or .event == "group-failed") | .event' \
+		"$SIM_DIR/events.json" | awk '/start/ { n++; if (n > m) m = n } !/start/ { n-- } END { print m }')
+	assert_eq 2 "$most" "most groups in flight with --parallel 2"
+	assert_eq 2 "$(events_of done "$SIM_DIR/events.json" | jq .parallel)" "parallel in the done event"
+	[ "$sum" = "$(tree_sum "$(claim_dir p3)")" ] || fail "data of p3 differs"
+	for n in 1 2 3 4; do
+		assert_eq shared "$(jp pvc "p$n" '{.spec.storageClassName}')" "class of p$n"
+		ready deployment "p$n"
+	done
+	local c node warm
+	while read -r c node; do
+		warm=$(jq -r --arg c "$c" 'select(.event == "copy-start" and .pass == "warm" and .pvc == $c) | .node' \
+			"$SIM_DIR/events.json" | head -n1)
+		assert_eq "$node" "$warm" "node of the warm copy of $c"
+	done < <(jq -r 'select(.event == "swapped") | .pvc' "$SIM_DIR/events.json" | while read -r c; do
+		echo "$c $(jq -r --arg c "$c" 'select(.event == "copy-start" and .pass == "final" and .pvc == $c) | .node' \
+			"$SIM_DIR/events.json" | head -n1)"
+	done)
+	no_leftovers
+}
+
+# A file changed while the warm copy ran arrives in its final version, a file deleted then is gone,
+# and one created then is there: the copy after the stop sends what changed, deletions included.
+# The warm copy of a network volume (ReadWriteOnce) runs on the application's node.
+test_warm_copy_then_final_copy_brings_every_change() {
+	app web shared >/dev/null
+	ready deployment web
+	local dir app_node
+	dir=$(claim_dir web)
+	app_node=$(kubectl get pods -l app=web -o jsonpath='{.items[0].spec.nodeName}')
+	printf 'version 1\n' >"$dir/changed"
+	printf 'doomed\n' >"$dir/deleted"
+	head -c 2000000 /dev/urandom >"$dir/kept.bin"
+	touch -d '2020-01-01' "$dir/changed" # the new version differs in time as well as in content
+	VOLSHIFT_FAILPOINTS="warm:after=sleep:4000" vs_migrate --source-sc shared --dest-sc local --output json \
+		>"$SIM_DIR/events.json" 2>"$SIM_DIR/migrate.err" &
+	local pid=$!
+	wait_for 60 "the warm copy to finish" grep -q '"event":"copy-done".*"pass":"warm"' "$SIM_DIR/events.json"
+	printf 'version 2, written while the warm copy waited\n' >"$dir/changed"
+	rm "$dir/deleted"
+	printf 'born late\n' >"$dir/new"
+	local kept
+	kept=$(sha256sum <"$dir/kept.bin")
+	wait "$pid" || fail "migrate failed: $(tail -3 "$SIM_DIR/migrate.err")"
+	local now
+	now=$(claim_dir web)
+	[ "$now" != "$dir" ] || fail "the claim did not move"
+	assert_eq "version 2, written while the warm copy waited" "$(cat "$now/changed")" "changed file"
+	[ ! -e "$now/deleted" ] || fail "a file deleted during the warm copy is still on the new volume"
+	assert_eq "born late" "$(cat "$now/new")" "file created during the warm copy"
+	assert_eq "$kept" "$(sha256sum <"$now/kept.bin")" "unchanged file"
+	assert_eq "$app_node" "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pass == "warm") | .node' | head -n1)" \
+		"node of the warm copy"
+	events_of copy-start "$SIM_DIR/events.json" | jq -e 'select(.pass == "final")' >/dev/null ||
+		fail "no final pass after the stop"
+	local sent
+	sent=$(events_of copy-done "$SIM_DIR/events.json" | jq -r 'select(.pass == "final") | .transferred')
+	[ "$sent" -gt 0 ] && [ "$sent" -lt 2000000 ] || fail "the final pass sent $sent bytes: not only the changes"
+	ready deployment web
+	no_leftovers
+}
+
+# --no-warm-copy copies after the stop only; a ReadWriteOncePod claim gets a cold copy anyway, and
+# the plan says why.
+test_cold_copies_without_warm_copy_and_for_readwriteoncepod() {
+	app solo local default 10Mi ReadWriteOncePod >/dev/null
+	app web local >/dev/null
+	ready deployment solo
+	ready deployment web
+	local reason
+	reason=$(vs_migrate --source-sc local --dest-sc shared --dry-run --output json | jq -r 'select(.plan) |
+		.plan.groups[].claims[] | select(.name == "solo") | .coldCopy' | head -n1)
+	[[ "$reason" == *ReadWriteOncePod* ]] || fail "the plan does not say why solo gets a cold copy: '$reason'"
+	vs_migrate --source-sc local --dest-sc shared --dry-run | grep -q "solo.*cold copy" ||
+		fail "the text plan does not mark solo's cold copy"
+	vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" || fail "migrate failed"
+	assert_eq cold "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "solo") | .pass' | sort -u)" \
+		"passes of solo"
+	assert_eq "warm final" "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "web") | .pass' | sort -u | xargs)" \
+		"passes of web"
+	ready deployment solo
+	app other local >/dev/null
+	ready deployment other
+	vs_migrate --source-sc local --dest-sc shared --no-warm-copy --output json >"$SIM_DIR/cold.json" || fail "migrate failed"
+	assert_eq cold "$(events_of copy-start "$SIM_DIR/cold.json" | jq -r .pass | sort -u)" "passes with --no-warm-copy"
+	local rc=0
+	"$BIN/volshift" migrate --source-sc local --dest-sc shared --parallel 0 2>"$SIM_DIR/usage.err" || rc=$?
+	assert_eq 2 "$rc" "exit status of --parallel 0"
+	grep -q -- "--parallel 0: expected a number of groups from 1 to" "$SIM_DIR/usage.err" || fail "$(cat "$SIM_DIR/usage.err")"
+}
+
+e2e_main
