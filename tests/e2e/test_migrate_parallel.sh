@@ -51,7 +51,7 @@ test_workloads_outside_the_group_in_flight_keep_running() {
 	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
 	"$BIN/volshift" status "$id" --output json >"$SIM_DIR/status.json"
 	for g in 0 1; do
-		name=$(jq -r ".plan.groups[$g].workloads[0].name" "$SIM_DIR/status.json")
+		name=$(jq -r ".steps[\"group/$g/start\"].downtimeMs | keys[0] | ltrimstr(\"Deployment default/\")" "$SIM_DIR/status.json")
 		stopped=$(jq -r ".steps[\"group/$g/stop\"].stoppedMs" "$SIM_DIR/status.json")
 		down=$(jq -r ".steps[\"group/$g/start\"].downtimeMs[\"Deployment default/$name\"]" "$SIM_DIR/status.json")
 		[[ "$stopped" =~ ^[0-9]+$ && "$down" =~ ^[0-9]+$ ]] || fail "group $g: no stop time or downtime recorded"
@@ -118,7 +118,7 @@ test_warm_copy_then_final_copy_brings_every_change() {
 	VOLSHIFT_FAILPOINTS="warm:after=sleep:4000" vs_migrate --source-sc shared --dest-sc local --output json \
 		>"$SIM_DIR/events.json" 2>"$SIM_DIR/migrate.err" &
 	local pid=$!
-	wait_for 60 "the warm copy to finish" grep -q '"event":"copy-done".*"pass":"warm"' "$SIM_DIR/events.json"
+	wait_for 60 "the warm copy to finish" jq -e 'select(.event == "copy-done" and .pass == "warm")' "$SIM_DIR/events.json"
 	printf 'version 2, written while the warm copy waited\n' >"$dir/changed"
 	rm "$dir/deleted"
 	printf 'born late\n' >"$dir/new"
@@ -146,28 +146,29 @@ test_warm_copy_then_final_copy_brings_every_change() {
 # --no-warm-copy copies after the stop only; a ReadWriteOncePod claim gets a cold copy anyway, and
 # the plan says why.
 test_cold_copies_without_warm_copy_and_for_readwriteoncepod() {
-	app solo local default 10Mi ReadWriteOncePod >/dev/null
-	app web local >/dev/null
+	app solo shared default 10Mi ReadWriteOncePod >/dev/null
+	kubectl annotate pvc solo kurl.sh/pvcmigrate-destinationaccessmode=ReadWriteOnce >/dev/null # local has no RWOP
+	app web shared >/dev/null
 	ready deployment solo
 	ready deployment web
 	local reason
-	reason=$(vs_migrate --source-sc local --dest-sc shared --dry-run --output json | jq -r 'select(.plan) |
+	reason=$(vs_migrate --source-sc shared --dest-sc local --dry-run --output json | jq -r 'select(.plan) |
 		.plan.groups[].claims[] | select(.name == "solo") | .coldCopy' | head -n1)
 	[[ "$reason" == *ReadWriteOncePod* ]] || fail "the plan does not say why solo gets a cold copy: '$reason'"
-	vs_migrate --source-sc local --dest-sc shared --dry-run | grep -q "solo.*cold copy" ||
+	vs_migrate --source-sc shared --dest-sc local --dry-run | grep -q "solo.*cold copy" ||
 		fail "the text plan does not mark solo's cold copy"
-	vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" || fail "migrate failed"
+	vs_migrate --source-sc shared --dest-sc local --output json >"$SIM_DIR/events.json" || fail "migrate failed"
 	assert_eq cold "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "solo") | .pass' | sort -u)" \
 		"passes of solo"
-	assert_eq "warm final" "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "web") | .pass' | sort -u | xargs)" \
+	assert_eq "final warm" "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "web") | .pass' | sort -u | xargs)" \
 		"passes of web"
 	ready deployment solo
-	app other local >/dev/null
+	app other shared >/dev/null
 	ready deployment other
-	vs_migrate --source-sc local --dest-sc shared --no-warm-copy --output json >"$SIM_DIR/cold.json" || fail "migrate failed"
+	vs_migrate --source-sc shared --dest-sc local --no-warm-copy --output json >"$SIM_DIR/cold.json" || fail "migrate failed"
 	assert_eq cold "$(events_of copy-start "$SIM_DIR/cold.json" | jq -r .pass | sort -u)" "passes with --no-warm-copy"
 	local rc=0
-	"$BIN/volshift" migrate --source-sc local --dest-sc shared --parallel 0 2>"$SIM_DIR/usage.err" || rc=$?
+	"$BIN/volshift" migrate --source-sc shared --dest-sc local --parallel 0 2>"$SIM_DIR/usage.err" || rc=$?
 	assert_eq 2 "$rc" "exit status of --parallel 0"
 	grep -q -- "--parallel 0: expected a number of groups from 1 to" "$SIM_DIR/usage.err" || fail "$(cat "$SIM_DIR/usage.err")"
 }
