@@ -36,6 +36,17 @@ static int rollback_workloads(mig_run *r, size_t g, vs_error *err)
 	return mig_workloads_start(r, g, err);
 }
 
+/* True when the swap gave volume pv (may be NULL: gone) back to its own reclaim policy: it no
+ * longer carries the policy volshift keeps while it holds a volume, and no claim is bound to it (a
+ * swap that has not retained it yet leaves it Bound to the original claim). Its provisioner may be
+ * removing it: it must never get a claim again. */
+static bool rollback_given_back(const json_t *pv)
+{
+	return !pv || vs_json_str(pv, "metadata.deletionTimestamp") ||
+	       (!vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION) &&
+		strcmp(vs_json_str_or(pv, "status.phase", ""), "Bound") != 0);
+}
+
 /* True when plan pvc i stays on the destination: its swap began and its original volume was
  * already given back (the swap finished), so the copy is the only one left. */
 static int rollback_claim_kept(mig_run *r, size_t i, bool *kept, vs_error *err)
@@ -46,7 +57,7 @@ static int rollback_claim_kept(mig_run *r, size_t i, bool *kept, vs_error *err)
 	json_t *old = NULL;
 	int rc = swapping ? mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &old, err) : 0;
 
-	*kept = rc == 0 && swapping && !old;
+	*kept = rc == 0 && swapping && rollback_given_back(old);
 	json_decref(old);
 	free(swap);
 	return rc;
