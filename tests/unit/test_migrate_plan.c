@@ -437,6 +437,52 @@ static void test_migrate_plan__node_local_volume_needs_its_node(void **state)
 	vs_plan_free(plan);
 }
 
+/* Where each warm copy runs: beside the running pod of a network ReadWriteOnce volume, on a
+ * node-local volume's node, anywhere for ReadWriteMany; none for ReadWriteOncePod or pods on two nodes. */
+static void test_migrate_plan__warm_copy_placement(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "net", "pinned", "many", "solo", "split", "idle" };
+	vs_plan *plan;
+
+	fx_claim(f, "default", "net", "local", NULL);
+	fx_claim(f, "default", "pinned", "local", "node-2");
+	json_array_set_new(vs_json_path(fx_claim(f, "default", "many", "local", NULL), "spec.accessModes"), 0,
+			   json_string("ReadWriteMany"));
+	json_array_set_new(vs_json_path(fx_claim(f, "default", "solo", "local", NULL), "spec.accessModes"), 0,
+			   json_string("ReadWriteOncePod"));
+	fx_claim(f, "default", "split", "local", NULL);
+	fx_claim(f, "default", "idle", "local", NULL);
+	fx_deployment(f, "default", "web", 1);
+	for (size_t k = 0; k < 5; k++) {
+		char pod[32];
+		snprintf(pod, sizeof(pod), "web-%zu", k);
+		fx_pod(f, "default", pod, "ReplicaSet", "web-5d8f9c", names[k], NULL);
+		vs_json_set_path(json_array_get(json_object_get(f->pods, "items"), k), "spec.nodeName", json_string("node-3"));
+	}
+	fx_pod(f, "default", "web-x", "ReplicaSet", "web-5d8f9c", "split", NULL);
+	vs_json_set_path(json_array_get(json_object_get(f->pods, "items"), 5), "spec.nodeName", json_string("node-1"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->npvcs, 6);
+	for (size_t i = 0; i < plan->npvcs; i++) {
+		const vs_plan_pvc *p = &plan->pvcs[i];
+		if (strcmp(p->name, "net") == 0) {
+			assert_string_equal(p->warm_node, "node-3");
+		} else if (strcmp(p->name, "pinned") == 0) {
+			assert_string_equal(p->warm_node, "node-2"); /* the volume's node, whatever the pod says */
+		} else if (strcmp(p->name, "many") == 0 || strcmp(p->name, "idle") == 0) {
+			assert_null(p->warm_node);
+			assert_null(p->cold_reason);
+		} else if (strcmp(p->name, "solo") == 0) {
+			assert_null(p->warm_node);
+			assert_non_null(strstr(p->cold_reason, "ReadWriteOncePod"));
+		} else {
+			assert_non_null(strstr(p->cold_reason, "node-3 and node-1"));
+		}
+	}
+	vs_plan_free(plan);
+}
+
 /* Where CSIStorageCapacity is published for the destination, a claim that cannot fit is refused. */
 static void test_migrate_plan__storage_capacity(void **state)
 {
@@ -523,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_plan__derived_names),
 		FX_TEST(test_migrate_plan__json),
 		FX_TEST(test_migrate_plan__node_local_volume_needs_its_node),
+		FX_TEST(test_migrate_plan__warm_copy_placement),
 		FX_TEST(test_migrate_plan__storage_capacity),
 		FX_TEST(test_migrate_plan__recorded_scale_wins),
 		cmocka_unit_test(test_migrate_plan__rsync_progress),
