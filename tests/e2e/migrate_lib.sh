@@ -25,9 +25,11 @@ YAML
 }
 
 # app NAME CLASS [NS] [SIZE] [MODE] [NODE]: a claim and a Deployment that mounts it at /data, with a
-# nodeSelector for NODE when given.
+# nodeSelector for NODE when given; its container runs $APP_SCRIPT (sh; default: write the pod's
+# name to /data/id once, then sleep).
 app() {
 	local name=$1 ns=${3:-default} node=${6:+"nodeSelector: {kubernetes.io/hostname: $6}"}
+	local script=${APP_SCRIPT:-'[ -f /data/id ] || echo "$HOSTNAME" > /data/id; exec sleep 3600'}
 	claim "$@"
 	kubectl apply -n "$ns" -f - <<YAML
 apiVersion: apps/v1
@@ -43,7 +45,7 @@ spec:
       containers:
       - name: app
         image: busybox
-        command: [/bin/sh, -c, '[ -f /data/id ] || echo "\$HOSTNAME" > /data/id; exec sleep 3600']
+        command: [/bin/sh, -c, '$script']
         volumeMounts: [{name: data, mountPath: /data}]
       volumes: [{name: data, persistentVolumeClaim: {claimName: $name}}]
 YAML

@@ -6,24 +6,7 @@
 
 # beat_app NAME CLASS: a Deployment whose container appends the time (ms) to /data/beat every 0.1 s.
 beat_app() {
-	claim "$1" "$2" >/dev/null
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: $1}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: $1}}
-  template:
-    metadata: {labels: {app: $1}}
-    spec:
-      containers:
-      - name: app
-        image: busybox
-        command: [/bin/sh, -c, 'while true; do date +%s%3N >> /data/beat; sleep 0.1; done']
-        volumeMounts: [{name: data, mountPath: /data}]
-      volumes: [{name: data, persistentVolumeClaim: {claimName: $1}}]
-YAML
+	APP_SCRIPT='while true; do date +%s%3N >> /data/beat; sleep 0.1; done' app "$1" "$2" >/dev/null
 }
 
 # events_of TYPE FILE: the events of TYPE in a JSON event stream, one compact object per line.
