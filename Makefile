@@ -44,7 +44,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit e2e sanitize demo clean format faults
+.PHONY: all deps test unit e2e sanitize demo clean format faults bench
 all: deps $(BINS)
 
 deps:
@@ -123,6 +123,11 @@ sanitize:
 
 demo: all
 	@scripts/demo.sh
+
+# The benchmark on volshift-sim (scripts/bench.sh): a table on stdout, the same as JSON in
+# $(BUILD)/bench.json; about 6 minutes on 2 cores.
+bench: all
+	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
 	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) src/*/*.h sim/*.h
