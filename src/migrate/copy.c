@@ -16,9 +16,12 @@
 #define COPY_PROGRESS_EVERY_MS 1000
 
 /* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions; the
- * whole file list first, so that progress has its total. */
-static const char *const copy_archive_args[] = { "rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete",
-						 "--no-inc-recursive" };
+ * whole file list first, so that progress has its total. Times are compared to the nanosecond
+ * (--modify-window=-1): by default rsync compares whole seconds, so a file rewritten at the same size
+ * within the second a warm pass copied it would be skipped by the final pass and its verification. */
+static const char *const copy_archive_args[] = { "rsync",	  "-a",		"-H",		      "-A",
+						 "-X",		  "-S",		"--numeric-ids",      "--delete",
+						 "--no-inc-recursive", "--modify-window=-1" };
 
 json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
 		    const char *const *mounts, size_t nmounts)

@@ -98,12 +98,17 @@ test_warm_copy_then_final_copy_brings_every_change() {
 	printf 'doomed\n' >"$dir/deleted"
 	head -c 2000000 /dev/urandom >"$dir/kept.bin"
 	touch -d '2020-01-01' "$dir/changed" # the new version differs in time as well as in content
+	printf 'AAAA\n' >"$dir/same-second"
+	touch -d @1600000000 "$dir/same-second"
 	VOLSHIFT_FAILPOINTS="warm:after=sleep:4000" vs_migrate --source-sc shared --dest-sc local --output json \
 		>"$SIM_DIR/events.json" 2>"$SIM_DIR/migrate.err" &
 	local pid=$!
 	wait_for 60 "the warm copy to finish" jq -e 'select(.event == "copy-done" and .pass == "warm")' "$SIM_DIR/events.json"
 	printf 'version 2, written while the warm copy waited\n' >"$dir/changed"
 	rm "$dir/deleted"
+	# the same size and the same second as the warm copy's version, another nanosecond
+	printf 'BBBB\n' >"$dir/same-second"
+	touch -d @1600000000.5 "$dir/same-second"
 	printf 'born late\n' >"$dir/new"
 	local kept
 	kept=$(sha256sum <"$dir/kept.bin")
@@ -114,6 +119,7 @@ test_warm_copy_then_final_copy_brings_every_change() {
 	assert_eq "version 2, written while the warm copy waited" "$(cat "$now/changed")" "changed file"
 	[ ! -e "$now/deleted" ] || fail "a file deleted during the warm copy is still on the new volume"
 	assert_eq "born late" "$(cat "$now/new")" "file created during the warm copy"
+	assert_eq BBBB "$(cat "$now/same-second")" "file rewritten at the same size within the same second"
 	assert_eq "$kept" "$(sha256sum <"$now/kept.bin")" "unchanged file"
 	assert_eq "$app_node" "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pass == "warm") | .node' | head -n1)" \
 		"node of the warm copy"
