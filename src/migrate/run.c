@@ -283,8 +283,8 @@ static void run_group_done(mig_run *r, size_t gi, int64_t start_ms)
 	char *key = mig_group_key(gi, "start");
 	const json_t *downtime = json_object_get(vs_journal_step_record(r->j, key), "downtimeMs");
 
-	mig_emit(r, "group-done", json_pack("{s:I, s:O}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
-					    downtime ? downtime : json_object()));
+	mig_emit(r, "group-done", json_pack("{s:I, s:o}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
+					    downtime ? json_deep_copy(downtime) : json_object()));
 	free(key);
 }
 
