@@ -127,7 +127,8 @@ test_warm_copy_then_final_copy_brings_every_change() {
 		fail "no final pass after the stop"
 	local sent
 	sent=$(events_of copy-done "$SIM_DIR/events.json" | jq -r 'select(.pass == "final") | .transferred')
-	[ "$sent" -gt 0 ] && [ "$sent" -lt 2000000 ] || fail "the final pass sent $sent bytes: not only the changes"
+	# (on a slow machine a second warm pass may already have sent the changes: 0 is fine too)
+	[ "$sent" -lt 2000000 ] || fail "the final pass sent $sent bytes: not only the changes"
 	ready deployment web
 	no_leftovers
 }
