@@ -8,6 +8,7 @@
 #include "kube/kube.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,11 +113,16 @@ struct migrate_cmd {
 	size_t nrsync_flags;
 };
 
-static int migrate_usage(const char *fmt, const char *a, const char *b)
+static int migrate_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int migrate_usage(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fprintf(stderr, "volshift migrate: ");
-	fprintf(stderr, fmt, a, b);
+	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\nRun 'volshift migrate --help' for the flags.\n");
+	va_end(ap);
 	return VS_EXIT_USAGE;
 }
 
@@ -135,31 +141,40 @@ static int migrate_bool(const char *name, const char *v, bool *out)
 	return migrate_usage("--%s=%s: expected true or false", name, v);
 }
 
-static int migrate_parallel(const char *v, unsigned *out)
+/* An integer flag --name v from 1 to max into *out; otherwise a usage error saying what was
+ * expected (want: "a number of seconds above 0"). */
+static int migrate_count(const char *name, const char *v, long max, const char *want, long *out)
 {
 	char *end = NULL;
 	long n;
 
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > VS_MIGRATE_MAX_PARALLEL)
-		return migrate_usage("--parallel %s: expected a number of groups from 1 to %s", v,
-				     VS_STR(VS_MIGRATE_MAX_PARALLEL));
-	*out = (unsigned)n;
+	if (errno || end == v || *end || n < 1 || n > max)
+		return migrate_usage("--%s %s: expected %s", name, v, want);
+	*out = n;
 	return 0;
+}
+
+static int migrate_parallel(const char *v, unsigned *out)
+{
+	long n;
+	int rc = migrate_count("parallel", v, VS_MIGRATE_MAX_PARALLEL,
+			       "a number of groups from 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL), &n);
+
+	if (rc == 0)
+		*out = (unsigned)n;
+	return rc;
 }
 
 static int migrate_seconds(const char *name, const char *v, int64_t *out_ms)
 {
-	char *end = NULL;
 	long n;
+	int rc = migrate_count(name, v, 7 * 24 * 3600, "a number of seconds above 0", &n);
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n <= 0 || n > 7 * 24 * 3600)
-		return migrate_usage("--%s %s: expected a number of seconds above 0", name, v);
-	*out_ms = (int64_t)n * 1000;
-	return 0;
+	if (rc == 0)
+		*out_ms = (int64_t)n * 1000;
+	return rc;
 }
 
 static void migrate_split_flags(struct migrate_cmd *m, const char *v)
@@ -203,7 +218,7 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 		return 0;
 	case F_VERIFY:
 		if (vs_verify_mode_parse(v, &m->m.verify, NULL) < 0)
-			return migrate_usage("--verify %s: expected size-time or checksum%s", v, "");
+			return migrate_usage("--verify %s: expected size-time or checksum", v);
 		return 0;
 	case F_PARALLEL:
 		return migrate_parallel(v, &m->m.parallel);
@@ -212,7 +227,7 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 		return 0;
 	case F_OUTPUT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
-			return migrate_usage("--output %s: expected text or json%s", v, "");
+			return migrate_usage("--output %s: expected text or json", v);
 		m->json = strcmp(v, "json") == 0;
 		return 0;
 	}
@@ -239,13 +254,13 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 			return -1;
 		}
 		if (opt == '?' || opt == ':')
-			return migrate_usage("unknown flag or missing value: %s%s", argv[optind - 1], "");
+			return migrate_usage("unknown flag or missing value: %s", argv[optind - 1]);
 		rc = migrate_flag(m, opt, migrate_options[idx].name, optarg);
 	}
 	if (rc == 0 && optind < argc)
-		return migrate_usage("unexpected argument \"%s\"%s", argv[optind], "");
+		return migrate_usage("unexpected argument \"%s\"", argv[optind]);
 	if (rc == 0 && (!m->m.plan.source_sc || !m->m.plan.dest_sc))
-		return migrate_usage("--source-sc and --dest-sc are both required%s%s", "", "");
+		return migrate_usage("--source-sc and --dest-sc are both required");
 	m->m.plan.pvcs = m->pvcs;
 	m->m.plan.npvcs = m->npvcs;
 	m->m.rsync_flags = (const char *const *)m->rsync_flags;

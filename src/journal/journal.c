@@ -447,20 +447,26 @@ bool vs_journal_abort_requested(vs_journal *j)
 }
 
 /*
- * Set state[section][key] (section NULL: state[key]) to value (stolen) under the lock; then, when
+ * Set state[section][key] (section NULL: state[key]) to value (stolen), j->mu held; then, when
  * durable, return only once the ConfigMap holds it. A change that is not durable goes with the
  * next write.
  */
+static int journal_change_locked(vs_journal *j, const char *section, const char *key, json_t *value, bool durable,
+				 vs_error *err)
+{
+	json_object_set_new(section ? json_object_get(j->state, section) : j->state, key, value);
+	j->changes++;
+	return durable ? journal_flush(j, j->changes, err) : 0;
+}
+
+/* journal_change_locked, taking the lock. */
 static int journal_change(vs_journal *j, const char *section, const char *key, json_t *value, bool durable,
 			  vs_error *err)
 {
-	int rc = 0;
+	int rc;
 
 	pthread_mutex_lock(&j->mu);
-	json_object_set_new(section ? json_object_get(j->state, section) : j->state, key, value);
-	j->changes++;
-	if (durable)
-		rc = journal_flush(j, j->changes, err);
+	rc = journal_change_locked(j, section, key, value, durable, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -491,12 +497,12 @@ static json_t *journal_step_record(const vs_journal *j, const char *key, const c
 int vs_journal_step(vs_journal *j, const char *key, const char *state, const char *error, const json_t *extra,
 		    bool durable, vs_error *err)
 {
-	json_t *rec;
+	int rc;
 
 	pthread_mutex_lock(&j->mu);
-	rec = journal_step_record(j, key, state, error, extra);
+	rc = journal_change_locked(j, "steps", key, journal_step_record(j, key, state, error, extra), durable, err);
 	pthread_mutex_unlock(&j->mu);
-	return journal_change(j, "steps", key, rec, durable, err);
+	return rc;
 }
 
 int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bool durable, vs_error *err)
@@ -506,10 +512,13 @@ int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bo
 
 int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs_error *err)
 {
+	int rc;
+
 	pthread_mutex_lock(&j->mu);
 	json_object_set_new(j->state, "error", error ? json_string(error) : json_null());
+	rc = journal_change_locked(j, NULL, "phase", json_string(phase), true, err);
 	pthread_mutex_unlock(&j->mu);
-	return journal_change(j, NULL, "phase", json_string(phase), true, err);
+	return rc;
 }
 
 static int journal_newest_first(const void *a, const void *b)

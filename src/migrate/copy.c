@@ -444,7 +444,7 @@ int mig_warm_copy(mig_run *r, size_t i, vs_error *err)
 	int64_t before = -1;
 	int rc = 0;
 
-	for (r->pass_number = 1; r->pass_number <= MIG_WARM_PASSES && rc == 0 && !p->cold_reason; r->pass_number++) {
+	for (r->pass_number = 1; r->pass_number <= MIG_WARM_PASSES && rc == 0; r->pass_number++) {
 		mig_rsync_stats stats;
 		int64_t start = vs_time_mono_ms();
 		rc = copy_pass(r, i, p->warm_node, VS_VERIFY_SIZE_TIME, &stats, err);

@@ -119,8 +119,8 @@ int mig_copy(mig_run *r, size_t i, vs_error *err);
 /*
  * The warm copy of plan pvc i while its application runs: rsync passes from a pod on the claim's
  * warm node (beside the application), another pass while the last one took long enough for changes
- * to pile up and sent less than the one before, at most MIG_WARM_PASSES. A claim with a cold
- * reason gets none.
+ * to pile up and sent less than the one before, at most MIG_WARM_PASSES. The caller skips a
+ * claim with a cold reason (see run_warm): its copy step must not read as a final pass.
  */
 #define MIG_WARM_PASSES 3
 int mig_warm_copy(mig_run *r, size_t i, vs_error *err);

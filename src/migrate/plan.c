@@ -446,18 +446,6 @@ static void plan_collect_pods(struct plan_builder *b)
 	}
 }
 
-static bool plan_has_mode(const vs_plan_pvc *p, const char *mode)
-{
-	size_t i;
-	json_t *m;
-
-	json_array_foreach(p->access_modes, i, m) {
-		if (strcmp(json_string_value(m) ? json_string_value(m) : "", mode) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Where each claim's warm copy can run while its application does: beside the application's pod
  * for a ReadWriteOnce volume (a second pod on that node may mount it), on a node-local volume's
  * node, anywhere for a volume many nodes may mount; none for ReadWriteOncePod. */
@@ -465,8 +453,9 @@ static void plan_choose_warm(struct plan_builder *b)
 {
 	for (size_t i = 0; i < b->plan->npvcs; i++) {
 		vs_plan_pvc *p = &b->plan->pvcs[i];
-		bool shared = plan_has_mode(p, "ReadWriteMany") || plan_has_mode(p, "ReadOnlyMany");
-		if (plan_has_mode(p, "ReadWriteOncePod")) {
+		bool shared = vs_json_array_has_str(p->access_modes, "ReadWriteMany") ||
+			      vs_json_array_has_str(p->access_modes, "ReadOnlyMany");
+		if (vs_json_array_has_str(p->access_modes, "ReadWriteOncePod")) {
 			free(p->cold_reason);
 			p->cold_reason = vs_xstrdup("ReadWriteOncePod: no second pod may mount it while its application runs");
 		}
