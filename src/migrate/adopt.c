@@ -36,7 +36,7 @@ static int adopt_bind(mig_run *r, const json_t *pv, const char *ns, const char *
 	int rc = claim ? 0 : vs_error_set(err, VS_EINVAL, "volume %s has no access modes or capacity to recreate a claim from", pv_name);
 
 	if (rc == 0) /* the claim name is missing here, so any uid on the volume is a deleted claim's */
-		rc = mig_prebind(r, ns, name, NULL, pv_name, err);
+		rc = mig_prebind(r, ns, name, NULL, pv_name, NULL, err);
 	if (rc == 0)
 		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
 	if (rc == 0)

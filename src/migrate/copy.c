@@ -1,8 +1,10 @@
 /*
  * Copying one claim: the destination claim, then a pod that mounts the source at /source and the
  * destination at /dest and runs rsync, placed where the source volume can be reached (a node-local
- * volume's node). The same pod, with another rsync command, verifies the copy (verify.c). The
- * pod's log is followed for rsync's progress; a pod that cannot start is reported with the
+ * volume's node). After the copy, the same pod runs the verification's dry run (verify.c): its
+ * shell runs each rsync in turn and prints a marker line with its status, so the log alone says
+ * how each ended. The pod's log is followed for rsync's progress; a pod that cannot start is
+ * reported with the
  * scheduler's reason instead of being waited for forever (pvmigrate's limitation 7), and a failed
  * rsync ends the migration with rsync's last lines.
  */
@@ -46,34 +48,42 @@ json_t *mig_pod_new(const char *ns, const char *name, const char *image, const c
 	return pod;
 }
 
+/* A claim named like plan pvc p's destination exists already: fine when it is volshift's
+ * destination for p (an interrupted run made it), else an error naming it. */
+static int copy_dest_exists(mig_run *r, const vs_plan_pvc *p, vs_error *err)
+{
+	const char *dest = r->opts->plan.dest_sc;
+	json_t *have = NULL;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &have, err);
+	const char *owner = json_string_value(json_object_get(vs_json_path(have, "metadata.labels"), VS_MIGRATE_LABEL));
+
+	if (rc == 0 && (!have || !owner || strcmp(owner, p->name) != 0 ||
+			strcmp(vs_json_str_or(have, "spec.storageClassName", ""), dest) != 0))
+		rc = vs_error_set(err, VS_EINVAL,
+				  "claim %s/%s already exists and is not volshift's destination for %s in class %s; "
+				  "rename or delete it, then run again",
+				  p->ns, p->temp_name, p->name, dest);
+	json_decref(have);
+	return rc;
+}
+
 int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	const char *dest = r->opts->plan.dest_sc;
-	json_t *have = NULL, *claim;
-	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &have, err);
-
-	if (rc < 0)
-		return rc;
-	if (have) {
-		const char *owner = json_string_value(json_object_get(vs_json_path(have, "metadata.labels"), VS_MIGRATE_LABEL));
-		const char *cls = vs_json_str_or(have, "spec.storageClassName", "");
-		if (!owner || strcmp(owner, p->name) != 0 || strcmp(cls, dest) != 0)
-			rc = vs_error_set(err, VS_EINVAL,
-					  "claim %s/%s already exists and is not volshift's destination for %s in class %s; "
-					  "rename or delete it, then run again",
-					  p->ns, p->temp_name, p->name, dest);
-		json_decref(have);
-		return rc;
-	}
 	json_t *modes = vs_plan_dest_modes(p);
-	claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}", "apiVersion", "v1",
-			  "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name, "namespace", p->ns, "labels",
-			  VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest", "app.kubernetes.io/managed-by", "volshift",
-			  "spec", "storageClassName", dest, "accessModes", modes, "volumeMode", "Filesystem", "resources",
-			  "requests", "storage", p->capacity);
-	rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
+	json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}",
+				  "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name,
+				  "namespace", p->ns, "labels", VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest",
+				  "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName",
+				  r->opts->plan.dest_sc, "accessModes", modes, "volumeMode", "Filesystem", "resources",
+				  "requests", "storage", p->capacity);
+	int rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
+
 	json_decref(claim);
+	if (rc < 0 && vs_error_is(err, "AlreadyExists")) {
+		vs_error_clear(err);
+		return copy_dest_exists(r, p, err);
+	}
 	if (rc < 0)
 		vs_error_wrap(err, "create destination claim for %s/%s", p->ns, p->name);
 	return rc;
@@ -89,11 +99,13 @@ struct copy_state {
 	bool last_sent;          /* ... and whether it was reported */
 };
 
-/* An rsync pod's log: the caller's handler, the summary, and the last lines for an error. */
+/* An rsync pod's log: each stage's lines to its handler, its summary and its end (the marker line
+ * the pod's shell prints after each rsync), and the last lines for an error. */
 struct rsync_log {
-	vs_kube_line_fn fn;
-	void *ctx;
-	mig_rsync_stats *stats;
+	mig_rsync_stage *stages;
+	size_t nstages, cur; /* the stage running */
+	char marker[32];     /* "volshift-NONCE": a line "volshift-NONCE K RC" ends stage K */
+	int64_t stage_start;
 	char *tail[COPY_TAIL_LINES];
 	size_t ntail;
 };
@@ -148,25 +160,47 @@ static void copy_keep_tail(struct rsync_log *log, const char *line)
 	log->tail[log->ntail++] = vs_xstrdup(line);
 }
 
-/* Every line of an rsync pod: its summary noted, kept for an error unless it is a progress meter,
- * then given to the caller's handler. */
+/* "volshift-NONCE K RC": stage K (1-based) ended with rsync's status RC. */
+static bool rsync_log_marker(struct rsync_log *log, const char *line)
+{
+	size_t k;
+	int code;
+
+	if (!vs_str_has_prefix(line, log->marker) || sscanf(line + strlen(log->marker), " %zu %d", &k, &code) != 2 ||
+	    k != log->cur + 1 || log->cur >= log->nstages)
+		return false;
+	log->stages[log->cur].exit_code = code;
+	log->stages[log->cur].ms = vs_time_mono_ms() - log->stage_start;
+	log->stage_start = vs_time_mono_ms();
+	log->cur++;
+	return true;
+}
+
+/* Every line of an rsync pod: a stage's end, or a line of the running stage, its summary noted,
+ * kept for an error unless it is a progress meter, then given to the stage's handler. The log is
+ * read up to the marker of the pod's last stage: the pod's own end is not waited for. */
 static int rsync_log_line(const char *line, size_t len, void *ctx)
 {
 	struct rsync_log *log = ctx;
+	mig_rsync_stage *st = log->cur < log->nstages ? &log->stages[log->cur] : NULL;
 	vs_rsync_progress progress;
 	int64_t n;
 
+	if (!st)
+		return 1;
+	if (rsync_log_marker(log, line)) /* the last stage ended, or one failed: the shell ends, read no more */
+		return log->cur == log->nstages || log->stages[log->cur - 1].exit_code != 0;
 	if (copy_stat(line, "Total file size:", &n)) {
-		log->stats->total_bytes = n;
+		st->stats.total_bytes = n;
 	} else if (copy_stat(line, "Total transferred file size:", &n)) {
-		log->stats->transferred = n;
+		st->stats.transferred = n;
 	} else if (copy_stat(line, "Number of files:", &n)) {
-		log->stats->files = (long)n;
-		log->stats->seen = true;
+		st->stats.files = (long)n;
+		st->stats.seen = true;
 	}
 	if (!vs_rsync_parse_progress(line, &progress))
 		copy_keep_tail(log, line);
-	return log->fn(line, len, log->ctx);
+	return st->fn(line, len, st->ctx);
 }
 
 /* fields (returned) with the pass being made. */
@@ -286,7 +320,7 @@ int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpo
 
 	if (rc < 0 && vs_error_is(err, "AlreadyExists")) {
 		vs_error_clear(err);
-		rc = mig_pod_remove(r, ns, name, err);
+		rc = mig_pod_remove(r, ns, name, true, err);
 		if (rc == 0)
 			rc = vs_kube_create(r->c, &VS_KUBE_PODS, ns, pod, &created, err);
 	}
@@ -303,14 +337,13 @@ int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpo
 	return rc;
 }
 
-/* Delete a pod at once and wait until it is gone (it holds its claims until then). */
-int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err)
+int mig_pod_remove(mig_run *r, const char *ns, const char *name, bool wait, vs_error *err)
 {
 	vs_kube_delete_opts o = { .has_grace_period = true, .grace_period_seconds = 0 };
 	bool existed = false;
 	int rc = mig_delete(r, &VS_KUBE_PODS, ns, name, &o, &existed, err);
 
-	if (rc == 0 && existed)
+	if (rc == 0 && existed && wait)
 		rc = mig_wait_gone(r, &VS_KUBE_PODS, ns, name, r->opts->delete_pv_timeout_ms, err);
 	return rc;
 }
@@ -330,62 +363,98 @@ json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmod
 	return cmd;
 }
 
-/* The rsync pod has ended: its verdict, with rsync's last lines when it failed. */
+/* The pod's shell script: each stage's rsync, then the marker line with its status; the script
+ * stops at the first that fails, with its status. Caller owns it. */
+static json_t *rsync_script(const struct rsync_log *log)
+{
+	json_t *cmd, *arg;
+	size_t a;
+	vs_buf b;
+
+	vs_buf_init(&b, 0);
+	for (size_t k = 0; k < log->nstages; k++) {
+		json_array_foreach(log->stages[k].command, a, arg) {
+			vs_buf_shell_word(&b, json_string_value(arg));
+			vs_buf_puts(&b, " ");
+		}
+		vs_buf_printf(&b, "; rc=$?; echo \"%s %zu $rc\"; [ $rc -eq 0 ] || exit $rc\n", log->marker, k + 1);
+	}
+	cmd = json_pack("[s, s, s]", "sh", "-c", b.data);
+	vs_buf_free(&b);
+	return cmd;
+}
+
+/*
+ * The first stage's verdict: its marker line, or, when the pod ended without printing it, the
+ * pod's own status. A failure names the claim, with rsync's last lines.
+ */
 static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, const struct rsync_log *log,
 			 vs_error *err)
 {
+	long long code = log->stages[0].exit_code;
 	json_t *pod = NULL;
 	vs_buf tail;
-	int rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+	int rc = 0;
 
-	if (rc == 0 && pod && !copy_pod_finished(pod, NULL)) { /* its log ended before its status did */
-		rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
-				   "the rsync pod to end", err);
+	if (code < 0) {
+		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+		if (rc == 0 && pod && !copy_pod_finished(pod, NULL)) { /* its log ended before its status did */
+			rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
+					   "the rsync pod to end", err);
+			json_decref(pod);
+			pod = NULL;
+			if (rc == 0)
+				rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+		}
+		code = strcmp(vs_json_str_or(pod, "status.phase", ""), "Succeeded") == 0
+			       ? 0
+			       : vs_json_int(json_array_get(vs_json_path(pod, "status.containerStatuses"), 0),
+					     "state.terminated.exitCode", -1);
 		json_decref(pod);
-		pod = NULL;
-		if (rc == 0)
-			rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+		log->stages[0].exit_code = (int)code;
 	}
-	if (rc < 0)
+	if (rc < 0 || code == 0)
 		return rc;
-	if (pod && strcmp(vs_json_str_or(pod, "status.phase", ""), "Succeeded") == 0) {
-		json_decref(pod);
-		return 0;
-	}
 	vs_buf_init(&tail, 0);
 	for (size_t k = 0; k < log->ntail; k++)
 		vs_buf_printf(&tail, "%s%s", k ? " | " : "", log->tail[k]);
 	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld; its last lines: %s", p->ns,
-			  p->name, purpose, p->copy_pod,
-			  vs_json_int(json_array_get(vs_json_path(pod, "status.containerStatuses"), 0),
-				      "state.terminated.exitCode", -1),
-			  tail.len ? tail.data : "(none)");
+			  p->name, purpose, p->copy_pod, code, tail.len ? tail.data : "(none)");
 	vs_buf_free(&tail);
-	json_decref(pod);
 	return rc;
 }
 
-int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, json_t *command, vs_kube_line_fn fn,
-		  void *ctx, mig_rsync_stats *stats, vs_error *err)
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, mig_rsync_stage *stages, size_t n,
+		  vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
-	struct rsync_log log = { .fn = fn, .ctx = ctx, .stats = stats };
+	struct rsync_log log = { .stages = stages, .nstages = n };
 	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
-	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, command, mounts, 2);
+	json_t *pod;
 	vs_error cleanup;
 	int rc;
 
-	memset(stats, 0, sizeof(*stats));
+	snprintf(log.marker, sizeof(log.marker), "volshift-%016llx", (unsigned long long)vs_rand_u64());
+	pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, rsync_script(&log), mounts, 2);
+	for (size_t k = 0; k < n; k++) {
+		json_decref(stages[k].command);
+		stages[k].command = NULL;
+		memset(&stages[k].stats, 0, sizeof(stages[k].stats));
+		stages[k].exit_code = -1;
+		stages[k].ms = 0;
+	}
 	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
 	rc = mig_pod_run(r, p->ns, pod, purpose, err);
 	json_decref(pod);
+	log.stage_start = vs_time_mono_ms();
 	if (rc == 0)
 		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, &log, err);
 	if (rc == 0)
 		rc = rsync_verdict(r, p, purpose, &log, err);
 	vs_error_clear(&cleanup);
-	if (mig_pod_remove(r, p->ns, p->copy_pod, &cleanup) < 0 && rc == 0) {
+	/* not waited for: it has ended, and a pod of that name made next replaces it (mig_pod_run) */
+	if (mig_pod_remove(r, p->ns, p->copy_pod, false, &cleanup) < 0 && rc == 0) {
 		*err = cleanup;
 		rc = cleanup.code;
 	}
@@ -394,14 +463,16 @@ int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, j
 	return rc;
 }
 
-/* One rsync pass of plan pvc i from a pod on node; *stats gets its summary. */
-static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode compare, mig_rsync_stats *stats,
-		     vs_error *err)
+/* One rsync pass of plan pvc i from a pod on node; *stats gets its summary. With verify, the same
+ * pod then verifies the copy, for mig_verify (r->verified). */
+static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode compare, bool verify,
+		     mig_rsync_stats *stats, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	const char *mode[3] = { "--info=progress2,stats2" };
 	size_t nmode = 1;
 	struct copy_state s = { .r = r, .p = p };
+	mig_rsync_stage st[2] = { { .fn = copy_line, .ctx = &s } };
 	int64_t start = vs_time_mono_ms();
 	int rc;
 
@@ -409,16 +480,22 @@ static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode
 		mode[nmode++] = "--checksum";
 	if (r->opts->verbose_copy)
 		mode[nmode++] = "-v";
+	st[0].command = mig_rsync_command(r, mode, nmode);
+	if (verify)
+		mig_verify_stage(r, i, &st[1]);
 	mig_emit(r, "copy-start",
 		 copy_pass_fields(r, json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", node)));
-	rc = mig_rsync_pod(r, i, "copy", node, mig_rsync_command(r, mode, nmode), copy_line, &s, stats, err);
+	rc = mig_rsync_pod(r, i, "copy", node, st, verify ? 2 : 1, err);
+	if (verify)
+		mig_verify_stage_end(r, &st[1]);
+	*stats = st[0].stats;
 	if (rc == 0) {
 		r->bytes_copied += stats->transferred;
 		mig_emit(r, "copy-done",
 			 copy_pass_fields(r, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name,
 						       "bytes", (json_int_t)stats->total_bytes, "transferred",
 						       (json_int_t)stats->transferred, "files", (json_int_t)stats->files, "ms",
-						       (json_int_t)(vs_time_mono_ms() - start))));
+						       (json_int_t)(vs_time_mono_ms() - start - st[1].ms))));
 	}
 	return rc;
 }
@@ -427,7 +504,7 @@ int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *e
 {
 	mig_rsync_stats stats;
 
-	return copy_pass(r, i, r->plan->pvcs[i].node, compare, &stats, err);
+	return copy_pass(r, i, r->plan->pvcs[i].node, compare, true, &stats, err);
 }
 
 int mig_copy(mig_run *r, size_t i, vs_error *err)
@@ -447,7 +524,7 @@ int mig_warm_copy(mig_run *r, size_t i, vs_error *err)
 	for (r->pass_number = 1; r->pass_number <= MIG_WARM_PASSES && rc == 0; r->pass_number++) {
 		mig_rsync_stats stats;
 		int64_t start = vs_time_mono_ms();
-		rc = copy_pass(r, i, p->warm_node, VS_VERIFY_SIZE_TIME, &stats, err);
+		rc = copy_pass(r, i, p->warm_node, VS_VERIFY_SIZE_TIME, false, &stats, err);
 		if (rc < 0 || vs_time_mono_ms() - start < COPY_WARM_SHORT_MS || stats.transferred == 0 ||
 		    (before >= 0 && stats.transferred >= before))
 			break;

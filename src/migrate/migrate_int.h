@@ -13,6 +13,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What an rsync pod's --info=stats2 summary said. */
+typedef struct mig_rsync_stats {
+	bool seen;           /* the summary was printed (flags such as -q silence it) */
+	int64_t total_bytes; /* "Total file size" */
+	int64_t transferred; /* "Total transferred file size": what this pass sent */
+	long files;          /* "Number of files": files, directories, links and others */
+} mig_rsync_stats;
+
+#define MIG_VERIFY_SHOWN_PATHS 5
+
+/* What a verification's rsync dry run found (verify.c). */
+typedef struct mig_verify_result {
+	size_t pvc;                          /* the plan pvc it is about */
+	bool ready;                          /* made by a copy's pod, for mig_verify to take */
+	long differences;
+	char *paths[MIG_VERIFY_SHOWN_PATHS]; /* the first differences' names (owned) */
+	size_t npaths;
+	mig_rsync_stats stats;
+	int64_t ms;
+} mig_verify_result;
+
 /*
  * One run, as one thread sees it: borrowed client, options, plan, journal and event sink, shared
  * by every thread of the run (the client and the journal are thread-safe; events take turns under
@@ -33,6 +54,7 @@ typedef struct mig_run {
 	int pass_number;          /* its number among the warm passes */
 	int64_t bytes_copied;
 	json_t *step_extra;       /* fields the running step adds to its journal record (owned; may be NULL) */
+	mig_verify_result verified; /* the verification the last copy's pod made (owned) */
 } mig_run;
 
 /* ---- events (run.c) ---- */
@@ -113,8 +135,10 @@ int mig_workloads_start(mig_run *r, size_t g, vs_error *err);
 
 /* Create the destination claim of plan pvc i (idempotent; refuses a stranger with the same name). */
 int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err);
-/* Copy plan pvc i with an rsync pod; the pod is deleted afterwards, whatever happened. A copy
- * after a warm copy (r->pass "final") sends only what changed, deletions included. */
+/* Copy plan pvc i with an rsync pod, which then runs the verification's dry run for mig_verify
+ * (r->verified), saving a pod and its start during the downtime; the pod is deleted afterwards,
+ * whatever happened. A copy after a warm copy (r->pass "final") sends only what changed, deletions
+ * included. */
 int mig_copy(mig_run *r, size_t i, vs_error *err);
 /*
  * The warm copy of plan pvc i while its application runs: rsync passes from a pod on the claim's
@@ -133,23 +157,27 @@ int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *e
  * /dest/. Caller owns it. */
 json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmode);
 
-/* What an rsync pod's --info=stats2 summary said. */
-typedef struct mig_rsync_stats {
-	bool seen;           /* the summary was printed (flags such as -q silence it) */
-	int64_t total_bytes; /* "Total file size" */
-	int64_t transferred; /* "Total transferred file size": what this pass sent */
-	long files;          /* "Number of files": files, directories, links and others */
-} mig_rsync_stats;
+/* One rsync run in a copy pod. */
+typedef struct mig_rsync_stage {
+	json_t *command;       /* rsync's argv (mig_rsync_command); taken by mig_rsync_pod */
+	vs_kube_line_fn fn;    /* gets each line of its output */
+	void *ctx;
+	mig_rsync_stats stats; /* out: its summary */
+	int exit_code;         /* out: rsync's status; -1 when it did not run or its end was not seen */
+	int64_t ms;            /* out: how long it ran, as its log showed */
+} mig_rsync_stage;
 
 /*
- * Run rsync command (stolen) in plan pvc i's copy pod: the source claim at /source, the
- * destination claim at /dest, pinned to node (NULL: where the scheduler puts it), after deleting a pod of that
- * name left by an interrupted run. Each line of its log goes to fn; *stats gets the summary. The
- * pod is deleted afterwards, whatever happened. purpose ("copy", "verify") names the pod in
- * errors; an rsync that fails is VS_EIO naming the claim, with rsync's last lines.
+ * Run the n rsync stages, one after another while each succeeds, in plan pvc i's copy pod: the
+ * source claim at /source, the destination claim at /dest, pinned to node (NULL: where the
+ * scheduler puts it), replacing a pod of that name left by an interrupted run. The pod's shell
+ * prints a marker line with each stage's status, so no extra request reads it. The pod is deleted
+ * afterwards, whatever happened. An error when the pod or the first stage failed (purpose, "copy"
+ * or "verify", names the pod; an rsync that failed is VS_EIO naming the claim, with its last
+ * lines); how the later stages went is theirs to judge, in their exit_code.
  */
-int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, json_t *command, vs_kube_line_fn fn,
-		  void *ctx, mig_rsync_stats *stats, vs_error *err);
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, mig_rsync_stage *stages, size_t n,
+		  vs_error *err);
 
 /* A pod that mounts nmounts claims (mounts holds volume name, claim, mount path for each) and runs
  * command (stolen), pinned to node when not NULL; for copy and probe pods. Caller owns it. */
@@ -159,17 +187,28 @@ json_t *mig_pod_new(const char *ns, const char *name, const char *image, const c
 /* Create pod (borrowed) and wait up to pod_ready_timeout_ms until it runs or has ended; a pod
  * still Pending then is an error carrying the scheduler's or the kubelet's reason. purpose names it. */
 int mig_pod_run(mig_run *r, const char *ns, const json_t *pod, const char *purpose, vs_error *err);
-/* Delete a pod without grace (a missing one is fine) and wait until it is gone. */
-int mig_pod_remove(mig_run *r, const char *ns, const char *name, vs_error *err);
+/* Delete a pod without grace (a missing one is fine) and, with wait, wait until it is gone (it holds
+ * its claims until then). */
+int mig_pod_remove(mig_run *r, const char *ns, const char *name, bool wait, vs_error *err);
 
 /* ---- verify (verify.c) ---- */
+
+/* The verification stage of plan pvc i, for the copy's pod to run after the copy (st->command and
+ * its handler; the result goes to r->verified). */
+void mig_verify_stage(mig_run *r, size_t i, mig_rsync_stage *st);
+/* That stage has run (st as mig_rsync_pod left it): r->verified holds its result when it succeeded. */
+void mig_verify_stage_end(mig_run *r, const mig_rsync_stage *st);
+/* Free what a verification result holds. */
+void mig_verify_result_clear(mig_verify_result *v);
 
 /*
  * Check plan pvc i's copy before its swap: an rsync dry run with the copy's flags (and --checksum
  * for VS_VERIFY_CHECKSUM) must find no difference. When it finds some, the claim is copied again
  * (mig_copy_with the same comparison) and checked once more; differences then are VS_EIO naming
- * the claim, their number and the first paths. Emits "verify-start" and "verify-done" for each
- * pass, and a "warning" before copying again. Changes nothing but the destination claim's data.
+ * the claim, their number and the first paths. The dry run is the one the copy's pod made when
+ * there is one (r->verified), else one in a pod of its own (after a resume). Emits "verify-start"
+ * and "verify-done" for each pass, and a "warning" before copying again. Changes nothing but the
+ * destination claim's data.
  */
 int mig_verify(mig_run *r, size_t i, vs_error *err);
 
@@ -177,9 +216,11 @@ int mig_verify(mig_run *r, size_t i, vs_error *err);
 
 /* Point volume pv_name at claim ns/name without a uid (a pre-binding), so that the claim of that name
  * created next, and only it, binds there; nothing is written when the volume is pre-bound already or
- * bound to a live claim of that name (any uid but stale_uid, the deleted one; NULL: any uid is stale). */
+ * bound to a live claim of that name (any uid but stale_uid, the deleted one; NULL: any uid is stale).
+ * seen (borrowed; NULL: read it) is the volume as this run last observed it, when nothing but this
+ * run can have changed its claimRef since. */
 int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
-		vs_error *err);
+		const json_t *seen, vs_error *err);
 /* True when claim (may be NULL) is Bound to the volume named ctx (a const char *); a mig_obj_pred. */
 bool mig_claim_bound_to(const json_t *claim, void *ctx);
 /* Wait until volume pv, given back to its reclaim policy, is gone; a warning (not an error) when

@@ -19,7 +19,7 @@ static int probe_cleanup(mig_run *r, const char *ns, const char *name, vs_error 
 {
 	json_t *claim = NULL;
 	char *pv = NULL;
-	int rc = mig_pod_remove(r, ns, name, err);
+	int rc = mig_pod_remove(r, ns, name, true, err);
 
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, &claim, err);

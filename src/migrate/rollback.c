@@ -20,7 +20,7 @@ static int rollback_claim(mig_run *r, size_t i, vs_error *err)
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	char *original = mig_claim_key(p, "original");
 	const json_t *saved = vs_journal_object(r->j, original);
-	int rc = mig_pod_remove(r, p->ns, p->copy_pod, err);
+	int rc = mig_pod_remove(r, p->ns, p->copy_pod, true, err);
 
 	json_decref(r->originals[i]);
 	r->originals[i] = saved ? json_deep_copy(saved) : NULL;

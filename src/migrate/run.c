@@ -423,6 +423,7 @@ static void *run_worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&pool->mu);
 	}
+	mig_verify_result_clear(&r.verified);
 	pthread_mutex_lock(&pool->mu);
 	pool->bytes += r.bytes_copied;
 	pthread_mutex_unlock(&pool->mu);

@@ -12,7 +12,10 @@
  *     (swap_retain returns the server's copy, and swap_delete_claim checks it).
  *   - The old volume leaves Retain (or is deleted) only after the original name has been observed
  *     Bound to the new volume, which holds the verified copy.
- * Every step looks at the live objects first, so a swap that was interrupted continues.
+ * The swap starts from the live objects, so a swap that was interrupted continues; then each step
+ * acts on what the steps before it observed (the server's answers to their writes) instead of
+ * reading the objects again: a claim is deleted with its uid as a precondition, and a bound
+ * claim's volume cannot change, so what was observed still holds when it is used.
  */
 #include "migrate_int.h"
 
@@ -28,70 +31,67 @@ static const char *const swap_binding_annotations[] = {
 
 /*
  * Set pv to Retain, recording its own policy (and, when extra_key is set, extra_value) in
- * annotations unless an earlier run already did. *own (own may be NULL) receives the recorded
- * original policy (caller frees). Fails (VS_EIO) when the server's answer is not Retain.
+ * annotations unless an earlier run already did. *out (out may be NULL) receives the server's
+ * answer, which says Retain (caller frees). Fails (VS_EIO) when the server's answer is not Retain.
  */
-static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, const char *extra_value, char **own,
+static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, const char *extra_value, json_t **out,
 		       vs_error *err)
 {
-	json_t *pv = NULL, *patch, *out = NULL;
+	json_t *pv = NULL, *patch, *reply = NULL;
 	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
 
 	if (rc < 0)
 		return rc;
 	const char *recorded = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
 	const char *keep = recorded ? recorded : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
-	if (own)
-		*own = vs_xstrdup(keep);
 	patch = json_pack("{s:{s:s}}", "spec", "persistentVolumeReclaimPolicy", "Retain");
 	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, keep));
 	if (extra_key && !vs_json_annotation(pv, extra_key))
 		json_object_set_new(vs_json_path(patch, "metadata.annotations"), extra_key, json_string(extra_value));
-	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &out, err);
-	if (rc == 0 && strcmp(vs_json_str_or(out, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
+	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &reply, err);
+	if (rc == 0 && strcmp(vs_json_str_or(reply, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
 		rc = vs_error_set(err, VS_EIO, "PersistentVolume %s: reclaim policy is still %s after setting Retain",
-				  pv_name, vs_json_str_or(out, "spec.persistentVolumeReclaimPolicy", "unset"));
+				  pv_name, vs_json_str_or(reply, "spec.persistentVolumeReclaimPolicy", "unset"));
+	if (rc == 0 && out) {
+		*out = reply;
+		reply = NULL;
+	}
 	json_decref(pv);
 	json_decref(patch);
-	json_decref(out);
+	json_decref(reply);
 	return rc < 0 ? vs_error_wrap(err, "retain volume %s", pv_name) : 0;
 }
 
-/* Delete claim ns/name if it is still the object with uid (NULL: any) and is bound to volume
- * pv_name (a claim on another volume is left alone), once that volume is Retain. */
-static int swap_delete_claim(mig_run *r, const char *ns, const char *name, const char *uid, const char *pv_name,
-			     vs_error *err)
+/* Delete claim (as observed; NULL: gone already) if it is the object with uid (NULL: any) and is
+ * bound to pv (as the server answered Retain; a claim on another volume is left alone), then wait
+ * until it is gone. */
+static int swap_delete_claim(mig_run *r, const json_t *claim, const char *uid, const json_t *pv, vs_error *err)
 {
-	json_t *claim = NULL, *pv = NULL;
-	int rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, &claim, err);
+	const char *ns = vs_kube_obj_namespace(claim), *name = vs_kube_obj_name(claim), *pv_name = vs_kube_obj_name(pv);
+	int rc = 0;
 
-	if (rc < 0 || !claim)
-		return rc;
-	if ((uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0) ||
+	if (!claim || (uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0) ||
 	    strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
-		goto done; /* the name already belongs to the claim on the other volume */
-	rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
-	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
+		return 0; /* gone, or the name already belongs to the claim on the other volume */
+	if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
 		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name, pv_name);
 	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) },
+				NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == VS_ETIMEOUT)
 		vs_error_wrap(err, "claim %s/%s is still in use (a pod that mounts it must be deleted)", ns, name);
-done:
-	json_decref(claim);
-	json_decref(pv);
 	return rc;
 }
 
 int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
-		vs_error *err)
+		const json_t *seen, vs_error *err)
 {
 	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
 				  "PersistentVolumeClaim", "namespace", ns, "name", name, "uid", "resourceVersion");
-	json_t *pv = NULL;
-	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
+	json_t *pv = json_incref((json_t *)seen);
+	int rc = pv ? 0 : vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
 	const char *bound_uid = rc == 0 ? vs_json_str(pv, "spec.claimRef.uid") : NULL;
 
 	/* pre-bound already, or bound to the recreated claim (never to the deleted one: stale_uid) */
@@ -157,20 +157,19 @@ bool mig_claim_bound_to(const json_t *claim, void *ctx)
 static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, bool forward, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	json_t *have = NULL, *claim;
+	json_t *have = NULL, *claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
 	char *what;
-	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &have, err);
+	int rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, &have, err);
 
-	if (rc < 0)
-		return rc;
-	if (have && strcmp(vs_json_str_or(have, "spec.volumeName", ""), pv_name) != 0)
-		rc = vs_error_set(err, VS_EINVAL, "claim %s/%s exists but is not bound to volume %s; something else "
-						  "created it while the migration ran",
-				  p->ns, p->name, pv_name);
-	if (rc == 0 && !have) {
-		claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
-		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, &have, err);
-		json_decref(claim);
+	json_decref(claim);
+	if (rc < 0 && vs_error_is(err, "AlreadyExists")) { /* made by an interrupted run, or by someone else */
+		vs_error_clear(err);
+		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &have, err);
+		if (rc == 0 && strcmp(vs_json_str_or(have, "spec.volumeName", ""), pv_name) != 0)
+			rc = vs_error_set(err, VS_EINVAL,
+					  "claim %s/%s exists but is not bound to volume %s; something else "
+					  "created it while the migration ran",
+					  p->ns, p->name, pv_name);
 	}
 	if (rc == 0) {
 		what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
@@ -204,21 +203,17 @@ static int swap_set_policy(mig_run *r, const char *pv_name, const char *policy, 
 }
 
 /*
- * The volume the name left (drop_pv), once the name is observed Bound to keep_pv: a volume whose
- * policy was Delete gets it back, so its provisioner removes it and its data as it would have; any
- * other is deleted as an object, its data left in the storage system as its policy says.
+ * The volume the name left (drop_pv), once the caller observed the name Bound to the other: a
+ * volume whose policy was Delete gets it back, so its provisioner removes it and its data as it
+ * would have; any other is deleted as an object, its data left in the storage system as its policy
+ * says. seen (borrowed; NULL: read it) is drop_pv as this run's swap_retain left it.
  */
-static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, const char *drop_pv, bool wait,
+static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *drop_pv, bool wait, const json_t *seen,
 			vs_error *err)
 {
-	json_t *claim = NULL, *pv = NULL;
-	int rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+	json_t *pv = json_incref((json_t *)seen);
+	int rc = pv ? 0 : mig_get_opt(r, &VS_KUBE_PVS, NULL, drop_pv, &pv, err);
 
-	if (rc == 0 && !mig_claim_bound_to(claim, (void *)keep_pv))
-		rc = vs_error_set(err, VS_EIO, "claim %s/%s is not bound to %s; volume %s is kept", p->ns, p->name, keep_pv,
-				  drop_pv);
-	if (rc == 0)
-		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, drop_pv, &pv, err);
 	if (rc < 0 || !pv)
 		goto done;
 	char *policy = vs_xstrdup(vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
@@ -245,13 +240,13 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *keep_pv, c
 		mig_emit(r, "pv-deleted", json_pack("{s:s, s:s}", "pv", drop_pv, "reclaim", policy));
 	free(policy);
 done:
-	json_decref(claim);
 	json_decref(pv);
 	return rc;
 }
 
-/* The new volume: the temporary claim's, or (after it was deleted) the one pre-bound to the name. */
-static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, vs_error *err)
+/* The new volume: the temporary claim's, or (after it was deleted) the one pre-bound to the name.
+ * *temp (temp may be NULL) gets the temporary claim, or NULL when it is gone (caller frees). */
+static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, json_t **temp, vs_error *err)
 {
 	json_t *obj = NULL;
 	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->temp_name, &obj, err);
@@ -259,8 +254,11 @@ static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, vs_err
 	*out = NULL;
 	if (rc == 0 && obj && vs_json_str(obj, "spec.volumeName"))
 		*out = vs_xstrdup(vs_json_str(obj, "spec.volumeName"));
+	if (temp) {
+		*temp = obj;
+		obj = NULL;
+	}
 	json_decref(obj);
-	obj = NULL;
 	if (rc == 0 && !*out) {
 		json_t *list = NULL, *pv;
 		size_t k;
@@ -280,11 +278,12 @@ static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, vs_err
 	return rc;
 }
 
-/* The reclaim policy the new volume must end with: the old volume's, recorded on the new one. */
-static int swap_restore_new_policy(mig_run *r, const char *new_pv, vs_error *err)
+/* The reclaim policy the new volume must end with: the old volume's, recorded on the new one. seen
+ * (borrowed; NULL: read it) is the new volume as this run's swap_retain left it. */
+static int swap_restore_new_policy(mig_run *r, const char *new_pv, const json_t *seen, vs_error *err)
 {
-	json_t *pv = NULL;
-	int rc = vs_kube_get(r->c, &VS_KUBE_PVS, NULL, new_pv, &pv, err);
+	json_t *pv = json_incref((json_t *)seen);
+	int rc = pv ? 0 : vs_kube_get(r->c, &VS_KUBE_PVS, NULL, new_pv, &pv, err);
 	const char *want = rc == 0 ? vs_json_annotation(pv, VS_MIGRATE_RECLAIM_ANNOTATION) : NULL;
 
 	if (want)
@@ -293,61 +292,78 @@ static int swap_restore_new_policy(mig_run *r, const char *new_pv, vs_error *err
 	return rc;
 }
 
+/* What this run of a swap observed: the objects as read, or as the server answered a write. */
+struct swap_seen {
+	json_t *claim;  /* the original name's claim (NULL: none) */
+	json_t *temp;   /* the temporary claim (NULL: none) */
+	json_t *old_pv; /* the source volume, Retain (NULL: not set by this run) */
+	json_t *new_pv; /* the copy's volume, Retain (likewise) */
+};
+
+static void swap_seen_clear(struct swap_seen *seen)
+{
+	json_decref(seen->claim);
+	json_decref(seen->temp);
+	json_decref(seen->old_pv);
+	json_decref(seen->new_pv);
+	memset(seen, 0, sizeof(*seen));
+}
+
 /* Move the claim name: every step before the claim is Bound to the copy. */
-static int swap_claim(mig_run *r, size_t i, const char *new_pv, vs_error *err)
+static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen *seen, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	char *old_policy = NULL;
-	int rc = swap_retain(r, p->pv, NULL, NULL, &old_policy, err);
+	int rc = swap_retain(r, p->pv, NULL, NULL, &seen->old_pv, err);
 
 	if (rc == 0)
-		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION, old_policy, NULL, err);
+		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION,
+				 vs_json_annotation(seen->old_pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), &seen->new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
 	if (rc == 0)
-		rc = swap_delete_claim(r, p->ns, p->name, p->uid, p->pv, err);
+		rc = swap_delete_claim(r, seen->claim, p->uid, seen->old_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
-		rc = swap_delete_claim(r, p->ns, p->temp_name, NULL, new_pv, err);
+		rc = swap_delete_claim(r, seen->temp, NULL, seen->new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
-		rc = mig_prebind(r, p->ns, p->name, p->uid, new_pv, err);
+		rc = mig_prebind(r, p->ns, p->name, p->uid, new_pv, seen->new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:prebound", err);
 	if (rc == 0)
 		rc = swap_create_claim(r, i, new_pv, true, err);
-	free(old_policy);
 	return rc;
 }
 
 int mig_swap(mig_run *r, size_t i, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct swap_seen seen = { 0 };
 	char *new_pv = NULL;
-	json_t *claim = NULL;
-	int rc = swap_find_new_pv(r, p, &new_pv, err);
+	int rc = swap_find_new_pv(r, p, &new_pv, &seen.temp, err);
 
 	if (rc == 0)
-		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &seen.claim, err);
 	/* an interrupted swap may already have moved the name; then only the volumes' policies remain */
-	if (rc == 0 && !mig_claim_bound_to(claim, new_pv))
-		rc = swap_claim(r, i, new_pv, err);
+	if (rc == 0 && !mig_claim_bound_to(seen.claim, new_pv))
+		rc = swap_claim(r, i, new_pv, &seen, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:claim-bound", err);
 	if (rc == 0)
-		rc = swap_restore_new_policy(r, new_pv, err);
+		rc = swap_restore_new_policy(r, new_pv, seen.new_pv, err);
 	if (rc == 0)
 		mig_emit(r, "swapped", json_pack("{s:s, s:s, s:s, s:s}", "namespace", p->ns, "pvc", p->name, "oldPv", p->pv,
 						 "newPv", new_pv));
 	if (rc == 0)
 		rc = vs_failpoint("swap:policy-restored", err);
+	/* the name was observed Bound to the copy: read above, or made so by swap_claim */
 	if (rc == 0)
-		rc = swap_release(r, p, new_pv, p->pv, false, err); /* waited for after the start */
+		rc = swap_release(r, p, p->pv, false, seen.old_pv, err); /* waited for after the start */
 	if (rc < 0)
 		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
-	json_decref(claim);
+	swap_seen_clear(&seen);
 	free(new_pv);
 	return rc;
 }
@@ -369,7 +385,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0 && !old)
 		rc = vs_error_set(err, VS_EINVAL, "the original volume %s is gone: claim %s/%s stays on the destination",
 				  p->pv, p->ns, p->name);
-	if (rc == 0 && (rc = swap_find_new_pv(r, p, &new_pv, err)) == VS_EIO) {
+	if (rc == 0 && (rc = swap_find_new_pv(r, p, &new_pv, NULL, err)) == VS_EIO) {
 		vs_error_clear(err); /* no copy was ever bound: only the original volume's policy to restore */
 		rc = 0;
 	}
@@ -383,15 +399,17 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv) && !r->originals[i])
 		rc = vs_error_set(err, VS_EIO, "the journal has no copy of claim %s/%s to recreate it from", p->ns, p->name);
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv)) {
+		json_t *copy = NULL;
 		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
 		if (rc == 0 && new_pv)
-			rc = swap_retain(r, new_pv, NULL, NULL, NULL, err);
+			rc = swap_retain(r, new_pv, NULL, NULL, &copy, err);
 		if (rc == 0 && new_pv)
-			rc = swap_delete_claim(r, p->ns, p->name, NULL, new_pv, err);
+			rc = swap_delete_claim(r, claim, NULL, copy, err);
+		json_decref(copy);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
 		if (rc == 0)
-			rc = mig_prebind(r, p->ns, p->name, p->uid, p->pv, err);
+			rc = mig_prebind(r, p->ns, p->name, p->uid, p->pv, NULL, err);
 		if (rc == 0)
 			rc = swap_create_claim(r, i, p->pv, false, err);
 	}
@@ -399,8 +417,8 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		rc = vs_failpoint("unswap:claim-bound", err);
 	if (rc == 0 && vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION))
 		rc = swap_set_policy(r, p->pv, vs_json_annotation(old, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), err);
-	if (rc == 0 && new_pv)
-		rc = swap_release(r, p, p->pv, new_pv, true, err);
+	if (rc == 0 && new_pv) /* the name was observed Bound to the original: read above, or recreated */
+		rc = swap_release(r, p, new_pv, true, NULL, err);
 	if (rc == 0)
 		mig_emit(r, "unswapped", json_pack("{s:s, s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "pv", p->pv,
 						   "releasedPv", new_pv));

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VERIFY_SHOWN_PATHS 5
-
 const char *vs_verify_mode_name(enum vs_verify_mode mode)
 {
 	return mode == VS_VERIFY_CHECKSUM ? "checksum" : "size-time";
@@ -81,35 +79,49 @@ bool vs_rsync_item_differs(const char *line, const char **name)
 
 /* ---- the verification pod ------------------------------------------------------------------- */
 
-struct verify_state {
-	long differences;
-	char *paths[VERIFY_SHOWN_PATHS]; /* the first differences' names */
-	size_t npaths;
-};
-
 static int verify_line(const char *line, size_t len, void *ctx)
 {
-	struct verify_state *v = ctx;
+	mig_verify_result *v = ctx;
 	const char *name;
 
 	(void)len;
 	if (!vs_rsync_item_differs(line, &name))
 		return 0;
-	if (v->npaths < VERIFY_SHOWN_PATHS)
+	if (v->npaths < MIG_VERIFY_SHOWN_PATHS)
 		v->paths[v->npaths++] = vs_xstrdup(name);
 	v->differences++;
 	return 0;
 }
 
-static void verify_state_clear(struct verify_state *v)
+void mig_verify_result_clear(mig_verify_result *v)
 {
 	for (size_t k = 0; k < v->npaths; k++)
 		free(v->paths[k]);
 	memset(v, 0, sizeof(*v));
 }
 
+void mig_verify_stage(mig_run *r, size_t i, mig_rsync_stage *st)
+{
+	/* --out-format is what --itemize-changes sets, without adding up with a -i in --rsync-flags
+	 * into -ii; after the user's flags, it wins over an --out-format of theirs. */
+	static const char *const mode[] = { "--dry-run", "--out-format=%i %n%L", "--info=stats2", "--checksum" };
+
+	mig_verify_result_clear(&r->verified);
+	r->verified.pvc = i;
+	*st = (mig_rsync_stage){ .command = mig_rsync_command(r, mode, r->opts->verify == VS_VERIFY_CHECKSUM ? 4 : 3),
+				 .fn = verify_line,
+				 .ctx = &r->verified };
+}
+
+void mig_verify_stage_end(mig_run *r, const mig_rsync_stage *st)
+{
+	r->verified.stats = st->stats;
+	r->verified.ms = st->ms;
+	r->verified.ready = st->exit_code == 0;
+}
+
 /* "a, b, c and 4 more". Caller frees. */
-static char *verify_paths_text(const struct verify_state *v)
+static char *verify_paths_text(const mig_verify_result *v)
 {
 	vs_buf b;
 
@@ -121,27 +133,27 @@ static char *verify_paths_text(const struct verify_state *v)
 	return vs_buf_steal(&b);
 }
 
-/* One pass over plan pvc i (attempt 1, or 2 after copying again): the dry run, its differences in
- * *v, and the events around it. */
-static int verify_pass(mig_run *r, size_t i, int attempt, struct verify_state *v, vs_error *err)
+/* One pass over plan pvc i (attempt 1, or 2 after copying again): the dry run the copy's pod made,
+ * else one in a pod of its own (after a resume, or when the copy's pod could not run it); its
+ * differences in r->verified, and the events around it. */
+static int verify_pass(mig_run *r, size_t i, int attempt, vs_error *err)
 {
-	/* --out-format is what --itemize-changes sets, without adding up with a -i in --rsync-flags
-	 * into -ii; after the user's flags, it wins over an --out-format of theirs. */
-	static const char *const mode[] = { "--dry-run", "--out-format=%i %n%L", "--info=stats2", "--checksum" };
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	mig_verify_result *v = &r->verified;
 	const char *how = vs_verify_mode_name(r->opts->verify);
-	size_t nmode = r->opts->verify == VS_VERIFY_CHECKSUM ? 4 : 3;
 	json_t *paths;
-	mig_rsync_stats stats;
-	int64_t start = vs_time_mono_ms();
-	int rc;
+	int rc = 0;
 
-	verify_state_clear(v);
 	mig_emit(r, "verify-start", json_pack("{s:s, s:s, s:s, s:i}", "namespace", p->ns, "pvc", p->name, "mode", how,
 					      "attempt", attempt));
-	rc = mig_rsync_pod(r, i, "verify", r->plan->pvcs[i].node, mig_rsync_command(r, mode, nmode), verify_line, v,
-			   &stats, err);
-	if (rc == 0 && !stats.seen)
+	if (!v->ready || v->pvc != i) {
+		mig_rsync_stage st;
+		mig_verify_stage(r, i, &st);
+		rc = mig_rsync_pod(r, i, "verify", p->node, &st, 1, err);
+		mig_verify_stage_end(r, &st);
+	}
+	v->ready = false;
+	if (rc == 0 && !v->stats.seen)
 		rc = vs_error_set(err, VS_EIO,
 				  "claim %s/%s: the verification's rsync printed no summary, so its silence proves nothing "
 				  "(does --rsync-flags silence rsync, as -q does?)",
@@ -152,38 +164,38 @@ static int verify_pass(mig_run *r, size_t i, int attempt, struct verify_state *v
 	for (size_t k = 0; k < v->npaths; k++)
 		json_array_append_new(paths, json_string(v->paths[k]));
 	mig_emit(r, "verify-done", json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:I}", "namespace", p->ns, "pvc", p->name,
-					     "mode", how, "attempt", attempt, "files", (json_int_t)stats.files,
+					     "mode", how, "attempt", attempt, "files", (json_int_t)v->stats.files,
 					     "differences", (json_int_t)v->differences, "paths", paths, "ms",
-					     (json_int_t)(vs_time_mono_ms() - start)));
+					     (json_int_t)v->ms));
 	return 0;
 }
 
 int mig_verify(mig_run *r, size_t i, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	struct verify_state v = { 0 };
+	const mig_verify_result *v = &r->verified;
 	char *what = NULL;
-	int rc = verify_pass(r, i, 1, &v, err);
+	int rc = verify_pass(r, i, 1, err);
 
-	if (rc < 0 || v.differences == 0)
+	if (rc < 0 || v->differences == 0)
 		goto done;
-	what = verify_paths_text(&v);
+	what = verify_paths_text(v);
 	mig_say(r, "warning", "claim %s/%s: %ld difference%s between the source and its copy (%s); copying again", p->ns,
-		p->name, v.differences, v.differences == 1 ? "" : "s", what);
+		p->name, v->differences, v->differences == 1 ? "" : "s", what);
 	rc = mig_copy_with(r, i, r->opts->verify, err);
 	if (rc == 0)
-		rc = verify_pass(r, i, 2, &v, err);
-	if (rc < 0 || v.differences == 0)
+		rc = verify_pass(r, i, 2, err);
+	if (rc < 0 || v->differences == 0)
 		goto done;
 	free(what);
-	what = verify_paths_text(&v);
+	what = verify_paths_text(v);
 	rc = vs_error_set(err, VS_EIO,
 			  "claim %s/%s: %ld difference%s between the source and its copy remain after copying again "
 			  "(--verify=%s): %s; the claim was not switched",
-			  p->ns, p->name, v.differences, v.differences == 1 ? "" : "s", vs_verify_mode_name(r->opts->verify),
-			  what);
+			  p->ns, p->name, v->differences, v->differences == 1 ? "" : "s",
+			  vs_verify_mode_name(r->opts->verify), what);
 done:
 	free(what);
-	verify_state_clear(&v);
+	mig_verify_result_clear(&r->verified);
 	return rc;
 }

@@ -33,15 +33,20 @@ static const vs_kube_resource *workload_resource(enum vs_workload_kind kind)
 	return &VS_KUBE_PODS;
 }
 
-/* Merge-patch the workload; patch is stolen. */
-static int workload_patch(mig_run *r, const vs_plan_workload *w, json_t *patch, vs_error *err)
+/* Merge-patch the workload; patch is stolen; *out (out may be NULL) gets the server's answer. */
+static int workload_patch_out(mig_run *r, const vs_plan_workload *w, json_t *patch, json_t **out, vs_error *err)
 {
-	int rc = vs_kube_patch(r->c, workload_resource(w->kind), w->ns, w->name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
+	int rc = vs_kube_patch(r->c, workload_resource(w->kind), w->ns, w->name, VS_KUBE_PATCH_MERGE, patch, out, err);
 
 	json_decref(patch);
 	if (rc < 0)
 		vs_error_wrap(err, "%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name);
 	return rc;
+}
+
+static int workload_patch(mig_run *r, const vs_plan_workload *w, json_t *patch, vs_error *err)
+{
+	return workload_patch_out(r, w, patch, NULL, err);
 }
 
 static json_t *workload_annotation_patch(const char *key, json_t *value)
@@ -340,9 +345,13 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	return rc;
 }
 
-static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, vs_error *err)
+/* Give workload w (obj, as read) back its scale, node selector or suspension; *after gets the
+ * server's answer to the patch, or NULL when nothing was patched (caller frees). */
+static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, json_t **after, vs_error *err)
 {
 	json_t *patch = NULL;
+
+	*after = NULL;
 
 	switch (w->kind) {
 	case VS_WORKLOAD_STATEFULSET:
@@ -382,7 +391,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 	case VS_WORKLOAD_POD:
 		return 0;
 	}
-	return workload_patch(r, w, patch, err);
+	return workload_patch_out(r, w, patch, after, err);
 }
 
 /* A StatefulSet deleted for its recreation by a run that then stopped: created from the journal. */
@@ -408,7 +417,7 @@ static int workload_start_one(mig_run *r, size_t wi, int64_t stopped_ms, vs_erro
 {
 	const vs_plan_workload *w = &r->plan->workloads[wi];
 	const vs_kube_resource *res = workload_resource(w->kind);
-	json_t *obj = NULL;
+	json_t *obj = NULL, *after = NULL;
 	char *what;
 	int rc = mig_get_opt(r, res, w->ns, w->name, &obj, err);
 
@@ -419,12 +428,18 @@ static int workload_start_one(mig_run *r, size_t wi, int64_t stopped_ms, vs_erro
 	}
 	if (rc < 0 || !obj)
 		return rc;
-	rc = workload_restore(r, w, obj, err);
+	rc = workload_restore(r, w, obj, &after, err);
 	json_decref(obj);
-	if (rc < 0 || w->kind == VS_WORKLOAD_JOB || w->kind == VS_WORKLOAD_POD || w->kind == VS_WORKLOAD_CRONJOB)
+	if (rc < 0 || w->kind == VS_WORKLOAD_JOB || w->kind == VS_WORKLOAD_POD || w->kind == VS_WORKLOAD_CRONJOB) {
+		json_decref(after);
 		return rc;
+	}
 	what = vs_xasprintf("%s %s/%s to be ready", vs_workload_kind_name(w->kind), w->ns, w->name);
-	rc = mig_wait_obj(r, res, w->ns, w->name, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
+	if (after) /* from the version the restore made: no list */
+		rc = mig_wait_from(r, res, after, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
+	else
+		rc = mig_wait_obj(r, res, w->ns, w->name, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
+	json_decref(after);
 	free(what);
 	if (rc == 0) {
 		json_int_t downtime = stopped_ms ? vs_time_wall_ms() - stopped_ms : 0;

@@ -121,6 +121,20 @@ int vs_buf_puts(vs_buf *b, const char *s)
 	return vs_buf_append(b, s, strlen(s));
 }
 
+int vs_buf_shell_word(vs_buf *b, const char *s)
+{
+	int rc = vs_buf_puts(b, "'");
+
+	for (const char *q; rc == 0 && (q = strchr(s, '\'')) != NULL; s = q + 1) {
+		rc = vs_buf_append(b, s, (size_t)(q - s));
+		if (rc == 0)
+			rc = vs_buf_puts(b, "'\\''");
+	}
+	if (rc == 0)
+		rc = vs_buf_puts(b, s);
+	return rc == 0 ? vs_buf_puts(b, "'") : rc;
+}
+
 int vs_buf_printf(vs_buf *b, const char *fmt, ...)
 {
 	va_list ap;

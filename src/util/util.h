@@ -90,6 +90,8 @@ void vs_buf_init(vs_buf *b, size_t limit);
 int vs_buf_append(vs_buf *b, const void *data, size_t n);
 int vs_buf_puts(vs_buf *b, const char *s);
 int vs_buf_printf(vs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as one word for a POSIX shell: in single quotes, each ' written as '\''. */
+int vs_buf_shell_word(vs_buf *b, const char *s);
 /* Empty the buffer, keeping its memory. */
 void vs_buf_reset(vs_buf *b);
 /* Release the memory; the buffer may be initialised again. */

@@ -163,4 +163,27 @@ test_cold_copies_without_warm_copy_and_for_readwriteoncepod() {
 	grep -q -- "--parallel 0: expected a number of groups from 1 to" "$SIM_DIR/usage.err" || fail "$(cat "$SIM_DIR/usage.err")"
 }
 
+# The verification runs in the pod of the copy before it, after its rsync: one pod per copy pass,
+# none more, and each claim's data arrives whole.
+test_copy_and_its_verification_share_one_pod() {
+	local name sum
+	for name in one two; do app "$name" local >/dev/null; done
+	for name in one two; do ready deployment "$name"; done
+	for name in one two; do fill_tree "$(claim_dir "$name")" >/dev/null; done
+	sum=$(for name in one two; do tree_sum "$(claim_dir "$name")"; done)
+	VOLSHIFT_LOG=debug vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" \
+		2>"$SIM_DIR/debug.log" || fail "migrate failed: $(tail -3 "$SIM_DIR/debug.log")"
+	for name in one two; do
+		local passes pods
+		passes=$(events_of copy-start "$SIM_DIR/events.json" | jq -r --arg n "$name" 'select(.pvc == $n) | .pass' | xargs)
+		pods=$(grep -c "debug: create pods default/migrate-$name\$" "$SIM_DIR/debug.log")
+		[[ "$passes" == *warm*final ]] || fail "$name: passes '$passes', expected warm ones then the final one"
+		assert_eq "$(wc -w <<<"$passes")" "$pods" "pods created for the copies of $name"
+		assert_eq "1 0" "$(events_of verify-done "$SIM_DIR/events.json" | jq -r --arg n "$name" \
+			'select(.pvc == $n) | "\(.attempt) \(.differences)"')" "verification of $name"
+	done
+	assert_eq "$sum" "$(for name in one two; do tree_sum "$(claim_dir "$name")"; done)" "the data after the migration"
+	no_leftovers
+}
+
 e2e_main

@@ -152,6 +152,12 @@ static void test_util_buf__limit(void **state)
 	assert_int_equal(vs_buf_printf(&b, "%d", 678), 0);
 	assert_string_equal(b.data, "12345678");
 	vs_buf_free(&b);
+	vs_buf_init(&b, 0);
+	assert_int_equal(vs_buf_shell_word(&b, "a b"), 0);
+	assert_int_equal(vs_buf_shell_word(&b, "it's '$x'"), 0);
+	assert_int_equal(vs_buf_shell_word(&b, ""), 0);
+	assert_string_equal(b.data, "'a b''it'\\''s '\\''$x'\\'''''");
+	vs_buf_free(&b);
 }
 
 static void test_util_quantity__parse_and_format(void **state)
