@@ -64,7 +64,7 @@ static const char migrate_help[] =
 	"  --source-sc NAME                 class to migrate from (required)\n"
 	"  --dest-sc NAME                   class to migrate to (required)\n"
 	"  --namespace NS                   only migrate claims in this namespace\n"
-	"  --rsync-image IMAGE              image of the copy pods, with rsync on its path (" MIGRATE_DEFAULT_IMAGE ")\n"
+	"  --rsync-image IMAGE              image of the copy pods, with rsync and sh on its path (" MIGRATE_DEFAULT_IMAGE ")\n"
 	"  --rsync-flags A,B                comma-separated extra rsync flags, appended\n"
 	"  --set-defaults                   make --dest-sc the default class (it must be --source-sc or none now)\n"
 	"  --verbose-copy                   show rsync's output instead of a progress line\n"
