@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <libgen.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,25 @@ static void cli_usage(FILE *out)
 		     "pvmigrate's command line; installed as 'kubectl-volshift', it is the kubectl plugin 'kubectl volshift'.\n");
 }
 
+/*
+ * One malloc arena for every thread, and large blocks always mapped on their own. The groups in
+ * flight each run in a thread, and glibc would give each its own arena; each journal write (an
+ * encoding, a request body and a reply of the whole ConfigMap, a few MiB at 1000 claims) then
+ * fragments the arena of whichever thread made it, and the process keeps all of them (peak RSS 103
+ * MiB for 1000 claims with 8 groups in flight, for a few MiB live). The threads spend their time
+ * waiting on the API, not in malloc, so sharing one arena costs nothing measurable. A fixed mmap
+ * threshold stops glibc from raising it after the first large free, so those few-MiB blocks go back
+ * to the system when freed instead of staying in the heap.
+ */
+static void cli_tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 int main(int argc, char **argv)
 {
+	cli_tune_malloc();
 	/* installed or linked as pvmigrate: pvmigrate's command line, as is */
 	if (strcmp(basename(argv[0]), "pvmigrate") == 0)
 		return vs_cli_migrate(argc, argv, true);
