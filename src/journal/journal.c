@@ -9,33 +9,33 @@
  */
 #include "journal/journal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define JOURNAL_LABEL "volshift.io/migration"
-#define JOURNAL_HOLDER "volshift.io/holder"
-#define JOURNAL_RENEWED "volshift.io/lease-renewed"
-#define JOURNAL_ABORT "volshift.io/abort"
+#define JOURNAL_LABEL	       "volshift.io/migration"
+#define JOURNAL_HOLDER	       "volshift.io/holder"
+#define JOURNAL_RENEWED	       "volshift.io/lease-renewed"
+#define JOURNAL_ABORT	       "volshift.io/abort"
 #define JOURNAL_RENEW_EVERY_MS (VS_JOURNAL_LEASE_MS / 3)
-#define JOURNAL_WRITE_TRIES 5
+#define JOURNAL_WRITE_TRIES    5
 
 struct vs_journal {
 	vs_kube_client *c;
 	char *ns, *id, *name, *holder;
-	json_t *cm;      /* the ConfigMap as last written or read; replaced, never changed in place */
-	json_t *state;   /* {plan, steps, objects, phase, error} decoded */
-	bool lost;       /* another volshift took the lease */
+	json_t *cm;	  /* the ConfigMap as last written or read; replaced, never changed in place */
+	json_t *state;	  /* {plan, steps, objects, phase, error} decoded */
+	bool lost;	  /* another volshift took the lease */
 	uint64_t changes; /* changes made to state so far */
 	uint64_t written; /* ... of which the ConfigMap holds this many */
-	bool writing;    /* a thread is writing the ConfigMap (without holding mu) */
+	bool writing;	  /* a thread is writing the ConfigMap (without holding mu) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;      /* the renewer's sleep */
+	pthread_cond_t cv;	/* the renewer's sleep */
 	pthread_cond_t flushed; /* a write ended */
 	pthread_t renewer;
 	bool renewing, stop;
@@ -66,15 +66,15 @@ json_t *vs_journal_decode(const json_t *cm)
 	const json_t *labels = vs_json_path(cm, "metadata.labels");
 	const char *phase = vs_json_str(json_object_get(cm, "data"), "phase");
 
-	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b, s:b}", "id",
-			 json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
-			 vs_json_str(json_object_get(cm, "data"), "error"), "holder",
-			 vs_json_annotation(cm, JOURNAL_HOLDER), "leaseRenewed", vs_json_annotation(cm, JOURNAL_RENEWED),
-			 "created", vs_json_str(cm, "metadata.creationTimestamp"), "plan",
-			 journal_parse(cm, "plan", json_object()), "steps", journal_parse(cm, "steps", json_object()),
-			 "objects", journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm),
-			 "abortRequested", vs_json_annotation(cm, JOURNAL_ABORT) != NULL, "leaseLive",
-			 journal_held_by_other(cm, ""));
+	return json_pack(
+		"{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b, s:b}", "id",
+		json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
+		vs_json_str(json_object_get(cm, "data"), "error"), "holder", vs_json_annotation(cm, JOURNAL_HOLDER),
+		"leaseRenewed", vs_json_annotation(cm, JOURNAL_RENEWED), "created",
+		vs_json_str(cm, "metadata.creationTimestamp"), "plan", journal_parse(cm, "plan", json_object()),
+		"steps", journal_parse(cm, "steps", json_object()), "objects",
+		journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm), "abortRequested",
+		vs_json_annotation(cm, JOURNAL_ABORT) != NULL, "leaseLive", journal_held_by_other(cm, ""));
 }
 
 static void journal_set_annotation(json_t *cm, const char *key, const char *value)
@@ -150,7 +150,8 @@ static int journal_put(vs_journal *j, vs_error *err)
 	int rc = 0;
 
 	if (j->lost)
-		return vs_error_set(err, VS_EINVAL, "migration %s: another volshift took it over; this one stops", j->id);
+		return vs_error_set(err, VS_EINVAL, "migration %s: another volshift took it over; this one stops",
+				    j->id);
 	for (int attempt = 0; attempt < JOURNAL_WRITE_TRIES; attempt++) {
 		json_t *body = journal_body(j), *out = NULL, *fresh = NULL;
 		pthread_mutex_unlock(&j->mu);
@@ -170,8 +171,8 @@ static int journal_put(vs_journal *j, vs_error *err)
 		const char *holder = vs_json_annotation(fresh, JOURNAL_HOLDER);
 		if (holder && strcmp(holder, j->holder) != 0) {
 			j->lost = true;
-			rc = vs_error_set(err, VS_EINVAL, "migration %s was taken over by %s; this volshift stops", j->id,
-					  holder);
+			rc = vs_error_set(err, VS_EINVAL, "migration %s was taken over by %s; this volshift stops",
+					  j->id, holder);
 			json_decref(fresh);
 			break;
 		}
@@ -273,7 +274,8 @@ static int journal_create(vs_kube_client *c, const vs_kube_resource *res, const 
 			rc = vs_kube_get(c, res, ns, vs_kube_obj_name(obj), &have, err);
 			const char *there = rc == 0 ? vs_json_annotation(have, JOURNAL_HOLDER) : NULL;
 			if (rc == 0 && holder && (!there || strcmp(there, holder) != 0))
-				rc = vs_error_set(err, VS_EINVAL, "%s already exists and is not this run's", vs_kube_obj_name(obj));
+				rc = vs_error_set(err, VS_EINVAL, "%s already exists and is not this run's",
+						  vs_kube_obj_name(obj));
 		}
 		if (rc == 0 || !vs_kube_error_transient(err) || attempt == JOURNAL_CREATE_TRIES)
 			break;
@@ -337,11 +339,12 @@ int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool forc
 		return vs_error_wrap(err, "migration %s", id);
 	}
 	if (!force && journal_held_by_other(j->cm, j->holder)) {
-		rc = vs_error_set(err, VS_EINVAL,
-				  "migration %s is being run by %s (lease renewed %s, it expires %ds later); wait for it, or "
-				  "pass --force if that volshift is gone",
-				  id, vs_json_annotation(j->cm, JOURNAL_HOLDER), vs_json_annotation(j->cm, JOURNAL_RENEWED),
-				  VS_JOURNAL_LEASE_MS / 1000);
+		rc = vs_error_set(
+			err, VS_EINVAL,
+			"migration %s is being run by %s (lease renewed %s, it expires %ds later); wait for it, or "
+			"pass --force if that volshift is gone",
+			id, vs_json_annotation(j->cm, JOURNAL_HOLDER), vs_json_annotation(j->cm, JOURNAL_RENEWED),
+			VS_JOURNAL_LEASE_MS / 1000);
 		vs_journal_free(j);
 		return rc;
 	}

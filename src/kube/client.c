@@ -16,16 +16,16 @@
 
 #include <curl/curl.h>
 
-#define BODY_MAX ((size_t)64 << 20)
-#define LINE_MAX_BYTES ((size_t)1 << 20)
+#define BODY_MAX	   ((size_t)64 << 20)
+#define LINE_MAX_BYTES	   ((size_t)1 << 20)
 #define CONNECT_TIMEOUT_MS 10000
-#define LIST_PAGE_DEFAULT 500
+#define LIST_PAGE_DEFAULT  500
 
 struct vs_kube_client {
 	const vs_kube_config *cfg;
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	char *base;       /* server URL, its host replaced by tls-server-name when one is set */
+	char *base;	  /* server URL, its host replaced by tls-server-name when one is set */
 	char *connect_to; /* "name:port:host:port" when tls-server-name is set */
 	char *user_agent;
 	int64_t budget_ms, base_ms, cap_ms, timeout_ms;
@@ -34,8 +34,8 @@ struct vs_kube_client {
 
 enum retry_policy {
 	RETRY_IDEMPOTENT, /* connection failures, timeouts, 429, 500/502/503/504 */
-	RETRY_UNSENT,     /* only when the request cannot have reached the server: refused, 429 */
-	RETRY_NEVER,      /* streaming requests retry at their own level */
+	RETRY_UNSENT,	  /* only when the request cannot have reached the server: refused, 429 */
+	RETRY_NEVER,	  /* streaming requests retry at their own level */
 };
 
 /* Receives each complete line of a streaming 2xx reply; nonzero stops the transfer. */
@@ -55,14 +55,14 @@ struct request {
 	const char *verb;   /* "get", "list", ... for messages */
 	const char *method; /* "GET", "POST", ... */
 	char *url;
-	const char *what;   /* "persistentvolumeclaims default/data" */
+	const char *what; /* "persistentvolumeclaims default/data" */
 	const char *body;
 	size_t body_len;
 	const char *content_type;
-	const char *accept;     /* NULL: application/json */
+	const char *accept; /* NULL: application/json */
 	enum retry_policy policy;
 	struct line_sink *sink; /* streaming replies; NULL buffers the body */
-	int64_t timeout_ms;     /* 0: the client's request timeout; -1: none */
+	int64_t timeout_ms;	/* 0: the client's request timeout; -1: none */
 };
 
 struct transfer {
@@ -137,8 +137,7 @@ done:
 	return rc;
 }
 
-int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out,
-		       vs_error *err)
+int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out, vs_error *err)
 {
 	static const vs_kube_client_opts none = { 0 };
 	vs_kube_client *c;
@@ -222,7 +221,8 @@ static int sink_feed(struct line_sink *s, const char *data, size_t n)
 			return 0;
 		if (s->line.len && s->line.data[s->line.len - 1] == '\r')
 			s->line.data[--s->line.len] = '\0';
-		if ((!s->split_cr || s->line.len > 0) && s->fn(s->line.data ? s->line.data : (char *)"", s->line.len, s->ctx) != 0) {
+		if ((!s->split_cr || s->line.len > 0) &&
+		    s->fn(s->line.data ? s->line.data : (char *)"", s->line.len, s->ctx) != 0) {
 			s->stopped = true;
 			return -1;
 		}
@@ -365,14 +365,14 @@ static void setup_handle(const vs_kube_client *c, struct transfer *t, struct cur
 }
 
 /* Map a failed transfer to an error; *unsent tells whether the request cannot have been sent. */
-static int transfer_error(const struct request *req, const struct transfer *t, CURLcode cc, bool *unsent,
-			  vs_error *err)
+static int transfer_error(const struct request *req, const struct transfer *t, CURLcode cc, bool *unsent, vs_error *err)
 {
 	const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
 
 	*unsent = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY;
 	if (t->too_big)
-		return vs_error_set(err, VS_ENOMEM, "%s %s: reply larger than %zu bytes", req->verb, req->what, BODY_MAX);
+		return vs_error_set(err, VS_ENOMEM, "%s %s: reply larger than %zu bytes", req->verb, req->what,
+				    BODY_MAX);
 	if (req->sink && req->sink->too_long)
 		return vs_error_set(err, VS_ENOMEM, "%s %s: a line longer than %zu bytes", req->verb, req->what,
 				    LINE_MAX_BYTES);
@@ -455,11 +455,13 @@ static int do_request(vs_kube_client *c, const struct request *req, json_t **out
 			vs_kube_config_invalidate(c->cfg);
 		} else if (req->sink && req->sink->got_data) {
 			break; /* a retry would deliver the same lines again */
-		} else if (!(rc == 0 ? status_retryable(t.status, req->policy) : failure_retryable(rc, unsent, req->policy))) {
+		} else if (!(rc == 0 ? status_retryable(t.status, req->policy)
+				     : failure_retryable(rc, unsent, req->policy))) {
 			break;
 		}
-		delay = t.status == 429 && t.retry_after_ms >= 0 ? t.retry_after_ms
-								: vs_kube_backoff_ms(attempt, c->base_ms, c->cap_ms, vs_rand_u64());
+		delay = t.status == 429 && t.retry_after_ms >= 0
+				? t.retry_after_ms
+				: vs_kube_backoff_ms(attempt, c->base_ms, c->cap_ms, vs_rand_u64());
 		if (vs_time_mono_ms() + delay > deadline)
 			break;
 		vs_debug("%s %s: retrying in %lld ms (HTTP %ld)", req->verb, req->what, (long long)delay, t.status);
@@ -595,14 +597,14 @@ int vs_kube_get(vs_kube_client *c, const vs_kube_resource *res, const char *ns, 
 	return simple_verb(c, "get", "GET", RETRY_IDEMPOTENT, res, ns, name, NULL, NULL, NULL, out, err);
 }
 
-int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
-		    const char *sub, json_t **out, vs_error *err)
+int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		    json_t **out, vs_error *err)
 {
 	return simple_verb(c, "get", "GET", RETRY_IDEMPOTENT, res, ns, name, sub, NULL, NULL, out, err);
 }
 
-int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
-		   json_t **out, vs_error *err)
+int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err)
 {
 	const char *name = vs_kube_obj_name(obj);
 	char *what;
@@ -610,8 +612,11 @@ int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *n
 	if (!ns || !*ns)
 		ns = vs_kube_obj_namespace(obj);
 	what = describe(res, ns, name ? name : "(generated name)", NULL);
-	struct request req = { .verb = "create", .method = "POST", .policy = RETRY_UNSENT,
-			       .content_type = "application/json", .what = what };
+	struct request req = { .verb = "create",
+			       .method = "POST",
+			       .policy = RETRY_UNSENT,
+			       .content_type = "application/json",
+			       .what = what };
 	char *text = json_dumps(obj, JSON_COMPACT);
 	json_t *reply = NULL;
 	int rc;
@@ -628,8 +633,8 @@ int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *n
 	return rc;
 }
 
-int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
-		   json_t **out, vs_error *err)
+int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err)
 {
 	const char *name = vs_kube_obj_name(obj);
 
@@ -655,8 +660,8 @@ static const char *patch_content_type(enum vs_kube_patch_type type)
 	}
 }
 
-int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
-		      const char *sub, enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err)
+int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		      enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err)
 {
 	enum retry_policy policy = type == VS_KUBE_PATCH_JSON ? RETRY_UNSENT : RETRY_IDEMPOTENT;
 
@@ -698,8 +703,7 @@ int vs_kube_delete(vs_kube_client *c, const vs_kube_resource *res, const char *n
 	return rc;
 }
 
-int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts,
-		  vs_error *err)
+int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts, vs_error *err)
 {
 	json_t *body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "policy/v1", "kind", "Eviction",
 				 "metadata", "name", pod, "namespace", ns, "deleteOptions", delete_options(opts));
@@ -763,7 +767,8 @@ static int list_all(vs_kube_client *c, const vs_kube_resource *res, const char *
 		if (rc < 0)
 			goto done;
 		free(cont);
-		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue")) : NULL;
+		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue"))
+							      : NULL;
 		if (cont && !*cont) {
 			free(cont);
 			cont = NULL;
@@ -805,10 +810,10 @@ int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
 struct watch_state {
 	vs_kube_watch_fn fn;
 	void *ctx;
-	char *rv;       /* last resourceVersion seen */
-	bool gone;      /* an ERROR event with code 410 */
-	bool failed;    /* an ERROR event with another code: err is filled */
-	bool stopped;   /* fn returned nonzero */
+	char *rv;     /* last resourceVersion seen */
+	bool gone;    /* an ERROR event with code 410 */
+	bool failed;  /* an ERROR event with another code: err is filled */
+	bool stopped; /* fn returned nonzero */
 	vs_error *err;
 	const char *what;
 };
@@ -861,8 +866,8 @@ done:
 }
 
 /* After 410 Gone: list again, tell the callback, and continue from the list's version. */
-static int watch_relist(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
-			const vs_kube_watch_opts *opts, struct watch_state *w, vs_error *err)
+static int watch_relist(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+			struct watch_state *w, vs_error *err)
 {
 	vs_kube_list_opts lo = { .label_selector = opts->label_selector, .field_selector = opts->field_selector };
 	json_t *list = NULL;
@@ -878,8 +883,8 @@ static int watch_relist(vs_kube_client *c, const vs_kube_resource *res, const ch
 	return 0;
 }
 
-static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
-		       const vs_kube_watch_opts *opts, const char *rv, int64_t remaining_ms)
+static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+		       const char *rv, int64_t remaining_ms)
 {
 	char *url = resource_url(c, res, ns, NULL, NULL);
 
@@ -894,12 +899,13 @@ static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const cha
 }
 
 /* One watch connection until the server ends it; *status receives the HTTP status. */
-static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
-		      const vs_kube_watch_opts *opts, struct watch_state *w, int64_t deadline, long *status,
-		      bool *got_data, vs_error *err)
+static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+		      struct watch_state *w, int64_t deadline, long *status, bool *got_data, vs_error *err)
 {
 	struct line_sink sink = { .fn = watch_line, .ctx = w };
-	struct request req = { .verb = "watch", .method = "GET", .policy = RETRY_NEVER, .what = w->what, .sink = &sink };
+	struct request req = {
+		.verb = "watch", .method = "GET", .policy = RETRY_NEVER, .what = w->what, .sink = &sink
+	};
 	int64_t remaining = deadline ? deadline - vs_time_mono_ms() : 0;
 	int rc;
 
@@ -914,8 +920,8 @@ static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char
 }
 
 /* What to do after a watch connection ended: 1 to reconnect, 0 to return rc, <0 an error. */
-static int watch_after(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
-		       const vs_kube_watch_opts *opts, struct watch_state *w, int rc, long status, vs_error *err)
+static int watch_after(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
+		       struct watch_state *w, int rc, long status, vs_error *err)
 {
 	if (w->stopped)
 		return 0;
@@ -1001,14 +1007,15 @@ static int log_line(char *line, size_t len, void *ctx)
 	return l->fn(line, len, l->ctx);
 }
 
-int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts,
-		 vs_kube_line_fn fn, void *ctx, vs_error *err)
+int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts, vs_kube_line_fn fn,
+		 void *ctx, vs_error *err)
 {
 	static const vs_kube_log_opts none = { 0 };
 	struct log_state l = { .fn = fn, .ctx = ctx };
 	struct line_sink sink = { .fn = log_line, .ctx = &l, .split_cr = opts && opts->split_cr };
-	struct request req = { .verb = "logs", .method = "GET", .policy = RETRY_IDEMPOTENT, .sink = &sink,
-			       .accept = "*/*" };
+	struct request req = {
+		.verb = "logs", .method = "GET", .policy = RETRY_IDEMPOTENT, .sink = &sink, .accept = "*/*"
+	};
 	int rc;
 
 	if (!opts)

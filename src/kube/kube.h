@@ -26,8 +26,8 @@
 typedef struct vs_kube_config vs_kube_config;
 
 typedef struct vs_kube_config_opts {
-	const char *kubeconfig;      /* explicit path (--kubeconfig), or NULL */
-	const char *context;         /* context override (--context), or NULL for current-context */
+	const char *kubeconfig;	     /* explicit path (--kubeconfig), or NULL */
+	const char *context;	     /* context override (--context), or NULL for current-context */
 	const char *in_cluster_root; /* NULL: /var/run/secrets/kubernetes.io/serviceaccount */
 } vs_kube_config_opts;
 
@@ -61,12 +61,12 @@ const char *vs_kube_config_context(const vs_kube_config *cfg);
 
 /* How to reach the server securely. All pointers borrowed from the configuration. */
 typedef struct vs_kube_tls {
-	const char *ca_file;          /* certificate-authority (absolute path) or NULL */
+	const char *ca_file;	      /* certificate-authority (absolute path) or NULL */
 	const unsigned char *ca_data; /* decoded certificate-authority-data (PEM) or NULL */
 	size_t ca_len;
-	bool insecure;               /* insecure-skip-tls-verify */
-	const char *server_name;     /* tls-server-name or NULL */
-	const char *proxy_url;       /* proxy-url or NULL */
+	bool insecure;		 /* insecure-skip-tls-verify */
+	const char *server_name; /* tls-server-name or NULL */
+	const char *proxy_url;	 /* proxy-url or NULL */
 } vs_kube_tls;
 
 /* The TLS settings of the cluster in use. Borrowed, never NULL. */
@@ -74,13 +74,13 @@ const vs_kube_tls *vs_kube_config_tls(const vs_kube_config *cfg);
 
 /* Credentials for one request; every member is owned by the struct (vs_kube_credentials_clear). */
 typedef struct vs_kube_credentials {
-	char *token;                 /* bearer token or NULL */
-	char *username, *password;   /* basic auth or NULL */
-	unsigned char *cert_data;    /* client certificate PEM (from -data or an exec plugin) or NULL */
+	char *token;		   /* bearer token or NULL */
+	char *username, *password; /* basic auth or NULL */
+	unsigned char *cert_data;  /* client certificate PEM (from -data or an exec plugin) or NULL */
 	size_t cert_len;
-	unsigned char *key_data;     /* client key PEM or NULL */
+	unsigned char *key_data; /* client key PEM or NULL */
 	size_t key_len;
-	char *cert_file, *key_file;  /* client-certificate / client-key paths or NULL */
+	char *cert_file, *key_file; /* client-certificate / client-key paths or NULL */
 } vs_kube_credentials;
 
 /*
@@ -154,9 +154,9 @@ typedef struct vs_kube_client vs_kube_client;
 typedef struct vs_kube_client_opts {
 	int64_t retry_budget_ms;    /* total time for retries of one call; 0: 30000 */
 	int64_t backoff_base_ms;    /* first backoff ceiling; 0: 100 */
-	int64_t backoff_cap_ms;     /* largest backoff ceiling; 0: 5000 */
+	int64_t backoff_cap_ms;	    /* largest backoff ceiling; 0: 5000 */
 	int64_t request_timeout_ms; /* one non-streaming request; 0: 60000 */
-	const char *user_agent;     /* NULL: "volshift" */
+	const char *user_agent;	    /* NULL: "volshift" */
 } vs_kube_client_opts;
 
 /*
@@ -164,8 +164,7 @@ typedef struct vs_kube_client_opts {
  * client is thread-safe: requests from many threads share connections, DNS and TLS sessions.
  * Errors: VS_ECONFIG for an unusable server URL. *out is owned by the caller (vs_kube_client_free).
  */
-int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out,
-		       vs_error *err);
+int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out, vs_error *err);
 /* Free a client; NULL is fine. No request may be running. */
 void vs_kube_client_free(vs_kube_client *c);
 /* The requests c has sent so far, each retry counted (what the API server saw). Thread-safe. */
@@ -189,7 +188,7 @@ int vs_kube_get(vs_kube_client *c, const vs_kube_resource *res, const char *ns, 
 typedef struct vs_kube_list_opts {
 	const char *label_selector; /* NULL: everything */
 	const char *field_selector; /* NULL: everything */
-	long limit;                 /* page size; 0: 500 */
+	long limit;		    /* page size; 0: 500 */
 } vs_kube_list_opts;
 
 /* LIST, following limit/continue pages; *out is one List with every item. opts may be NULL. */
@@ -197,17 +196,17 @@ int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
 		 json_t **out, vs_error *err);
 
 /* POST obj (borrowed). Retried only when the connection could not be made or on 429. */
-int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
-		   json_t **out, vs_error *err);
+int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err);
 
 /* PUT obj (borrowed) to its metadata.name; its metadata.resourceVersion makes it conditional. */
-int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
-		   json_t **out, vs_error *err);
+int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err);
 
 enum vs_kube_patch_type {
-	VS_KUBE_PATCH_MERGE,     /* application/merge-patch+json */
+	VS_KUBE_PATCH_MERGE,	 /* application/merge-patch+json */
 	VS_KUBE_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */
-	VS_KUBE_PATCH_JSON,      /* application/json-patch+json (never retried: not idempotent) */
+	VS_KUBE_PATCH_JSON,	 /* application/json-patch+json (never retried: not idempotent) */
 };
 
 /* PATCH name with patch (borrowed). */
@@ -215,9 +214,9 @@ int vs_kube_patch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 		  enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err);
 
 typedef struct vs_kube_delete_opts {
-	const char *propagation;     /* "Foreground", "Background", "Orphan" or NULL */
-	const char *precondition_uid; /* NULL: none */
-	const char *precondition_rv;  /* NULL: none */
+	const char *propagation;	/* "Foreground", "Background", "Orphan" or NULL */
+	const char *precondition_uid;	/* NULL: none */
+	const char *precondition_rv;	/* NULL: none */
 	long long grace_period_seconds; /* used when has_grace_period */
 	bool has_grace_period;
 } vs_kube_delete_opts;
@@ -227,17 +226,15 @@ int vs_kube_delete(vs_kube_client *c, const vs_kube_resource *res, const char *n
 		   const vs_kube_delete_opts *opts, json_t **out, vs_error *err);
 
 /* GET / PUT / PATCH a subresource ("status", "scale"). */
-int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
-		    const char *sub, json_t **out, vs_error *err);
+int vs_kube_get_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		    json_t **out, vs_error *err);
 int vs_kube_update_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
 		       const char *sub, const json_t *obj, json_t **out, vs_error *err);
-int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
-		      const char *sub, enum vs_kube_patch_type type, const json_t *patch, json_t **out,
-		      vs_error *err);
+int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		      enum vs_kube_patch_type type, const json_t *patch, json_t **out, vs_error *err);
 
 /* POST an Eviction for a pod (policy/v1); opts (may be NULL) become its deleteOptions. */
-int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts,
-		  vs_error *err);
+int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts, vs_error *err);
 
 /* ---- watch and logs -------------------------------------------------------------------------- */
 
@@ -253,7 +250,7 @@ typedef struct vs_kube_watch_opts {
 	const char *label_selector;
 	const char *field_selector;
 	const char *resource_version; /* start after this version; NULL: current state as ADDED first */
-	int64_t timeout_ms;           /* 0: until the callback stops */
+	int64_t timeout_ms;	      /* 0: until the callback stops */
 } vs_kube_watch_opts;
 
 /*
@@ -271,10 +268,10 @@ typedef int (*vs_kube_line_fn)(const char *line, size_t len, void *ctx);
 
 typedef struct vs_kube_log_opts {
 	const char *container; /* NULL: the pod's only container */
-	bool follow;           /* keep streaming until the container ends */
+	bool follow;	       /* keep streaming until the container ends */
 	long long tail_lines;  /* 0: all */
 	int64_t timeout_ms;    /* 0: none */
-	bool split_cr;         /* a carriage return ends a line too (progress meters); empty lines dropped */
+	bool split_cr;	       /* a carriage return ends a line too (progress meters); empty lines dropped */
 } vs_kube_log_opts;
 
 /*
@@ -282,7 +279,7 @@ typedef struct vs_kube_log_opts {
  * without a newline is delivered too. Lines longer than 1 MiB fail with VS_ENOMEM. Returns 0 at the
  * end of the log or when fn stopped, VS_ETIMEOUT when timeout_ms passed.
  */
-int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts,
-		 vs_kube_line_fn fn, void *ctx, vs_error *err);
+int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts, vs_kube_line_fn fn,
+		 void *ctx, vs_error *err);
 
 #endif

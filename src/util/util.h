@@ -13,7 +13,7 @@
 
 /* A macro's value as a string literal: VS_STR(8) is "8". */
 #define VS_STR_(x) #x
-#define VS_STR(x) VS_STR_(x)
+#define VS_STR(x)  VS_STR_(x)
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -25,18 +25,18 @@
 
 enum {
 	VS_OK = 0,
-	VS_EINVAL = -1,   /* bad input from the user or the caller's data */
-	VS_ENOMEM = -2,   /* a capped buffer would overflow */
-	VS_EIO = -3,      /* a local file or process failed */
+	VS_EINVAL = -1,	  /* bad input from the user or the caller's data */
+	VS_ENOMEM = -2,	  /* a capped buffer would overflow */
+	VS_EIO = -3,	  /* a local file or process failed */
 	VS_ECONFIG = -4,  /* kubeconfig or other configuration is broken */
-	VS_ENET = -5,     /* could not reach the server, or the connection broke */
-	VS_EAPI = -6,     /* the server answered with an error; see http_status and reason */
+	VS_ENET = -5,	  /* could not reach the server, or the connection broke */
+	VS_EAPI = -6,	  /* the server answered with an error; see http_status and reason */
 	VS_ETIMEOUT = -7, /* a bounded wait ran out */
 	VS_ECANCEL = -8,  /* stopped on request */
 };
 
 typedef struct vs_error {
-	int code;          /* one of VS_E*, 0 when clear */
+	int code;	   /* one of VS_E*, 0 when clear */
 	int http_status;   /* HTTP status for VS_EAPI, else 0 */
 	char reason[48];   /* Kubernetes Status reason ("NotFound", "Conflict", ...) or "" */
 	char message[512]; /* one line: the object and the cause */
@@ -78,7 +78,7 @@ bool vs_str_has_suffix(const char *s, const char *suffix);
 /* ---- growable byte buffer with a cap ---------------------------------------------------------- */
 
 typedef struct vs_buf {
-	char *data;   /* always NUL-terminated when non-NULL */
+	char *data; /* always NUL-terminated when non-NULL */
 	size_t len;
 	size_t cap;
 	size_t limit; /* 0: no limit; else appends that would pass it fail with VS_ENOMEM */
@@ -111,9 +111,9 @@ void vs_log_set_tag(const char *tag);
 /* Print one line at level; thread-safe, lines never interleave. */
 void vs_log(enum vs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define vs_debug(...) vs_log(VS_LOG_DEBUG, __VA_ARGS__)
-#define vs_info(...) vs_log(VS_LOG_INFO, __VA_ARGS__)
-#define vs_warn(...) vs_log(VS_LOG_WARN, __VA_ARGS__)
-#define vs_err(...) vs_log(VS_LOG_ERROR, __VA_ARGS__)
+#define vs_info(...)  vs_log(VS_LOG_INFO, __VA_ARGS__)
+#define vs_warn(...)  vs_log(VS_LOG_WARN, __VA_ARGS__)
+#define vs_err(...)   vs_log(VS_LOG_ERROR, __VA_ARGS__)
 
 /* ---- time ------------------------------------------------------------------------------------ */
 
