@@ -28,8 +28,7 @@
 struct vs_journal {
 	vs_kube_client *c;
 	char *ns, *id, *name, *holder;
-	json_t *cm;	  /* the ConfigMap as last written or read, without its data (state is the
-			   * truth); replaced, never changed in place */
+	json_t *cm;	  /* the ConfigMap as last written or read; replaced, never changed in place */
 	json_t *state;	  /* {plan, steps, objects, phase, error} decoded */
 	bool lost;	  /* another volshift took the lease */
 	uint64_t changes; /* changes made to state so far */
@@ -89,28 +88,20 @@ static void journal_set_annotation(json_t *cm, const char *key, const char *valu
 	json_object_set_new(ann, key, json_string(value));
 }
 
-/* Make cm (stolen) the ConfigMap last written or read, without its data: only its metadata is read
- * again (resourceVersion, annotations), and the data is the size of the whole journal. */
-static void journal_set_cm(vs_journal *j, json_t *cm)
+/* What to write, under j->mu: the ConfigMap with the in-memory state as its data and our lease in
+ * its annotations. j->cm is not changed. Caller owns the result. */
+static json_t *journal_body(const vs_journal *j)
 {
-	json_object_del(cm, "data");
-	json_decref(j->cm);
-	j->cm = cm;
-}
-
-/* The data keys that hold a part of the state as JSON text, and how that text is encoded. */
-static const char *const journal_sections[] = { "plan", "steps", "objects" };
-#define JOURNAL_NSECTIONS     (sizeof(journal_sections) / sizeof(journal_sections[0]))
-#define JOURNAL_SECTION_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
-
-/* What to write, under j->mu, but for the sections: j->cm with our lease in its annotations and, as
- * its data, the phase (and the error). j->cm is not changed. Caller owns the result. */
-static json_t *journal_envelope(const vs_journal *j)
-{
+	static const char *keys[] = { "plan", "steps", "objects" };
 	json_t *body = json_copy(j->cm), *data = json_object();
 	char now[32];
 
 	json_object_set_new(body, "metadata", json_deep_copy(json_object_get(j->cm, "metadata")));
+	for (size_t k = 0; k < 3; k++) {
+		char *text = json_dumps(json_object_get(j->state, keys[k]), JSON_COMPACT | JSON_SORT_KEYS);
+		json_object_set_new(data, keys[k], json_string(text));
+		free(text);
+	}
 	json_object_set(data, "phase", json_object_get(j->state, "phase"));
 	if (json_is_string(json_object_get(j->state, "error")))
 		json_object_set(data, "error", json_object_get(j->state, "error"));
@@ -119,96 +110,6 @@ static json_t *journal_envelope(const vs_journal *j)
 	journal_set_annotation(body, JOURNAL_HOLDER, j->holder);
 	journal_set_annotation(body, JOURNAL_RENEWED, now);
 	return body;
-}
-
-/* What to write, under j->mu, as an object (to create the ConfigMap): the envelope with each
- * section's JSON text in its data. Caller owns the result. */
-static json_t *journal_body(const vs_journal *j)
-{
-	json_t *body = journal_envelope(j), *data = json_object_get(body, "data");
-
-	for (size_t k = 0; k < JOURNAL_NSECTIONS; k++) {
-		const json_t *section = json_object_get(j->state, journal_sections[k]);
-		size_t len;
-		char *text = vs_json_encode(section, JOURNAL_SECTION_FLAGS, &len);
-		/* jansson's own encoding: valid UTF-8 */
-		json_object_set_new(data, journal_sections[k], json_stringn_nocheck(text, len));
-		free(text);
-	}
-	return body;
-}
-
-/* json_dump_callback's sink for a section inside the body: appends the text as the inside of a JSON
- * string (quotes, backslashes and control characters escaped). */
-static int journal_escape_chunk(const char *data, size_t n, void *ctx)
-{
-	vs_buf *b = ctx;
-	size_t from = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)data[i];
-		if (ch != '"' && ch != '\\' && ch >= 0x20)
-			continue;
-		vs_buf_append(b, data + from, i - from);
-		if (ch < 0x20)
-			vs_buf_printf(b, "\\u%04x", ch);
-		else
-			vs_buf_append(b, (const char[]){ '\\', (char)ch }, 2);
-		from = i + 1;
-	}
-	vs_buf_append(b, data + from, n - from);
-	return 0;
-}
-
-/* Append the JSON object v (not empty) to b without its closing brace, so that members can follow. */
-static int journal_append_open(vs_buf *b, const json_t *v)
-{
-	size_t len;
-	char *text = json_object_size(v) ? vs_json_encode(v, JSON_COMPACT, &len) : NULL;
-
-	if (!text || text[len - 1] != '}') {
-		free(text);
-		return VS_EINVAL;
-	}
-	vs_buf_append(b, text, len - 1);
-	free(text);
-	return 0;
-}
-
-/*
- * What to write, under j->mu, as the text of a PUT: the envelope, with each section's JSON text
- * streamed into its data as an escaped string. The body is then this one buffer, freed once sent:
- * built as an object, as for the create, the sections would be held as strings until the reply is
- * parsed, besides their encoding in the request (the journal is a few MiB at 1000 claims). *len
- * receives the length. NULL when the state cannot be encoded. Caller frees.
- */
-static char *journal_body_text(const vs_journal *j, size_t *len)
-{
-	json_t *envelope = journal_envelope(j), *data = json_incref(json_object_get(envelope, "data"));
-	vs_buf b;
-	int rc;
-
-	vs_buf_init(&b, 0);
-	json_object_del(envelope, "data");
-	rc = journal_append_open(&b, envelope);
-	vs_buf_puts(&b, ",\"data\":");
-	if (rc == 0)
-		rc = journal_append_open(&b, data);
-	for (size_t k = 0; k < JOURNAL_NSECTIONS && rc == 0; k++) {
-		vs_buf_printf(&b, ",\"%s\":\"", journal_sections[k]);
-		rc = json_dump_callback(json_object_get(j->state, journal_sections[k]), journal_escape_chunk, &b,
-					JOURNAL_SECTION_FLAGS);
-		vs_buf_puts(&b, "\"");
-	}
-	vs_buf_puts(&b, "}}");
-	json_decref(envelope);
-	json_decref(data);
-	if (rc < 0) {
-		vs_buf_free(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return vs_buf_steal(&b);
 }
 
 /* True when holder ("HOST/PID/RANDOM") names a process of this machine that no longer exists: a
@@ -252,21 +153,17 @@ static int journal_put(vs_journal *j, vs_error *err)
 		return vs_error_set(err, VS_EINVAL, "migration %s: another volshift took it over; this one stops",
 				    j->id);
 	for (int attempt = 0; attempt < JOURNAL_WRITE_TRIES; attempt++) {
-		size_t len = 0;
-		char *body = journal_body_text(j, &len);
-		json_t *out = NULL, *fresh = NULL;
-		if (!body) {
-			rc = vs_error_set(err, VS_EINVAL, "the state cannot be encoded as JSON");
-			break;
-		}
+		json_t *body = journal_body(j), *out = NULL, *fresh = NULL;
 		pthread_mutex_unlock(&j->mu);
-		rc = vs_kube_update_text(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, body, len, &out, err);
+		rc = vs_kube_update(j->c, &VS_KUBE_CONFIGMAPS, j->ns, body, &out, err);
 		bool conflict = rc < 0 && vs_error_is(err, "Conflict");
 		if (conflict)
 			rc = vs_kube_get(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, &fresh, err);
 		pthread_mutex_lock(&j->mu);
+		json_decref(body);
 		if (rc == 0 && !conflict) {
-			journal_set_cm(j, out);
+			json_decref(j->cm);
+			j->cm = out;
 			return 0;
 		}
 		if (rc < 0)
@@ -279,7 +176,8 @@ static int journal_put(vs_journal *j, vs_error *err)
 			json_decref(fresh);
 			break;
 		}
-		journal_set_cm(j, fresh); /* keeps annotations others added (abort) and the fresh resourceVersion */
+		json_decref(j->cm);
+		j->cm = fresh; /* keeps annotations others added (abort) and the fresh resourceVersion */
 	}
 	return rc < 0 ? vs_error_wrap(err, "journal %s/%s", j->ns, j->name) : 0;
 }
@@ -422,7 +320,8 @@ int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_
 		vs_journal_free(j);
 		return vs_error_wrap(err, "create journal %s/volshift-%s", ns, id);
 	}
-	journal_set_cm(j, created);
+	json_decref(j->cm);
+	j->cm = created;
 	journal_start_renewing(j);
 	*out = j;
 	return 0;
@@ -454,7 +353,6 @@ int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool forc
 			     json_object_get(decoded, "steps"), "objects", json_object_get(decoded, "objects"), "phase",
 			     vs_json_str_or(decoded, "phase", "running"));
 	json_decref(decoded);
-	json_object_del(j->cm, "data"); /* in j->state now; see journal_set_cm */
 	pthread_mutex_lock(&j->mu);
 	rc = journal_write_locked(j, err); /* takes the lease */
 	pthread_mutex_unlock(&j->mu);

@@ -56,8 +56,7 @@ struct request {
 	const char *method; /* "GET", "POST", ... */
 	char *url;
 	const char *what; /* "persistentvolumeclaims default/data" */
-	char *body;	  /* owned; do_request frees it once the exchange is over, before the
-			   * reply is parsed: both can be a journal of a few MiB */
+	const char *body;
 	size_t body_len;
 	const char *content_type;
 	const char *accept; /* NULL: application/json */
@@ -436,7 +435,7 @@ static bool failure_retryable(int rc, bool unsent, enum retry_policy policy)
  * Run req with retries. On success (2xx) *out receives the parsed reply when out is not NULL and
  * the reply is JSON (else NULL). *status (may be NULL) receives the last HTTP status.
  */
-static int do_request(vs_kube_client *c, struct request *req, json_t **out, long *status, vs_error *err)
+static int do_request(vs_kube_client *c, const struct request *req, json_t **out, long *status, vs_error *err)
 {
 	int64_t deadline = vs_time_mono_ms() + c->budget_ms, delay;
 	struct transfer t = { .req = req };
@@ -471,8 +470,6 @@ static int do_request(vs_kube_client *c, struct request *req, json_t **out, long
 	}
 	if (status)
 		*status = t.status;
-	free(req->body);
-	req->body = NULL;
 	if (rc == 0 && (t.status < 200 || t.status >= 300)) {
 		char what[320];
 		snprintf(what, sizeof(what), "%s %s", req->verb, req->what);
@@ -563,18 +560,13 @@ static char *describe(const vs_kube_resource *res, const char *ns, const char *n
 
 /* ---- simple verbs ------------------------------------------------------------------------------- */
 
-/* Run one non-streaming verb on res/ns/name/sub with an optional body of len bytes of JSON text
- * (owned: freed once sent). */
-static int text_verb(vs_kube_client *c, const char *verb, const char *method, enum retry_policy policy,
-		     const vs_kube_resource *res, const char *ns, const char *name, const char *sub, char *text,
-		     size_t len, const char *content_type, json_t **out, vs_error *err)
+/* Run one non-streaming verb on res/ns/name/sub with an optional JSON body. */
+static int simple_verb(vs_kube_client *c, const char *verb, const char *method, enum retry_policy policy,
+		       const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
+		       const json_t *body, const char *content_type, json_t **out, vs_error *err)
 {
-	struct request req = { .verb = verb,
-			       .method = method,
-			       .policy = policy,
-			       .content_type = content_type,
-			       .body = text,
-			       .body_len = len };
+	struct request req = { .verb = verb, .method = method, .policy = policy, .content_type = content_type };
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_t *reply = NULL;
 	int rc;
 
@@ -584,25 +576,19 @@ static int text_verb(vs_kube_client *c, const char *verb, const char *method, en
 	}
 	req.url = resource_url(c, res, ns, name, sub);
 	req.what = describe(res, ns, name, sub);
-	if (text && !content_type)
-		req.content_type = "application/json";
+	if (text) {
+		req.body = text;
+		req.body_len = strlen(text);
+		if (!content_type)
+			req.content_type = "application/json";
+	}
 	rc = do_request(c, &req, out ? &reply : NULL, NULL, err);
 	if (rc == 0 && out)
 		*out = reply;
 	free(req.url);
 	free((char *)req.what);
+	free(text);
 	return rc;
-}
-
-/* Run one non-streaming verb on res/ns/name/sub with an optional JSON body. */
-static int simple_verb(vs_kube_client *c, const char *verb, const char *method, enum retry_policy policy,
-		       const vs_kube_resource *res, const char *ns, const char *name, const char *sub,
-		       const json_t *body, const char *content_type, json_t **out, vs_error *err)
-{
-	size_t len = 0;
-	char *text = body ? vs_json_encode(body, JSON_COMPACT, &len) : NULL;
-
-	return text_verb(c, verb, method, policy, res, ns, name, sub, text, len, content_type, out, err);
 }
 
 int vs_kube_get(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
@@ -631,16 +617,19 @@ int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *n
 			       .policy = RETRY_UNSENT,
 			       .content_type = "application/json",
 			       .what = what };
+	char *text = json_dumps(obj, JSON_COMPACT);
 	json_t *reply = NULL;
 	int rc;
 
 	req.url = resource_url(c, res, ns, NULL, NULL);
-	req.body = vs_json_encode(obj, JSON_COMPACT, &req.body_len);
+	req.body = text;
+	req.body_len = text ? strlen(text) : 0;
 	rc = do_request(c, &req, out ? &reply : NULL, NULL, err);
 	if (rc == 0 && out)
 		*out = reply;
 	free(req.url);
 	free(what);
+	free(text);
 	return rc;
 }
 
@@ -654,16 +643,6 @@ int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *n
 	if (!ns || !*ns)
 		ns = vs_kube_obj_namespace(obj);
 	return simple_verb(c, "update", "PUT", RETRY_IDEMPOTENT, res, ns, name, NULL, obj, NULL, out, err);
-}
-
-int vs_kube_update_text(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, char *body,
-			size_t len, json_t **out, vs_error *err)
-{
-	if (!name || !*name) {
-		free(body);
-		return vs_error_set(err, VS_EINVAL, "update %s: no name", res->plural);
-	}
-	return text_verb(c, "update", "PUT", RETRY_IDEMPOTENT, res, ns, name, NULL, body, len, NULL, out, err);
 }
 
 int vs_kube_update_sub(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
@@ -795,8 +774,8 @@ static int list_all(vs_kube_client *c, const vs_kube_resource *res, const char *
 			cont = NULL;
 		}
 		if (!all) {
-			all = json_copy(page); /* shallow: the page's items are not copied only to be dropped */
-			json_object_set_new(all, "items", json_array());
+			all = json_deep_copy(page);
+			json_array_clear(json_object_get(all, "items"));
 		}
 		list_merge(all, page);
 		json_decref(page);

@@ -203,12 +203,6 @@ int vs_kube_create(vs_kube_client *c, const vs_kube_resource *res, const char *n
 int vs_kube_update(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj, json_t **out,
 		   vs_error *err);
 
-/* PUT name with a body already encoded as len bytes of JSON text, taken over (freed once sent,
- * before the reply is parsed): for an object of a few MiB that is cheaper built as text than as a
- * json_t and then encoded (the journal). Its metadata.resourceVersion makes it conditional. */
-int vs_kube_update_text(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name, char *body,
-			size_t len, json_t **out, vs_error *err);
-
 enum vs_kube_patch_type {
 	VS_KUBE_PATCH_MERGE,	 /* application/merge-patch+json */
 	VS_KUBE_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */

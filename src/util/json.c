@@ -95,22 +95,3 @@ const char *vs_json_annotation(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
 }
-
-static int json_encode_chunk(const char *data, size_t n, void *ctx)
-{
-	return vs_buf_append(ctx, data, n) < 0 ? -1 : 0;
-}
-
-char *vs_json_encode(const json_t *v, size_t flags, size_t *len)
-{
-	vs_buf b;
-
-	vs_buf_init(&b, 0);
-	if (json_dump_callback(v, json_encode_chunk, &b, flags) < 0) {
-		vs_buf_free(&b);
-		*len = 0;
-		return NULL;
-	}
-	*len = b.len;
-	return vs_buf_steal(&b);
-}

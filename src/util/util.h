@@ -166,13 +166,6 @@ const char *vs_json_annotation(const json_t *obj, const char *key);
 bool vs_json_array_has_str(const json_t *arr, const char *s);
 /* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */
 int vs_json_set_path(json_t *obj, const char *path, json_t *value);
-/*
- * v encoded with json_dumps's flags, its length in *len; NULL when v cannot be encoded. The text is
- * built in one buffer that grows in place and is handed over as it is: json_dumps copies its
- * buffer at the end, twice the text at its peak, which counts for the journal's few MiB. Caller
- * frees.
- */
-char *vs_json_encode(const json_t *v, size_t flags, size_t *len);
 
 /* ---- quantities ------------------------------------------------------------------------------ */
 
