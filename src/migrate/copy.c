@@ -4,9 +4,8 @@
  * volume's node). After the copy, the same pod runs the verification's dry run (verify.c): its
  * shell runs each rsync in turn and prints a marker line with its status, so the log alone says
  * how each ended. The pod's log is followed for rsync's progress; a pod that cannot start is
- * reported with the
- * scheduler's reason instead of being waited for forever (pvmigrate's limitation 7), and a failed
- * rsync ends the migration with rsync's last lines.
+ * reported with the scheduler's reason instead of being waited for forever (pvmigrate's limitation
+ * 7), and a failed rsync ends the migration with rsync's last lines.
  */
 #include "migrate_int.h"
 
@@ -182,14 +181,13 @@ static bool rsync_log_marker(struct rsync_log *log, const char *line)
 static int rsync_log_line(const char *line, size_t len, void *ctx)
 {
 	struct rsync_log *log = ctx;
-	mig_rsync_stage *st = log->cur < log->nstages ? &log->stages[log->cur] : NULL;
+	mig_rsync_stage *st;
 	vs_rsync_progress progress;
 	int64_t n;
 
-	if (!st)
-		return 1;
 	if (rsync_log_marker(log, line)) /* the last stage ended, or one failed: the shell ends, read no more */
 		return log->cur == log->nstages || log->stages[log->cur - 1].exit_code != 0;
+	st = &log->stages[log->cur]; /* one is running: the log stops at the last one's marker */
 	if (copy_stat(line, "Total file size:", &n)) {
 		st->stats.total_bytes = n;
 	} else if (copy_stat(line, "Total transferred file size:", &n)) {

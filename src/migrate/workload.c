@@ -34,7 +34,7 @@ static const vs_kube_resource *workload_resource(enum vs_workload_kind kind)
 }
 
 /* Merge-patch the workload; patch is stolen; *out (out may be NULL) gets the server's answer. */
-static int workload_patch_out(mig_run *r, const vs_plan_workload *w, json_t *patch, json_t **out, vs_error *err)
+static int workload_patch(mig_run *r, const vs_plan_workload *w, json_t *patch, json_t **out, vs_error *err)
 {
 	int rc = vs_kube_patch(r->c, workload_resource(w->kind), w->ns, w->name, VS_KUBE_PATCH_MERGE, patch, out, err);
 
@@ -42,11 +42,6 @@ static int workload_patch_out(mig_run *r, const vs_plan_workload *w, json_t *pat
 	if (rc < 0)
 		vs_error_wrap(err, "%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name);
 	return rc;
-}
-
-static int workload_patch(mig_run *r, const vs_plan_workload *w, json_t *patch, vs_error *err)
-{
-	return workload_patch_out(r, w, patch, NULL, err);
 }
 
 static json_t *workload_annotation_patch(const char *key, json_t *value)
@@ -67,7 +62,7 @@ static int workload_scale_down(mig_run *r, const vs_plan_workload *w, const json
 		json_decref(patch);
 		return 0;
 	}
-	return workload_patch(r, w, patch, err);
+	return workload_patch(r, w, patch, NULL, err);
 }
 
 static int workload_daemonset_stop(mig_run *r, const vs_plan_workload *w, const json_t *obj, vs_error *err)
@@ -81,7 +76,7 @@ static int workload_daemonset_stop(mig_run *r, const vs_plan_workload *w, const 
 	patch = workload_annotation_patch(VS_MIGRATE_NODE_SELECTOR_ANNOTATION, json_string(saved));
 	vs_json_set_path(patch, "spec.template.spec.nodeSelector", json_pack("{s:s}", VS_MIGRATE_STOP_NODE_LABEL, "true"));
 	free(saved);
-	return workload_patch(r, w, patch, err);
+	return workload_patch(r, w, patch, NULL, err);
 }
 
 static int workload_cronjob_suspend(mig_run *r, const vs_plan_workload *w, const json_t *obj, vs_error *err)
@@ -93,7 +88,7 @@ static int workload_cronjob_suspend(mig_run *r, const vs_plan_workload *w, const
 	patch = workload_annotation_patch(VS_MIGRATE_SUSPEND_ANNOTATION,
 					  json_string(vs_json_bool(obj, "spec.suspend", false) ? "true" : "false"));
 	vs_json_set_path(patch, "spec.suspend", json_true());
-	return workload_patch(r, w, patch, err);
+	return workload_patch(r, w, patch, NULL, err);
 }
 
 static bool workload_job_idle(const json_t *job, void *ctx)
@@ -391,7 +386,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 	case VS_WORKLOAD_POD:
 		return 0;
 	}
-	return workload_patch_out(r, w, patch, after, err);
+	return workload_patch(r, w, patch, after, err);
 }
 
 /* A StatefulSet deleted for its recreation by a run that then stopped: created from the journal. */
