@@ -1,8 +1,10 @@
 /*
  * client: the HTTP transport under every verb, and the verbs themselves. It is the one place that
- * touches libcurl: one CURLSH per client shares connections, DNS and TLS sessions between threads
- * (guarded by a mutex per shared data kind), and each request gets its own easy handle, so
- * keep-alive works across threads without a handle ever being used by two threads at once.
+ * touches libcurl. A request takes an idle easy handle from the client's pool (or makes one) and
+ * gives it back when done, so a handle is used by one thread at a time and keeps its connections
+ * alive for the next request, whichever thread makes it. Connections and TLS sessions stay in their
+ * handle: libcurl does not support sharing them between concurrent threads (CURLSHOPT_SHARE(3));
+ * only the DNS cache is shared, under a mutex.
  * Requests are retried here, with full-jitter backoff inside the client's time budget, according
  * to what is safe for the verb: idempotent requests on connection failures, 429 and 5xx; creates
  * and JSON patches only when nothing reached the server (connection refused) or on 429. Streaming
@@ -25,6 +27,9 @@ struct vs_kube_client {
 	const vs_kube_config *cfg;
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;
+	CURL **pool; /* idle easy handles, each with its own live connections */
+	size_t pool_len, pool_cap;
 	char *base;	  /* server URL, its host replaced by tls-server-name when one is set */
 	char *connect_to; /* "name:port:host:port" when tls-server-name is set */
 	char *user_agent;
@@ -160,9 +165,8 @@ int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opt
 	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	rc = client_set_base(c, err);
 	if (rc < 0) {
 		vs_kube_client_free(c);
@@ -183,6 +187,10 @@ void vs_kube_client_free(vs_kube_client *c)
 
 	if (!c)
 		return;
+	while (c->pool_len > 0)
+		curl_easy_cleanup(c->pool[--c->pool_len]);
+	free(c->pool);
+	pthread_mutex_destroy(&c->pool_lock);
 	curl_share_cleanup(c->share);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->locks[i]);
@@ -193,6 +201,31 @@ void vs_kube_client_free(vs_kube_client *c)
 }
 
 /* ---- one HTTP exchange ------------------------------------------------------------------------- */
+
+/* An idle easy handle of the pool, or a new one; the caller owns it until handle_give. */
+static CURL *handle_take(vs_kube_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_len > 0)
+		h = c->pool[--c->pool_len];
+	pthread_mutex_unlock(&c->pool_lock);
+	return h ? h : curl_easy_init();
+}
+
+/* Back to the pool: its options cleared, its live connections and caches kept (curl_easy_reset(3)). */
+static void handle_give(vs_kube_client *c, CURL *h)
+{
+	curl_easy_reset(h);
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_len == c->pool_cap) {
+		c->pool_cap = c->pool_cap ? 2 * c->pool_cap : 8;
+		c->pool = vs_xrealloc(c->pool, c->pool_cap * sizeof(*c->pool));
+	}
+	c->pool[c->pool_len++] = h;
+	pthread_mutex_unlock(&c->pool_lock);
+}
 
 static const char *sink_eol(const struct line_sink *s, const char *data, size_t n)
 {
@@ -398,7 +431,7 @@ static int perform_once(vs_kube_client *c, struct transfer *t, bool *unsent, vs_
 		return rc;
 	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	vs_debug("%s %s", t->req->verb, t->req->what);
-	t->h = curl_easy_init();
+	t->h = handle_take(c);
 	hdrs = request_headers(t->req, &cred);
 	if (c->connect_to)
 		ct = curl_slist_append(NULL, c->connect_to);
@@ -407,7 +440,7 @@ static int perform_once(vs_kube_client *c, struct transfer *t, bool *unsent, vs_
 	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
 	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && t->req->sink && t->req->sink->stopped))
 		rc = transfer_error(t->req, t, cc, unsent, err);
-	curl_easy_cleanup(t->h);
+	handle_give(c, t->h);
 	t->h = NULL;
 	curl_slist_free_all(hdrs);
 	curl_slist_free_all(ct);
