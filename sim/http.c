@@ -7,6 +7,8 @@
 #include "http_int.h"
 
 #include <microhttpd.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +445,33 @@ static bool wants_table(struct MHD_Connection *c)
 	return acc && strstr(acc, "as=Table") != NULL;
 }
 
+/* ---- streams ------------------------------------------------------------------------------- */
+
+/* The socket of connection c, for peer_gone. */
+static int connection_fd(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? ci->connect_fd : -1;
+}
+
+/*
+ * True when the client has closed connection fd (or it failed). A stream waiting for events or log
+ * lines writes nothing, so without this check it would hold its thread and connection until its
+ * deadline, as an API server does not: it ends a watch when its client goes.
+ */
+static bool peer_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	char ch;
+
+	if (fd < 0 || poll(&p, 1, 0) <= 0)
+		return false;
+	if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+		return true;
+	return recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 /* ---- watch streams ------------------------------------------------------------------------- */
 
 struct watch_stream {
@@ -451,6 +480,7 @@ struct watch_stream {
 	char *ns, *labels, *fields;
 	uint64_t rv;
 	int64_t deadline;
+	int fd; /* the client's socket */
 	vs_buf out;
 	size_t off;
 	bool done;
@@ -494,6 +524,8 @@ static ssize_t watch_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		w->off = 0;
 		if (w->done || left <= 0 || atomic_load(&w->srv->stopping))
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (peer_gone(w->fd))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (sim_api_watch(w->srv->st, w->res, w->ns, &opts, w->rv, left < 1000 ? left : 1000, &evs, &w->rv,
 				  &err) != 0) {
 			watch_append_event(w, "ERROR",
@@ -549,6 +581,7 @@ static enum MHD_Result serve_watch(sim_http *srv, struct MHD_Connection *c, cons
 		w->deadline = vs_time_mono_ms() + cut_ms;
 	}
 	w->table = wants_table(c);
+	w->fd = connection_fd(c);
 	vs_buf_init(&w->out, 0);
 	if (!rvs || !*rvs || strcmp(rvs, "0") == 0) {
 		/* No resourceVersion: the current state as ADDED events, then changes. */
@@ -592,6 +625,7 @@ struct log_stream {
 	sim_http *srv;
 	FILE *f;
 	char *ns, *pod, *container;
+	int fd; /* the client's socket */
 	bool follow;
 };
 
@@ -634,6 +668,8 @@ static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 			return (ssize_t)n;
 		if (done)
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (peer_gone(ls->fd))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		clearerr(ls->f);
 		vs_sleep_ms(50); /* a kubelet follows a log as it grows */
 	}
@@ -713,6 +749,7 @@ static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const 
 	ls->ns = vs_xstrdup(rt->ns);
 	ls->pod = vs_xstrdup(rt->name);
 	ls->container = vs_xstrdup(container);
+	ls->fd = connection_fd(c);
 	ls->follow = qbool(c, "follow") && qarg(c, "follow") && strcmp(qarg(c, "follow"), "false") != 0;
 	json_decref(pod);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, log_reader, ls, log_free);
@@ -1285,6 +1322,29 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, en
 	}
 }
 
+/*
+ * libmicrohttpd's messages, through the sim's log. Those that only say a client went away mid-reply
+ * (a watch or a followed log it stopped reading) are normal for an API server: debug level.
+ */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static const char *const client_gone[] = { "Closing connection (application error", "Failed to send",
+						   "no longer available", "Connection reset" };
+	enum vs_log_level level = VS_LOG_WARN;
+	char msg[512];
+	size_t i, n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+		msg[--n] = '\0';
+	for (i = 0; i < sizeof(client_gone) / sizeof(client_gone[0]); i++)
+		if (strstr(msg, client_gone[i]))
+			level = VS_LOG_DEBUG;
+	vs_log(level, "http: %s", msg);
+}
+
 int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_log_path_fn log_path, void *log_ctx,
 		   sim_http **out, char **url, vs_error *err)
 {
@@ -1313,9 +1373,9 @@ int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_lo
 	srv->log_ctx = log_ctx;
 	atomic_init(&srv->stopping, false);
 	srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-				       0, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-				       MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-				       (unsigned)0, MHD_OPTION_END);
+				       0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+				       request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
 	if (!srv->daemon) {
 		free(srv);
 		return vs_error_set(err, VS_ENET, "cannot listen on %s", listen);

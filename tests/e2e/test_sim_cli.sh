@@ -20,6 +20,42 @@ test_kubeconfig_and_nodes() {
 	assert_eq Immediate "$(kubectl get storageclass shared -o 'jsonpath={.volumeBindingMode}')" "shared binding mode"
 }
 
+# sim_sockets STATE: how many of volshift-sim's accepted TCP connections are in STATE, a hex code
+# of /proc/net/tcp (01 established, 08 close-wait: the client has closed, the server not yet).
+sim_sockets() {
+	local port
+	port=$(printf '%04X' "${SIM_URL##*:}")
+	awk -v p=":$port" -v st="$1" '$2 ~ p"$" && $4 == st' /proc/net/tcp | wc -l
+}
+
+no_close_wait() {
+	[ "$(sim_sockets 08)" -eq 0 ]
+}
+
+streams_open() {
+	[ "$(sim_sockets 01)" -ge "$1" ]
+}
+
+test_watches_and_followed_logs_end_when_their_client_goes() {
+	local i pids=()
+	kubectl run ticker --image=busybox --restart=Never --command -- sh -c 'while :; do echo tick; sleep 1; done'
+	wait_for 30 "ticker Running" field_is pod ticker '{.status.phase}' Running
+	for i in 1 2 3 4 5 6 7 8; do
+		curl -sN "$SIM_URL/api/v1/namespaces/default/pods?watch=true" >/dev/null &
+		pids+=($!)
+	done
+	for i in 1 2 3; do
+		curl -sN "$SIM_URL/api/v1/namespaces/default/pods/ticker/log?follow=true" >/dev/null &
+		pids+=($!)
+	done
+	wait_for 10 "11 streams open" streams_open 11
+	kill "${pids[@]}"
+	wait "${pids[@]}" 2>/dev/null || true
+	# An API server ends a stream when its client goes; left open, each would hold a thread and a
+	# connection until its deadline (half an hour for a watch without timeoutSeconds).
+	wait_for 10 "no connection left in CLOSE-WAIT" no_close_wait
+}
+
 test_sigterm_stops_every_pod() {
 	local marker=$((RANDOM + 40000))
 	sim_start # a second cluster, a child of this test's shell so that its exit code can be read
