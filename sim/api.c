@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+/* What a ConfigMap's or a Secret's data may hold, all values together (corev1.MaxSecretSize). */
+#define SIM_DATA_MAX_BYTES (1 << 20)
+
 /* ---- names and messages -------------------------------------------------------------------- */
 
 char *sim_resource_qualified(const sim_resource *res)
@@ -523,6 +526,42 @@ static int validate_selector_template(const sim_resource *res, const char *name,
 	return validate_containers(res, name, vs_json_path(o, "spec.template.spec"), "spec.template.spec", err);
 }
 
+/* The bytes a map of o's (data or binaryData) holds: its values' lengths, decoded when base64. */
+static size_t data_bytes(const json_t *o, const char *field, bool base64)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0, len;
+
+	json_object_foreach ((json_t *)vs_json_path(o, field), key, v) {
+		len = json_string_length(v);
+		if (base64) {
+			const char *t = json_string_value(v);
+			size_t pad = (len > 0 && t[len - 1] == '=') + (len > 1 && t[len - 2] == '=');
+			len = len / 4 * 3;
+			len -= pad < len ? pad : len;
+		}
+		n += len;
+	}
+	return n;
+}
+
+/* Refuse a ConfigMap or Secret whose data passes SIM_DATA_MAX_BYTES, as the API server does. */
+static int validate_data_size(const sim_resource *res, const char *name, const json_t *o, vs_error *err)
+{
+	size_t n;
+
+	if (res_is(res, "", "configmaps"))
+		n = data_bytes(o, "data", false) + data_bytes(o, "binaryData", true);
+	else if (res_is(res, "", "secrets"))
+		n = data_bytes(o, "data", true) + data_bytes(o, "stringData", false);
+	else
+		return 0;
+	if (n > SIM_DATA_MAX_BYTES)
+		return err_invalid(err, res, name, "[]: Too long: must have at most %d bytes", SIM_DATA_MAX_BYTES);
+	return 0;
+}
+
 static int validate_object(const sim_resource *res, const json_t *o, vs_error *err)
 {
 	const char *name = vs_json_str(o, "metadata.name");
@@ -536,6 +575,8 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 				   "character",
 				   name, res_is(res, "", "namespaces") ? "label" : "subdomain",
 				   res_is(res, "", "namespaces") ? "" : " or '.'");
+	if (validate_data_size(res, name, o, err) != 0)
+		return VS_EAPI;
 	if (res_is(res, "", "pods"))
 		return validate_containers(res, name, json_object_get(o, "spec"), "spec", err);
 	if (res_is(res, "", "persistentvolumeclaims")) {

@@ -108,6 +108,36 @@ static void test_create_twice_and_missing(void **state)
 	json_decref(o);
 }
 
+/* A ConfigMap's data holds at most 1 MiB, counted over its values (binaryData decoded), on create
+ * and on update; at the limit it is accepted. */
+static void test_configmap_data_limit(void **state)
+{
+	sim_store *st = *state;
+	char *big = vs_xcalloc(1, (1 << 20) + 2);
+	json_t *cm = NULL, *upd;
+	vs_error err;
+
+	memset(big, 'x', (1 << 20) - 4);
+	create_ok(st, R("", "configmaps"), "default",
+		  json_pack("{s:{s:s},s:{s:s,s:s}}", "metadata", "name", "full", "data", "a", big, "b", "1234"), &cm);
+	upd = json_deep_copy(cm);
+	vs_json_set_path(upd, "binaryData", json_pack("{s:s}", "c", "QQ==")); /* one byte more */
+	assert_int_not_equal(sim_api_update(st, R("", "configmaps"), "default", upd, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(err.http_status, 422);
+	assert_string_equal(err.message,
+			    "ConfigMap \"full\" is invalid: []: Too long: must have at most 1048576 bytes");
+	memset(big, 'x', (1 << 20) + 1);
+	assert_int_not_equal(
+		sim_api_create(st, R("", "configmaps"), "default",
+			       json_pack("{s:{s:s},s:{s:s}}", "metadata", "name", "over", "data", "a", big), NULL,
+			       &err),
+		0);
+	assert_int_equal(err.http_status, 422);
+	json_decref(upd);
+	json_decref(cm);
+	free(big);
+}
+
 static void test_generate_name(void **state)
 {
 	sim_store *st = *state;
@@ -387,6 +417,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rv_increases_and_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_twice_and_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_configmap_data_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generate_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pvc_defaults_and_immutable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sts_spec_immutable, setup, teardown),
