@@ -23,6 +23,12 @@
 #define VS_JOURNAL_NAMESPACE "volshift-system"
 #define VS_JOURNAL_LEASE_MS (30 * 1000)
 
+/* The most data a journal can hold: the API server refuses a ConfigMap whose data passes 1 MiB. */
+#define VS_JOURNAL_MAX_BYTES ((size_t)1 << 20)
+/* A step's record at most, its key and an error message aside: two times, the start in ms, the
+ * state, the quoting; extras (a stop's time, downtimes) are counted by who adds them. */
+#define VS_JOURNAL_STEP_BYTES 128
+
 typedef struct vs_journal vs_journal;
 
 /* Step states as written in the journal. */

@@ -242,6 +242,32 @@ $(show dry)"
 	no_leftovers
 }
 
+# A migration's journal is one ConfigMap, which holds at most 1 MiB: a plan whose journal could
+# outgrow it is refused before anything changes (each claim here carries 200 KB of annotations,
+# which the journal keeps with the claim), and a smaller batch of the same claims is accepted.
+test_a_journal_too_large_for_a_configmap_is_refused_up_front() {
+	local i blob
+	blob=$(head -c 100000 /dev/zero | tr '\0' x)
+	for i in 1 2 3 4 5 6; do
+		app "big$i" local
+		kubectl annotate pvc "big$i" "example.com/a=$blob" "example.com/b=$blob" >/dev/null
+	done
+	for i in 1 2 3 4 5 6; do ready deployment "big$i"; done
+	snapshot before
+	run big --source-sc local --dest-sc shared
+	expect_rc 1 big
+	says big "journal \(one ConfigMap\) would need up to 1\.[0-9] MiB for 6 claims.*at most 1 MiB: migrate at most about [1-5] claims at a time, chosen with --namespace, --selector or --pvc" \
+		"no refusal naming the journal's size and the flags that make a batch"
+	run bigdry --source-sc local --dest-sc shared --dry-run
+	expect_rc 1 bigdry
+	says bigdry "journal \(one ConfigMap\) would need" "the dry run does not show the refusal"
+	unchanged before "a refused migration"
+	kubectl get configmaps -n volshift-system -o name 2>/dev/null | grep -q . && fail "a journal was written"
+	run batch --source-sc local --dest-sc shared --dry-run --pvc default/big1 --pvc default/big2
+	expect_rc 0 batch
+	no_leftovers
+}
+
 # ---- 5. pods without a controller ---------------------------------------------------------------
 
 test_bare_pod_is_refused() {
