@@ -70,6 +70,8 @@ void mig_say(mig_run *r, const char *type, const char *fmt, ...) __attribute__((
 char *mig_group_key(size_t g, const char *what);
 /* The journal key of a claim's step or saved object: "claim/NS/NAME/WHAT". Caller frees. */
 char *mig_claim_key(const vs_plan_pvc *p, const char *what);
+/* The journal key of a StatefulSet saved before its recreation: "statefulset/NS/NAME". Caller frees. */
+char *mig_statefulset_key(const vs_plan_workload *w);
 
 typedef int (*mig_step_fn)(mig_run *r, size_t arg, vs_error *err);
 /*

@@ -117,6 +117,11 @@ char *mig_group_key(size_t g, const char *what)
 	return vs_xasprintf("group/%zu/%s", g, what);
 }
 
+char *mig_statefulset_key(const vs_plan_workload *w)
+{
+	return vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
+}
+
 bool mig_step_done(const mig_run *r, const char *key)
 {
 	const char *state = vs_journal_step_state(r->j, key);

@@ -318,7 +318,7 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	json_object_del(json_object_get(meta, "annotations"), VS_MIGRATE_SCALE_ANNOTATION);
 	json_object_del(fresh, "status");
 	vs_json_set_path(fresh, "spec.replicas", json_integer(replicas));
-	char *key = vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
+	char *key = mig_statefulset_key(w);
 	rc = vs_journal_save_object(r->j, key, fresh, true, err); /* a crash after the delete recreates it from here */
 	free(key);
 	if (rc == 0)
@@ -392,7 +392,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 /* A StatefulSet deleted for its recreation by a run that then stopped: created from the journal. */
 static int workload_recreate_saved(mig_run *r, const vs_plan_workload *w, vs_error *err)
 {
-	char *key = vs_xasprintf("statefulset/%s/%s", w->ns, w->name);
+	char *key = mig_statefulset_key(w);
 	const json_t *saved = w->kind == VS_WORKLOAD_STATEFULSET ? vs_journal_object(r->j, key) : NULL;
 	int rc = 0;
 
