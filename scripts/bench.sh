@@ -546,7 +546,7 @@ many_batch_selector() {
 # refused, and the migration and its status are measured on the largest batch the refusal names,
 # chosen with --selector while volshift still reads the whole cluster.
 bench_many() {
-	local dry="" mig="" st="" stj="" id switched args=(--parallel 8) t0 n name path sampler most=0 deps=0 sel
+	local dry="" mig="" st="" stj="" id switched args=(--parallel 8) t0 n name path sampler most=0 batch=0
 	if ! start_sim many; then
 		:
 	elif ! { deployments_yaml m 100 10 1Mi >"$WORK/many.yaml" && t0=$(now_ms) &&
@@ -572,21 +572,20 @@ bench_many() {
 		fi
 		if has "$most"; then
 			note "one migration of the 1000 claims is refused: its journal would pass a ConfigMap's 1 MiB (at most about $most claims); the migration and status rows are of a batch"
-			deps=$((most / 10))
+			batch=$((most / 10 * 10))
 		elif [ "$RSS_RC" = 0 ]; then
-			deps=100
+			batch=1000
 		fi
-		detail many.batchClaims "$((deps * 10))"
+		detail many.batchClaims "$batch"
 	fi
-	if [ "$deps" -gt 0 ]; then
-		sel=$(many_batch_selector "$deps")
+	if [ "$batch" -gt 0 ]; then
 		[ "$HAS_PARALLEL" = 1 ] || args=()
-		log "many: volshift migrate ${args[*]} of $((deps * 10)) claims, --selector 'app in (m001...)' (stopped after ${MANY_TIMEOUT}s)"
+		log "many: volshift migrate ${args[*]} of $batch claims, --selector 'app in (m001...)' (stopped after ${MANY_TIMEOUT}s)"
 		t0=$(now_ms)
 		rss_sampler $$ 10 >"$WORK/many-rss.txt" &
 		sampler=$!
 		rss many-migrate timeout -k 10 "$MANY_TIMEOUT" "$VS" migrate --yes --output json --source-sc local --dest-sc shared \
-			--selector "$sel" "${args[@]}"
+			--selector "$(many_batch_selector $((batch / 10)))" "${args[@]}"
 		kill "$sampler" 2>/dev/null
 		wait "$sampler" 2>/dev/null
 		detail many.migrateWallMs "$(($(now_ms) - t0))"
@@ -598,7 +597,7 @@ bench_many() {
 		0) mig=$RSS_KIB ;;
 		124 | 137)
 			mig=$RSS_KIB
-			note "the $((deps * 10))-claim migration was stopped after ${MANY_TIMEOUT}s: its peak RSS and the status below are of a partly done migration"
+			note "the $batch-claim migration was stopped after ${MANY_TIMEOUT}s: its peak RSS and the status below are of a partly done migration"
 			;;
 		*) error "many: migrate: exit $RSS_RC: $(tail -c 300 "$LOGS/many-migrate.err")" ;;
 		esac
@@ -620,8 +619,8 @@ bench_many() {
 					"$LOGS/many-status-json.out" 2>/dev/null)
 				detail many.phase "$(jq -s '.[0].phase' "$LOGS/many-status-json.out" 2>/dev/null)"
 				detail many.claimsSwitched "$switched"
-				log "many: status of migration $id: phase $(jq -rs '.[0].phase' "$LOGS/many-status-json.out"), ${switched:-?} of $((deps * 10)) claims switched"
-				[ "${switched:-0}" = "$((deps * 10))" ] || note "volshift status was measured on a migration with ${switched:-?} of $((deps * 10)) claims switched"
+				log "many: status of migration $id: phase $(jq -rs '.[0].phase' "$LOGS/many-status-json.out"), ${switched:-?} of $batch claims switched"
+				[ "${switched:-0}" = "$batch" ] || note "volshift status was measured on a migration with ${switched:-?} of $batch claims switched"
 			else
 				error "many: status $id --output json: exit $RSS_RC: $(tail -c 300 "$LOGS/many-status-json.err")"
 			fi
@@ -629,8 +628,8 @@ bench_many() {
 	fi
 	stop_sim many
 	result rss_dry_run "peak RSS: migrate --dry-run, 1000 PVCs" "$(calc %.6g "a / 1024" "$dry")" MiB %.1f "<" 50
-	result rss_migrate "peak RSS: migrate${args[*]:+ ${args[*]}}, $((deps * 10)) of 1000" "$(calc %.6g "a / 1024" "$mig")" MiB %.1f "<" 50
-	result rss_status "peak RSS: status ID, $((deps * 10))-claim run" "$(calc %.6g "a / 1024" "$st")" MiB %.1f "<" 50
+	result rss_migrate "peak RSS: migrate${args[*]:+ ${args[*]}}, $batch of 1000" "$(calc %.6g "a / 1024" "$mig")" MiB %.1f "<" 50
+	result rss_status "peak RSS: status ID, $batch-claim run" "$(calc %.6g "a / 1024" "$st")" MiB %.1f "<" 50
 	result rss_status_json "peak RSS: status ID --output json" "$(calc %.6g "a / 1024" "$stj")" MiB %.1f "<" 50
 }
 
