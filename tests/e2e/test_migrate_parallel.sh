@@ -142,11 +142,15 @@ test_cold_copies_without_warm_copy_and_for_readwriteoncepod() {
 	ready deployment solo
 	ready deployment web
 	local reason
-	reason=$(vs_migrate --source-sc shared --dest-sc local --dry-run --output json | jq -r 'select(.plan) |
-		.plan.groups[].claims[] | select(.name == "solo") | .coldCopy' | head -n1)
+	vs_migrate --source-sc shared --dest-sc local --dry-run --output json >"$SIM_DIR/plan.json" 2>&1 ||
+		fail "the JSON dry run failed: $(cat "$SIM_DIR/plan.json")"
+	reason=$(jq -r 'select(.plan) | .plan.groups[].claims[] | select(.name == "solo") | .coldCopy' "$SIM_DIR/plan.json" |
+		head -n1)
 	[[ "$reason" == *ReadWriteOncePod* ]] || fail "the plan does not say why solo gets a cold copy: '$reason'"
-	vs_migrate --source-sc shared --dest-sc local --dry-run | grep -q "solo.*cold copy" ||
-		fail "the text plan does not mark solo's cold copy"
+	vs_migrate --source-sc shared --dest-sc local --dry-run >"$SIM_DIR/plan.txt" 2>&1 ||
+		fail "the text dry run failed: $(cat "$SIM_DIR/plan.txt")"
+	grep -q "solo.*cold copy" "$SIM_DIR/plan.txt" ||
+		fail "the text plan does not mark solo's cold copy: $(cat "$SIM_DIR/plan.txt")"
 	vs_migrate --source-sc shared --dest-sc local --output json >"$SIM_DIR/events.json" || fail "migrate failed"
 	assert_eq cold "$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pvc == "solo") | .pass' | sort -u)" \
 		"passes of solo"
