@@ -435,7 +435,17 @@ bool cl_pod_active(const json_t *pod)
 
 /* ---- start and stop --------------------------------------------------------------------------- */
 
-int sim_cluster_start(sim_store *st, const char *data_dir, sim_cluster **out, vs_error *err)
+void sim_timing_defaults(sim_timing *t)
+{
+	*t = (sim_timing){
+		.informer_delay_ms = 15,
+		.pv_resync_ms = 15000,   /* kube-controller-manager --pvclaimbinder-sync-period */
+		.pleg_relist_ms = 1000,  /* the kubelet's generic PLEG relist period */
+	};
+}
+
+int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
+		      vs_error *err)
 {
 	*out = NULL;
 	int rc = resolve_resources(err);
@@ -444,6 +454,10 @@ int sim_cluster_start(sim_store *st, const char *data_dir, sim_cluster **out, vs
 	sim_cluster *c = vs_xcalloc(1, sizeof *c);
 	c->st = st;
 	c->data_dir = vs_xstrdup(data_dir);
+	if (timing)
+		c->timing = *timing;
+	else
+		sim_timing_defaults(&c->timing);
 	atomic_init(&c->stopping, false);
 	char *vol = vs_xasprintf("%s/volumes", data_dir), *pods = vs_xasprintf("%s/pods", data_dir);
 	rc = vs_mkdir_p(vol, 0755, err);

@@ -11,11 +11,30 @@
 typedef struct sim_cluster sim_cluster;
 
 /*
+ * How fast volshift-sim's controllers and kubelet act, and how late they see what happens. The
+ * defaults are a real cluster's (README, "Timings"): a test may shorten one only to check that
+ * volshift never depends on it.
+ */
+typedef struct sim_timing {
+	uint64_t seed;             /* --seed: the generator of every random delay (0: from the OS) */
+	/* kube-controller-manager (informer.c, ctrl_volume.c) */
+	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller */
+	int64_t pv_resync_ms;      /* --pv-resync-period: the PV controller's periodic resync */
+	/* the kubelet (node.c) */
+	int64_t pleg_relist_ms;    /* --pleg-relist-period: how often a node lists its containers */
+} sim_timing;
+
+/* A real cluster's timings. */
+void sim_timing_defaults(sim_timing *t);
+
+/*
  * Start the provisioner (volumes under data_dir/volumes/<pv-name>), the PV controller, the
  * workload controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob), the
- * scheduler and the node agent (pod processes; logs under data_dir/pods). The store is borrowed.
+ * scheduler and the node agent (pod processes; logs under data_dir/pods), acting as timing says
+ * (copied; NULL: sim_timing_defaults). The store is borrowed.
  */
-int sim_cluster_start(sim_store *st, const char *data_dir, sim_cluster **out, vs_error *err);
+int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
+		      vs_error *err);
 /* Stop every controller, kill every pod process (SIGTERM, then SIGKILL) and free. NULL is fine. */
 void sim_cluster_stop(sim_cluster *c);
 /* The log file of a container (caller frees), or NULL when the pod is unknown: a sim_log_path_fn. */

@@ -16,6 +16,7 @@ struct sim_node_agent;
 struct sim_cluster {
 	sim_store *st;
 	char *data_dir;
+	sim_timing timing;
 	atomic_bool stopping;
 	pthread_t threads[8];
 	int nthreads;

@@ -4,7 +4,7 @@
  * HTTP server (http.h), then the controllers and the node agent (cluster.h).
  *
  *   volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]
- *                    [--faults SPEC]
+ *                    [--faults SPEC] [timing flags]
  */
 #include "api.h"
 #include "cluster.h"
@@ -29,13 +29,15 @@ struct sim_options {
 	const char *kubeconfig_out;
 	sim_faults *faults; /* owned: from --faults, else off */
 	int nodes;
+	sim_timing timing;
 };
 
 static void sim_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
-		"                        [--faults SPEC]\n"
+		"                        [--faults SPEC] [--seed N] [--informer-delay-ms N] [--pv-resync-period D]\n"
+		"                        [--pleg-relist-period D]\n"
 		"\n"
 		"Runs a local Kubernetes API server with a provisioner, the PV controller, workload\n"
 		"controllers, a scheduler and a node agent that runs each pod's command as a local process.\n"
@@ -56,6 +58,14 @@ static void sim_usage(FILE *out)
 		"      seed=N             seed of the generator, for reproducible runs (default random)\n"
 		"    e.g. --faults rate=0.05,kinds=500:429:reset,verbs=create:patch,watch-cut=0.2,seed=7\n"
 		"\n"
+		"Timings (defaults: a real cluster's; D is a duration such as 15s or 200ms):\n"
+		"  --seed N               seed of every random delay, for reproducible runs (default random)\n"
+		"  --informer-delay-ms N  mean delay before a controller sees a change through its watch (default 15)\n"
+		"  --pv-resync-period D   the PV controller's periodic resync, kube-controller-manager's\n"
+		"                         --pvclaimbinder-sync-period (default 15s)\n"
+		"  --pleg-relist-period D how often the kubelet lists its containers to notice starts and exits\n"
+		"                         (default 1s)\n"
+		"\n"
 		"volshift-sim's own endpoints (never faulted):\n"
 		"  GET  /volshift-sim/faults   the SPEC in force and the counters, as JSON\n"
 		"  PUT  /volshift-sim/faults   set a new SPEC (the body; \"off\" turns faults off)\n"
@@ -66,6 +76,42 @@ static void sim_usage(FILE *out)
 		"SIGINT or SIGTERM stops every pod and exits 0.\n");
 }
 
+/* One timing flag (its getopt letter) into *t; -1 with a message printed when its value is bad. */
+static int sim_parse_timing(int flag, const char *value, sim_timing *t)
+{
+	vs_error err = { 0 };
+	char *end;
+	long long n;
+	int rc = 0;
+
+	switch (flag) {
+	case 's':
+		t->seed = strtoull(value, &end, 10);
+		if (*end || !*value)
+			rc = vs_error_set(&err, VS_EINVAL, "--seed \"%s\": expected a number", value);
+		break;
+	case 'i':
+		n = strtoll(value, &end, 10);
+		if (*end || !*value || n < 0 || n > 60000)
+			rc = vs_error_set(&err, VS_EINVAL, "--informer-delay-ms \"%s\": expected milliseconds from 0 to 60000", value);
+		t->informer_delay_ms = n;
+		break;
+	case 'r':
+		rc = vs_duration_parse(value, &t->pv_resync_ms, &err);
+		if (rc == 0 && t->pv_resync_ms < 100)
+			rc = vs_error_set(&err, VS_EINVAL, "--pv-resync-period %s: expected at least 100ms", value);
+		break;
+	case 'p':
+		rc = vs_duration_parse(value, &t->pleg_relist_ms, &err);
+		if (rc == 0 && t->pleg_relist_ms < 10)
+			rc = vs_error_set(&err, VS_EINVAL, "--pleg-relist-period %s: expected at least 10ms", value);
+		break;
+	}
+	if (rc < 0)
+		fprintf(stderr, "volshift-sim: %s\n", err.message);
+	return rc;
+}
+
 /* Parses "run" and its flags into *o (which owns o->faults then); returns 0, or 2 for bad usage
  * with a message printed. */
 static int sim_parse_args(int argc, char **argv, struct sim_options *o)
@@ -74,6 +120,8 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		{ "data-dir", required_argument, NULL, 'd' },    { "nodes", required_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'l' },      { "kubeconfig-out", required_argument, NULL, 'k' },
 		{ "faults", required_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
+		{ "seed", required_argument, NULL, 's' },        { "informer-delay-ms", required_argument, NULL, 'i' },
+		{ "pv-resync-period", required_argument, NULL, 'r' }, { "pleg-relist-period", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *faults = NULL;
@@ -82,6 +130,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 	int c;
 
 	*o = (struct sim_options){ .listen = "127.0.0.1:0", .nodes = 3 };
+	sim_timing_defaults(&o->timing);
 	if (argc < 2 || strcmp(argv[1], "run") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 			sim_usage(stdout);
@@ -108,6 +157,13 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 				fprintf(stderr, "volshift-sim: --nodes \"%s\": expected a number from 1 to 100\n", optarg);
 				return 2;
 			}
+			break;
+		case 's':
+		case 'i':
+		case 'r':
+		case 'p':
+			if (sim_parse_timing(c, optarg, &o->timing) < 0)
+				return 2;
 			break;
 		case 'h': sim_usage(stdout); exit(0);
 		default: fprintf(stderr, "Run 'volshift-sim --help' for usage.\n"); return 2;
@@ -185,7 +241,7 @@ static int sim_run(const struct sim_options *o)
 	if (sim_api_bootstrap(st, o->nodes, &err) < 0 || sim_gc_start(st, &err) < 0)
 		goto fail;
 	gc_started = true;
-	if (sim_cluster_start(st, data_dir, &cluster, &err) < 0 ||
+	if (sim_cluster_start(st, data_dir, &o->timing, &cluster, &err) < 0 ||
 	    sim_http_start(st, o->faults, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
 	    sim_write_kubeconfig(kubeconfig, url, &err) < 0)
 		goto fail;

@@ -1,5 +1,6 @@
 /*
- * Randomness for uids, jitter and names: a per-thread xorshift generator seeded from the OS.
+ * Randomness for uids, jitter and names: a per-thread xorshift generator seeded from the OS; and
+ * seeded generators for what a seed must reproduce (volshift-sim's delays and faults).
  */
 #include "util.h"
 
@@ -31,4 +32,35 @@ void vs_uuid(char out[37])
 	snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
 		 (unsigned)a & 0xfff, (unsigned)((b >> 48) & 0x3fff) | 0x8000,
 		 (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+uint64_t vs_rng_seed(vs_rng *g, uint64_t seed)
+{
+	if (seed == 0)
+		seed = vs_rand_u64() >> 1 | 1;
+	g->state = seed;
+	return seed;
+}
+
+uint64_t vs_rng_next(vs_rng *g)
+{
+	uint64_t x = g->state ? g->state : 0x9e3779b97f4a7c15ULL;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	g->state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+int64_t vs_rng_range(vs_rng *g, int64_t lo, int64_t hi)
+{
+	if (hi <= lo)
+		return lo;
+	return lo + (int64_t)(vs_rng_next(g) % (uint64_t)(hi - lo + 1));
+}
+
+double vs_rng_unit(vs_rng *g)
+{
+	return (double)(vs_rng_next(g) >> 11) / 9007199254740992.0;
 }

@@ -4,7 +4,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,4 +81,53 @@ void vs_sleep_ms(int64_t ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* One number and its unit at s ("1.5s"): milliseconds into *ms, the end into *end; false when s
+ * holds no number followed by a known unit. */
+static bool duration_part(const char *s, double *ms, const char **end)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = { { "ms", 1 }, { "us", 1e-3 }, { "ns", 1e-6 }, { "h", 3600e3 }, { "m", 60e3 }, { "s", 1e3 } };
+	char *num_end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		if (*s != '.')
+			return false;
+	errno = 0;
+	v = strtod(s, &num_end);
+	if (errno || num_end == s)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strncmp(num_end, units[i].unit, strlen(units[i].unit)) == 0) {
+			*ms = v * units[i].ms;
+			*end = num_end + strlen(units[i].unit);
+			return true;
+		}
+	return false;
+}
+
+int vs_duration_parse(const char *text, int64_t *ms, vs_error *err)
+{
+	const char *s = text ? text : "";
+	double total = 0, part;
+
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*s)
+		return vs_error_set(err, VS_EINVAL, "duration \"\": expected a number and a unit, such as 15s or 200ms");
+	while (*s) {
+		if (!duration_part(s, &part, &s))
+			return vs_error_set(err, VS_EINVAL,
+					    "duration \"%s\": expected numbers with units (h, m, s, ms), such as 15s, 1m30s or 200ms",
+					    text);
+		total += part;
+	}
+	*ms = (int64_t)(total + 0.5);
+	return 0;
 }

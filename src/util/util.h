@@ -129,6 +129,9 @@ void vs_time_format(int64_t t, char out[32]);
 int vs_time_parse(const char *s, int64_t *out, vs_error *err);
 /* Sleep for ms milliseconds. */
 void vs_sleep_ms(int64_t ms);
+/* Parse a duration as Go writes it ("15s", "200ms", "1m30s", "1.5s", "0") into milliseconds;
+ * VS_EINVAL naming the text when malformed or negative. */
+int vs_duration_parse(const char *text, int64_t *ms, vs_error *err);
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
@@ -219,5 +222,19 @@ int vs_failpoint(const char *name, vs_error *err);
 uint64_t vs_rand_u64(void);
 /* A random RFC 4122 version 4 UUID string into out (37 bytes). */
 void vs_uuid(char out[37]);
+
+/* A seeded generator (xorshift64*), for sequences that a seed must reproduce. Not thread-safe: one
+ * per thread, or under the caller's lock. */
+typedef struct vs_rng {
+	uint64_t state;
+} vs_rng;
+/* Seed it; seed 0 takes a random seed from vs_rand_u64. Returns the seed used. */
+uint64_t vs_rng_seed(vs_rng *g, uint64_t seed);
+/* The next 64-bit value. */
+uint64_t vs_rng_next(vs_rng *g);
+/* A value uniformly in [lo, hi] (hi < lo gives lo). */
+int64_t vs_rng_range(vs_rng *g, int64_t lo, int64_t hi);
+/* A value uniformly in [0, 1). */
+double vs_rng_unit(vs_rng *g);
 
 #endif

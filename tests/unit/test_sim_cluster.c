@@ -30,7 +30,7 @@ static int setup(void **state)
 		return -1;
 	f->st = sim_store_new();
 	if (sim_api_bootstrap(f->st, 3, &err) != 0 || sim_gc_start(f->st, &err) != 0 ||
-	    sim_cluster_start(f->st, f->dir, &f->cl, &err) != 0) {
+	    sim_cluster_start(f->st, f->dir, NULL, &f->cl, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.message);
 		return -1;
 	}

@@ -140,6 +140,49 @@ static void test_util_time__rfc3339(void **state)
 	assert_non_null(strstr(err.message, "RFC 3339"));
 }
 
+static void test_util_time__duration(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t ms;
+	} ok[] = { { "15s", 15000 }, { "200ms", 200 }, { "1m30s", 90000 }, { "1.5s", 1500 }, { "0", 0 }, { "2h", 7200000 } };
+	static const char *const bad[] = { "", "15", "s", "-1s", "1x", "1s2", "ms" };
+	int64_t ms;
+	vs_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		vs_error_clear(&err);
+		assert_int_equal(vs_duration_parse(ok[i].text, &ms, &err), 0);
+		assert_int_equal(ms, ok[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vs_error_clear(&err);
+		assert_int_equal(vs_duration_parse(bad[i], &ms, &err), VS_EINVAL);
+		assert_non_null(strstr(err.message, "duration"));
+	}
+}
+
+static void test_util_rand__seeded(void **state)
+{
+	vs_rng a, b;
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(vs_rng_seed(&a, 42), 42);
+	vs_rng_seed(&b, 42);
+	for (int i = 0; i < 100; i++) {
+		assert_true(vs_rng_next(&a) == vs_rng_next(&b));
+		v = vs_rng_range(&a, 5, 9);
+		assert_true(v >= 5 && v <= 9);
+		vs_rng_range(&b, 5, 9);
+		assert_true(vs_rng_unit(&a) < 1.0);
+		vs_rng_unit(&b);
+	}
+	assert_int_equal(vs_rng_range(&a, 7, 3), 7);
+	assert_int_not_equal(vs_rng_seed(&a, 0), 0);
+}
+
 static void test_util_buf__limit(void **state)
 {
 	vs_buf b;
@@ -224,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_util_json__paths),        cmocka_unit_test(test_util_time__rfc3339),
 		cmocka_unit_test(test_util_buf__limit),         cmocka_unit_test(test_util_file__atomic_write),
 		cmocka_unit_test(test_util_quantity__parse_and_format),
+		cmocka_unit_test(test_util_time__duration),     cmocka_unit_test(test_util_rand__seeded),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
