@@ -213,6 +213,21 @@ const char *cl_controller_uid(const json_t *obj)
 	return NULL;
 }
 
+int64_t cl_random_ms(sim_cluster *c, int64_t lo, int64_t hi)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&c->rng_mu);
+	v = vs_rng_range(&c->rng, lo, hi);
+	pthread_mutex_unlock(&c->rng_mu);
+	return v;
+}
+
+int64_t cl_informer_delay_ms(sim_cluster *c)
+{
+	return cl_random_ms(c, 0, 2 * c->timing.informer_delay_ms);
+}
+
 void cl_rand_suffix(char *out, size_t n)
 {
 	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -458,6 +473,11 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 		c->timing = *timing;
 	else
 		sim_timing_defaults(&c->timing);
+	pthread_mutex_init(&c->rng_mu, NULL);
+	c->timing.seed = vs_rng_seed(&c->rng, c->timing.seed);
+	vs_info("timings: seed %llu, informer delay %lld ms, PV resync %lld ms, PLEG relist %lld ms",
+		(unsigned long long)c->timing.seed, (long long)c->timing.informer_delay_ms,
+		(long long)c->timing.pv_resync_ms, (long long)c->timing.pleg_relist_ms);
 	atomic_init(&c->stopping, false);
 	char *vol = vs_xasprintf("%s/volumes", data_dir), *pods = vs_xasprintf("%s/pods", data_dir);
 	rc = vs_mkdir_p(vol, 0755, err);
@@ -491,6 +511,7 @@ void sim_cluster_stop(sim_cluster *c)
 	for (int i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
 	sim_node_stop(c);
+	pthread_mutex_destroy(&c->rng_mu);
 	free(c->data_dir);
 	free(c);
 }

@@ -17,6 +17,8 @@ struct sim_cluster {
 	sim_store *st;
 	char *data_dir;
 	sim_timing timing;
+	pthread_mutex_t rng_mu;
+	vs_rng rng; /* seeded from timing.seed: every random delay (cl_random_ms) */
 	atomic_bool stopping;
 	pthread_t threads[8];
 	int nthreads;
@@ -79,6 +81,12 @@ int cl_update_status(sim_cluster *c, const sim_resource *res, const json_t *obj,
 int cl_create(sim_cluster *c, const sim_resource *res, const char *ns, const json_t *obj, json_t **out);
 /* Delete with default options; 0 on success or NotFound. */
 int cl_delete(sim_cluster *c, const sim_resource *res, const char *ns, const char *name, long grace);
+
+/* A delay uniformly in [lo, hi] ms from the cluster's seeded generator. Thread-safe. */
+int64_t cl_random_ms(sim_cluster *c, int64_t lo, int64_t hi);
+/* How late a controller sees one change through its watch: uniform in [0, 2 x informer_delay_ms],
+ * so its mean is --informer-delay-ms. Thread-safe. */
+int64_t cl_informer_delay_ms(sim_cluster *c);
 
 /* Random lower-case alphanumerics ("bcdfghjklmnpqrstvwxz2456789" as Kubernetes) into out[n+1]. */
 void cl_rand_suffix(char *out, size_t n);
