@@ -102,7 +102,7 @@ test: unit e2e
 
 # Every failpoint: volshift killed there, then resumed (tests/e2e/test_resume.sh).
 FAILPOINTS_ALL := dest:before dest:after warm:before warm:after stop:before stop:after copy:before copy:after verify:before verify:after swap:before \
-	swap:retained swap:original-deleted swap:temporary-deleted swap:prebound swap:claim-bound \
+	swap:retained swap:original-deleted swap:temporary-deleted swap:claim-created swap:pinned swap:claim-bound \
 	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after
 # Every failpoint in every scenario, then all of it again under API faults from volshift-sim, with
 # up to 4 groups in flight and the warm copy on; then a rollback from every failpoint before the

@@ -28,20 +28,15 @@ static json_t *adopt_claim(const json_t *pv, const char *ns, const char *name)
 			 "resources", "requests", "storage", vs_json_path(pv, "spec.capacity.storage"));
 }
 
-/* Put the name ns/name on pv (pvmigrate's copy, Retain), as pvmigrate would have. */
-static int adopt_bind(mig_run *r, const json_t *pv, const char *ns, const char *name, vs_error *err)
+/* Put the name ns/name on pv (pvmigrate's copy, Retain), as pvmigrate would have; the volume may
+ * still name pvmigrate's deleted temporary claim temp. */
+static int adopt_bind(mig_run *r, const json_t *pv, const char *ns, const char *name, const char *temp, vs_error *err)
 {
-	const char *pv_name = vs_kube_obj_name(pv);
 	json_t *claim = adopt_claim(pv, ns, name);
-	int rc = claim ? 0 : vs_error_set(err, VS_EINVAL, "volume %s has no access modes or capacity to recreate a claim from", pv_name);
+	int rc = claim ? mig_bind_claim(r, claim, NULL, temp, err)
+		       : vs_error_set(err, VS_EINVAL, "volume %s has no access modes or capacity to recreate a claim from",
+				      vs_kube_obj_name(pv));
 
-	if (rc == 0) /* the claim name is missing here, so any uid on the volume is a deleted claim's */
-		rc = mig_prebind(r, ns, name, NULL, pv_name, NULL, err);
-	if (rc == 0)
-		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
-	if (rc == 0)
-		rc = mig_wait_obj(r, &VS_KUBE_PVCS, ns, name, mig_claim_bound_to, (void *)pv_name, r->opts->delete_pv_timeout_ms,
-				  "the recreated claim to bind", err);
 	json_decref(claim);
 	return rc;
 }
@@ -91,7 +86,7 @@ static int adopt_volume(mig_run *r, const json_t *pv, vs_error *err)
 		if (rc == 0)
 			rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, temp, r->opts->delete_pv_timeout_ms, err);
 		if (rc == 0)
-			rc = adopt_bind(r, pv, ns, name, err);
+			rc = adopt_bind(r, pv, ns, name, temp, err);
 		if (rc == 0)
 			mig_say(r, "warning", "claim %s/%s was recreated from its volume: the labels and annotations it had were "
 					      "lost when pvmigrate deleted it; add them again if something relies on them",

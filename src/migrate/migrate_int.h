@@ -216,13 +216,16 @@ int mig_verify(mig_run *r, size_t i, vs_error *err);
 
 /* ---- swap (swap.c) ---- */
 
-/* Point volume pv_name at claim ns/name without a uid (a pre-binding), so that the claim of that name
- * created next, and only it, binds there; nothing is written when the volume is pre-bound already or
- * bound to a live claim of that name (any uid but stale_uid, the deleted one; NULL: any uid is stale).
- * seen (borrowed; NULL: read it) is the volume as this run last observed it, when nothing but this
- * run can have changed its claimRef since. */
-int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
-		const json_t *seen, vs_error *err);
+/*
+ * Create claim (borrowed: a claim naming its volume in spec.volumeName, without the binding
+ * annotations) or find the one an interrupted run created, and bind it to that volume at once:
+ * the volume is pinned to the claim's uid (only if its claimRef, as pv_seen shows it (borrowed;
+ * NULL: read it), names nothing, the claim's own name or prev_name, a deleted claim; else VS_EINVAL)
+ * and the claim is nudged until the PV controller binds it. See bind.c for why this order binds
+ * within a second on a real control plane and never lets another claim take the volume.
+ * Failpoints swap:claim-created and swap:pinned.
+ */
+int mig_bind_claim(mig_run *r, const json_t *claim, const json_t *pv_seen, const char *prev_name, vs_error *err);
 /* True when claim (may be NULL) is Bound to the volume named ctx (a const char *); a mig_obj_pred. */
 bool mig_claim_bound_to(const json_t *claim, void *ctx);
 /* Wait until volume pv, given back to its reclaim policy, is gone; a warning (not an error) when

@@ -1,10 +1,10 @@
 /*
  * The swap: the original claim name moves from the source volume to the copy, following how a
  * real control plane binds and releases (../shared/KUBERNETES-NOTES.md): both volumes set to
- * Retain, the original and temporary claims deleted, the new volume pre-bound to the original
- * name without a uid (so no other pending claim can take it), the claim created again naming the
- * volume and the destination class explicitly, the new volume's reclaim policy set to what the old
- * one had, and the old volume given back to its reclaim policy last.
+ * Retain, the original and temporary claims deleted, the claim created again naming the new volume
+ * and the destination class explicitly and the volume pinned to it (bind.c: it binds at once and no
+ * other claim can take the volume), the new volume's reclaim policy set to what the old one had,
+ * and the old volume given back to its reclaim policy last.
  *
  * THE INVARIANT, enforced here: at every instant, every byte of every source volume is on a PV
  * whose reclaim policy is Retain or whose claim still exists.
@@ -85,28 +85,6 @@ static int swap_delete_claim(mig_run *r, const json_t *claim, const char *uid, c
 	return rc;
 }
 
-int mig_prebind(mig_run *r, const char *ns, const char *name, const char *stale_uid, const char *pv_name,
-		const json_t *seen, vs_error *err)
-{
-	json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:n, s:n}}}", "spec", "claimRef", "apiVersion", "v1", "kind",
-				  "PersistentVolumeClaim", "namespace", ns, "name", name, "uid", "resourceVersion");
-	json_t *pv = json_incref((json_t *)seen);
-	int rc = pv ? 0 : vs_kube_get(r->c, &VS_KUBE_PVS, NULL, pv_name, &pv, err);
-	const char *bound_uid = rc == 0 ? vs_json_str(pv, "spec.claimRef.uid") : NULL;
-
-	/* pre-bound already, or bound to the recreated claim (never to the deleted one: stale_uid) */
-	if (rc == 0 && strcmp(vs_json_str_or(pv, "spec.claimRef.name", ""), name) == 0 &&
-	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), ns) == 0 &&
-	    (!bound_uid || (stale_uid && strcmp(bound_uid, stale_uid) != 0)))
-		goto done;
-	if (rc == 0)
-		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
-done:
-	json_decref(patch);
-	json_decref(pv);
-	return rc < 0 ? vs_error_wrap(err, "pre-bind volume %s to %s/%s", pv_name, ns, name) : 0;
-}
-
 /* The original claim as it must be recreated on volume pv_name: same name, labels, annotations and
  * spec, except the volume and, going forward, the class (and the access mode when the annotation
  * asks for another); going back, the original class and modes. */
@@ -146,38 +124,17 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 			 "spec", spec);
 }
 
-bool mig_claim_bound_to(const json_t *claim, void *ctx)
-{
-	return claim && strcmp(vs_json_str_or(claim, "status.phase", ""), "Bound") == 0 &&
-	       strcmp(vs_json_str_or(claim, "spec.volumeName", ""), (const char *)ctx) == 0;
-}
-
 /* Create the claim name of plan pvc i on volume pv_name (forward: as the destination claim; else as
- * the original was) unless it exists already, and wait until it is Bound there. */
-static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, bool forward, vs_error *err)
+ * the original was) and bind it there at once (mig_bind_claim), from the volume as this run saw it
+ * (pv_seen, borrowed; NULL: read it), which may still name the deleted claim prev_name. */
+static int swap_create_claim(mig_run *r, size_t i, const char *pv_name, const json_t *pv_seen, const char *prev_name,
+			     bool forward, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	json_t *have = NULL, *claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
-	char *what;
-	int rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, &have, err);
+	json_t *claim = swap_new_claim(r, r->originals[i], p, pv_name, forward);
+	int rc = mig_bind_claim(r, claim, pv_seen, prev_name, err);
 
 	json_decref(claim);
-	if (rc < 0 && vs_error_is(err, "AlreadyExists")) { /* made by an interrupted run, or by someone else */
-		vs_error_clear(err);
-		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &have, err);
-		if (rc == 0 && strcmp(vs_json_str_or(have, "spec.volumeName", ""), pv_name) != 0)
-			rc = vs_error_set(err, VS_EINVAL,
-					  "claim %s/%s exists but is not bound to volume %s; something else "
-					  "created it while the migration ran",
-					  p->ns, p->name, pv_name);
-	}
-	if (rc == 0) {
-		what = vs_xasprintf("claim %s/%s to bind to volume %s", p->ns, p->name, pv_name);
-		rc = mig_wait_from(r, &VS_KUBE_PVCS, have, mig_claim_bound_to, (void *)pv_name,
-				   r->opts->delete_pv_timeout_ms, what, err);
-		free(what);
-	}
-	json_decref(have);
 	return rc;
 }
 
@@ -244,7 +201,8 @@ done:
 	return rc;
 }
 
-/* The new volume: the temporary claim's, or (after it was deleted) the one pre-bound to the name.
+/* The new volume: the temporary claim's, or (after it was deleted) the one whose claimRef names
+ * the temporary claim or (pinned) the name.
  * *temp (temp may be NULL) gets the temporary claim, or NULL when it is gone (caller frees). */
 static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, json_t **temp, vs_error *err)
 {
@@ -329,11 +287,7 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
-		rc = mig_prebind(r, p->ns, p->name, p->uid, new_pv, seen->new_pv, err);
-	if (rc == 0)
-		rc = vs_failpoint("swap:prebound", err);
-	if (rc == 0)
-		rc = swap_create_claim(r, i, new_pv, true, err);
+		rc = swap_create_claim(r, i, new_pv, seen->new_pv, p->temp_name, true, err);
 	return rc;
 }
 
@@ -409,9 +363,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
 		if (rc == 0)
-			rc = mig_prebind(r, p->ns, p->name, p->uid, p->pv, NULL, err);
-		if (rc == 0)
-			rc = swap_create_claim(r, i, p->pv, false, err);
+			rc = swap_create_claim(r, i, p->pv, NULL, p->temp_name, false, err);
 	}
 	if (rc == 0)
 		rc = vs_failpoint("unswap:claim-bound", err);

@@ -1,5 +1,5 @@
 /*
- * Failpoints for the fault-injection tests: VOLSHIFT_FAILPOINTS="copy:before=crash@2,swap:prebound=error".
+ * Failpoints for the fault-injection tests: VOLSHIFT_FAILPOINTS="copy:before=crash@2,swap:pinned=error".
  * The variable is read once; each named point counts its hits.
  */
 #include "util.h"

@@ -141,13 +141,14 @@ add_test() {
 if [ -z "${RESUME_POINTS:-}${RESUME_SCENARIOS:-}${RESUME_API_FAULTS:-}" ]; then
 	add_test deployment copy:before
 	add_test namespaces swap:original-deleted
-	add_test nodelocal swap:prebound
+	add_test nodelocal swap:claim-created
+	add_test deployment swap:pinned
 	add_test statefulset statefulset:deleted
 	add_test deployment swap:claim-bound 0.05
 	add_test namespaces warm:after "" 4
 	add_test namespaces verify:before "" 4
 else
-	for point in ${RESUME_POINTS:-copy:before swap:original-deleted swap:prebound statefulset:deleted}; do
+	for point in ${RESUME_POINTS:-copy:before swap:original-deleted swap:claim-created swap:pinned statefulset:deleted}; do
 		for scenario in ${RESUME_SCENARIOS:-natural}; do
 			case $scenario:$point in
 			natural:statefulset:*) scenario=statefulset ;;
