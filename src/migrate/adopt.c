@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADOPT_NS_ANNOTATION "kurl.sh/pvcmigrate-sourcens"
+#define ADOPT_NS_ANNOTATION  "kurl.sh/pvcmigrate-sourcens"
 #define ADOPT_PVC_ANNOTATION "kurl.sh/pvcmigrate-sourcepvc"
 
 /* The claim ns/name as it must be recreated on pv: the volume's modes, size and mode. */
@@ -23,9 +23,10 @@ static json_t *adopt_claim(const json_t *pv, const char *ns, const char *name)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:O, s:s, s:{s:{s:O}}}}", "apiVersion", "v1", "kind",
 			 "PersistentVolumeClaim", "metadata", "name", name, "namespace", ns, "spec", "storageClassName",
-			 vs_json_str_or(pv, "spec.storageClassName", ""), "volumeName", vs_kube_obj_name(pv), "accessModes",
-			 vs_json_path(pv, "spec.accessModes"), "volumeMode", vs_json_str_or(pv, "spec.volumeMode", "Filesystem"),
-			 "resources", "requests", "storage", vs_json_path(pv, "spec.capacity.storage"));
+			 vs_json_str_or(pv, "spec.storageClassName", ""), "volumeName", vs_kube_obj_name(pv),
+			 "accessModes", vs_json_path(pv, "spec.accessModes"), "volumeMode",
+			 vs_json_str_or(pv, "spec.volumeMode", "Filesystem"), "resources", "requests", "storage",
+			 vs_json_path(pv, "spec.capacity.storage"));
 }
 
 /* Put the name ns/name on pv (pvmigrate's copy, Retain), as pvmigrate would have; the volume may
@@ -34,7 +35,8 @@ static int adopt_bind(mig_run *r, const json_t *pv, const char *ns, const char *
 {
 	json_t *claim = adopt_claim(pv, ns, name);
 	int rc = claim ? mig_bind_claim(r, claim, NULL, temp, err)
-		       : vs_error_set(err, VS_EINVAL, "volume %s has no access modes or capacity to recreate a claim from",
+		       : vs_error_set(err, VS_EINVAL,
+				      "volume %s has no access modes or capacity to recreate a claim from",
 				      vs_kube_obj_name(pv));
 
 	json_decref(claim);
@@ -52,16 +54,19 @@ static int adopt_restart(mig_run *r, const char *ns, const char *name, vs_error 
 		json_t *list = NULL, *obj;
 		size_t i;
 		rc = vs_kube_list(r->c, res[k], ns, NULL, &list, err);
-		json_array_foreach(json_object_get(list, "items"), i, obj) {
+		json_array_foreach (json_object_get(list, "items"), i, obj) {
 			const char *scale = vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION);
 			if (rc < 0 || !scale || !vs_plan_spec_mounts(vs_json_path(obj, "spec.template.spec"), name))
 				continue;
-			json_t *patch = json_pack("{s:{s:{s:n}}, s:{s:I}}", "metadata", "annotations", VS_MIGRATE_SCALE_ANNOTATION,
-						  "spec", "replicas", (json_int_t)strtoll(scale, NULL, 10));
-			rc = vs_kube_patch(r->c, res[k], ns, vs_kube_obj_name(obj), VS_KUBE_PATCH_MERGE, patch, NULL, err);
+			json_t *patch = json_pack("{s:{s:{s:n}}, s:{s:I}}", "metadata", "annotations",
+						  VS_MIGRATE_SCALE_ANNOTATION, "spec", "replicas",
+						  (json_int_t)strtoll(scale, NULL, 10));
+			rc = vs_kube_patch(r->c, res[k], ns, vs_kube_obj_name(obj), VS_KUBE_PATCH_MERGE, patch, NULL,
+					   err);
 			json_decref(patch);
 			if (rc == 0)
-				mig_say(r, "stage", "scaled %s/%s back to %s, as pvmigrate recorded", ns, vs_kube_obj_name(obj), scale);
+				mig_say(r, "stage", "scaled %s/%s back to %s, as pvmigrate recorded", ns,
+					vs_kube_obj_name(obj), scale);
 		}
 		json_decref(list);
 	}
@@ -71,7 +76,8 @@ static int adopt_restart(mig_run *r, const char *ns, const char *name, vs_error 
 /* One volume pvmigrate marked as the copy of ns/name: finish its swap if the name is missing. */
 static int adopt_volume(mig_run *r, const json_t *pv, vs_error *err)
 {
-	const char *ns = vs_json_annotation(pv, ADOPT_NS_ANNOTATION), *name = vs_json_annotation(pv, ADOPT_PVC_ANNOTATION);
+	const char *ns = vs_json_annotation(pv, ADOPT_NS_ANNOTATION),
+		   *name = vs_json_annotation(pv, ADOPT_PVC_ANNOTATION);
 	const char *pv_name = vs_kube_obj_name(pv), *reclaim = vs_json_annotation(pv, VS_MIGRATE_RECLAIM_ANNOTATION);
 	char *temp = vs_plan_derived_name(name, "-pvcmigrate");
 	json_t *claim = NULL, *patch;
@@ -80,16 +86,20 @@ static int adopt_volume(mig_run *r, const json_t *pv, vs_error *err)
 	if (rc < 0 || (claim && !mig_claim_bound_to(claim, (void *)pv_name)))
 		goto done; /* the original claim is still there: the plan swaps it as its own */
 	if (!claim) {
-		mig_say(r, "stage", "pvmigrate stopped after deleting claim %s/%s; its copy is volume %s: recreating the claim there",
+		mig_say(r, "stage",
+			"pvmigrate stopped after deleting claim %s/%s; its copy is volume %s: recreating the claim "
+			"there",
 			ns, name, pv_name);
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, temp, NULL, NULL, err); /* the volume is Retain: only the name goes */
+		rc = mig_delete(r, &VS_KUBE_PVCS, ns, temp, NULL, NULL,
+				err); /* the volume is Retain: only the name goes */
 		if (rc == 0)
 			rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, temp, r->opts->delete_pv_timeout_ms, err);
 		if (rc == 0)
 			rc = adopt_bind(r, pv, ns, name, temp, err);
 		if (rc == 0)
-			mig_say(r, "warning", "claim %s/%s was recreated from its volume: the labels and annotations it had were "
-					      "lost when pvmigrate deleted it; add them again if something relies on them",
+			mig_say(r, "warning",
+				"claim %s/%s was recreated from its volume: the labels and annotations it had were "
+				"lost when pvmigrate deleted it; add them again if something relies on them",
 				ns, name);
 	}
 	patch = json_pack("{s:{s:{s:n, s:n, s:n}}, s:{s:s}}", "metadata", "annotations", ADOPT_NS_ANNOTATION,
@@ -116,8 +126,9 @@ int vs_migrate_adopt_pvmigrate(vs_kube_client *c, const vs_migrate_opts *opts, v
 	size_t i;
 	int rc = vs_kube_list(c, &VS_KUBE_PVS, NULL, NULL, &list, err);
 
-	json_array_foreach(json_object_get(list, "items"), i, pv) {
-		if (rc == 0 && vs_json_annotation(pv, ADOPT_NS_ANNOTATION) && vs_json_annotation(pv, ADOPT_PVC_ANNOTATION) &&
+	json_array_foreach (json_object_get(list, "items"), i, pv) {
+		if (rc == 0 && vs_json_annotation(pv, ADOPT_NS_ANNOTATION) &&
+		    vs_json_annotation(pv, ADOPT_PVC_ANNOTATION) &&
 		    strcmp(vs_json_str_or(pv, "spec.storageClassName", ""), opts->plan.dest_sc) == 0)
 			rc = adopt_volume(&r, pv, err);
 	}

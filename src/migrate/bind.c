@@ -43,9 +43,9 @@
 #include <string.h>
 
 #define BIND_NUDGE_ANNOTATION "volshift.io/bind-nudge"
-#define BIND_QUIET_FIRST_MS 100
-#define BIND_QUIET_MAX_MS 2000
-#define BIND_PIN_ATTEMPTS 5
+#define BIND_QUIET_FIRST_MS   100
+#define BIND_QUIET_MAX_MS     2000
+#define BIND_PIN_ATTEMPTS     5
 
 /* True when claim (may be NULL) is Bound to the volume named ctx; a mig_obj_pred. */
 bool mig_claim_bound_to(const json_t *claim, void *ctx)
@@ -72,7 +72,8 @@ static int bind_create(mig_run *r, const json_t *claim, json_t **out, vs_error *
 		vs_error_clear(err);
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, out, err);
 		if (rc == 0 && !*out) /* deleted in between: by someone else, so stop here */
-			rc = vs_error_set(err, VS_EIO, "claim %s/%s disappeared while it was being recreated", ns, name);
+			rc = vs_error_set(err, VS_EIO, "claim %s/%s disappeared while it was being recreated", ns,
+					  name);
 		if (rc == 0 && strcmp(vs_json_str_or(*out, "spec.volumeName", ""), pv) != 0)
 			rc = vs_error_set(err, VS_EINVAL,
 					  "claim %s/%s exists but is not bound to volume %s; something else created it "
@@ -104,9 +105,9 @@ static json_t *bind_pin_patch(const json_t *pv, const json_t *claim)
 	json_t *test = ref ? json_pack("{s:s, s:s, s:O}", "op", "test", "path", "/spec/claimRef", "value", ref)
 			   : json_pack("{s:s, s:s, s:s}", "op", "test", "path", "/metadata/resourceVersion", "value",
 				       vs_json_str_or(pv, "metadata.resourceVersion", ""));
-	json_t *value = json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
-				  "namespace", vs_kube_obj_namespace(claim), "name", vs_kube_obj_name(claim), "uid",
-				  vs_kube_obj_uid(claim));
+	json_t *value =
+		json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "namespace",
+			  vs_kube_obj_namespace(claim), "name", vs_kube_obj_name(claim), "uid", vs_kube_obj_uid(claim));
 
 	return json_pack("[o, {s:s, s:s, s:o}]", test, "op", ref ? "replace" : "add", "path", "/spec/claimRef", "value",
 			 value);
@@ -132,9 +133,10 @@ static int bind_pin(mig_run *r, const char *pv_name, const json_t *seen, const j
 		if (strcmp(vs_json_str_or(ref, "uid", ""), vs_kube_obj_uid(claim)) == 0)
 			break; /* pinned already */
 		if (!bind_ref_replaceable(ref, claim, prev_name)) {
-			rc = vs_error_set(err, VS_EINVAL, "volume %s is claimed by %s/%s, not by %s/%s: not taking it", pv_name,
-					  vs_json_str_or(ref, "namespace", ""), vs_json_str_or(ref, "name", ""),
-					  vs_kube_obj_namespace(claim), vs_kube_obj_name(claim));
+			rc = vs_error_set(err, VS_EINVAL, "volume %s is claimed by %s/%s, not by %s/%s: not taking it",
+					  pv_name, vs_json_str_or(ref, "namespace", ""),
+					  vs_json_str_or(ref, "name", ""), vs_kube_obj_namespace(claim),
+					  vs_kube_obj_name(claim));
 			break;
 		}
 		json_t *patch = bind_pin_patch(pv, claim), *reply = NULL;
@@ -199,7 +201,8 @@ static int bind_wait(mig_run *r, json_t **claim, const json_t *pinned, const cha
 	while (rc == 0 && !mig_claim_bound_to(*claim, (void *)pv_name)) {
 		int64_t left = deadline - vs_time_mono_ms();
 		if (left <= 0) {
-			rc = vs_error_set(err, VS_ETIMEOUT, "timed out after %llds waiting for %s (--delete-pv-timeout)",
+			rc = vs_error_set(err, VS_ETIMEOUT,
+					  "timed out after %llds waiting for %s (--delete-pv-timeout)",
 					  (long long)(r->opts->delete_pv_timeout_ms / 1000), what);
 			break;
 		}

@@ -13,16 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COPY_TAIL_LINES 12
+#define COPY_TAIL_LINES	       12
 #define COPY_PROGRESS_EVERY_MS 1000
 
 /* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions; the
  * whole file list first, so that progress has its total. Times are compared to the nanosecond
  * (--modify-window=-1): by default rsync compares whole seconds, so a file rewritten at the same size
  * within the second a warm pass copied it would be skipped by the final pass and its verification. */
-static const char *const copy_archive_args[] = { "rsync",	  "-a",		"-H",		      "-A",
-						 "-X",		  "-S",		"--numeric-ids",      "--delete",
-						 "--no-inc-recursive", "--modify-window=-1" };
+static const char *const copy_archive_args[] = {
+	"rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete", "--no-inc-recursive", "--modify-window=-1"
+};
 
 json_t *mig_pod_new(const char *ns, const char *name, const char *image, const char *node, json_t *command,
 		    const char *const *mounts, size_t nmounts)
@@ -32,18 +32,19 @@ json_t *mig_pod_new(const char *ns, const char *name, const char *image, const c
 
 	for (size_t i = 0; i < nmounts; i++) {
 		const char *const *m = mounts + 3 * i;
-		json_array_append_new(volumes,
-				      json_pack("{s:s, s:{s:s}}", "name", m[0], "persistentVolumeClaim", "claimName", m[1]));
+		json_array_append_new(
+			volumes, json_pack("{s:s, s:{s:s}}", "name", m[0], "persistentVolumeClaim", "claimName", m[1]));
 		json_array_append_new(vmounts, json_pack("{s:s, s:s}", "name", m[0], "mountPath", m[2]));
 	}
 	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:o, s:[{s:s, s:s, s:o, s:o}]}}", "apiVersion", "v1",
-			"kind", "Pod", "metadata", "name", name, "namespace", ns, "labels", "app.kubernetes.io/managed-by",
-			"volshift", "spec", "restartPolicy", "Never", "volumes", volumes, "containers", "name", "pvmigrate",
-			"image", image, "command", command, "volumeMounts", vmounts);
+			"kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
+			"app.kubernetes.io/managed-by", "volshift", "spec", "restartPolicy", "Never", "volumes",
+			volumes, "containers", "name", "pvmigrate", "image", image, "command", command, "volumeMounts",
+			vmounts);
 	if (node)
 		vs_json_set_path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
-				 json_pack("{s:[{s:[{s:s, s:s, s:[s]}]}]}", "nodeSelectorTerms", "matchExpressions", "key",
-					   "kubernetes.io/hostname", "operator", "In", "values", node));
+				 json_pack("{s:[{s:[{s:s, s:s, s:[s]}]}]}", "nodeSelectorTerms", "matchExpressions",
+					   "key", "kubernetes.io/hostname", "operator", "In", "values", node));
 	return pod;
 }
 
@@ -72,8 +73,8 @@ int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
 	json_t *modes = vs_plan_dest_modes(p);
 	json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}",
 				  "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name,
-				  "namespace", p->ns, "labels", VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest",
-				  "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName",
+				  "namespace", p->ns, "labels", VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL,
+				  "dest", "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName",
 				  r->opts->plan.dest_sc, "accessModes", modes, "volumeMode", "Filesystem", "resources",
 				  "requests", "storage", p->capacity);
 	int rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
@@ -94,8 +95,8 @@ struct copy_state {
 	mig_run *r;
 	const vs_plan_pvc *p;
 	int64_t last_progress_ms;
-	vs_rsync_progress last;  /* the latest progress line */
-	bool last_sent;          /* ... and whether it was reported */
+	vs_rsync_progress last; /* the latest progress line */
+	bool last_sent;		/* ... and whether it was reported */
 };
 
 /* An rsync pod's log: each stage's lines to its handler, its summary and its end (the marker line
@@ -216,10 +217,11 @@ static void copy_send_progress(struct copy_state *s)
 	s->last_progress_ms = vs_time_mono_ms();
 	s->last_sent = true;
 	mig_emit(s->r, "copy-progress",
-		 copy_pass_fields(s->r, json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc",
-						  s->p->name, "bytes", (json_int_t)pr->bytes, "percent", pr->percent, "rate",
-						  pr->rate, "eta", pr->eta, "files", (json_int_t)pr->files_done,
-						  "filesTotal", (json_int_t)pr->files_total)));
+		 copy_pass_fields(s->r,
+				  json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I}", "namespace", s->p->ns, "pvc",
+					    s->p->name, "bytes", (json_int_t)pr->bytes, "percent", pr->percent, "rate",
+					    pr->rate, "eta", pr->eta, "files", (json_int_t)pr->files_done, "filesTotal",
+					    (json_int_t)pr->files_total)));
 }
 
 static int copy_line(const char *line, size_t len, void *ctx)
@@ -236,7 +238,8 @@ static int copy_line(const char *line, size_t len, void *ctx)
 	if (s->last.bytes && !s->last_sent)
 		copy_send_progress(s); /* rsync's last progress line, before its summary */
 	if (s->r->opts->verbose_copy)
-		mig_emit(s->r, "copy-log", json_pack("{s:s, s:s, s:s}", "namespace", s->p->ns, "pvc", s->p->name, "line", line));
+		mig_emit(s->r, "copy-log",
+			 json_pack("{s:s, s:s, s:s}", "namespace", s->p->ns, "pvc", s->p->name, "line", line));
 	return 0;
 }
 
@@ -266,11 +269,12 @@ static char *copy_warning_events(mig_run *r, const char *ns, const json_t *pod)
 
 	if (vs_kube_list(r->c, &VS_KUBE_EVENTS, ns, &lo, &events, NULL) < 0)
 		return NULL;
-	json_array_foreach(json_object_get(events, "items"), i, ev) {
+	json_array_foreach (json_object_get(events, "items"), i, ev) {
 		const char *kind = vs_json_str_or(ev, "involvedObject.kind", "");
 		const char *name = vs_json_str_or(ev, "involvedObject.name", "");
 		bool about = (strcmp(kind, "Pod") == 0 && strcmp(name, vs_kube_obj_name(pod)) == 0) ||
-			     (strcmp(kind, "PersistentVolumeClaim") == 0 && vs_plan_spec_mounts(vs_json_path(pod, "spec"), name));
+			     (strcmp(kind, "PersistentVolumeClaim") == 0 &&
+			      vs_plan_spec_mounts(vs_json_path(pod, "spec"), name));
 		if (about) {
 			free(why);
 			why = vs_xasprintf("%s %s: %s: %s", kind, name, vs_json_str_or(ev, "reason", ""),
@@ -291,12 +295,13 @@ static char *copy_pending_reason(mig_run *r, const char *ns, const char *name)
 
 	if (mig_get_opt(r, &VS_KUBE_PODS, ns, name, &pod, NULL) < 0 || !pod)
 		return vs_xstrdup("the pod disappeared");
-	json_array_foreach(vs_json_path(pod, "status.conditions"), i, cond) {
+	json_array_foreach (vs_json_path(pod, "status.conditions"), i, cond) {
 		if (strcmp(vs_json_str_or(cond, "type", ""), "PodScheduled") == 0 &&
 		    strcmp(vs_json_str_or(cond, "status", ""), "False") == 0)
-			why = vs_xasprintf("it cannot be scheduled: %s", vs_json_str_or(cond, "message", "no reason given"));
+			why = vs_xasprintf("it cannot be scheduled: %s",
+					   vs_json_str_or(cond, "message", "no reason given"));
 	}
-	json_array_foreach(vs_json_path(pod, "status.containerStatuses"), i, cond) {
+	json_array_foreach (vs_json_path(pod, "status.containerStatuses"), i, cond) {
 		const char *reason = vs_json_str(cond, "state.waiting.reason");
 		if (!why && reason)
 			why = vs_xasprintf("its container is waiting: %s %s", reason,
@@ -371,7 +376,7 @@ static json_t *rsync_script(const struct rsync_log *log)
 
 	vs_buf_init(&b, 0);
 	for (size_t k = 0; k < log->nstages; k++) {
-		json_array_foreach(log->stages[k].command, a, arg) {
+		json_array_foreach (log->stages[k].command, a, arg) {
 			vs_buf_shell_word(&b, json_string_value(arg));
 			vs_buf_puts(&b, " ");
 		}
@@ -397,8 +402,8 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	if (code < 0) {
 		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
 		if (rc == 0 && pod && !copy_pod_finished(pod, NULL)) { /* its log ended before its status did */
-			rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL, r->opts->delete_pv_timeout_ms,
-					   "the rsync pod to end", err);
+			rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL,
+					   r->opts->delete_pv_timeout_ms, "the rsync pod to end", err);
 			json_decref(pod);
 			pod = NULL;
 			if (rc == 0)
@@ -416,8 +421,8 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	vs_buf_init(&tail, 0);
 	for (size_t k = 0; k < log->ntail; k++)
 		vs_buf_printf(&tail, "%s%s", k ? " | " : "", log->tail[k]);
-	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld; its last lines: %s", p->ns,
-			  p->name, purpose, p->copy_pod, code, tail.len ? tail.data : "(none)");
+	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld; its last lines: %s",
+			  p->ns, p->name, purpose, p->copy_pod, code, tail.len ? tail.data : "(none)");
 	vs_buf_free(&tail);
 	return rc;
 }
@@ -489,11 +494,12 @@ static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode
 	*stats = st[0].stats;
 	if (rc == 0) {
 		r->bytes_copied += stats->transferred;
-		mig_emit(r, "copy-done",
-			 copy_pass_fields(r, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "namespace", p->ns, "pvc", p->name,
-						       "bytes", (json_int_t)stats->total_bytes, "transferred",
-						       (json_int_t)stats->transferred, "files", (json_int_t)stats->files, "ms",
-						       (json_int_t)(vs_time_mono_ms() - start - st[1].ms))));
+		mig_emit(
+			r, "copy-done",
+			copy_pass_fields(r, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "namespace", p->ns, "pvc",
+						      p->name, "bytes", (json_int_t)stats->total_bytes, "transferred",
+						      (json_int_t)stats->transferred, "files", (json_int_t)stats->files,
+						      "ms", (json_int_t)(vs_time_mono_ms() - start - st[1].ms))));
 	}
 	return rc;
 }

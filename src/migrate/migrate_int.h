@@ -15,18 +15,18 @@
 
 /* What an rsync pod's --info=stats2 summary said. */
 typedef struct mig_rsync_stats {
-	bool seen;           /* the summary was printed (flags such as -q silence it) */
+	bool seen;	     /* the summary was printed (flags such as -q silence it) */
 	int64_t total_bytes; /* "Total file size" */
 	int64_t transferred; /* "Total transferred file size": what this pass sent */
-	long files;          /* "Number of files": files, directories, links and others */
+	long files;	     /* "Number of files": files, directories, links and others */
 } mig_rsync_stats;
 
 #define MIG_VERIFY_SHOWN_PATHS 5
 
 /* What a verification's rsync dry run found (verify.c). */
 typedef struct mig_verify_result {
-	size_t pvc;                          /* the plan pvc it is about */
-	bool ready;                          /* made by a copy's pod, for mig_verify to take */
+	size_t pvc; /* the plan pvc it is about */
+	bool ready; /* made by a copy's pod, for mig_verify to take */
 	long differences;
 	char *paths[MIG_VERIFY_SHOWN_PATHS]; /* the first differences' names (owned) */
 	size_t npaths;
@@ -43,17 +43,17 @@ typedef struct mig_run {
 	vs_kube_client *c;
 	const vs_migrate_opts *opts;
 	const vs_plan *plan;
-	vs_journal *j;            /* where every step is recorded (borrowed) */
+	vs_journal *j; /* where every step is recorded (borrowed) */
 	vs_migrate_event_fn fn;
 	void *ctx;
 	pthread_mutex_t *emit_mu; /* one event at a time (borrowed; NULL: one thread) */
-	json_t **originals;       /* the original claims, fetched before any is deleted (per plan pvc;
+	json_t **originals;	  /* the original claims, fetched before any is deleted (per plan pvc;
 				     each thread touches only its group's) */
-	size_t group;             /* the group this thread works on, 1-based; 0: none */
-	const char *pass;         /* the copy being made: "warm", "final" or "cold" (static) */
-	int pass_number;          /* its number among the warm passes */
+	size_t group;		  /* the group this thread works on, 1-based; 0: none */
+	const char *pass;	  /* the copy being made: "warm", "final" or "cold" (static) */
+	int pass_number;	  /* its number among the warm passes */
 	int64_t bytes_copied;
-	json_t *step_extra;       /* fields the running step adds to its journal record (owned; may be NULL) */
+	json_t *step_extra;	    /* fields the running step adds to its journal record (owned; may be NULL) */
 	mig_verify_result verified; /* the verification the last copy's pod made (owned) */
 } mig_run;
 
@@ -115,8 +115,7 @@ int mig_wait_from(mig_run *r, const vs_kube_resource *res, const json_t *known, 
 		  int64_t timeout_ms, const char *what, vs_error *err);
 
 /* GET that treats NotFound as success with *out NULL. */
-int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, json_t **out,
-		vs_error *err);
+int mig_get_opt(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, json_t **out, vs_error *err);
 /* DELETE with opts (may be NULL), treating NotFound as success; *existed (existed may be NULL)
  * says whether there was an object to delete. */
 int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name,
@@ -161,12 +160,12 @@ json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmod
 
 /* One rsync run in a copy pod. */
 typedef struct mig_rsync_stage {
-	json_t *command;       /* rsync's argv (mig_rsync_command); taken by mig_rsync_pod */
-	vs_kube_line_fn fn;    /* gets each line of its output */
+	json_t *command;    /* rsync's argv (mig_rsync_command); taken by mig_rsync_pod */
+	vs_kube_line_fn fn; /* gets each line of its output */
 	void *ctx;
 	mig_rsync_stats stats; /* out: its summary */
-	int exit_code;         /* out: rsync's status; -1 when it did not run or its end was not seen */
-	int64_t ms;            /* out: how long it ran, as its log showed */
+	int exit_code;	       /* out: rsync's status; -1 when it did not run or its end was not seen */
+	int64_t ms;	       /* out: how long it ran, as its log showed */
 } mig_rsync_stage;
 
 /*

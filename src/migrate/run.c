@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void mig_emit(mig_run *r, const char *type, json_t *fields)
 {
 	char now[32];
@@ -47,13 +46,23 @@ void mig_say(mig_run *r, const char *type, const char *fmt, ...)
 
 int vs_migrate_snapshot_take(vs_kube_client *c, vs_migrate_snapshot *out, vs_error *err)
 {
-	const vs_kube_resource *res[] = { &VS_KUBE_STORAGECLASSES, &VS_KUBE_PVS,	 &VS_KUBE_PVCS,
-					  &VS_KUBE_PODS,	   &VS_KUBE_REPLICASETS, &VS_KUBE_DEPLOYMENTS,
-					  &VS_KUBE_STATEFULSETS,   &VS_KUBE_DAEMONSETS,  &VS_KUBE_JOBS,
-					  &VS_KUBE_CRONJOBS,	   &VS_KUBE_NODES,	 &VS_KUBE_CSISTORAGECAPACITIES };
-	const json_t **slots[] = { &out->in.storage_classes, &out->in.pvs,	   &out->in.pvcs,	&out->in.pods,
-				   &out->in.replicasets,     &out->in.deployments, &out->in.statefulsets, &out->in.daemonsets,
-				   &out->in.jobs,	     &out->in.cronjobs,	   &out->in.nodes,	&out->in.csi_capacities };
+	const vs_kube_resource *res[] = {
+		&VS_KUBE_STORAGECLASSES, &VS_KUBE_PVS,	       &VS_KUBE_PVCS,	      &VS_KUBE_PODS,
+		&VS_KUBE_REPLICASETS,	 &VS_KUBE_DEPLOYMENTS, &VS_KUBE_STATEFULSETS, &VS_KUBE_DAEMONSETS,
+		&VS_KUBE_JOBS,		 &VS_KUBE_CRONJOBS,    &VS_KUBE_NODES,	      &VS_KUBE_CSISTORAGECAPACITIES
+	};
+	const json_t **slots[] = { &out->in.storage_classes,
+				   &out->in.pvs,
+				   &out->in.pvcs,
+				   &out->in.pods,
+				   &out->in.replicasets,
+				   &out->in.deployments,
+				   &out->in.statefulsets,
+				   &out->in.daemonsets,
+				   &out->in.jobs,
+				   &out->in.cronjobs,
+				   &out->in.nodes,
+				   &out->in.csi_capacities };
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -100,10 +109,12 @@ static int run_fetch_originals(mig_run *r, const vs_plan_group *g, vs_error *err
 		} else if ((rc = vs_kube_get(r->c, &VS_KUBE_PVCS, p->ns, p->name, slot, err)) < 0) {
 			vs_error_wrap(err, "claim %s/%s", p->ns, p->name);
 		} else if (strcmp(vs_json_str_or(*slot, "metadata.uid", ""), p->uid) != 0) {
-			rc = vs_error_set(err, VS_EINVAL, "claim %s/%s was replaced since the plan was made; plan again",
-					  p->ns, p->name);
+			rc = vs_error_set(err, VS_EINVAL,
+					  "claim %s/%s was replaced since the plan was made; plan again", p->ns,
+					  p->name);
 		} else {
-			json_object_del(json_object_get(*slot, "metadata"), "managedFields"); /* the server's, not the claim's */
+			json_object_del(json_object_get(*slot, "metadata"),
+					"managedFields"); /* the server's, not the claim's */
 			/* the swap's intent, written before it deletes anything, carries it */
 			rc = vs_journal_save_object(r->j, key, *slot, false, err);
 		}
@@ -239,7 +250,8 @@ static json_t *run_group_fields(const mig_run *r, const vs_plan_group *g)
 		json_array_append_new(claims, json_string(r->plan->pvcs[g->pvcs[k]].name));
 	for (size_t k = 0; k < g->nworkloads; k++) {
 		const vs_plan_workload *w = &r->plan->workloads[g->workloads[k]];
-		json_array_append_new(workloads, json_sprintf("%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name));
+		json_array_append_new(workloads,
+				      json_sprintf("%s %s/%s", vs_workload_kind_name(w->kind), w->ns, w->name));
 	}
 	return json_pack("{s:s, s:o, s:o}", "namespace", r->plan->pvcs[g->pvcs[0]].ns, "claims", claims, "workloads",
 			 workloads);
@@ -258,7 +270,8 @@ static void run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key)
 		vs_error err;
 		vs_error_clear(&err);
 		if (!p->cold_reason && run_claim_step(r, g->pvcs[k], "warm", mig_warm_copy, &err) < 0)
-			mig_say(r, "warning", "warm copy of %s/%s failed (%s); it is copied whole after the stop instead", p->ns,
+			mig_say(r, "warning",
+				"warm copy of %s/%s failed (%s); it is copied whole after the stop instead", p->ns,
 				p->name, err.message);
 	}
 }
@@ -288,8 +301,9 @@ static void run_group_done(mig_run *r, size_t gi, int64_t start_ms)
 	char *key = mig_group_key(gi, "start");
 	const json_t *downtime = json_object_get(vs_journal_step_record(r->j, key), "downtimeMs");
 
-	mig_emit(r, "group-done", json_pack("{s:I, s:o}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
-					    downtime ? json_deep_copy(downtime) : json_object()));
+	mig_emit(r, "group-done",
+		 json_pack("{s:I, s:o}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
+			   downtime ? json_deep_copy(downtime) : json_object()));
 	free(key);
 }
 
@@ -379,10 +393,10 @@ static int run_set_default(mig_run *r, size_t unused, vs_error *err)
 struct run_pool {
 	const mig_run *base;
 	pthread_mutex_t mu;
-	size_t next;      /* the next group to start */
-	int rc;           /* the first failure, or 0 */
+	size_t next; /* the next group to start */
+	int rc;	     /* the first failure, or 0 */
 	vs_error err;
-	int64_t bytes;    /* copied by the threads that ended */
+	int64_t bytes; /* copied by the threads that ended */
 };
 
 struct run_worker {
@@ -399,8 +413,9 @@ static bool run_pool_take(struct run_pool *pool, size_t *g)
 	pthread_mutex_lock(&pool->mu);
 	take = pool->rc == 0 && pool->next < pool->base->plan->ngroups;
 	if (take && vs_journal_abort_requested(pool->base->j)) {
-		pool->rc = vs_error_set(&pool->err, VS_ECANCEL, "stopped on request (volshift abort) before group %zu of %zu",
-					pool->next + 1, pool->base->plan->ngroups);
+		pool->rc = vs_error_set(&pool->err, VS_ECANCEL,
+					"stopped on request (volshift abort) before group %zu of %zu", pool->next + 1,
+					pool->base->plan->ngroups);
 		take = false;
 	}
 	if (take)
@@ -486,12 +501,17 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 	if (rc == 0)
 		mig_emit(&r, "done",
 			 json_pack("{s:I, s:I, s:I, s:I, s:I}", "pvcs", (json_int_t)plan->npvcs, "bytes",
-				   (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start), "apiRequests",
-				   (json_int_t)(vs_kube_client_requests(c) - requests), "parallel", (json_int_t)inflight));
+				   (json_int_t)r.bytes_copied, "ms", (json_int_t)(vs_time_mono_ms() - start),
+				   "apiRequests", (json_int_t)(vs_kube_client_requests(c) - requests), "parallel",
+				   (json_int_t)inflight));
 	vs_error jerr;
 	vs_error_clear(&jerr);
-	if (vs_journal_set_phase(j, rc == 0 ? "done" : rc == VS_ECANCEL ? "aborted" : "failed", rc ? err->message : NULL,
-				 &jerr) < 0 && rc == 0) {
+	if (vs_journal_set_phase(j,
+				 rc == 0	    ? "done"
+				 : rc == VS_ECANCEL ? "aborted"
+						    : "failed",
+				 rc ? err->message : NULL, &jerr) < 0 &&
+	    rc == 0) {
 		*err = jerr;
 		rc = jerr.code;
 	}
@@ -510,12 +530,13 @@ json_t *vs_migrate_opts_to_json(const vs_migrate_opts *o)
 
 	for (size_t i = 0; i < o->nrsync_flags; i++)
 		json_array_append_new(flags, json_string(o->rsync_flags[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b}", "sourceClass", o->plan.source_sc,
-			 "destClass", o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags", flags, "verboseCopy",
-			 o->verbose_copy, "keepStatefulSets", o->keep_statefulsets, "verify", vs_verify_mode_name(o->verify),
-			 "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms, "deletePvTimeoutMs",
-			 (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs", (json_int_t)o->ready_timeout_ms, "parallel",
-			 (json_int_t)o->parallel, "warmCopy", o->warm_copy);
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:b}", "sourceClass",
+			 o->plan.source_sc, "destClass", o->plan.dest_sc, "rsyncImage", o->rsync_image, "rsyncFlags",
+			 flags, "verboseCopy", o->verbose_copy, "keepStatefulSets", o->keep_statefulsets, "verify",
+			 vs_verify_mode_name(o->verify), "podReadyTimeoutMs", (json_int_t)o->pod_ready_timeout_ms,
+			 "deletePvTimeoutMs", (json_int_t)o->delete_pv_timeout_ms, "readyTimeoutMs",
+			 (json_int_t)o->ready_timeout_ms, "parallel", (json_int_t)o->parallel, "warmCopy",
+			 o->warm_copy);
 }
 
 int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error *err)

@@ -24,8 +24,10 @@
 
 /* Annotations the control plane writes while binding; a recreated claim must not carry them. */
 static const char *const swap_binding_annotations[] = {
-	"pv.kubernetes.io/bind-completed",		  "pv.kubernetes.io/bound-by-controller",
-	"volume.beta.kubernetes.io/storage-provisioner", "volume.kubernetes.io/storage-provisioner",
+	"pv.kubernetes.io/bind-completed",
+	"pv.kubernetes.io/bound-by-controller",
+	"volume.beta.kubernetes.io/storage-provisioner",
+	"volume.kubernetes.io/storage-provisioner",
 	"volume.kubernetes.io/selected-node",
 };
 
@@ -45,7 +47,8 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 	const char *recorded = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION);
 	const char *keep = recorded ? recorded : vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", "Delete");
 	patch = json_pack("{s:{s:s}}", "spec", "persistentVolumeReclaimPolicy", "Retain");
-	vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, keep));
+	vs_json_set_path(patch, "metadata",
+			 json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_OWN_RECLAIM_ANNOTATION, keep));
 	if (extra_key && !vs_json_annotation(pv, extra_key))
 		json_object_set_new(vs_json_path(patch, "metadata.annotations"), extra_key, json_string(extra_value));
 	rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, &reply, err);
@@ -74,10 +77,11 @@ static int swap_delete_claim(mig_run *r, const json_t *claim, const char *uid, c
 	    strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
 		return 0; /* gone, or the name already belongs to the claim on the other volume */
 	if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
-		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name, pv_name);
+		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name,
+				  pv_name);
 	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) },
-				NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name,
+				&(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == VS_ETIMEOUT)
@@ -93,7 +97,8 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 {
 	json_t *meta = json_pack("{s:s, s:s}", "name", p->name, "namespace", p->ns);
 	json_t *spec = json_deep_copy(vs_json_path(orig, "spec"));
-	json_t *labels = vs_json_path(orig, "metadata.labels"), *ann = json_deep_copy(vs_json_path(orig, "metadata.annotations"));
+	json_t *labels = vs_json_path(orig, "metadata.labels"),
+	       *ann = json_deep_copy(vs_json_path(orig, "metadata.annotations"));
 	json_t *refs = json_array(), *ref;
 	size_t k;
 
@@ -104,7 +109,7 @@ static json_t *swap_new_claim(const mig_run *r, const json_t *orig, const vs_pla
 	if (ann)
 		json_object_set_new(meta, "annotations", ann);
 	/* a StatefulSet's reference would name the object volshift recreates; its controller adds the new one */
-	json_array_foreach(vs_json_path(orig, "metadata.ownerReferences"), k, ref)
+	json_array_foreach (vs_json_path(orig, "metadata.ownerReferences"), k, ref)
 		if (strcmp(vs_json_str_or(ref, "kind", ""), "StatefulSet") != 0)
 			json_array_append(refs, ref);
 	if (json_array_size(refs))
@@ -151,8 +156,9 @@ void mig_wait_reclaimed(mig_run *r, const char *pv)
 /* Give a volume the policy it should keep and drop volshift's annotations. */
 static int swap_set_policy(mig_run *r, const char *pv_name, const char *policy, vs_error *err)
 {
-	json_t *patch = json_pack("{s:{s:{s:n, s:n}}, s:{s:s}}", "metadata", "annotations", VS_MIGRATE_RECLAIM_ANNOTATION,
-				  VS_MIGRATE_OWN_RECLAIM_ANNOTATION, "spec", "persistentVolumeReclaimPolicy", policy);
+	json_t *patch =
+		json_pack("{s:{s:{s:n, s:n}}, s:{s:s}}", "metadata", "annotations", VS_MIGRATE_RECLAIM_ANNOTATION,
+			  VS_MIGRATE_OWN_RECLAIM_ANNOTATION, "spec", "persistentVolumeReclaimPolicy", policy);
 	int rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 
 	json_decref(patch);
@@ -181,8 +187,8 @@ static int swap_release(mig_run *r, const vs_plan_pvc *p, const char *drop_pv, b
 	 * uid is left alone: that claim is gone, or (before the swap) it is the original, still bound. */
 	if (vs_json_path(pv, "spec.claimRef") && !vs_json_str(pv, "spec.claimRef.uid") &&
 	    strcmp(vs_json_str_or(pv, "status.phase", ""), "Released") != 0) {
-		json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "spec", "claimRef", "namespace", p->ns, "name", p->name,
-					  "uid", p->uid);
+		json_t *patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "spec", "claimRef", "namespace", p->ns, "name",
+					  p->name, "uid", p->uid);
 		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, drop_pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 		json_decref(patch);
 	}
@@ -221,9 +227,10 @@ static int swap_find_new_pv(mig_run *r, const vs_plan_pvc *p, char **out, json_t
 		json_t *list = NULL, *pv;
 		size_t k;
 		rc = vs_kube_list(r->c, &VS_KUBE_PVS, NULL, NULL, &list, err);
-		json_array_foreach(json_object_get(list, "items"), k, pv) {
+		json_array_foreach (json_object_get(list, "items"), k, pv) {
 			const char *cname = vs_json_str_or(pv, "spec.claimRef.name", "");
-			if (!*out && strcmp(vs_json_str_or(pv, "spec.storageClassName", ""), r->opts->plan.dest_sc) == 0 &&
+			if (!*out &&
+			    strcmp(vs_json_str_or(pv, "spec.storageClassName", ""), r->opts->plan.dest_sc) == 0 &&
 			    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), p->ns) == 0 &&
 			    (strcmp(cname, p->temp_name) == 0 || strcmp(cname, p->name) == 0))
 				*out = vs_xstrdup(vs_kube_obj_name(pv));
@@ -252,8 +259,8 @@ static int swap_restore_new_policy(mig_run *r, const char *new_pv, const json_t 
 
 /* What this run of a swap observed: the objects as read, or as the server answered a write. */
 struct swap_seen {
-	json_t *claim;  /* the original name's claim (NULL: none) */
-	json_t *temp;   /* the temporary claim (NULL: none) */
+	json_t *claim;	/* the original name's claim (NULL: none) */
+	json_t *temp;	/* the temporary claim (NULL: none) */
 	json_t *old_pv; /* the source volume, Retain (NULL: not set by this run) */
 	json_t *new_pv; /* the copy's volume, Retain (likewise) */
 };
@@ -275,7 +282,8 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 
 	if (rc == 0)
 		rc = swap_retain(r, new_pv, VS_MIGRATE_RECLAIM_ANNOTATION,
-				 vs_json_annotation(seen->old_pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), &seen->new_pv, err);
+				 vs_json_annotation(seen->old_pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), &seen->new_pv,
+				 err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
 	if (rc == 0)
@@ -308,8 +316,9 @@ int mig_swap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0)
 		rc = swap_restore_new_policy(r, new_pv, seen.new_pv, err);
 	if (rc == 0)
-		mig_emit(r, "swapped", json_pack("{s:s, s:s, s:s, s:s}", "namespace", p->ns, "pvc", p->name, "oldPv", p->pv,
-						 "newPv", new_pv));
+		mig_emit(r, "swapped",
+			 json_pack("{s:s, s:s, s:s, s:s}", "namespace", p->ns, "pvc", p->name, "oldPv", p->pv, "newPv",
+				   new_pv));
 	if (rc == 0)
 		rc = vs_failpoint("swap:policy-restored", err);
 	/* the name was observed Bound to the copy: read above, or made so by swap_claim */
@@ -337,8 +346,9 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	int rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, p->pv, &old, err);
 
 	if (rc == 0 && !old)
-		rc = vs_error_set(err, VS_EINVAL, "the original volume %s is gone: claim %s/%s stays on the destination",
-				  p->pv, p->ns, p->name);
+		rc = vs_error_set(err, VS_EINVAL,
+				  "the original volume %s is gone: claim %s/%s stays on the destination", p->pv, p->ns,
+				  p->name);
 	if (rc == 0 && (rc = swap_find_new_pv(r, p, &new_pv, NULL, err)) == VS_EIO) {
 		vs_error_clear(err); /* no copy was ever bound: only the original volume's policy to restore */
 		rc = 0;
@@ -351,7 +361,8 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0)
 		rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv) && !r->originals[i])
-		rc = vs_error_set(err, VS_EIO, "the journal has no copy of claim %s/%s to recreate it from", p->ns, p->name);
+		rc = vs_error_set(err, VS_EIO, "the journal has no copy of claim %s/%s to recreate it from", p->ns,
+				  p->name);
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv)) {
 		json_t *copy = NULL;
 		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
@@ -372,8 +383,9 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0 && new_pv) /* the name was observed Bound to the original: read above, or recreated */
 		rc = swap_release(r, p, new_pv, true, NULL, err);
 	if (rc == 0)
-		mig_emit(r, "unswapped", json_pack("{s:s, s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "pv", p->pv,
-						   "releasedPv", new_pv));
+		mig_emit(r, "unswapped",
+			 json_pack("{s:s, s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "pv", p->pv,
+				   "releasedPv", new_pv));
 	if (rc < 0)
 		vs_error_wrap(err, "undo the swap of %s/%s", p->ns, p->name);
 	json_decref(old);

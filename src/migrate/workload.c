@@ -15,20 +15,13 @@
 static const vs_kube_resource *workload_resource(enum vs_workload_kind kind)
 {
 	switch (kind) {
-	case VS_WORKLOAD_DEPLOYMENT:
-		return &VS_KUBE_DEPLOYMENTS;
-	case VS_WORKLOAD_STATEFULSET:
-		return &VS_KUBE_STATEFULSETS;
-	case VS_WORKLOAD_REPLICASET:
-		return &VS_KUBE_REPLICASETS;
-	case VS_WORKLOAD_DAEMONSET:
-		return &VS_KUBE_DAEMONSETS;
-	case VS_WORKLOAD_CRONJOB:
-		return &VS_KUBE_CRONJOBS;
-	case VS_WORKLOAD_JOB:
-		return &VS_KUBE_JOBS;
-	case VS_WORKLOAD_POD:
-		break;
+	case VS_WORKLOAD_DEPLOYMENT: return &VS_KUBE_DEPLOYMENTS;
+	case VS_WORKLOAD_STATEFULSET: return &VS_KUBE_STATEFULSETS;
+	case VS_WORKLOAD_REPLICASET: return &VS_KUBE_REPLICASETS;
+	case VS_WORKLOAD_DAEMONSET: return &VS_KUBE_DAEMONSETS;
+	case VS_WORKLOAD_CRONJOB: return &VS_KUBE_CRONJOBS;
+	case VS_WORKLOAD_JOB: return &VS_KUBE_JOBS;
+	case VS_WORKLOAD_POD: break;
 	}
 	return &VS_KUBE_PODS;
 }
@@ -56,7 +49,8 @@ static int workload_scale_down(mig_run *r, const vs_plan_workload *w, const json
 
 	if (!vs_json_annotation(obj, VS_MIGRATE_SCALE_ANNOTATION)) {
 		char *scale = vs_xasprintf("%ld", replicas);
-		vs_json_set_path(patch, "metadata", json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_SCALE_ANNOTATION, scale));
+		vs_json_set_path(patch, "metadata",
+				 json_pack("{s:{s:s}}", "annotations", VS_MIGRATE_SCALE_ANNOTATION, scale));
 		free(scale);
 	} else if (replicas == 0) {
 		json_decref(patch);
@@ -74,7 +68,8 @@ static int workload_daemonset_stop(mig_run *r, const vs_plan_workload *w, const 
 	json_t *sel = vs_json_path(obj, "spec.template.spec.nodeSelector");
 	char *saved = sel ? json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS) : vs_xstrdup("{}");
 	patch = workload_annotation_patch(VS_MIGRATE_NODE_SELECTOR_ANNOTATION, json_string(saved));
-	vs_json_set_path(patch, "spec.template.spec.nodeSelector", json_pack("{s:s}", VS_MIGRATE_STOP_NODE_LABEL, "true"));
+	vs_json_set_path(patch, "spec.template.spec.nodeSelector",
+			 json_pack("{s:s}", VS_MIGRATE_STOP_NODE_LABEL, "true"));
 	free(saved);
 	return workload_patch(r, w, patch, NULL, err);
 }
@@ -104,11 +99,13 @@ static int workload_job_wait(mig_run *r, const vs_plan_workload *w, const json_t
 
 	if (workload_job_idle(obj, NULL))
 		return 0;
-	mig_say(r, "waiting", "Job %s/%s is running and mounts a claim being migrated; waiting up to %llds for it to "
-			      "finish",
+	mig_say(r, "waiting",
+		"Job %s/%s is running and mounts a claim being migrated; waiting up to %llds for it to "
+		"finish",
 		w->ns, w->name, (long long)(r->opts->ready_timeout_ms / 1000));
 	what = vs_xasprintf("Job %s/%s to finish (wait for it or delete it, then run volshift again)", w->ns, w->name);
-	rc = mig_wait_obj(r, &VS_KUBE_JOBS, w->ns, w->name, workload_job_idle, NULL, r->opts->ready_timeout_ms, what, err);
+	rc = mig_wait_obj(r, &VS_KUBE_JOBS, w->ns, w->name, workload_job_idle, NULL, r->opts->ready_timeout_ms, what,
+			  err);
 	free(what);
 	return rc;
 }
@@ -124,28 +121,22 @@ static int workload_stop_one(mig_run *r, size_t wi, vs_error *err)
 	switch (w->kind) {
 	case VS_WORKLOAD_DEPLOYMENT:
 	case VS_WORKLOAD_STATEFULSET:
-	case VS_WORKLOAD_REPLICASET:
-		rc = workload_scale_down(r, w, obj, err);
-		break;
-	case VS_WORKLOAD_DAEMONSET:
-		rc = workload_daemonset_stop(r, w, obj, err);
-		break;
-	case VS_WORKLOAD_CRONJOB:
-		rc = workload_cronjob_suspend(r, w, obj, err);
-		break;
-	case VS_WORKLOAD_JOB:
-		rc = workload_job_wait(r, w, obj, err);
-		break;
+	case VS_WORKLOAD_REPLICASET: rc = workload_scale_down(r, w, obj, err); break;
+	case VS_WORKLOAD_DAEMONSET: rc = workload_daemonset_stop(r, w, obj, err); break;
+	case VS_WORKLOAD_CRONJOB: rc = workload_cronjob_suspend(r, w, obj, err); break;
+	case VS_WORKLOAD_JOB: rc = workload_job_wait(r, w, obj, err); break;
 	case VS_WORKLOAD_POD:
 		mig_say(r, "warning", "deleting bare pod %s/%s (--delete-bare-pods); it will not be recreated", w->ns,
 			w->name);
-		rc = mig_delete(r, &VS_KUBE_PODS, w->ns, w->name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj) }, NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PODS, w->ns, w->name,
+				&(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj) }, NULL, err);
 		break;
 	}
 	if (rc == 0)
 		mig_emit(r, "workload-stopped",
-			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns, "name",
-				   w->name, "replicas", (json_int_t)vs_plan_scale_to_restore(obj, w->replicas)));
+			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns,
+				   "name", w->name, "replicas",
+				   (json_int_t)vs_plan_scale_to_restore(obj, w->replicas)));
 	json_decref(obj);
 	return rc;
 }
@@ -161,7 +152,8 @@ static bool group_pod_mounts(const struct group_pods *gp, const json_t *pod)
 {
 	for (size_t k = 0; k < gp->g->npvcs; k++) {
 		const vs_plan_pvc *p = &gp->plan->pvcs[gp->g->pvcs[k]];
-		if (strcmp(p->ns, vs_json_str_or(pod, "metadata.namespace", "")) == 0 && vs_plan_spec_mounts(vs_json_path(pod, "spec"), p->name))
+		if (strcmp(p->ns, vs_json_str_or(pod, "metadata.namespace", "")) == 0 &&
+		    vs_plan_spec_mounts(vs_json_path(pod, "spec"), p->name))
 			return true;
 	}
 	return false;
@@ -181,7 +173,7 @@ static bool group_pods_stopped(json_t *pods, void *ctx)
 	json_t *pod;
 
 	json_array_clear(gp->finished);
-	json_object_foreach(pods, key, pod) {
+	json_object_foreach (pods, key, pod) {
 		if (!group_pod_mounts(gp, pod))
 			continue;
 		if (!(gp->finished_ok && group_pod_finished(pod)))
@@ -202,11 +194,11 @@ static int group_delete_finished(mig_run *r, struct group_pods *gp, const char *
 	size_t i;
 	int rc = 0;
 
-	json_array_foreach(gp->finished, i, pod) {
+	json_array_foreach (gp->finished, i, pod) {
 		const char *name = vs_json_str(pod, "name");
 		mig_say(r, "warning", "deleting finished pod %s/%s: it still holds a claim being migrated", ns, name);
-		rc = mig_delete(r, &VS_KUBE_PODS, ns, name, &(vs_kube_delete_opts){ .precondition_uid = vs_json_str(pod, "uid") },
-				NULL, err);
+		rc = mig_delete(r, &VS_KUBE_PODS, ns, name,
+				&(vs_kube_delete_opts){ .precondition_uid = vs_json_str(pod, "uid") }, NULL, err);
 		if (rc < 0)
 			break;
 	}
@@ -239,13 +231,14 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 	}
 	what = vs_xasprintf("the pods that mount the claims of %s/%s to stop", ns, r->plan->pvcs[g->pvcs[0]].name);
 	if (rc == 0)
-		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what, err);
+		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what,
+			      err);
 	if (rc == 0 && json_array_size(gp.finished) > 0) {
 		rc = group_delete_finished(r, &gp, ns, err);
 		gp.finished_ok = false;
 		if (rc == 0)
-			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what,
-				      err);
+			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp,
+				      WORKLOAD_STOP_TIMEOUT_MS, what, err);
 	}
 	free(what);
 	json_decref(gp.finished);
@@ -273,12 +266,11 @@ static bool workload_ready(const json_t *obj, void *ctx)
 		return workload_status(obj, "status.updatedReplicas") >= want &&
 		       workload_status(obj, "status.readyReplicas") >= want;
 	case VS_WORKLOAD_STATEFULSET:
-	case VS_WORKLOAD_REPLICASET:
-		return workload_status(obj, "status.readyReplicas") >= want;
+	case VS_WORKLOAD_REPLICASET: return workload_status(obj, "status.readyReplicas") >= want;
 	case VS_WORKLOAD_DAEMONSET:
-		return workload_status(obj, "status.numberReady") >= workload_status(obj, "status.desiredNumberScheduled");
-	default:
-		return true;
+		return workload_status(obj, "status.numberReady") >=
+		       workload_status(obj, "status.desiredNumberScheduled");
+	default: return true;
 	}
 }
 
@@ -289,7 +281,7 @@ static bool workload_retarget_templates(json_t *sts, const char *source, const c
 	size_t i;
 	json_t *t;
 
-	json_array_foreach(vs_json_path(sts, "spec.volumeClaimTemplates"), i, t) {
+	json_array_foreach (vs_json_path(sts, "spec.volumeClaimTemplates"), i, t) {
 		const char *cls = vs_json_str(t, "spec.storageClassName");
 		if (!cls || strcmp(cls, source) == 0) {
 			vs_json_set_path(t, "spec.storageClassName", json_string(dest));
@@ -308,8 +300,10 @@ static bool workload_retarget_templates(json_t *sts, const char *source, const c
 static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, json_t *obj, long replicas,
 					 vs_error *err)
 {
-	static const char *server_fields[] = { "uid", "resourceVersion", "creationTimestamp", "generation",
-					       "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds" };
+	static const char *server_fields[] = {
+		"uid",		 "resourceVersion", "creationTimestamp", "generation",
+		"managedFields", "selfLink",	    "deletionTimestamp", "deletionGracePeriodSeconds"
+	};
 	json_t *fresh = json_deep_copy(obj), *meta = json_object_get(fresh, "metadata");
 	int rc;
 
@@ -324,7 +318,10 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	if (rc == 0)
 		rc = vs_failpoint("statefulset:saved", err);
 	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj), .propagation = "Orphan" }, NULL, err);
+		rc = mig_delete(
+			r, &VS_KUBE_STATEFULSETS, w->ns, w->name,
+			&(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(obj), .propagation = "Orphan" },
+			NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_STATEFULSETS, w->ns, w->name, r->opts->delete_pv_timeout_ms, err);
 	if (rc == 0)
@@ -332,8 +329,9 @@ static int workload_recreate_statefulset(mig_run *r, const vs_plan_workload *w, 
 	if (rc == 0)
 		rc = vs_kube_create(r->c, &VS_KUBE_STATEFULSETS, w->ns, fresh, NULL, err);
 	if (rc == 0)
-		mig_emit(r, "statefulset-recreated", json_pack("{s:s, s:s, s:s}", "namespace", w->ns, "name", w->name,
-							       "storageClass", r->opts->plan.dest_sc));
+		mig_emit(r, "statefulset-recreated",
+			 json_pack("{s:s, s:s, s:s}", "namespace", w->ns, "name", w->name, "storageClass",
+				   r->opts->plan.dest_sc));
 	else
 		vs_error_wrap(err, "recreate StatefulSet %s/%s with class %s", w->ns, w->name, r->opts->plan.dest_sc);
 	json_decref(fresh);
@@ -352,7 +350,8 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 	case VS_WORKLOAD_STATEFULSET:
 		if (!r->opts->keep_statefulsets &&
 		    workload_retarget_templates(obj, r->opts->plan.source_sc, r->opts->plan.dest_sc))
-			return workload_recreate_statefulset(r, w, obj, vs_plan_scale_to_restore(obj, w->replicas), err);
+			return workload_recreate_statefulset(r, w, obj, vs_plan_scale_to_restore(obj, w->replicas),
+							     err);
 		/* fall through */
 	case VS_WORKLOAD_DEPLOYMENT:
 	case VS_WORKLOAD_REPLICASET:
@@ -383,8 +382,7 @@ static int workload_restore(mig_run *r, const vs_plan_workload *w, json_t *obj, 
 		break;
 	}
 	case VS_WORKLOAD_JOB:
-	case VS_WORKLOAD_POD:
-		return 0;
+	case VS_WORKLOAD_POD: return 0;
 	}
 	return workload_patch(r, w, patch, after, err);
 }
@@ -400,8 +398,9 @@ static int workload_recreate_saved(mig_run *r, const vs_plan_workload *w, vs_err
 	if (saved) {
 		rc = vs_kube_create(r->c, &VS_KUBE_STATEFULSETS, w->ns, saved, NULL, err);
 		if (rc == 0)
-			mig_emit(r, "statefulset-recreated", json_pack("{s:s, s:s, s:s}", "namespace", w->ns, "name", w->name,
-								       "storageClass", r->opts->plan.dest_sc));
+			mig_emit(r, "statefulset-recreated",
+				 json_pack("{s:s, s:s, s:s}", "namespace", w->ns, "name", w->name, "storageClass",
+					   r->opts->plan.dest_sc));
 	}
 	return rc < 0 ? vs_error_wrap(err, "recreate StatefulSet %s/%s from the journal", w->ns, w->name) : 0;
 }
@@ -433,7 +432,8 @@ static int workload_start_one(mig_run *r, size_t wi, int64_t stopped_ms, vs_erro
 	if (after) /* from the version the restore made: no list */
 		rc = mig_wait_from(r, res, after, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
 	else
-		rc = mig_wait_obj(r, res, w->ns, w->name, workload_ready, (void *)w, r->opts->ready_timeout_ms, what, err);
+		rc = mig_wait_obj(r, res, w->ns, w->name, workload_ready, (void *)w, r->opts->ready_timeout_ms, what,
+				  err);
 	json_decref(after);
 	free(what);
 	if (rc == 0) {
@@ -446,8 +446,8 @@ static int workload_start_one(mig_run *r, size_t wi, int64_t stopped_ms, vs_erro
 		json_object_set_new(json_object_get(r->step_extra, "downtimeMs"), name, json_integer(downtime));
 		free(name);
 		mig_emit(r, "workload-ready",
-			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns, "name",
-				   w->name, "downtimeMs", downtime));
+			 json_pack("{s:s, s:s, s:s, s:I}", "kind", vs_workload_kind_name(w->kind), "namespace", w->ns,
+				   "name", w->name, "downtimeMs", downtime));
 	}
 	return rc;
 }
