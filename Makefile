@@ -101,7 +101,7 @@ e2e: all $(E2E_C_BINS)
 test: unit e2e
 
 # Every failpoint: volshift killed there, then resumed (tests/e2e/test_resume.sh).
-FAILPOINTS_ALL := dest:before dest:after warm:before warm:after stop:before stop:after copy:before copy:after verify:before verify:after swap:before \
+FAILPOINTS_ALL := dest:before dest:after warm:before warm:after arm:done stop:before stop:after copy:before copy:after verify:before verify:after swap:before \
 	swap:retained swap:original-deleted swap:temporary-deleted swap:claim-created swap:pinned swap:claim-bound \
 	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after
 # Every failpoint in every scenario, then all of it again under API faults from volshift-sim, with

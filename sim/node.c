@@ -789,11 +789,35 @@ static bool pod_has_running(sim_cluster *c, const char *uid)
 	return false;
 }
 
+/*
+ * Signal a container as a container runtime does: SIGTERM to its main process only (bwrap's child,
+ * the container's command, which may trap it and go on until the grace period ends), SIGKILL to
+ * everything in it. bwrap itself must not get SIGTERM: it would die, and --die-with-parent would
+ * kill the command with it. Until bwrap has forked its child, the signal goes to the whole group.
+ */
+static void signal_container(pid_t pid, int sig)
+{
+	char path[64];
+	FILE *f;
+	int child, n = 0;
+
+	if (sig == SIGTERM) {
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+		f = fopen(path, "r");
+		while (f && fscanf(f, "%d", &child) == 1)
+			n += kill(child, sig) == 0;
+		if (f)
+			fclose(f);
+	}
+	if (n == 0)
+		kill(-pid, sig);
+}
+
 static void signal_pod(sim_cluster *c, const char *uid, int sig)
 {
 	for (struct proc *p = c->agent->procs; p; p = p->next)
 		if (strcmp(p->pod_uid, uid) == 0 && p->pid > 0)
-			kill(-p->pid, sig);
+			signal_container(p->pid, sig);
 }
 
 static void terminate_pod(sim_cluster *c, const json_t *pod)

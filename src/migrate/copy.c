@@ -6,6 +6,17 @@
  * how each ended. The pod's log is followed for rsync's progress; a pod that cannot start is
  * reported with the scheduler's reason instead of being waited for forever (pvmigrate's limitation
  * 7), and a failed rsync ends the migration with rsync's last lines.
+ *
+ * The final copy after a warm copy is armed before the stop (mig_copy_arm): its pod is scheduled,
+ * mounted and started while the application still runs, which on a real kubelet takes about a
+ * second (volume manager, sandbox, a PLEG relist before the log can be read), and its shell then
+ * waits for SIGTERM. Once the application is stopped, deleting the pod sends that SIGTERM (the
+ * kubelet signals a container's main process and waits up to its grace period), and the final pass
+ * and its verification run at once in the pod being deleted, their output read from its log. The
+ * deletion carries the pod's uid and resourceVersion as seen when it was armed, so a pod that
+ * anything else touched since (deleted, evicted, restarted, its status changed) is never trusted:
+ * the final pass then runs in a pod of its own, as without arming. A kubelet that stops a pod on
+ * its own (eviction, node shutdown) records the pod's status before it signals the container.
  */
 #include "migrate_int.h"
 
@@ -14,6 +25,7 @@
 #include <string.h>
 
 #define COPY_TAIL_LINES	       12
+#define COPY_ARMED_GRACE_S     86400 /* an armed pod's grace period: its final pass runs in it */
 #define COPY_PROGRESS_EVERY_MS 1000
 
 /* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions; the
@@ -104,10 +116,17 @@ struct copy_state {
 struct rsync_log {
 	mig_rsync_stage *stages;
 	size_t nstages, cur; /* the stage running */
-	char marker[32];     /* "volshift-NONCE": a line "volshift-NONCE K RC" ends stage K */
+	char marker[40];     /* "volshift-NONCE": a line "volshift-NONCE K RC" ends stage K */
 	int64_t stage_start;
 	char *tail[COPY_TAIL_LINES];
 	size_t ntail;
+	/* an armed pod's (NULL: a pod of its own): its line "volshift-NONCE armed" is where volshift
+	 * deletes it, which starts the stages */
+	mig_run *r;
+	const vs_plan_pvc *p;
+	const mig_armed *armed;
+	bool triggered;  /* the deletion went through */
+	char *untrusted; /* why not, when it was refused (owned) */
 };
 
 /* A number as rsync prints it ("10,485,767") after optional spaces: its value in *out and the end
@@ -176,9 +195,35 @@ static bool rsync_log_marker(struct rsync_log *log, const char *line)
 	return true;
 }
 
+/* True when line is the armed pod's "volshift-NONCE armed". */
+static bool rsync_log_armed_line(const struct rsync_log *log, const char *line)
+{
+	return vs_str_has_prefix(line, log->marker) && strcmp(line + strlen(log->marker), " armed") == 0;
+}
+
+/* An armed pod said it waits: delete it, only if it is the object armed and nothing changed it since
+ * (uid and resourceVersion preconditions), with its own grace period, so that its shell gets SIGTERM
+ * and runs the stages. Returns nonzero (stop reading) when the deletion was refused. */
+static int rsync_log_trigger(struct rsync_log *log)
+{
+	vs_kube_delete_opts o = { .precondition_uid = log->armed->uid, .precondition_rv = log->armed->rv };
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (vs_kube_delete(log->r->c, &VS_KUBE_PODS, log->p->ns, log->p->copy_pod, &o, NULL, &err) < 0) {
+		mig_say(log->r, "warning", "the armed final copy of %s/%s cannot be started (%s)", log->p->ns,
+			log->p->name, err.message);
+		return 1;
+	}
+	log->triggered = true;
+	log->stage_start = vs_time_mono_ms();
+	return 0;
+}
+
 /* Every line of an rsync pod: a stage's end, or a line of the running stage, its summary noted,
  * kept for an error unless it is a progress meter, then given to the stage's handler. The log is
- * read up to the marker of the pod's last stage: the pod's own end is not waited for. */
+ * read up to the marker of the pod's last stage: the pod's own end is not waited for. An armed
+ * pod's lines before its stages start are its own: the armed line, where it is deleted. */
 static int rsync_log_line(const char *line, size_t len, void *ctx)
 {
 	struct rsync_log *log = ctx;
@@ -186,6 +231,8 @@ static int rsync_log_line(const char *line, size_t len, void *ctx)
 	vs_rsync_progress progress;
 	int64_t n;
 
+	if (log->armed && !log->triggered)
+		return rsync_log_armed_line(log, line) ? rsync_log_trigger(log) : 0;
 	if (rsync_log_marker(log, line)) /* the last stage ended, or one failed: the shell ends, read no more */
 		return log->cur == log->nstages || log->stages[log->cur - 1].exit_code != 0;
 	st = &log->stages[log->cur]; /* one is running: the log stops at the last one's marker */
@@ -367,14 +414,22 @@ json_t *mig_rsync_command(const mig_run *r, const char *const *mode, size_t nmod
 }
 
 /* The pod's shell script: each stage's rsync, then the marker line with its status; the script
- * stops at the first that fails, with its status. Caller owns it. */
-static json_t *rsync_script(const struct rsync_log *log)
+ * stops at the first that fails, with its status. Armed (wait_s > 0), it first says so and waits up
+ * to wait_s for SIGTERM, in one-second sleeps (wait returns as soon as a trapped signal comes), and
+ * ends without running anything when none came. Caller owns it. */
+static json_t *rsync_script(const struct rsync_log *log, long wait_s)
 {
 	json_t *cmd, *arg;
 	size_t a;
 	vs_buf b;
 
 	vs_buf_init(&b, 0);
+	if (wait_s > 0)
+		vs_buf_printf(&b,
+			      "trap 'go=1' TERM; echo \"%s armed\"; n=0\n"
+			      "while [ -z \"$go\" ] && [ $n -lt %ld ]; do sleep 1 & wait $!; n=$((n + 1)); done\n"
+			      "[ -n \"$go\" ] || exit 0\n",
+			      log->marker, wait_s);
 	for (size_t k = 0; k < log->nstages; k++) {
 		json_array_foreach (log->stages[k].command, a, arg) {
 			vs_buf_shell_word(&b, json_string_value(arg));
@@ -427,68 +482,159 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	return rc;
 }
 
-int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, mig_rsync_stage *stages, size_t n,
-		  vs_error *err)
+/* log ready for n stages marked with nonce (NULL: a new one). */
+static void rsync_log_init(struct rsync_log *log, mig_rsync_stage *stages, size_t n, const char *nonce)
 {
-	const vs_plan_pvc *p = &r->plan->pvcs[i];
-	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
-	struct rsync_log log = { .stages = stages, .nstages = n };
-	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
-	json_t *pod;
-	vs_error cleanup;
-	int rc;
+	char fresh[24];
 
-	snprintf(log.marker, sizeof(log.marker), "volshift-%016llx", (unsigned long long)vs_rand_u64());
-	pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, rsync_script(&log), mounts, 2);
+	if (!nonce) {
+		snprintf(fresh, sizeof(fresh), "%016llx", (unsigned long long)vs_rand_u64());
+		nonce = fresh;
+	}
+	*log = (struct rsync_log){ .stages = stages, .nstages = n, .stage_start = vs_time_mono_ms() };
+	snprintf(log->marker, sizeof(log->marker), "volshift-%s", nonce);
 	for (size_t k = 0; k < n; k++) {
-		json_decref(stages[k].command);
-		stages[k].command = NULL;
 		memset(&stages[k].stats, 0, sizeof(stages[k].stats));
 		stages[k].exit_code = -1;
 		stages[k].ms = 0;
 	}
+}
+
+static void rsync_log_free(struct rsync_log *log)
+{
+	for (size_t k = 0; k < log->ntail; k++)
+		free(log->tail[k]);
+	log->ntail = 0;
+}
+
+/* Create plan pvc i's rsync pod for log's stages (armed: waiting up to wait_s for SIGTERM first,
+ * with a grace period for the stages to run in) and wait until it runs. */
+static int rsync_pod_start(mig_run *r, const vs_plan_pvc *p, const char *purpose, const char *node,
+			   const struct rsync_log *log, long wait_s, vs_error *err)
+{
+	const char *mounts[] = { "source", p->name, "/source", "dest", p->temp_name, "/dest" };
+	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, rsync_script(log, wait_s), mounts, 2);
+	int rc;
+
 	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
+	if (wait_s > 0)
+		vs_json_set_path(pod, "spec.terminationGracePeriodSeconds", json_integer(COPY_ARMED_GRACE_S));
 	rc = mig_pod_run(r, p->ns, pod, purpose, err);
 	json_decref(pod);
-	log.stage_start = vs_time_mono_ms();
-	if (rc == 0)
-		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, &log, err);
-	if (rc == 0)
-		rc = rsync_verdict(r, p, purpose, &log, err);
-	vs_error_clear(&cleanup);
-	/* not waited for: it has ended, and a pod of that name made next replaces it (mig_pod_run) */
-	if (mig_pod_remove(r, p->ns, p->copy_pod, false, &cleanup) < 0 && rc == 0) {
-		*err = cleanup;
-		rc = cleanup.code;
-	}
-	for (size_t k = 0; k < log.ntail; k++)
-		free(log.tail[k]);
 	return rc;
 }
 
-/* One rsync pass of plan pvc i from a pod on node; *stats gets its summary. With verify, the same
- * pod then verifies the copy, for mig_verify (r->verified). */
-static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode compare, bool verify,
-		     mig_rsync_stats *stats, vs_error *err)
+/* Read the pod's log through its stages (for an armed pod, deleting it at its armed line first). */
+static int rsync_pod_follow(mig_run *r, const vs_plan_pvc *p, struct rsync_log *log, vs_error *err)
+{
+	vs_kube_log_opts lo = { .follow = true, .split_cr = true };
+
+	return vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, log, err);
+}
+
+/*
+ * The stages in plan pvc i's armed pod: followed from its armed line, where it is deleted. When the
+ * stages did not begin (it was changed since it was armed, or it ended first), nothing of it counts
+ * and 1 is returned once it is gone. Either way nothing stays armed. Once the copy's marker was
+ * read, a log that ends early only leaves the verification to run on its own (mig_verify).
+ */
+static int rsync_armed_run(mig_run *r, size_t i, mig_rsync_stage *stages, size_t n, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct rsync_log log;
+	bool used;
+	int rc;
+
+	rsync_log_init(&log, stages, n, r->armed[i].nonce);
+	log.r = r;
+	log.p = p;
+	log.armed = &r->armed[i];
+	rsync_pod_follow(r, p, &log, err);
+	used = log.triggered && log.cur > 0;
+	if (!used)
+		mig_say(r, "warning", "the armed final copy of %s/%s cannot be started (%s); it runs in a pod of its own",
+			p->ns, p->name,
+			log.untrusted	 ? log.untrusted
+			: log.triggered	 ? "its pod ended without running it"
+			: err->code	 ? err->message
+					 : "its pod ended before it was started");
+	vs_error_clear(err);
+	rc = used ? rsync_verdict(r, p, "copy", &log, err) : mig_pod_remove(r, p->ns, p->copy_pod, true, err);
+	free(log.untrusted);
+	rsync_log_free(&log);
+	mig_armed_clear(&r->armed[i]);
+	return rc == 0 && !used ? 1 : rc;
+}
+
+int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, mig_rsync_stage *stages, size_t n,
+		  vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct rsync_log log;
+	vs_error cleanup;
+	int rc = 1;
+
+	if (strcmp(purpose, "copy") == 0 && r->armed && r->armed[i].uid)
+		rc = rsync_armed_run(r, i, stages, n, err);
+	if (rc == 1) {
+		rsync_log_init(&log, stages, n, NULL);
+		rc = rsync_pod_start(r, p, purpose, node, &log, 0, err);
+		if (rc == 0)
+			rc = rsync_pod_follow(r, p, &log, err);
+		if (rc == 0)
+			rc = rsync_verdict(r, p, purpose, &log, err);
+		vs_error_clear(&cleanup);
+		/* not waited for: it has ended, and a pod of that name made next replaces it (mig_pod_run) */
+		if (mig_pod_remove(r, p->ns, p->copy_pod, false, &cleanup) < 0 && rc == 0) {
+			*err = cleanup;
+			rc = cleanup.code;
+		}
+		rsync_log_free(&log);
+	}
+	for (size_t k = 0; k < n; k++) {
+		json_decref(stages[k].command);
+		stages[k].command = NULL;
+	}
+	return rc;
+}
+
+/* The stages of a copy pass of plan pvc i into st: the copy, choosing the files to send by compare,
+ * its progress reported through s; then, with verify, the verification's dry run (verify.c).
+ * Returns how many. */
+static size_t copy_stages(mig_run *r, size_t i, enum vs_verify_mode compare, bool verify, struct copy_state *s,
+			  mig_rsync_stage st[2])
+{
 	const char *mode[3] = { "--info=progress2,stats2" };
 	size_t nmode = 1;
-	struct copy_state s = { .r = r, .p = p };
-	mig_rsync_stage st[2] = { { .fn = copy_line, .ctx = &s } };
-	int64_t start = vs_time_mono_ms();
-	int rc;
 
 	if (compare == VS_VERIFY_CHECKSUM)
 		mode[nmode++] = "--checksum";
 	if (r->opts->verbose_copy)
 		mode[nmode++] = "-v";
-	st[0].command = mig_rsync_command(r, mode, nmode);
+	st[0] = (mig_rsync_stage){ .command = mig_rsync_command(r, mode, nmode), .fn = copy_line, .ctx = s };
+	st[1] = (mig_rsync_stage){ 0 };
 	if (verify)
 		mig_verify_stage(r, i, &st[1]);
+	return verify ? 2 : 1;
+}
+
+/* One rsync pass of plan pvc i from a pod on node (the armed one, for a final pass armed before the
+ * stop); *stats gets its summary. With verify, the same pod then verifies the copy, for mig_verify
+ * (r->verified). */
+static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode compare, bool verify,
+		     mig_rsync_stats *stats, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct copy_state s = { .r = r, .p = p };
+	mig_rsync_stage st[2];
+	size_t n = copy_stages(r, i, compare, verify, &s, st);
+	int64_t start = vs_time_mono_ms();
+	int rc;
+
 	mig_emit(r, "copy-start",
-		 copy_pass_fields(r, json_pack("{s:s, s:s, s:s?}", "namespace", p->ns, "pvc", p->name, "node", node)));
-	rc = mig_rsync_pod(r, i, "copy", node, st, verify ? 2 : 1, err);
+		 copy_pass_fields(r, json_pack("{s:s, s:s, s:s?, s:b}", "namespace", p->ns, "pvc", p->name, "node",
+					       node, "armed", r->armed && r->armed[i].uid)));
+	rc = mig_rsync_pod(r, i, "copy", node, st, n, err);
 	if (verify)
 		mig_verify_stage_end(r, &st[1]);
 	*stats = st[0].stats;
@@ -502,6 +648,85 @@ static int copy_pass(mig_run *r, size_t i, const char *node, enum vs_verify_mode
 						      "ms", (json_int_t)(vs_time_mono_ms() - start - st[1].ms))));
 	}
 	return rc;
+}
+
+void mig_armed_clear(mig_armed *a)
+{
+	free(a->uid);
+	free(a->rv);
+	memset(a, 0, sizeof(*a));
+}
+
+/* How long an armed pod waits for its deletion: the longest stop (running Jobs waited for, then every
+ * pod gone), and some. */
+static long copy_armed_wait_s(const mig_run *r)
+{
+	return (long)((MIG_STOP_TIMEOUT_MS + r->opts->ready_timeout_ms) / 1000) + 300;
+}
+
+struct copy_armed_wait {
+	const struct rsync_log *log;
+	bool seen; /* its armed line */
+};
+
+static int copy_armed_seen(const char *line, size_t len, void *ctx)
+{
+	struct copy_armed_wait *w = ctx;
+
+	(void)len;
+	w->seen = rsync_log_armed_line(w->log, line);
+	return w->seen;
+}
+
+/* The armed pod (as read after its armed line) may be trusted: running, not being deleted. */
+static int copy_armed_check(const vs_plan_pvc *p, const json_t *pod, vs_error *err)
+{
+	if (vs_json_path(pod, "metadata.deletionTimestamp"))
+		return vs_error_set(err, VS_EIO, "pod %s/%s is being deleted", p->ns, p->copy_pod);
+	if (strcmp(vs_json_str_or(pod, "status.phase", ""), "Running") != 0)
+		return vs_error_set(err, VS_EIO, "pod %s/%s is %s", p->ns, p->copy_pod,
+				    vs_json_str_or(pod, "status.phase", "without a phase"));
+	return 0;
+}
+
+int mig_copy_arm(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	struct copy_state s = { .r = r, .p = p };
+	vs_kube_log_opts lo = { .follow = true, .timeout_ms = r->opts->pod_ready_timeout_ms };
+	mig_rsync_stage st[2];
+	size_t n = copy_stages(r, i, VS_VERIFY_SIZE_TIME, true, &s, st); /* mig_copy's: the script is fixed now */
+	struct rsync_log log;
+	struct copy_armed_wait w = { &log, false };
+	json_t *pod = NULL;
+	vs_error cleanup;
+	int rc;
+
+	mig_armed_clear(&r->armed[i]);
+	rsync_log_init(&log, st, n, NULL);
+	rc = rsync_pod_start(r, p, "final copy", p->warm_node, &log, copy_armed_wait_s(r), err);
+	if (rc == 0)
+		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, copy_armed_seen, &w, err);
+	if (rc == 0 && !w.seen)
+		rc = vs_error_set(err, VS_EIO, "pod %s/%s ended its log without saying it was armed", p->ns,
+				  p->copy_pod);
+	if (rc == 0)
+		rc = vs_kube_get(r->c, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+	if (rc == 0)
+		rc = copy_armed_check(p, pod, err);
+	if (rc == 0) {
+		snprintf(r->armed[i].nonce, sizeof(r->armed[i].nonce), "%s", log.marker + strlen("volshift-"));
+		r->armed[i].uid = vs_xstrdup(vs_kube_obj_uid(pod));
+		r->armed[i].rv = vs_xstrdup(vs_kube_obj_resource_version(pod));
+	} else {
+		vs_error_clear(&cleanup);
+		mig_pod_remove(r, p->ns, p->copy_pod, false, &cleanup);
+	}
+	for (size_t k = 0; k < n; k++)
+		json_decref(st[k].command);
+	mig_verify_result_clear(&r->verified);
+	json_decref(pod);
+	return rc < 0 ? vs_error_wrap(err, "arm the final copy of %s/%s", p->ns, p->name) : 0;
 }
 
 int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err)

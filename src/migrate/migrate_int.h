@@ -34,6 +34,13 @@ typedef struct mig_verify_result {
 	int64_t ms;
 } mig_verify_result;
 
+/* A final copy armed before its group's stop (copy.c): the pod runs, its shell waiting for the
+ * SIGTERM that the pod's deletion sends to run the final pass and its verification. */
+typedef struct mig_armed {
+	char nonce[24]; /* of its marker lines */
+	char *uid, *rv; /* the pod as observed once armed (owned); NULL: nothing armed */
+} mig_armed;
+
 /*
  * One run, as one thread sees it: borrowed client, options, plan, journal and event sink, shared
  * by every thread of the run (the client and the journal are thread-safe; events take turns under
@@ -55,6 +62,8 @@ typedef struct mig_run {
 	int64_t bytes_copied;
 	json_t *step_extra;	    /* fields the running step adds to its journal record (owned; may be NULL) */
 	mig_verify_result verified; /* the verification the last copy's pod made (owned) */
+	mig_armed *armed;	    /* per plan pvc: its armed final copy (each thread touches only its
+				       group's; NULL: none armed in this run) */
 } mig_run;
 
 /* ---- events (run.c) ---- */
@@ -123,7 +132,11 @@ int mig_delete(mig_run *r, const vs_kube_resource *res, const char *ns, const ch
 
 /* ---- workloads (workload.c) ---- */
 
-/* Stop the workloads of group g and wait until no pod mounts its claims. The wall-clock time of
+/* How long a group's pods may take to stop once their workloads are. */
+#define MIG_STOP_TIMEOUT_MS (10 * 60 * 1000)
+
+/* Stop the workloads of group g and wait until every pod that mounts its claims has stopped (gone,
+ * finished, or being deleted with every container ended), volshift's copy pods aside. The wall-clock time of
  * the first stop is kept in the journal (stoppedMs in the group's stop step), so downtime counts
  * from there even across a crash and a resume. */
 int mig_workloads_stop(mig_run *r, size_t g, vs_error *err);
@@ -149,6 +162,18 @@ int mig_copy(mig_run *r, size_t i, vs_error *err);
  */
 #define MIG_WARM_PASSES 3
 int mig_warm_copy(mig_run *r, size_t i, vs_error *err);
+/*
+ * Start plan pvc i's final copy now, while its application still runs, so that the downtime does
+ * not wait for a pod to be scheduled, mounted and started: the copy pod is created on the claim's
+ * warm node and its shell waits for SIGTERM, which the pod's deletion sends; mig_copy of the final
+ * pass then deletes it (only if it is unchanged since it was armed) and reads the final pass and
+ * its verification from its log. Recorded in r->armed[i]. A failure leaves nothing armed (the pod
+ * removed): the final pass then runs in a pod of its own, as it would have.
+ */
+int mig_copy_arm(mig_run *r, size_t i, vs_error *err);
+/* Forget what r->armed[i] holds. */
+void mig_armed_clear(mig_armed *a);
+
 /* mig_copy, choosing the files to send by compare: their size and time (rsync's quick check, as
  * mig_copy does) or their content (--checksum: a file that kept both is sent too). */
 int mig_copy_with(mig_run *r, size_t i, enum vs_verify_mode compare, vs_error *err);

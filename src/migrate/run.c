@@ -206,7 +206,8 @@ static int run_claim_step(mig_run *r, size_t i, const char *kind, mig_step_fn fn
 }
 
 /* A group that failed before its first swap: its applications come back on their own data and the
- * destination claims go, so the cluster is as it was. Failures here are reported, not fatal. */
+ * destination claims go, with any final copy still armed, so the cluster is as it was. Failures
+ * here are reported, not fatal. */
 static void run_undo_group(mig_run *r, size_t gi)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
@@ -217,6 +218,9 @@ static void run_undo_group(mig_run *r, size_t gi)
 		mig_say(r, "warning", "could not restart the workloads of the failed group: %s", err.message);
 	for (size_t k = 0; k < g->npvcs; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
+		vs_error_clear(&err);
+		if (r->armed && r->armed[g->pvcs[k]].uid && mig_pod_remove(r, p->ns, p->copy_pod, false, &err) < 0)
+			mig_say(r, "warning", "could not delete copy pod %s/%s: %s", p->ns, p->copy_pod, err.message);
 		vs_error_clear(&err);
 		if (mig_delete(r, &VS_KUBE_PVCS, p->ns, p->temp_name, NULL, NULL, &err) < 0)
 			mig_say(r, "warning", "could not delete destination claim %s/%s: %s", p->ns, p->temp_name,
@@ -276,6 +280,24 @@ static void run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key)
 	}
 }
 
+/* Arm the final copies of a group about to stop whose warm copies are done (mig_copy_arm), so its
+ * downtime does not wait for pods to start. One that cannot be armed only costs that wait. */
+static int run_arm(mig_run *r, const vs_plan_group *g, const char *stop_key, vs_error *err)
+{
+	if (!r->armed || vs_journal_step_state(r->j, stop_key))
+		return 0;
+	for (size_t k = 0; k < g->npvcs; k++) {
+		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
+		char *warm = mig_claim_key(p, "warm");
+		vs_error aerr;
+		vs_error_clear(&aerr);
+		if (mig_step_done(r, warm) && mig_copy_arm(r, g->pvcs[k], &aerr) < 0)
+			mig_say(r, "warning", "%s; the final copy starts its own pod after the stop", aerr.message);
+		free(warm);
+	}
+	return vs_failpoint("arm:done", err);
+}
+
 /* Copy, then verify, each claim of a stopped group: only what changed after a warm copy. */
 static int run_copy(mig_run *r, const vs_plan_group *g, vs_error *err)
 {
@@ -325,6 +347,9 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
 	if (rc == 0) {
 		run_warm(r, g, stop_key);
+		rc = run_arm(r, g, stop_key, err);
+	}
+	if (rc == 0) {
 		run_phase(r, "stop");
 		rc = mig_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
 	}
@@ -349,6 +374,8 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 done:
 	if (rc < 0)
 		mig_emit(r, "group-failed", json_pack("{s:s}", "message", err->message));
+	for (k = 0; r->armed && k < g->npvcs; k++) /* what a failure left armed was removed by then */
+		mig_armed_clear(&r->armed[g->pvcs[k]]);
 	free(start_key);
 	free(stop_key);
 	return rc;
@@ -495,6 +522,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 		return vs_error_set(err, VS_EINVAL, "the plan has %zu problem%s; nothing was changed", plan->nproblems,
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
+	r.armed = vs_xcalloc(plan->npvcs + 1, sizeof(mig_armed));
 	rc = run_groups(&r, &r.bytes_copied, &inflight, err);
 	if (rc == 0 && plan->change_default)
 		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
@@ -518,6 +546,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);
+	free(r.armed);
 	pthread_mutex_destroy(&emit_mu);
 	return rc;
 }

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WORKLOAD_STOP_TIMEOUT_MS (10 * 60 * 1000)
-
 static const vs_kube_resource *workload_resource(enum vs_workload_kind kind)
 {
 	switch (kind) {
@@ -159,6 +157,42 @@ static bool group_pod_mounts(const struct group_pods *gp, const json_t *pod)
 	return false;
 }
 
+/* True when pod is one of the group's copy pods (a final copy armed before the stop keeps running). */
+static bool group_pod_is_copy(const struct group_pods *gp, const json_t *pod)
+{
+	const char *of = json_string_value(json_object_get(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL));
+
+	for (size_t k = 0; of && k < gp->g->npvcs; k++) {
+		const vs_plan_pvc *p = &gp->plan->pvcs[gp->g->pvcs[k]];
+		if (strcmp(of, p->name) == 0 && strcmp(vs_kube_obj_name(pod), p->copy_pod) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True when every container of pod, which is being deleted, has ended as its kubelet reported: its
+ * processes are gone, and being deleted it starts none again. Its object goes once its volumes are
+ * unmounted; the swap waits for that anyway (a claim is deleted only once no pod holds it), so the
+ * copy need not. */
+static bool group_pod_terminated(const json_t *pod)
+{
+	static const char *const lists[] = { "status.initContainerStatuses", "status.containerStatuses",
+					     "status.ephemeralContainerStatuses" };
+	size_t n = 0, i;
+	json_t *cs;
+
+	if (!vs_json_path(pod, "metadata.deletionTimestamp"))
+		return false;
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		json_array_foreach (vs_json_path(pod, lists[l]), i, cs) {
+			if (!vs_json_path(cs, "state.terminated"))
+				return false;
+			n++;
+		}
+	}
+	return n >= json_array_size(vs_json_path(pod, "spec.containers")) && n > 0;
+}
+
 static bool group_pod_finished(const json_t *pod)
 {
 	const char *phase = vs_json_str_or(pod, "status.phase", "");
@@ -174,7 +208,7 @@ static bool group_pods_stopped(json_t *pods, void *ctx)
 
 	json_array_clear(gp->finished);
 	json_object_foreach (pods, key, pod) {
-		if (!group_pod_mounts(gp, pod))
+		if (!group_pod_mounts(gp, pod) || group_pod_is_copy(gp, pod) || group_pod_terminated(pod))
 			continue;
 		if (!(gp->finished_ok && group_pod_finished(pod)))
 			return false;
@@ -231,14 +265,14 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 	}
 	what = vs_xasprintf("the pods that mount the claims of %s/%s to stop", ns, r->plan->pvcs[g->pvcs[0]].name);
 	if (rc == 0)
-		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, WORKLOAD_STOP_TIMEOUT_MS, what,
+		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS, what,
 			      err);
 	if (rc == 0 && json_array_size(gp.finished) > 0) {
 		rc = group_delete_finished(r, &gp, ns, err);
 		gp.finished_ok = false;
 		if (rc == 0)
-			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp,
-				      WORKLOAD_STOP_TIMEOUT_MS, what, err);
+			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS,
+				      what, err);
 	}
 	free(what);
 	json_decref(gp.finished);

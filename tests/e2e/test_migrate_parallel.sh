@@ -190,4 +190,60 @@ test_copy_and_its_verification_share_one_pod() {
 	no_leftovers
 }
 
+# The final copy after a warm copy runs in a pod started before the stop: its deletion, once the
+# application has stopped, starts the final pass, which brings every change (its verification
+# finds no difference), and no pod is started during the downtime.
+test_final_copy_runs_in_the_pod_armed_before_the_stop() {
+	beat_app one local
+	ready deployment one
+	fill_tree "$(claim_dir one)" >/dev/null
+	VOLSHIFT_LOG=debug vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" \
+		2>"$SIM_DIR/debug.log" || fail "migrate failed: $(tail -3 "$SIM_DIR/debug.log")"
+	local final passes pods
+	final=$(events_of copy-start "$SIM_DIR/events.json" | jq -r 'select(.pass == "final") | .armed')
+	assert_eq true "$final" "the final pass ran in the armed pod"
+	passes=$(events_of copy-start "$SIM_DIR/events.json" | wc -l)
+	pods=$(grep -c "debug: create pods default/migrate-one\$" "$SIM_DIR/debug.log")
+	assert_eq "$passes" "$pods" "pods created for the copies (the warm passes' and the armed one)"
+	assert_eq "1 0" "$(events_of verify-done "$SIM_DIR/events.json" | jq -r '"\(.attempt) \(.differences)"')" \
+		"the final pass's verification"
+	# after the stop, volshift created no pod: the armed one was there already
+	local stopped_line
+	stopped_line=$(grep -n '"event":"workload-stopped"' "$SIM_DIR/events.json" | head -n1 | cut -d: -f1)
+	[ -n "$stopped_line" ] || fail "no workload-stopped event"
+	! tail -n +"$stopped_line" "$SIM_DIR/events.json" | grep -q '"event":"warning"' || fail "a warning after the stop"
+	no_leftovers
+}
+
+# An armed pod that anything else touched before the stop (here: deleted while the application still
+# wrote, which made it run its stages then) is never trusted: the final pass runs in a pod of its own
+# after the stop, and the copy is complete.
+test_an_armed_pod_touched_before_the_stop_is_not_trusted() {
+	local how
+	for how in delete annotate; do
+		beat_app "$how" local
+		ready deployment "$how"
+		VOLSHIFT_FAILPOINTS=arm:done=sleep:4000 vs_migrate --source-sc local --dest-sc shared --pvc "default/$how" \
+			--output json >"$SIM_DIR/events-$how.json" 2>"$SIM_DIR/stderr-$how" &
+		local pid=$! armed=no
+		for _ in $(seq 1 600); do
+			kubectl logs "migrate-$how" 2>/dev/null | grep -q ' armed$' && { armed=yes; break; }
+			sleep 0.1
+		done
+		[ "$armed" = yes ] || fail "$how: the final copy was not armed"
+		if [ "$how" = delete ]; then
+			kubectl delete pod "migrate-$how" --wait=false >/dev/null
+		else
+			kubectl annotate pod "migrate-$how" touched=yes >/dev/null
+		fi
+		wait "$pid" || fail "$how: migrate failed: $(tail -3 "$SIM_DIR/stderr-$how")"
+		events_of warning "$SIM_DIR/events-$how.json" | grep -q "armed final copy of default/$how cannot be started" ||
+			fail "$how: no warning that the armed pod was not used"
+		assert_eq "1 0" "$(events_of verify-done "$SIM_DIR/events-$how.json" | jq -r '"\(.attempt) \(.differences)"')" \
+			"$how: the final pass's verification"
+		ready deployment "$how"
+	done
+	no_leftovers
+}
+
 e2e_main

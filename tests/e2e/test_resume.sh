@@ -146,6 +146,7 @@ if [ -z "${RESUME_POINTS:-}${RESUME_SCENARIOS:-}${RESUME_API_FAULTS:-}" ]; then
 	add_test statefulset statefulset:deleted
 	add_test deployment swap:claim-bound 0.05
 	add_test namespaces warm:after "" 4
+	add_test deployment arm:done
 	add_test namespaces verify:before "" 4
 else
 	for point in ${RESUME_POINTS:-copy:before swap:original-deleted swap:claim-created swap:pinned statefulset:deleted}; do
