@@ -167,7 +167,7 @@ void vs_out_table(vs_out *o, const json_t *rows, const char *indent)
 	assert(t.ncols <= OUT_MAX_COLS);
 	if (o->json || t.ncols == 0)
 		return;
-	json_array_foreach(rows, r, row) {
+	json_array_foreach (rows, r, row) {
 		for (size_t c = 0; c < t.ncols; c++)
 			cells[c] = json_string_value(json_array_get(row, c));
 		table_add(&t, cells);
@@ -236,7 +236,8 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
 		plan->npvcs == 1 ? "" : "s", opts->plan.source_sc, opts->plan.dest_sc, plan->ngroups,
 		plan->ngroups == 1 ? "" : "s", opts->parallel ? opts->parallel : 1);
 	if (plan->npvcs) {
-		table_row(&t, "NAMESPACE", "CLAIM", "VOLUME", "SIZE", "ACCESS MODES", "NODE", "COPY", "STOPPED WHILE SWITCHED");
+		table_row(&t, "NAMESPACE", "CLAIM", "VOLUME", "SIZE", "ACCESS MODES", "NODE", "COPY",
+			  "STOPPED WHILE SWITCHED");
 		for (size_t i = 0; i < plan->npvcs; i++) {
 			const vs_plan_pvc *p = &plan->pvcs[i];
 			char *modes = out_modes(p), *wl = out_workloads_of(plan, p->group);
@@ -248,11 +249,11 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
 	}
 	for (size_t i = 0; i < plan->npvcs; i++)
 		if (opts->warm_copy && plan->pvcs[i].cold_reason)
-			fprintf(o->f, "note: %s/%s gets a cold copy (all of it, after its workloads stop): %s\n", plan->pvcs[i].ns,
-				plan->pvcs[i].name, plan->pvcs[i].cold_reason);
+			fprintf(o->f, "note: %s/%s gets a cold copy (all of it, after its workloads stop): %s\n",
+				plan->pvcs[i].ns, plan->pvcs[i].name, plan->pvcs[i].cold_reason);
 	if (plan->change_default)
-		fprintf(o->f, "Default class: %s -> %s (--set-defaults)\n", plan->current_default ? plan->current_default : "(none)",
-			opts->plan.dest_sc);
+		fprintf(o->f, "Default class: %s -> %s (--set-defaults)\n",
+			plan->current_default ? plan->current_default : "(none)", opts->plan.dest_sc);
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		fprintf(o->f, "warning: %s\n", plan->warnings[i]);
 	fflush(o->f);
@@ -264,7 +265,8 @@ void vs_out_problems(vs_out *o, const vs_plan *plan)
 
 	if (o->json) {
 		json_t *ev = vs_plan_to_json(plan);
-		json_t *line = json_pack("{s:s, s:O}", "event", "problems", "problems", json_object_get(ev, "problems"));
+		json_t *line =
+			json_pack("{s:s, s:O}", "event", "problems", "problems", json_object_get(ev, "problems"));
 		out_json_line(o, line);
 		json_decref(line);
 		json_decref(ev);
@@ -392,7 +394,7 @@ static void out_group_start(struct out_group *g, const json_t *ev)
 
 	vs_buf_init(&b, 0);
 	vs_buf_printf(&b, "%s/", vs_json_str_or(ev, "namespace", ""));
-	json_array_foreach(claims, i, claim)
+	json_array_foreach (claims, i, claim)
 		vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(claim));
 	free(g->names);
 	g->names = vs_buf_steal(&b);
@@ -547,7 +549,8 @@ static void out_group_rest(const struct out_group *g, vs_buf *b)
 	for (int k = 0; k < OUT_BAR; k++)
 		bar[k] = k < pct * OUT_BAR / 100 ? '#' : '.';
 	bar[OUT_BAR] = '\0';
-	vs_buf_printf(b, "%-11s %s%s[%s] %3d%%", label, g->nclaims > 1 ? g->pvc : "", g->nclaims > 1 ? " " : "", bar, pct);
+	vs_buf_printf(b, "%-11s %s%s[%s] %3d%%", label, g->nclaims > 1 ? g->pvc : "", g->nclaims > 1 ? " " : "", bar,
+		      pct);
 	if (pct > 0) {
 		vs_buf_puts(b, " ");
 		out_bytes_of(b, g->bytes, g->bytes * 100 / pct);
@@ -782,11 +785,11 @@ static void out_group_start_text(const json_t *ev, vs_buf *t)
 	size_t i;
 
 	vs_buf_printf(t, "==> %s/", vs_json_str_or(ev, "namespace", ""));
-	json_array_foreach(list, i, item)
+	json_array_foreach (list, i, item)
 		vs_buf_printf(t, "%s%s", i ? "," : "", json_string_value(item));
 	list = json_object_get(ev, "workloads");
 	vs_buf_puts(t, json_array_size(list) ? " (workloads: " : " (no workloads to stop)");
-	json_array_foreach(list, i, item)
+	json_array_foreach (list, i, item)
 		vs_buf_printf(t, "%s%s", i ? ", " : "", json_string_value(item));
 	vs_buf_puts(t, json_array_size(list) ? ")\n" : "\n");
 }
@@ -801,7 +804,7 @@ static void out_group_done(vs_out *o, const json_t *ev, vs_buf *t)
 
 	out_seconds(vs_json_int(ev, "ms", 0), secs);
 	vs_buf_printf(t, "    done in %s", secs);
-	json_object_foreach(downtimes, key, ms) {
+	json_object_foreach (downtimes, key, ms) {
 		json_object_set_new(o->downtimes, key, json_integer(json_integer_value(ms)));
 		out_seconds(json_integer_value(ms), secs);
 		vs_buf_printf(t, "%s%s %s", n++ ? ", " : "; downtime: ", key, secs);
@@ -849,7 +852,7 @@ static void out_event_text(const json_t *ev, const char *type, vs_buf *t)
 		vs_buf_printf(t, "    %s\n", vs_json_str_or(ev, "message", ""));
 	} else if (strcmp(type, "probe") == 0) {
 		vs_buf_printf(t, "    access modes %s: %s\n", vs_json_str_or(ev, "modes", ""),
-			vs_json_bool(ev, "ok", false) ? "ok" : vs_json_str_or(ev, "message", "failed"));
+			      vs_json_bool(ev, "ok", false) ? "ok" : vs_json_str_or(ev, "message", "failed"));
 	} else if (strcmp(type, "workload-stopped") == 0) {
 		vs_buf_printf(t, "    stopped %s %s/%s\n", vs_json_str_or(ev, "kind", ""), ns, name);
 	} else if (strcmp(type, "copy-log") == 0) {
@@ -859,27 +862,29 @@ static void out_event_text(const json_t *ev, const char *type, vs_buf *t)
 	} else if (strcmp(type, "verify-done") == 0) {
 		out_seconds(vs_json_int(ev, "ms", 0), b);
 		vs_buf_printf(t, "    verified %s/%s: %lld files and directories, %lld difference%s, %s\n", ns, pvc,
-			vs_json_int(ev, "files", 0), vs_json_int(ev, "differences", 0),
-			vs_json_int(ev, "differences", 0) == 1 ? "" : "s", b);
+			      vs_json_int(ev, "files", 0), vs_json_int(ev, "differences", 0),
+			      vs_json_int(ev, "differences", 0) == 1 ? "" : "s", b);
 	} else if (strcmp(type, "swapped") == 0) {
 		vs_buf_printf(t, "    %s/%s is now on volume %s (was %s)\n", ns, pvc, vs_json_str_or(ev, "newPv", ""),
-			vs_json_str_or(ev, "oldPv", ""));
+			      vs_json_str_or(ev, "oldPv", ""));
 	} else if (strcmp(type, "unswapped") == 0) {
-		vs_buf_printf(t, "    %s/%s is back on its original volume %s\n", ns, pvc, vs_json_str_or(ev, "pv", ""));
+		vs_buf_printf(t, "    %s/%s is back on its original volume %s\n", ns, pvc,
+			      vs_json_str_or(ev, "pv", ""));
 	} else if (strcmp(type, "rollback-kept") == 0) {
 		vs_buf_printf(t, "    %s/%s stays on the destination: its workloads already ran there\n", ns, pvc);
 	} else if (strcmp(type, "pv-deleted") == 0) {
 		vs_buf_printf(t, "    volume %s given back to its reclaim policy (%s)\n", vs_json_str_or(ev, "pv", ""),
-			vs_json_str_or(ev, "reclaim", ""));
+			      vs_json_str_or(ev, "reclaim", ""));
 	} else if (strcmp(type, "statefulset-recreated") == 0) {
 		vs_buf_printf(t, "    recreated StatefulSet %s/%s with claim templates in class %s\n", ns, name,
-			vs_json_str_or(ev, "storageClass", ""));
+			      vs_json_str_or(ev, "storageClass", ""));
 	} else if (strcmp(type, "workload-ready") == 0) {
 		out_seconds(vs_json_int(ev, "downtimeMs", 0), a);
-		vs_buf_printf(t, "    %s %s/%s is ready again (downtime %s)\n", vs_json_str_or(ev, "kind", ""), ns, name, a);
+		vs_buf_printf(t, "    %s %s/%s is ready again (downtime %s)\n", vs_json_str_or(ev, "kind", ""), ns,
+			      name, a);
 	} else if (strcmp(type, "default-class") == 0) {
 		vs_buf_printf(t, "==> default StorageClass is now %s (was %s)\n", vs_json_str_or(ev, "to", ""),
-			vs_json_str_or(ev, "from", "none"));
+			      vs_json_str_or(ev, "from", "none"));
 	}
 }
 
@@ -926,7 +931,7 @@ static void out_summary(vs_out *o, const json_t *ev)
 	if (json_object_size(o->downtimes) == 0)
 		return;
 	table_row(&t, "WORKLOAD", "DOWNTIME");
-	json_object_foreach(o->downtimes, key, ms) {
+	json_object_foreach (o->downtimes, key, ms) {
 		out_seconds(json_integer_value(ms), secs);
 		table_row(&t, key, secs);
 	}
@@ -940,7 +945,7 @@ static void out_note_downtime(vs_out *o, const json_t *ev, const char *type)
 	if (strcmp(type, "workload-ready") != 0)
 		return;
 	key = vs_xasprintf("%s %s/%s", vs_json_str_or(ev, "kind", ""), vs_json_str_or(ev, "namespace", ""),
-		vs_json_str_or(ev, "name", ""));
+			   vs_json_str_or(ev, "name", ""));
 	json_object_set_new(o->downtimes, key, json_integer(vs_json_int(ev, "downtimeMs", 0)));
 	free(key);
 }

@@ -157,35 +157,46 @@ static const char *const both_copying[] = {
 	"default/web']}",
 	"{'event':'group-start','group':2,'groups':2,'namespace':'default','claims':['db','logs'],'workloads':[]}",
 	"{'event':'group-phase','group':1,'groups':2,'phase':'warm'}",
-	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'warm','passNumber':"
+	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'warm','"
+	"passNumber':"
 	"1}",
 	"{'event':'group-phase','group':2,'groups':2,'phase':'copy'}",
-	"{'event':'copy-start','group':2,'groups':2,'namespace':'default','pvc':'db','node':'n2','pass':'cold','passNumber':1}",
-	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1048576,'percent':10,'rate':'"
+	"{'event':'copy-start','group':2,'groups':2,'namespace':'default','pvc':'db','node':'n2','pass':'cold','"
+	"passNumber':1}",
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1048576,'percent':10,'"
+	"rate':'"
 	"1.0MB/s','eta':'0:00:09','pass':'warm'}",
-	"{'event':'copy-progress','group':2,'groups':2,'namespace':'default','pvc':'db','bytes':2097152,'percent':11,'rate':'2."
+	"{'event':'copy-progress','group':2,'groups':2,'namespace':'default','pvc':'db','bytes':2097152,'percent':11,'"
+	"rate':'2."
 	"0MB/s','eta':'0:00:08','pass':'cold'}",
-	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1258291,'percent':12,'rate':'"
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':1258291,'percent':12,'"
+	"rate':'"
 	"1.0MB/s','eta':'0:00:09','pass':'warm'}",
-	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':5242880,'percent':50,'rate':'"
+	"{'event':'copy-progress','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':5242880,'percent':50,'"
+	"rate':'"
 	"1.0MB/s','eta':'0:00:05','pass':'warm'}",
 	NULL,
 };
 
 /* Group 1 to its end while group 2 still copies. */
 static const char *const group1_done[] = {
-	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':10485760,'"
+	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':"
+	"10485760,'"
 	"files':12,'ms':3000,'pass':'warm','passNumber':1}",
 	"{'event':'group-phase','group':1,'groups':2,'phase':'stop'}",
-	"{'event':'workload-stopped','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','replicas':1}",
+	"{'event':'workload-stopped','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','"
+	"replicas':1}",
 	"{'event':'group-phase','group':1,'groups':2,'phase':'final'}",
-	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'final','passNumber':"
+	"{'event':'copy-start','group':1,'groups':2,'namespace':'default','pvc':'web','node':'n1','pass':'final','"
+	"passNumber':"
 	"2}",
-	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':4096,'"
+	"{'event':'copy-done','group':1,'groups':2,'namespace':'default','pvc':'web','bytes':10485760,'transferred':"
+	"4096,'"
 	"files':12,'ms':200,'pass':'final','passNumber':2}",
 	"{'event':'group-phase','group':1,'groups':2,'phase':'swap'}",
 	"{'event':'swapped','group':1,'groups':2,'namespace':'default','pvc':'web','newPv':'pv-new','oldPv':'pv-old'}",
-	"{'event':'workload-ready','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','downtimeMs':"
+	"{'event':'workload-ready','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','"
+	"downtimeMs':"
 	"1100}",
 	"{'event':'group-done','group':1,'groups':2,'ms':4200,'downtimeMs':{'Deployment default/web':1100}}",
 	NULL,
@@ -221,12 +232,12 @@ static void test_cli_output__plain_prefixes(void **state)
 	assert_non_null(strstr(out, "[2/2] default/db: 11%"));
 	assert_null(strstr(out, "default/web: 12%"));
 	assert_non_null(strstr(out, "[1/2] default/web: 50%"));
-	assert_non_null(
-		strstr(out, "[1/2] copied default/web (final pass): 10.0 MiB in 12 files and directories, 4.0 KiB sent"));
+	assert_non_null(strstr(
+		out, "[1/2] copied default/web (final pass): 10.0 MiB in 12 files and directories, 4.0 KiB sent"));
 	assert_non_null(strstr(out, "[1/2] Deployment default/web is ready again (downtime 1.1s)\n"));
 	assert_non_null(strstr(out, "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s\n"));
-	assert_non_null(
-		strstr(out, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests).\n"));
+	assert_non_null(strstr(
+		out, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests).\n"));
 	assert_non_null(strstr(out, "Deployment default/web  1.1s\n"));
 	capture_close(&c);
 }
@@ -281,7 +292,8 @@ static void test_cli_output__terminal_block(void **state)
 	screen_play(s, capture_text(&c));
 	assert_false(screen_has(s, "overall:"));
 	assert_false(screen_has(s, "[#"));
-	assert_true(screen_has(s, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests)."));
+	assert_true(screen_has(
+		s, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests)."));
 	free(s);
 	capture_close(&c);
 }
