@@ -32,6 +32,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 E2E_C_SRC := $(wildcard tests/e2e/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 UTIL_LIB := $(BUILD)/lib/libvsutil.a
@@ -42,6 +43,7 @@ JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench_%,$(BENCH_SRC))
 
 .SECONDARY:
 .PHONY: all deps test unit e2e sanitize demo clean format faults bench
@@ -92,6 +94,11 @@ $(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Benchmark drivers in C that measure volshift's own code against a running volshift-sim.
+$(BUILD)/tests/bench_%: $(BUILD)/obj/tests/bench/%.o $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 unit: deps $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -127,11 +134,11 @@ demo: all
 
 # The benchmark on volshift-sim (scripts/bench.sh): a table on stdout, the same as JSON in
 # $(BUILD)/bench.json; about 6 minutes on 2 cores.
-bench: all
+bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) src/*/*.h sim/*.h
 
 clean:
 	rm -rf build build-san

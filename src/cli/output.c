@@ -794,10 +794,11 @@ static void out_group_start_text(const json_t *ev, vs_buf *t)
 	vs_buf_puts(t, json_array_size(list) ? ")\n" : "\n");
 }
 
-/* "    done in 4.2s; downtime: Deployment default/web 1.1s" (downtimes also kept for the summary). */
+/* "    done in 4.2s; downtime: Deployment default/web 1.1s (stop 0.1s, copy 0.2s, ...)" (downtimes
+ * also kept for the summary). */
 static void out_group_done(vs_out *o, const json_t *ev, vs_buf *t)
 {
-	json_t *downtimes = json_object_get(ev, "downtimeMs"), *ms;
+	json_t *downtimes = json_object_get(ev, "downtimeMs"), *parts = json_object_get(ev, "downtimePartsMs"), *ms;
 	const char *key;
 	char secs[32];
 	int n = 0;
@@ -809,7 +810,12 @@ static void out_group_done(vs_out *o, const json_t *ev, vs_buf *t)
 		out_seconds(json_integer_value(ms), secs);
 		vs_buf_printf(t, "%s%s %s", n++ ? ", " : "; downtime: ", key, secs);
 	}
-	vs_buf_puts(t, "\n");
+	n = 0;
+	json_object_foreach (parts, key, ms) {
+		out_seconds(json_integer_value(ms), secs);
+		vs_buf_printf(t, "%s%s %s", n++ ? ", " : " (", key, secs);
+	}
+	vs_buf_puts(t, n ? ")\n" : "\n");
 }
 
 /* The text of an event about a group: its start, phases (plain text only: the block shows them on a

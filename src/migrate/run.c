@@ -298,9 +298,25 @@ static int run_arm(mig_run *r, const vs_plan_group *g, const char *stop_key, vs_
 	return vs_failpoint("arm:done", err);
 }
 
-/* Copy, then verify, each claim of a stopped group: only what changed after a warm copy. */
-static int run_copy(mig_run *r, const vs_plan_group *g, vs_error *err)
+/* The time spent in each part of a group's downtime, for its last event: the stop, the copies (the
+ * final or cold passes), their verification (in the copies' pods, and any pass of its own), the
+ * swaps and the start. */
+enum run_part { RUN_STOP, RUN_COPY, RUN_VERIFY, RUN_SWAP, RUN_START, RUN_PARTS };
+static const char *const run_part_names[RUN_PARTS] = { "stop", "copy", "verify", "swap", "start" };
+
+/* Milliseconds since *t, which becomes now. */
+static int64_t run_lap(int64_t *t)
 {
+	int64_t now = vs_time_mono_ms(), ms = now - *t;
+
+	*t = now;
+	return ms;
+}
+
+/* Copy, then verify, each claim of a stopped group: only what changed after a warm copy. */
+static int run_copy(mig_run *r, const vs_plan_group *g, int64_t parts[RUN_PARTS], vs_error *err)
+{
+	int64_t t = vs_time_mono_ms(), in_pod;
 	int rc = 0;
 
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
@@ -309,23 +325,32 @@ static int run_copy(mig_run *r, const vs_plan_group *g, vs_error *err)
 		free(warm);
 		run_phase(r, strcmp(r->pass, "final") == 0 ? "final" : "copy");
 		rc = run_claim_step(r, g->pvcs[k], "copy", mig_copy, err);
+		in_pod = r->verified.ready ? r->verified.ms : 0; /* the verification that ran in the copy's pod */
+		parts[RUN_COPY] += run_lap(&t) - in_pod;
+		parts[RUN_VERIFY] += in_pod;
 		if (rc == 0) { /* no swap on an unverified copy */
 			run_phase(r, "verify");
 			rc = run_claim_step(r, g->pvcs[k], "verify", mig_verify, err);
 		}
+		parts[RUN_VERIFY] += run_lap(&t);
 	}
 	return rc;
 }
 
-/* The group's last event: its time and each workload's downtime, as its start step recorded. */
-static void run_group_done(mig_run *r, size_t gi, int64_t start_ms)
+/* The group's last event: its time, each workload's downtime, as its start step recorded, and how
+ * long each part of the downtime this run saw took (parts a resumed run did not see are left out). */
+static void run_group_done(mig_run *r, size_t gi, int64_t start_ms, const int64_t parts[RUN_PARTS])
 {
 	char *key = mig_group_key(gi, "start");
 	const json_t *downtime = json_object_get(vs_journal_step_record(r->j, key), "downtimeMs");
+	json_t *split = json_object();
 
+	for (int k = 0; k < RUN_PARTS; k++)
+		if (parts[k] >= 0)
+			json_object_set_new(split, run_part_names[k], json_integer(parts[k]));
 	mig_emit(r, "group-done",
-		 json_pack("{s:I, s:o}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
-			   downtime ? json_deep_copy(downtime) : json_object()));
+		 json_pack("{s:I, s:o, s:o}", "ms", (json_int_t)(vs_time_mono_ms() - start_ms), "downtimeMs",
+			   downtime ? json_deep_copy(downtime) : json_object(), "downtimePartsMs", split));
 	free(key);
 }
 
@@ -333,7 +358,8 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
 	char *start_key = mig_group_key(gi, "start"), *stop_key = mig_group_key(gi, "stop");
-	int64_t start_ms = vs_time_mono_ms();
+	int64_t start_ms = vs_time_mono_ms(), t = 0, parts[RUN_PARTS] = { -1, 0, 0, -1, -1 };
+	bool stopped_here = false;
 	size_t k;
 	int rc = 0;
 
@@ -351,26 +377,32 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	}
 	if (rc == 0) {
 		run_phase(r, "stop");
+		stopped_here = !vs_journal_step_state(r->j, stop_key);
+		t = vs_time_mono_ms();
 		rc = mig_step(r, "stop", stop_key, mig_workloads_stop, gi, err);
+		parts[RUN_STOP] = stopped_here ? run_lap(&t) : -1;
 	}
 	if (rc == 0)
-		rc = run_copy(r, g, err);
+		rc = run_copy(r, g, parts, err);
 	if (rc < 0 && !run_group_swapping(r, g)) {
 		run_undo_group(r, gi);
 		goto done;
 	}
 	if (rc == 0)
 		run_phase(r, "swap");
+	t = vs_time_mono_ms();
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
+	parts[RUN_SWAP] = run_lap(&t);
 	if (rc == 0) {
 		run_phase(r, "start");
 		rc = mig_step(r, "start", start_key, mig_workloads_start, gi, err);
+		parts[RUN_START] = run_lap(&t);
 	}
 	for (k = 0; k < g->npvcs && rc == 0; k++) /* after the start: no downtime spent on it */
 		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
 	if (rc == 0)
-		run_group_done(r, gi, start_ms);
+		run_group_done(r, gi, start_ms, stopped_here ? parts : (int64_t[RUN_PARTS]){ -1, -1, -1, -1, -1 });
 done:
 	if (rc < 0)
 		mig_emit(r, "group-failed", json_pack("{s:s}", "message", err->message));

@@ -198,7 +198,8 @@ static const char *const group1_done[] = {
 	"{'event':'workload-ready','group':1,'groups':2,'kind':'Deployment','namespace':'default','name':'web','"
 	"downtimeMs':"
 	"1100}",
-	"{'event':'group-done','group':1,'groups':2,'ms':4200,'downtimeMs':{'Deployment default/web':1100}}",
+	"{'event':'group-done','group':1,'groups':2,'ms':4200,'downtimeMs':{'Deployment default/web':1100},"
+	"'downtimePartsMs':{'stop':100,'copy':200,'verify':100,'swap':200,'start':500}}",
 	NULL,
 };
 
@@ -235,7 +236,8 @@ static void test_cli_output__plain_prefixes(void **state)
 	assert_non_null(strstr(
 		out, "[1/2] copied default/web (final pass): 10.0 MiB in 12 files and directories, 4.0 KiB sent"));
 	assert_non_null(strstr(out, "[1/2] Deployment default/web is ready again (downtime 1.1s)\n"));
-	assert_non_null(strstr(out, "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s\n"));
+	assert_non_null(strstr(out, "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s (stop 0.1s, copy 0.2s, "
+				    "verify 0.1s, swap 0.2s, start 0.5s)\n"));
 	assert_non_null(strstr(
 		out, "Done: 3 claims moved, 30.0 MiB copied, in 42.0s (2 groups at a time, 812 API requests).\n"));
 	assert_non_null(strstr(out, "Deployment default/web  1.1s\n"));
@@ -286,7 +288,9 @@ static void test_cli_output__terminal_block(void **state)
 	screen_play(s, capture_text(&c));
 	assert_true(strncmp(screen_above(s, 1), "overall: 1/2 done, 1 in flight", 30) == 0);
 	assert_true(strncmp(screen_above(s, 2), "[2/2] default/db,logs", 21) == 0);
-	assert_string_equal(screen_above(s, 3), "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s");
+	assert_string_equal(screen_above(s, 3),
+			    "[1/2] done in 4.2s; downtime: Deployment default/web 1.1s (stop 0.1s, copy 0.2s, verify "
+			    "0.1s, swap 0.2s, start 0.5s)");
 
 	send_all(&c, all_done);
 	screen_play(s, capture_text(&c));
