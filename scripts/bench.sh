@@ -11,13 +11,22 @@
 #      run just before the cold migration (both with a warm page cache);
 #   4. memory: peak RSS of volshift for 1,000 claims (100 Deployments of 10 claims each): migrate
 #      --dry-run, migrate --parallel 8 (stopped after BENCH_MANY_TIMEOUT seconds if not done),
-#      status ID and status ID --output json.
+#      status ID and status ID --output json;
+#   5. downtime: the peer workload of issue 13 (one Deployment, one claim of 200 files and 20 MB on
+#      class local, moved to shared), BENCH_PEER_RUNS times on volshift-sim's default timings: its
+#      downtime and migration time, the downtime split into stop, final copy, verification, swap
+#      and start (medians);
+#   6. bind: how long a recreated claim takes to bind (tests/bench/bind.c) with volshift's
+#      sequence, BENCH_BIND_SWAPS swaps one at a time and 8 at once, at --informer-delay-ms's
+#      default and at 200; and with the sequence volshift used before (pre-bind without uid, then
+#      create), 20 swaps, which a real PV controller mostly leaves to its 15-second resync.
 # The data is generated once, deterministically (AES-CTR of zeros with fixed keys), into
 # $BUILD/bench-cache and copied into the claims. Exit status: 0 when every benchmark ran, whether
 # or not it met its target (the table says); 1 when a benchmark could not run.
 #
-# Environment: BUILD (build), BENCH_ONLY="parallel warmcold many" (a subset), BENCH_MANY_TIMEOUT (180),
-# BENCH_MIGRATE_TIMEOUT (600, any other migration), KEEP=1 (keep each sim's directory).
+# Environment: BUILD (build), BENCH_ONLY="parallel warmcold many downtime bind" (a subset),
+# BENCH_MANY_TIMEOUT (180), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
+# BENCH_BIND_SWAPS (100), KEEP=1 (keep each sim's directory).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +38,9 @@ OUT_DIR="$ROOT/$BUILD"
 CACHE="$OUT_DIR/bench-cache"
 LOGS="$OUT_DIR/bench-logs"
 JSON_OUT="$OUT_DIR/bench.json"
-ONLY=${BENCH_ONLY:-parallel warmcold many}
+ONLY=${BENCH_ONLY:-parallel warmcold many downtime bind}
+PEER_RUNS=${BENCH_PEER_RUNS:-5}
+BIND_SWAPS=${BENCH_BIND_SWAPS:-100}
 MANY_TIMEOUT=${BENCH_MANY_TIMEOUT:-180}
 MIGRATE_TIMEOUT=${BENCH_MIGRATE_TIMEOUT:-600}
 VS="$BIN/volshift"
@@ -111,10 +122,10 @@ events() { jq -c -R 'fromjson? | select(type == "object" and has("event"))' "$1"
 done_field() { events "$1" | jq -r --arg f "$2" 'select(.event == "done") | .[$f] // empty' | tail -n1; }
 sim_requests() { curl -sS --max-time 10 "$SIM_URL/volshift-sim/faults" 2>/dev/null | jq -r '.requests // empty'; }
 
-# start_sim TAG: a fresh volshift-sim with 3 nodes.
+# start_sim TAG [FLAG...]: a fresh volshift-sim with 3 nodes (and FLAGs).
 start_sim() {
 	sim_stop 2>/dev/null
-	if ! sim_start 3; then
+	if ! sim_start 3 "${@:2}"; then
 		error "$1: volshift-sim did not start"
 		return 1
 	fi
@@ -169,7 +180,7 @@ cpu_details() {
 # ---------------------------------------------------------------------------------------------
 # Deterministic data, generated once.
 
-CACHE_VERSION=1
+CACHE_VERSION=2
 # stream IV BYTES: BYTES of AES-128-CTR keystream (fixed key, IV given): the same on every machine.
 stream() {
 	# openssl ends on SIGPIPE when head has had enough.
@@ -192,7 +203,10 @@ prepare_cache() {
 	stream 02 16777216 >"$CACHE/claim20m/big.bin" || return 1
 	stream 03 3145728 >"$CACHE/claim20m/mid.bin" || return 1
 	stream 04 1048576 | split -b 16384 -a 2 -d - "$CACHE/claim20m/small/s" || return 1
-	touch -d '2024-01-01 00:00:00' "$CACHE"/tree1g/* "$CACHE"/claim20m/*.bin "$CACHE"/claim20m/small/*
+	# The peer workload's claim: 200 files of 100,000 bytes (20 MB).
+	mkdir -p "$CACHE/peer200" && stream 05 20000000 | split -b 100000 -a 3 -d - "$CACHE/peer200/p" || return 1
+	[ "$(find "$CACHE/peer200" -type f | wc -l)" = 200 ] || return 1
+	touch -d '2024-01-01 00:00:00' "$CACHE"/tree1g/* "$CACHE"/claim20m/*.bin "$CACHE"/claim20m/small/* "$CACHE"/peer200/*
 	[ "$(find "$CACHE/tree1g" -type f | wc -l)" = 4096 ] && [ "$(du -sb "$CACHE/tree1g" | awk '{print $1}')" -ge 1073741824 ] ||
 		return 1
 	i=$(du -sb --apparent-size "$CACHE/claim20m" | awk '{print $1}')
@@ -634,6 +648,95 @@ bench_many() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 5. The peer workload's downtime, part by part.
+
+# peer_run N: one migration of the peer workload on a fresh sim; appends its downtime, migration
+# time and downtime parts (ms) to $WORK/peer.jsonl.
+peer_run() {
+	local tag="peer-$1" dir
+	start_sim "$tag" || return 1
+	app peer local >"$LOGS/$tag.apply" 2>&1 && ready deployment peer || {
+		error "$tag: the peer Deployment is not ready"
+		stop_sim "$tag"
+		return 1
+	}
+	dir=$(claim_dir peer)
+	cp -a "$CACHE/peer200/." "$dir/" && sync
+	migrate "$tag" "$MIGRATE_TIMEOUT"
+	if [ "$MIG_RC" != 0 ]; then
+		error "$tag: migration failed (exit $MIG_RC): $(tail -c 300 "$LOGS/$tag.err")"
+		stop_sim "$tag"
+		return 1
+	fi
+	events "$LOGS/$tag.json" | jq -c --argjson wall "$MIG_WALL_MS" 'select(.event == "group-done") |
+		{downtime: .downtimeMs["Deployment default/peer"], wall: $wall} + .downtimePartsMs' >>"$WORK/peer.jsonl"
+	stop_sim "$tag"
+}
+
+# peer_median FIELD: the median of FIELD over the peer runs.
+peer_median() {
+	# shellcheck disable=SC2046 # the values are words
+	median $(jq -r --arg f "$1" '.[$f] // empty' "$WORK/peer.jsonl")
+}
+
+bench_downtime() {
+	local n f
+	: >"$WORK/peer.jsonl"
+	for n in $(seq 1 "$PEER_RUNS"); do peer_run "$n"; done
+	detail peer.runs "$(jq -sc . "$WORK/peer.jsonl")"
+	result peer_downtime "peer workload: downtime (median of $PEER_RUNS)" "$(calc %.6g "a / 1000" "$(peer_median downtime)")" \
+		s %.2f "<" 2
+	for f in stop copy verify swap start; do
+		result "peer_$f" "  of which $f" "$(calc %.6g "a / 1000" "$(peer_median "$f")")" s %.2f
+	done
+	result peer_wall "peer workload: migration time (median)" "$(calc %.6g "a / 1000" "$(peer_median wall)")" s %.1f
+}
+
+# ---------------------------------------------------------------------------------------------
+# 6. The bind time of a recreated claim.
+
+# bind_run TAG SEQUENCE COUNT PARALLEL [SIM FLAG...]: COUNT swaps by bench_bind on a fresh sim;
+# sets BIND_MS (the times, one per line) and BIND_FAILED (how many failed).
+bind_run() {
+	local tag=$1 seq=$2 count=$3 par=$4
+	BIND_MS="" BIND_FAILED=""
+	start_sim "$tag" "${@:5}" || return 1
+	echo '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bb"}}' | kubectl apply -f - >/dev/null
+	log "$tag: $count swaps by the $seq sequence, $par at once"
+	timeout -k 10 "$MIGRATE_TIMEOUT" "$BIN/../tests/bench_bind" "$seq" "$count" "$par" bb >"$LOGS/$tag.out" \
+		2>"$LOGS/$tag.err"
+	stop_sim "$tag"
+	BIND_MS=$(awk '$1 == "ms" { print $2 }' "$LOGS/$tag.out")
+	BIND_FAILED=$(grep -c '^failed' "$LOGS/$tag.out")
+	[ "$BIND_FAILED" = 0 ] || error "$tag: $BIND_FAILED swaps failed: $(grep -m1 '^failed' "$LOGS/$tag.out")"
+	# shellcheck disable=SC2086 # the times are words
+	detail "$tag.ms" "$(printf '%s\n' $BIND_MS | jq -sc 'sort | {n: length, min: .[0], median: .[length / 2 | floor],
+		p99: .[(length * 0.99 | ceil) - 1], max: .[-1], over1s: (map(select(. > 1000)) | length)}')"
+	log "$tag: $(printf '%s\n' $BIND_MS | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "min %d ms, median %d ms, max %d ms, %d of %d over 1 s", v[1], v[int((NR + 1) / 2)], v[NR], o, NR } $1 > 1000 { o++ }')"
+}
+
+# within_1s: percent of BIND_MS at most 1000 ms, of every swap asked for (failed ones count against).
+within_1s() {
+	printf '%s\n' $BIND_MS | awk -v want="$1" '$1 != "" && $1 <= 1000 { n++ } END { if (want) printf "%.6g", 100 * n / want }'
+}
+
+bench_bind() {
+	local delay par
+	for delay in default 200; do
+		for par in 1 8; do
+			bind_run "bind-new-$delay-$par" new "$BIND_SWAPS" "$par" \
+				$([ "$delay" = default ] || echo --informer-delay-ms "$delay")
+			result "bind_new_${delay}_$par" "bound within 1 s: $par at once, delay $delay" \
+				"$(within_1s "$BIND_SWAPS")" % %.0f ">=" 99
+		done
+	done
+	bind_run bind-old old 20 1
+	result bind_old_slow "old sequence: bound within 1 s (20 swaps)" "$(within_1s 20)" % %.0f
+	result bind_old_median "old sequence: median bind time" \
+		"$(calc %.6g "a / 1000" "$(median $BIND_MS)")" s %.1f
+}
+
+# ---------------------------------------------------------------------------------------------
 
 report() {
 	local total=$((SECONDS - BENCH_START))
@@ -690,7 +793,9 @@ main() {
 		parallel) bench_parallel ;;
 		warmcold) bench_warmcold ;;
 		many) bench_many ;;
-		*) error "unknown benchmark '$t' in BENCH_ONLY (parallel warmcold many)" ;;
+		downtime) bench_downtime ;;
+		bind) bench_bind ;;
+		*) error "unknown benchmark '$t' in BENCH_ONLY (parallel warmcold many downtime bind)" ;;
 		esac
 	done
 	report
