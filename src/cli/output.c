@@ -854,7 +854,7 @@ static void out_event_text(const json_t *ev, const char *type, vs_buf *t)
 		vs_buf_printf(t, "==> %s\n", vs_json_str_or(ev, "message", ""));
 	} else if (strcmp(type, "warning") == 0) {
 		vs_buf_printf(t, "    warning: %s\n", vs_json_str_or(ev, "message", ""));
-	} else if (strcmp(type, "waiting") == 0) {
+	} else if (strcmp(type, "waiting") == 0 || strcmp(type, "note") == 0) {
 		vs_buf_printf(t, "    %s\n", vs_json_str_or(ev, "message", ""));
 	} else if (strcmp(type, "probe") == 0) {
 		vs_buf_printf(t, "    access modes %s: %s\n", vs_json_str_or(ev, "modes", ""),

@@ -27,6 +27,7 @@
 #define COPY_TAIL_LINES	       12
 #define COPY_ARMED_GRACE_S     86400 /* an armed pod's grace period: its final pass runs in it */
 #define COPY_PROGRESS_EVERY_MS 1000
+#define COPY_RSYNC_VANISHED    24 /* rsync: "some files vanished before they could be transferred" */
 
 /* Everything rsync keeps: hard links, ACLs, xattrs, sparse files, numeric owners, deletions; the
  * whole file list first, so that progress has its total. Times are compared to the nanosecond
@@ -125,7 +126,7 @@ struct rsync_log {
 	mig_run *r;
 	const vs_plan_pvc *p;
 	const mig_armed *armed;
-	bool triggered;  /* the deletion went through */
+	bool triggered;	 /* the deletion went through */
 	char *untrusted; /* why not, when it was refused (owned) */
 };
 
@@ -442,6 +443,17 @@ static json_t *rsync_script(const struct rsync_log *log, long wait_s)
 	return cmd;
 }
 
+/* rsync's own line saying why it failed ("rsync error: ... (code 23) at main.c(1338) [sender=3.2.7]"),
+ * the last one in the tail, or a description of its status when it printed none. */
+static const char *rsync_reason(const struct rsync_log *log)
+{
+	for (size_t k = log->ntail; k-- > 0;)
+		if (vs_str_has_prefix(log->tail[k], "rsync error:") ||
+		    vs_str_has_prefix(log->tail[k], "rsync warning:"))
+			return log->tail[k];
+	return "rsync printed no reason";
+}
+
 /*
  * The first stage's verdict: its marker line, or, when the pod ended without printing it, the
  * pod's own status. A failure names the claim, with rsync's last lines.
@@ -473,11 +485,21 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	}
 	if (rc < 0 || code == 0)
 		return rc;
+	if (code == COPY_RSYNC_VANISHED && strcmp(purpose, "copy") == 0 && r->pass && strcmp(r->pass, "warm") == 0) {
+		/* files the running application deleted under rsync: the final pass deletes them too */
+		mig_say(r, "note",
+			"claim %s/%s: files vanished during warm pass %d, as the application changes them; the "
+			"final pass brings every change",
+			p->ns, p->name, r->pass_number);
+		return 0;
+	}
 	vs_buf_init(&tail, 0);
 	for (size_t k = 0; k < log->ntail; k++)
 		vs_buf_printf(&tail, "%s%s", k ? " | " : "", log->tail[k]);
-	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld; its last lines: %s",
-			  p->ns, p->name, purpose, p->copy_pod, code, tail.len ? tail.data : "(none)");
+	/* rsync's reason comes first: the last lines may not all fit in the message */
+	rc = vs_error_set(err, VS_EIO, "claim %s/%s: rsync in the %s pod %s exited with %lld (%s); its last lines: %s",
+			  p->ns, p->name, purpose, p->copy_pod, code, rsync_reason(log),
+			  tail.len ? tail.data : "(none)");
 	vs_buf_free(&tail);
 	return rc;
 }
@@ -552,12 +574,13 @@ static int rsync_armed_run(mig_run *r, size_t i, mig_rsync_stage *stages, size_t
 	rsync_pod_follow(r, p, &log, err);
 	used = log.triggered && log.cur > 0;
 	if (!used)
-		mig_say(r, "warning", "the armed final copy of %s/%s cannot be started (%s); it runs in a pod of its own",
-			p->ns, p->name,
-			log.untrusted	 ? log.untrusted
-			: log.triggered	 ? "its pod ended without running it"
-			: err->code	 ? err->message
-					 : "its pod ended before it was started");
+		mig_say(r, "warning",
+			"the armed final copy of %s/%s cannot be started (%s); it runs in a pod of its own", p->ns,
+			p->name,
+			log.untrusted	? log.untrusted
+			: log.triggered ? "its pod ended without running it"
+			: err->code	? err->message
+					: "its pod ended before it was started");
 	vs_error_clear(err);
 	rc = used ? rsync_verdict(r, p, "copy", &log, err) : mig_pod_remove(r, p->ns, p->copy_pod, true, err);
 	free(log.untrusted);

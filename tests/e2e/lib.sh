@@ -103,10 +103,12 @@ field_is() {
 	[ "$(jp "$1" "$2" "$3" "${5:-default}")" = "$4" ]
 }
 
-# e2e_main: runs every test_* function of the calling file, each against a fresh volshift-sim.
+# e2e_main: runs every test_* function of the calling file (or only those named in $E2E_TESTS,
+# space-separated), each against a fresh volshift-sim.
 e2e_main() {
 	local t
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		[ -z "${E2E_TESTS:-}" ] || [[ " $E2E_TESTS " == *" $t "* ]] || continue
 		if ! sim_start; then
 			echo "FAIL $t (volshift-sim did not start)"
 			E2E_FAILED=$((E2E_FAILED + 1))

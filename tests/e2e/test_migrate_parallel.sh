@@ -190,6 +190,29 @@ test_copy_and_its_verification_share_one_pod() {
 	no_leftovers
 }
 
+# A running application deletes files under the warm copy's rsync, which then exits 24 ("some
+# files vanished"): that warm pass counts, the final pass after the stop brings the differences
+# (sending less than the warm pass), and the copy is exact.
+test_files_vanishing_during_the_warm_copy_do_not_spoil_it() {
+	APP_SCRIPT='mkdir -p /data/zz; while true; do i=0; while [ $i -lt 400 ]; do echo $i > /data/zz/f$i; i=$((i + 1)); done; rm -f /data/zz/f*; done' \
+		app churn local >/dev/null
+	ready deployment churn
+	head -c 40000000 /dev/urandom >"$(claim_dir churn)/aa-bulk"
+	vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" 2>"$SIM_DIR/stderr" ||
+		fail "migrate failed: $(tail -3 "$SIM_DIR/stderr")"
+	events_of note "$SIM_DIR/events.json" | grep -q "files vanished during warm pass" ||
+		fail "no warm pass saw files vanish: the test proves nothing"
+	! events_of warning "$SIM_DIR/events.json" | grep -q "warm copy of default/churn failed" ||
+		fail "a warm pass that saw files vanish was taken for a failed warm copy"
+	local warm final
+	warm=$(events_of copy-done "$SIM_DIR/events.json" | jq -s '[.[] | select(.pass == "warm") | .transferred] | first')
+	final=$(events_of copy-done "$SIM_DIR/events.json" | jq -s '[.[] | select(.pass == "final") | .transferred] | first')
+	[ "$final" -lt "$warm" ] || fail "the final pass sent $final bytes, the first warm one $warm"
+	assert_eq "1 0" "$(events_of verify-done "$SIM_DIR/events.json" | jq -r '"\(.attempt) \(.differences)"')" \
+		"the final pass's verification"
+	no_leftovers
+}
+
 # The final copy after a warm copy runs in a pod started before the stop: its deletion, once the
 # application has stopped, starts the final pass, which brings every change (its verification
 # finds no difference), and no pod is started during the downtime.
