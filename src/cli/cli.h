@@ -14,7 +14,7 @@
 
 /* Exit codes of every subcommand. */
 enum {
-	VS_EXIT_OK = 0,     /* done */
+	VS_EXIT_OK = 0,	    /* done */
 	VS_EXIT_FAILED = 1, /* the operation failed; the message says why */
 	VS_EXIT_USAGE = 2,  /* bad usage; nothing was changed */
 };

@@ -8,8 +8,8 @@
 #include "kube/kube.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,9 +17,33 @@
 #define MIGRATE_DEFAULT_IMAGE "eeacms/rsync:2.3"
 
 enum migrate_flag {
-	F_SOURCE = 256, F_DEST, F_NAMESPACE, F_IMAGE, F_RSYNC_FLAGS, F_SET_DEFAULTS, F_VERBOSE, F_SKIP_SOURCE,
-	F_PREFLIGHT_ONLY, F_SKIP_PREFLIGHT, F_POD_READY, F_DELETE_PV, F_KUBECONFIG, F_CONTEXT, F_PVC, F_SELECTOR,
-	F_DRY_RUN, F_OUTPUT, F_YES, F_BARE_PODS, F_KEEP_STS, F_READY, F_STATE_NS, F_VERIFY, F_PARALLEL, F_NO_WARM, F_HELP,
+	F_SOURCE = 256,
+	F_DEST,
+	F_NAMESPACE,
+	F_IMAGE,
+	F_RSYNC_FLAGS,
+	F_SET_DEFAULTS,
+	F_VERBOSE,
+	F_SKIP_SOURCE,
+	F_PREFLIGHT_ONLY,
+	F_SKIP_PREFLIGHT,
+	F_POD_READY,
+	F_DELETE_PV,
+	F_KUBECONFIG,
+	F_CONTEXT,
+	F_PVC,
+	F_SELECTOR,
+	F_DRY_RUN,
+	F_OUTPUT,
+	F_YES,
+	F_BARE_PODS,
+	F_KEEP_STS,
+	F_READY,
+	F_STATE_NS,
+	F_VERIFY,
+	F_PARALLEL,
+	F_NO_WARM,
+	F_HELP,
 };
 
 static const struct option migrate_options[] = {
@@ -64,7 +88,8 @@ static const char migrate_help[] =
 	"  --source-sc NAME                 class to migrate from (required)\n"
 	"  --dest-sc NAME                   class to migrate to (required)\n"
 	"  --namespace NS                   only migrate claims in this namespace\n"
-	"  --rsync-image IMAGE              image of the copy pods, with rsync and sh on its path (" MIGRATE_DEFAULT_IMAGE ")\n"
+	"  --rsync-image IMAGE              image of the copy pods, with rsync and sh on its path "
+	"(" MIGRATE_DEFAULT_IMAGE ")\n"
 	"  --rsync-flags A,B                comma-separated extra rsync flags, appended\n"
 	"  --set-defaults                   make --dest-sc the default class (it must be --source-sc or none now)\n"
 	"  --verbose-copy                   show rsync's output instead of a progress line\n"
@@ -84,24 +109,36 @@ static const char migrate_help[] =
 	"  --delete-bare-pods               allow deleting pods that no controller owns; they do not come back\n"
 	"  --keep-statefulsets              do not recreate StatefulSets with claim templates in --dest-sc\n"
 	"  --ready-timeout SECONDS          workloads (and running Jobs) must be ready (done) within this (600)\n"
-	"  --state-namespace NS             where the migration's journal (a ConfigMap) is kept (" VS_JOURNAL_NAMESPACE ")\n"
+	"  --state-namespace NS             where the migration's journal (a ConfigMap) is kept (" VS_JOURNAL_NAMESPACE
+	")\n"
 	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
 	"                                   must find no difference by size and time, or also by content\n"
 	"                                   (checksum: every file is read on both sides) (size-time)\n"
-	"  --parallel N                     groups in flight at once, 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
-	"                                   takes pods, at most 8: each node copies two volumes at a time)\n"
-	"  --no-warm-copy                   stop each group's workloads first and copy everything then; by\n"
-	"                                   default a first copy runs beside the application while it still\n"
-	"                                   runs, and only what changed is copied after the stop\n"
-	"\n"
-	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
-	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
-	"matches no node and restored; CronJobs are suspended and restored; a running Job that mounts a\n"
-	"claim is waited for (up to --ready-timeout) because stopping it would lose its work, and its\n"
-	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
-	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
-	"\n"
-	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
+	"  --parallel N                     groups in flight at once, 1 to " VS_STR(
+		VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
+					 "                                   takes pods, at most 8: each node copies "
+					 "two volumes at a time)\n"
+					 "  --no-warm-copy                   stop each group's workloads first and "
+					 "copy everything then; by\n"
+					 "                                   default a first copy runs beside the "
+					 "application while it still\n"
+					 "                                   runs, and only what changed is copied "
+					 "after the stop\n"
+					 "\n"
+					 "Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the "
+					 "scale is kept in the\n"
+					 "annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a "
+					 "node selector that\n"
+					 "matches no node and restored; CronJobs are suspended and restored; a running "
+					 "Job that mounts a\n"
+					 "claim is waited for (up to --ready-timeout) because stopping it would lose "
+					 "its work, and its\n"
+					 "finished pods are deleted because they hold the claim. Pods with no "
+					 "controller are refused\n"
+					 "unless --delete-bare-pods. Volumes of the class without a claim are listed "
+					 "and left alone.\n"
+					 "\n"
+					 "Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
 
 struct migrate_cmd {
 	vs_migrate_opts m;
@@ -220,11 +257,8 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 		if (vs_verify_mode_parse(v, &m->m.verify, NULL) < 0)
 			return migrate_usage("--verify %s: expected size-time or checksum", v);
 		return 0;
-	case F_PARALLEL:
-		return migrate_parallel(v, &m->m.parallel);
-	case F_NO_WARM:
-		m->m.warm_copy = false;
-		return 0;
+	case F_PARALLEL: return migrate_parallel(v, &m->m.parallel);
+	case F_NO_WARM: m->m.warm_copy = false; return 0;
 	case F_OUTPUT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return migrate_usage("--output %s: expected text or json", v);
@@ -276,7 +310,6 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 	free(m->pvcs);
 }
 
-
 /* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
  * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
  * no answer at all (end of input) is false. */
@@ -327,7 +360,8 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	} else if (plan->npvcs == 0 && !plan->change_default) {
 		vs_out_message(o, "done", "Nothing to migrate.");
 	} else if (!migrate_ask(f->yes, o,
-				"\nProceed with the migration? The workloads listed are stopped while their claims are switched.",
+				"\nProceed with the migration? The workloads listed are stopped while their claims are "
+				"switched.",
 				false)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
@@ -350,7 +384,7 @@ static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd
 	vs_error_clear(&err);
 	if (vs_journal_list(c, m->state_ns, &list, &err) < 0)
 		return NULL; /* no journal to read is no unfinished migration; the run itself reports errors */
-	json_array_foreach(json_object_get(list, "items"), i, cm) {
+	json_array_foreach (json_object_get(list, "items"), i, cm) {
 		json_t *mig = vs_journal_decode(cm);
 		const json_t *opts = json_object_get(vs_json_path(mig, "plan"), "options");
 		const char *phase = vs_json_str_or(mig, "phase", "");
@@ -367,8 +401,11 @@ static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
-	vs_cli_run_flags f = { .state_ns = m->state_ns, .dry_run = m->dry_run, .yes = m->yes,
-			       .preflight_only = m->preflight_only, .skip_preflight = m->skip_preflight };
+	vs_cli_run_flags f = { .state_ns = m->state_ns,
+			       .dry_run = m->dry_run,
+			       .yes = m->yes,
+			       .preflight_only = m->preflight_only,
+			       .skip_preflight = m->skip_preflight };
 	char *id = migrate_find_unfinished(c, m), *line;
 	int rc;
 
@@ -376,7 +413,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 		vs_error err;
 		vs_error_clear(&err);
 		if (vs_migrate_adopt_pvmigrate(c, &m->m, vs_out_event, o, &err) < 0)
-			return vs_out_error(o, "migrate", "finishing what pvmigrate left (nothing else was changed)", &err);
+			return vs_out_error(o, "migrate", "finishing what pvmigrate left (nothing else was changed)",
+					    &err);
 	}
 	if (!id || m->dry_run || m->preflight_only) {
 		free(id);
@@ -387,14 +425,18 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	bool resume = migrate_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
-		vs_cli_common common = { .kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id };
-		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
+		vs_cli_common common = {
+			.kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id
+		};
+		line = vs_xasprintf(
+			"==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resume", line);
 		rc = vs_cli_resume(c, &common, o);
 	} else {
-		line = vs_xasprintf("Not resumed. 'volshift resume %s' finishes it, 'volshift rollback %s' undoes it; a new "
-				    "migration of these classes can start once it has done either.",
-				    id, id);
+		line = vs_xasprintf(
+			"Not resumed. 'volshift resume %s' finishes it, 'volshift rollback %s' undoes it; a new "
+			"migration of these classes can start once it has done either.",
+			id, id);
 		vs_out_message(o, "cancelled", line);
 		rc = VS_EXIT_FAILED;
 	}

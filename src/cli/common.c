@@ -12,10 +12,15 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 {
 	enum { O_KUBECONFIG = 256, O_CONTEXT, O_STATE_NS, O_OUTPUT, O_FORCE, O_YES, O_WATCH, O_MIGRATE_BACK, O_HELP };
 	static const struct option options[] = {
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG }, { "context", required_argument, NULL, O_CONTEXT },
-		{ "state-namespace", required_argument, NULL, O_STATE_NS }, { "output", required_argument, NULL, O_OUTPUT },
-		{ "force", no_argument, NULL, O_FORCE },		      { "yes", no_argument, NULL, O_YES },
-		{ "watch", no_argument, NULL, O_WATCH },		      { "migrate-back", no_argument, NULL, O_MIGRATE_BACK },		      { "help", no_argument, NULL, O_HELP },
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "state-namespace", required_argument, NULL, O_STATE_NS },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "watch", no_argument, NULL, O_WATCH },
+		{ "migrate-back", no_argument, NULL, O_MIGRATE_BACK },
+		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -42,15 +47,16 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 			break;
 		case O_HELP: fputs(help, stdout); return -1;
 		default:
-			fprintf(stderr, "volshift %s: unknown flag or missing value: %s\n%s", argv[0], argv[optind - 1], help);
+			fprintf(stderr, "volshift %s: unknown flag or missing value: %s\n%s", argv[0], argv[optind - 1],
+				help);
 			return VS_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		c->id = argv[optind++];
 	if (optind < argc || (id_mode == VS_CLI_ID_REQUIRED && !c->id)) {
-		fprintf(stderr, "volshift %s: %s\n%s", argv[0], c->id ? "too many arguments" : "the migration ID is required",
-			help);
+		fprintf(stderr, "volshift %s: %s\n%s", argv[0],
+			c->id ? "too many arguments" : "the migration ID is required", help);
 		return VS_EXIT_USAGE;
 	}
 	return VS_EXIT_OK;
@@ -89,7 +95,8 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
 			 vs_out *o)
 {
-	json_t *frozen = json_pack("{s:o, s:o}", "plan", vs_plan_to_json(plan), "options", vs_migrate_opts_to_json(opts));
+	json_t *frozen =
+		json_pack("{s:o, s:o}", "plan", vs_plan_to_json(plan), "options", vs_migrate_opts_to_json(opts));
 	vs_journal *j = NULL;
 	vs_error err;
 	int rc;

@@ -32,15 +32,15 @@ typedef struct vs_plan_input {
 } vs_plan_input;
 
 typedef struct vs_plan_opts {
-	const char *source_sc;           /* required */
-	const char *dest_sc;             /* required */
-	const char *namespace;           /* NULL: every namespace */
-	const char *const *pvcs;         /* "NAMESPACE/NAME" filters, or NULL */
+	const char *source_sc;	 /* required */
+	const char *dest_sc;	 /* required */
+	const char *namespace;	 /* NULL: every namespace */
+	const char *const *pvcs; /* "NAMESPACE/NAME" filters, or NULL */
 	size_t npvcs;
-	const char *selector;            /* label selector on claims, or NULL */
-	bool skip_source_validation;     /* the source class may be missing */
-	bool set_defaults;               /* make the destination the default class */
-	bool delete_bare_pods;           /* pods with no controller may be deleted (they are not recreated) */
+	const char *selector;	     /* label selector on claims, or NULL */
+	bool skip_source_validation; /* the source class may be missing */
+	bool set_defaults;	     /* make the destination the default class */
+	bool delete_bare_pods;	     /* pods with no controller may be deleted (they are not recreated) */
 } vs_plan_opts;
 
 enum vs_workload_kind {
@@ -61,8 +61,8 @@ typedef struct vs_plan_workload {
 	enum vs_workload_kind kind;
 	char *ns;
 	char *name;
-	long replicas;      /* the scale to restore (Deployment, StatefulSet, ReplicaSet); else 0 */
-	bool running;       /* a Job with active pods, or a bare pod */
+	long replicas; /* the scale to restore (Deployment, StatefulSet, ReplicaSet); else 0 */
+	bool running;  /* a Job with active pods, or a bare pod */
 } vs_plan_workload;
 
 /* One claim to move. */
@@ -70,30 +70,30 @@ typedef struct vs_plan_pvc {
 	char *ns;
 	char *name;
 	char *uid;
-	char *pv;               /* the source volume */
-	char *request;          /* the source claim's storage request ("10Gi") */
-	char *capacity;         /* the source volume's capacity */
-	json_t *access_modes;   /* the source claim's modes (array, owned) */
+	char *pv;		/* the source volume */
+	char *request;		/* the source claim's storage request ("10Gi") */
+	char *capacity;		/* the source volume's capacity */
+	json_t *access_modes;	/* the source claim's modes (array, owned) */
 	char *dest_access_mode; /* from kurl.sh/pvcmigrate-destinationaccessmode, or NULL */
-	char *node;             /* the node a node-local source volume is on, or NULL */
-	char *temp_name;        /* the destination claim while copying: NAME-pvcmigrate (shortened) */
-	char *copy_pod;         /* the copy pod: migrate-NAME (shortened) */
-	char *warm_node;        /* where a warm copy runs (the application's node), or NULL: anywhere */
-	char *cold_reason;      /* why this claim gets no warm copy, or NULL */
-	size_t group;           /* index into vs_plan.groups */
+	char *node;		/* the node a node-local source volume is on, or NULL */
+	char *temp_name;	/* the destination claim while copying: NAME-pvcmigrate (shortened) */
+	char *copy_pod;		/* the copy pod: migrate-NAME (shortened) */
+	char *warm_node;	/* where a warm copy runs (the application's node), or NULL: anywhere */
+	char *cold_reason;	/* why this claim gets no warm copy, or NULL */
+	size_t group;		/* index into vs_plan.groups */
 } vs_plan_pvc;
 
 /* Claims that must be switched together, and the workloads to stop while they are. */
 typedef struct vs_plan_group {
-	size_t *pvcs;       /* indexes into vs_plan.pvcs */
+	size_t *pvcs; /* indexes into vs_plan.pvcs */
 	size_t npvcs;
-	size_t *workloads;  /* indexes into vs_plan.workloads */
+	size_t *workloads; /* indexes into vs_plan.workloads */
 	size_t nworkloads;
 } vs_plan_group;
 
 /* Why a claim (or the whole migration, when name is NULL) cannot be migrated. */
 typedef struct vs_plan_problem {
-	char *ns;     /* NULL for the whole migration */
+	char *ns; /* NULL for the whole migration */
 	char *name;
 	char *reason;
 } vs_plan_problem;
@@ -105,12 +105,12 @@ typedef struct vs_plan {
 	size_t nworkloads;
 	vs_plan_group *groups;
 	size_t ngroups;
-	vs_plan_problem *problems;   /* nothing may change while there are any */
+	vs_plan_problem *problems; /* nothing may change while there are any */
 	size_t nproblems;
-	char **warnings;             /* things skipped on purpose (a PV without a claim, ...) */
+	char **warnings; /* things skipped on purpose (a PV without a claim, ...) */
 	size_t nwarnings;
-	char *current_default;       /* the default class now, or NULL */
-	bool change_default;         /* --set-defaults will move the default to the destination */
+	char *current_default; /* the default class now, or NULL */
+	bool change_default;   /* --set-defaults will move the default to the destination */
 } vs_plan;
 
 /*
@@ -155,16 +155,16 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 
 /* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
 
-#define VS_MIGRATE_LABEL "kurl.sh/pvcmigrate"                  /* on temporary claims and copy pods */
-#define VS_MIGRATE_ACCESS_ANNOTATION "kurl.sh/pvcmigrate-destinationaccessmode" /* set by users on claims */
+#define VS_MIGRATE_LABEL		    "kurl.sh/pvcmigrate" /* on temporary claims and copy pods */
+#define VS_MIGRATE_ACCESS_ANNOTATION	    "kurl.sh/pvcmigrate-destinationaccessmode" /* set by users on claims */
 #define VS_MIGRATE_DEFAULT_CLASS_ANNOTATION "storageclass.kubernetes.io/is-default-class"
-#define VS_MIGRATE_KIND_LABEL "kurl.sh/pvcmigrate-kind"        /* "dest" on temporary claims */
-#define VS_MIGRATE_SCALE_ANNOTATION "kurl.sh/pvcmigrate-scale" /* a stopped workload's original scale */
-#define VS_MIGRATE_RECLAIM_ANNOTATION "kurl.sh/pvcmigrate-reclaim" /* reclaim policy to give the new PV */
-#define VS_MIGRATE_OWN_RECLAIM_ANNOTATION "volshift.io/original-reclaim-policy" /* a PV's own, before Retain */
-#define VS_MIGRATE_NODE_SELECTOR_ANNOTATION "volshift.io/original-node-selector" /* a stopped DaemonSet's */
-#define VS_MIGRATE_SUSPEND_ANNOTATION "volshift.io/original-suspend"             /* a stopped CronJob's */
-#define VS_MIGRATE_STOP_NODE_LABEL "volshift.io/stopped-for-migration"          /* matches no node */
+#define VS_MIGRATE_KIND_LABEL		    "kurl.sh/pvcmigrate-kind"	 /* "dest" on temporary claims */
+#define VS_MIGRATE_SCALE_ANNOTATION	    "kurl.sh/pvcmigrate-scale"	 /* a stopped workload's original scale */
+#define VS_MIGRATE_RECLAIM_ANNOTATION	    "kurl.sh/pvcmigrate-reclaim" /* reclaim policy to give the new PV */
+#define VS_MIGRATE_OWN_RECLAIM_ANNOTATION   "volshift.io/original-reclaim-policy" /* a PV's own, before Retain */
+#define VS_MIGRATE_NODE_SELECTOR_ANNOTATION "volshift.io/original-node-selector"  /* a stopped DaemonSet's */
+#define VS_MIGRATE_SUSPEND_ANNOTATION	    "volshift.io/original-suspend"	  /* a stopped CronJob's */
+#define VS_MIGRATE_STOP_NODE_LABEL	    "volshift.io/stopped-for-migration"	  /* matches no node */
 
 /* ---- the cluster's objects ------------------------------------------------------------------- */
 
@@ -206,17 +206,17 @@ unsigned vs_migrate_default_parallel(const vs_plan_input *in);
 
 typedef struct vs_migrate_opts {
 	vs_plan_opts plan;
-	const char *rsync_image;            /* image of copy and probe pods; must have rsync and sh */
-	const char *const *rsync_flags;     /* extra rsync arguments, appended; borrowed */
+	const char *rsync_image;	/* image of copy and probe pods; must have rsync and sh */
+	const char *const *rsync_flags; /* extra rsync arguments, appended; borrowed */
 	size_t nrsync_flags;
-	bool verbose_copy;                  /* stream rsync's output as "copy-log" events */
-	bool keep_statefulsets;             /* do not recreate StatefulSets with the destination class */
-	enum vs_verify_mode verify;         /* how each copy is checked before its swap */
-	int64_t pod_ready_timeout_ms;       /* probe and copy pods must be running within this */
-	int64_t delete_pv_timeout_ms;       /* claims and volumes must bind, release and go within this */
-	int64_t ready_timeout_ms;           /* workloads must be ready again within this */
-	unsigned parallel;                  /* groups in flight at once (>= 1) */
-	bool warm_copy;                     /* copy while the applications run, then only the changes */
+	bool verbose_copy;	      /* stream rsync's output as "copy-log" events */
+	bool keep_statefulsets;	      /* do not recreate StatefulSets with the destination class */
+	enum vs_verify_mode verify;   /* how each copy is checked before its swap */
+	int64_t pod_ready_timeout_ms; /* probe and copy pods must be running within this */
+	int64_t delete_pv_timeout_ms; /* claims and volumes must bind, release and go within this */
+	int64_t ready_timeout_ms;     /* workloads must be ready again within this */
+	unsigned parallel;	      /* groups in flight at once (>= 1) */
+	bool warm_copy;		      /* copy while the applications run, then only the changes */
 } vs_migrate_opts;
 
 /*
@@ -233,8 +233,8 @@ typedef struct vs_migrate_opts {
  * passNumber}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc, mode,
  * attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv,
  * newPv}, "pv-deleted" {pv, reclaim}, "statefulset-recreated" {namespace, name}, "default-class"
- * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in flight)}. The event is
- * borrowed for the call; calls never overlap (groups in flight take turns).
+ * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in
+ * flight)}. The event is borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
 
@@ -299,12 +299,12 @@ int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error
 /* ---- rsync's progress (pure, exposed for tests) ----------------------------------------------- */
 
 typedef struct vs_rsync_progress {
-	int64_t bytes;     /* bytes transferred so far */
-	int percent;       /* 0..100 */
-	char rate[24];     /* "28.46MB/s" */
-	char eta[16];      /* "0:00:12" */
-	long files_done;   /* xfr#N */
-	long files_left;   /* to-chk=LEFT/TOTAL */
+	int64_t bytes;	 /* bytes transferred so far */
+	int percent;	 /* 0..100 */
+	char rate[24];	 /* "28.46MB/s" */
+	char eta[16];	 /* "0:00:12" */
+	long files_done; /* xfr#N */
+	long files_left; /* to-chk=LEFT/TOTAL */
 	long files_total;
 } vs_rsync_progress;
 

@@ -38,7 +38,9 @@ struct plan_builder {
 
 const char *vs_workload_kind_name(enum vs_workload_kind kind)
 {
-	static const char *names[] = { "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "CronJob", "Job", "Pod" };
+	static const char *names[] = {
+		"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "CronJob", "Job", "Pod"
+	};
 
 	return names[kind];
 }
@@ -53,7 +55,7 @@ static json_t *plan_find(const json_t *list, const char *ns, const char *name)
 	size_t i;
 	json_t *item;
 
-	json_array_foreach(plan_items(list), i, item) {
+	json_array_foreach (plan_items(list), i, item) {
 		const char *ins = vs_json_str(item, "metadata.namespace");
 		if (strcmp(vs_json_str_or(item, "metadata.name", ""), name) == 0 &&
 		    (!ns || (ins && strcmp(ins, ns) == 0)))
@@ -99,12 +101,13 @@ static void plan_check_classes(struct plan_builder *b)
 	size_t i;
 	json_t *sc;
 
-	json_array_foreach(plan_items(b->in->storage_classes), i, sc) {
+	json_array_foreach (plan_items(b->in->storage_classes), i, sc) {
 		if (plan_is_default(sc) && !b->plan->current_default)
 			b->plan->current_default = vs_xstrdup(vs_json_str(sc, "metadata.name"));
 	}
 	if (!plan_find(b->in->storage_classes, NULL, o->dest_sc))
-		plan_problem(b, NULL, NULL, "destination StorageClass \"%s\" does not exist; create it first", o->dest_sc);
+		plan_problem(b, NULL, NULL, "destination StorageClass \"%s\" does not exist; create it first",
+			     o->dest_sc);
 	if (!o->skip_source_validation && !plan_find(b->in->storage_classes, NULL, o->source_sc))
 		plan_problem(b, NULL, NULL,
 			     "source StorageClass \"%s\" does not exist; pass --skip-source-validation to migrate "
@@ -132,7 +135,8 @@ static bool plan_pvc_selected(struct plan_builder *b, const json_t *pvc)
 		return false;
 	for (size_t i = 0; i < o->npvcs && !listed; i++) {
 		size_t n = strlen(ns);
-		listed = strncmp(o->pvcs[i], ns, n) == 0 && o->pvcs[i][n] == '/' && strcmp(o->pvcs[i] + n + 1, name) == 0;
+		listed = strncmp(o->pvcs[i], ns, n) == 0 && o->pvcs[i][n] == '/' &&
+			 strcmp(o->pvcs[i] + n + 1, name) == 0;
 	}
 	return listed && vs_selector_matches_labels(b->selector, vs_json_path(pvc, "metadata.labels"));
 }
@@ -146,7 +150,7 @@ static const char *plan_pv_node(const json_t *pv)
 
 	if (json_array_size(terms) != 1)
 		return NULL;
-	json_array_foreach(json_object_get(json_array_get(terms, 0), "matchExpressions"), i, expr) {
+	json_array_foreach (json_object_get(json_array_get(terms, 0), "matchExpressions"), i, expr) {
 		const char *key = vs_json_str(expr, "key"), *op = vs_json_str(expr, "operator");
 		json_t *values = json_object_get(expr, "values");
 		if (key && op && strcmp(key, "kubernetes.io/hostname") == 0 && strcmp(op, "In") == 0 &&
@@ -171,12 +175,14 @@ static void plan_check_node(struct plan_builder *b, const char *ns, const char *
 		return;
 	n = plan_find(b->in->nodes, NULL, node);
 	if (!n)
-		plan_problem(b, ns, name, "its volume is local to node %s, which no longer exists; the data cannot be "
-					  "reached",
+		plan_problem(b, ns, name,
+			     "its volume is local to node %s, which no longer exists; the data cannot be "
+			     "reached",
 			     node);
 	else if (vs_json_bool(n, "spec.unschedulable", false))
-		plan_problem(b, ns, name, "its volume is local to node %s, which is cordoned, so no copy pod can run "
-					  "there; uncordon it (kubectl uncordon %s)",
+		plan_problem(b, ns, name,
+			     "its volume is local to node %s, which is cordoned, so no copy pod can run "
+			     "there; uncordon it (kubectl uncordon %s)",
 			     node, node);
 }
 
@@ -189,7 +195,7 @@ static void plan_check_capacity(struct plan_builder *b, const char *ns, const ch
 
 	if (vs_quantity_parse(size, &need, NULL) < 0)
 		return;
-	json_array_foreach(plan_items(b->in->csi_capacities), i, cap) {
+	json_array_foreach (plan_items(b->in->csi_capacities), i, cap) {
 		int64_t have = 0;
 		const char *cls = vs_json_str(cap, "storageClassName");
 		const char *avail = vs_json_str(cap, "maximumVolumeSize");
@@ -204,8 +210,9 @@ static void plan_check_capacity(struct plan_builder *b, const char *ns, const ch
 		char want[32], got[32];
 		vs_bytes_format(need, want);
 		vs_bytes_format(best, got);
-		plan_problem(b, ns, name, "needs %s but the destination class %s has at most %s free on any node "
-					  "(CSIStorageCapacity)",
+		plan_problem(b, ns, name,
+			     "needs %s but the destination class %s has at most %s free on any node "
+			     "(CSIStorageCapacity)",
 			     want, b->opts->dest_sc, got);
 	}
 }
@@ -355,9 +362,10 @@ static void plan_collect_pvcs(struct plan_builder *b)
 	size_t i;
 	json_t *pv;
 
-	json_array_foreach(plan_items(b->in->pvs), i, pv) {
+	json_array_foreach (plan_items(b->in->pvs), i, pv) {
 		const char *cls = vs_json_str(pv, "spec.storageClassName"), *name = vs_json_str(pv, "metadata.name");
-		const char *cns = vs_json_str(pv, "spec.claimRef.namespace"), *cname = vs_json_str(pv, "spec.claimRef.name");
+		const char *cns = vs_json_str(pv, "spec.claimRef.namespace"),
+			   *cname = vs_json_str(pv, "spec.claimRef.name");
 		const char *cuid = vs_json_str(pv, "spec.claimRef.uid");
 		json_t *pvc;
 
@@ -367,8 +375,9 @@ static void plan_collect_pvcs(struct plan_builder *b)
 		if (pvc && cuid && strcmp(cuid, vs_json_str_or(pvc, "metadata.uid", "")) != 0)
 			pvc = NULL;
 		if (!pvc) {
-			plan_warn(b, "PersistentVolume %s (class %s, %s) has no claim: skipped; volshift moves claimed "
-				     "volumes, bind it to a claim to migrate it",
+			plan_warn(b,
+				  "PersistentVolume %s (class %s, %s) has no claim: skipped; volshift moves claimed "
+				  "volumes, bind it to a claim to migrate it",
 				  name, cls, vs_json_str_or(pv, "status.phase", "no phase"));
 			continue;
 		}
@@ -396,8 +405,9 @@ static size_t plan_workload(struct plan_builder *b, enum vs_workload_kind kind, 
 		    strcmp(plan->workloads[i].name, name) == 0)
 			return i;
 	w = PLAN_PUSH(plan->workloads, plan->nworkloads);
-	*w = (vs_plan_workload){ .kind = kind, .ns = vs_xstrdup(ns), .name = vs_xstrdup(name), .replicas = replicas,
-				 .running = running };
+	*w = (vs_plan_workload){
+		.kind = kind, .ns = vs_xstrdup(ns), .name = vs_xstrdup(name), .replicas = replicas, .running = running
+	};
 	return plan->nworkloads - 1;
 }
 
@@ -407,7 +417,7 @@ static bool plan_controller(const json_t *obj, const char **kind, const char **n
 	size_t i;
 	json_t *ref;
 
-	json_array_foreach(vs_json_path(obj, "metadata.ownerReferences"), i, ref) {
+	json_array_foreach (vs_json_path(obj, "metadata.ownerReferences"), i, ref) {
 		if (vs_json_bool(ref, "controller", false)) {
 			*kind = vs_json_str(ref, "kind");
 			*name = vs_json_str(ref, "name");
@@ -429,7 +439,8 @@ char *vs_plan_modes_text(const json_t *modes)
 	json_t *m;
 
 	vs_buf_init(&b, 0);
-	json_array_foreach(modes, i, m) vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
+	json_array_foreach (modes, i, m)
+		vs_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
 	return vs_buf_steal(&b);
 }
 
@@ -472,7 +483,8 @@ static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_
 		if (owner && plan_controller(owner, &okind, &oname) && strcmp(okind, "Deployment") == 0) {
 			json_t *d = plan_find(b->in->deployments, ns, oname);
 			if (d)
-				return (ssize_t)plan_workload(b, VS_WORKLOAD_DEPLOYMENT, ns, oname, plan_replicas(d), false);
+				return (ssize_t)plan_workload(b, VS_WORKLOAD_DEPLOYMENT, ns, oname, plan_replicas(d),
+							      false);
 		} else if (owner) {
 			return (ssize_t)plan_workload(b, VS_WORKLOAD_REPLICASET, ns, name, plan_replicas(owner), false);
 		}
@@ -487,8 +499,9 @@ static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_
 			plan_link(b, plan_workload(b, VS_WORKLOAD_CRONJOB, ns, oname, 0, false), pvc);
 		return (ssize_t)plan_workload(b, VS_WORKLOAD_JOB, ns, name, 0, active);
 	}
-	plan_problem(b, p->ns, p->name, "pod %s mounts it and is controlled by %s %s, which volshift cannot stop and "
-					"restart",
+	plan_problem(b, p->ns, p->name,
+		     "pod %s mounts it and is controlled by %s %s, which volshift cannot stop and "
+		     "restart",
 		     pod_name, kind, name);
 	return -1;
 }
@@ -523,9 +536,9 @@ static void plan_collect_pods(struct plan_builder *b)
 	size_t i, j;
 	json_t *pod, *vol;
 
-	json_array_foreach(plan_items(b->in->pods), i, pod) {
+	json_array_foreach (plan_items(b->in->pods), i, pod) {
 		const char *ns = vs_json_str(pod, "metadata.namespace");
-		json_array_foreach(vs_json_path(pod, "spec.volumes"), j, vol) {
+		json_array_foreach (vs_json_path(pod, "spec.volumes"), j, vol) {
 			const char *claim = vs_json_str(vol, "persistentVolumeClaim.claimName");
 			ssize_t pvc = claim && ns ? plan_pvc_index(b->plan, ns, claim) : -1;
 			if (pvc < 0)
@@ -549,7 +562,8 @@ static void plan_choose_warm(struct plan_builder *b)
 			      vs_json_array_has_str(p->access_modes, "ReadOnlyMany");
 		if (vs_json_array_has_str(p->access_modes, "ReadWriteOncePod")) {
 			free(p->cold_reason);
-			p->cold_reason = vs_xstrdup("ReadWriteOncePod: no second pod may mount it while its application runs");
+			p->cold_reason =
+				vs_xstrdup("ReadWriteOncePod: no second pod may mount it while its application runs");
 		}
 		if (p->cold_reason || p->node || shared) {
 			free(p->warm_node);
@@ -563,7 +577,7 @@ bool vs_plan_spec_mounts(const json_t *pod_spec, const char *claim)
 	size_t i;
 	json_t *vol;
 
-	json_array_foreach(json_object_get(pod_spec, "volumes"), i, vol) {
+	json_array_foreach (json_object_get(pod_spec, "volumes"), i, vol) {
 		const char *name = vs_json_str(vol, "persistentVolumeClaim.claimName");
 		if (name && strcmp(name, claim) == 0)
 			return true;
@@ -580,8 +594,10 @@ static void plan_collect_templates(struct plan_builder *b)
 	static const struct {
 		enum vs_workload_kind kind;
 		const char *spec;
-	} kinds[] = { { VS_WORKLOAD_DEPLOYMENT, "spec.template.spec" },   { VS_WORKLOAD_STATEFULSET, "spec.template.spec" },
-		      { VS_WORKLOAD_REPLICASET, "spec.template.spec" },   { VS_WORKLOAD_DAEMONSET, "spec.template.spec" },
+	} kinds[] = { { VS_WORKLOAD_DEPLOYMENT, "spec.template.spec" },
+		      { VS_WORKLOAD_STATEFULSET, "spec.template.spec" },
+		      { VS_WORKLOAD_REPLICASET, "spec.template.spec" },
+		      { VS_WORKLOAD_DAEMONSET, "spec.template.spec" },
 		      { VS_WORKLOAD_CRONJOB, "spec.jobTemplate.spec.template.spec" } };
 	const json_t *lists[] = { b->in->deployments, b->in->statefulsets, b->in->replicasets, b->in->daemonsets,
 				  b->in->cronjobs };
@@ -590,16 +606,21 @@ static void plan_collect_templates(struct plan_builder *b)
 	json_t *w;
 
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		json_array_foreach(plan_items(lists[k]), i, w) {
+		json_array_foreach (plan_items(lists[k]), i, w) {
 			const char *ns = vs_json_str(w, "metadata.namespace"), *name = vs_json_str(w, "metadata.name");
-			if (!ns || !name || (kinds[k].kind == VS_WORKLOAD_REPLICASET && plan_controller(w, &okind, &oname)))
+			if (!ns || !name ||
+			    (kinds[k].kind == VS_WORKLOAD_REPLICASET && plan_controller(w, &okind, &oname)))
 				continue;
 			for (size_t p = 0; p < b->plan->npvcs; p++) {
 				const vs_plan_pvc *c = &b->plan->pvcs[p];
-				if (strcmp(c->ns, ns) != 0 || !vs_plan_spec_mounts(vs_json_path(w, kinds[k].spec), c->name))
+				if (strcmp(c->ns, ns) != 0 ||
+				    !vs_plan_spec_mounts(vs_json_path(w, kinds[k].spec), c->name))
 					continue;
 				bool scaled = kinds[k].kind <= VS_WORKLOAD_REPLICASET;
-				plan_link(b, plan_workload(b, kinds[k].kind, ns, name, scaled ? plan_replicas(w) : 0, false), p);
+				plan_link(
+					b,
+					plan_workload(b, kinds[k].kind, ns, name, scaled ? plan_replicas(w) : 0, false),
+					p);
 			}
 		}
 	}
@@ -611,9 +632,9 @@ static void plan_collect_statefulset_claims(struct plan_builder *b)
 	size_t i, j;
 	json_t *sts, *tmpl;
 
-	json_array_foreach(plan_items(b->in->statefulsets), i, sts) {
+	json_array_foreach (plan_items(b->in->statefulsets), i, sts) {
 		const char *ns = vs_json_str(sts, "metadata.namespace"), *name = vs_json_str(sts, "metadata.name");
-		json_array_foreach(vs_json_path(sts, "spec.volumeClaimTemplates"), j, tmpl) {
+		json_array_foreach (vs_json_path(sts, "spec.volumeClaimTemplates"), j, tmpl) {
 			char *prefix = vs_xasprintf("%s-%s-", vs_json_str(tmpl, "metadata.name"), name);
 			for (size_t k = 0; k < b->plan->npvcs; k++) {
 				const vs_plan_pvc *p = &b->plan->pvcs[k];
@@ -621,7 +642,8 @@ static void plan_collect_statefulset_claims(struct plan_builder *b)
 				if (strcmp(p->ns, ns) != 0 || !vs_str_has_prefix(p->name, prefix) || !*rest ||
 				    strspn(rest, "0123456789") != strlen(rest))
 					continue;
-				size_t w = plan_workload(b, VS_WORKLOAD_STATEFULSET, ns, name, plan_replicas(sts), false);
+				size_t w =
+					plan_workload(b, VS_WORKLOAD_STATEFULSET, ns, name, plan_replicas(sts), false);
 				plan_link(b, w, k);
 			}
 			free(prefix);
@@ -685,7 +707,7 @@ unsigned vs_migrate_default_parallel(const vs_plan_input *in)
 	size_t i, nodes = 0;
 	json_t *n;
 
-	json_array_foreach(plan_items(in->nodes), i, n) {
+	json_array_foreach (plan_items(in->nodes), i, n) {
 		if (!vs_json_bool(n, "spec.unschedulable", false))
 			nodes++;
 	}
@@ -754,8 +776,9 @@ static json_t *plan_pvc_json(const vs_plan_pvc *p)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s, s:s, s:s?, s:s?}", "namespace", p->ns,
 			 "name", p->name, "uid", p->uid, "pv", p->pv, "request", p->request, "capacity", p->capacity,
-			 "accessModes", p->access_modes, "destAccessMode", p->dest_access_mode, "node", p->node, "tempClaim",
-			 p->temp_name, "copyPod", p->copy_pod, "warmNode", p->warm_node, "coldCopy", p->cold_reason);
+			 "accessModes", p->access_modes, "destAccessMode", p->dest_access_mode, "node", p->node,
+			 "tempClaim", p->temp_name, "copyPod", p->copy_pod, "warmNode", p->warm_node, "coldCopy",
+			 p->cold_reason);
 }
 
 static json_t *plan_workload_json(const vs_plan_workload *w)
@@ -773,12 +796,14 @@ json_t *vs_plan_to_json(const vs_plan *plan)
 		for (size_t i = 0; i < plan->groups[g].npvcs; i++)
 			json_array_append_new(pvcs, plan_pvc_json(&plan->pvcs[plan->groups[g].pvcs[i]]));
 		for (size_t i = 0; i < plan->groups[g].nworkloads; i++)
-			json_array_append_new(workloads, plan_workload_json(&plan->workloads[plan->groups[g].workloads[i]]));
+			json_array_append_new(workloads,
+					      plan_workload_json(&plan->workloads[plan->groups[g].workloads[i]]));
 		json_array_append_new(groups, json_pack("{s:o, s:o}", "claims", pvcs, "workloads", workloads));
 	}
 	for (size_t i = 0; i < plan->nproblems; i++)
-		json_array_append_new(problems, json_pack("{s:s?, s:s?, s:s}", "namespace", plan->problems[i].ns, "name",
-							  plan->problems[i].name, "reason", plan->problems[i].reason));
+		json_array_append_new(problems,
+				      json_pack("{s:s?, s:s?, s:s}", "namespace", plan->problems[i].ns, "name",
+						plan->problems[i].name, "reason", plan->problems[i].reason));
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		json_array_append_new(warnings, json_string(plan->warnings[i]));
 	return json_pack("{s:o, s:o, s:o, s:s?, s:b}", "groups", groups, "problems", problems, "warnings", warnings,
@@ -794,7 +819,8 @@ static char *plan_dup_or_null(const json_t *obj, const char *key)
 
 static int plan_pvc_from_json(vs_plan *plan, const json_t *c, size_t group, vs_error *err)
 {
-	static const char *required[] = { "namespace", "name", "uid", "pv", "request", "capacity", "tempClaim", "copyPod" };
+	static const char *required[] = { "namespace", "name",	   "uid",	"pv",
+					  "request",   "capacity", "tempClaim", "copyPod" };
 	vs_plan_pvc *p;
 
 	for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
@@ -835,24 +861,26 @@ int vs_plan_from_json(const json_t *j, vs_plan **out, vs_error *err)
 	json_t *grp, *item;
 	int rc = 0;
 
-	json_array_foreach(json_object_get(j, "groups"), g, grp) {
+	json_array_foreach (json_object_get(j, "groups"), g, grp) {
 		vs_plan_group *pg = PLAN_PUSH(plan->groups, plan->ngroups);
 		*pg = (vs_plan_group){ 0 };
-		json_array_foreach(json_object_get(grp, "claims"), i, item) {
+		json_array_foreach (json_object_get(grp, "claims"), i, item) {
 			if (rc == 0 && (rc = plan_pvc_from_json(plan, item, g, err)) == 0)
 				*PLAN_PUSH(pg->pvcs, pg->npvcs) = plan->npvcs - 1;
 		}
-		json_array_foreach(json_object_get(grp, "workloads"), i, item) {
+		json_array_foreach (json_object_get(grp, "workloads"), i, item) {
 			enum vs_workload_kind kind;
 			if (rc < 0)
 				break;
-			if (plan_workload_kind(vs_json_str(item, "kind"), &kind) < 0 || !vs_json_str(item, "namespace") ||
-			    !vs_json_str(item, "name")) {
-				rc = vs_error_set(err, VS_EINVAL, "journal plan: a workload has no valid kind, namespace or name");
+			if (plan_workload_kind(vs_json_str(item, "kind"), &kind) < 0 ||
+			    !vs_json_str(item, "namespace") || !vs_json_str(item, "name")) {
+				rc = vs_error_set(err, VS_EINVAL,
+						  "journal plan: a workload has no valid kind, namespace or name");
 				break;
 			}
 			vs_plan_workload *w = PLAN_PUSH(plan->workloads, plan->nworkloads);
-			*w = (vs_plan_workload){ .kind = kind, .ns = plan_dup_or_null(item, "namespace"),
+			*w = (vs_plan_workload){ .kind = kind,
+						 .ns = plan_dup_or_null(item, "namespace"),
 						 .name = plan_dup_or_null(item, "name"),
 						 .replicas = (long)vs_json_int(item, "replicas", 0),
 						 .running = vs_json_bool(item, "running", false) };
@@ -861,8 +889,9 @@ int vs_plan_from_json(const json_t *j, vs_plan **out, vs_error *err)
 		if (rc == 0 && pg->npvcs == 0)
 			rc = vs_error_set(err, VS_EINVAL, "journal plan: group %zu has no claims", g);
 	}
-	json_array_foreach(json_object_get(j, "warnings"), i, item)
-		*PLAN_PUSH(plan->warnings, plan->nwarnings) = vs_xstrdup(json_string_value(item) ? json_string_value(item) : "");
+	json_array_foreach (json_object_get(j, "warnings"), i, item)
+		*PLAN_PUSH(plan->warnings, plan->nwarnings) =
+			vs_xstrdup(json_string_value(item) ? json_string_value(item) : "");
 	plan->current_default = plan_dup_or_null(j, "currentDefault");
 	plan->change_default = vs_json_bool(j, "changeDefault", false);
 	if (rc < 0) {

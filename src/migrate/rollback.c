@@ -108,11 +108,13 @@ int vs_migrate_rollback(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	for (size_t g = plan->ngroups; g-- > 0 && rc == 0;)
 		rc = rollback_group(&r, g, *kept, err);
 	if (rc == 0)
-		mig_emit(&r, "rolled-back", json_pack("{s:I, s:O}", "pvcs", (json_int_t)(plan->npvcs - json_array_size(*kept)),
-						      "kept", *kept));
+		mig_emit(&r, "rolled-back",
+			 json_pack("{s:I, s:O}", "pvcs", (json_int_t)(plan->npvcs - json_array_size(*kept)), "kept",
+				   *kept));
 	vs_error jerr;
 	vs_error_clear(&jerr);
-	if (vs_journal_set_phase(j, rc == 0 ? "rolled-back" : "rollback-failed", rc ? err->message : NULL, &jerr) < 0 && rc == 0) {
+	if (vs_journal_set_phase(j, rc == 0 ? "rolled-back" : "rollback-failed", rc ? err->message : NULL, &jerr) < 0 &&
+	    rc == 0) {
 		*err = jerr;
 		rc = jerr.code;
 	}
