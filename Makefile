@@ -110,16 +110,22 @@ test: unit e2e
 # Every failpoint: volshift killed there, then resumed (tests/e2e/test_resume.sh).
 FAILPOINTS_ALL := dest:before dest:after warm:before warm:after arm:done stop:before stop:after copy:before copy:after verify:before verify:after swap:before \
 	swap:retained swap:original-deleted swap:temporary-deleted swap:claim-created swap:pinned swap:claim-bound \
-	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after
+	swap:policy-restored swap:after start:before statefulset:saved statefulset:deleted start:after release:before \
+	release:after
 # Every failpoint in every scenario, then all of it again under API faults from volshift-sim, with
 # up to 4 groups in flight and the warm copy on; then a rollback from every failpoint before the
 # workloads start on the destination, also both ways.
 RESUME_SCENARIOS_ALL := deployment statefulset namespaces nodelocal
-ROLLBACK_POINTS_ALL := $(filter-out start:% statefulset:% swap:after,$(FAILPOINTS_ALL))
+ROLLBACK_POINTS_ALL := $(filter-out start:% statefulset:% release:%,$(FAILPOINTS_ALL))
+# Inside a group of two claims (a Deployment with two, a StatefulSet of two replicas): after the
+# first claim's copy, and at every point of the second claim's swap, the first one switched.
+ROLLBACK_GROUP_POINTS_ALL := copy:after@1 verify:after@1 swap:after@1 $(addsuffix @2,$(filter swap:%,$(FAILPOINTS_ALL)))
 faults: all
 	@rc=0; \
-	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
-	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
+	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" \
+		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
+	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" ROLLBACK_API_FAULTS=0.05 \
+		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
 		BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \

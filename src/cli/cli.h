@@ -93,8 +93,9 @@ int vs_cli_cmd_rollback(int argc, char **argv);
 int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
 
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
- * error and return VS_EXIT_FAILED. */
-int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config **cfg, vs_kube_client **c);
+ * error as command cmd's ("migrate") and return VS_EXIT_FAILED. */
+int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,
+		   vs_kube_client **c);
 
 /* ---- user-facing output (output.c) ---- */
 

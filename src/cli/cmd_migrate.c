@@ -214,15 +214,22 @@ static int migrate_seconds(const char *name, const char *v, int64_t *out_ms)
 	return rc;
 }
 
-static void migrate_split_flags(struct migrate_cmd *m, const char *v)
+static int migrate_split_flags(struct migrate_cmd *m, const char *v)
 {
 	char *copy = vs_xstrdup(v), *save = NULL;
+	vs_error err = { 0 };
+	int rc = 0;
 
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (vs_migrate_rsync_flag_check(tok, &err) < 0) {
+			rc = migrate_usage("%s", err.message);
+			break;
+		}
 		m->rsync_flags = vs_xrealloc(m->rsync_flags, (m->nrsync_flags + 1) * sizeof(char *));
 		m->rsync_flags[m->nrsync_flags++] = vs_xstrdup(tok);
 	}
 	free(copy);
+	return rc;
 }
 
 static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const char *v)
@@ -232,7 +239,7 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 	case F_DEST: m->m.plan.dest_sc = v; return 0;
 	case F_NAMESPACE: m->m.plan.namespace = *v ? v : NULL; return 0;
 	case F_IMAGE: m->m.rsync_image = v; return 0;
-	case F_RSYNC_FLAGS: migrate_split_flags(m, v); return 0;
+	case F_RSYNC_FLAGS: return migrate_split_flags(m, v);
 	case F_SET_DEFAULTS: return migrate_bool(name, v, &m->m.plan.set_defaults);
 	case F_VERBOSE: return migrate_bool(name, v, &m->m.verbose_copy);
 	case F_SKIP_SOURCE: return migrate_bool(name, v, &m->m.plan.skip_source_validation);
@@ -458,7 +465,7 @@ int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
 		goto done;
 	}
 	o = vs_out_new(m.json, stdout);
-	rc = vs_cli_connect(m.kubeconfig, m.context, &cfg, &c);
+	rc = vs_cli_connect("migrate", m.kubeconfig, m.context, &cfg, &c);
 	if (rc == VS_EXIT_OK)
 		rc = migrate_run(&m, c, o);
 done:

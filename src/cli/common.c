@@ -62,7 +62,8 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 	return VS_EXIT_OK;
 }
 
-int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config **cfg, vs_kube_client **c)
+int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,
+		   vs_kube_client **c)
 {
 	vs_kube_config_opts co = { .kubeconfig = kubeconfig, .context = context };
 	vs_error err;
@@ -71,7 +72,7 @@ int vs_cli_connect(const char *kubeconfig, const char *context, vs_kube_config *
 	*cfg = NULL;
 	*c = NULL;
 	if (vs_kube_config_load(&co, cfg, &err) < 0 || vs_kube_client_new(*cfg, NULL, c, &err) < 0)
-		return vs_out_error(NULL, "", "cluster configuration", &err);
+		return vs_out_error(NULL, cmd, "cluster configuration", &err);
 	return VS_EXIT_OK;
 }
 
@@ -160,7 +161,7 @@ int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs
 	if (rc != VS_EXIT_OK)
 		return rc < 0 ? VS_EXIT_OK : rc;
 	o = vs_out_new(common.json, stdout);
-	rc = vs_cli_connect(common.kubeconfig, common.context, &cfg, &c);
+	rc = vs_cli_connect(argv[0], common.kubeconfig, common.context, &cfg, &c);
 	if (rc == VS_EXIT_OK)
 		rc = fn(c, &common, o);
 	vs_kube_client_free(c);

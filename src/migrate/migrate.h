@@ -320,4 +320,9 @@ bool vs_rsync_parse_progress(const char *line, vs_rsync_progress *out);
  */
 bool vs_rsync_item_differs(const char *line, const char **name);
 
+/* VS_EINVAL, naming flag and why, when flag (one word of --rsync-flags) may not be added to
+ * volshift's rsync: it would change the source, copy nothing, or leave the copy inexact or
+ * unverifiable (src/migrate/rsync_flags.c has the list). */
+int vs_migrate_rsync_flag_check(const char *flag, vs_error *err);
+
 #endif

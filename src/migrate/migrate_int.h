@@ -91,6 +91,9 @@ typedef int (*mig_step_fn)(mig_run *r, size_t arg, vs_error *err);
  * times, with growing pauses.
  */
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err);
+/* The release step (mig_release) of every claim of group g not released yet: once the group's
+ * workloads started on the destination. */
+int mig_release_group(mig_run *r, const vs_plan_group *g, vs_error *err);
 /* True when the journal says step key is done. */
 bool mig_step_done(const mig_run *r, const char *key);
 /* Move the default-class annotation from class from to class to (either may be NULL: none). */
@@ -256,8 +259,13 @@ bool mig_claim_bound_to(const json_t *claim, void *ctx);
  * it is not within delete_pv_timeout_ms: the data is safe on the new volume either way. */
 void mig_wait_reclaimed(mig_run *r, const char *pv);
 /* Put plan pvc i's original name on the destination volume; see the invariant in swap.c. The old
- * volume is given back to its policy but not waited for: see mig_wait_reclaimed. */
+ * volume stays Retain, so that a rollback can put the whole group back until its workloads start. */
 int mig_swap(mig_run *r, size_t i, vs_error *err);
+/* Once plan pvc i's group has started on the destination: its original volume given back to its
+ * reclaim policy (Delete: its provisioner removes it; else the PV object is deleted, the data left
+ * in the storage system), not waited for (see mig_wait_reclaimed). Refuses (VS_EIO) unless the
+ * claim is Bound to another volume. */
+int mig_release(mig_run *r, size_t i, vs_error *err);
 /* Put plan pvc i's name back on its original volume and release the copy and its destination
  * claim: a claim before its swap, or a swap (interrupted or complete) whose workloads have not
  * started on the copy. r->originals[i] must hold the original claim when the name has left the

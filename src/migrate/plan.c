@@ -249,7 +249,7 @@ static size_t plan_saved_bytes(const json_t *obj)
  * its steps, the rollback's included. */
 static size_t plan_claim_journal_bytes(const vs_plan_pvc *p, const json_t *pvc)
 {
-	static const char *steps[] = { "dest", "warm", "copy", "verify", "swap", "rollback" };
+	static const char *steps[] = { "dest", "warm", "copy", "verify", "swap", "release", "rollback" };
 	size_t n = plan_key_bytes(mig_claim_key(p, "original")) + plan_saved_bytes(pvc);
 
 	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)

@@ -3,10 +3,12 @@
  * destination is put back as it was: a claim before its swap loses only what volshift made (the
  * copy pod, the destination claim and its volume); a claim whose swap began gets its name back on
  * the original volume, kept Retain throughout (mig_unswap does both); then the workloads get their
- * recorded scale, node selector or suspension back. A group whose workloads did start on the
- * destination may have written there: its claims stay, and are reported, since rolling them back
- * is a copy in the other direction (a new migration). Every step is journaled like the forward
- * steps, so a rollback that is interrupted is run again.
+ * recorded scale, node selector or suspension back. The original volumes are kept Retain until
+ * the group's workloads start on the destination, so such a group always goes back whole. A group
+ * whose workloads did start on the destination may have written there: its claims stay, and are
+ * reported, since rolling them back is a copy in the other direction (a new migration); its
+ * original volumes are given back to their policy, as the migration would have done. Every step is journaled like the
+ * forward steps, so a rollback that is interrupted is run again.
  */
 #include "migrate_int.h"
 
@@ -48,7 +50,8 @@ static bool rollback_given_back(const json_t *pv)
 }
 
 /* True when plan pvc i stays on the destination: its swap began and its original volume was
- * already given back (the swap finished), so the copy is the only one left. */
+ * already given back (by a journal of a volshift that released it in the swap), so the copy is the
+ * only one left. */
 static int rollback_claim_kept(mig_run *r, size_t i, bool *kept, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
@@ -88,6 +91,8 @@ static int rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err)
 	}
 	if (rc == 0 && !started)
 		rc = mig_step(r, "rollback-start", undo, rollback_workloads, gi, err);
+	if (rc == 0 && started) /* the forward migration's last step: the group's copies are its data now */
+		rc = mig_release_group(r, g, err);
 	free(start);
 	free(undo);
 	return rc;

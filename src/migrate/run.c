@@ -228,6 +228,30 @@ static void run_undo_group(mig_run *r, size_t gi)
 	}
 }
 
+int mig_release_group(mig_run *r, const vs_plan_group *g, vs_error *err)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
+		char *key = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], "release");
+		if (!mig_step_done(r, key))
+			rc = mig_step(r, "release", key, mig_release, g->pvcs[k], err);
+		free(key);
+	}
+	return rc;
+}
+
+/* The group's original volumes given back to their policy once it started, and waited for: after
+ * the start, no downtime is spent on it. */
+static int run_release(mig_run *r, const vs_plan_group *g, vs_error *err)
+{
+	int rc = mig_release_group(r, g, err);
+
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++)
+		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
+	return rc;
+}
+
 static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
 {
 	for (size_t k = 0; k < g->npvcs; k++) {
@@ -363,8 +387,10 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	size_t k;
 	int rc = 0;
 
-	if (mig_step_done(r, start_key))
-		goto done; /* finished before an interruption */
+	if (mig_step_done(r, start_key)) { /* started before an interruption: only the release may remain */
+		rc = run_release(r, g, err);
+		goto done;
+	}
 	mig_emit(r, "group-start", run_group_fields(r, g));
 	rc = run_fetch_originals(r, g, err);
 	if (rc == 0)
@@ -399,8 +425,8 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		rc = mig_step(r, "start", start_key, mig_workloads_start, gi, err);
 		parts[RUN_START] = run_lap(&t);
 	}
-	for (k = 0; k < g->npvcs && rc == 0; k++) /* after the start: no downtime spent on it */
-		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
+	if (rc == 0)
+		rc = run_release(r, g, err);
 	if (rc == 0)
 		run_group_done(r, gi, start_ms, stopped_here ? parts : (int64_t[RUN_PARTS]){ -1, -1, -1, -1, -1 });
 done:
@@ -611,6 +637,9 @@ int vs_migrate_opts_from_json(const json_t *json, vs_migrate_opts *out, vs_error
 	out->rsync_image = vs_json_str(json, "rsyncImage");
 	for (size_t i = 0; i < json_array_size(flags); i++)
 		arr[i] = json_string_value(json_array_get(flags, i));
+	for (size_t i = 0; i < json_array_size(flags); i++)
+		if (!arr[i] || vs_migrate_rsync_flag_check(arr[i], err) < 0)
+			return vs_error_wrap(err, "journal options");
 	out->rsync_flags = arr;
 	out->nrsync_flags = json_array_size(flags);
 	out->verbose_copy = vs_json_bool(json, "verboseCopy", false);

@@ -321,14 +321,33 @@ int mig_swap(mig_run *r, size_t i, vs_error *err)
 				   new_pv));
 	if (rc == 0)
 		rc = vs_failpoint("swap:policy-restored", err);
-	/* the name was observed Bound to the copy: read above, or made so by swap_claim */
-	if (rc == 0)
-		rc = swap_release(r, p, p->pv, false, seen.old_pv, err); /* waited for after the start */
 	if (rc < 0)
 		vs_error_wrap(err, "swap %s/%s", p->ns, p->name);
 	swap_seen_clear(&seen);
 	free(new_pv);
 	return rc;
+}
+
+int mig_release(mig_run *r, size_t i, vs_error *err)
+{
+	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	json_t *claim = NULL;
+	int rc = mig_get_opt(r, &VS_KUBE_PVCS, p->ns, p->name, &claim, err);
+	const char *on = vs_json_str_or(claim, "spec.volumeName", "");
+
+	/* the old volume keeps the only copy of the data until the name is Bound elsewhere */
+	if (rc == 0 && (!claim || strcmp(vs_json_str_or(claim, "status.phase", ""), "Bound") != 0 || !*on ||
+			strcmp(on, p->pv) == 0))
+		rc = vs_error_set(err, VS_EIO,
+				  "refusing to give volume %s back to its reclaim policy: claim %s/%s is %s", p->pv,
+				  p->ns, p->name,
+				  !claim		   ? "missing"
+				  : strcmp(on, p->pv) == 0 ? "still on it"
+							   : "not Bound to its copy");
+	if (rc == 0)
+		rc = swap_release(r, p, p->pv, false, NULL, err); /* waited for afterwards */
+	json_decref(claim);
+	return rc < 0 ? vs_error_wrap(err, "release the original volume of %s/%s", p->ns, p->name) : 0;
 }
 
 /*

@@ -162,11 +162,12 @@ filled_app() {
 	tree_sum "$(claim_dir "$1")"
 }
 
-# crash_at POINT: volshift migrate local -> shared killed at failpoint POINT (it must be reached);
-# prints the migration's id.
+# crash_at POINT[@N]: volshift migrate local -> shared killed at failpoint POINT (the Nth time it is
+# reached; it must be); prints the migration's id.
 crash_at() {
-	local rc=0
-	VOLSHIFT_FAILPOINTS="$1=crash" vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/first.out" 2>&1 || rc=$?
+	local rc=0 at=""
+	[[ "$1" == *@* ]] && at="@${1#*@}"
+	VOLSHIFT_FAILPOINTS="${1%@*}=crash$at" vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/first.out" 2>&1 || rc=$?
 	assert_eq 86 "$rc" "volshift should have been killed at $1: $(tail -3 "$SIM_DIR/first.out")" || return 1
 	"$BIN/volshift" status --output json | jq -r .id | head -n1
 }

@@ -382,7 +382,15 @@ $(show "usage$i")"
 --source-sc local --dest-sc shared unexpected
 --source-sc local --dest-sc shared --pvc web
 --source-sc local --dest-sc local
+--source-sc local --dest-sc shared --rsync-flags=--remove-source-files
+--source-sc local --dest-sc shared --rsync-flags=-avn
+--source-sc local --dest-sc shared --rsync-flags=--exclude=tmp,--size-only
+--source-sc local --dest-sc shared --rsync-flags=--modify-window=5
 ARGS
+	says usage7 'remove-source-files: refused, it deletes the source' "--remove-source-files is not refused by name"
+	says usage8 '-avn: refused, it copies nothing' "a -n in a cluster of short flags is not refused"
+	says usage9 '--size-only: refused' "--size-only is not refused by name"
+	says usage10 '--modify-window=5: refused' "--modify-window is not refused by name"
 	says usage1 'dest-sc' "missing --dest-sc is not named"
 	says usage2 'yaml' "--output yaml is not named"
 	says usage3 'pod-ready-timeout abc' "--pod-ready-timeout abc is not named"
@@ -390,6 +398,22 @@ ARGS
 	says usage5 '--pvc "web"' "--pvc web is not named"
 	unchanged before "the usage errors"
 	no_leftovers
+	# flags that only tune or select are taken (the plan is printed)
+	run usage-ok --source-sc local --dest-sc shared --dry-run --rsync-flags=--exclude=lost+found,-vP,--info=progress2
+	expect_rc 0 usage-ok
+}
+
+# A command that cannot read its configuration says which command it was.
+test_configuration_errors_name_the_command() {
+	local cmd args
+	for cmd in migrate status; do
+		args=()
+		[ "$cmd" = migrate ] && args=(--source-sc local --dest-sc shared)
+		KUBECONFIG=/nonexistent/kubeconfig "$BIN/volshift" "$cmd" "${args[@]}" >"$SIM_DIR/$cmd.out" 2>&1 &&
+			fail "$cmd succeeded"
+		grep -q "^volshift $cmd: cluster configuration:" "$SIM_DIR/$cmd.out" ||
+			fail "the error does not name volshift $cmd: $(cat "$SIM_DIR/$cmd.out")"
+	done
 }
 
 # ---- 8. JSON events -----------------------------------------------------------------------------
