@@ -34,7 +34,8 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		return rc;
 	vs_error_clear(&err);
 	if (strncmp(vs_journal_phase(m.j), "roll", 4) == 0) {
-		vs_error_set(&err, VS_EINVAL, "migration %s was rolled back (phase %s); start a new one with 'volshift migrate'",
+		vs_error_set(&err, VS_EINVAL,
+			     "migration %s was rolled back (phase %s); start a new one with 'volshift migrate'",
 			     common->id, vs_journal_phase(m.j));
 		rc = vs_out_error(o, "resume", "resume", &err);
 	} else {

@@ -35,7 +35,8 @@ static int rollback_migrate_back(vs_kube_client *c, const vs_cli_common *common,
 	json_t *name;
 	int rc;
 
-	json_array_foreach(kept, i, name) pvcs[i] = json_string_value(name);
+	json_array_foreach (kept, i, name)
+		pvcs[i] = json_string_value(name);
 	back.plan.source_sc = opts->plan.dest_sc;
 	back.plan.dest_sc = opts->plan.source_sc;
 	back.plan.set_defaults = false;
@@ -56,17 +57,18 @@ static void rollback_explain(const vs_cli_common *common, const vs_migrate_opts 
 	json_t *name;
 	char *list = vs_xstrdup(""), *line;
 
-	json_array_foreach(kept, i, name) {
+	json_array_foreach (kept, i, name) {
 		char *more = vs_xasprintf("%s --pvc %s", list, json_string_value(name));
 		free(list);
 		list = more;
 	}
-	line = vs_xasprintf("%zu claim%s stayed on %s, because their workloads already ran there and may have written "
-			    "new data. Rolling them back is a migration in the other direction, which copies their data "
-			    "back: 'volshift rollback %s --migrate-back', or 'volshift migrate --source-sc %s --dest-sc "
-			    "%s%s'.",
-			    json_array_size(kept), json_array_size(kept) == 1 ? "" : "s", opts->plan.dest_sc, common->id,
-			    opts->plan.dest_sc, opts->plan.source_sc, list);
+	line = vs_xasprintf(
+		"%zu claim%s stayed on %s, because their workloads already ran there and may have written "
+		"new data. Rolling them back is a migration in the other direction, which copies their data "
+		"back: 'volshift rollback %s --migrate-back', or 'volshift migrate --source-sc %s --dest-sc "
+		"%s%s'.",
+		json_array_size(kept), json_array_size(kept) == 1 ? "" : "s", opts->plan.dest_sc, common->id,
+		opts->plan.dest_sc, opts->plan.source_sc, list);
 	vs_out_message(o, "rollback-kept", line);
 	free(line);
 	free(list);
@@ -84,8 +86,8 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 	if (rc != VS_EXIT_OK)
 		return rc;
 	vs_error_clear(&err);
-	line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id, vs_journal_phase(m.j),
-			    m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
+	line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id,
+			    vs_journal_phase(m.j), m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
 	vs_out_message(o, "rollback", line);
 	free(line);
 	if (vs_migrate_rollback(c, &m.opts, m.plan, m.j, vs_out_event, o, &kept, &err) < 0) {

@@ -74,7 +74,7 @@ static long long status_bytes(const json_t *m, const char *prefix)
 	const char *key;
 	json_t *step;
 
-	json_object_foreach(json_object_get(m, "steps"), key, step) {
+	json_object_foreach (json_object_get(m, "steps"), key, step) {
 		const json_t *bytes = json_object_get(step, "bytes");
 		if (vs_str_has_prefix(key, prefix) && json_is_integer(bytes))
 			total = (total < 0 ? 0 : total) + json_integer_value(bytes);
@@ -90,7 +90,8 @@ static const char *status_pv_role(const json_t *pv, const json_t *p)
 
 	if (strcmp(vs_json_str_or(pv, "metadata.name", ""), vs_json_str_or(p, "pv", "")) == 0)
 		return "source";
-	if (*ref && strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), vs_json_str_or(p, "namespace", "")) == 0 &&
+	if (*ref &&
+	    strcmp(vs_json_str_or(pv, "spec.claimRef.namespace", ""), vs_json_str_or(p, "namespace", "")) == 0 &&
 	    (strcmp(ref, vs_json_str_or(p, "tempClaim", "")) == 0 || strcmp(ref, vs_json_str_or(p, "name", "")) == 0))
 		return "copy";
 	return NULL;
@@ -102,8 +103,8 @@ static const json_t *status_pv_owner(const json_t *m, const json_t *pv, const ch
 	size_t g, k;
 	json_t *grp, *p;
 
-	json_array_foreach(status_groups(m), g, grp) {
-		json_array_foreach(json_object_get(grp, "claims"), k, p) {
+	json_array_foreach (status_groups(m), g, grp) {
+		json_array_foreach (json_object_get(grp, "claims"), k, p) {
 			if ((*role = status_pv_role(pv, p)) != NULL)
 				return p;
 		}
@@ -117,12 +118,14 @@ static json_t *status_held_volume(const json_t *pv, const json_t *p, const char 
 {
 	const char *back = vs_json_annotation(pv, VS_MIGRATE_RECLAIM_ANNOTATION);
 	const char *ref_name = vs_json_str(pv, "spec.claimRef.name");
-	char *ref = ref_name ? vs_xasprintf("%s/%s", vs_json_str_or(pv, "spec.claimRef.namespace", ""), ref_name) : NULL;
+	char *ref =
+		ref_name ? vs_xasprintf("%s/%s", vs_json_str_or(pv, "spec.claimRef.namespace", ""), ref_name) : NULL;
 	char *of = vs_xasprintf("%s/%s", vs_json_str_or(p, "namespace", ""), vs_json_str_or(p, "name", ""));
 	json_t *v = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s?, s:s?}", "name", vs_json_str_or(pv, "metadata.name", ""),
 			      "claimRef", ref, "migrationClaim", of, "role", role, "restorePolicy",
 			      back ? back : vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION), "reclaimPolicy",
-			      vs_json_str(pv, "spec.persistentVolumeReclaimPolicy"), "phase", vs_json_str(pv, "status.phase"));
+			      vs_json_str(pv, "spec.persistentVolumeReclaimPolicy"), "phase",
+			      vs_json_str(pv, "status.phase"));
 
 	free(ref);
 	free(of);
@@ -139,9 +142,11 @@ static void status_add_live(json_t *m, const json_t *pvs)
 
 	if (bytes >= 0)
 		json_object_set_new(m, "bytesCopied", json_integer(bytes));
-	json_array_foreach(json_object_get(pvs, "items"), i, pv) {
+	json_array_foreach (json_object_get(pvs, "items"), i, pv) {
 		const char *role = NULL;
-		const json_t *p = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION) ? status_pv_owner(m, pv, &role) : NULL;
+		const json_t *p = vs_json_annotation(pv, VS_MIGRATE_OWN_RECLAIM_ANNOTATION)
+					  ? status_pv_owner(m, pv, &role)
+					  : NULL;
 		if (p)
 			json_array_append_new(held, status_held_volume(pv, p, role));
 	}
@@ -171,7 +176,7 @@ static int status_load(vs_kube_client *c, const vs_cli_common *common, json_t **
 		vs_error_wrap(err, "listing PersistentVolumes, to find the volumes volshift holds");
 		goto done;
 	}
-	json_array_foreach(json_object_get(journals, "items"), i, cm) {
+	json_array_foreach (json_object_get(journals, "items"), i, cm) {
 		json_t *m = vs_journal_decode(cm);
 		if (!common->id || strcmp(vs_json_str_or(m, "id", ""), common->id) == 0) {
 			status_add_live(m, pvs);
@@ -180,7 +185,8 @@ static int status_load(vs_kube_client *c, const vs_cli_common *common, json_t **
 		json_decref(m);
 	}
 	if (common->id && json_array_size(*out) == 0)
-		rc = vs_error_set(err, VS_EINVAL, "not found in namespace %s ('volshift status' lists the migrations there)",
+		rc = vs_error_set(err, VS_EINVAL,
+				  "not found in namespace %s ('volshift status' lists the migrations there)",
 				  common->state_ns);
 	if (rc == 0 && vs_kube_obj_resource_version(journals))
 		*rv = vs_xstrdup(vs_kube_obj_resource_version(journals));
@@ -240,8 +246,9 @@ static void status_count_claims(const json_t *m, size_t *claims, size_t *switche
 	size_t i;
 
 	*claims = *switched = 0;
-	json_array_foreach(status_groups(m), i, g) *claims += json_array_size(json_object_get(g, "claims"));
-	json_object_foreach(json_object_get(m, "steps"), key, step) {
+	json_array_foreach (status_groups(m), i, g)
+		*claims += json_array_size(json_object_get(g, "claims"));
+	json_object_foreach (json_object_get(m, "steps"), key, step) {
 		if (vs_str_has_suffix(key, "/swap") && strcmp(vs_json_str_or(step, "state", ""), VS_STEP_DONE) == 0)
 			(*switched)++;
 	}
@@ -255,10 +262,11 @@ static json_t *status_summary_row(const json_t *m)
 
 	status_count_claims(m, &claims, &switched);
 	status_bytes_text(status_bytes(m, ""), bytes);
-	char *classes = vs_xasprintf("%s -> %s", vs_json_str_or(opts, "sourceClass", "?"), vs_json_str_or(opts, "destClass", "?"));
+	char *classes = vs_xasprintf("%s -> %s", vs_json_str_or(opts, "sourceClass", "?"),
+				     vs_json_str_or(opts, "destClass", "?"));
 	char *count = vs_xasprintf("%zu/%zu", switched, claims);
-	json_t *row = json_pack("[s, s, s, s, s, s?, s?, s?]", vs_json_str_or(m, "id", "?"), vs_json_str_or(m, "phase", "?"),
-				classes, count, bytes, vs_json_str(m, "created"),
+	json_t *row = json_pack("[s, s, s, s, s, s?, s?, s?]", vs_json_str_or(m, "id", "?"),
+				vs_json_str_or(m, "phase", "?"), classes, count, bytes, vs_json_str(m, "created"),
 				status_running(m) ? (vs_json_bool(m, "leaseLive", false) ? "live" : "gone") : NULL,
 				vs_json_str(m, "error"));
 
@@ -270,12 +278,13 @@ static json_t *status_summary_row(const json_t *m)
 /* One line per migration. */
 static void status_summary(vs_out *o, const json_t *models)
 {
-	json_t *rows = json_pack("[[s, s, s, s, s, s, s, s]]", "ID", "PHASE", "CLASSES", "SWITCHED", "COPIED", "STARTED",
-				 "HOLDER", "ERROR");
+	json_t *rows = json_pack("[[s, s, s, s, s, s, s, s]]", "ID", "PHASE", "CLASSES", "SWITCHED", "COPIED",
+				 "STARTED", "HOLDER", "ERROR");
 	const json_t *m;
 	size_t i;
 
-	json_array_foreach(models, i, m) json_array_append_new(rows, status_summary_row(m));
+	json_array_foreach (models, i, m)
+		json_array_append_new(rows, status_summary_row(m));
 	vs_out_table(o, rows, "");
 	json_decref(rows);
 }
@@ -318,7 +327,7 @@ static int64_t status_elapsed(const json_t *m)
 		return -1;
 	if (status_running(m))
 		return vs_time_now() - start;
-	json_object_foreach(json_object_get(m, "steps"), key, step) {
+	json_object_foreach (json_object_get(m, "steps"), key, step) {
 		int64_t t = status_time(step, "time");
 		if (t > end)
 			end = t;
@@ -334,8 +343,9 @@ static void status_header(vs_out *o, vs_buf *b, const json_t *m)
 
 	status_seconds(elapsed, took);
 	status_bytes_text(status_bytes(m, ""), bytes);
-	vs_buf_printf(b, "Migration %s: %s, class %s -> %s\n", vs_json_str_or(m, "id", "?"), vs_json_str_or(m, "phase", "?"),
-		      vs_json_str_or(opts, "sourceClass", "?"), vs_json_str_or(opts, "destClass", "?"));
+	vs_buf_printf(b, "Migration %s: %s, class %s -> %s\n", vs_json_str_or(m, "id", "?"),
+		      vs_json_str_or(m, "phase", "?"), vs_json_str_or(opts, "sourceClass", "?"),
+		      vs_json_str_or(opts, "destClass", "?"));
 	vs_buf_printf(b, "  started  %s (%s %s)\n", vs_json_str_or(m, "created", "?"),
 		      status_running(m) ? "running for" : "took", elapsed < 0 ? "?" : took);
 	status_lease_text(b, m);
@@ -392,7 +402,8 @@ static json_t *status_claim_row(const json_t *m, const json_t *p)
 		free(key);
 	}
 	status_bytes_text(status_bytes(m, prefix), bytes);
-	char *step = current ? vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?")) : vs_xstrdup("not started");
+	char *step =
+		current ? vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?")) : vs_xstrdup("not started");
 	json_t *row = json_pack("[s, s, s, s?]", claim, step, bytes, vs_json_str(rec, "error"));
 
 	free(claim);
@@ -413,11 +424,13 @@ static void status_group(vs_out *o, vs_buf *b, const json_t *m, size_t g, const 
 	status_step_text(b, "stop", stop);
 	status_step_text(b, ", start", start);
 	vs_buf_puts(b, ")\n");
-	json_array_foreach(json_object_get(grp, "workloads"), i, item) status_workload(b, m, item, stop, start);
+	json_array_foreach (json_object_get(grp, "workloads"), i, item)
+		status_workload(b, m, item, stop, start);
 	if (json_array_size(json_object_get(grp, "workloads")) == 0)
 		vs_buf_puts(b, "  no workload uses these claims\n");
 	status_flush(o, b);
-	json_array_foreach(json_object_get(grp, "claims"), i, item) json_array_append_new(rows, status_claim_row(m, item));
+	json_array_foreach (json_object_get(grp, "claims"), i, item)
+		json_array_append_new(rows, status_claim_row(m, item));
 	vs_out_table(o, rows, "  ");
 	json_decref(rows);
 	free(stop_key);
@@ -446,7 +459,9 @@ static void status_held(vs_out *o, vs_buf *b, const json_t *m)
 	size_t i;
 
 	if (json_array_size(held) == 0) {
-		vs_buf_puts(b, "\nVolumes held by volshift: none (every volume of this migration has its own reclaim policy)");
+		vs_buf_puts(
+			b,
+			"\nVolumes held by volshift: none (every volume of this migration has its own reclaim policy)");
 		status_flush(o, b);
 		return;
 	}
@@ -456,10 +471,11 @@ static void status_held(vs_out *o, vs_buf *b, const json_t *m)
 	vs_buf_puts(b, "):");
 	status_flush(o, b);
 	rows = json_pack("[[s, s, s, s, s, s]]", "VOLUME", "CLAIM", "ROLE", "OF CLAIM", "PHASE", "POLICY GIVEN BACK");
-	json_array_foreach(held, i, v) {
-		json_array_append_new(rows, json_pack("[s?, s?, s?, s?, s?, s?]", vs_json_str(v, "name"), vs_json_str(v, "claimRef"),
-						      vs_json_str(v, "role"), vs_json_str(v, "migrationClaim"),
-						      vs_json_str(v, "phase"), vs_json_str(v, "restorePolicy")));
+	json_array_foreach (held, i, v) {
+		json_array_append_new(rows, json_pack("[s?, s?, s?, s?, s?, s?]", vs_json_str(v, "name"),
+						      vs_json_str(v, "claimRef"), vs_json_str(v, "role"),
+						      vs_json_str(v, "migrationClaim"), vs_json_str(v, "phase"),
+						      vs_json_str(v, "restorePolicy")));
 	}
 	vs_out_table(o, rows, "  ");
 	json_decref(rows);
@@ -473,7 +489,8 @@ static void status_detail(vs_out *o, const json_t *m)
 
 	vs_buf_init(&b, 0);
 	status_header(o, &b, m);
-	json_array_foreach(status_groups(m), g, grp) status_group(o, &b, m, g, grp);
+	json_array_foreach (status_groups(m), g, grp)
+		status_group(o, &b, m, g, grp);
 	status_default_class(o, &b, m);
 	status_held(o, &b, m);
 	vs_buf_free(&b);
@@ -487,7 +504,8 @@ static void status_show(vs_out *o, const vs_cli_common *common, const json_t *mo
 	size_t i;
 
 	if (vs_out_is_json(o)) {
-		json_array_foreach(models, i, m) vs_out_event(m, o);
+		json_array_foreach (models, i, m)
+			vs_out_event(m, o);
 	} else if (common->id) {
 		status_detail(o, json_array_get(models, 0));
 	} else if (json_array_size(models) == 0) {
@@ -506,7 +524,8 @@ static char *status_fingerprint(const json_t *models)
 	json_t *copy = json_deep_copy(models), *m;
 	size_t i;
 
-	json_array_foreach(copy, i, m) json_object_del(m, "leaseRenewed");
+	json_array_foreach (copy, i, m)
+		json_object_del(m, "leaseRenewed");
 	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(copy);
 	return text;
@@ -563,7 +582,8 @@ static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		}
 		free(shown);
 		shown = now;
-		if (!common->watch || status_finished(common, models) || (rc = status_wait(c, common->state_ns, rv, &err)) < 0)
+		if (!common->watch || status_finished(common, models) ||
+		    (rc = status_wait(c, common->state_ns, rv, &err)) < 0)
 			break;
 		json_decref(models);
 		free(rv);
@@ -573,7 +593,8 @@ static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		rc = vs_out_error(o, "status", what, &err);
 		free(what);
 	} else if (common->watch && common->id)
-		rc = strcmp(vs_json_str_or(json_array_get(models, 0), "phase", ""), "done") == 0 ? VS_EXIT_OK : VS_EXIT_FAILED;
+		rc = strcmp(vs_json_str_or(json_array_get(models, 0), "phase", ""), "done") == 0 ? VS_EXIT_OK
+												 : VS_EXIT_FAILED;
 	json_decref(models);
 	free(rv);
 	free(shown);
