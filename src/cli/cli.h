@@ -119,6 +119,14 @@ void vs_out_problems(vs_out *o, const vs_plan *plan);
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
 /* A line of text, or a JSON event {event: type, message: text}. */
 void vs_out_message(vs_out *o, const char *type, const char *text);
+/* From now on the output is about migration id, whose journal is the ConfigMap
+ * journal_ns/volshift-ID: text says so (a line "==> " text), JSON says it in an event of type
+ * {event, migration, journal: {namespace, name}, message: text}, and every later event carries
+ * "migration". */
+void vs_out_migration(vs_out *o, const char *type, const char *id, const char *journal_ns, const char *text);
+/* The last lines when volshift stops with its migration unfinished (after vs_out_migration): its
+ * id and the exact commands that show, continue or undo it; a "unfinished" event in JSON. */
+void vs_out_unfinished(vs_out *o);
 /* Rows (a JSON array of arrays of strings, borrowed; a cell that is not a string shows as "-";
  * at most 8 columns, as many as the first row has) as text with aligned columns, each line starting
  * with indent. Nothing in JSON mode. */

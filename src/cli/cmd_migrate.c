@@ -365,7 +365,7 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	} else if (f->preflight_only) {
 		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
 	} else if (plan->npvcs == 0 && !plan->change_default) {
-		vs_out_message(o, "done", "Nothing to migrate.");
+		vs_out_message(o, "nothing-to-migrate", "Nothing to migrate.");
 	} else if (!migrate_ask(f->yes, o,
 				"\nProceed with the migration? The workloads listed are stopped while their claims are "
 				"switched.",
@@ -437,7 +437,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 		};
 		line = vs_xasprintf(
 			"==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
-		vs_out_message(o, "resume", line);
+		vs_out_message(o, "resuming", line);
 		rc = vs_cli_resume(c, &common, o);
 	} else {
 		line = vs_xasprintf(

@@ -39,9 +39,9 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 			     common->id, vs_journal_phase(m.j));
 		rc = vs_out_error(o, "resume", "resume", &err);
 	} else {
-		line = vs_xasprintf("==> resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(m.j),
+		line = vs_xasprintf("resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(m.j),
 				    m.plan->npvcs);
-		vs_out_message(o, "resume", line);
+		vs_out_migration(o, "resume", common->id, common->state_ns, line);
 		free(line);
 		rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o);
 	}

@@ -69,7 +69,7 @@ static void rollback_explain(const vs_cli_common *common, const vs_migrate_opts 
 		"%s%s'.",
 		json_array_size(kept), json_array_size(kept) == 1 ? "" : "s", opts->plan.dest_sc, common->id,
 		opts->plan.dest_sc, opts->plan.source_sc, list);
-	vs_out_message(o, "rollback-kept", line);
+	vs_out_message(o, "rollback-summary", line);
 	free(line);
 	free(list);
 }
@@ -86,9 +86,9 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 	if (rc != VS_EXIT_OK)
 		return rc;
 	vs_error_clear(&err);
-	line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id,
-			    vs_journal_phase(m.j), m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
-	vs_out_message(o, "rollback", line);
+	line = vs_xasprintf("rolling back migration %s (%s, %zu claims, %s -> %s)", common->id, vs_journal_phase(m.j),
+			    m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
+	vs_out_migration(o, "rollback", common->id, common->state_ns, line);
 	free(line);
 	if (vs_migrate_rollback(c, &m.opts, m.plan, m.j, vs_out_event, o, &kept, &err) < 0) {
 		line = vs_xasprintf("rollback of %s stopped (no data was deleted; run 'volshift rollback %s' again)",
@@ -100,7 +100,7 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 	} else if (json_array_size(kept)) {
 		rollback_explain(common, &m.opts, kept, o);
 	} else {
-		vs_out_message(o, "rolled-back", "Rolled back: every claim is on its original volume.");
+		vs_out_message(o, "rollback-summary", "Rolled back: every claim is on its original volume.");
 	}
 	json_decref(kept);
 	vs_cli_migration_close(&m);

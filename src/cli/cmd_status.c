@@ -509,7 +509,7 @@ static void status_show(vs_out *o, const vs_cli_common *common, const json_t *mo
 	} else if (common->id) {
 		status_detail(o, json_array_get(models, 0));
 	} else if (json_array_size(models) == 0) {
-		vs_out_message(o, "migration", "No migrations recorded.");
+		vs_out_message(o, "no-migrations", "No migrations recorded.");
 	} else {
 		status_summary(o, models);
 	}

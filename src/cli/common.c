@@ -85,10 +85,9 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 	vs_error_clear(&err);
 	if (vs_migrate_execute(c, opts, plan, j, vs_out_event, o, &err) == 0)
 		return VS_EXIT_OK;
-	what = vs_xasprintf("migration %s stopped (no data was deleted; 'volshift status %s' shows where, 'volshift "
-			    "resume %s' continues it)",
-			    vs_journal_id(j), vs_journal_id(j), vs_journal_id(j));
+	what = vs_xasprintf("migration %s stopped", vs_journal_id(j));
 	rc = vs_out_error(o, "migrate", what, &err);
+	vs_out_unfinished(o);
 	free(what);
 	return rc;
 }
@@ -107,9 +106,9 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 	json_decref(frozen);
 	if (rc < 0)
 		return vs_out_error(o, "migrate", "starting the journal", &err);
-	char *line = vs_xasprintf("==> migration %s (journal: configmap %s/volshift-%s)", vs_journal_id(j), state_ns,
+	char *line = vs_xasprintf("migration %s (journal: configmap %s/volshift-%s)", vs_journal_id(j), state_ns,
 				  vs_journal_id(j));
-	vs_out_message(o, "migration", line);
+	vs_out_migration(o, "migration", vs_journal_id(j), state_ns, line);
 	free(line);
 	rc = vs_cli_execute(c, opts, plan, j, o);
 	vs_journal_free(j);

@@ -57,6 +57,7 @@ struct vs_out {
 	int64_t start_ms;	       /* the first group's event (monotonic) */
 	int64_t last_draw_ms;
 	int block_lines; /* lines of the block on the terminal now */
+	char *migration; /* the migration the output is about (every JSON event names it), or NULL */
 };
 
 static void out_above_block(vs_out *o, const char *text);
@@ -82,6 +83,7 @@ void vs_out_free(vs_out *o)
 	out_groups_forget(o);
 	json_decref(o->plain_percent);
 	json_decref(o->downtimes);
+	free(o->migration);
 	free(o);
 }
 
@@ -186,7 +188,11 @@ void vs_out_redraw(vs_out *o)
 
 static void out_json_line(vs_out *o, json_t *obj)
 {
-	char *line = json_dumps(obj, JSON_COMPACT);
+	char *line;
+
+	if (o->migration && !json_object_get(obj, "migration"))
+		json_object_set_new(obj, "migration", json_string(o->migration));
+	line = json_dumps(obj, JSON_COMPACT);
 
 	fprintf(o->f, "%s\n", line);
 	fflush(o->f);
@@ -292,6 +298,52 @@ void vs_out_message(vs_out *o, const char *type, const char *text)
 		out_above_block(o, line);
 		free(line);
 	}
+}
+
+void vs_out_migration(vs_out *o, const char *type, const char *id, const char *journal_ns, const char *text)
+{
+	char *name = vs_xasprintf("volshift-%s", id);
+
+	free(o->migration);
+	o->migration = vs_xstrdup(id);
+	if (o->json) {
+		json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "event", type, "migration", id, "journal",
+				       "namespace", journal_ns, "name", name, "message", text);
+		out_json_line(o, ev);
+		json_decref(ev);
+	} else {
+		char *line = vs_xasprintf("==> %s\n", text);
+		out_above_block(o, line);
+		free(line);
+	}
+	free(name);
+}
+
+void vs_out_unfinished(vs_out *o)
+{
+	const char *id = o->migration;
+	char *text;
+
+	if (!id)
+		return;
+	text = vs_xasprintf("Migration %s did not finish; no data was deleted.\n"
+			    "  volshift status %s      # where each claim is, and the volumes volshift holds\n"
+			    "  volshift resume %s      # continue it\n"
+			    "  volshift rollback %s    # undo it",
+			    id, id, id, id);
+	if (o->json) {
+		json_t *ev = json_pack("{s:s, s:s, s:{s:o, s:o, s:o}}", "event", "unfinished", "message", text,
+				       "commands", "status", json_sprintf("volshift status %s", id), "resume",
+				       json_sprintf("volshift resume %s", id), "rollback",
+				       json_sprintf("volshift rollback %s", id));
+		out_json_line(o, ev);
+		json_decref(ev);
+	} else {
+		out_block_end(o);
+		fprintf(o->f, "%s\n", text);
+		fflush(o->f);
+	}
+	free(text);
 }
 
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err)

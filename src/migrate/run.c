@@ -389,6 +389,8 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 
 	if (mig_step_done(r, start_key)) { /* started before an interruption: only the release may remain */
 		rc = run_release(r, g, err);
+		if (rc == 0)
+			run_group_done(r, gi, start_ms, (int64_t[RUN_PARTS]){ -1, -1, -1, -1, -1 });
 		goto done;
 	}
 	mig_emit(r, "group-start", run_group_fields(r, g));
