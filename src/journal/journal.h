@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #define VS_JOURNAL_NAMESPACE "volshift-system"
-#define VS_JOURNAL_LEASE_MS (30 * 1000)
+#define VS_JOURNAL_LEASE_MS  (30 * 1000)
 
 /* The most data a journal can hold: the API server refuses a ConfigMap whose data passes 1 MiB. */
 #define VS_JOURNAL_MAX_BYTES ((size_t)1 << 20)
@@ -33,7 +33,7 @@ typedef struct vs_journal vs_journal;
 
 /* Step states as written in the journal. */
 #define VS_STEP_INTENT "intent"
-#define VS_STEP_DONE "done"
+#define VS_STEP_DONE   "done"
 #define VS_STEP_FAILED "failed"
 
 /*
@@ -48,8 +48,7 @@ int vs_journal_create(vs_kube_client *c, const char *ns, const json_t *plan, vs_
  * expired makes this fail (VS_EINVAL, naming the holder and when its lease expires) unless force.
  * Errors: VS_EAPI NotFound when there is no such migration.
  */
-int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool force, vs_journal **out,
-		    vs_error *err);
+int vs_journal_open(vs_kube_client *c, const char *ns, const char *id, bool force, vs_journal **out, vs_error *err);
 
 /* Release the lease (best effort) and free; NULL is fine. */
 void vs_journal_free(vs_journal *j);
