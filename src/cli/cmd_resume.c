@@ -6,8 +6,11 @@
  */
 #include "cli.h"
 
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char resume_help[] =
 	"Usage: volshift resume ID [--force] [--output text|json] [--state-namespace NS] [--kubeconfig FILE]\n"
@@ -22,6 +25,20 @@ static const char abort_help[] =
 	"\n"
 	"Ask migration ID to stop at its next safe point (before its next group). 'volshift resume ID'\n"
 	"continues it later.\n";
+
+/* A stop asked for with `volshift abort` is withdrawn: resuming is asking it to go on. */
+static int resume_withdraw_abort(vs_cli_migration *m, vs_out *o)
+{
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (!vs_journal_abort_requested(m->j))
+		return VS_EXIT_OK;
+	if (vs_journal_withdraw_abort(m->j, &err) < 0)
+		return vs_out_error(o, "resume", "withdrawing the abort request", &err);
+	vs_out_message(o, "note", "the stop asked for with 'volshift abort' is withdrawn: the migration goes on");
+	return VS_EXIT_OK;
+}
 
 int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
@@ -43,7 +60,9 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 				    m.plan->npvcs);
 		vs_out_migration(o, "resume", common->id, common->state_ns, line);
 		free(line);
-		rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o);
+		rc = resume_withdraw_abort(&m, o);
+		if (rc == VS_EXIT_OK)
+			rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o);
 	}
 	vs_cli_migration_close(&m);
 	return rc;
@@ -54,12 +73,25 @@ int vs_cli_cmd_resume(int argc, char **argv)
 	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, vs_cli_resume);
 }
 
+/* Who asks, for the journal: "user@host". */
+static void abort_requester(char *out, size_t n)
+{
+	char host[256] = "";
+	const struct passwd *pw = getpwuid(geteuid());
+	const char *user = pw ? pw->pw_name : getenv("USER");
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(out, n, "%s@%s", user ? user : "unknown", *host ? host : "unknown");
+}
+
 static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
 	vs_error err;
+	char by[320];
 
 	vs_error_clear(&err);
-	if (vs_journal_request_abort(c, common->state_ns, common->id, &err) < 0)
+	abort_requester(by, sizeof(by));
+	if (vs_journal_request_abort(c, common->state_ns, common->id, by, &err) < 0)
 		return vs_out_error(o, "abort", "requesting the stop", &err);
 	vs_out_message(o, "abort", "Asked to stop at the next safe point; 'volshift status' shows when it has.");
 	return VS_EXIT_OK;

@@ -351,7 +351,12 @@ static void status_header(vs_out *o, vs_buf *b, const json_t *m)
 	status_lease_text(b, m);
 	vs_buf_printf(b, "  copied   %s\n", bytes);
 	if (vs_json_bool(m, "abortRequested", false))
-		vs_buf_printf(b, "  abort    requested: it stops before its next group\n");
+		vs_buf_printf(b, "  abort    requested at %s by %s: %s\n", vs_json_str_or(m, "abortRequestedAt", "?"),
+			      *vs_json_str_or(m, "abortRequestedBy", "") ? vs_json_str(m, "abortRequestedBy")
+									 : "someone",
+			      strcmp(vs_json_str_or(m, "phase", ""), "aborted") == 0
+				      ? "it stopped; 'volshift resume' continues it, 'volshift rollback' undoes it"
+				      : "it stops at its next safe point");
 	if (vs_json_str(m, "error"))
 		vs_buf_printf(b, "  error    %s\n", vs_json_str(m, "error"));
 	status_flush(o, b);

@@ -83,6 +83,7 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 	int rc;
 
 	vs_error_clear(&err);
+	vs_stop_install(); /* from here Ctrl-C stops at the next safe point */
 	if (vs_migrate_execute(c, opts, plan, j, vs_out_event, o, &err) == 0)
 		return VS_EXIT_OK;
 	what = vs_xasprintf("migration %s stopped", vs_journal_id(j));

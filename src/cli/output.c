@@ -300,12 +300,25 @@ void vs_out_message(vs_out *o, const char *type, const char *text)
 	}
 }
 
+/* The lines that say how to go on with migration id. Caller frees. */
+static char *out_unfinished_text(const char *id)
+{
+	return vs_xasprintf("Migration %s did not finish; no data was deleted.\n"
+			    "  volshift status %s      # where each claim is, and the volumes volshift holds\n"
+			    "  volshift resume %s      # continue it\n"
+			    "  volshift rollback %s    # undo it",
+			    id, id, id, id);
+}
+
 void vs_out_migration(vs_out *o, const char *type, const char *id, const char *journal_ns, const char *text)
 {
 	char *name = vs_xasprintf("volshift-%s", id);
 
 	free(o->migration);
 	o->migration = vs_xstrdup(id);
+	char *last = out_unfinished_text(id); /* what a second Ctrl-C leaves on the screen */
+	vs_stop_set_last_words(last);
+	free(last);
 	if (o->json) {
 		json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "event", type, "migration", id, "journal",
 				       "namespace", journal_ns, "name", name, "message", text);
@@ -326,11 +339,7 @@ void vs_out_unfinished(vs_out *o)
 
 	if (!id)
 		return;
-	text = vs_xasprintf("Migration %s did not finish; no data was deleted.\n"
-			    "  volshift status %s      # where each claim is, and the volumes volshift holds\n"
-			    "  volshift resume %s      # continue it\n"
-			    "  volshift rollback %s    # undo it",
-			    id, id, id, id);
+	text = out_unfinished_text(id);
 	if (o->json) {
 		json_t *ev = json_pack("{s:s, s:s, s:{s:o, s:o, s:o}}", "event", "unfinished", "message", text,
 				       "commands", "status", json_sprintf("volshift status %s", id), "resume",

@@ -22,6 +22,7 @@
 #define JOURNAL_HOLDER	       "volshift.io/holder"
 #define JOURNAL_RENEWED	       "volshift.io/lease-renewed"
 #define JOURNAL_ABORT	       "volshift.io/abort"
+#define JOURNAL_ABORT_BY       "volshift.io/abort-by"
 #define JOURNAL_RENEW_EVERY_MS (VS_JOURNAL_LEASE_MS / 3)
 #define JOURNAL_WRITE_TRIES    5
 
@@ -66,15 +67,17 @@ json_t *vs_journal_decode(const json_t *cm)
 	const json_t *labels = vs_json_path(cm, "metadata.labels");
 	const char *phase = vs_json_str(json_object_get(cm, "data"), "phase");
 
-	return json_pack(
-		"{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b, s:b}", "id",
-		json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
-		vs_json_str(json_object_get(cm, "data"), "error"), "holder", vs_json_annotation(cm, JOURNAL_HOLDER),
-		"leaseRenewed", vs_json_annotation(cm, JOURNAL_RENEWED), "created",
-		vs_json_str(cm, "metadata.creationTimestamp"), "plan", journal_parse(cm, "plan", json_object()),
-		"steps", journal_parse(cm, "steps", json_object()), "objects",
-		journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm), "abortRequested",
-		vs_json_annotation(cm, JOURNAL_ABORT) != NULL, "leaseLive", journal_held_by_other(cm, ""));
+	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:b, s:s, s:s, s:b}", "id",
+			 json_string_value(json_object_get(labels, JOURNAL_LABEL)), "phase", phase, "error",
+			 vs_json_str(json_object_get(cm, "data"), "error"), "holder",
+			 vs_json_annotation(cm, JOURNAL_HOLDER), "leaseRenewed",
+			 vs_json_annotation(cm, JOURNAL_RENEWED), "created",
+			 vs_json_str(cm, "metadata.creationTimestamp"), "plan",
+			 journal_parse(cm, "plan", json_object()), "steps", journal_parse(cm, "steps", json_object()),
+			 "objects", journal_parse(cm, "objects", json_object()), "namespace", vs_kube_obj_namespace(cm),
+			 "abortRequested", vs_json_annotation(cm, JOURNAL_ABORT) != NULL, "abortRequestedAt",
+			 vs_json_annotation(cm, JOURNAL_ABORT) ?: "", "abortRequestedBy",
+			 vs_json_annotation(cm, JOURNAL_ABORT_BY) ?: "", "leaseLive", journal_held_by_other(cm, ""));
 }
 
 static void journal_set_annotation(json_t *cm, const char *key, const char *value)
@@ -439,6 +442,22 @@ const json_t *vs_journal_object(const vs_journal *j, const char *key)
 	return journal_get(j, "objects", key);
 }
 
+int vs_journal_withdraw_abort(vs_journal *j, vs_error *err)
+{
+	json_t *anns;
+	int rc = 0;
+
+	pthread_mutex_lock(&j->mu);
+	anns = vs_json_path(j->cm, "metadata.annotations");
+	if (json_object_get(anns, JOURNAL_ABORT) || json_object_get(anns, JOURNAL_ABORT_BY)) {
+		json_object_del(anns, JOURNAL_ABORT);
+		json_object_del(anns, JOURNAL_ABORT_BY);
+		rc = journal_write_locked(j, err);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
 bool vs_journal_abort_requested(vs_journal *j)
 {
 	bool asked;
@@ -559,14 +578,14 @@ int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *e
 	return 0;
 }
 
-int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, vs_error *err)
+int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, const char *by, vs_error *err)
 {
 	char *name = journal_name(id), now[32];
 	json_t *patch;
 	int rc;
 
 	vs_time_format(vs_time_now(), now);
-	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", JOURNAL_ABORT, now);
+	patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", JOURNAL_ABORT, now, JOURNAL_ABORT_BY, by);
 	rc = vs_kube_patch(c, &VS_KUBE_CONFIGMAPS, ns, name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 	json_decref(patch);
 	free(name);

@@ -66,6 +66,9 @@ const json_t *vs_journal_object(const vs_journal *j, const char *key);
 /* True when someone asked this migration to stop (volshift abort), as last seen: every write (an
  * abort makes it conflict, which reloads) and every lease renewal brings the request in. */
 bool vs_journal_abort_requested(vs_journal *j);
+/* Withdraw an abort request (a resume continues what was stopped), written at once. An abort asked
+ * for meanwhile stays. */
+int vs_journal_withdraw_abort(vs_journal *j, vs_error *err);
 
 /*
  * Record step key in state (error may be NULL; extra, borrowed and may be NULL, is merged into the
@@ -92,9 +95,10 @@ int vs_journal_set_phase(vs_journal *j, const char *phase, const char *error, vs
 int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *err);
 /* Decode one journal ConfigMap into {id, phase, error, holder, leaseRenewed, leaseLive (a holder
  * that may still be running holds an unexpired lease), created, plan, steps, objects, namespace,
- * abortRequested}; caller owns. */
+ * abortRequested, abortRequestedAt and abortRequestedBy (empty when none)}; caller owns. */
 json_t *vs_journal_decode(const json_t *configmap);
-/* Ask a running migration to stop at its next safe point (sets an annotation; no lease needed). */
-int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, vs_error *err);
+/* Ask a running migration to stop at its next safe point, saying who asks (by: "user@host"; sets
+ * annotations; no lease needed). */
+int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, const char *by, vs_error *err);
 
 #endif

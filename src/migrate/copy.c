@@ -121,9 +121,10 @@ struct rsync_log {
 	int64_t stage_start;
 	char *tail[COPY_TAIL_LINES];
 	size_t ntail;
+	mig_run *r;
+	bool cancelled; /* a stop was asked for while it ran: the log was left, the pod goes */
 	/* an armed pod's (NULL: a pod of its own): its line "volshift-NONCE armed" is where volshift
 	 * deletes it, which starts the stages */
-	mig_run *r;
 	const vs_plan_pvc *p;
 	const mig_armed *armed;
 	bool triggered;	 /* the deletion went through */
@@ -232,6 +233,10 @@ static int rsync_log_line(const char *line, size_t len, void *ctx)
 	vs_rsync_progress progress;
 	int64_t n;
 
+	if (mig_stop_requested(log->r)) { /* every copy comes before the swaps: the group is undone */
+		log->cancelled = true;
+		return 1;
+	}
 	if (log->armed && !log->triggered)
 		return rsync_log_armed_line(log, line) ? rsync_log_trigger(log) : 0;
 	if (rsync_log_marker(log, line)) /* the last stage ended, or one failed: the shell ends, read no more */
@@ -504,8 +509,8 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 	return rc;
 }
 
-/* log ready for n stages marked with nonce (NULL: a new one). */
-static void rsync_log_init(struct rsync_log *log, mig_rsync_stage *stages, size_t n, const char *nonce)
+/* log of run r ready for n stages marked with nonce (NULL: a new one). */
+static void rsync_log_init(struct rsync_log *log, mig_run *r, mig_rsync_stage *stages, size_t n, const char *nonce)
 {
 	char fresh[24];
 
@@ -513,7 +518,7 @@ static void rsync_log_init(struct rsync_log *log, mig_rsync_stage *stages, size_
 		snprintf(fresh, sizeof(fresh), "%016llx", (unsigned long long)vs_rand_u64());
 		nonce = fresh;
 	}
-	*log = (struct rsync_log){ .stages = stages, .nstages = n, .stage_start = vs_time_mono_ms() };
+	*log = (struct rsync_log){ .r = r, .stages = stages, .nstages = n, .stage_start = vs_time_mono_ms() };
 	snprintf(log->marker, sizeof(log->marker), "volshift-%s", nonce);
 	for (size_t k = 0; k < n; k++) {
 		memset(&stages[k].stats, 0, sizeof(stages[k].stats));
@@ -554,6 +559,15 @@ static int rsync_pod_follow(mig_run *r, const vs_plan_pvc *p, struct rsync_log *
 	return vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, rsync_log_line, log, err);
 }
 
+/* A copy left because a stop was asked for: its pod removed (at once, without grace), and
+ * VS_ECANCEL. */
+static int rsync_cancelled(mig_run *r, const vs_plan_pvc *p, vs_error *err)
+{
+	int rc = mig_pod_remove(r, p->ns, p->copy_pod, false, err);
+
+	return rc < 0 ? rc : mig_stop_check(r, "while copying", err);
+}
+
 /*
  * The stages in plan pvc i's armed pod: followed from its armed line, where it is deleted. When the
  * stages did not begin (it was changed since it was armed, or it ended first), nothing of it counts
@@ -567,11 +581,15 @@ static int rsync_armed_run(mig_run *r, size_t i, mig_rsync_stage *stages, size_t
 	bool used;
 	int rc;
 
-	rsync_log_init(&log, stages, n, r->armed[i].nonce);
-	log.r = r;
+	rsync_log_init(&log, r, stages, n, r->armed[i].nonce);
 	log.p = p;
 	log.armed = &r->armed[i];
 	rsync_pod_follow(r, p, &log, err);
+	if (log.cancelled) {
+		rsync_log_free(&log);
+		mig_armed_clear(&r->armed[i]);
+		return rsync_cancelled(r, p, err);
+	}
 	used = log.triggered && log.cur > 0;
 	if (!used)
 		mig_say(r, "warning",
@@ -600,12 +618,12 @@ int mig_rsync_pod(mig_run *r, size_t i, const char *purpose, const char *node, m
 	if (strcmp(purpose, "copy") == 0 && r->armed && r->armed[i].uid)
 		rc = rsync_armed_run(r, i, stages, n, err);
 	if (rc == 1) {
-		rsync_log_init(&log, stages, n, NULL);
+		rsync_log_init(&log, r, stages, n, NULL);
 		rc = rsync_pod_start(r, p, purpose, node, &log, 0, err);
 		if (rc == 0)
 			rc = rsync_pod_follow(r, p, &log, err);
 		if (rc == 0)
-			rc = rsync_verdict(r, p, purpose, &log, err);
+			rc = log.cancelled ? rsync_cancelled(r, p, err) : rsync_verdict(r, p, purpose, &log, err);
 		vs_error_clear(&cleanup);
 		/* not waited for: it has ended, and a pod of that name made next replaces it (mig_pod_run) */
 		if (mig_pod_remove(r, p->ns, p->copy_pod, false, &cleanup) < 0 && rc == 0) {
@@ -726,7 +744,7 @@ int mig_copy_arm(mig_run *r, size_t i, vs_error *err)
 	int rc;
 
 	mig_armed_clear(&r->armed[i]);
-	rsync_log_init(&log, st, n, NULL);
+	rsync_log_init(&log, r, st, n, NULL);
 	rc = rsync_pod_start(r, p, "final copy", p->warm_node, &log, copy_armed_wait_s(r), err);
 	if (rc == 0)
 		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, copy_armed_seen, &w, err);

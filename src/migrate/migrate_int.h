@@ -75,6 +75,11 @@ void mig_say(mig_run *r, const char *type, const char *fmt, ...) __attribute__((
 
 /* ---- steps (run.c) ---- */
 
+/* True when volshift was asked to stop: a first SIGINT or SIGTERM, or `volshift abort`. */
+bool mig_stop_requested(const mig_run *r);
+/* VS_ECANCEL ("stopped on request (HOW) where") when mig_stop_requested, else 0. */
+int mig_stop_check(const mig_run *r, const char *where, vs_error *err);
+
 /* The journal key of group g's step what ("group/G/stop"). Caller frees. */
 char *mig_group_key(size_t g, const char *what);
 /* The journal key of a claim's step or saved object: "claim/NS/NAME/WHAT". Caller frees. */

@@ -42,6 +42,19 @@ void mig_say(mig_run *r, const char *type, const char *fmt, ...)
 	mig_emit(r, type, json_pack("{s:s}", "message", text));
 }
 
+bool mig_stop_requested(const mig_run *r)
+{
+	return vs_stop_requested() || (r->j && vs_journal_abort_requested(r->j));
+}
+
+int mig_stop_check(const mig_run *r, const char *where, vs_error *err)
+{
+	if (!mig_stop_requested(r))
+		return 0;
+	return vs_error_set(err, VS_ECANCEL, "stopped on request (%s) %s",
+			    vs_stop_requested() ? "SIGINT or SIGTERM" : "volshift abort", where);
+}
+
 /* ---- the snapshot ------------------------------------------------------------------------------ */
 
 int vs_migrate_snapshot_take(vs_kube_client *c, vs_migrate_snapshot *out, vs_error *err)
@@ -211,11 +224,18 @@ static int run_claim_step(mig_run *r, size_t i, const char *kind, mig_step_fn fn
 static void run_undo_group(mig_run *r, size_t gi)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
+	char *stop_key = mig_group_key(gi, "stop");
+	json_t *unstopped = json_pack("{s:n}", "stoppedMs");
 	vs_error err;
 
 	vs_error_clear(&err);
 	if (mig_workloads_start(r, gi, &err) < 0)
 		mig_say(r, "warning", "could not restart the workloads of the failed group: %s", err.message);
+	else if (vs_journal_step_state(r->j, stop_key)) /* running again: a later stop is a new downtime */
+		vs_journal_step(r->j, stop_key, VS_STEP_FAILED, "undone: the workloads run again", unstopped, true,
+				&err);
+	json_decref(unstopped);
+	free(stop_key);
 	for (size_t k = 0; k < g->npvcs; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		vs_error_clear(&err);
@@ -287,21 +307,28 @@ static json_t *run_group_fields(const mig_run *r, const vs_plan_group *g)
 
 /* The warm copies of a group whose workloads were not stopped yet. One that fails costs only
  * downtime: the copy after the stop then sends everything, so the group goes on. */
-static void run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key)
+static int run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key, vs_error *err)
 {
+	int rc = 0;
+
 	if (!r->opts->warm_copy || vs_journal_step_state(r->j, stop_key))
-		return;
+		return 0;
 	run_phase(r, "warm");
 	r->pass = "warm";
-	for (size_t k = 0; k < g->npvcs; k++) {
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
-		vs_error err;
-		vs_error_clear(&err);
-		if (!p->cold_reason && run_claim_step(r, g->pvcs[k], "warm", mig_warm_copy, &err) < 0)
+		if (p->cold_reason || run_claim_step(r, g->pvcs[k], "warm", mig_warm_copy, err) == 0)
+			continue;
+		if (err->code == VS_ECANCEL) /* a stop on request: the group is abandoned */
+			rc = err->code;
+		else
 			mig_say(r, "warning",
 				"warm copy of %s/%s failed (%s); it is copied whole after the stop instead", p->ns,
-				p->name, err.message);
+				p->name, err->message);
+		if (rc == 0)
+			vs_error_clear(err);
 	}
+	return rc;
 }
 
 /* Arm the final copies of a group about to stop whose warm copies are done (mig_copy_arm), so its
@@ -345,6 +372,13 @@ static int run_copy(mig_run *r, const vs_plan_group *g, int64_t parts[RUN_PARTS]
 
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		char *warm = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], "warm");
+		/* before its first swap, a stopped group is undone: its workloads run again at once */
+		if (!run_group_swapping(r, g))
+			rc = mig_stop_check(r, "before the group's claims were switched", err);
+		if (rc < 0) {
+			free(warm);
+			break;
+		}
 		r->pass = mig_step_done(r, warm) ? "final" : "cold";
 		free(warm);
 		run_phase(r, strcmp(r->pass, "final") == 0 ? "final" : "copy");
@@ -399,10 +433,12 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		run_phase(r, "dest");
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "dest", mig_dest_claim_create, err);
-	if (rc == 0) {
-		run_warm(r, g, stop_key);
+	if (rc == 0)
+		rc = run_warm(r, g, stop_key, err);
+	if (rc == 0)
 		rc = run_arm(r, g, stop_key, err);
-	}
+	if (rc == 0) /* a group still running as it was is simply abandoned */
+		rc = mig_stop_check(r, "before the group's workloads were stopped", err);
 	if (rc == 0) {
 		run_phase(r, "stop");
 		stopped_here = !vs_journal_step_state(r->j, stop_key);
@@ -499,11 +535,11 @@ static bool run_pool_take(struct run_pool *pool, size_t *g)
 
 	pthread_mutex_lock(&pool->mu);
 	take = pool->rc == 0 && pool->next < pool->base->plan->ngroups;
-	if (take && vs_journal_abort_requested(pool->base->j)) {
-		pool->rc = vs_error_set(&pool->err, VS_ECANCEL,
-					"stopped on request (volshift abort) before group %zu of %zu", pool->next + 1,
-					pool->base->plan->ngroups);
-		take = false;
+	if (take) {
+		char where[64];
+		snprintf(where, sizeof(where), "before group %zu of %zu", pool->next + 1, pool->base->plan->ngroups);
+		pool->rc = mig_stop_check(pool->base, where, &pool->err);
+		take = pool->rc == 0;
 	}
 	if (take)
 		*g = pool->next++;

@@ -216,6 +216,16 @@ const char *vs_selector_key(const vs_selector *sel, size_t i);
  */
 int vs_failpoint(const char *name, vs_error *err);
 
+/* ---- stopping on request ---------------------------------------------------------------------- */
+
+/* From now on the first SIGINT or SIGTERM only sets the request vs_stop_requested reports; a second
+ * one writes the last words (if set) to stderr and ends the process with status 128 + signal. */
+void vs_stop_install(void);
+/* True once a stop was asked for (a first SIGINT or SIGTERM). Async-signal-safe to poll anywhere. */
+bool vs_stop_requested(void);
+/* The lines a second signal writes before the process ends (copied; at most 1 KiB). */
+void vs_stop_set_last_words(const char *text);
+
 /* ---- random ---------------------------------------------------------------------------------- */
 
 /* A uniformly random 64-bit value from a thread-safe generator seeded from the OS. */
