@@ -35,8 +35,8 @@ static int fx_setup(void **state)
 	f->scs = list(), f->pvs = list(), f->pvcs = list(), f->pods = list(), f->rss = list();
 	f->deps = list(), f->stss = list(), f->dss = list(), f->jobs = list(), f->cjs = list();
 	f->nodes = list(), f->caps = list();
-	f->in = (vs_plan_input){ f->scs,  f->pvs,  f->pvcs, f->pods,     f->rss,	f->deps,
-				 f->stss, f->dss,  f->jobs, f->cjs, f->nodes, f->caps };
+	f->in = (vs_plan_input){ f->scs,  f->pvs, f->pvcs, f->pods, f->rss,   f->deps,
+				 f->stss, f->dss, f->jobs, f->cjs,  f->nodes, f->caps };
 	for (int n = 1; n <= 3; n++) {
 		char name[16];
 		snprintf(name, sizeof(name), "node-%d", n);
@@ -73,13 +73,13 @@ static json_t *fx_claim(struct fixture *f, const char *ns, const char *name, con
 			"namespace", ns, "uid", uid, "labels", "app", name, "spec", "storageClassName", cls,
 			"volumeName", pv, "accessModes", "ReadWriteOnce", "resources", "requests", "storage", "1Gi");
 	vol = json_pack("{s:{s:s}, s:{s:s, s:{s:s}, s:{s:s, s:s, s:s}}}", "metadata", "name", pv, "spec",
-			"storageClassName", cls, "capacity", "storage", "1Gi", "claimRef", "namespace", ns, "name", name,
-			"uid", uid);
+			"storageClassName", cls, "capacity", "storage", "1Gi", "claimRef", "namespace", ns, "name",
+			name, "uid", uid);
 	if (node)
 		vs_json_set_path(vol, "spec.nodeAffinity",
 				 json_pack("{s:{s:[{s:[{s:s, s:s, s:[s]}]}]}}", "required", "nodeSelectorTerms",
-					   "matchExpressions", "key", "kubernetes.io/hostname", "operator", "In", "values",
-					   node));
+					   "matchExpressions", "key", "kubernetes.io/hostname", "operator", "In",
+					   "values", node));
 	add(f->pvs, vol);
 	add(f->pvcs, pvc);
 	return pvc;
@@ -88,7 +88,8 @@ static json_t *fx_claim(struct fixture *f, const char *ns, const char *name, con
 /* A pod mounting claims (NULL-terminated), controlled by kind/name (kind NULL: a bare pod). */
 static void fx_pod(struct fixture *f, const char *ns, const char *name, const char *kind, const char *owner, ...)
 {
-	json_t *pod = json_pack("{s:{s:s, s:s}, s:{s:[]}}", "metadata", "name", name, "namespace", ns, "spec", "volumes");
+	json_t *pod =
+		json_pack("{s:{s:s, s:s}, s:{s:[]}}", "metadata", "name", name, "namespace", ns, "spec", "volumes");
 	const char *claim;
 	va_list ap;
 
@@ -97,8 +98,9 @@ static void fx_pod(struct fixture *f, const char *ns, const char *name, const ch
 				 json_pack("[{s:s, s:s, s:b}]", "kind", kind, "name", owner, "controller", 1));
 	va_start(ap, owner);
 	while ((claim = va_arg(ap, const char *)) != NULL)
-		json_array_append_new(vs_json_path(pod, "spec.volumes"),
-				      json_pack("{s:s, s:{s:s}}", "name", claim, "persistentVolumeClaim", "claimName", claim));
+		json_array_append_new(
+			vs_json_path(pod, "spec.volumes"),
+			json_pack("{s:s, s:{s:s}}", "name", claim, "persistentVolumeClaim", "claimName", claim));
 	va_end(ap);
 	add(f->pods, pod);
 }
@@ -395,12 +397,16 @@ static void test_migrate_plan__json(void **state)
 	fx_pod(f, "default", "web-pod", "ReplicaSet", "web-5d8f9c", "data", NULL);
 	plan = plan_ok(f, &opts_local_to_shared);
 	j = vs_plan_to_json(plan);
-	assert_string_equal(vs_json_str(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0),
-									  "claims"), 0), "tempClaim"),
-			    "data-pvcmigrate");
-	assert_string_equal(vs_json_str(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0),
-									  "workloads"), 0), "kind"),
-			    "Deployment");
+	assert_string_equal(
+		vs_json_str(
+			json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0), "claims"), 0),
+			"tempClaim"),
+		"data-pvcmigrate");
+	assert_string_equal(
+		vs_json_str(json_array_get(
+				    json_object_get(json_array_get(json_object_get(j, "groups"), 0), "workloads"), 0),
+			    "kind"),
+		"Deployment");
 	/* the journal keeps this JSON: reading it back gives the same plan */
 	vs_plan *back = NULL;
 	vs_error err;
@@ -409,7 +415,8 @@ static void test_migrate_plan__json(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	vs_plan_free(back);
-	json_object_del(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0), "claims"), 0), "uid");
+	json_object_del(json_array_get(json_object_get(json_array_get(json_object_get(j, "groups"), 0), "claims"), 0),
+			"uid");
 	assert_int_equal(vs_plan_from_json(j, &back, &err), VS_EINVAL);
 	assert_null(back);
 	assert_non_null(strstr(err.message, "\"uid\""));
@@ -458,7 +465,8 @@ static void test_migrate_plan__warm_copy_placement(void **state)
 		char pod[32];
 		snprintf(pod, sizeof(pod), "web-%zu", k);
 		fx_pod(f, "default", pod, "ReplicaSet", "web-5d8f9c", names[k], NULL);
-		vs_json_set_path(json_array_get(json_object_get(f->pods, "items"), k), "spec.nodeName", json_string("node-3"));
+		vs_json_set_path(json_array_get(json_object_get(f->pods, "items"), k), "spec.nodeName",
+				 json_string("node-3"));
 	}
 	fx_pod(f, "default", "web-x", "ReplicaSet", "web-5d8f9c", "split", NULL);
 	vs_json_set_path(json_array_get(json_object_get(f->pods, "items"), 5), "spec.nodeName", json_string("node-1"));
@@ -499,8 +507,8 @@ static void test_migrate_plan__storage_capacity(void **state)
 	assert_int_equal(plan->nproblems, 1);
 	assert_non_null(strstr(plan->problems[0].reason, "512.0 MiB"));
 	vs_plan_free(plan);
-	add(f->caps, json_pack("{s:s, s:s, s:s}", "storageClassName", "shared", "capacity", "1Gi", "maximumVolumeSize",
-			       "2Gi"));
+	add(f->caps,
+	    json_pack("{s:s, s:s, s:s}", "storageClassName", "shared", "capacity", "1Gi", "maximumVolumeSize", "2Gi"));
 	plan = plan_ok(f, &opts_local_to_shared);
 	assert_int_equal(plan->nproblems, 0);
 	vs_plan_free(plan);
