@@ -527,6 +527,19 @@ int vs_journal_step(vs_journal *j, const char *key, const char *state, const cha
 	return rc;
 }
 
+int vs_journal_forget_step(vs_journal *j, const char *key, bool durable, vs_error *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&j->mu);
+	if (json_object_del(json_object_get(j->state, "steps"), key) == 0) {
+		j->changes++;
+		rc = durable ? journal_flush(j, j->changes, err) : 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
 int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bool durable, vs_error *err)
 {
 	return journal_change(j, "objects", key, json_deep_copy(obj), durable, err);

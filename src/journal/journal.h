@@ -84,6 +84,9 @@ int vs_journal_step(vs_journal *j, const char *key, const char *state, const cha
 		    bool durable, vs_error *err);
 /* The record of step key ({state, time, started, startedMs, error, ...}), or NULL. Borrowed. */
 const json_t *vs_journal_step_record(const vs_journal *j, const char *key);
+/* Forget step key, as if it never started (a group undone is done again from its start); written
+ * now when durable, else with the next write. */
+int vs_journal_forget_step(vs_journal *j, const char *key, bool durable, vs_error *err);
 /* Save obj (borrowed; copied) under key, before the object is deleted: durable as for
  * vs_journal_step (a later durable write may carry it, if it comes before the delete). */
 int vs_journal_save_object(vs_journal *j, const char *key, const json_t *obj, bool durable, vs_error *err);

@@ -246,6 +246,14 @@ void mig_verify_result_clear(mig_verify_result *v);
  */
 int mig_verify(mig_run *r, size_t i, vs_error *err);
 
+/* ---- rollback (rollback.c) ---- */
+
+/* Group gi put back as it was (r->opts must keep StatefulSets), or, when its workloads started on
+ * the destination, its claims added to kept (a JSON array of "NS/NAME") and their original volumes
+ * released. A claim whose original volume is gone stays too, and the workloads come back on what
+ * exists. Every step journaled. */
+int mig_rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err);
+
 /* ---- swap (swap.c) ---- */
 
 /*

@@ -304,6 +304,37 @@ static void plan_check_journal_size(struct plan_builder *b)
 		     (VS_JOURNAL_MAX_BYTES - PLAN_JOURNAL_FIXED_BYTES) / per_claim);
 }
 
+/* The finalizers Kubernetes and CSI provisioners put on claims and volumes: they let go once the
+ * object is unused, so volshift's swap can delete it. Any other may hold it Terminating. */
+static const char *const plan_claim_finalizers[] = { "kubernetes.io/pvc-protection", NULL };
+static const char *const plan_volume_finalizers[] = { "kubernetes.io/pv-protection",
+						      "external-provisioner.volume.kubernetes.io/finalizer", NULL };
+
+/* A finalizer on obj (claim ns/name, or its volume) that is not among known: a problem naming it.
+ * The swap deletes the claim (and for some policies the old volume): such a finalizer would hold
+ * it Terminating, with the group's workloads stopped until its owner lets go. */
+static void plan_check_finalizers(struct plan_builder *b, const char *ns, const char *name, const json_t *obj,
+				  const char *what, const char *const *known)
+{
+	size_t i;
+	json_t *f;
+
+	json_array_foreach (vs_json_path(obj, "metadata.finalizers"), i, f) {
+		const char *fin = json_string_value(f);
+		size_t k = 0;
+		while (fin && known[k] && strcmp(known[k], fin) != 0)
+			k++;
+		if (fin && !known[k])
+			plan_problem(
+				b, ns, name,
+				"the %s%s%s carries the finalizer %s, which would hold it when volshift deletes it "
+				"to switch the claim, with its workloads stopped: ask its owner to release it (or "
+				"remove the finalizer), then run again",
+				what, strcmp(what, "volume") == 0 ? " " : "",
+				strcmp(what, "volume") == 0 ? vs_kube_obj_name(obj) : "", fin);
+	}
+}
+
 static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t *pvc)
 {
 	const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
@@ -317,6 +348,8 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 		plan_problem(b, ns, name, "volumeMode Block: volshift copies files and cannot copy a raw block device");
 	if (vs_json_str(pvc, "metadata.deletionTimestamp"))
 		plan_problem(b, ns, name, "the claim is being deleted");
+	plan_check_finalizers(b, ns, name, pvc, "claim", plan_claim_finalizers);
+	plan_check_finalizers(b, ns, name, pv, "volume", plan_volume_finalizers);
 	if (mode && !plan_valid_access_mode(mode))
 		plan_problem(b, ns, name, "annotation %s is \"%s\"; valid: ReadWriteOnce, ReadWriteMany, ReadOnlyMany",
 			     VS_MIGRATE_ACCESS_ANNOTATION, mode);

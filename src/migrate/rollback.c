@@ -66,9 +66,7 @@ static int rollback_claim_kept(mig_run *r, size_t i, bool *kept, vs_error *err)
 	return rc;
 }
 
-/* Group g: put back, or (its workloads started on the destination) its claims added to kept. A
- * claim whose original volume is gone stays too, and the workloads come back on what exists. */
-static int rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err)
+int mig_rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err)
 {
 	const vs_plan_group *g = &r->plan->groups[gi];
 	char *start = mig_group_key(gi, "start"), *undo = mig_group_key(gi, "rollback");
@@ -111,7 +109,7 @@ int vs_migrate_rollback(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	if (vs_journal_step_state(j, "default-class"))
 		rc = mig_set_default(&r, opts->plan.dest_sc, plan->current_default, err);
 	for (size_t g = plan->ngroups; g-- > 0 && rc == 0;)
-		rc = rollback_group(&r, g, *kept, err);
+		rc = mig_rollback_group(&r, g, *kept, err);
 	if (rc == 0)
 		mig_emit(&r, "rolled-back",
 			 json_pack("{s:I, s:O}", "pvcs", (json_int_t)(plan->npvcs - json_array_size(*kept)), "kept",

@@ -218,36 +218,6 @@ static int run_claim_step(mig_run *r, size_t i, const char *kind, mig_step_fn fn
 	return rc;
 }
 
-/* A group that failed before its first swap: its applications come back on their own data and the
- * destination claims go, with any final copy still armed, so the cluster is as it was. Failures
- * here are reported, not fatal. */
-static void run_undo_group(mig_run *r, size_t gi)
-{
-	const vs_plan_group *g = &r->plan->groups[gi];
-	char *stop_key = mig_group_key(gi, "stop");
-	json_t *unstopped = json_pack("{s:n}", "stoppedMs");
-	vs_error err;
-
-	vs_error_clear(&err);
-	if (mig_workloads_start(r, gi, &err) < 0)
-		mig_say(r, "warning", "could not restart the workloads of the failed group: %s", err.message);
-	else if (vs_journal_step_state(r->j, stop_key)) /* running again: a later stop is a new downtime */
-		vs_journal_step(r->j, stop_key, VS_STEP_FAILED, "undone: the workloads run again", unstopped, true,
-				&err);
-	json_decref(unstopped);
-	free(stop_key);
-	for (size_t k = 0; k < g->npvcs; k++) {
-		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
-		vs_error_clear(&err);
-		if (r->armed && r->armed[g->pvcs[k]].uid && mig_pod_remove(r, p->ns, p->copy_pod, false, &err) < 0)
-			mig_say(r, "warning", "could not delete copy pod %s/%s: %s", p->ns, p->copy_pod, err.message);
-		vs_error_clear(&err);
-		if (mig_delete(r, &VS_KUBE_PVCS, p->ns, p->temp_name, NULL, NULL, &err) < 0)
-			mig_say(r, "warning", "could not delete destination claim %s/%s: %s", p->ns, p->temp_name,
-				err.message);
-	}
-}
-
 int mig_release_group(mig_run *r, const vs_plan_group *g, vs_error *err)
 {
 	int rc = 0;
@@ -282,6 +252,82 @@ static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
 			return true;
 	}
 	return false;
+}
+
+/* Forget group gi's steps once it was undone, so that a resume does it again from its start (a
+ * warm copy, then the stop and a new downtime). */
+static void run_forget_group(mig_run *r, size_t gi)
+{
+	static const char *const claim_steps[] = { "dest", "warm", "copy", "verify", "swap", "rollback" };
+	static const char *const group_steps[] = { "stop", "rollback" };
+	const vs_plan_group *g = &r->plan->groups[gi];
+	vs_error err;
+	char *key;
+
+	for (size_t k = 0; k < g->npvcs; k++)
+		for (size_t s = 0; s < sizeof(claim_steps) / sizeof(claim_steps[0]); s++) {
+			key = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], claim_steps[s]);
+			vs_journal_forget_step(r->j, key, false, &err);
+			free(key);
+		}
+	for (size_t s = 0; s < sizeof(group_steps) / sizeof(group_steps[0]); s++) {
+		key = mig_group_key(gi, group_steps[s]);
+		vs_error_clear(&err);
+		if (vs_journal_forget_step(r->j, key, s + 1 == sizeof(group_steps) / sizeof(group_steps[0]), &err) < 0)
+			mig_say(r, "warning", "the undone group's steps could not be cleared from the journal: %s",
+				err.message);
+		free(key);
+	}
+}
+
+/* Before any swap: the group's workloads started again (StatefulSets as they are), then its copy pods
+ * and destination claims removed. */
+static int run_undo_unswapped(mig_run *r, size_t gi, vs_error *err)
+{
+	const vs_plan_group *g = &r->plan->groups[gi];
+	int rc = mig_workloads_start(r, gi, err);
+
+	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
+		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
+		if (r->armed && r->armed[g->pvcs[k]].uid)
+			rc = mig_pod_remove(r, p->ns, p->copy_pod, false, err);
+		if (rc == 0)
+			rc = mig_delete(r, &VS_KUBE_PVCS, p->ns, p->temp_name, NULL, NULL, err);
+	}
+	return rc;
+}
+
+/*
+ * A group that failed (or was stopped on request) before it started on the destination: its
+ * workloads run again on their original data, so the cluster is as it was, and a resume does the
+ * group again from its start. Before any swap, the copy pods and destination claims just go; after
+ * one, each claim goes back onto its original volume as a rollback does (the original volumes stay
+ * Retain until a group starts). An undo that fails is reported, not fatal: resume or rollback takes
+ * it from there.
+ */
+static void run_undo_group(mig_run *r, size_t gi)
+{
+	vs_migrate_opts as_they_are = *r->opts;
+	mig_run undo = *r;
+	json_t *kept = json_array();
+	vs_error err;
+	int rc;
+
+	as_they_are.keep_statefulsets = true; /* the claims stay on the source class */
+	undo.opts = &as_they_are;
+	vs_error_clear(&err);
+	if (run_group_swapping(r, &r->plan->groups[gi]))
+		rc = mig_rollback_group(&undo, gi, kept, &err);
+	else
+		rc = run_undo_unswapped(&undo, gi, &err);
+	json_decref(kept);
+	if (rc < 0)
+		mig_say(r, "warning",
+			"the failed group could not be undone (%s); 'volshift resume' or 'volshift rollback' "
+			"takes it from there",
+			err.message);
+	else
+		run_forget_group(r, gi);
 }
 
 static void run_phase(mig_run *r, const char *phase)
@@ -448,16 +494,16 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 	}
 	if (rc == 0)
 		rc = run_copy(r, g, parts, err);
-	if (rc < 0 && !run_group_swapping(r, g)) {
-		run_undo_group(r, gi);
-		goto done;
-	}
 	if (rc == 0)
 		run_phase(r, "swap");
 	t = vs_time_mono_ms();
 	for (k = 0; k < g->npvcs && rc == 0; k++)
 		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
 	parts[RUN_SWAP] = run_lap(&t);
+	if (rc < 0) { /* the workloads have not run on the destination: back on their own data */
+		run_undo_group(r, gi);
+		goto done;
+	}
 	if (rc == 0) {
 		run_phase(r, "start");
 		rc = mig_step(r, "start", start_key, mig_workloads_start, gi, err);

@@ -65,16 +65,15 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 	return rc < 0 ? vs_error_wrap(err, "retain volume %s", pv_name) : 0;
 }
 
-/* Delete claim (as observed; NULL: gone already) if it is the object with uid (NULL: any) and is
- * bound to pv (as the server answered Retain; a claim on another volume is left alone), then wait
- * until it is gone. */
-static int swap_delete_claim(mig_run *r, const json_t *claim, const char *uid, const json_t *pv, vs_error *err)
+/* Delete claim (as observed; NULL: gone already) if it is bound to pv (as the server answered
+ * Retain; a claim on another volume is left alone), then wait until it is gone. Whatever its uid:
+ * an undone group's claim is a new object of the same name on the same volume. */
+static int swap_delete_claim(mig_run *r, const json_t *claim, const json_t *pv, vs_error *err)
 {
 	const char *ns = vs_kube_obj_namespace(claim), *name = vs_kube_obj_name(claim), *pv_name = vs_kube_obj_name(pv);
 	int rc = 0;
 
-	if (!claim || (uid && strcmp(vs_json_str_or(claim, "metadata.uid", ""), uid) != 0) ||
-	    strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
+	if (!claim || strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
 		return 0; /* gone, or the name already belongs to the claim on the other volume */
 	if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
 		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name,
@@ -287,11 +286,11 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
 	if (rc == 0)
-		rc = swap_delete_claim(r, seen->claim, p->uid, seen->old_pv, err);
+		rc = swap_delete_claim(r, seen->claim, seen->old_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
-		rc = swap_delete_claim(r, seen->temp, NULL, seen->new_pv, err);
+		rc = swap_delete_claim(r, seen->temp, seen->new_pv, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
@@ -388,7 +387,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 		if (rc == 0 && new_pv)
 			rc = swap_retain(r, new_pv, NULL, NULL, &copy, err);
 		if (rc == 0 && new_pv)
-			rc = swap_delete_claim(r, claim, NULL, copy, err);
+			rc = swap_delete_claim(r, claim, copy, err);
 		json_decref(copy);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);

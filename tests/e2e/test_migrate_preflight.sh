@@ -472,6 +472,42 @@ test_rsync_failure_restores_the_workload() {
 	wait_for 60 "the destination volume to be reclaimed" no_volume_of_class shared
 }
 
+# A claim with someone else's finalizer could not be deleted by the swap, its workloads stopped
+# meanwhile: refused up front, the finalizer named, nothing changed.
+test_a_foreign_finalizer_is_refused_up_front() {
+	app fin local >/dev/null
+	ready deployment fin
+	kubectl patch pvc fin --type=json -p '[{"op": "add", "path": "/metadata/finalizers/-", "value": "backup.example.com/protect"}]' >/dev/null
+	snapshot before
+	run fin --source-sc local --dest-sc shared
+	expect_rc 1 fin
+	says fin 'finalizer backup.example.com/protect' "the finalizer is not named"
+	says fin 'ask its owner to release it' "no advice"
+	unchanged before "a refused migration"
+	kubectl patch pvc fin --type=json -p '[{"op": "remove", "path": "/metadata/finalizers/1"}]' >/dev/null
+}
+
+# A failure after the first swap of a group (here an error injected once its first claim is Bound
+# to its copy): the group goes back onto its original volumes and its workloads run again; a resume
+# then does the whole group again.
+test_a_failure_after_a_swap_restarts_the_workloads_on_their_data() {
+	local sum pv id rc=0
+	sum=$(filled_app web)
+	pv=$(jp pvc web '{.spec.volumeName}')
+	VOLSHIFT_FAILPOINTS=swap:claim-bound=error vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/fail.out" 2>&1 ||
+		rc=$?
+	assert_eq 1 "$rc" "exit status of the failed run"
+	ready deployment web
+	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "web is back on its class"
+	assert_eq "$pv" "$(jp pvc web '{.spec.volumeName}')" "web is back on its original volume"
+	[ "$sum" = "$(tree_sum "$(claim_dir web)")" ] || fail "data of web differs after the failure"
+	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
+	"$BIN/volshift" resume "$id" >"$SIM_DIR/resume.out" 2>&1 || fail "resume failed: $(tail -5 "$SIM_DIR/resume.out")"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "web after the resume"
+	[ "$sum" = "$(tree_sum "$(claim_dir web)")" ] || fail "data of web differs after the resume"
+	no_leftovers
+}
+
 # ---- 10. block volumes --------------------------------------------------------------------------
 
 test_block_claim_is_refused() {

@@ -330,6 +330,35 @@ static void test_migrate_plan__claim_problems_and_annotation(void **state)
 	vs_plan_free(plan);
 }
 
+/* The volume fx_claim made last. */
+static json_t *fx_last_pv(struct fixture *f)
+{
+	json_t *items = json_object_get(f->pvs, "items");
+
+	return json_array_get(items, json_array_size(items) - 1);
+}
+
+/* A finalizer other than Kubernetes' own (and a CSI provisioner's on volumes) is refused, named. */
+static void test_migrate_plan__foreign_finalizers(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan *plan;
+
+	vs_json_set_path(fx_claim(f, "default", "guarded", "local", NULL), "metadata.finalizers",
+			 json_pack("[s, s]", "kubernetes.io/pvc-protection", "backup.example.com/protect"));
+	fx_claim(f, "default", "csi", "local", NULL);
+	vs_json_set_path(fx_last_pv(f), "metadata.finalizers",
+			 json_pack("[s, s]", "kubernetes.io/pv-protection",
+				   "external-provisioner.volume.kubernetes.io/finalizer"));
+	fx_claim(f, "default", "kept", "local", NULL);
+	vs_json_set_path(fx_last_pv(f), "metadata.finalizers", json_pack("[s]", "example.com/keep"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_true(has_problem(plan, "guarded", "the claim carries the finalizer backup.example.com/protect"));
+	assert_true(has_problem(plan, "kept", "the volume pv-default-kept carries the finalizer example.com/keep"));
+	assert_int_equal(plan->nproblems, 2);
+	vs_plan_free(plan);
+}
+
 static void test_migrate_plan__filters(void **state)
 {
 	struct fixture *f = *state;
@@ -574,6 +603,7 @@ int main(void)
 		FX_TEST(test_migrate_plan__classes_and_defaults),
 		FX_TEST(test_migrate_plan__claim_problems_and_annotation),
 		FX_TEST(test_migrate_plan__filters),
+		FX_TEST(test_migrate_plan__foreign_finalizers),
 		cmocka_unit_test(test_migrate_plan__derived_names),
 		FX_TEST(test_migrate_plan__json),
 		FX_TEST(test_migrate_plan__node_local_volume_needs_its_node),
