@@ -73,7 +73,7 @@ test_ctrl_c_after_the_stop_undoes_the_group() {
 	local sum rc=0 id
 	sum=$(filled_app web)
 	migrate_bg copy:before=sleep:4000 --no-warm-copy
-	until_out "stopped Deployment default/web"
+	until_out "failpoint copy:before: sleeping"
 	kill -INT "$MIG_PID"
 	wait "$MIG_PID" || rc=$?
 	assert_eq 1 "$rc" "exit status after Ctrl-C"
@@ -112,7 +112,7 @@ test_a_second_ctrl_c_exits_at_once() {
 	local rc=0 id
 	filled_app web >/dev/null
 	migrate_bg copy:before=sleep:20000 --no-warm-copy
-	until_out "stopped Deployment default/web"
+	until_out "failpoint copy:before: sleeping"
 	kill -INT "$MIG_PID"
 	sleep 0.5
 	kill -INT "$MIG_PID"
