@@ -51,6 +51,10 @@
  *    0, uid precondition): only now is it gone.
  *  - A pod whose object disappears without that (a forced deletion) has its processes killed at
  *    once.
+ *  - SIGTERM goes to the container's own process (the command bubblewrap runs), as a runtime signals
+ *    the container's init. There is no PID namespace, so a process without a handler dies of it
+ *    at once, where a real container's PID 1 would ignore it and be killed when the grace period
+ *    ends.
  *
  * The agent runs in one thread (bwrap's --die-with-parent is tied to the thread that forked),
  * woken by every store change and at least every NODE_TICK_MS: each due time above is acted on
@@ -217,12 +221,33 @@ static bool worker_running(const struct worker *w)
 	return false;
 }
 
-/* Send sig to the process group of every running container of w. */
+/* The container's own process: the command bubblewrap runs (its child), or 0 when it has none. */
+static pid_t container_main_pid(pid_t bwrap)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (pid_t)strtol(buf, NULL, 10);
+}
+
+/* Send sig to every running container of w: SIGTERM to the container's own process, as a runtime
+ * signals a container's init (bubblewrap then ends with it); SIGKILL to all of its processes. */
 static void signal_worker(struct worker *w, int sig)
 {
-	for (struct proc *p = w->ctrs; p; p = p->next)
-		if (p->pid > 0)
+	for (struct proc *p = w->ctrs; p; p = p->next) {
+		if (p->pid <= 0)
+			continue;
+		pid_t main = sig == SIGKILL ? 0 : container_main_pid(p->pid);
+		if (main <= 0 || kill(main, sig) != 0)
 			kill(-p->pid, sig);
+	}
 }
 
 static void reap(sim_cluster *c)
