@@ -108,14 +108,17 @@ static bool wait_for(struct fx *f, cond_fn cond, const void *arg)
 	return cond(f, arg);
 }
 
-static bool pvc_bound(struct fx *f, const void *name)
+/* True when object default/name of a core resource is in status.phase phase. */
+static bool phase_is(struct fx *f, const char *plural, const char *name, const char *phase)
 {
-	json_t *pvc = get(f, "", "persistentvolumeclaims", "default", name);
-	const char *phase = vs_json_str(pvc, "status.phase");
-	bool ok = phase && strcmp(phase, "Bound") == 0;
-	json_decref(pvc);
+	json_t *o = get(f, "", plural, "default", name);
+	const char *have = vs_json_str(o, "status.phase");
+	bool ok = have && strcmp(have, phase) == 0;
+	json_decref(o);
 	return ok;
 }
+
+static bool pvc_bound(struct fx *f, const void *name) { return phase_is(f, "persistentvolumeclaims", name, "Bound"); }
 
 static size_t count_pods(struct fx *f, const char *selector, const char *phase)
 {
@@ -288,6 +291,15 @@ static void test_sim_cluster__statefulset(void **state)
 	assert_false(access("/var/lib/db", F_OK) == 0); /* the mount point was not made on the host */
 }
 
+/* Create pod (JSON) in default; its uid (caller frees). */
+static char *create_pod(struct fx *f, const char *text)
+{
+	json_t *pod = create(f, "", "pods", "default", text);
+	char *uid = vs_xstrdup(vs_json_str(pod, "metadata.uid"));
+	json_decref(pod);
+	return uid;
+}
+
 /* The log of container c of pod default/name (uid) says text. */
 static bool log_says(struct fx *f, const char *name, const char *uid, const char *text)
 {
@@ -299,14 +311,7 @@ static bool log_says(struct fx *f, const char *name, const char *uid, const char
 	return ok;
 }
 
-static bool pod_running(struct fx *f, const void *name)
-{
-	json_t *p = get(f, "", "pods", "default", name);
-	const char *phase = vs_json_str(p, "status.phase");
-	bool ok = phase && strcmp(phase, "Running") == 0;
-	json_decref(p);
-	return ok;
-}
+static bool pod_running(struct fx *f, const void *name) { return phase_is(f, "pods", name, "Running"); }
 
 /*
  * A pod's status shows its container running only from the first PLEG relist after the container
@@ -322,12 +327,9 @@ static void test_sim_cluster__running_only_after_a_relist(void **state)
 	int64_t k = now <= epoch ? 0 : (now - epoch) / SLOW_RELIST_MS + 1; /* relist k is the next one */
 	vs_sleep_ms(epoch + k * SLOW_RELIST_MS + 100 - now);
 	int64_t relist = epoch + (k + 1) * SLOW_RELIST_MS; /* the first relist that can see the container */
-	json_t *pod = create(f, "", "pods", "default",
-			     "{\"metadata\":{\"name\":\"slow\"},\"spec\":{\"nodeName\":\"node-1\",\"restartPolicy\":\"Never\","
-			     "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-			     "\"echo started; exec sleep 1000\"]}]}}");
-	char *uid = vs_xstrdup(vs_json_str(pod, "metadata.uid"));
-	json_decref(pod);
+	char *uid = create_pod(f, "{\"metadata\":{\"name\":\"slow\"},\"spec\":{\"nodeName\":\"node-1\",\"restartPolicy\":\"Never\","
+				 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
+				 "\"echo started; exec sleep 1000\"]}]}}");
 	while (!log_says(f, "slow", uid, "started") && vs_time_mono_ms() < relist)
 		vs_sleep_ms(20);
 	bool ran = log_says(f, "slow", uid, "started");
@@ -365,14 +367,11 @@ static void test_sim_cluster__deletion_waits_for_the_process(void **state)
 {
 	struct fx *f = *state;
 	vs_error err = {0};
-	json_t *pod = create(f, "", "pods", "default",
-			     "{\"metadata\":{\"name\":\"stopper\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
-			     "\"command\":[\"/bin/sh\",\"-c\",\"trap 'echo got TERM; sleep 1; exit 0' TERM; echo started; "
-			     "while :; do sleep 0.1; done\"]}]}}");
-	char *uid = vs_xstrdup(vs_json_str(pod, "metadata.uid"));
-	json_decref(pod);
+	char *uid = create_pod(f, "{\"metadata\":{\"name\":\"stopper\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
+				 "\"command\":[\"/bin/sh\",\"-c\",\"trap 'echo got TERM; sleep 1; exit 0' TERM; echo started; "
+				 "while :; do sleep 0.1; done\"]}]}}");
 	assert_true(wait_for(f, pod_running, "stopper"));
-	pod = get(f, "", "pods", "default", "stopper");
+	json_t *pod = get(f, "", "pods", "default", "stopper");
 	const char *id = vs_json_str(json_array_get(vs_json_path(pod, "status.containerStatuses"), 0), "containerID");
 	assert_non_null(id);
 	pid_t pid = (pid_t)strtol(id + strlen("sim://"), NULL, 10);
