@@ -42,8 +42,8 @@
  *    after 10 minutes without a crash), showing CrashLoopBackOff; the worker retries after its
  *    back-off period, 10 s with up to 50 % jitter.
  *  - Deletion: syncTerminatingPod writes the status and stops the containers (SIGTERM to each
- *    container's processes, SIGKILL when the grace period ends: the deletion's, at least the
- *    runtime's minimum of 2 s); it returns once they are gone. syncTerminatedPod (after the next
+ *    container's process, SIGKILL to all of its processes when the grace period ends: the
+ *    deletion's, at least the runtime's minimum of 2 s); it returns once they are gone. syncTerminatedPod (after the next
  *    relist) writes the status the relist saw, then WaitForUnmount: the populator drops the
  *    volumes at its next run once the containers are gone, the reconciler unmounts at its run
  *    after that, and the wait polls every --mount-poll-period. Then the status manager's
