@@ -228,6 +228,14 @@ int64_t cl_informer_delay_ms(sim_cluster *c)
 	return cl_random_ms(c, 0, 2 * c->timing.informer_delay_ms);
 }
 
+void cl_watch_delay(sim_cluster *c)
+{
+	int64_t until = vs_time_mono_ms() + cl_informer_delay_ms(c);
+
+	for (int64_t left; !atomic_load(&c->stopping) && (left = until - vs_time_mono_ms()) > 0;)
+		vs_sleep_ms(left < 50 ? left : 50);
+}
+
 void cl_rand_suffix(char *out, size_t n)
 {
 	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -455,7 +463,9 @@ void sim_timing_defaults(sim_timing *t)
 	*t = (sim_timing){
 		.informer_delay_ms = 15,
 		.pv_resync_ms = 15000,   /* kube-controller-manager --pvclaimbinder-sync-period */
-		.pleg_relist_ms = 1000,  /* the kubelet's generic PLEG relist period */
+		.pleg_relist_ms = 1000,  /* the kubelet's generic PLEG relist period (kubelet.go plegRelistPeriod) */
+		.volume_loop_ms = 100,   /* volumemanager reconcilerLoopSleepPeriod, desiredStateOfWorldPopulatorLoopSleepPeriod */
+		.mount_poll_ms = 300,    /* volumemanager podAttachAndMountRetryInterval */
 	};
 }
 
@@ -469,15 +479,25 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 	sim_cluster *c = vs_xcalloc(1, sizeof *c);
 	c->st = st;
 	c->data_dir = vs_xstrdup(data_dir);
-	if (timing)
-		c->timing = *timing;
-	else
-		sim_timing_defaults(&c->timing);
+	sim_timing_defaults(&c->timing);
+	if (timing) {
+		sim_timing given = *timing;
+		/* a period left at 0 by a caller that knows fewer fields keeps its default */
+		if (given.pleg_relist_ms <= 0)
+			given.pleg_relist_ms = c->timing.pleg_relist_ms;
+		if (given.volume_loop_ms <= 0)
+			given.volume_loop_ms = c->timing.volume_loop_ms;
+		if (given.mount_poll_ms <= 0)
+			given.mount_poll_ms = c->timing.mount_poll_ms;
+		c->timing = given;
+	}
 	pthread_mutex_init(&c->rng_mu, NULL);
 	c->timing.seed = vs_rng_seed(&c->rng, c->timing.seed);
-	vs_info("timings: seed %llu, informer delay %lld ms, PV resync %lld ms, PLEG relist %lld ms",
+	vs_info("timings: seed %llu, informer delay %lld ms, PV resync %lld ms, PLEG relist %lld ms, volume loops %lld ms, "
+		"mount poll %lld ms",
 		(unsigned long long)c->timing.seed, (long long)c->timing.informer_delay_ms,
-		(long long)c->timing.pv_resync_ms, (long long)c->timing.pleg_relist_ms);
+		(long long)c->timing.pv_resync_ms, (long long)c->timing.pleg_relist_ms,
+		(long long)c->timing.volume_loop_ms, (long long)c->timing.mount_poll_ms);
 	atomic_init(&c->stopping, false);
 	char *vol = vs_xasprintf("%s/volumes", data_dir), *pods = vs_xasprintf("%s/pods", data_dir);
 	rc = vs_mkdir_p(vol, 0755, err);

@@ -22,6 +22,8 @@ typedef struct sim_timing {
 	int64_t pv_resync_ms;      /* --pv-resync-period: the PV controller's periodic resync */
 	/* the kubelet (node.c) */
 	int64_t pleg_relist_ms;    /* --pleg-relist-period: how often a node lists its containers */
+	int64_t volume_loop_ms;    /* --volume-loop-period: the volume manager's populator and reconciler */
+	int64_t mount_poll_ms;     /* --mount-poll-period: WaitForAttachAndMount's and WaitForUnmount's poll */
 } sim_timing;
 
 /* A real cluster's timings. */
@@ -37,6 +39,9 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 		      vs_error *err);
 /* Stop every controller, kill every pod process (SIGTERM, then SIGKILL) and free. NULL is fine. */
 void sim_cluster_stop(sim_cluster *c);
+/* The monotonic time (vs_time_mono_ms) of the first PLEG relist of a node that existed when the
+ * cluster started; its relists follow every pleg_relist_ms. -1 for another node. For tests. */
+int64_t sim_cluster_pleg_epoch_ms(sim_cluster *c, const char *node);
 /* The log file of a container (caller frees), or NULL when the pod is unknown: a sim_log_path_fn. */
 char *sim_cluster_log_path(void *cluster, const char *ns, const char *pod, const char *container);
 

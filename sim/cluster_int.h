@@ -88,6 +88,10 @@ int64_t cl_random_ms(sim_cluster *c, int64_t lo, int64_t hi);
  * so its mean is --informer-delay-ms. Thread-safe. */
 int64_t cl_informer_delay_ms(sim_cluster *c);
 
+/* Sleep cl_informer_delay_ms, or less when the cluster stops: a controller that reconciles from
+ * fresh lists calls this first, so that it sees each change as late as through its informer. */
+void cl_watch_delay(sim_cluster *c);
+
 /* Random lower-case alphanumerics ("bcdfghjklmnpqrstvwxz2456789" as Kubernetes) into out[n+1]. */
 void cl_rand_suffix(char *out, size_t n);
 

@@ -2,8 +2,9 @@
  * ctrl_workload: the workload controllers of kube-controller-manager in volshift-sim: Deployment
  * (ReplicaSets per pod-template hash, Recreate and RollingUpdate), ReplicaSet, StatefulSet
  * (ordinal pods, claims from volumeClaimTemplates, OrderedReady and Parallel, adoption of
- * orphans), DaemonSet, Job and CronJob. All of them reconcile in one level-triggered loop; every
- * object they create carries a controller ownerReference so the garbage collector can cascade.
+ * orphans), DaemonSet, Job and CronJob. All of them reconcile in one level-triggered loop that sees
+ * the cluster an informer delay late (workload_reconcile); every object they create carries a
+ * controller ownerReference so the garbage collector can cascade.
  */
 #include "cluster_int.h"
 
@@ -865,46 +866,43 @@ static void sync_cronjob(sim_cluster *c, const json_t *cj, const json_t *jobs)
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
+/*
+ * One pass over every workload, as the controllers of kube-controller-manager see the cluster:
+ * through informers, so a change is seen an informer delay late, and every list is taken before
+ * any controller acts. What one controller writes in a pass (a Deployment's ReplicaSet, a
+ * ReplicaSet's pods) is seen by the next only in the next pass, after its own delay.
+ */
 static void workload_reconcile(sim_cluster *c)
 {
+	cl_watch_delay(c);
 	json_t *pods = cl_list(c, cl_res_pod, NULL, NULL);
 	json_t *pvcs = cl_list(c, cl_res_pvc, NULL, NULL);
 	json_t *nodes = cl_list(c, cl_res_node, NULL, NULL);
-	json_t *list;
+	json_t *cronjobs = cl_list(c, cl_res_cronjob, NULL, NULL);
+	json_t *jobs = cl_list(c, cl_res_job, NULL, NULL);
+	json_t *deploys = cl_list(c, cl_res_deploy, NULL, NULL);
+	json_t *rss = cl_list(c, cl_res_rs, NULL, NULL);
+	json_t *stss = cl_list(c, cl_res_sts, NULL, NULL);
+	json_t *dss = cl_list(c, cl_res_ds, NULL, NULL);
 	size_t i;
 	json_t *it;
 
-	list = cl_list(c, cl_res_cronjob, NULL, NULL);
-	json_t *jobs = cl_list(c, cl_res_job, NULL, NULL);
-	json_array_foreach(list, i, it) sync_cronjob(c, it, jobs);
-	json_decref(list);
-	json_decref(jobs);
+	json_array_foreach(cronjobs, i, it) sync_cronjob(c, it, jobs);
+	json_array_foreach(jobs, i, it) sync_job(c, it, pods);
+	json_array_foreach(deploys, i, it) sync_deployment(c, it, rss);
+	json_array_foreach(rss, i, it) sync_replicaset(c, it, pods);
+	json_array_foreach(stss, i, it) sync_statefulset(c, it, pods, pvcs);
+	json_array_foreach(dss, i, it) sync_daemonset(c, it, pods, nodes);
 
-	list = cl_list(c, cl_res_job, NULL, NULL);
-	json_array_foreach(list, i, it) sync_job(c, it, pods);
-	json_decref(list);
-
-	list = cl_list(c, cl_res_deploy, NULL, NULL);
-	json_t *rss = cl_list(c, cl_res_rs, NULL, NULL);
-	json_array_foreach(list, i, it) sync_deployment(c, it, rss);
-	json_decref(list);
+	json_decref(dss);
+	json_decref(stss);
 	json_decref(rss);
-
-	list = cl_list(c, cl_res_rs, NULL, NULL);
-	json_array_foreach(list, i, it) sync_replicaset(c, it, pods);
-	json_decref(list);
-
-	list = cl_list(c, cl_res_sts, NULL, NULL);
-	json_array_foreach(list, i, it) sync_statefulset(c, it, pods, pvcs);
-	json_decref(list);
-
-	list = cl_list(c, cl_res_ds, NULL, NULL);
-	json_array_foreach(list, i, it) sync_daemonset(c, it, pods, nodes);
-	json_decref(list);
-
-	json_decref(pods);
-	json_decref(pvcs);
+	json_decref(deploys);
+	json_decref(jobs);
+	json_decref(cronjobs);
 	json_decref(nodes);
+	json_decref(pvcs);
+	json_decref(pods);
 }
 
 int sim_workload_start(sim_cluster *c, vs_error *err)

@@ -706,9 +706,31 @@ static void seek_tail(FILE *f, long n)
 	fseek(f, 0, SEEK_SET);
 }
 
+/*
+ * Why a container has no log yet, as the kubelet's validateContainerLogStatus decides from the pod's
+ * status: its waiting reason ("ContainerCreating" while the kubelet has reported nothing), or NULL
+ * once it has been reported running or terminated (now or in its last run). Borrowed from pod.
+ */
+static const char *log_waiting_reason(const json_t *pod, const char *container)
+{
+	json_t *cs;
+	size_t i;
+
+	json_array_foreach(vs_json_path(pod, "status.containerStatuses"), i, cs) {
+		const char *n = vs_json_str(cs, "name");
+		if (!n || strcmp(n, container) != 0)
+			continue;
+		if (vs_json_path(cs, "state.running") || vs_json_path(cs, "state.terminated") ||
+		    vs_json_path(cs, "lastState.terminated"))
+			return NULL;
+		return vs_json_str_or(cs, "state.waiting.reason", "ContainerCreating");
+	}
+	return "ContainerCreating";
+}
+
 static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const struct route *rt)
 {
-	const char *container = qarg(c, "container"), *tail = qarg(c, "tailLines");
+	const char *container = qarg(c, "container"), *tail = qarg(c, "tailLines"), *waiting;
 	json_t *pod = NULL;
 	struct log_stream *ls;
 	struct MHD_Response *r;
@@ -725,14 +747,15 @@ static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const 
 		json_decref(pod);
 		return send_simple_error(c, 400, "BadRequest", "a container name must be specified");
 	}
-	if (srv->log_path)
+	waiting = log_waiting_reason(pod, container);
+	if (srv->log_path && !waiting)
 		path = srv->log_path(srv->log_ctx, rt->ns, rt->name, container);
 	f = path ? fopen(path, "rb") : NULL;
 	free(path);
 	if (!f) {
 		char msg[300];
-		snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
-			 container, rt->name);
+		snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" is waiting to start: %s", container, rt->name,
+			 waiting ? waiting : "ContainerCreating");
 		json_decref(pod);
 		return send_simple_error(c, 400, "BadRequest", msg);
 	}

@@ -37,7 +37,7 @@ static void sim_usage(FILE *out)
 	fprintf(out,
 		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
 		"                        [--faults SPEC] [--seed N] [--informer-delay-ms N] [--pv-resync-period D]\n"
-		"                        [--pleg-relist-period D]\n"
+		"                        [--pleg-relist-period D] [--volume-loop-period D] [--mount-poll-period D]\n"
 		"\n"
 		"Runs a local Kubernetes API server with a provisioner, the PV controller, workload\n"
 		"controllers, a scheduler and a node agent that runs each pod's command as a local process.\n"
@@ -65,6 +65,10 @@ static void sim_usage(FILE *out)
 		"                         --pvclaimbinder-sync-period (default 15s)\n"
 		"  --pleg-relist-period D how often the kubelet lists its containers to notice starts and exits\n"
 		"                         (default 1s)\n"
+		"  --volume-loop-period D the period of the kubelet's volume manager loops, which mount a pod's\n"
+		"                         volumes before it starts and unmount them after it stops (default 100ms)\n"
+		"  --mount-poll-period D  how often the kubelet checks that a pod's volumes are mounted before\n"
+		"                         starting it, or unmounted before removing it (default 300ms)\n"
 		"\n"
 		"volshift-sim's own endpoints (never faulted):\n"
 		"  GET  /volshift-sim/faults   the SPEC in force and the counters, as JSON\n"
@@ -74,6 +78,16 @@ static void sim_usage(FILE *out)
 		"\n"
 		"When ready it prints: volshift-sim ready: URL kubeconfig=FILE\n"
 		"SIGINT or SIGTERM stops every pod and exits 0.\n");
+}
+
+/* The duration flag --NAME, at least min_ms, into *out. */
+static int sim_parse_period(const char *name, const char *value, int64_t min_ms, int64_t *out, vs_error *err)
+{
+	int rc = vs_duration_parse(value, out, err);
+
+	if (rc == 0 && *out < min_ms)
+		rc = vs_error_set(err, VS_EINVAL, "--%s %s: expected at least %lldms", name, value, (long long)min_ms);
+	return rc;
 }
 
 /* One timing flag (its getopt letter) into *t; -1 with a message printed when its value is bad. */
@@ -97,14 +111,16 @@ static int sim_parse_timing(int flag, const char *value, sim_timing *t)
 		t->informer_delay_ms = n;
 		break;
 	case 'r':
-		rc = vs_duration_parse(value, &t->pv_resync_ms, &err);
-		if (rc == 0 && t->pv_resync_ms < 100)
-			rc = vs_error_set(&err, VS_EINVAL, "--pv-resync-period %s: expected at least 100ms", value);
+		rc = sim_parse_period("pv-resync-period", value, 100, &t->pv_resync_ms, &err);
 		break;
 	case 'p':
-		rc = vs_duration_parse(value, &t->pleg_relist_ms, &err);
-		if (rc == 0 && t->pleg_relist_ms < 10)
-			rc = vs_error_set(&err, VS_EINVAL, "--pleg-relist-period %s: expected at least 10ms", value);
+		rc = sim_parse_period("pleg-relist-period", value, 10, &t->pleg_relist_ms, &err);
+		break;
+	case 'v':
+		rc = sim_parse_period("volume-loop-period", value, 10, &t->volume_loop_ms, &err);
+		break;
+	case 'm':
+		rc = sim_parse_period("mount-poll-period", value, 10, &t->mount_poll_ms, &err);
 		break;
 	}
 	if (rc < 0)
@@ -122,6 +138,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		{ "faults", required_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
 		{ "seed", required_argument, NULL, 's' },        { "informer-delay-ms", required_argument, NULL, 'i' },
 		{ "pv-resync-period", required_argument, NULL, 'r' }, { "pleg-relist-period", required_argument, NULL, 'p' },
+		{ "volume-loop-period", required_argument, NULL, 'v' }, { "mount-poll-period", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *faults = NULL;
@@ -162,6 +179,8 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		case 'i':
 		case 'r':
 		case 'p':
+		case 'v':
+		case 'm':
 			if (sim_parse_timing(c, optarg, &o->timing) < 0)
 				return 2;
 			break;

@@ -1,11 +1,65 @@
 /*
- * node: the kubelet of volshift-sim. Every node is this host, so one agent serves them all: for each
- * pod bound to a node it prepares the pod's volumes (claims' directories, emptyDir, configMap,
- * secret, hostPath), runs each container's command as a host process inside bubblewrap (its own
- * mount namespace whose root is a tmpfs with the host's top-level directories bound in and the
- * volumes mounted at their mountPaths), restarts containers by restartPolicy with back-off, reports
- * the pod's status, and on deletion stops the processes (SIGTERM, SIGKILL after the grace period)
- * before removing the pod object. Images are not pulled: the command runs from the host.
+ * node: the kubelet of volshift-sim. Every node is this host, so one agent plays the kubelet of
+ * each node: for each pod bound to a node it prepares the pod's volumes (claims' directories,
+ * emptyDir, configMap, secret, hostPath), runs each container's command as a host process inside
+ * bubblewrap (its own mount namespace whose root is a tmpfs with the host's top-level directories
+ * bound in and the volumes mounted at their mountPaths), restarts containers by restartPolicy with
+ * the kubelet's back-off, reports the pod's status, and on deletion stops the processes (SIGTERM,
+ * SIGKILL after the grace period) before removing the pod object. Images are not pulled: the
+ * command runs from the host.
+ *
+ * When things happen is a real kubelet's (1.26), so that a pod's start and stop take on
+ * volshift-sim what they take on a real node. Each node has its own clocks, their phases drawn at
+ * random from the cluster's seeded generator. The model, and the real mechanism behind each step:
+ *
+ *  - The kubelet sees a pod, and later its deletion, through its watch of the API: each arrives
+ *    cl_informer_delay_ms after the change (the kubelet's pod config source is an informer).
+ *  - Container state is known only through the PLEG (pleg/generic.go): every --pleg-relist-period
+ *    (1 s), at the node's own phase, a relist compares each container with what the last relist
+ *    saw; a change is an event that queues a sync of the pod. Pod status is generated from what
+ *    the last relist saw (the pod cache), never from the processes themselves: a container shows
+ *    running, and the pod Ready (no readiness probes), only from the relist after its start; an
+ *    exit, the container's own (a finished Job, a copy pod) or a kill, only from the relist after it.
+ *  - Each pod has a pod worker (pod_workers.go). Work is queued by the first sight of the pod, PLEG
+ *    events, the deletion, phase transitions and back-off retries, and runs one sync at a time.
+ *    Before every sync but the first the worker waits for a relist that began after its last sync
+ *    ended (podCache.GetNewerThan(uid, lastSyncTime): "this adds ~1s of latency on all
+ *    transitions from sync to terminating to terminated").
+ *  - syncPod (kubelet.go): writes the status (the status manager writes at once); if the phase is
+ *    terminal (all containers exited for good), the worker moves on to terminating; otherwise
+ *    WaitForAttachAndMount, then starts (or restarts) containers. Volumes are mounted by the
+ *    volume manager (volumemanager/): its populator loop adds the pod's volumes at its first run
+ *    after the kubelet saw the pod, its reconciler loop mounts them at its next run (both every
+ *    --volume-loop-period, 100 ms); WaitForAttachAndMount checks at once, then every
+ *    --mount-poll-period (300 ms). A pod counts the projected service-account token volume that
+ *    the ServiceAccount admission plugin adds on a real cluster (volshift-sim does not add it to
+ *    the spec), unless automountServiceAccountToken is false: so almost every pod waits one poll.
+ *    A volume that cannot be set up (claim not bound, configMap missing) is retried at every
+ *    reconciler run with a FailedMount event (a real kubelet's wait gives up after 2 minutes and
+ *    retries the sync; not modelled).
+ *  - Restarts (kuberuntime's doBackOff, flowcontrol.Backoff): the first restart happens at the sync
+ *    after the exit was relisted; after that a container waits 10 s, doubling to 5 minutes (reset
+ *    after 10 minutes without a crash), showing CrashLoopBackOff; the worker retries after its
+ *    back-off period, 10 s with up to 50 % jitter.
+ *  - Deletion: syncTerminatingPod writes the status and stops the containers (SIGTERM to each
+ *    container's process, SIGKILL to all of its processes when the grace period ends: the
+ *    deletion's, at least the runtime's minimum of 2 s); it returns once they are gone. syncTerminatedPod (after the next
+ *    relist) writes the status the relist saw, then WaitForUnmount: the populator drops the
+ *    volumes at its next run once the containers are gone, the reconciler unmounts at its run
+ *    after that, and the wait polls every --mount-poll-period. Then the status manager's
+ *    TerminatePod: the final status, and for a pod being deleted the DELETE of the object (grace
+ *    0, uid precondition): only now is it gone.
+ *  - A pod whose object disappears without that (a forced deletion) has its processes killed at
+ *    once.
+ *  - SIGTERM goes to the container's own process (the command bubblewrap runs), as a runtime signals
+ *    the container's init. There is no PID namespace, so a process without a handler dies of it
+ *    at once, where a real container's PID 1 would ignore it and be killed when the grace period
+ *    ends.
+ *
+ * The agent runs in one thread (bwrap's --die-with-parent is tied to the thread that forked),
+ * woken by every store change and at least every NODE_TICK_MS: each due time above is acted on
+ * within about that much. Nothing here is touched by another thread, except the relist epochs
+ * (sim_cluster_pleg_epoch_ms) under the agent's lock.
  *
  * Mount points: the sandbox's root is a tmpfs. A mountPath whose parent is missing on the host is
  * created on the tmpfs: any host directory on the way to it is not bound whole but rebuilt on the
@@ -24,37 +78,108 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The agent's own resolution: how often it looks at its clocks when nothing else wakes it. */
+#define NODE_TICK_MS 10
+/* Room for a pod's uid. */
+#define UID_MAX 40
+/* Container restart back-off: kubelet.go backOffPeriod (10 s), MaxContainerBackOff (300 s); an
+ * entry is forgotten after twice the maximum without a crash (flowcontrol.Backoff). */
+#define BACKOFF_INITIAL_MS 10000
+#define BACKOFF_MAX_MS 300000
+/* The pod worker's retry after a sync that could not finish (a container in back-off): the back-off
+ * period with workerBackOffPeriodJitterFactor 0.5. */
+#define WORKER_RETRY_MS 10000
+#define WORKER_RETRY_JITTER_MS 5000
+/* kuberuntime's minimumGracePeriodInSeconds: a container always gets this long after SIGTERM. */
+#define MIN_GRACE_S 2
+/* A pod's grace period when the pod does not say: the API's default terminationGracePeriodSeconds. */
+#define DEFAULT_GRACE_S 30
+
+/* One run of a container as the last PLEG relist saw it (the pod cache). */
+struct seen {
+	pid_t pid;         /* running, or 0 */
+	pid_t last_pid;    /* the run that exited, for its containerID */
+	bool exited;       /* the latest run has exited */
+	int exit_code;
+	int64_t started;   /* epoch s */
+	int64_t finished;  /* epoch s */
+	int64_t exited_ms; /* monotonic ms of the exit */
+	int restarts;
+	json_t *last_term; /* lastState.terminated of the run before, or NULL */
+};
+
+/* A container of a pod: its processes as they are, and as the PLEG last saw them. */
 struct proc {
 	struct proc *next;
-	char pod_uid[40];
+	char pod_uid[UID_MAX];
 	char *ns, *pod, *container;
-	pid_t pid;          /* 0 when not running */
+	pid_t pid;            /* 0 when not running */
+	pid_t last_pid;
 	int restarts;
-	int64_t started;    /* epoch s of the current (or last) run */
-	bool has_exit;      /* the last run ended */
+	int64_t started;      /* epoch s of the current (or last) run */
+	bool has_exit;        /* the last run ended */
 	int exit_code;
 	int64_t finished;
-	json_t *last_term;  /* lastState.terminated of the run before, or NULL */
-	int64_t restart_at; /* monotonic ms when a back-off restart is due, 0 none */
-	bool done;          /* no more runs */
-	char *fatal;        /* the container cannot run at all: the message */
-	int64_t term_sent;  /* monotonic ms of the SIGTERM, 0 none */
+	int64_t exited_ms;    /* monotonic ms the last run was reaped */
+	json_t *last_term;    /* lastState.terminated of the run before, or NULL */
+	char *fatal;          /* the container cannot run at all: the message */
+	bool backing_off;     /* the last sync left it waiting for its back-off (CrashLoopBackOff) */
+	int64_t backoff_ms;   /* flowcontrol.Backoff: the current delay, 0 none yet */
+	int64_t backoff_last; /* ... and the exit it was counted from (monotonic ms) */
+	struct seen seen;
+};
+
+/* The kubelet of one node: its clocks. */
+struct kubelet {
+	struct kubelet *next;
+	char *node;
+	int64_t pleg_epoch;       /* the first relist; one every pleg_relist_ms after it */
+	int64_t relist_at;        /* the next relist */
+	int64_t relisted;         /* when the last relist ran: the pod cache's timestamp (0: none yet) */
+	int64_t populator_epoch;  /* the volume manager's desired-state populator loop */
+	int64_t reconciler_epoch; /* ... and its reconciler loop */
+};
+
+enum stage { STAGE_SYNC, STAGE_TERMINATING, STAGE_TERMINATED, STAGE_FINISHED };
+/* What a sync in progress blocks on. */
+enum wait { WAIT_NONE, WAIT_MOUNT, WAIT_KILL, WAIT_UNMOUNT };
+
+/* The pod worker of one pod (by uid) and the volume manager's view of the pod. */
+struct worker {
+	struct worker *next;
+	char uid[UID_MAX];
+	char *ns, *name;
+	struct kubelet *kl;
+	struct proc *ctrs;
+	enum stage stage;
+	enum wait wait;
+	int64_t seen_at;       /* the kubelet's watch delivers the pod then */
+	int64_t del_seen_at;   /* ... and its deletion then (0: not deleted) */
+	long grace_s;          /* the deletion's grace period */
+	bool queued;           /* work waits for the pod worker */
+	int64_t retry_at;      /* a retry is queued for then (0: none) */
+	int64_t last_sync;     /* lastSyncTime: when the last sync ended (0: none yet) */
+	int64_t wait_until;    /* WAIT_MOUNT, WAIT_UNMOUNT: the next poll; WAIT_KILL: the SIGKILL deadline */
 	bool kill_sent;
+	bool delete_sent;      /* the status manager has deleted the object */
+	/* the volume manager */
+	bool has_volumes;      /* anything to mount (the service-account token counts) */
+	int64_t mounted_at;    /* when the reconciler had them mounted (0: not yet) */
+	int64_t mount_try_at;  /* the reconciler's next attempt (0: the populator has not added it yet) */
+	int64_t unmounted_at;  /* when the reconciler has unmounted them after termination */
+	json_t *paths;         /* volume name -> host directory, once mounted */
 };
 
 struct sim_node_agent {
-	struct proc *procs;
+	pthread_mutex_t mu;    /* guards kubelets (read by sim_cluster_pleg_epoch_ms) */
+	struct kubelet *kubelets;
+	struct worker *workers;
+	json_t *pods;          /* the last list of pods, and its index by uid */
+	json_t *by_uid;
+	uint64_t pods_rv;
 };
 
-/* ---- process table ---------------------------------------------------------------------------- */
-
-static struct proc *proc_find(sim_cluster *c, const char *uid, const char *container)
-{
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (strcmp(p->pod_uid, uid) == 0 && (!container || strcmp(p->container, container) == 0))
-			return p;
-	return NULL;
-}
+/* ---- processes -------------------------------------------------------------------------------- */
 
 static void proc_free(struct proc *p)
 {
@@ -63,29 +188,91 @@ static void proc_free(struct proc *p)
 	free(p->container);
 	free(p->fatal);
 	json_decref(p->last_term);
+	json_decref(p->seen.last_term);
 	free(p);
+}
+
+static struct proc *ctr_find(const struct worker *w, const char *container)
+{
+	for (struct proc *p = w->ctrs; p; p = p->next)
+		if (strcmp(p->container, container) == 0)
+			return p;
+	return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+	while (w->ctrs) {
+		struct proc *p = w->ctrs;
+		w->ctrs = p->next;
+		proc_free(p);
+	}
+	json_decref(w->paths);
+	free(w->ns);
+	free(w->name);
+	free(w);
+}
+
+static bool worker_running(const struct worker *w)
+{
+	for (struct proc *p = w->ctrs; p; p = p->next)
+		if (p->pid > 0)
+			return true;
+	return false;
+}
+
+/* The container's own process: the command bubblewrap runs (its child), or 0 when it has none. */
+static pid_t container_main_pid(pid_t bwrap)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (pid_t)strtol(buf, NULL, 10);
+}
+
+/* Send sig to every running container of w: SIGTERM to the container's own process, as a runtime
+ * signals a container's init (bubblewrap then ends with it); SIGKILL to all of its processes. */
+static void signal_worker(struct worker *w, int sig)
+{
+	for (struct proc *p = w->ctrs; p; p = p->next) {
+		if (p->pid <= 0)
+			continue;
+		pid_t main = sig == SIGKILL ? 0 : container_main_pid(p->pid);
+		if (main <= 0 || kill(main, sig) != 0)
+			kill(-p->pid, sig);
+	}
 }
 
 static void reap(sim_cluster *c)
 {
-	for (struct proc *p = c->agent->procs; p; p = p->next) {
-		if (p->pid <= 0)
-			continue;
-		int status = 0;
-		pid_t r = waitpid(p->pid, &status, WNOHANG);
-		if (r == 0)
-			continue;
-		if (r < 0 && errno != ECHILD)
-			continue;
-		/* make sure nothing of the process group is left behind */
-		kill(-p->pid, SIGKILL);
-		p->exit_code = r < 0 ? 255 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		p->has_exit = true;
-		p->finished = vs_time_now();
-		vs_info("node: %s/%s container %s (pid %d) exited with %d", p->ns, p->pod, p->container, (int)p->pid,
-			p->exit_code);
-		p->pid = 0;
-	}
+	for (struct worker *w = c->agent->workers; w; w = w->next)
+		for (struct proc *p = w->ctrs; p; p = p->next) {
+			if (p->pid <= 0)
+				continue;
+			int status = 0;
+			pid_t r = waitpid(p->pid, &status, WNOHANG);
+			if (r == 0)
+				continue;
+			if (r < 0 && errno != ECHILD)
+				continue;
+			/* make sure nothing of the process group is left behind */
+			kill(-p->pid, SIGKILL);
+			p->exit_code = r < 0 ? 255 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			p->has_exit = true;
+			p->finished = vs_time_now();
+			p->exited_ms = vs_time_mono_ms();
+			vs_info("node: %s/%s container %s (pid %d) exited with %d", p->ns, p->pod, p->container,
+				(int)p->pid, p->exit_code);
+			p->last_pid = p->pid;
+			p->pid = 0;
+		}
 }
 
 static char *pod_dir(sim_cluster *c, const char *ns, const char *pod, const char *uid)
@@ -558,7 +745,7 @@ static void build_env(sim_cluster *c, const json_t *pod, const json_t *ctr, stru
 	json_decref(env);
 }
 
-/* ---- starting and stopping -------------------------------------------------------------------- */
+/* ---- starting containers ---------------------------------------------------------------------- */
 
 static void close_inherited_fds(void)
 {
@@ -573,17 +760,19 @@ static void close_inherited_fds(void)
 		close(fd);
 }
 
-static void start_container(sim_cluster *c, const json_t *pod, const json_t *ctr, struct proc *p, const json_t *paths)
+/* Start a run of container ctr: false when it could not be started now (the sync is retried). A
+ * container without a command gets p->fatal instead and never runs. */
+static bool start_container(sim_cluster *c, const json_t *pod, const json_t *ctr, struct proc *p, const json_t *paths)
 {
 	struct argv args = {0}, envp = {0};
 	struct mounts m = {0};
 	char *dir = pod_dir(c, p->ns, p->pod, p->pod_uid);
 	char *log = vs_xasprintf("%s/%s.log", dir, p->container);
 	const json_t *cmd = json_object_get(ctr, "command"), *cargs = json_object_get(ctr, "args");
+	bool ok = true;
 	if (json_array_size(cmd) + json_array_size(cargs) == 0) {
 		free(p->fatal);
 		p->fatal = vs_xstrdup("no command: volshift-sim runs the host command, images are not pulled");
-		p->done = true;
 		goto done;
 	}
 	container_mounts(pod, ctr, paths, &m);
@@ -599,7 +788,7 @@ static void start_container(sim_cluster *c, const json_t *pod, const json_t *ctr
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		vs_warn("node: cannot open %s: %s", log, strerror(errno));
-		p->restart_at = vs_time_mono_ms() + 1000;
+		ok = false;
 		goto done;
 	}
 	pid_t pid = fork();
@@ -625,13 +814,12 @@ static void start_container(sim_cluster *c, const json_t *pod, const json_t *ctr
 	close(fd);
 	if (pid < 0) {
 		vs_warn("node: fork for %s/%s: %s", p->ns, p->pod, strerror(errno));
-		p->restart_at = vs_time_mono_ms() + 1000;
+		ok = false;
 		goto done;
 	}
 	p->pid = pid;
 	p->started = vs_time_now();
 	p->has_exit = false;
-	p->restart_at = 0;
 	vs_info("node: started %s/%s container %s as pid %d", p->ns, p->pod, p->container, (int)pid);
 done:
 	mounts_free(&m);
@@ -639,6 +827,7 @@ done:
 	argv_free(&envp);
 	free(dir);
 	free(log);
+	return ok;
 }
 
 static const char *restart_policy(const json_t *pod)
@@ -646,113 +835,239 @@ static const char *restart_policy(const json_t *pod)
 	return vs_json_str(pod, "spec.restartPolicy") ?: "Always";
 }
 
-/* After an exit: schedule a restart by policy, or mark the container done. */
-static void after_exit(const json_t *pod, struct proc *p)
+/* lastState.terminated of a run (new reference). */
+static json_t *terminated_state(int code, int64_t started, int64_t finished, pid_t pid)
 {
-	if (!p->has_exit || p->done || p->restart_at)
-		return;
+	char s[32], f[32], id[32];
+	vs_time_format(started, s);
+	vs_time_format(finished, f);
+	snprintf(id, sizeof id, "sim://%d", (int)pid);
+	return json_pack("{s:i, s:s, s:s, s:s, s:s}", "exitCode", code, "reason", code == 0 ? "Completed" : "Error",
+			 "startedAt", s, "finishedAt", f, "containerID", id);
+}
+
+/* flowcontrol.Backoff: an entry not updated for twice the maximum is forgotten. */
+static bool backoff_expired(const struct proc *p, int64_t exited)
+{
+	return !p->backoff_ms || exited - p->backoff_last > 2 * BACKOFF_MAX_MS;
+}
+
+/* IsInBackOffSince(container, its exit): true while its restart must wait. */
+static bool in_backoff(const struct proc *p, int64_t exited, int64_t now)
+{
+	return !backoff_expired(p, exited) && now - exited < p->backoff_ms;
+}
+
+/* Next(container, its exit): the delay before the restart after this one. */
+static void backoff_next(struct proc *p, int64_t exited)
+{
+	if (backoff_expired(p, exited))
+		p->backoff_ms = BACKOFF_INITIAL_MS;
+	else
+		p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
+	p->backoff_last = exited;
+}
+
+static struct proc *proc_new(struct worker *w, const char *container)
+{
+	struct proc *p = vs_xcalloc(1, sizeof *p);
+	snprintf(p->pod_uid, sizeof p->pod_uid, "%s", w->uid);
+	p->ns = vs_xstrdup(w->ns);
+	p->pod = vs_xstrdup(w->name);
+	p->container = vs_xstrdup(container);
+	p->next = w->ctrs;
+	w->ctrs = p;
+	return p;
+}
+
+/* The pod worker retries the sync later: its back-off period, with jitter. */
+static void queue_retry(sim_cluster *c, struct worker *w, int64_t now)
+{
+	if (!w->retry_at)
+		w->retry_at = now + WORKER_RETRY_MS + cl_random_ms(c, 0, WORKER_RETRY_JITTER_MS);
+}
+
+/* The end of syncPod (kuberuntime SyncPod): start the containers that never ran, restart those
+ * whose exit the PLEG has seen when restartPolicy says so and their back-off allows. */
+static void start_containers(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
+{
 	const char *rp = restart_policy(pod);
-	bool again = strcmp(rp, "Always") == 0 || (strcmp(rp, "OnFailure") == 0 && p->exit_code != 0);
-	if (!again) {
-		p->done = true;
-		return;
+	size_t i;
+	json_t *ctr;
+	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
+		const char *cname = vs_json_str(ctr, "name");
+		if (!cname)
+			continue;
+		struct proc *p = ctr_find(w, cname);
+		if (!p)
+			p = proc_new(w, cname);
+		if (p->fatal || p->pid > 0)
+			continue;
+		if (!p->has_exit) { /* never ran: its first start, or a retry of it */
+			if (!start_container(c, pod, ctr, p, w->paths))
+				queue_retry(c, w, now);
+			continue;
+		}
+		if (!p->seen.exited || p->seen.restarts != p->restarts)
+			continue; /* the exit is not relisted yet */
+		bool again = strcmp(rp, "Always") == 0 || (strcmp(rp, "OnFailure") == 0 && p->seen.exit_code != 0);
+		if (!again)
+			continue;
+		if (in_backoff(p, p->seen.exited_ms, now)) {
+			p->backing_off = true;
+			queue_retry(c, w, now);
+			continue;
+		}
+		backoff_next(p, p->seen.exited_ms);
+		p->backing_off = false;
+		json_t *term = terminated_state(p->exit_code, p->started, p->finished, p->last_pid);
+		if (!start_container(c, pod, ctr, p, w->paths)) {
+			json_decref(term);
+			queue_retry(c, w, now);
+			continue;
+		}
+		json_decref(p->last_term);
+		p->last_term = term;
+		p->restarts++;
 	}
-	char s[32], f[32];
-	vs_time_format(p->started, s);
-	vs_time_format(p->finished, f);
-	json_decref(p->last_term);
-	p->last_term = json_pack("{s:i, s:s, s:s, s:s, s:s}", "exitCode", p->exit_code, "reason",
-				 p->exit_code == 0 ? "Completed" : "Error", "startedAt", s, "finishedAt", f, "containerID", "");
-	int64_t backoff = 1000LL << (p->restarts < 4 ? p->restarts : 4);
-	if (backoff > 10000)
-		backoff = 10000;
-	p->restart_at = vs_time_mono_ms() + backoff;
+}
+
+/* ---- the PLEG --------------------------------------------------------------------------------- */
+
+/* The first instant epoch + k * period (k >= 0) at or after t. */
+static int64_t next_tick(int64_t epoch, int64_t period, int64_t t)
+{
+	if (t <= epoch)
+		return epoch;
+	return epoch + (t - epoch + period - 1) / period * period;
+}
+
+/* What a relist sees of container p; true when it changed since the last relist (an event). */
+static bool relist_container(struct proc *p)
+{
+	bool exited = p->pid == 0 && p->has_exit;
+	struct seen *s = &p->seen;
+	if (s->pid == p->pid && s->exited == exited && s->restarts == p->restarts)
+		return false;
+	s->pid = p->pid;
+	s->last_pid = p->last_pid;
+	s->exited = exited;
+	s->exit_code = p->exit_code;
+	s->started = p->started;
+	s->finished = p->finished;
+	s->exited_ms = p->exited_ms;
+	s->restarts = p->restarts;
+	json_decref(s->last_term);
+	s->last_term = json_incref(p->last_term);
+	return true;
+}
+
+/* GenericPLEG.relist: every container of the node's pods; a pod with a change gets a sync. */
+static void relist(sim_cluster *c, struct kubelet *kl, int64_t now)
+{
+	for (struct worker *w = c->agent->workers; w; w = w->next) {
+		if (w->kl != kl)
+			continue;
+		bool event = false;
+		for (struct proc *p = w->ctrs; p; p = p->next)
+			event |= relist_container(p);
+		if (event && w->stage != STAGE_FINISHED)
+			w->queued = true;
+	}
+	kl->relisted = now;
+	kl->relist_at = next_tick(kl->pleg_epoch, c->timing.pleg_relist_ms, now + 1);
 }
 
 /* ---- status ----------------------------------------------------------------------------------- */
 
-static json_t *container_status(const json_t *ctr, const struct proc *p, const char *waiting_reason,
-				const char *waiting_msg)
+/* getPhase's count of the containers. */
+struct phase_count {
+	int running, waiting, stopped, succeeded;
+};
+
+/* A container's status from the pod cache (final: TerminatePod's, where every container has
+ * ended), counted into pc. */
+static json_t *container_status(const json_t *pod, const json_t *ctr, const struct proc *p, bool final,
+				struct phase_count *pc)
 {
-	char ts[32], fs[32];
-	json_t *st = json_pack("{s:s, s:s, s:s, s:i}", "name", vs_json_str(ctr, "name") ?: "", "image",
-			       vs_json_str(ctr, "image") ?: "", "imageID", "", "restartCount", p ? p->restarts : 0);
-	json_t *state;
-	bool running = p && p->pid > 0;
+	const struct seen *s = p ? &p->seen : NULL;
+	const char *name = vs_json_str(ctr, "name") ?: "";
+	json_t *st = json_pack("{s:s, s:s, s:s, s:i}", "name", name, "image", vs_json_str(ctr, "image") ?: "", "imageID",
+			       "", "restartCount", s ? s->restarts : 0);
+	json_t *state, *last = s && s->last_term ? json_pack("{s:O}", "terminated", s->last_term) : json_object();
+	bool running = s && s->pid > 0;
 	if (running) {
-		vs_time_format(p->started, ts);
+		char ts[32], id[32];
+		vs_time_format(s->started, ts);
+		snprintf(id, sizeof id, "sim://%d", (int)s->pid);
 		state = json_pack("{s:{s:s}}", "running", "startedAt", ts);
-		char id[32];
-		snprintf(id, sizeof id, "sim://%d", (int)p->pid);
 		json_object_set_new(st, "containerID", json_string(id));
-	} else if (p && p->fatal) {
-		state = json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CreateContainerError", "message", p->fatal);
-	} else if (p && p->has_exit && !p->restart_at) {
-		vs_time_format(p->started, ts);
-		vs_time_format(p->finished, fs);
-		state = json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode", p->exit_code, "reason",
-				  p->exit_code == 0 ? "Completed" : "Error", "startedAt", ts, "finishedAt", fs);
-	} else if (p && p->restart_at) {
-		state = json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CrashLoopBackOff", "message",
-				  "back-off restarting failed container");
+		pc->running++;
+	} else if (s && s->exited) {
+		json_t *term = terminated_state(s->exit_code, s->started, s->finished, s->last_pid);
+		json_object_set(st, "containerID", json_object_get(term, "containerID"));
+		if (p->backing_off && !final) {
+			char msg[300];
+			snprintf(msg, sizeof msg, "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				 (long long)(p->backoff_ms / 1000), name, cl_name(pod), cl_ns(pod), cl_uid(pod));
+			state = json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
+			json_decref(last);
+			last = json_pack("{s:o}", "terminated", term);
+		} else {
+			state = json_pack("{s:o}", "terminated", term);
+		}
+		pc->stopped++;
+		pc->succeeded += s->exit_code == 0;
+	} else if (final) {
+		state = json_pack("{s:{s:i, s:s, s:s}}", "terminated", "exitCode", 137, "reason", "ContainerStatusUnknown",
+				  "message", "The container could not be located when the pod was terminated");
+		pc->stopped++;
 	} else {
-		state = json_pack("{s:{s:s}}", "waiting", "reason", waiting_reason ? waiting_reason : "ContainerCreating");
-		if (waiting_msg)
-			json_object_set_new(json_object_get(state, "waiting"), "message", json_string(waiting_msg));
+		state = p && p->fatal ? json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CreateContainerError", "message", p->fatal)
+				      : json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+		if (s && s->last_term)
+			pc->stopped++;
+		else
+			pc->waiting++;
 	}
 	json_object_set_new(st, "state", state);
-	json_object_set_new(st, "lastState", p && p->last_term ? json_pack("{s:O}", "terminated", p->last_term)
-							       : json_object());
+	json_object_set_new(st, "lastState", last);
 	json_object_set_new(st, "ready", json_boolean(running));
 	json_object_set_new(st, "started", json_boolean(running));
 	return st;
 }
 
-static void write_status(sim_cluster *c, const json_t *pod, const char *waiting_reason, const char *waiting_msg)
+/* The kubelet's getPhase from its container statuses. */
+static const char *pod_phase(const char *restart_policy, const struct phase_count *pc)
 {
-	const char *uid = cl_uid(pod);
-	json_t *statuses = json_array();
-	bool all_ready = true, any_running = false, all_done = true, all_ok = true, any_fatal = false;
-	size_t i;
-	json_t *ctr;
-	int64_t start = 0;
-	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
-		struct proc *p = proc_find(c, uid, vs_json_str(ctr, "name") ?: "");
-		json_array_append_new(statuses, container_status(ctr, p, waiting_reason, waiting_msg));
-		bool running = p && p->pid > 0;
-		any_running |= running;
-		all_ready &= running;
-		all_done &= p && p->done;
-		all_ok &= p && p->done && !p->fatal && p->exit_code == 0;
-		any_fatal |= p && p->fatal;
-		if (p && p->started && (!start || p->started < start))
-			start = p->started;
-	}
-	const char *rp = restart_policy(pod);
-	const char *phase = "Pending";
-	if (all_done && json_array_size(statuses) > 0 && !(any_fatal && strcmp(rp, "Always") == 0))
-		phase = all_ok ? "Succeeded" : "Failed";
-	else if (any_running || start)
-		phase = "Running";
-	json_t *status = json_deep_copy(json_object_get(pod, "status"));
-	if (!json_is_object(status)) {
-		json_decref(status);
-		status = json_object();
-	}
-	const char *old_start = json_string_value(json_object_get(status, "startTime"));
-	char now[32];
-	vs_time_format(vs_time_now(), now);
-	const char *st_time = old_start ? old_start : now;
-	bool ready = all_ready && strcmp(phase, "Running") == 0;
+	if (pc->waiting > 0)
+		return "Pending";
+	if (pc->running > 0)
+		return "Running";
+	if (pc->stopped == 0)
+		return "Pending";
+	if (strcmp(restart_policy, "Always") == 0)
+		return "Running"; /* every container is restarting */
+	if (pc->stopped == pc->succeeded)
+		return "Succeeded";
+	return strcmp(restart_policy, "Never") == 0 ? "Failed" : "Running";
+}
+
+static bool phase_terminal(const char *phase)
+{
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+/* The pod conditions, each keeping its lastTransitionTime while its status stays (new reference). */
+static json_t *pod_conditions(const json_t *old, const char *phase, bool ready, const char *now)
+{
 	const char *ready_s = ready ? "True" : "False";
-	const char *init_s = "True";
-	/* keep each condition's lastTransitionTime while its status stays */
-	json_t *old = json_object_get(status, "conditions");
-	json_t *conds = json_array();
 	const char *types[] = {"Initialized", "Ready", "ContainersReady", "PodScheduled"};
-	const char *vals[] = {init_s, ready_s, ready_s, "True"};
+	const char *vals[] = {"True", ready_s, ready_s, "True"};
+	json_t *conds = json_array();
 	for (size_t k = 0; k < 4; k++) {
 		const char *ltt = now;
+		size_t i;
 		json_t *oc;
 		json_array_foreach(old, i, oc) {
 			const char *t = vs_json_str(oc, "type"), *s = vs_json_str(oc, "status");
@@ -765,191 +1080,369 @@ static void write_status(sim_cluster *c, const json_t *pod, const char *waiting_
 												 : "ContainersNotReady"));
 		json_array_append_new(conds, cnd);
 	}
-	json_t *next = json_deep_copy(status);
+	return conds;
+}
+
+/* generateAPIPodStatus: the pod's status from the pod cache, over its stored status (new reference). */
+static json_t *generate_status(const struct worker *w, const json_t *pod, bool final)
+{
+	json_t *statuses = json_array();
+	struct phase_count pc = {0};
+	size_t i;
+	json_t *ctr;
+	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
+		const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
+		json_array_append_new(statuses, container_status(pod, ctr, p, final, &pc));
+	}
+	const json_t *stored = json_object_get(pod, "status");
+	const char *phase = pod_phase(restart_policy(pod), &pc);
+	if (phase_terminal(vs_json_str(stored, "phase")))
+		phase = vs_json_str(stored, "phase"); /* a terminal phase never changes back */
+	bool ready = !final && pc.running > 0 && pc.running == (int)json_array_size(statuses) && strcmp(phase, "Running") == 0;
+	char now[32];
+	vs_time_format(vs_time_now(), now);
+	json_t *next = json_is_object(stored) ? json_deep_copy(stored) : json_object();
+	json_object_set_new(next, "conditions", pod_conditions(json_object_get(stored, "conditions"), phase, ready, now));
 	json_object_set_new(next, "phase", json_string(phase));
-	json_object_set_new(next, "conditions", conds);
 	json_object_set_new(next, "containerStatuses", statuses);
 	json_object_set_new(next, "hostIP", json_string("127.0.0.1"));
 	json_object_set_new(next, "podIP", json_string("127.0.0.1"));
 	json_object_set_new(next, "podIPs", json_pack("[{s:s}]", "ip", "127.0.0.1"));
-	json_object_set_new(next, "startTime", json_string(st_time));
-	json_object_set_new(next, "qosClass", json_string(vs_json_str(status, "qosClass") ?: "BestEffort"));
-	cl_update_status(c, cl_res_pod, pod, next);
-	json_decref(next);
-	json_decref(status);
+	if (!vs_json_str(stored, "startTime"))
+		json_object_set_new(next, "startTime", json_string(now));
+	if (!vs_json_str(stored, "qosClass"))
+		json_object_set_new(next, "qosClass", json_string("BestEffort"));
+	return next;
 }
 
-/* ---- the pod lifecycle ------------------------------------------------------------------------ */
-
-static bool pod_has_running(sim_cluster *c, const char *uid)
+/* The status manager: writes the generated status to the pod object (again on a conflict, as its
+ * patch would not conflict). phase gets the phase written, "" when the pod is gone. */
+static void put_status(sim_cluster *c, const struct worker *w, bool final, char phase[16])
 {
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (strcmp(p->pod_uid, uid) == 0 && p->pid > 0)
-			return true;
-	return false;
-}
-
-/*
- * Signal a container as a container runtime does: SIGTERM to its main process only (bwrap's child,
- * the container's command, which may trap it and go on until the grace period ends), SIGKILL to
- * everything in it. bwrap itself must not get SIGTERM: it would die, and --die-with-parent would
- * kill the command with it. Until bwrap has forked its child, the signal goes to the whole group.
- */
-static void signal_container(pid_t pid, int sig)
-{
-	char path[64];
-	FILE *f;
-	int child, n = 0;
-
-	if (sig == SIGTERM) {
-		snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-		f = fopen(path, "r");
-		while (f && fscanf(f, "%d", &child) == 1)
-			n += kill(child, sig) == 0;
-		if (f)
-			fclose(f);
-	}
-	if (n == 0)
-		kill(-pid, sig);
-}
-
-static void signal_pod(sim_cluster *c, const char *uid, int sig)
-{
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (strcmp(p->pod_uid, uid) == 0 && p->pid > 0)
-			signal_container(p->pid, sig);
-}
-
-static void terminate_pod(sim_cluster *c, const json_t *pod)
-{
-	const char *uid = cl_uid(pod);
-	if (pod_has_running(c, uid)) {
-		int64_t now = vs_time_mono_ms();
-		struct proc *first = proc_find(c, uid, NULL);
-		if (!first->term_sent) {
-			for (struct proc *p = c->agent->procs; p; p = p->next)
-				if (strcmp(p->pod_uid, uid) == 0)
-					p->term_sent = now;
-			vs_info("node: stopping pod %s/%s (SIGTERM)", cl_ns(pod), cl_name(pod));
-			signal_pod(c, uid, SIGTERM);
-			sim_api_event(c->st, pod, "Normal", "Killing", "Stopping container %s", first->container);
-		} else {
-			long grace = (long)vs_json_int(pod, "metadata.deletionGracePeriodSeconds", 30);
-			if (!first->kill_sent && now - first->term_sent >= grace * 1000) {
-				first->kill_sent = true;
-				signal_pod(c, uid, SIGKILL);
-			}
+	phase[0] = '\0';
+	for (int attempt = 0; attempt < 5; attempt++) {
+		json_t *pod = cl_get(c, cl_res_pod, w->ns, w->name);
+		if (!pod || !cl_uid(pod) || strcmp(cl_uid(pod), w->uid) != 0) {
+			json_decref(pod);
+			return;
 		}
-		return;
+		json_t *next = generate_status(w, pod, final);
+		snprintf(phase, 16, "%s", vs_json_str(next, "phase") ?: "");
+		int rc = cl_update_status(c, cl_res_pod, pod, next);
+		json_decref(next);
+		json_decref(pod);
+		if (rc == 0)
+			return;
 	}
-	/* nothing of the pod runs any more: let the API server remove the object */
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (strcmp(p->pod_uid, uid) == 0)
-			p->done = true;
-	vs_error err;
-	vs_error_clear(&err);
-	sim_delete_opts opts = {.propagation = SIM_PROPAGATE_BACKGROUND, .precondition_uid = uid, .grace_period_seconds = 0};
-	bool deleted = false;
-	if (sim_api_delete(c->st, cl_res_pod, cl_ns(pod), cl_name(pod), &opts, NULL, &deleted, &err) != 0 &&
-	    !vs_error_is(&err, "NotFound") && !vs_error_is(&err, "Conflict"))
-		vs_warn("node: delete pod %s/%s: %s", cl_ns(pod), cl_name(pod), err.message);
 }
 
-static void sync_pod(sim_cluster *c, const json_t *pod)
+/* ---- the volume manager ----------------------------------------------------------------------- */
+
+/* The populator adds the pod's volumes at its first run after the kubelet saw the pod; the
+ * reconciler sets them up at its run after that, and again at each run while one cannot be. */
+static void volumes_progress(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
 {
-	const char *uid = cl_uid(pod);
-	if (!uid)
+	if (w->mounted_at || w->stage != STAGE_SYNC || now < w->seen_at || !pod)
 		return;
-	if (cl_deleting(pod)) {
-		terminate_pod(c, pod);
-		return;
+	int64_t period = c->timing.volume_loop_ms;
+	if (!w->mount_try_at) {
+		int64_t added = next_tick(w->kl->populator_epoch, period, w->seen_at);
+		w->mount_try_at = next_tick(w->kl->reconciler_epoch, period, added + 1);
 	}
-	const char *phase = vs_json_str(pod, "status.phase");
-	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+	if (now < w->mount_try_at)
 		return;
-	char *dir = pod_dir(c, cl_ns(pod), cl_name(pod), uid);
+	char *dir = pod_dir(c, w->ns, w->name, w->uid), *why = NULL;
 	json_t *paths = json_object();
-	char *why = NULL;
 	vs_error err;
 	vs_error_clear(&err);
-	bool have = proc_find(c, uid, NULL) != NULL;
-	bool need_paths = !have;
-	for (struct proc *p = c->agent->procs; p && !need_paths; p = p->next)
-		need_paths = strcmp(p->pod_uid, uid) == 0 && p->restart_at && p->restart_at <= vs_time_mono_ms();
-	if (need_paths) {
-		vs_mkdir_p(dir, 0755, NULL);
-		int rc = resolve_volumes(c, pod, dir, paths, &why, &err);
-		if (rc < 0) {
-			cl_event_once(c, pod, "Warning", "FailedMount", "MountVolume.SetUp failed: %s", err.message);
-			write_status(c, pod, "ContainerCreating", err.message);
-			goto done;
-		}
-		if (rc == 1) {
-			write_status(c, pod, "ContainerCreating", why);
-			goto done;
-		}
+	vs_mkdir_p(dir, 0755, NULL);
+	int rc = resolve_volumes(c, pod, dir, paths, &why, &err);
+	if (rc == 0) {
+		json_decref(w->paths);
+		w->paths = json_incref(paths);
+		w->mounted_at = w->mount_try_at;
+	} else {
+		cl_event_once(c, pod, "Warning", "FailedMount", "MountVolume.SetUp failed: %s", rc < 0 ? err.message : why);
+		w->mount_try_at = next_tick(w->kl->reconciler_epoch, period, now + 1);
 	}
-	size_t i;
-	json_t *ctr;
-	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
-		const char *cname = vs_json_str(ctr, "name");
-		if (!cname)
-			continue;
-		struct proc *p = proc_find(c, uid, cname);
-		if (!p) {
-			p = vs_xcalloc(1, sizeof *p);
-			snprintf(p->pod_uid, sizeof p->pod_uid, "%s", uid);
-			p->ns = vs_xstrdup(cl_ns(pod));
-			p->pod = vs_xstrdup(cl_name(pod));
-			p->container = vs_xstrdup(cname);
-			p->next = c->agent->procs;
-			c->agent->procs = p;
-			start_container(c, pod, ctr, p, paths);
-			continue;
-		}
-		after_exit(pod, p);
-		if (p->restart_at && p->restart_at <= vs_time_mono_ms() && !p->done) {
-			p->restarts++;
-			start_container(c, pod, ctr, p, paths);
-		}
-	}
-	write_status(c, pod, NULL, NULL);
-done:
-	free(why);
 	json_decref(paths);
+	free(why);
 	free(dir);
 }
 
-/* Processes and directories of pods whose object is gone. */
-static void sweep(sim_cluster *c, const json_t *pods)
+/* Once the containers are gone, the populator drops the volumes at its next run and the
+ * reconciler unmounts them at its run after that. */
+static void volumes_unmount(sim_cluster *c, struct worker *w, int64_t now)
 {
-	json_t *live = json_object();
-	size_t i;
-	json_t *pod;
-	json_array_foreach(pods, i, pod)
-		if (cl_uid(pod))
-			json_object_set_new(live, cl_uid(pod), json_true());
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (!json_object_get(live, p->pod_uid) && p->pid > 0 && !p->kill_sent) {
-			kill(-p->pid, SIGKILL);
-			p->kill_sent = true;
+	int64_t period = c->timing.volume_loop_ms;
+	if (!w->has_volumes || !w->mounted_at)
+		return;
+	int64_t dropped = next_tick(w->kl->populator_epoch, period, now);
+	w->unmounted_at = next_tick(w->kl->reconciler_epoch, period, dropped + 1);
+}
+
+/* ---- the pod worker --------------------------------------------------------------------------- */
+
+/* The status manager deletes the object of a terminated pod that is being deleted. */
+static void delete_object(sim_cluster *c, struct worker *w)
+{
+	vs_error err;
+	vs_error_clear(&err);
+	sim_delete_opts opts = {.propagation = SIM_PROPAGATE_BACKGROUND, .precondition_uid = w->uid, .grace_period_seconds = 0};
+	bool deleted = false;
+	w->delete_sent = true;
+	if (sim_api_delete(c->st, cl_res_pod, w->ns, w->name, &opts, NULL, &deleted, &err) != 0 &&
+	    !vs_error_is(&err, "NotFound") && !vs_error_is(&err, "Conflict"))
+		vs_warn("node: delete pod %s/%s: %s", w->ns, w->name, err.message);
+}
+
+/* syncPod; the containers start once the volumes are mounted (WAIT_MOUNT). */
+static void sync_pod(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
+{
+	char phase[16];
+	put_status(c, w, false, phase);
+	if (phase_terminal(phase)) { /* isTerminal: on to terminating */
+		w->stage = STAGE_TERMINATING;
+		w->queued = true;
+		w->last_sync = vs_time_mono_ms();
+		return;
+	}
+	if (!w->mounted_at) { /* WaitForAttachAndMount: its first check failed */
+		w->wait = WAIT_MOUNT;
+		w->wait_until = now + c->timing.mount_poll_ms;
+		return;
+	}
+	start_containers(c, w, pod, now);
+	w->last_sync = vs_time_mono_ms();
+}
+
+/* The end of syncTerminatingPod: no container runs; the worker moves on to terminated. */
+static void terminating_done(sim_cluster *c, struct worker *w)
+{
+	int64_t now = vs_time_mono_ms();
+	w->wait = WAIT_NONE;
+	w->stage = STAGE_TERMINATED;
+	w->queued = true;
+	w->last_sync = now;
+	volumes_unmount(c, w, now);
+}
+
+/* syncTerminatingPod: the containers are stopped (WAIT_KILL until they are gone). */
+static void sync_terminating(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
+{
+	char phase[16];
+	put_status(c, w, false, phase);
+	if (!worker_running(w)) {
+		terminating_done(c, w);
+		return;
+	}
+	long grace = w->del_seen_at ? w->grace_s : (long)vs_json_int(pod, "spec.terminationGracePeriodSeconds", DEFAULT_GRACE_S);
+	if (grace < MIN_GRACE_S)
+		grace = MIN_GRACE_S;
+	for (struct proc *p = w->ctrs; p; p = p->next)
+		if (p->pid > 0)
+			sim_api_event(c->st, pod, "Normal", "Killing", "Stopping container %s", p->container);
+	vs_info("node: stopping pod %s/%s (SIGTERM, grace period %lds)", w->ns, w->name, grace);
+	signal_worker(w, SIGTERM);
+	w->wait = WAIT_KILL;
+	w->wait_until = now + grace * 1000;
+	w->kill_sent = false;
+}
+
+/* The end of syncTerminatedPod: TerminatePod's final status; a pod being deleted goes. */
+static void terminated_done(sim_cluster *c, struct worker *w, int64_t now)
+{
+	char phase[16];
+	w->wait = WAIT_NONE;
+	w->stage = STAGE_FINISHED;
+	w->last_sync = vs_time_mono_ms();
+	put_status(c, w, true, phase);
+	if (w->del_seen_at && now >= w->del_seen_at)
+		delete_object(c, w);
+}
+
+/* A sync blocked on something: true once it is over (the worker may take its next work). */
+static bool wait_over(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
+{
+	switch (w->wait) {
+	case WAIT_NONE:
+		return true;
+	case WAIT_MOUNT:
+		/* WaitForAttachAndMount's polls; a deletion meanwhile ends it at its next poll */
+		for (; now >= w->wait_until; w->wait_until += c->timing.mount_poll_ms) {
+			if (w->stage == STAGE_SYNC && !(w->mounted_at && w->mounted_at <= w->wait_until))
+				continue;
+			w->wait = WAIT_NONE;
+			if (w->stage == STAGE_SYNC)
+				start_containers(c, w, pod, now);
+			w->last_sync = vs_time_mono_ms();
+			return true;
 		}
-	struct proc **pp = &c->agent->procs;
-	while (*pp) {
-		struct proc *p = *pp;
-		if (!json_object_get(live, p->pod_uid) && p->pid <= 0) {
-			*pp = p->next;
-			proc_free(p);
-		} else {
-			pp = &p->next;
+		return false;
+	case WAIT_KILL:
+		if (!worker_running(w)) {
+			terminating_done(c, w);
+			return true;
+		}
+		if (!w->kill_sent && now >= w->wait_until) {
+			vs_info("node: pod %s/%s outlived its grace period (SIGKILL)", w->ns, w->name);
+			signal_worker(w, SIGKILL);
+			w->kill_sent = true;
+		}
+		return false;
+	case WAIT_UNMOUNT:
+		/* WaitForUnmount's polls */
+		for (; now >= w->wait_until; w->wait_until += c->timing.mount_poll_ms)
+			if (w->unmounted_at <= w->wait_until) {
+				terminated_done(c, w, now);
+				return true;
+			}
+		return false;
+	}
+	return true;
+}
+
+/* One look at a pod worker: its wait, then its queued work once the pod cache is newer. */
+static void worker_step(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
+{
+	char phase[16];
+	if (!pod || now < w->seen_at)
+		return; /* a pod that is gone is sweep_workers' */
+	if (w->del_seen_at && now >= w->del_seen_at) {
+		if (w->stage == STAGE_SYNC) { /* UpdatePod(SyncPodKill) */
+			w->stage = STAGE_TERMINATING;
+			w->queued = true;
+		} else if (w->stage == STAGE_FINISHED && !w->delete_sent) {
+			delete_object(c, w);
 		}
 	}
+	if (!wait_over(c, w, pod, now))
+		return;
+	if (w->retry_at && now >= w->retry_at) {
+		w->retry_at = 0;
+		w->queued = true;
+	}
+	if (!w->queued || w->stage == STAGE_FINISHED)
+		return;
+	/* podCache.GetNewerThan(uid, lastSyncTime): a relist that began after the last sync ended */
+	if (w->last_sync && w->kl->relisted <= w->last_sync)
+		return;
+	w->queued = false;
+	switch (w->stage) {
+	case STAGE_SYNC:
+		sync_pod(c, w, pod, now);
+		break;
+	case STAGE_TERMINATING:
+		sync_terminating(c, w, pod, now);
+		break;
+	case STAGE_TERMINATED:
+		/* syncTerminatedPod: the status the relist saw, then WaitForUnmount (its first check now) */
+		put_status(c, w, false, phase);
+		w->wait = WAIT_UNMOUNT;
+		w->wait_until = now;
+		wait_over(c, w, pod, now);
+		break;
+	case STAGE_FINISHED:
+		break;
+	}
+}
+
+/* ---- the agent -------------------------------------------------------------------------------- */
+
+static struct kubelet *kubelet_for(sim_cluster *c, const char *node)
+{
+	struct sim_node_agent *a = c->agent;
+	for (struct kubelet *kl = a->kubelets; kl; kl = kl->next)
+		if (strcmp(kl->node, node) == 0)
+			return kl;
+	struct kubelet *kl = vs_xcalloc(1, sizeof *kl);
+	int64_t now = vs_time_mono_ms(), vol = c->timing.volume_loop_ms;
+	kl->node = vs_xstrdup(node);
+	kl->pleg_epoch = now + cl_random_ms(c, 0, c->timing.pleg_relist_ms - 1);
+	kl->relist_at = kl->pleg_epoch;
+	kl->populator_epoch = now + cl_random_ms(c, 0, vol - 1);
+	kl->reconciler_epoch = now + cl_random_ms(c, 0, vol - 1);
+	vs_debug("node: %s relists every %lld ms from +%lld ms", node, (long long)c->timing.pleg_relist_ms,
+		 (long long)(kl->pleg_epoch - now));
+	pthread_mutex_lock(&a->mu);
+	kl->next = a->kubelets;
+	a->kubelets = kl;
+	pthread_mutex_unlock(&a->mu);
+	return kl;
+}
+
+static struct worker *worker_find(const struct sim_node_agent *a, const char *uid)
+{
+	for (struct worker *w = a->workers; w; w = w->next)
+		if (strcmp(w->uid, uid) == 0)
+			return w;
+	return NULL;
+}
+
+/* The kubelet's pod watch: a new pod, and a deletion, arrive an informer delay after the change. */
+static void watch_pods(sim_cluster *c, int64_t now)
+{
+	struct sim_node_agent *a = c->agent;
+	size_t i;
+	json_t *pod;
+	json_array_foreach(a->pods, i, pod) {
+		const char *uid = cl_uid(pod), *node = vs_json_str(pod, "spec.nodeName");
+		if (!uid || !node || !*node || strlen(uid) >= UID_MAX)
+			continue;
+		struct worker *w = worker_find(a, uid);
+		if (!w) {
+			w = vs_xcalloc(1, sizeof *w);
+			snprintf(w->uid, sizeof w->uid, "%s", uid);
+			w->ns = vs_xstrdup(cl_ns(pod));
+			w->name = vs_xstrdup(cl_name(pod));
+			w->kl = kubelet_for(c, node);
+			w->seen_at = now + cl_informer_delay_ms(c);
+			w->queued = true;
+			w->has_volumes = json_array_size(vs_json_path(pod, "spec.volumes")) > 0 ||
+					 vs_json_bool(pod, "spec.automountServiceAccountToken", true);
+			if (!w->has_volumes) /* WaitForAttachAndMount returns at once */
+				w->mounted_at = w->seen_at;
+			if (phase_terminal(vs_json_str(pod, "status.phase")))
+				w->stage = STAGE_FINISHED;
+			w->next = a->workers;
+			a->workers = w;
+		}
+		if (cl_deleting(pod) && !w->del_seen_at) {
+			w->del_seen_at = now + cl_informer_delay_ms(c);
+			w->grace_s = (long)vs_json_int(pod, "metadata.deletionGracePeriodSeconds", DEFAULT_GRACE_S);
+		}
+	}
+}
+
+/* A new list of pods when the store changed; true when it did. */
+static bool refresh_pods(sim_cluster *c)
+{
+	struct sim_node_agent *a = c->agent;
+	uint64_t rv = sim_store_rv(c->st);
+	if (a->pods && rv == a->pods_rv)
+		return false;
+	json_decref(a->pods);
+	json_decref(a->by_uid);
+	a->pods_rv = rv;
+	a->pods = cl_list(c, cl_res_pod, NULL, NULL);
+	a->by_uid = json_object();
+	size_t i;
+	json_t *pod;
+	json_array_foreach(a->pods, i, pod)
+		if (cl_uid(pod))
+			json_object_set(a->by_uid, cl_uid(pod), pod);
+	return true;
+}
+
+/* Pod directories of pods that are gone and have no worker left. */
+static void sweep_dirs(sim_cluster *c)
+{
 	char *root = vs_xasprintf("%s/pods", c->data_dir);
 	DIR *d = opendir(root);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		const char *us = strrchr(e->d_name, '_');
-		if (e->d_name[0] == '.' || !us || json_object_get(live, us + 1) || proc_find(c, us + 1, NULL))
+		if (e->d_name[0] == '.' || !us || json_object_get(c->agent->by_uid, us + 1) || worker_find(c->agent, us + 1))
 			continue;
 		char *path = vs_xasprintf("%s/%s", root, e->d_name);
 		vs_rm_rf(path, NULL);
@@ -958,23 +1451,53 @@ static void sweep(sim_cluster *c, const json_t *pods)
 	if (d)
 		closedir(d);
 	free(root);
-	json_decref(live);
+}
+
+/* Workers of pods whose object is gone without the kubelet's own deletion (a forced deletion):
+ * their processes are killed at once, and the worker goes with the last of them. True when one
+ * went. */
+static bool sweep_workers(sim_cluster *c)
+{
+	bool freed = false;
+	struct worker **wp = &c->agent->workers;
+	while (*wp) {
+		struct worker *w = *wp;
+		if (json_object_get(c->agent->by_uid, w->uid)) {
+			wp = &w->next;
+			continue;
+		}
+		if (worker_running(w)) {
+			if (!w->kill_sent)
+				signal_worker(w, SIGKILL);
+			w->kill_sent = true;
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		worker_free(w);
+		freed = true;
+	}
+	return freed;
 }
 
 static void node_reconcile(sim_cluster *c)
 {
+	struct sim_node_agent *a = c->agent;
+	int64_t now = vs_time_mono_ms();
 	reap(c);
-	json_t *pods = cl_list(c, cl_res_pod, NULL, NULL);
-	size_t i;
-	json_t *pod;
-	json_array_foreach(pods, i, pod) {
-		const char *nn = vs_json_str(pod, "spec.nodeName");
-		if (!nn || !*nn)
-			continue;
-		sync_pod(c, pod);
+	bool changed = refresh_pods(c);
+	if (changed)
+		watch_pods(c, now);
+	for (struct kubelet *kl = a->kubelets; kl; kl = kl->next)
+		if (now >= kl->relist_at)
+			relist(c, kl, now);
+	for (struct worker *w = a->workers; w; w = w->next) {
+		const json_t *pod = json_object_get(a->by_uid, w->uid);
+		volumes_progress(c, w, pod, now);
+		worker_step(c, w, pod, now);
 	}
-	sweep(c, pods);
-	json_decref(pods);
+	if (sweep_workers(c) || changed)
+		sweep_dirs(c);
 }
 
 /* Stop every pod process: SIGTERM, up to 2 s, SIGKILL. Runs in the node thread (bwrap's
@@ -984,44 +1507,76 @@ static void stop_all(sim_cluster *c)
 	if (!c->agent)
 		return;
 	bool any = false;
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (p->pid > 0) {
-			kill(-p->pid, SIGTERM);
-			any = true;
-		}
+	for (struct worker *w = c->agent->workers; w; w = w->next) {
+		any |= worker_running(w);
+		signal_worker(w, SIGTERM);
+	}
 	int64_t deadline = vs_time_mono_ms() + 2000;
 	while (any && vs_time_mono_ms() < deadline) {
 		reap(c);
 		any = false;
-		for (struct proc *p = c->agent->procs; p; p = p->next)
-			any |= p->pid > 0;
+		for (struct worker *w = c->agent->workers; w; w = w->next)
+			any |= worker_running(w);
 		if (any)
 			vs_sleep_ms(50);
 	}
-	for (struct proc *p = c->agent->procs; p; p = p->next)
-		if (p->pid > 0) {
-			kill(-p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-		}
+	for (struct worker *w = c->agent->workers; w; w = w->next)
+		for (struct proc *p = w->ctrs; p; p = p->next)
+			if (p->pid > 0) {
+				kill(-p->pid, SIGKILL);
+				waitpid(p->pid, NULL, 0);
+				p->pid = 0;
+			}
 }
 
 int sim_node_start(sim_cluster *c, vs_error *err)
 {
 	c->agent = vs_xcalloc(1, sizeof *c->agent);
-	return cl_spawn(c, "node", node_reconcile, stop_all, 200, err);
+	pthread_mutex_init(&c->agent->mu, NULL);
+	/* the nodes there are now get their clocks before any thread draws from the generator */
+	json_t *nodes = cl_list(c, cl_res_node, NULL, NULL);
+	size_t i;
+	json_t *node;
+	json_array_foreach(nodes, i, node)
+		if (cl_name(node))
+			kubelet_for(c, cl_name(node));
+	json_decref(nodes);
+	return cl_spawn(c, "node", node_reconcile, stop_all, NODE_TICK_MS, err);
 }
 
 void sim_node_stop(sim_cluster *c)
 {
-	if (!c->agent)
+	struct sim_node_agent *a = c->agent;
+	if (!a)
 		return;
 	stop_all(c);
-	while (c->agent->procs) {
-		struct proc *p = c->agent->procs;
-		c->agent->procs = p->next;
-		proc_free(p);
+	while (a->workers) {
+		struct worker *w = a->workers;
+		a->workers = w->next;
+		worker_free(w);
 	}
-	free(c->agent);
+	while (a->kubelets) {
+		struct kubelet *kl = a->kubelets;
+		a->kubelets = kl->next;
+		free(kl->node);
+		free(kl);
+	}
+	json_decref(a->pods);
+	json_decref(a->by_uid);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
 	c->agent = NULL;
+}
+
+int64_t sim_cluster_pleg_epoch_ms(sim_cluster *c, const char *node)
+{
+	int64_t epoch = -1;
+	if (!c || !c->agent || !node)
+		return -1;
+	pthread_mutex_lock(&c->agent->mu);
+	for (struct kubelet *kl = c->agent->kubelets; kl; kl = kl->next)
+		if (strcmp(kl->node, node) == 0)
+			epoch = kl->pleg_epoch;
+	pthread_mutex_unlock(&c->agent->mu);
+	return epoch;
 }

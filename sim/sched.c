@@ -328,8 +328,11 @@ done:
 	free(slots);
 }
 
+/* One pass over the pending pods, seeing the cluster an informer delay late (kube-scheduler's
+ * informers), from lists taken before it acts. */
 static void sched_reconcile(sim_cluster *c)
 {
+	cl_watch_delay(c);
 	struct world w = {
 		.nodes = cl_list(c, cl_res_node, NULL, NULL),
 		.pods = cl_list(c, cl_res_pod, NULL, NULL),

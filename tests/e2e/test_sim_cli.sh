@@ -9,6 +9,9 @@ test_bad_usage_exits_2() {
 	[[ "$out" == *"--data-dir is required"* ]] || fail "message: $out"
 	"$BIN/volshift-sim" run --data-dir /tmp/x --nodes zero >/dev/null 2>&1 && rc=0 || rc=$?
 	assert_eq 2 "$rc" "exit code for --nodes zero"
+	out=$("$BIN/volshift-sim" run --data-dir /tmp/x --mount-poll-period 5ms 2>&1) && rc=0 || rc=$?
+	assert_eq 2 "$rc" "exit code for --mount-poll-period 5ms"
+	[[ "$out" == *"--mount-poll-period 5ms: expected at least 10ms"* ]] || fail "message: $out"
 }
 
 test_kubeconfig_and_nodes() {
@@ -54,6 +57,28 @@ test_watches_and_followed_logs_end_when_their_client_goes() {
 	# An API server ends a stream when its client goes; left open, each would hold a thread and a
 	# connection until its deadline (half an hour for a watch without timeoutSeconds).
 	wait_for 10 "no connection left in CLOSE-WAIT" no_close_wait
+}
+
+# A container's log is refused until the kubelet has reported the container started, with the
+# kubelet's message as the API server relays it. A cluster whose nodes relist once a day: the
+# container runs (it writes its file) but is never reported started.
+test_log_refused_until_the_container_is_reported_started() {
+	local out code log
+	sim_start 3 --pleg-relist-period 24h
+	kubectl run early --image=busybox --restart=Never --command -- sh -c 'echo hello; exec sleep 600'
+	wait_for 30 "the container's process" bash -c "grep -qs hello $SIM_DIR/pods/default_early_*/early.log"
+	out=$(curl -sS -w '\n%{http_code}' "$SIM_URL/api/v1/namespaces/default/pods/early/log")
+	code=${out##*$'\n'}
+	assert_eq 400 "$code" "HTTP status of the log"
+	assert_eq BadRequest "$(jq -r .reason <<<"${out%$'\n'*}")" "reason"
+	assert_eq 'container "early" in pod "early" is waiting to start: ContainerCreating' \
+		"$(jq -r .message <<<"${out%$'\n'*}")" "message"
+	log=$(kubectl logs early 2>&1) && fail "kubectl logs succeeded: $log"
+	[[ "$log" == *'is waiting to start: ContainerCreating'* ]] || fail "kubectl logs said: $log"
+	assert_eq Pending "$(jp pod early '{.status.phase}')" "phase"
+	kill -TERM "$SIM_PID"
+	wait "$SIM_PID" || true
+	rm -rf "$SIM_DIR"
 }
 
 test_sigterm_stops_every_pod() {
