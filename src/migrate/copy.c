@@ -601,6 +601,11 @@ static int rsync_armed_run(mig_run *r, size_t i, mig_rsync_stage *stages, size_t
 					: "its pod ended before it was started");
 	vs_error_clear(err);
 	rc = used ? rsync_verdict(r, p, "copy", &log, err) : mig_pod_remove(r, p->ns, p->copy_pod, true, err);
+	/* its stages ended (their markers are written after them): the pod is removed at once rather than
+	 * left to its kubelet, which reports the exit at its next relist and then unmounts: the claims it
+	 * holds are deleted next, in the downtime */
+	if (rc == 0 && used)
+		rc = mig_pod_remove(r, p->ns, p->copy_pod, false, err);
 	free(log.untrusted);
 	rsync_log_free(&log);
 	mig_armed_clear(&r->armed[i]);
