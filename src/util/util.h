@@ -216,6 +216,24 @@ const char *vs_selector_key(const vs_selector *sel, size_t i);
  */
 int vs_failpoint(const char *name, vs_error *err);
 
+/* ---- processes ------------------------------------------------------------------------------- */
+
+/* The identity of process pid as "BOOT_ID/PID_NAMESPACE/PID/START_TIME" (Linux /proc: the kernel's
+ * boot id, the inode of the PID namespace, the pid, its start in clock ticks since boot), or "" when
+ * /proc does not say. Caller frees. */
+char *vs_process_id(long pid);
+/* This process's identity (vs_process_id). Static, computed once; thread-safe. */
+const char *vs_process_self(void);
+
+enum vs_process_state {
+	VS_PROCESS_RUNNING, /* the process still runs (or /proc hides it while its pid exists) */
+	VS_PROCESS_GONE,    /* it ended: its pid is free, reused by another process, or a zombie */
+	VS_PROCESS_UNKNOWN, /* not this boot and PID namespace (another machine, container or reboot), or unreadable */
+};
+/* Whether the process that vs_process_id described as id (NULL is UNKNOWN) still runs. Only a
+ * process of the same boot and PID namespace can tell; no clock is compared. Thread-safe. */
+enum vs_process_state vs_process_state(const char *id);
+
 /* ---- random ---------------------------------------------------------------------------------- */
 
 /* A uniformly random 64-bit value from a thread-safe generator seeded from the OS. */
