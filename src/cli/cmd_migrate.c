@@ -372,6 +372,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	char *id = migrate_find_unfinished(c, m), *line;
 	int rc;
 
+	if (!m->dry_run)
+		vs_migrate_probe_cleanup(c, &m->m, vs_out_event, o);
 	if (!id && !m->dry_run && !m->preflight_only) {
 		vs_error err;
 		vs_error_clear(&err);
@@ -387,7 +389,9 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	bool resume = migrate_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
-		vs_cli_common common = { .kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id };
+		vs_cli_common common = {
+			.kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id, .probes_cleaned = true
+		};
 		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resume", line);
 		rc = vs_cli_resume(c, &common, o);

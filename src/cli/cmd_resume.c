@@ -38,6 +38,8 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 			     common->id, vs_journal_phase(m.j));
 		rc = vs_out_error(o, "resume", "resume", &err);
 	} else {
+		if (!common->probes_cleaned)
+			vs_migrate_probe_cleanup(c, &m.opts, vs_out_event, o);
 		line = vs_xasprintf("==> resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(m.j),
 				    m.plan->npvcs);
 		vs_out_message(o, "resume", line);

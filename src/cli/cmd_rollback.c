@@ -84,6 +84,7 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 	if (rc != VS_EXIT_OK)
 		return rc;
 	vs_error_clear(&err);
+	vs_migrate_probe_cleanup(c, &m.opts, vs_out_event, o);
 	line = vs_xasprintf("==> rolling back migration %s (%s, %zu claims, %s -> %s)", common->id, vs_journal_phase(m.j),
 			    m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
 	vs_out_message(o, "rollback", line);

@@ -125,6 +125,9 @@ int64_t vs_time_wall_ms(void);
 int64_t vs_time_now(void);
 /* Write t (epoch seconds) as RFC 3339 UTC ("2026-11-21T10:00:00Z") into out (>= 21 bytes). */
 void vs_time_format(int64_t t, char out[32]);
+/* Write the wall clock's now as RFC 3339 UTC to the microsecond ("2026-11-21T10:00:00.123456Z", a
+ * Kubernetes MicroTime) into out. */
+void vs_time_format_micro(char out[40]);
 /* Parse an RFC 3339 timestamp (Z or offset, optional fraction); VS_EINVAL when malformed. */
 int vs_time_parse(const char *s, int64_t *out, vs_error *err);
 /* Sleep for ms milliseconds. */

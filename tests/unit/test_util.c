@@ -139,6 +139,13 @@ static void test_util_time__rfc3339(void **state)
 	assert_string_equal(buf, "2026-11-21T10:00:00Z");
 	assert_int_equal(vs_time_parse("2026-11-21 10:00", &t, &err), VS_EINVAL);
 	assert_non_null(strstr(err.message, "RFC 3339"));
+	int64_t before = vs_time_now();
+	char micro[40];
+	vs_time_format_micro(micro);
+	assert_int_equal(strlen(micro), strlen("2026-11-21T10:00:00.123456Z"));
+	assert_int_equal(micro[19], '.');
+	assert_int_equal(vs_time_parse(micro, &t, &err), 0);
+	assert_true(t >= before && t <= vs_time_now());
 }
 
 static void test_util_time__duration(void **state)
