@@ -146,11 +146,22 @@ cluster_state() {
 	kubectl get "$kinds" -A -o json | jq -S '[.items[] | del(.metadata.managedFields)] | sort_by(.kind, .metadata.namespace, .metadata.name)'
 }
 
-# no_leftovers [NS]: no temporary claim and no copy or probe pod remains.
+# no_leftovers: no temporary claim, no copy pod and nothing of an access-mode probe remains.
 no_leftovers() {
 	local left
 	left=$(kubectl get pvc,pods -A -o json | jq -r '.items[] | select(.metadata.labels["app.kubernetes.io/managed-by"] == "volshift") | .metadata.name')
 	[ -z "$left" ] || fail "volshift left objects behind: $left"
+	left=$(probe_objects)
+	[ -z "$left" ] || fail "access-mode probes left behind: $left"
+}
+
+# probe_objects: every object of an access-mode probe, one "Kind NS/NAME" a line: claims, pods and
+# Leases named volshift-probe-*, and volumes labelled as a probe's or bound to such a claim.
+probe_objects() {
+	kubectl get pvc,pods,leases -A -o json |
+		jq -r '.items[] | select(.metadata.name | startswith("volshift-probe-")) | "\(.kind) \(.metadata.namespace)/\(.metadata.name)"'
+	kubectl get pv -o json | jq -r '.items[] | select((.metadata.labels["volshift.io/probe"] // "") != ""
+		or (.spec.claimRef.name // "" | startswith("volshift-probe-"))) | "PersistentVolume \(.metadata.name)"'
 }
 
 # filled_app NAME: a Deployment NAME on class local with a claim full of every kind of file, ready;
