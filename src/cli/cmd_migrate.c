@@ -101,6 +101,10 @@ static const char migrate_help[] =
 	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
 	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
 	"\n"
+	"Access-mode probes that a volshift killed while probing left behind (claim, pod, volume and Lease\n"
+	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
+	"left alone ('volshift status' lists them).\n"
+	"\n"
 	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
 
 struct migrate_cmd {
@@ -389,9 +393,11 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	bool resume = migrate_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
-		vs_cli_common common = {
-			.kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id, .probes_cleaned = true
-		};
+		vs_cli_common common = { .kubeconfig = m->kubeconfig,
+					 .context = m->context,
+					 .state_ns = m->state_ns,
+					 .id = id,
+					 .probes_cleaned = true };
 		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resume", line);
 		rc = vs_cli_resume(c, &common, o);

@@ -15,7 +15,8 @@ static const char resume_help[] =
 	"Continue migration ID from its journal, with the plan and options it started with. Groups that\n"
 	"finished are skipped, a swap that was cut short is finished, everything else is checked against the\n"
 	"cluster and done again where needed. Another volshift holding the migration's lease makes this\n"
-	"fail; --force takes the lease over (only when that volshift is gone).\n";
+	"fail; --force takes the lease over (only when that volshift is gone). Access-mode probes a killed\n"
+	"volshift left behind are removed first (see 'volshift status').\n";
 
 static const char abort_help[] =
 	"Usage: volshift abort ID [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"

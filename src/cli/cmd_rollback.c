@@ -22,7 +22,8 @@ static const char rollback_help[] =
 	"with the same downtime as the way there). --migrate-back does that right after the rollback.\n"
 	"\n"
 	"A migration that is still running must be stopped first ('volshift abort ID'); --force takes the\n"
-	"lease of a volshift that is gone. Running rollback again after an interruption finishes it.\n";
+	"lease of a volshift that is gone. Running rollback again after an interruption finishes it.\n"
+	"Access-mode probes a killed volshift left behind are removed first (see 'volshift status').\n";
 
 /* The reverse migration of the claims in kept (a JSON array of "NS/NAME"), from opts' classes. */
 static int rollback_migrate_back(vs_kube_client *c, const vs_cli_common *common, const vs_migrate_opts *opts,

@@ -497,9 +497,9 @@ static void status_probe_objects(vs_buf *b, const json_t *p)
 		vs_buf_printf(b, "pod %s, ", vs_json_str_or(p, "pod.phase", "?"));
 	if (json_is_object(json_object_get(p, "claim")))
 		vs_buf_printf(b, "claim %s, ", vs_json_str_or(p, "claim.phase", "?"));
-	json_array_foreach(json_object_get(p, "volumes"), i, v) {
-		vs_buf_printf(b, "volume %s (%s, %s), ", vs_json_str_or(v, "name", "?"), vs_json_str_or(v, "reclaimPolicy", "?"),
-			      vs_json_str_or(v, "phase", "?"));
+	json_array_foreach (json_object_get(p, "volumes"), i, v) {
+		vs_buf_printf(b, "volume %s (%s, %s), ", vs_json_str_or(v, "name", "?"),
+			      vs_json_str_or(v, "reclaimPolicy", "?"), vs_json_str_or(v, "phase", "?"));
 	}
 	if (json_is_object(json_object_get(p, "lease")))
 		vs_buf_puts(b, "Lease, ");
@@ -523,11 +523,12 @@ static void status_probes_text(vs_out *o, const json_t *probes)
 	if (json_array_size(probes) == 0)
 		goto done;
 	vs_buf_init(&b, 0);
-	json_array_foreach(probes, i, p) {
+	json_array_foreach (probes, i, p) {
 		char *name = vs_xasprintf("%s/%s", vs_json_str_or(p, "namespace", "?"), vs_json_str_or(p, "name", "?"));
 		status_probe_objects(&b, p);
 		json_array_append_new(rows, json_pack("[s, s, s, s]", name, b.len ? b.data : "-",
-						      vs_json_str_or(p, "holderState", "?"), vs_json_str_or(p, "holderReason", "")));
+						      vs_json_str_or(p, "holderState", "?"),
+						      vs_json_str_or(p, "holderReason", "")));
 		vs_buf_reset(&b);
 		free(name);
 		left += status_probe_left(p);
@@ -537,11 +538,12 @@ static void status_probes_text(vs_out *o, const json_t *probes)
 	status_flush(o, &b);
 	vs_out_table(o, rows, "  ");
 	if (left) {
-		vs_buf_puts(&b, "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes those whose "
-				"volshift is gone (an unknown one once its Lease goes unrenewed; a legacy one never). By "
-				"hand, once that volshift is gone:");
-		json_array_foreach(probes, i, p) {
-			json_array_foreach(status_probe_left(p) ? json_object_get(p, "remove") : NULL, k, cmd)
+		vs_buf_puts(&b,
+			    "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes those whose "
+			    "volshift is gone (an unknown one once its Lease goes unrenewed; a legacy one never). By "
+			    "hand, once that volshift is gone:");
+		json_array_foreach (probes, i, p) {
+			json_array_foreach (status_probe_left(p) ? json_object_get(p, "remove") : NULL, k, cmd)
 				vs_buf_printf(&b, "\n  %s", json_string_value(cmd));
 		}
 		status_flush(o, &b);
@@ -557,7 +559,7 @@ static void status_probes_json(vs_out *o, const json_t *probes)
 	const json_t *p;
 	size_t i;
 
-	json_array_foreach(probes, i, p) {
+	json_array_foreach (probes, i, p) {
 		json_t *ev = json_pack("{s:s}", "event", "probe-leftover");
 		json_object_update(ev, (json_t *)p);
 		vs_out_event(ev, o);
@@ -602,8 +604,10 @@ static char *status_fingerprint(const json_t *models, const json_t *probes)
 
 	json_decref(both);
 
-	json_array_foreach(json_array_get(copy, 0), i, m) json_object_del(m, "leaseRenewed");
-	json_array_foreach(json_array_get(copy, 1), i, m) json_object_del(json_object_get(m, "lease"), "renewTime");
+	json_array_foreach (json_array_get(copy, 0), i, m)
+		json_object_del(m, "leaseRenewed");
+	json_array_foreach (json_array_get(copy, 1), i, m)
+		json_object_del(json_object_get(m, "lease"), "renewTime");
 	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(copy);
 	return text;

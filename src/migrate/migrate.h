@@ -172,13 +172,13 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
  * probe its probe (its name, volshift-probe-XXXXXXXX), and the claim and pod also the volshift
  * process that made them (a random id per process; the probe's Lease says where that process runs,
  * see probe.c). Nothing is deleted as a probe's unless its labels say it is one. */
-#define VS_MIGRATE_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
-#define VS_MIGRATE_MANAGED_BY "volshift"
-#define VS_MIGRATE_ID_LABEL "volshift.io/migration"              /* copy pods, destination claims */
-#define VS_MIGRATE_PROBE_LABEL "volshift.io/probe"               /* a probe's claim, pod, volume and Lease */
-#define VS_MIGRATE_PROBE_OWNER_LABEL "volshift.io/probe-owner"   /* a probe's claim, pod and Lease */
+#define VS_MIGRATE_MANAGED_BY_LABEL	 "app.kubernetes.io/managed-by"
+#define VS_MIGRATE_MANAGED_BY		 "volshift"
+#define VS_MIGRATE_ID_LABEL		 "volshift.io/migration"       /* copy pods, destination claims */
+#define VS_MIGRATE_PROBE_LABEL		 "volshift.io/probe"	       /* a probe's claim, pod, volume and Lease */
+#define VS_MIGRATE_PROBE_OWNER_LABEL	 "volshift.io/probe-owner"     /* a probe's claim, pod and Lease */
 #define VS_MIGRATE_PROBE_NAMESPACE_LABEL "volshift.io/probe-namespace" /* a probe's volume: its claim's namespace */
-#define VS_MIGRATE_PROBE_PREFIX "volshift-probe-"                /* every probe's name starts so */
+#define VS_MIGRATE_PROBE_PREFIX		 "volshift-probe-"	       /* every probe's name starts so */
 
 /* ---- the cluster's objects ------------------------------------------------------------------- */
 
@@ -247,7 +247,8 @@ typedef struct vs_migrate_opts {
  * passNumber}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc, mode,
  * attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv,
  * newPv}, "pv-deleted" {pv, reclaim}, "statefulset-recreated" {namespace, name}, "default-class"
- * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in flight)}. The event is
+ * {from, to}, "warning" {message}, "probe-removed" and "probe-kept" {namespace, name, reason} (an
+ * access-mode probe another volshift left: removed, or left alone because its volshift runs), "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in flight)}. The event is
  * borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);

@@ -23,16 +23,17 @@ static int probe_create(mig_run *r, const char *ns, const json_t *modes, const m
 	int rc = vs_failpoint("probe:lease-created", err);
 
 	if (rc == 0) {
-		claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:O, s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
-				  "PersistentVolumeClaim", "metadata", "name", name, "namespace", ns, "labels",
-				  mig_probe_labels(probe), "spec", "storageClassName", r->opts->plan.dest_sc, "accessModes",
-				  modes, "resources", "requests", "storage", PROBE_SIZE);
+		claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:O, s:{s:{s:s}}}}", "apiVersion", "v1",
+				  "kind", "PersistentVolumeClaim", "metadata", "name", name, "namespace", ns, "labels",
+				  mig_probe_labels(probe), "spec", "storageClassName", r->opts->plan.dest_sc,
+				  "accessModes", modes, "resources", "requests", "storage", PROBE_SIZE);
 		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
 	}
 	if (rc == 0)
 		rc = vs_failpoint("probe:claim-created", err);
 	if (rc == 0) {
-		pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts, 1);
+		pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts,
+				  1);
 		json_object_update_new(vs_json_path(pod, "metadata.labels"), mig_probe_labels(probe));
 		rc = mig_pod_run(r, ns, pod, "access-mode probe", err);
 	}

@@ -43,7 +43,7 @@
 
 #define PROBE_LEASE_SECONDS	 30
 #define PROBE_RENEW_MS		 5000
-#define PROBE_LEASE_MAX_SECONDS	 300 /* a Lease that asks for longer is judged after this */
+#define PROBE_LEASE_MAX_SECONDS	 300			     /* a Lease that asks for longer is judged after this */
 #define PROBE_HOLDER_ANNOTATION	 "volshift.io/probe-holder"  /* "volshift pid N on HOST", for people */
 #define PROBE_PROCESS_ANNOTATION "volshift.io/probe-process" /* the holder's vs_process_id */
 
@@ -55,8 +55,8 @@ struct mig_probe {
 	pthread_cond_t cv;  /* the renewer's sleep, on the monotonic clock */
 	pthread_t renewer;
 	bool renewing, stop;
-	bool lost;	    /* another volshift took the Lease over, or removed it */
-	char *lost_to;	    /* who holds it now, for the message */
+	bool lost;     /* another volshift took the Lease over, or removed it */
+	char *lost_to; /* who holds it now, for the message */
 };
 
 /* ---- this process as a holder ------------------------------------------------------------------ */
@@ -94,19 +94,22 @@ static const char *probe_holder(void)
 static json_t *probe_lease_body(const char *ns, const char *name, const json_t *held, bool acquire)
 {
 	json_t *lease = held ? json_deep_copy(held)
-			     : json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i}}", "apiVersion", "coordination.k8s.io/v1",
-					 "kind", "Lease", "metadata", "name", name, "namespace", ns, "spec",
-					 "leaseDurationSeconds", PROBE_LEASE_SECONDS);
+			     : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "coordination.k8s.io/v1", "kind",
+					 "Lease", "metadata", "name", name, "namespace", ns);
 	json_t *meta = json_object_get(lease, "metadata"), *spec = json_object_get(lease, "spec");
 	char now[40];
 
+	if (!json_is_object(spec))
+		json_object_set_new(lease, "spec", spec = json_object());
 	vs_time_format_micro(now);
-	json_object_set_new(meta, "labels",
-			    mig_labels(VS_MIGRATE_PROBE_LABEL, name, VS_MIGRATE_PROBE_OWNER_LABEL, probe_owner(), NULL));
+	json_object_set_new(
+		meta, "labels",
+		mig_labels(VS_MIGRATE_PROBE_LABEL, name, VS_MIGRATE_PROBE_OWNER_LABEL, probe_owner(), NULL));
 	json_object_set_new(meta, "annotations",
 			    json_pack("{s:s, s:s}", PROBE_HOLDER_ANNOTATION, probe_holder(), PROBE_PROCESS_ANNOTATION,
 				      vs_process_self()));
 	json_object_set_new(spec, "holderIdentity", json_string(probe_owner()));
+	json_object_set_new(spec, "leaseDurationSeconds", json_integer(PROBE_LEASE_SECONDS));
 	json_object_set_new(spec, "renewTime", json_string(now));
 	if (acquire) {
 		json_object_set_new(spec, "acquireTime", json_string(now));
@@ -121,10 +124,12 @@ static bool probe_lease_ours(const json_t *lease)
 	return strcmp(vs_json_str_or(lease, "spec.holderIdentity", ""), probe_owner()) == 0;
 }
 
+/* Who holds lease (may be NULL), in words. Borrowed. */
 static const char *probe_lease_holder(const json_t *lease)
 {
-	return vs_json_annotation(lease, PROBE_HOLDER_ANNOTATION) ? vs_json_annotation(lease, PROBE_HOLDER_ANNOTATION)
-								    : vs_json_str_or(lease, "spec.holderIdentity", "?");
+	const char *holder = vs_json_annotation(lease, PROBE_HOLDER_ANNOTATION);
+
+	return holder ? holder : vs_json_str_or(lease, "spec.holderIdentity", "?");
 }
 
 static mig_probe *probe_new(vs_kube_client *c, const char *ns, const char *name)
@@ -168,8 +173,8 @@ static int probe_lease_write_locked(mig_probe *p, json_t *body, bool acquire, vs
 	json_t *out = NULL, *fresh = NULL;
 	int rc = vs_kube_update(p->c, &VS_KUBE_LEASES, p->ns, body, &out, err);
 
-	if (rc < 0 && vs_error_is(err, "Conflict") && vs_kube_get(p->c, &VS_KUBE_LEASES, p->ns, p->name, &fresh, err) == 0 &&
-	    probe_lease_ours(fresh)) {
+	if (rc < 0 && vs_error_is(err, "Conflict") &&
+	    vs_kube_get(p->c, &VS_KUBE_LEASES, p->ns, p->name, &fresh, err) == 0 && probe_lease_ours(fresh)) {
 		json_decref(body);
 		body = probe_lease_body(p->ns, p->name, fresh, acquire);
 		rc = vs_kube_update(p->c, &VS_KUBE_LEASES, p->ns, body, &out, err);
@@ -257,20 +262,21 @@ int mig_probe_begin(mig_run *r, const char *ns, mig_probe **out, vs_error *err)
 
 /* Take over the Lease of a probe whose holder was judged gone, as lease (borrowed) showed it: an
  * update conditional on that resourceVersion. VS_EAPI Conflict when it changed meanwhile (its holder
- * lives), NotFound when it went (its holder finished). *out owned by the caller (mig_probe_end). */
+ * lives, or another volshift took it first), NotFound when it went (its holder finished). *out owned
+ * by the caller (mig_probe_end). */
 static int probe_take_over(mig_run *r, const json_t *lease, mig_probe **out, vs_error *err)
 {
 	mig_probe *p = probe_new(r->c, vs_kube_obj_namespace(lease), vs_kube_obj_name(lease));
-	json_t *body = probe_lease_body(p->ns, p->name, lease, true), *taken = NULL;
-	int rc = vs_kube_update(r->c, &VS_KUBE_LEASES, p->ns, body, &taken, err);
+	int rc;
 
-	json_decref(body);
+	pthread_mutex_lock(&p->mu);
+	rc = probe_lease_write_locked(p, probe_lease_body(p->ns, p->name, lease, true), true, err);
+	pthread_mutex_unlock(&p->mu);
 	*out = NULL;
 	if (rc < 0) {
 		probe_free(p);
 		return rc;
 	}
-	p->lease = taken;
 	probe_start_renewing(p);
 	*out = p;
 	return 0;
@@ -354,13 +360,14 @@ static int probe_mark_volume(mig_run *r, const json_t *claim, vs_error *err)
 	rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, pv, &vol, err);
 	if (rc == 0 && vol && probe_volume_of(vol, ns, vs_kube_obj_name(claim), vs_kube_obj_uid(claim))) {
 		patch = json_pack("{s:{s:o}}", "metadata", "labels",
-				  mig_labels(VS_MIGRATE_PROBE_LABEL, vs_kube_obj_name(claim), VS_MIGRATE_PROBE_NAMESPACE_LABEL,
-					     ns, NULL));
+				  mig_labels(VS_MIGRATE_PROBE_LABEL, vs_kube_obj_name(claim),
+					     VS_MIGRATE_PROBE_NAMESPACE_LABEL, ns, NULL));
 		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, pv, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 		json_decref(patch);
 	}
 	json_decref(vol);
-	return rc < 0 ? vs_error_wrap(err, "label volume %s of access-mode probe %s/%s", pv, ns, vs_kube_obj_name(claim))
+	return rc < 0 ? vs_error_wrap(err, "label volume %s of access-mode probe %s/%s", pv, ns,
+				      vs_kube_obj_name(claim))
 		      : 0;
 }
 
@@ -372,11 +379,12 @@ static int probe_remove_volumes(mig_run *r, const char *ns, const char *name, co
 	size_t i;
 	int rc = vs_kube_list(r->c, &VS_KUBE_PVS, NULL, NULL, &pvs, err);
 
-	json_array_foreach(json_object_get(pvs, "items"), i, pv) {
+	json_array_foreach (json_object_get(pvs, "items"), i, pv) {
 		if (rc < 0 || !probe_volume_of(pv, ns, name, claim_uid))
 			continue;
 		if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Delete") == 0)
-			rc = mig_wait_gone(r, &VS_KUBE_PVS, NULL, vs_kube_obj_name(pv), r->opts->delete_pv_timeout_ms, err);
+			rc = mig_wait_gone(r, &VS_KUBE_PVS, NULL, vs_kube_obj_name(pv), r->opts->delete_pv_timeout_ms,
+					   err);
 		else
 			rc = probe_delete(r, &VS_KUBE_PVS, pv, err);
 	}
@@ -479,7 +487,7 @@ static void probe_add_objects(json_t *found, const json_t *list, const char *slo
 	json_t *obj;
 	size_t i;
 
-	json_array_foreach(json_object_get(list, "items"), i, obj) {
+	json_array_foreach (json_object_get(list, "items"), i, obj) {
 		const char *name = vs_kube_obj_name(obj), *ns = vs_kube_obj_namespace(obj);
 		bool labelled = mig_has_label(obj, VS_MIGRATE_PROBE_LABEL, name);
 		bool legacy = !json_object_get(vs_json_path(obj, "metadata.labels"), VS_MIGRATE_PROBE_LABEL) &&
@@ -498,13 +506,14 @@ static void probe_add_volumes(json_t *found, const json_t *pvs)
 	const char *key;
 	size_t i;
 
-	json_array_foreach(json_object_get(pvs, "items"), i, pv) {
-		const char *ns = json_string_value(json_object_get(vs_json_path(pv, "metadata.labels"),
-								   VS_MIGRATE_PROBE_NAMESPACE_LABEL));
-		const char *name = json_string_value(json_object_get(vs_json_path(pv, "metadata.labels"), VS_MIGRATE_PROBE_LABEL));
+	json_array_foreach (json_object_get(pvs, "items"), i, pv) {
+		const char *ns = json_string_value(
+			json_object_get(vs_json_path(pv, "metadata.labels"), VS_MIGRATE_PROBE_NAMESPACE_LABEL));
+		const char *name =
+			json_string_value(json_object_get(vs_json_path(pv, "metadata.labels"), VS_MIGRATE_PROBE_LABEL));
 		if (ns && name && vs_str_has_prefix(name, VS_MIGRATE_PROBE_PREFIX))
 			probe_entry(found, ns, name, false);
-		json_object_foreach(found, key, e) {
+		json_object_foreach (found, key, e) {
 			if (probe_volume_of(pv, vs_json_str(e, "namespace"), vs_json_str(e, "name"),
 					    vs_kube_obj_uid(json_object_get(e, "claim")))) {
 				json_array_append(json_object_get(e, "volumes"), pv);
@@ -520,7 +529,7 @@ static void probe_add_leases(json_t *found, const json_t *leases)
 	json_t *lease;
 	size_t i;
 
-	json_array_foreach(json_object_get(leases, "items"), i, lease) {
+	json_array_foreach (json_object_get(leases, "items"), i, lease) {
 		const char *name = vs_kube_obj_name(lease);
 		if (mig_has_label(lease, VS_MIGRATE_PROBE_LABEL, name) && vs_kube_obj_namespace(lease))
 			json_object_set(probe_entry(found, vs_kube_obj_namespace(lease), name, false), "lease", lease);
@@ -534,7 +543,8 @@ static void probe_add_leases(json_t *found, const json_t *leases)
  */
 static int probe_find(vs_kube_client *c, json_t **found, int64_t *listed_ms, vs_error *err)
 {
-	static const vs_kube_list_opts mine = { .label_selector = VS_MIGRATE_MANAGED_BY_LABEL "=" VS_MIGRATE_MANAGED_BY };
+	static const vs_kube_list_opts mine = { .label_selector =
+							VS_MIGRATE_MANAGED_BY_LABEL "=" VS_MIGRATE_MANAGED_BY };
 	static const vs_kube_list_opts probes = { .label_selector = VS_MIGRATE_PROBE_LABEL };
 	json_t *pods = NULL, *claims = NULL, *pvs = NULL, *leases = NULL;
 	int rc = vs_kube_list(c, &VS_KUBE_PODS, NULL, &mine, &pods, err);
@@ -584,11 +594,8 @@ static enum probe_verdict probe_judge(const json_t *e, char **why)
 	case VS_PROCESS_RUNNING:
 		*why = vs_xasprintf("%s, which still runs on this machine", holder);
 		return PROBE_RUNNING;
-	case VS_PROCESS_GONE:
-		*why = vs_xasprintf("%s, which has ended on this machine", holder);
-		return PROBE_GONE;
-	case VS_PROCESS_UNKNOWN:
-		break;
+	case VS_PROCESS_GONE: *why = vs_xasprintf("%s, which has ended on this machine", holder); return PROBE_GONE;
+	case VS_PROCESS_UNKNOWN: break;
 	}
 	*why = vs_xasprintf("%s, elsewhere (another machine or container): its Lease was last renewed at %s by that "
 			    "machine's clock, and is judged by whether it is renewed within %lld s",
@@ -608,7 +615,7 @@ static json_t *probe_commands(const json_t *e)
 		json_array_append_new(cmds, json_sprintf("kubectl delete pod -n %s %s", ns, name));
 	if (json_object_get(e, "claim"))
 		json_array_append_new(cmds, json_sprintf("kubectl delete pvc -n %s %s", ns, name));
-	json_array_foreach(json_object_get(e, "volumes"), i, pv) {
+	json_array_foreach (json_object_get(e, "volumes"), i, pv) {
 		if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Delete") != 0)
 			json_array_append_new(cmds, json_sprintf("kubectl delete pv %s", vs_kube_obj_name(pv)));
 	}
@@ -627,14 +634,15 @@ static json_t *probe_describe(const json_t *e)
 	enum probe_verdict v = probe_judge(e, &why);
 	size_t i;
 
-	json_array_foreach(json_object_get(e, "volumes"), i, pv) {
-		json_array_append_new(volumes, json_pack("{s:s?, s:s?, s:s?}", "name", vs_kube_obj_name(pv), "reclaimPolicy",
-							 vs_json_str(pv, "spec.persistentVolumeReclaimPolicy"), "phase",
-							 vs_json_str(pv, "status.phase")));
+	json_array_foreach (json_object_get(e, "volumes"), i, pv) {
+		json_array_append_new(volumes,
+				      json_pack("{s:s?, s:s?, s:s?}", "name", vs_kube_obj_name(pv), "reclaimPolicy",
+						vs_json_str(pv, "spec.persistentVolumeReclaimPolicy"), "phase",
+						vs_json_str(pv, "status.phase")));
 	}
 	json_t *d = json_pack(
-		"{s:O, s:O, s:O, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "namespace", json_object_get(e, "namespace"), "name",
-		json_object_get(e, "name"), "legacy", json_object_get(e, "legacy"), "claim",
+		"{s:O, s:O, s:O, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "namespace", json_object_get(e, "namespace"),
+		"name", json_object_get(e, "name"), "legacy", json_object_get(e, "legacy"), "claim",
 		claim ? json_pack("{s:s?, s:s?, s:s?}", "uid", vs_kube_obj_uid(claim), "phase",
 				  vs_json_str(claim, "status.phase"), "volume", vs_json_str(claim, "spec.volumeName"))
 		      : json_null(),
@@ -658,7 +666,8 @@ int vs_migrate_probe_leftovers(vs_kube_client *c, json_t **out, vs_error *err)
 	int rc = probe_find(c, &found, &listed_ms, err);
 
 	*out = json_array();
-	json_object_foreach(found, key, e) json_array_append_new(*out, probe_describe(e));
+	json_object_foreach (found, key, e)
+		json_array_append_new(*out, probe_describe(e));
 	json_decref(found);
 	return rc;
 }
@@ -669,8 +678,8 @@ int vs_migrate_probe_leftovers(vs_kube_client *c, json_t **out, vs_error *err)
 static void probe_tell(mig_run *r, const char *type, const json_t *e, const char *why)
 {
 	mig_emit(r, type,
-		 json_pack("{s:O, s:O, s:s}", "namespace", json_object_get(e, "namespace"), "name", json_object_get(e, "name"),
-			   "reason", why));
+		 json_pack("{s:O, s:O, s:s}", "namespace", json_object_get(e, "namespace"), "name",
+			   json_object_get(e, "name"), "reason", why));
 }
 
 /* The commands that remove entry e by hand, as one line. Caller frees. */
@@ -681,7 +690,8 @@ static char *probe_commands_text(const json_t *e)
 	size_t i;
 
 	vs_buf_init(&b, 0);
-	json_array_foreach(cmds, i, cmd) vs_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(cmd));
+	json_array_foreach (cmds, i, cmd)
+		vs_buf_printf(&b, "%s%s", i ? "; " : "", json_string_value(cmd));
 	if (!b.len)
 		vs_buf_puts(&b, "(nothing left)");
 	json_decref(cmds);
@@ -694,7 +704,8 @@ static void probe_tell_failure(mig_run *r, const json_t *e, const vs_error *err)
 	char *cmds = probe_commands_text(e);
 
 	mig_say(r, "warning",
-		"could not remove access-mode probe %s/%s: %s. The next volshift migrate, resume or rollback tries again; "
+		"could not remove access-mode probe %s/%s: %s. The next volshift migrate, resume or rollback tries "
+		"again; "
 		"by hand: %s",
 		vs_json_str(e, "namespace"), vs_json_str(e, "name"), err->message, cmds);
 	free(cmds);
@@ -706,7 +717,8 @@ static void probe_tell_legacy(mig_run *r, const json_t *e)
 	char *cmds = probe_commands_text(e);
 
 	mig_say(r, "warning",
-		"access-mode probe %s/%s was left by a volshift older than the probe labels: nothing tells whether that "
+		"access-mode probe %s/%s was left by a volshift older than the probe labels: nothing tells whether "
+		"that "
 		"volshift still runs, so it is left alone. Once it does not, remove it by hand: %s",
 		vs_json_str(e, "namespace"), vs_json_str(e, "name"), cmds);
 	free(cmds);
@@ -748,7 +760,11 @@ static bool probe_lease_changed(const json_t *lease, void *ctx)
 static void probe_watch_leftover(mig_run *r, const json_t *e, const json_t *lease, int64_t listed_ms, const char *why)
 {
 	int64_t secs = vs_json_int(lease, "spec.leaseDurationSeconds", PROBE_LEASE_SECONDS);
-	int64_t left = listed_ms + (secs < 1 ? 1 : secs > PROBE_LEASE_MAX_SECONDS ? PROBE_LEASE_MAX_SECONDS : secs) * 1000 -
+	int64_t left = listed_ms +
+		       (secs < 1			 ? 1
+			: secs > PROBE_LEASE_MAX_SECONDS ? PROBE_LEASE_MAX_SECONDS
+							 : secs) *
+			       1000 -
 		       vs_time_mono_ms();
 	const char *rv = vs_kube_obj_resource_version(lease);
 	vs_error err;
@@ -756,8 +772,10 @@ static void probe_watch_leftover(mig_run *r, const json_t *e, const json_t *leas
 
 	vs_error_clear(&err);
 	if (left > 0)
-		mig_say(r, "waiting", "access-mode probe %s/%s is held by %s; waiting up to %lld s for it to renew its Lease",
-			vs_json_str(e, "namespace"), vs_json_str(e, "name"), probe_lease_holder(lease), (long long)(left + 999) / 1000);
+		mig_say(r, "waiting",
+			"access-mode probe %s/%s is held by %s; waiting up to %lld s for it to renew its Lease",
+			vs_json_str(e, "namespace"), vs_json_str(e, "name"), probe_lease_holder(lease),
+			(long long)(left + 999) / 1000);
 	rc = mig_wait_from(r, &VS_KUBE_LEASES, lease, probe_lease_changed, (void *)rv, left > 0 ? left : 1,
 			   "the Lease to be renewed", &err);
 	if (rc == 0)
@@ -783,7 +801,7 @@ void vs_migrate_probe_cleanup(vs_kube_client *c, const vs_migrate_opts *opts, vs
 		return;
 	}
 	for (int pass = 0; pass < 2; pass++) { /* judged at once first, then by watching their Leases */
-		json_object_foreach(found, key, e) {
+		json_object_foreach (found, key, e) {
 			char *why = NULL;
 			enum probe_verdict v = probe_judge(e, &why);
 			const json_t *lease = json_object_get(e, "lease");

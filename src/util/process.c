@@ -57,9 +57,9 @@ static bool process_stat(long pid, char *state, unsigned long long *start)
 	buf[len] = '\0';
 	end = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
 	/* fields 3 (state) to 22 (starttime), proc(5) */
-	return end && sscanf(end + 1,
-			     " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			     state, start) == 2;
+	return end &&
+	       sscanf(end + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		      state, start) == 2;
 }
 
 char *vs_process_id(long pid)

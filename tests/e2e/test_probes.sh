@@ -11,7 +11,9 @@
 #
 # PROBE_POINTS (space-separated failpoints) and PROBE_AFTER (space-separated: migrate resume
 # rollback) choose the crash tests: every point followed by every command. Without either, the
-# short run of `make test`; `make faults` passes every point.
+# short run of `make test`; `make faults` passes every point, then again with PROBE_API_FAULTS=RATE:
+# the command that follows the crash runs under volshift-sim's API faults (api_faults_on RATE; off
+# before the checks, the counters printed).
 . "$(dirname "$0")/migrate_lib.sh"
 
 # retained_class: class 'retained', as 'shared' but with reclaim policy Retain: a probe's volume
@@ -79,7 +81,9 @@ crash_in_probe_then() {
 	fi
 	[ -n "$(probe_objects)" ] || fail "nothing left behind at $point"
 	listed_by_status
+	[ -z "${PROBE_API_FAULTS:-}" ] || api_faults_on "$PROBE_API_FAULTS"
 	after_cmd "$cmd" "$id" after.out || fail "$cmd failed: $(tail -5 "$SIM_DIR/after.out")"
+	[ -z "${PROBE_API_FAULTS:-}" ] || api_faults_off
 	grep -q "removed access-mode probe default/volshift-probe-" "$SIM_DIR/after.out" ||
 		fail "$cmd did not say it removed the probe: $(head -5 "$SIM_DIR/after.out")"
 	[ "$cmd" != rollback ] || class=local
