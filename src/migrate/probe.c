@@ -151,10 +151,11 @@ static mig_probe *probe_new(vs_kube_client *c, const char *ns, const char *name)
 /* Under p->mu: the error of a probe whose Lease another volshift took. */
 static int probe_lost_error(const mig_probe *p, vs_error *err)
 {
-	return vs_error_set_api(err, 409, "Conflict",
-				"access-mode probe %s/%s was taken over by %s: this volshift could not renew its Lease "
-				"within %lld s, so it was judged gone; the probe's result does not count",
-				p->ns, p->name, p->lost_to, vs_json_int(p->lease, "spec.leaseDurationSeconds", 0));
+	return vs_error_set_api(
+		err, 409, "Conflict",
+		"access-mode probe %s/%s was taken over by %s (a volshift takes over a probe whose Lease "
+		"it saw unrenewed for %d s): its result does not count",
+		p->ns, p->name, p->lost_to, PROBE_LEASE_SECONDS);
 }
 
 /* Under p->mu: p lost its Lease to whoever holds fresh (borrowed; NULL: it was deleted). */

@@ -166,6 +166,33 @@ test_a_second_volshift_leaves_a_running_probe_alone() {
 	no_leftovers
 }
 
+# A volshift whose probe was taken over (as when it could not renew its Lease in time and another
+# judged it gone) does not count that probe's result: it probes again and goes on. The probe it
+# lost is the taker's; once that volshift has ended, the next run removes it.
+test_a_probe_taken_over_is_probed_again_not_judged() {
+	local first name rc=0
+	app web local >/dev/null
+	ready deployment web
+	VOLSHIFT_FAILPOINTS=probe:pod-running=sleep:20000@1 "$BIN/volshift" migrate --yes --source-sc local --dest-sc shared \
+		>"$SIM_DIR/first.out" 2>&1 &
+	first=$!
+	trap 'kill -KILL $first 2>/dev/null' EXIT
+	wait_for 120 "the probe pod to run" probe_pod_running
+	name=$(probe_pod_name)
+	kubectl patch lease "$name" --type=merge -p '{"spec":{"holderIdentity":"taker"},"metadata":{"annotations":{"volshift.io/probe-holder":"the taker"}}}' >/dev/null
+	wait "$first" || rc=$?
+	trap - EXIT
+	assert_eq 0 "$rc" "the migration after a probe taken over: $(tail -5 "$SIM_DIR/first.out")"
+	grep -q "access-mode probe default/$name was taken over by the taker.*trying again" "$SIM_DIR/first.out" ||
+		fail "no word of the probe taken over: $(head -8 "$SIM_DIR/first.out")"
+	grep -q "access modes ReadWriteOnce: ok" "$SIM_DIR/first.out" || fail "the probe was not run again"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "web migrated"
+	assert_eq "$name" "$(kubectl get pvc "$name" -o name 2>/dev/null | sed 's|.*/||')" "the lost probe's claim, the taker's to remove"
+	vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/next.out" 2>&1 || fail "next run failed: $(tail -5 "$SIM_DIR/next.out")"
+	grep -q "removed access-mode probe default/$name" "$SIM_DIR/next.out" || fail "the lost probe was not removed: $(head -5 "$SIM_DIR/next.out")"
+	no_leftovers
+}
+
 # probe_pod_name: the name of the probe pod in namespace default (empty when there is none).
 probe_pod_name() {
 	kubectl get pods -l volshift.io/probe -o 'jsonpath={.items[0].metadata.name}' 2>/dev/null
