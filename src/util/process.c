@@ -40,8 +40,7 @@ static bool process_context(char *out, size_t n)
 	return snprintf(out, n, "%s/%llu", boot, inode) < (int)n;
 }
 
-/* State letter and start time of process pid from /proc/PID/stat, or false when it cannot be read. */
-static bool process_stat(long pid, char *state, unsigned long long *start)
+bool vs_process_read_stat(long pid, vs_proc_stat *out)
 {
 	char path[64], buf[1024];
 	const char *end;
@@ -56,20 +55,20 @@ static bool process_stat(long pid, char *state, unsigned long long *start)
 	fclose(f);
 	buf[len] = '\0';
 	end = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	/* fields 3 (state) to 22 (starttime), proc(5) */
+	/* fields 3 (state), 4 (ppid) to 22 (starttime), proc(5) */
 	return end &&
-	       sscanf(end + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		      state, start) == 2;
+	       sscanf(end + 1, " %c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		      &out->state, &out->ppid, &out->start) == 3;
 }
 
 char *vs_process_id(long pid)
 {
-	char ctx[PROCESS_ID_MAX], state;
-	unsigned long long start;
+	char ctx[PROCESS_ID_MAX];
+	vs_proc_stat st;
 
-	if (!process_context(ctx, sizeof(ctx)) || !process_stat(pid, &state, &start))
+	if (!process_context(ctx, sizeof(ctx)) || !vs_process_read_stat(pid, &st))
 		return vs_xstrdup("");
-	return vs_xasprintf("%s/%ld/%llu", ctx, pid, start);
+	return vs_xasprintf("%s/%ld/%llu", ctx, pid, st.start);
 }
 
 static char *process_self;
@@ -94,9 +93,9 @@ const char *vs_process_self(void)
 enum vs_process_state vs_process_state(const char *id)
 {
 	size_t ctx_len;
-	unsigned long long start = 0, now_start = 0;
+	unsigned long long start = 0;
 	long pid = 0;
-	char state = '?';
+	vs_proc_stat now;
 
 	pthread_once(&process_self_once, process_self_init);
 	ctx_len = strlen(process_self_ctx);
@@ -106,9 +105,9 @@ enum vs_process_state vs_process_state(const char *id)
 		return VS_PROCESS_UNKNOWN;
 	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 		return VS_PROCESS_GONE;
-	if (!process_stat(pid, &state, &now_start))
+	if (!vs_process_read_stat(pid, &now))
 		return VS_PROCESS_RUNNING; /* it exists, but /proc hides it (hidepid): assume it is the same one */
-	if (now_start != start || state == 'Z' || state == 'X')
+	if (now.start != start || now.state == 'Z' || now.state == 'X')
 		return VS_PROCESS_GONE; /* the pid was reused, or the process ended and waits to be reaped */
 	return VS_PROCESS_RUNNING;
 }

@@ -221,6 +221,15 @@ int vs_failpoint(const char *name, vs_error *err);
 
 /* ---- processes ------------------------------------------------------------------------------- */
 
+/* What /proc/PID/stat says of a process. */
+typedef struct vs_proc_stat {
+	char state;		  /* R, S, D, Z (a zombie), ... */
+	long ppid;		  /* its parent */
+	unsigned long long start; /* when it started, in clock ticks since boot */
+} vs_proc_stat;
+/* Read process pid's /proc/PID/stat into *out; false when it cannot be read (no such process, or
+ * no /proc). */
+bool vs_process_read_stat(long pid, vs_proc_stat *out);
 /* The identity of process pid as "BOOT_ID/PID_NAMESPACE/PID/START_TIME" (Linux /proc: the kernel's
  * boot id, the inode of the PID namespace, the pid, its start in clock ticks since boot), or "" when
  * /proc does not say. Caller frees. */
