@@ -10,6 +10,19 @@ vs_migrate() {
 	"$BIN/volshift" migrate --yes ${VS_MIGRATE_FLAGS:-} "$@"
 }
 
+# storage_class NAME PROVISIONER RECLAIM BINDING: a StorageClass served by one of volshift-sim's
+# provisioners (volshift-sim/local or volshift-sim/shared).
+storage_class() {
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: $1}
+provisioner: $2
+reclaimPolicy: $3
+volumeBindingMode: $4
+YAML
+}
+
 # claim NAME CLASS [NS] [SIZE] [MODE]: a claim labelled app=NAME.
 claim() {
 	local name=$1 class=$2 ns=${3:-default} size=${4:-10Mi} mode=${5:-ReadWriteOnce}

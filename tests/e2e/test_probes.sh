@@ -19,14 +19,7 @@
 # retained_class: class 'retained', as 'shared' but with reclaim policy Retain: a probe's volume
 # must then be deleted explicitly.
 retained_class() {
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: retained}
-provisioner: volshift-sim/shared
-reclaimPolicy: Retain
-volumeBindingMode: Immediate
-YAML
+	storage_class retained volshift-sim/shared Retain Immediate
 }
 
 # listed_by_status: `volshift status` (text and JSON) lists every probe probe_objects finds, by name.
