@@ -4,8 +4,8 @@
  * what only the live cluster knows: whether its holder still renews the lease, and the volumes
  * volshift holds for it (PVs it set to Retain, recognised by VS_MIGRATE_OWN_RECLAIM_ANNOTATION,
  * whose name or claim belongs to the migration), so that no volume is forgotten after a failure.
- * Status also lists the access-mode probes it finds (vs_migrate_probe_leftovers): a volshift killed
- * while probing leaves them, and they belong to no migration.
+ * Status also lists the access-mode probes left behind (vs_migrate_probe_leftovers): a volshift
+ * killed while probing leaves them, and they belong to no migration.
  * --watch draws the view again when a journal changes (a watch on the ConfigMaps of the state
  * namespace) and at least every STATUS_REFRESH_MS, for the times and the volumes.
  */
@@ -27,13 +27,13 @@ static const char status_help[] =
 	"workloads with their downtime; per claim, its current step (dest, copy, verify or swap; intent: started,\n"
 	"done: its effect was observed, failed: with the error) and the bytes copied; and the volumes volshift\n"
 	"holds for it (set to Retain, their own policy recorded), which the migration gives back as it ends.\n"
-	"Both also list the access-mode probes found in the cluster (claim, pod, volume and Lease named\n"
-	"volshift-probe-*): whether the volshift that made each still runs, and how to remove those it left\n"
-	"behind (the next migrate, resume or rollback does, or the kubectl commands shown).\n"
+	"Both also list the access-mode probes left behind (claim, pod, volume and Lease named volshift-probe-*\n"
+	"of a volshift that is gone, or runs elsewhere), and how to remove them: the next migrate, resume or\n"
+	"rollback does, or the kubectl commands shown.\n"
 	"\n"
 	"  -o, --output json  the decoded journal with leaseLive, bytesCopied and heldVolumes, one object per\n"
 	"                     line and per migration; then one {\"event\": \"probe-leftover\", ...} per access-mode\n"
-	"                     probe found\n"
+	"                     probe left behind\n"
 	"  -w, --watch        draw again when a journal changes (a watch on the ConfigMaps of the state\n"
 	"                     namespace) and every 2 s; on a terminal in place, elsewhere only when something\n"
 	"                     changed. With ID it ends when the migration is no longer running; without ID,\n"
@@ -507,21 +507,14 @@ static void status_probe_objects(vs_buf *b, const json_t *p)
 		b->data[b->len -= 2] = '\0';
 }
 
-static bool status_probe_left(const json_t *p)
-{
-	return strcmp(vs_json_str_or(p, "holderState", ""), "running") != 0;
-}
-
-/* The probes found (vs_migrate_probe_leftovers), as a table, then how to remove those whose
- * volshift is not known to run. Nothing when there are none. */
+/* The probes left behind (vs_migrate_probe_leftovers) as a table, then how to remove them. Nothing
+ * when there are none. */
 static void status_probes_text(vs_out *o, const json_t *probes)
 {
 	json_t *rows = json_pack("[[s, s, s, s]]", "PROBE", "OBJECTS", "VOLSHIFT", "WHY"), *p, *cmd;
-	size_t i, k, left = 0;
+	size_t i, k;
 	vs_buf b;
 
-	if (json_array_size(probes) == 0)
-		goto done;
 	vs_buf_init(&b, 0);
 	json_array_foreach (probes, i, p) {
 		char *name = vs_xasprintf("%s/%s", vs_json_str_or(p, "namespace", "?"), vs_json_str_or(p, "name", "?"));
@@ -531,29 +524,26 @@ static void status_probes_text(vs_out *o, const json_t *probes)
 						      vs_json_str_or(p, "holderReason", "")));
 		vs_buf_reset(&b);
 		free(name);
-		left += status_probe_left(p);
 	}
-	vs_buf_puts(&b, "\nAccess-mode probes (a claim of the destination class and a pod each; VOLSHIFT: whether the "
-			"volshift that made it still runs):");
-	status_flush(o, &b);
-	vs_out_table(o, rows, "  ");
-	if (left) {
-		vs_buf_puts(&b,
-			    "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes those whose "
-			    "volshift is gone (an unknown one once its Lease goes unrenewed; a legacy one never). By "
-			    "hand, once that volshift is gone:");
+	if (json_array_size(probes)) {
+		vs_buf_puts(&b, "\nAccess-mode probes left behind (a claim of the destination class and a pod each; "
+				"VOLSHIFT: what is known of the volshift that made it):");
+		status_flush(o, &b);
+		vs_out_table(o, rows, "  ");
+		vs_buf_puts(&b, "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
+				"unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
+				"volshift is gone:");
 		json_array_foreach (probes, i, p) {
-			json_array_foreach (status_probe_left(p) ? json_object_get(p, "remove") : NULL, k, cmd)
+			json_array_foreach (json_object_get(p, "remove"), k, cmd)
 				vs_buf_printf(&b, "\n  %s", json_string_value(cmd));
 		}
 		status_flush(o, &b);
 	}
 	vs_buf_free(&b);
-done:
 	json_decref(rows);
 }
 
-/* The probes found, one "probe-leftover" event each. */
+/* The probes left behind, one "probe-leftover" event each. */
 static void status_probes_json(vs_out *o, const json_t *probes)
 {
 	const json_t *p;
@@ -568,7 +558,7 @@ static void status_probes_json(vs_out *o, const json_t *probes)
 }
 
 /* The migrations (status_load's array): JSON, one object per line; text, the list, or the one
- * asked for in detail. Then the probes found (probes; NULL when they could not be listed, as
+ * asked for in detail. Then the probes left behind (probes; NULL when they could not be listed, as
  * probes_err says). */
 static void status_show(vs_out *o, const vs_cli_common *common, const json_t *models, const json_t *probes,
 			const vs_error *probes_err)
@@ -589,6 +579,8 @@ static void status_show(vs_out *o, const vs_cli_common *common, const json_t *mo
 		status_probes_json(o, probes);
 	else if (probes)
 		status_probes_text(o, probes);
+	else if (vs_out_is_json(o))
+		vs_warn("%s", probes_err->message); /* stdout keeps its one object per migration or probe */
 	else
 		vs_out_message(o, "warning", probes_err->message);
 }

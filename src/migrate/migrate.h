@@ -267,13 +267,14 @@ int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan
  * Access-mode probes left behind, one JSON object per probe (owned by the caller in *out, an
  * array): {namespace, name, claim {uid, phase, volume} or null, pod {phase} or null, volumes
  * [{name, reclaimPolicy, phase}], lease {holder, renewTime, leaseDurationSeconds} or null, legacy
- * (made by a volshift before the probe labels: nothing says whose it is), holderState "running"
- * (its volshift runs on this machine), "gone" (it does not, or its Lease is gone), "unknown" (it
- * runs elsewhere: only its Lease's renewals tell, see vs_migrate_probe_cleanup) or "legacy",
+ * (made by a volshift before the probe labels: nothing says whose it is), holderState "gone" (its
+ * volshift has ended, or its Lease is gone), "unknown" (its volshift runs elsewhere: only its
+ * Lease's renewals tell, see vs_migrate_probe_cleanup) or "legacy",
  * holderReason (in words), remove (the kubectl commands that remove it by hand, in order)}.
  * Found by their labels (legacy ones: named volshift-probe-* and labelled managed-by volshift),
- * volumes also by their claimRef naming such a claim (uid included). Errors name what could not
- * be listed. Changes nothing.
+ * volumes also by their claimRef naming such a claim (uid included). The probes of a volshift that
+ * runs on this machine are not leftovers, and are left out. Errors name what could not be listed.
+ * Changes nothing.
  */
 int vs_migrate_probe_leftovers(vs_kube_client *c, json_t **out, vs_error *err);
 

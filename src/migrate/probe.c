@@ -667,8 +667,12 @@ int vs_migrate_probe_leftovers(vs_kube_client *c, json_t **out, vs_error *err)
 	int rc = probe_find(c, &found, &listed_ms, err);
 
 	*out = json_array();
-	json_object_foreach (found, key, e)
-		json_array_append_new(*out, probe_describe(e));
+	json_object_foreach (found, key, e) {
+		json_t *d = probe_describe(e);
+		if (strcmp(vs_json_str(d, "holderState"), "running") != 0)
+			json_array_append(*out, d);
+		json_decref(d);
+	}
 	json_decref(found);
 	return rc;
 }
