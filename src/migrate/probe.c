@@ -582,6 +582,7 @@ static enum probe_verdict probe_judge(const json_t *e, char **why)
 {
 	const json_t *lease = json_object_get(e, "lease");
 	const char *holder = probe_lease_holder(lease);
+	enum vs_process_state st;
 
 	if (vs_json_bool(e, "legacy", false)) {
 		*why = vs_xstrdup("made by a volshift older than the probe labels: nothing says whether it still runs");
@@ -591,12 +592,11 @@ static enum probe_verdict probe_judge(const json_t *e, char **why)
 		*why = vs_xstrdup("its Lease is gone, so no volshift holds it");
 		return PROBE_GONE;
 	}
-	switch (vs_process_state(vs_json_annotation(lease, PROBE_PROCESS_ANNOTATION))) {
-	case VS_PROCESS_RUNNING:
-		*why = vs_xasprintf("%s, which still runs on this machine", holder);
-		return PROBE_RUNNING;
-	case VS_PROCESS_GONE: *why = vs_xasprintf("%s, which has ended on this machine", holder); return PROBE_GONE;
-	case VS_PROCESS_UNKNOWN: break;
+	st = vs_process_state(vs_json_annotation(lease, PROBE_PROCESS_ANNOTATION));
+	if (st != VS_PROCESS_UNKNOWN) {
+		*why = vs_xasprintf("%s, which %s on this machine", holder,
+				    st == VS_PROCESS_RUNNING ? "still runs" : "has ended");
+		return st == VS_PROCESS_RUNNING ? PROBE_RUNNING : PROBE_GONE;
 	}
 	*why = vs_xasprintf("%s, elsewhere (another machine or container): its Lease was last renewed at %s by that "
 			    "machine's clock, and is judged by whether it is renewed within %lld s",
@@ -709,9 +709,8 @@ static void probe_tell_failure(mig_run *r, const json_t *e, const vs_error *err)
 	char *cmds = probe_commands_text(e);
 
 	mig_say(r, "warning",
-		"could not remove access-mode probe %s/%s: %s. The next volshift migrate, resume or rollback tries "
-		"again; "
-		"by hand: %s",
+		"could not remove access-mode probe %s/%s: %s. The next volshift migrate, resume or rollback "
+		"tries again; by hand: %s",
 		vs_json_str(e, "namespace"), vs_json_str(e, "name"), err->message, cmds);
 	free(cmds);
 }
@@ -722,9 +721,8 @@ static void probe_tell_legacy(mig_run *r, const json_t *e)
 	char *cmds = probe_commands_text(e);
 
 	mig_say(r, "warning",
-		"access-mode probe %s/%s was left by a volshift older than the probe labels: nothing tells whether "
-		"that "
-		"volshift still runs, so it is left alone. Once it does not, remove it by hand: %s",
+		"access-mode probe %s/%s was left by a volshift older than the probe labels: nothing tells "
+		"whether that volshift still runs, so it is left alone. Once it does not, remove it by hand: %s",
 		vs_json_str(e, "namespace"), vs_json_str(e, "name"), cmds);
 	free(cmds);
 }
@@ -744,7 +742,9 @@ static void probe_remove_leftover(mig_run *r, const json_t *e, const json_t *lea
 		rc = 0;
 	}
 	if (rc < 0 && (vs_error_is(&err, "Conflict") || vs_error_is(&err, "NotFound"))) {
-		probe_tell(r, "probe-kept", e, "its Lease changed as it was taken over: its volshift still runs");
+		probe_tell(r, "probe-kept", e,
+			   "its Lease changed before it could be taken over: its volshift, or another volshift that "
+			   "removes it, holds it");
 		return;
 	}
 	if (rc == 0)
@@ -760,17 +760,24 @@ static bool probe_lease_changed(const json_t *lease, void *ctx)
 	return !lease || strcmp(vs_kube_obj_resource_version(lease), (const char *)ctx) != 0;
 }
 
+/* How long lease (borrowed) must go unchanged for its holder to be judged gone: its own duration,
+ * from 1 s to PROBE_LEASE_MAX_SECONDS. */
+static int64_t probe_lease_window_ms(const json_t *lease)
+{
+	long long secs = vs_json_int(lease, "spec.leaseDurationSeconds", PROBE_LEASE_SECONDS);
+
+	if (secs < 1)
+		secs = 1;
+	if (secs > PROBE_LEASE_MAX_SECONDS)
+		secs = PROBE_LEASE_MAX_SECONDS;
+	return (int64_t)secs * 1000;
+}
+
 /* Judge the holder of entry e, elsewhere, by its Lease (borrowed) as read at listed_ms: renewed
  * within its duration from then, it lives; unchanged, it is gone and e is removed. */
 static void probe_watch_leftover(mig_run *r, const json_t *e, const json_t *lease, int64_t listed_ms, const char *why)
 {
-	int64_t secs = vs_json_int(lease, "spec.leaseDurationSeconds", PROBE_LEASE_SECONDS);
-	int64_t left = listed_ms +
-		       (secs < 1			 ? 1
-			: secs > PROBE_LEASE_MAX_SECONDS ? PROBE_LEASE_MAX_SECONDS
-							 : secs) *
-			       1000 -
-		       vs_time_mono_ms();
+	int64_t left = listed_ms + probe_lease_window_ms(lease) - vs_time_mono_ms();
 	const char *rv = vs_kube_obj_resource_version(lease);
 	vs_error err;
 	int rc;
