@@ -116,12 +116,19 @@ FAILPOINTS_ALL := dest:before dest:after warm:before warm:after arm:done stop:be
 # up to 4 groups in flight and the warm copy on; then a rollback from every failpoint before the
 # workloads start on the destination, also both ways.
 RESUME_SCENARIOS_ALL := deployment statefulset namespaces nodelocal
+# Every failpoint inside an access-mode probe (src/migrate/preflight.c, probe.c): volshift killed
+# there, then migrate, resume and rollback must remove what it left (tests/e2e/test_probes.sh),
+# also with API faults from volshift-sim during that command.
+PROBE_POINTS_ALL := probe:lease-created probe:claim-created probe:pod-running probe:pod-removed probe:claim-deleted \
+	probe:volume-removed
 ROLLBACK_POINTS_ALL := $(filter-out start:% statefulset:% release:%,$(FAILPOINTS_ALL))
 # Inside a group of two claims (a Deployment with two, a StatefulSet of two replicas): after the
 # first claim's copy, and at every point of the second claim's swap, the first one switched.
 ROLLBACK_GROUP_POINTS_ALL := copy:after@1 verify:after@1 swap:after@1 $(addsuffix @2,$(filter swap:%,$(FAILPOINTS_ALL)))
 faults: all
 	@rc=0; \
+	PROBE_POINTS="$(PROBE_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_probes.sh || rc=1; \
+	PROBE_POINTS="$(PROBE_POINTS_ALL)" PROBE_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_probes.sh || rc=1; \
 	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" \
 		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
 	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" ROLLBACK_API_FAULTS=0.05 \

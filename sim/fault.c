@@ -418,22 +418,9 @@ void sim_fault_log_counters(sim_faults *f)
 /* True when pid is a child of this process (a container's process), read from /proc/PID/stat. */
 static bool is_our_child(long pid)
 {
-	char path[64], buf[512], *close_paren;
-	long ppid = -1;
-	FILE *fp;
-	size_t n;
+	vs_proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fp = fopen(path, "r");
-	if (!fp)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	close_paren = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
-		return false;
-	return ppid == (long)getpid();
+	return vs_process_read_stat(pid, &st) && st.ppid == (long)getpid();
 }
 
 /* The PID a running container status names ("sim://PID"), or 0. */

@@ -53,7 +53,8 @@ typedef struct vs_cli_common {
 	const char *kubeconfig, *context, *state_ns;
 	const char *id; /* the ID argument, or NULL */
 	bool json, force, yes, watch;
-	bool migrate_back; /* rollback: migrate switched claims back */
+	bool migrate_back;   /* rollback: migrate switched claims back */
+	bool probes_cleaned; /* resume: the access-mode probes left behind were removed already (by migrate) */
 } vs_cli_common;
 
 enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };

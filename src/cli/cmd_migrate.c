@@ -114,31 +114,24 @@ static const char migrate_help[] =
 	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
 	"                                   must find no difference by size and time, or also by content\n"
 	"                                   (checksum: every file is read on both sides) (size-time)\n"
-	"  --parallel N                     groups in flight at once, 1 to " VS_STR(
-		VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
-					 "                                   takes pods, at most 8: each node copies "
-					 "two volumes at a time)\n"
-					 "  --no-warm-copy                   stop each group's workloads first and "
-					 "copy everything then; by\n"
-					 "                                   default a first copy runs beside the "
-					 "application while it still\n"
-					 "                                   runs, and only what changed is copied "
-					 "after the stop\n"
-					 "\n"
-					 "Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the "
-					 "scale is kept in the\n"
-					 "annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a "
-					 "node selector that\n"
-					 "matches no node and restored; CronJobs are suspended and restored; a running "
-					 "Job that mounts a\n"
-					 "claim is waited for (up to --ready-timeout) because stopping it would lose "
-					 "its work, and its\n"
-					 "finished pods are deleted because they hold the claim. Pods with no "
-					 "controller are refused\n"
-					 "unless --delete-bare-pods. Volumes of the class without a claim are listed "
-					 "and left alone.\n"
-					 "\n"
-					 "Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
+	"  --parallel N                     groups in flight at once, 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
+	"                                   takes pods, at most 8: each node copies two volumes at a time)\n"
+	"  --no-warm-copy                   stop each group's workloads first and copy everything then; by\n"
+	"                                   default a first copy runs beside the application while it still\n"
+	"                                   runs, and only what changed is copied after the stop\n"
+	"\n"
+	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
+	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
+	"matches no node and restored; CronJobs are suspended and restored; a running Job that mounts a\n"
+	"claim is waited for (up to --ready-timeout) because stopping it would lose its work, and its\n"
+	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
+	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
+	"\n"
+	"Access-mode probes that a volshift killed while probing left behind (claim, pod, volume and Lease\n"
+	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
+	"left alone ('volshift status' lists them).\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
 
 struct migrate_cmd {
 	vs_migrate_opts m;
@@ -416,6 +409,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	char *id = migrate_find_unfinished(c, m), *line;
 	int rc;
 
+	if (!m->dry_run)
+		vs_migrate_probe_cleanup(c, &m->m, vs_out_event, o);
 	if (!id && !m->dry_run && !m->preflight_only) {
 		vs_error err;
 		vs_error_clear(&err);
@@ -432,11 +427,12 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	bool resume = migrate_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
-		vs_cli_common common = {
-			.kubeconfig = m->kubeconfig, .context = m->context, .state_ns = m->state_ns, .id = id
-		};
-		line = vs_xasprintf(
-			"==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
+		vs_cli_common common = { .kubeconfig = m->kubeconfig,
+					 .context = m->context,
+					 .state_ns = m->state_ns,
+					 .id = id,
+					 .probes_cleaned = true };
+		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resuming", line);
 		rc = vs_cli_resume(c, &common, o);
 	} else {

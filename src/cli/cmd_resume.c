@@ -18,7 +18,8 @@ static const char resume_help[] =
 	"Continue migration ID from its journal, with the plan and options it started with. Groups that\n"
 	"finished are skipped, a swap that was cut short is finished, everything else is checked against the\n"
 	"cluster and done again where needed. Another volshift holding the migration's lease makes this\n"
-	"fail; --force takes the lease over (only when that volshift is gone).\n";
+	"fail; --force takes the lease over (only when that volshift is gone). Access-mode probes a killed\n"
+	"volshift left behind are removed first (see 'volshift status').\n";
 
 static const char abort_help[] =
 	"Usage: volshift abort ID [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
@@ -56,6 +57,8 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 			     common->id, vs_journal_phase(m.j));
 		rc = vs_out_error(o, "resume", "resume", &err);
 	} else {
+		if (!common->probes_cleaned)
+			vs_migrate_probe_cleanup(c, &m.opts, vs_out_event, o);
 		line = vs_xasprintf("resuming migration %s (%s, %zu claims)", common->id, vs_journal_phase(m.j),
 				    m.plan->npvcs);
 		vs_out_migration(o, "resume", common->id, common->state_ns, line);

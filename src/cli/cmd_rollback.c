@@ -22,7 +22,8 @@ static const char rollback_help[] =
 	"with the same downtime as the way there). --migrate-back does that right after the rollback.\n"
 	"\n"
 	"A migration that is still running must be stopped first ('volshift abort ID'); --force takes the\n"
-	"lease of a volshift that is gone. Running rollback again after an interruption finishes it.\n";
+	"lease of a volshift that is gone. Running rollback again after an interruption finishes it.\n"
+	"Access-mode probes a killed volshift left behind are removed first (see 'volshift status').\n";
 
 /* The reverse migration of the claims in kept (a JSON array of "NS/NAME"), from opts' classes. */
 static int rollback_migrate_back(vs_kube_client *c, const vs_cli_common *common, const vs_migrate_opts *opts,
@@ -86,6 +87,7 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 	if (rc != VS_EXIT_OK)
 		return rc;
 	vs_error_clear(&err);
+	vs_migrate_probe_cleanup(c, &m.opts, vs_out_event, o);
 	line = vs_xasprintf("rolling back migration %s (%s, %zu claims, %s -> %s)", common->id, vs_journal_phase(m.j),
 			    m.plan->npvcs, m.opts.plan.source_sc, m.opts.plan.dest_sc);
 	vs_out_migration(o, "rollback", common->id, common->state_ns, line);

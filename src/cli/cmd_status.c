@@ -4,6 +4,8 @@
  * what only the live cluster knows: whether its holder still renews the lease, and the volumes
  * volshift holds for it (PVs it set to Retain, recognised by VS_MIGRATE_OWN_RECLAIM_ANNOTATION,
  * whose name or claim belongs to the migration), so that no volume is forgotten after a failure.
+ * Status also lists the access-mode probes left behind (vs_migrate_probe_leftovers): a volshift
+ * killed while probing leaves them, and they belong to no migration.
  * --watch draws the view again when a journal changes (a watch on the ConfigMaps of the state
  * namespace) and at least every STATUS_REFRESH_MS, for the times and the volumes.
  */
@@ -25,9 +27,13 @@ static const char status_help[] =
 	"workloads with their downtime; per claim, its current step (dest, copy, verify or swap; intent: started,\n"
 	"done: its effect was observed, failed: with the error) and the bytes copied; and the volumes volshift\n"
 	"holds for it (set to Retain, their own policy recorded), which the migration gives back as it ends.\n"
+	"Both also list the access-mode probes left behind (claim, pod, volume and Lease named volshift-probe-*\n"
+	"of a volshift that is gone, or runs elsewhere), and how to remove them: the next migrate, resume or\n"
+	"rollback does, or the kubectl commands shown.\n"
 	"\n"
 	"  -o, --output json  the decoded journal with leaseLive, bytesCopied and heldVolumes, one object per\n"
-	"                     line and per migration\n"
+	"                     line and per migration; then one {\"event\": \"probe-leftover\", ...} per access-mode\n"
+	"                     probe left behind\n"
 	"  -w, --watch        draw again when a journal changes (a watch on the ConfigMaps of the state\n"
 	"                     namespace) and every 2 s; on a terminal in place, elsewhere only when something\n"
 	"                     changed. With ID it ends when the migration is no longer running; without ID,\n"
@@ -501,9 +507,83 @@ static void status_detail(vs_out *o, const json_t *m)
 	vs_buf_free(&b);
 }
 
+/* ---- access-mode probes ------------------------------------------------------------------------ */
+
+/* Probe p's objects in a few words ("pod Running, claim Bound, volume pvc-1 (Retain, Released), Lease"). */
+static void status_probe_objects(vs_buf *b, const json_t *p)
+{
+	const json_t *v;
+	size_t i;
+
+	if (json_is_object(json_object_get(p, "pod")))
+		vs_buf_printf(b, "pod %s, ", vs_json_str_or(p, "pod.phase", "?"));
+	if (json_is_object(json_object_get(p, "claim")))
+		vs_buf_printf(b, "claim %s, ", vs_json_str_or(p, "claim.phase", "?"));
+	json_array_foreach (json_object_get(p, "volumes"), i, v) {
+		vs_buf_printf(b, "volume %s (%s, %s), ", vs_json_str_or(v, "name", "?"),
+			      vs_json_str_or(v, "reclaimPolicy", "?"), vs_json_str_or(v, "phase", "?"));
+	}
+	if (json_is_object(json_object_get(p, "lease")))
+		vs_buf_puts(b, "Lease, ");
+	if (b->len >= 2)
+		b->data[b->len -= 2] = '\0';
+}
+
+/* The probes left behind (vs_migrate_probe_leftovers) as a table, then how to remove them. Nothing
+ * when there are none. */
+static void status_probes_text(vs_out *o, const json_t *probes)
+{
+	json_t *rows = json_pack("[[s, s, s, s]]", "PROBE", "OBJECTS", "VOLSHIFT", "WHY"), *p, *cmd;
+	size_t i, k;
+	vs_buf b;
+
+	vs_buf_init(&b, 0);
+	json_array_foreach (probes, i, p) {
+		char *name = vs_xasprintf("%s/%s", vs_json_str_or(p, "namespace", "?"), vs_json_str_or(p, "name", "?"));
+		status_probe_objects(&b, p);
+		json_array_append_new(rows, json_pack("[s, s, s, s]", name, b.len ? b.data : "-",
+						      vs_json_str_or(p, "holderState", "?"),
+						      vs_json_str_or(p, "holderReason", "")));
+		vs_buf_reset(&b);
+		free(name);
+	}
+	if (json_array_size(probes)) {
+		vs_buf_puts(&b, "\nAccess-mode probes left behind (a claim of the destination class and a pod each; "
+				"VOLSHIFT: what is known of the volshift that made it):");
+		status_flush(o, &b);
+		vs_out_table(o, rows, "  ");
+		vs_buf_puts(&b, "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
+				"unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
+				"volshift is gone:");
+		json_array_foreach (probes, i, p) {
+			json_array_foreach (json_object_get(p, "remove"), k, cmd)
+				vs_buf_printf(&b, "\n  %s", json_string_value(cmd));
+		}
+		status_flush(o, &b);
+	}
+	vs_buf_free(&b);
+	json_decref(rows);
+}
+
+/* The probes left behind, one "probe-leftover" event each. */
+static void status_probes_json(vs_out *o, const json_t *probes)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach (probes, i, p) {
+		json_t *ev = json_pack("{s:s}", "event", "probe-leftover");
+		json_object_update(ev, (json_t *)p);
+		vs_out_event(ev, o);
+		json_decref(ev);
+	}
+}
+
 /* The migrations (status_load's array): JSON, one object per line; text, the list, or the one
- * asked for in detail. */
-static void status_show(vs_out *o, const vs_cli_common *common, const json_t *models)
+ * asked for in detail. Then the probes left behind (probes; NULL when they could not be listed, as
+ * probes_err says). */
+static void status_show(vs_out *o, const vs_cli_common *common, const json_t *models, const json_t *probes,
+			const vs_error *probes_err)
 {
 	const json_t *m;
 	size_t i;
@@ -518,19 +598,31 @@ static void status_show(vs_out *o, const vs_cli_common *common, const json_t *mo
 	} else {
 		status_summary(o, models);
 	}
+	if (probes && vs_out_is_json(o))
+		status_probes_json(o, probes);
+	else if (probes)
+		status_probes_text(o, probes);
+	else if (vs_out_is_json(o))
+		vs_warn("%s", probes_err->message); /* stdout keeps its one object per migration or probe */
+	else
+		vs_out_message(o, "warning", probes_err->message);
 }
 
 /* ---- watching ----------------------------------------------------------------------------------- */
 
-/* What the view shows, without what changes by itself (the lease's renewal time): the same text
+/* What the view shows, without what changes by itself (the leases' renewal times): the same text
  * means nothing new to print. Caller frees. */
-static char *status_fingerprint(const json_t *models)
+static char *status_fingerprint(const json_t *models, const json_t *probes)
 {
-	json_t *copy = json_deep_copy(models), *m;
+	json_t *both = json_pack("[O, O?]", models, probes), *copy = json_deep_copy(both), *m;
 	size_t i;
 
-	json_array_foreach (copy, i, m)
+	json_decref(both);
+
+	json_array_foreach (json_array_get(copy, 0), i, m)
 		json_object_del(m, "leaseRenewed");
+	json_array_foreach (json_array_get(copy, 1), i, m)
+		json_object_del(json_object_get(m, "lease"), "renewTime");
 	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(copy);
 	return text;
@@ -569,9 +661,9 @@ static bool status_finished(const vs_cli_common *common, const json_t *models)
 
 static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
-	json_t *models = NULL;
+	json_t *models = NULL, *probes = NULL;
 	char *rv = NULL, *shown = NULL;
-	vs_error err;
+	vs_error err, perr;
 	int rc;
 
 	vs_error_clear(&err);
@@ -579,12 +671,19 @@ static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		rc = status_load(c, common, &models, &rv, &err);
 		if (rc < 0)
 			break;
-		char *now = status_fingerprint(models);
+		vs_error_clear(&perr);
+		if (vs_migrate_probe_leftovers(c, &probes, &perr) < 0) {
+			json_decref(probes);
+			probes = NULL;
+		}
+		char *now = status_fingerprint(models, probes);
 		if (!shown || vs_out_is_terminal(o) || strcmp(now, shown) != 0) {
 			if (shown)
 				vs_out_redraw(o);
-			status_show(o, common, models);
+			status_show(o, common, models, probes, &perr);
 		}
+		json_decref(probes);
+		probes = NULL;
 		free(shown);
 		shown = now;
 		if (!common->watch || status_finished(common, models) ||

@@ -917,6 +917,12 @@ static void out_event_text(const json_t *ev, const char *type, vs_buf *t)
 		vs_buf_printf(t, "    warning: %s\n", vs_json_str_or(ev, "message", ""));
 	} else if (strcmp(type, "waiting") == 0 || strcmp(type, "note") == 0) {
 		vs_buf_printf(t, "    %s\n", vs_json_str_or(ev, "message", ""));
+	} else if (strcmp(type, "probe-removed") == 0) {
+		vs_buf_printf(t, "    removed access-mode probe %s/%s, left behind: %s\n", ns, name,
+			      vs_json_str_or(ev, "reason", ""));
+	} else if (strcmp(type, "probe-kept") == 0) {
+		vs_buf_printf(t, "    access-mode probe %s/%s left alone: %s\n", ns, name,
+			      vs_json_str_or(ev, "reason", ""));
 	} else if (strcmp(type, "probe") == 0) {
 		vs_buf_printf(t, "    access modes %s: %s\n", vs_json_str_or(ev, "modes", ""),
 			      vs_json_bool(ev, "ok", false) ? "ok" : vs_json_str_or(ev, "message", "failed"));

@@ -120,6 +120,7 @@ extern const vs_kube_resource VS_KUBE_DAEMONSETS;
 extern const vs_kube_resource VS_KUBE_JOBS;
 extern const vs_kube_resource VS_KUBE_CRONJOBS;
 extern const vs_kube_resource VS_KUBE_CSISTORAGECAPACITIES;
+extern const vs_kube_resource VS_KUBE_LEASES;
 
 /* metadata.name / metadata.namespace / metadata.resourceVersion / metadata.uid, or NULL. Borrowed. */
 const char *vs_kube_obj_name(const json_t *obj);

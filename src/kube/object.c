@@ -22,6 +22,7 @@ const vs_kube_resource VS_KUBE_DAEMONSETS = { "apps", "v1", "daemonsets", true }
 const vs_kube_resource VS_KUBE_JOBS = { "batch", "v1", "jobs", true };
 const vs_kube_resource VS_KUBE_CRONJOBS = { "batch", "v1", "cronjobs", true };
 const vs_kube_resource VS_KUBE_CSISTORAGECAPACITIES = { "storage.k8s.io", "v1", "csistoragecapacities", true };
+const vs_kube_resource VS_KUBE_LEASES = { "coordination.k8s.io", "v1", "leases", true };
 
 const char *vs_kube_obj_name(const json_t *obj)
 {

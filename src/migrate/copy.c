@@ -49,11 +49,10 @@ json_t *mig_pod_new(const char *ns, const char *name, const char *image, const c
 			volumes, json_pack("{s:s, s:{s:s}}", "name", m[0], "persistentVolumeClaim", "claimName", m[1]));
 		json_array_append_new(vmounts, json_pack("{s:s, s:s}", "name", m[0], "mountPath", m[2]));
 	}
-	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:o, s:[{s:s, s:s, s:o, s:o}]}}", "apiVersion", "v1",
-			"kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
-			"app.kubernetes.io/managed-by", "volshift", "spec", "restartPolicy", "Never", "volumes",
-			volumes, "containers", "name", "pvmigrate", "image", image, "command", command, "volumeMounts",
-			vmounts);
+	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:o, s:[{s:s, s:s, s:o, s:o}]}}", "apiVersion", "v1",
+			"kind", "Pod", "metadata", "name", name, "namespace", ns, "labels", mig_labels(NULL),
+			"spec", "restartPolicy", "Never", "volumes", volumes, "containers", "name", "pvmigrate",
+			"image", image, "command", command, "volumeMounts", vmounts);
 	if (node)
 		vs_json_set_path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
 				 json_pack("{s:[{s:[{s:s, s:s, s:[s]}]}]}", "nodeSelectorTerms", "matchExpressions",
@@ -84,10 +83,10 @@ int mig_dest_claim_create(mig_run *r, size_t i, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	json_t *modes = vs_plan_dest_modes(p);
-	json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}",
+	json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:o, s:s, s:{s:{s:s}}}}",
 				  "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", "name", p->temp_name,
-				  "namespace", p->ns, "labels", VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL,
-				  "dest", "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName",
+				  "namespace", p->ns, "labels", mig_labels(VS_MIGRATE_LABEL, p->name, VS_MIGRATE_KIND_LABEL, "dest",
+				  VS_MIGRATE_ID_LABEL, vs_journal_id(r->j), NULL), "spec", "storageClassName",
 				  r->opts->plan.dest_sc, "accessModes", modes, "volumeMode", "Filesystem", "resources",
 				  "requests", "storage", p->capacity);
 	int rc = vs_kube_create(r->c, &VS_KUBE_PVCS, p->ns, claim, NULL, err);
@@ -543,7 +542,8 @@ static int rsync_pod_start(mig_run *r, const vs_plan_pvc *p, const char *purpose
 	json_t *pod = mig_pod_new(p->ns, p->copy_pod, r->opts->rsync_image, node, rsync_script(log, wait_s), mounts, 2);
 	int rc;
 
-	json_object_set_new(vs_json_path(pod, "metadata.labels"), VS_MIGRATE_LABEL, json_string(p->name));
+	json_object_update_new(vs_json_path(pod, "metadata.labels"),
+			       mig_labels(VS_MIGRATE_LABEL, p->name, VS_MIGRATE_ID_LABEL, vs_journal_id(r->j), NULL));
 	if (wait_s > 0)
 		vs_json_set_path(pod, "spec.terminationGracePeriodSeconds", json_integer(COPY_ARMED_GRACE_S));
 	rc = mig_pod_run(r, p->ns, pod, purpose, err);

@@ -166,6 +166,20 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 #define VS_MIGRATE_SUSPEND_ANNOTATION	    "volshift.io/original-suspend"	  /* a stopped CronJob's */
 #define VS_MIGRATE_STOP_NODE_LABEL	    "volshift.io/stopped-for-migration"	  /* matches no node */
 
+/* Every object volshift creates carries VS_MIGRATE_MANAGED_BY_LABEL: VS_MIGRATE_MANAGED_BY, and
+ * says what it belongs to: copy pods and destination claims the migration (its journal's id, the
+ * key the journal's ConfigMap carries too); the claim, pod, volume and Lease of an access-mode
+ * probe its probe (its name, volshift-probe-XXXXXXXX), and the claim and pod also the volshift
+ * process that made them (a random id per process; the probe's Lease says where that process runs,
+ * see probe.c). Nothing is deleted as a probe's unless its labels say it is one. */
+#define VS_MIGRATE_MANAGED_BY_LABEL	 "app.kubernetes.io/managed-by"
+#define VS_MIGRATE_MANAGED_BY		 "volshift"
+#define VS_MIGRATE_ID_LABEL		 "volshift.io/migration"       /* copy pods, destination claims */
+#define VS_MIGRATE_PROBE_LABEL		 "volshift.io/probe"	       /* a probe's claim, pod, volume and Lease */
+#define VS_MIGRATE_PROBE_OWNER_LABEL	 "volshift.io/probe-owner"     /* a probe's claim, pod and Lease */
+#define VS_MIGRATE_PROBE_NAMESPACE_LABEL "volshift.io/probe-namespace" /* a probe's volume: its claim's namespace */
+#define VS_MIGRATE_PROBE_PREFIX		 "volshift-probe-"	       /* every probe's name starts so */
+
 /* ---- the cluster's objects ------------------------------------------------------------------- */
 
 typedef struct vs_kube_client vs_kube_client;
@@ -233,8 +247,10 @@ typedef struct vs_migrate_opts {
  * passNumber}, "verify-start" {namespace, pvc, mode, attempt}, "verify-done" {namespace, pvc, mode,
  * attempt, files, differences, paths (the first few), ms}, "swapped" {namespace, pvc, oldPv,
  * newPv}, "pv-deleted" {pv, reclaim}, "statefulset-recreated" {namespace, name}, "default-class"
- * {from, to}, "warning" {message}, "done" {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in
- * flight)}. The event is borrowed for the call; calls never overlap (groups in flight take turns).
+ * {from, to}, "warning" {message}, "probe-removed" and "probe-kept" {namespace, name, reason} (an
+ * access-mode probe another volshift left: removed, or left alone because its volshift runs), "done"
+ * {pvcs, bytes, ms, apiRequests, parallel (the groups that could be in flight)}. The event is
+ * borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
 
@@ -247,6 +263,32 @@ typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
  */
 int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, vs_migrate_event_fn fn,
 			 void *ctx, vs_error *err);
+
+/*
+ * Access-mode probes left behind, one JSON object per probe (owned by the caller in *out, an
+ * array): {namespace, name, claim {uid, phase, volume} or null, pod {phase} or null, volumes
+ * [{name, reclaimPolicy, phase}], lease {holder, renewTime, leaseDurationSeconds} or null, legacy
+ * (made by a volshift before the probe labels: nothing says whose it is), holderState "gone" (its
+ * volshift has ended, or its Lease is gone), "unknown" (its volshift runs elsewhere: only its
+ * Lease's renewals tell, see vs_migrate_probe_cleanup) or "legacy",
+ * holderReason (in words), remove (the kubectl commands that remove it by hand, in order)}.
+ * Found by their labels (legacy ones: named volshift-probe-* and labelled managed-by volshift),
+ * volumes also by their claimRef naming such a claim (uid included). The probes of a volshift that
+ * runs on this machine are not leftovers, and are left out. Errors name what could not be listed.
+ * Changes nothing.
+ */
+int vs_migrate_probe_leftovers(vs_kube_client *c, json_t **out, vs_error *err);
+
+/*
+ * Remove the access-mode probes whose volshift is gone: pod, claim, the volume it provisioned (a
+ * Delete one goes with its claim; any other is deleted), then its Lease. A probe whose volshift
+ * runs on this machine is left alone; one whose volshift runs elsewhere is left alone if its Lease
+ * is renewed within its duration as this process's own clock measures it (waiting that long at
+ * most, for every such probe at once), and taken over otherwise. Legacy probes are only named,
+ * with the commands that remove them. Every removal and every failure is an event ("probe-removed",
+ * "probe-kept", "warning"): nothing here fails the command. opts gives the timeouts.
+ */
+void vs_migrate_probe_cleanup(vs_kube_client *c, const vs_migrate_opts *opts, vs_migrate_event_fn fn, void *ctx);
 
 /*
  * Execute a plan without problems, up to opts->parallel groups at once, each in a thread of its

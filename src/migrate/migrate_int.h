@@ -104,6 +104,34 @@ bool mig_step_done(const mig_run *r, const char *key);
 /* Move the default-class annotation from class from to class to (either may be NULL: none). */
 int mig_set_default(mig_run *r, const char *from, const char *to, vs_error *err);
 
+/* ---- labels (labels.c) ---- */
+
+/* The labels of an object volshift creates: VS_MIGRATE_MANAGED_BY_LABEL, then each key and value
+ * of the list, which ends with a NULL key (a NULL value leaves its key out). Caller owns. */
+json_t *mig_labels(const char *key, ...);
+/* True when obj (may be NULL) carries label key with value. */
+bool mig_has_label(const json_t *obj, const char *key, const char *value);
+
+/* ---- access-mode probes (probe.c) ---- */
+
+/* A probe of this process: its name and its Lease, renewed while the probe runs. */
+typedef struct mig_probe mig_probe;
+/* Start a probe in namespace ns: a fresh name, and its Lease created there, held by this process
+ * and renewed until mig_probe_end. *out owned by the caller (mig_probe_end). */
+int mig_probe_begin(mig_run *r, const char *ns, mig_probe **out, vs_error *err);
+/* The probe's name (its claim's, pod's and Lease's). Borrowed. */
+const char *mig_probe_name(const mig_probe *p);
+/* The labels of the probe's claim and pod. Caller owns. */
+json_t *mig_probe_labels(const mig_probe *p);
+/* 0 while this process still holds the probe's Lease (checked by renewing it now); VS_EAPI
+ * Conflict when another volshift took the probe over (this one's renewals lapsed and it judged
+ * this volshift gone): the probe's verdict does not count, and its objects are the other's to
+ * remove. Transient API errors are returned as they are. */
+int mig_probe_check(mig_probe *p, vs_error *err);
+/* Remove the probe's objects (pod, claim, its volume) and its Lease, unless another volshift took
+ * it over, and free p (NULL is fine). Errors name the object and the cause. */
+int mig_probe_end(mig_run *r, mig_probe *p, vs_error *err);
+
 /* ---- waiting (wait.c) ---- */
 
 /* True when the watched objects (a JSON object from "NS/NAME" to object, borrowed) are as wanted. */

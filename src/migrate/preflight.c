@@ -2,75 +2,75 @@
  * Preflight on the live cluster, as pvmigrate does it but cleaning up after itself: for each
  * distinct set of access modes the destination claims need, a small claim of the destination
  * class and a pod that mounts it must be running within --pod-ready-timeout. The probe objects
- * (and the volume the claim made) are deleted whatever the outcome, so a failed preflight leaves
- * the cluster as it was.
+ * (and the volume the claim made, and the probe's Lease) are deleted whatever the outcome, so a
+ * failed preflight leaves the cluster as it was; a volshift killed while it probes leaves them to
+ * the next one (probe.c says how it knows they are leftovers).
  */
 #include "migrate_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PROBE_SIZE "16Mi"
 
-/* Delete the probe claim and wait for it and its volume to be gone (deleting a Retained one). */
-static int probe_cleanup(mig_run *r, const char *ns, const char *name, vs_error *err)
+/* The probe's claim of modes in ns and a pod that mounts it, running (mig_pod_run), with a failpoint
+ * after each of the probe's objects. */
+static int probe_create(mig_run *r, const char *ns, const json_t *modes, const mig_probe *probe, vs_error *err)
 {
-	json_t *claim = NULL;
-	char *pv = NULL;
-	int rc = mig_pod_remove(r, ns, name, true, err);
+	const char *name = mig_probe_name(probe), *mounts[3] = { "probe", name, "/probe" };
+	json_t *claim = NULL, *pod = NULL;
+	int rc = vs_failpoint("probe:lease-created", err);
 
-	if (rc == 0)
-		rc = mig_get_opt(r, &VS_KUBE_PVCS, ns, name, &claim, err);
-	if (rc == 0 && claim && vs_json_str(claim, "spec.volumeName"))
-		pv = vs_xstrdup(vs_json_str(claim, "spec.volumeName"));
-	json_decref(claim);
-	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name, NULL, NULL, err);
-	if (rc == 0)
-		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
-	if (rc == 0 && pv) {
-		json_t *vol = NULL;
-		rc = mig_get_opt(r, &VS_KUBE_PVS, NULL, pv, &vol, err);
-		if (rc == 0 && vol && strcmp(vs_json_str_or(vol, "spec.persistentVolumeReclaimPolicy", ""), "Delete") != 0)
-			rc = mig_delete(r, &VS_KUBE_PVS, NULL, pv, &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(vol) }, NULL, err);
-		json_decref(vol);
-		if (rc == 0)
-			rc = mig_wait_gone(r, &VS_KUBE_PVS, NULL, pv, r->opts->delete_pv_timeout_ms, err);
+	if (rc == 0) {
+		claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:O, s:{s:{s:s}}}}", "apiVersion", "v1",
+				  "kind", "PersistentVolumeClaim", "metadata", "name", name, "namespace", ns, "labels",
+				  mig_probe_labels(probe), "spec", "storageClassName", r->opts->plan.dest_sc,
+				  "accessModes", modes, "resources", "requests", "storage", PROBE_SIZE);
+		rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, err);
 	}
-	free(pv);
-	return rc < 0 ? vs_error_wrap(err, "clean up probe %s/%s", ns, name) : 0;
+	if (rc == 0)
+		rc = vs_failpoint("probe:claim-created", err);
+	if (rc == 0) {
+		pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts,
+				  1);
+		json_object_update_new(vs_json_path(pod, "metadata.labels"), mig_probe_labels(probe));
+		rc = mig_pod_run(r, ns, pod, "access-mode probe", err);
+	}
+	if (rc == 0)
+		rc = vs_failpoint("probe:pod-running", err);
+	json_decref(claim);
+	json_decref(pod);
+	return rc;
 }
 
 /* Try one set of modes in namespace ns; *why is set (caller frees) when the destination fails.
- * The probe objects are removed whatever happened, even after a create whose answer was lost. */
+ * The probe's objects are removed whatever happened, even after a create whose answer was lost
+ * (mig_probe_end); a probe another volshift took over (probe.c) is not judged, and is an error the
+ * caller tries again. */
 static int probe_modes_run(mig_run *r, const char *ns, const json_t *modes, char **why, vs_error *err)
 {
-	const char *mounts[3] = { "probe", NULL, "/probe" };
-	char name[40];
-	json_t *claim, *pod = NULL;
-	vs_error perr;
-	int rc;
+	mig_probe *probe;
+	vs_error perr, cerr;
+	char name[64];
+	int rc = mig_probe_begin(r, ns, &probe, err);
 
-	snprintf(name, sizeof(name), "volshift-probe-%08" PRIx64, vs_rand_u64() & 0xffffffffu);
-	mounts[1] = name;
-	claim = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:O, s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
-			  "PersistentVolumeClaim", "metadata", "name", name, "namespace", ns, "labels",
-			  "app.kubernetes.io/managed-by", "volshift", "spec", "storageClassName", r->opts->plan.dest_sc,
-			  "accessModes", modes, "resources", "requests", "storage", PROBE_SIZE);
 	*why = NULL;
+	if (rc < 0)
+		return rc;
+	snprintf(name, sizeof(name), "%s", mig_probe_name(probe));
 	vs_error_clear(&perr);
-	rc = vs_kube_create(r->c, &VS_KUBE_PVCS, ns, claim, NULL, &perr);
-	if (rc == 0) {
-		pod = mig_pod_new(ns, name, r->opts->rsync_image, NULL, json_pack("[s, s]", "sleep", "3600"), mounts, 1);
-		rc = mig_pod_run(r, ns, pod, "access-mode probe", &perr);
-	}
-	if (rc < 0 && !vs_kube_error_transient(&perr))
+	if (probe_create(r, ns, modes, probe, &perr) < 0 && !vs_kube_error_transient(&perr))
 		*why = vs_xstrdup(perr.message); /* refused outright (422), or the pod never ran */
-	json_decref(claim);
-	json_decref(pod);
-	rc = probe_cleanup(r, ns, name, err);
+	vs_error_clear(&cerr);
+	if (mig_probe_check(probe, &cerr) < 0) { /* the probe was not this volshift's to the end */
+		free(*why);
+		*why = NULL;
+		perr = cerr;
+	}
+	rc = mig_probe_end(r, probe, err);
+	if (rc < 0)
+		vs_error_wrap(err, "clean up access-mode probe %s/%s", ns, name);
 	if (rc == 0 && perr.code && !*why) {
 		*err = perr; /* the API failed, not the destination: the caller tries again */
 		rc = perr.code;

@@ -40,6 +40,18 @@ void vs_time_format(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void vs_time_format_micro(char out[40])
+{
+	struct timespec ts;
+	struct tm tm;
+	char secs[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%s.%06ldZ", secs, ts.tv_nsec / 1000);
+}
+
 int vs_time_parse(const char *s, int64_t *out, vs_error *err)
 {
 	struct tm tm;

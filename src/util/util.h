@@ -125,6 +125,9 @@ int64_t vs_time_wall_ms(void);
 int64_t vs_time_now(void);
 /* Write t (epoch seconds) as RFC 3339 UTC ("2026-11-21T10:00:00Z") into out (>= 21 bytes). */
 void vs_time_format(int64_t t, char out[32]);
+/* Write the wall clock's now as RFC 3339 UTC to the microsecond ("2026-11-21T10:00:00.123456Z", a
+ * Kubernetes MicroTime) into out. */
+void vs_time_format_micro(char out[40]);
 /* Parse an RFC 3339 timestamp (Z or offset, optional fraction); VS_EINVAL when malformed. */
 int vs_time_parse(const char *s, int64_t *out, vs_error *err);
 /* Sleep for ms milliseconds. */
@@ -225,6 +228,33 @@ void vs_stop_install(void);
 bool vs_stop_requested(void);
 /* The lines a second signal writes before the process ends (copied; at most 1 KiB). */
 void vs_stop_set_last_words(const char *text);
+
+/* ---- processes ------------------------------------------------------------------------------- */
+
+/* What /proc/PID/stat says of a process. */
+typedef struct vs_proc_stat {
+	char state;		  /* R, S, D, Z (a zombie), ... */
+	long ppid;		  /* its parent */
+	unsigned long long start; /* when it started, in clock ticks since boot */
+} vs_proc_stat;
+/* Read process pid's /proc/PID/stat into *out; false when it cannot be read (no such process, or
+ * no /proc). */
+bool vs_process_read_stat(long pid, vs_proc_stat *out);
+/* The identity of process pid as "BOOT_ID/PID_NAMESPACE/PID/START_TIME" (Linux /proc: the kernel's
+ * boot id, the inode of the PID namespace, the pid, its start in clock ticks since boot), or "" when
+ * /proc does not say. Caller frees. */
+char *vs_process_id(long pid);
+/* This process's identity (vs_process_id). Static, computed once; thread-safe. */
+const char *vs_process_self(void);
+
+enum vs_process_state {
+	VS_PROCESS_RUNNING, /* the process still runs (or /proc hides it while its pid exists) */
+	VS_PROCESS_GONE,    /* it ended: its pid is free, reused by another process, or a zombie */
+	VS_PROCESS_UNKNOWN, /* not this boot and PID namespace (another machine, container or reboot), or unreadable */
+};
+/* Whether the process that vs_process_id described as id (NULL is UNKNOWN) still runs. Only a
+ * process of the same boot and PID namespace can tell; no clock is compared. Thread-safe. */
+enum vs_process_state vs_process_state(const char *id);
 
 /* ---- random ---------------------------------------------------------------------------------- */
 

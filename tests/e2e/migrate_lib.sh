@@ -10,6 +10,19 @@ vs_migrate() {
 	"$BIN/volshift" migrate --yes ${VS_MIGRATE_FLAGS:-} "$@"
 }
 
+# storage_class NAME PROVISIONER RECLAIM BINDING: a StorageClass served by one of volshift-sim's
+# provisioners (volshift-sim/local or volshift-sim/shared).
+storage_class() {
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: $1}
+provisioner: $2
+reclaimPolicy: $3
+volumeBindingMode: $4
+YAML
+}
+
 # claim NAME CLASS [NS] [SIZE] [MODE]: a claim labelled app=NAME.
 claim() {
 	local name=$1 class=$2 ns=${3:-default} size=${4:-10Mi} mode=${5:-ReadWriteOnce}
@@ -146,11 +159,22 @@ cluster_state() {
 	kubectl get "$kinds" -A -o json | jq -S '[.items[] | del(.metadata.managedFields)] | sort_by(.kind, .metadata.namespace, .metadata.name)'
 }
 
-# no_leftovers [NS]: no temporary claim and no copy or probe pod remains.
+# no_leftovers: no temporary claim, no copy pod and nothing of an access-mode probe remains.
 no_leftovers() {
 	local left
 	left=$(kubectl get pvc,pods -A -o json | jq -r '.items[] | select(.metadata.labels["app.kubernetes.io/managed-by"] == "volshift") | .metadata.name')
 	[ -z "$left" ] || fail "volshift left objects behind: $left"
+	left=$(probe_objects)
+	[ -z "$left" ] || fail "access-mode probes left behind: $left"
+}
+
+# probe_objects: every object of an access-mode probe, one "Kind NS/NAME" a line: claims, pods and
+# Leases named volshift-probe-*, and volumes labelled as a probe's or bound to such a claim.
+probe_objects() {
+	kubectl get pvc,pods,leases -A -o json |
+		jq -r '.items[] | select(.metadata.name | startswith("volshift-probe-")) | "\(.kind) \(.metadata.namespace)/\(.metadata.name)"'
+	kubectl get pv -o json | jq -r '.items[] | select((.metadata.labels["volshift.io/probe"] // "") != ""
+		or (.spec.claimRef.name // "" | startswith("volshift-probe-"))) | "PersistentVolume \(.metadata.name)"'
 }
 
 # filled_app NAME: a Deployment NAME on class local with a claim full of every kind of file, ready;

@@ -54,14 +54,7 @@ scenario_namespaces() {
 }
 
 scenario_nodelocal() {
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: local-b}
-provisioner: volshift-sim/local
-reclaimPolicy: Delete
-volumeBindingMode: WaitForFirstConsumer
-YAML
+	storage_class local-b volshift-sim/local Delete WaitForFirstConsumer
 	app pinned local default 10Mi ReadWriteOnce node-2 >/dev/null
 	ready deployment pinned
 	assert_eq node-2 "$(pv_node "$(jp pvc pinned '{.spec.volumeName}')")" "node of the source volume"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -138,6 +139,13 @@ static void test_util_time__rfc3339(void **state)
 	assert_string_equal(buf, "2026-11-21T10:00:00Z");
 	assert_int_equal(vs_time_parse("2026-11-21 10:00", &t, &err), VS_EINVAL);
 	assert_non_null(strstr(err.message, "RFC 3339"));
+	int64_t before = vs_time_now();
+	char micro[40];
+	vs_time_format_micro(micro);
+	assert_int_equal(strlen(micro), strlen("2026-11-21T10:00:00.123456Z"));
+	assert_int_equal(micro[19], '.');
+	assert_int_equal(vs_time_parse(micro, &t, &err), 0);
+	assert_true(t >= before && t <= vs_time_now());
 }
 
 static void test_util_time__duration(void **state)
@@ -259,6 +267,43 @@ static void test_util_file__atomic_write(void **state)
 	free(parent);
 }
 
+/* A process identity says whether its process still runs: this one does; a child that ended
+ * (reaped or a zombie) does not; a reused pid, another boot or namespace, or garbage cannot pass
+ * for a running one. */
+static void test_util_process__state(void **state)
+{
+	const char *self = vs_process_self();
+	char *child_id, *reused, *foreign;
+	pid_t child;
+	int status;
+
+	(void)state;
+	assert_true(*self != '\0');
+	assert_int_equal(vs_process_state(self), VS_PROCESS_RUNNING);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	child_id = vs_process_id(child);
+	assert_true(*child_id != '\0');
+	for (int i = 0; i < 500 && vs_process_state(child_id) != VS_PROCESS_GONE; i++)
+		usleep(10000); /* it exits, not yet reaped: a zombie */
+	assert_int_equal(vs_process_state(child_id), VS_PROCESS_GONE);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(vs_process_state(child_id), VS_PROCESS_GONE);
+	reused = vs_xstrdup(self);
+	strcpy(strrchr(reused, '/') + 1, "1"); /* our pid, another start time */
+	assert_int_equal(vs_process_state(reused), VS_PROCESS_GONE);
+	foreign = vs_xasprintf("00000000-0000-0000-0000-000000000000/%s", strchr(self, '/') + 1);
+	assert_int_equal(vs_process_state(foreign), VS_PROCESS_UNKNOWN);
+	assert_int_equal(vs_process_state("not an identity"), VS_PROCESS_UNKNOWN);
+	assert_int_equal(vs_process_state(""), VS_PROCESS_UNKNOWN);
+	assert_int_equal(vs_process_state(NULL), VS_PROCESS_UNKNOWN);
+	free(child_id);
+	free(reused);
+	free(foreign);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_util_buf__limit),         cmocka_unit_test(test_util_file__atomic_write),
 		cmocka_unit_test(test_util_quantity__parse_and_format),
 		cmocka_unit_test(test_util_time__duration),     cmocka_unit_test(test_util_rand__seeded),
+		cmocka_unit_test(test_util_process__state),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
