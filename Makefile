@@ -133,6 +133,8 @@ faults: all
 		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
 	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" ROLLBACK_API_FAULTS=0.05 \
 		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
+	CONCURRENT_RUNS=10 BUILD=$(BUILD) tests/e2e/run.sh test_concurrent.sh || rc=1; \
+	CONCURRENT_RUNS=6 CONCURRENT_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_concurrent.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
 		BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \

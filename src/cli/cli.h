@@ -46,8 +46,11 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
  * a VS_EXIT_* code. (migrate.c's helper, shared with resume.) */
 int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
 			 vs_out *o);
-/* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. */
-int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o);
+/* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. *refused (refused
+ * may be NULL) says whether it was refused before changing anything (another migration has a
+ * claim): the caller then discards the journal. */
+int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o,
+		   bool *refused);
 /* Flags shared by the commands that address a recorded migration (status, resume, abort). */
 typedef struct vs_cli_common {
 	const char *kubeconfig, *context, *state_ns;

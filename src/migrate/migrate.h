@@ -175,6 +175,7 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 #define VS_MIGRATE_MANAGED_BY_LABEL	 "app.kubernetes.io/managed-by"
 #define VS_MIGRATE_MANAGED_BY		 "volshift"
 #define VS_MIGRATE_ID_LABEL		 "volshift.io/migration"       /* copy pods, destination claims */
+#define VS_MIGRATE_OWNER_ANNOTATION	 "volshift.io/migration"       /* a claim being migrated: "NS/ID" */
 #define VS_MIGRATE_PROBE_LABEL		 "volshift.io/probe"	       /* a probe's claim, pod, volume and Lease */
 #define VS_MIGRATE_PROBE_OWNER_LABEL	 "volshift.io/probe-owner"     /* a probe's claim, pod and Lease */
 #define VS_MIGRATE_PROBE_NAMESPACE_LABEL "volshift.io/probe-namespace" /* a probe's volume: its claim's namespace */

@@ -274,6 +274,15 @@ void mig_verify_result_clear(mig_verify_result *v);
  */
 int mig_verify(mig_run *r, size_t i, vs_error *err);
 
+/* ---- claims' owner (claims.c) ---- */
+
+/* Mark every claim of the plan as this run's (annotation VS_MIGRATE_OWNER_ANNOTATION, written
+ * conditionally on the version read), before anything else changes. VS_EBUSY, naming the claim and
+ * the migration, when an unfinished migration has one: the marks this run made are removed again. */
+int mig_claims_take(mig_run *r, vs_error *err);
+/* Remove this run's marks from group g's claims, once it has finished (or was rolled back). */
+int mig_claims_release(mig_run *r, const vs_plan_group *g, vs_error *err);
+
 /* ---- rollback (rollback.c) ---- */
 
 /* Group gi put back as it was (r->opts must keep StatefulSets), or, when its workloads started on

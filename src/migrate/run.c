@@ -236,10 +236,21 @@ int mig_release_group(mig_run *r, const vs_plan_group *g, vs_error *err)
 static int run_release(mig_run *r, const vs_plan_group *g, vs_error *err)
 {
 	int rc = mig_release_group(r, g, err);
+	vs_error merr;
 
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++)
 		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
+	vs_error_clear(&merr);
+	if (rc == 0 && mig_claims_release(r, g, &merr) < 0) /* the group is finished either way */
+		mig_say(r, "warning", "the claims of the group keep this migration's mark: %s", merr.message);
 	return rc;
+}
+
+/* The plan's claims marked as this run's before anything else changes (a mig_step_fn). */
+static int run_take_claims(mig_run *r, size_t unused, vs_error *err)
+{
+	(void)unused;
+	return mig_claims_take(r, err);
 }
 
 static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
@@ -665,7 +676,12 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
 	r.armed = vs_xcalloc(plan->npvcs + 1, sizeof(mig_armed));
-	rc = run_groups(&r, &r.bytes_copied, &inflight, err);
+	if (!mig_step_done(&r, "claims"))
+		rc = mig_step(&r, "claims", "claims", run_take_claims, 0, err);
+	if (rc == VS_EBUSY) /* another migration has a claim: nothing was changed, the journal goes */
+		goto done;
+	if (rc == 0)
+		rc = run_groups(&r, &r.bytes_copied, &inflight, err);
 	if (rc == 0 && plan->change_default)
 		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
@@ -685,6 +701,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 		*err = jerr;
 		rc = jerr.code;
 	}
+done:
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);
