@@ -552,9 +552,10 @@ static void status_probes_text(vs_out *o, const json_t *probes)
 				"VOLSHIFT: what is known of the volshift that made it):");
 		status_flush(o, &b);
 		vs_out_table(o, rows, "  ");
-		vs_buf_puts(&b, "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
-				"unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
-				"volshift is gone:");
+		vs_buf_puts(&b,
+			    "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
+			    "unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
+			    "volshift is gone:");
 		json_array_foreach (probes, i, p) {
 			json_array_foreach (json_object_get(p, "remove"), k, cmd)
 				vs_buf_printf(&b, "\n  %s", json_string_value(cmd));
