@@ -43,7 +43,8 @@ static const char status_help[] =
 	"rolled back; 1 when the migration does not exist or the cluster cannot be read; 2 bad usage.\n";
 
 /* A claim's steps in the order they run. */
-static const char *const status_claim_steps[] = { "dest", "copy", "verify", "swap" };
+/* A claim's steps in their order; "undone" comes first: a group undone after a failure runs again. */
+static const char *const status_claim_steps[] = { "undone", "dest", "copy", "verify", "swap", "release" };
 
 /* ---- what the cluster says about a migration --------------------------------------------------- */
 
@@ -413,8 +414,10 @@ static json_t *status_claim_row(const json_t *m, const json_t *p)
 		free(key);
 	}
 	status_bytes_text(status_bytes(m, prefix), bytes);
-	char *step =
-		current ? vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?")) : vs_xstrdup("not started");
+	char *step = !current ? vs_xstrdup("not started")
+		     : strcmp(current, "undone") == 0
+			     ? vs_xstrdup("undone, to do again")
+			     : vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?"));
 	json_t *row = json_pack("[s, s, s, s?]", claim, step, bytes, vs_json_str(rec, "error"));
 
 	free(claim);
