@@ -309,6 +309,8 @@ static int run_undo_unswapped(mig_run *r, size_t gi, vs_error *err)
 	const vs_plan_group *g = &r->plan->groups[gi];
 	int rc = mig_workloads_start(r, gi, err);
 
+	json_decref(r->step_extra); /* the downtimes it noted are for a start step's record: none here */
+	r->step_extra = NULL;
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		if (r->armed && r->armed[g->pvcs[k]].uid)
