@@ -16,7 +16,7 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-PKGS := libcurl jansson yaml-0.1 libmicrohttpd
+PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	-Wvla -Wpointer-arith -Werror
 CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc -I.
@@ -28,6 +28,7 @@ UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
 MIGRATE_SRC := $(wildcard src/migrate/*.c)
 JOURNAL_SRC := $(wildcard src/journal/*.c)
+S3_SRC := $(wildcard src/s3/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -40,6 +41,7 @@ KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 MIGRATE_LIB := $(BUILD)/lib/libvsmigrate.a
 JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
+S3_LIB := $(BUILD)/lib/libvss3.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
@@ -69,11 +71,14 @@ $(MIGRATE_LIB): $(call obj,$(MIGRATE_SRC))
 $(JOURNAL_LIB): $(call obj,$(JOURNAL_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+$(S3_LIB): $(call obj,$(S3_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
 $(SIM_LIB): $(call obj,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -83,7 +88,7 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects before libraries: a test may add objects of its own as prerequisites (below).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
@@ -153,7 +158,7 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) src/*/*.h sim/*.h
 
 clean:
 	rm -rf build build-san
