@@ -117,7 +117,7 @@ static int s3_parse(s3_cli *c, int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	while (rc == 0 && (opt = getopt_long(argc, argv, "+", s3_options, NULL)) != -1) {
+	while (rc == 0 && (opt = getopt_long(argc, argv, "", s3_options, NULL)) != -1) {
 		switch (opt) {
 		case F_SRC_CREDS: c->src_creds = optarg; break;
 		case F_DST_CREDS: c->dst_creds = optarg; break;

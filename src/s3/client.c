@@ -199,7 +199,7 @@ static bool client_kept_header(const char *name, size_t n)
 		if (strlen(kept[i]) == n && strncasecmp(name, kept[i], n) == 0)
 			return true;
 	return n > 11 && strncasecmp(name, "x-amz-meta-", 11) == 0 &&
-	       !(n == 30 && strncasecmp(name, "x-amz-meta-volshift-source-etag", 30) == 0);
+	       !(n == strlen(S3_SOURCE_ETAG) && strncasecmp(name, S3_SOURCE_ETAG, n) == 0);
 }
 
 static size_t client_header_cb(char *data, size_t size, size_t nitems, void *ctx)
@@ -218,8 +218,6 @@ static size_t client_header_cb(char *data, size_t size, size_t nitems, void *ctx
 		return n;
 	}
 	if (len == 0) {
-		long code = 0;
-		(void)code;
 		r->headers_done = true;
 		return n;
 	}
@@ -241,7 +239,7 @@ static size_t client_header_cb(char *data, size_t size, size_t nitems, void *ctx
 		r->head.size = strtoll(value, NULL, 10);
 	else if (nl == 4 && strncasecmp(data, "etag", nl) == 0)
 		s3_etag_copy(value, r->head.etag, sizeof(r->head.etag));
-	else if (nl == 30 && strncasecmp(data, "x-amz-meta-volshift-source-etag", nl) == 0)
+	else if (nl == strlen(S3_SOURCE_ETAG) && strncasecmp(data, S3_SOURCE_ETAG, nl) == 0)
 		snprintf(r->head.source_etag, sizeof(r->head.source_etag), "%s", value);
 	if (client_kept_header(data, nl)) {
 		char *line = vs_xasprintf("%.*s: %s", (int)nl, data, value);
@@ -349,7 +347,9 @@ void s3_xfer_start(s3_xfer *x, vs_s3_client *c, const s3_req *req, s3_reply *rep
 		snprintf(date, sizeof(date), "X-Amz-Date: %s", c->fixed_date);
 		x->hdrs = curl_slist_append(x->hdrs, date);
 	}
-	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	/* libcurl would sign an "Expect:" that removes its Expect header, and not send it; so the
+	 * header stays, and a server that does not answer 100 Continue costs this wait per upload */
+	curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 100L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, client_header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, reply);

@@ -10,13 +10,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define COPY_THRESHOLD_DEFAULT ((int64_t)64 << 20)
 #define COPY_PART_DEFAULT      ((int64_t)16 << 20)
 #define COPY_PART_MIN	       ((int64_t)5 << 20)
 #define COPY_MAX_PARTS	       10000
 #define COPY_ETAG_ATTEMPTS     3
-#define SOURCE_ETAG_HEADER     "x-amz-meta-volshift-source-etag"
 
 struct copy_ctx {
 	const vs_s3_copy_opts *opts;
@@ -40,7 +40,7 @@ static int copy_put_headers(const s3_reply *get, struct curl_slist **headers, vo
 		*headers = curl_slist_append(*headers, s->data);
 	if (cc->source_etag) {
 		char line[160];
-		snprintf(line, sizeof(line), SOURCE_ETAG_HEADER ": %s", cc->source_etag);
+		snprintf(line, sizeof(line), S3_SOURCE_ETAG ": %s", cc->source_etag);
 		*headers = curl_slist_append(*headers, line);
 	}
 	return 0;
@@ -213,9 +213,15 @@ static int copy_create_upload(vs_s3_client *dst, const char *bucket, const char 
 	s3_reply r;
 	int rc;
 
-	for (const struct curl_slist *s = head->keep; s; s = s->next)
+	bool typed = false;
+	for (const struct curl_slist *s = head->keep; s; s = s->next) {
 		h = curl_slist_append(h, s->data);
-	snprintf(line, sizeof(line), SOURCE_ETAG_HEADER ": %s", source_etag);
+		typed = typed || strncasecmp(s->data, "content-type:", 13) == 0;
+	}
+	/* else libcurl would call the empty POST a form, and the object would be one */
+	if (!typed)
+		h = curl_slist_append(h, "Content-Type: binary/octet-stream");
+	snprintf(line, sizeof(line), S3_SOURCE_ETAG ": %s", source_etag);
 	h = curl_slist_append(h, line);
 	s3_req req = { .method = "POST", .bucket = bucket, .key = key, .params = params, .nparams = 1, .headers = h,
 		       .body = "", .body_len = 0 };
@@ -237,8 +243,9 @@ static int copy_complete_upload(vs_s3_client *dst, const char *bucket, const cha
 {
 	vs_s3_param params[] = { { "uploadId", id } };
 	char *body = vs_xasprintf("<CompleteMultipartUpload>%s</CompleteMultipartUpload>", parts->data ? parts->data : "");
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/xml");
 	s3_req req = { .method = "POST", .bucket = bucket, .key = key, .params = params, .nparams = 1, .body = body,
-		       .body_len = strlen(body) };
+		       .body_len = strlen(body), .headers = h };
 	char code[64], msg[256];
 	s3_reply r;
 	int rc;
@@ -249,6 +256,7 @@ static int copy_complete_upload(vs_s3_client *dst, const char *bucket, const cha
 	if (rc == 0 && r.body.len && vs_s3_error_parse(r.body.data, r.body.len, code, msg))
 		rc = vs_error_set_api(err, 200, code, "completing the upload of %s/%s: %s: %s", bucket, key, code, msg);
 	s3_reply_clear(&r);
+	curl_slist_free_all(h);
 	free(body);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #define S3_REPLY_MAX ((size_t)16 << 20) /* an XML reply or error body, at most */
+#define S3_SOURCE_ETAG "x-amz-meta-volshift-source-etag" /* the source ETag a copy was made from */
 #define S3_RING_SIZE ((size_t)1 << 20)	/* bytes in flight between a GET and its PUT */
 
 /* One request. Every pointer is borrowed. */
