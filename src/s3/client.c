@@ -496,7 +496,9 @@ int vs_s3_list_buckets(vs_s3_client *c, char ***names, size_t *count, vs_error *
 
 int vs_s3_bucket_exists(vs_s3_client *c, const char *bucket, bool *exists, vs_error *err)
 {
-	s3_req req = { .method = "HEAD", .bucket = bucket };
+	/* a listing of one key rather than a HEAD: a refusal then comes with its reason in the body */
+	vs_s3_param params[] = { { "list-type", "2" }, { "max-keys", "1" } };
+	s3_req req = { .method = "GET", .bucket = bucket, .params = params, .nparams = 2 };
 	s3_reply r;
 	int rc;
 

@@ -193,20 +193,22 @@ static int pipe_once(vs_s3_client *src, const s3_req *get, vs_s3_client *dst, co
 		pipe_unpause(p);
 		if (p->get_done && (!p->put_started || p->put_done))
 			break;
+		if (p->put_done)
+			break; /* the PUT ended first (refused, throttled): the rest of the GET is not needed */
 		curl_multi_poll(m, NULL, 0, 100, NULL);
 	}
 	if (rc == 0 && p->md5_failed)
 		rc = vs_error_set(err, VS_EIO, "MD5 failed");
-	if (rc == 0 && (!p->get_ok || !p->put_started)) {
-		rc = s3_xfer_result(&p->get, get, p->get_done ? p->get_code : CURLE_RECV_ERROR, err);
-		if (rc == 0)
-			rc = vs_error_set(err, VS_ENET, "GET %s/%s: the reply ended early", get->bucket, get->key);
-	}
-	if (rc == 0) {
+	if (rc == 0 && p->put_done) {
 		rc = s3_xfer_result(&p->put, put, p->put_code, err);
 		if (rc == 0 && p->sent != p->opts->size)
 			rc = vs_error_set(err, VS_ENET, "PUT %s/%s: sent %lld of %lld bytes", put->bucket, put->key,
 					  (long long)p->sent, (long long)p->opts->size);
+	} else if (rc == 0) {
+		/* the GET failed before the PUT could finish */
+		rc = s3_xfer_result(&p->get, get, p->get_done ? p->get_code : CURLE_RECV_ERROR, err);
+		if (rc == 0)
+			rc = vs_error_set(err, VS_ENET, "GET %s/%s: the reply ended early", get->bucket, get->key);
 	}
 	curl_multi_remove_handle(m, p->get.h);
 	s3_xfer_end(&p->get);
