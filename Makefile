@@ -6,7 +6,12 @@
 SHELL := /bin/bash
 CC ?= gcc
 SANITIZE ?=
-ifeq ($(SANITIZE),1)
+FUZZ ?=
+ifeq ($(FUZZ),1)
+BUILD ?= build-fuzz
+SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+OPT := -O1 -g -Wno-unknown-warning-option
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1 -g
@@ -48,7 +53,7 @@ E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench_%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit e2e sanitize demo clean format faults bench
+.PHONY: all deps test unit e2e sanitize demo clean format faults bench fuzz fuzz-build
 all: deps $(BINS)
 
 deps:
@@ -158,9 +163,28 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
+
+# Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer from clang): each built against the libraries
+# compiled with clang's sanitizers into build-fuzz, then run for FUZZ_SECONDS (60) from its corpus
+# in build-fuzz/corpus/NAME and its seeds in tests/fuzz/seeds/NAME. A target for another parser only has to be dropped into tests/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+fuzz-build: $(FUZZ_BINS)
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-build
+	@set -e; for t in $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC)); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p build-fuzz/corpus/$$t; \
+		build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 build-fuzz/corpus/$$t $$(ls -d tests/fuzz/seeds/$$t 2>/dev/null) 2>&1 | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|INFO: Seed)' ; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
