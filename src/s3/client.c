@@ -166,6 +166,7 @@ void vs_s3_head_clear(vs_s3_head *h)
 	h->size = -1;
 }
 
+/* Without its quotes and without the W/ of a weak one. */
 void s3_etag_copy(const char *raw, char *out, size_t cap)
 {
 	size_t n;

@@ -4,7 +4,7 @@
  * or DTD loading, on bodies the client has already capped in size, so a hostile server can make a
  * reply fail but not make volshift fetch, expand or trust anything.
  */
-#include "s3/s3.h"
+#include "s3/s3_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -66,25 +66,6 @@ static char *xml_text(const xmlNode *n)
 	return s;
 }
 
-/* Copy an ETag without its quotes (and without the W/ of a weak one) into out. */
-static void xml_etag(const char *raw, char *out, size_t cap)
-{
-	size_t n;
-
-	if (strncmp(raw, "W/", 2) == 0)
-		raw += 2;
-	/* listings escape the quotes as &quot;, which libxml2 has turned back into '"' */
-	if (raw[0] == '"')
-		raw++;
-	n = strlen(raw);
-	if (n && raw[n - 1] == '"')
-		n--;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, raw, n);
-	out[n] = '\0';
-}
-
 void vs_s3_listing_clear(vs_s3_listing *l)
 {
 	if (!l)
@@ -142,7 +123,7 @@ static int xml_object(const xmlNode *c, bool url_encoded, vs_s3_object *obj, con
 	}
 	if (e) {
 		etag = xml_text(e);
-		xml_etag(etag, obj->etag, sizeof(obj->etag));
+		s3_etag_copy(etag, obj->etag, sizeof(obj->etag)); /* listings send it as &quot;...&quot; */
 	}
 done:
 	if (rc < 0) {
