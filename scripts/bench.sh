@@ -863,7 +863,7 @@ bench_s3() {
 	detail s3.volshiftSecondMs "$vs_second"
 	detail s3.rcloneMs "$rc_ms"
 	result s3_objects "s3 sync: objects/s (volshift, 2004 objects)" "$vs_objs" "" %.0f
-	result s3_mibs "s3 sync: MiB/s (volshift, 400 MiB)" "$vs_mibs" MiB/s %.1f
+	result s3_mibs "s3 sync: MiB/s (volshift)" "$vs_mibs" MiB/s %.1f
 	result s3_rclone_objects "  rclone --checksum: objects/s" "$rc_objs" "" %.0f
 	result s3_rclone_mibs "  rclone --checksum: MiB/s" "$rc_mibs" MiB/s %.1f
 	result s3_ratio "s3 throughput volshift / rclone" "$(calc %.6g "100 * b / a" "$vs_first" "$rc_ms")" % %.0f ">=" 100
