@@ -243,8 +243,10 @@ static int sync_plan_pair(struct sync_run *r, size_t pi, vs_error *err)
 		goto done;
 	if (!p->dst_missing && (rc = vs_s3_list_objects(r->dst, p->dst_bucket, p->dst_prefix, sync_collect, &d, err)) < 0)
 		goto done;
-	qsort(s.v, s.n, sizeof(*s.v), sync_key_cmp);
-	qsort(d.v, d.n, sizeof(*d.v), sync_key_cmp);
+	if (s.n)
+		qsort(s.v, s.n, sizeof(*s.v), sync_key_cmp);
+	if (d.n)
+		qsort(d.v, d.n, sizeof(*d.v), sync_key_cmp);
 	size_t sp = strlen(p->src_prefix), dp = strlen(p->dst_prefix);
 	while (i < s.n || j < d.n) {
 		int c = i == s.n ? 1 : j == d.n ? -1 : strcmp(s.v[i].key + sp, d.v[j].key + dp);
@@ -479,7 +481,8 @@ static int sync_verify_pair(struct sync_run *r, size_t pi, int64_t *checked, int
 
 	if ((rc = vs_s3_list_objects(r->dst, p->dst_bucket, p->dst_prefix, sync_collect, &d, err)) < 0)
 		return rc;
-	qsort(d.v, d.n, sizeof(*d.v), sync_key_cmp);
+	if (d.n)
+		qsort(d.v, d.n, sizeof(*d.v), sync_key_cmp);
 	for (size_t k = 0; k < r->nitems; k++) {
 		struct sync_item *it = &r->items[k];
 		vs_s3_object key = { .key = it->dst_key }, *found;
@@ -487,7 +490,7 @@ static int sync_verify_pair(struct sync_run *r, size_t pi, int64_t *checked, int
 
 		if (it->pair != pi || it->failed)
 			continue;
-		found = bsearch(&key, d.v, d.n, sizeof(*d.v), sync_key_cmp);
+		found = d.n ? bsearch(&key, d.v, d.n, sizeof(*d.v), sync_key_cmp) : NULL;
 		vs_error_clear(&e);
 		if (it->kind == ITEM_DELETE) {
 			if (found)
