@@ -87,6 +87,9 @@ typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common,
  * and clean up; a VS_EXIT_* code. */
 int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn);
 
+/* `volshift s3 sync SOURCE DEST` (cmd_s3.c; a vs_cli_cmd_fn). */
+int vs_cli_cmd_s3(int argc, char **argv);
+
 /* `volshift status`, `volshift resume`, `volshift abort`, `volshift rollback` (vs_cli_cmd_fn). */
 int vs_cli_cmd_status(int argc, char **argv);
 int vs_cli_cmd_resume(int argc, char **argv);
@@ -121,6 +124,8 @@ void vs_out_problems(vs_out *o, const vs_plan *plan);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
  * VS_EXIT_FAILED. */
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
+/* One JSON event line (event borrowed), printed as every JSON event is; nothing in text mode. */
+void vs_out_json(vs_out *o, const json_t *event);
 /* A line of text, or a JSON event {event: type, message: text}. */
 void vs_out_message(vs_out *o, const char *type, const char *text);
 /* From now on the output is about migration id, whose journal is the ConfigMap

@@ -199,6 +199,17 @@ static void out_json_line(vs_out *o, json_t *obj)
 	free(line);
 }
 
+void vs_out_json(vs_out *o, const json_t *event)
+{
+	json_t *copy;
+
+	if (!o->json)
+		return;
+	copy = json_copy((json_t *)event);
+	out_json_line(o, copy);
+	json_decref(copy);
+}
+
 /* ---- the plan ----------------------------------------------------------------------------------- */
 
 static char *out_workloads_of(const vs_plan *plan, size_t g)
