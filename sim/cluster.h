@@ -20,6 +20,8 @@ typedef struct sim_timing {
 	/* kube-controller-manager (informer.c, ctrl_volume.c) */
 	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller */
 	int64_t pv_resync_ms;      /* --pv-resync-period: the PV controller's periodic resync */
+	int64_t write_latency_ms;  /* --write-latency-ms: mean time a write takes to commit (kube-apiserver
+				      and etcd, for every writer; api.c) */
 	/* the kubelet (node.c) */
 	int64_t pleg_relist_ms;    /* --pleg-relist-period: how often a node lists its containers */
 } sim_timing;
