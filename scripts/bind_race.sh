@@ -13,15 +13,16 @@
 #
 # Each trial first makes a claim of class shared, waits for it to bind, sets its PV's policy to
 # Retain and deletes the claim (waiting for Released); the timed part follows; then the claim and
-# the PV go. Trials run one after another, a random 0-3 s apart, so that they meet the PV
-# controller's resync at random phases. The client writes are curl requests, back to back as a
+# the PV go. Trials run one after another, a random 0 to PAUSE s apart (PAUSE: the resync period),
+# so that they meet the PV controller's resync at random phases. The client writes are curl requests, back to back as a
 # program would make them (kubectl takes ~0.1 s per command, which hides the race). The time is
 # from just before the claim's POST to the commit of its status Bound, which volshift-sim logs
 # with milliseconds ("pv: claim NS/NAME entered phase Bound"), so that the script's own polling
 # does not count.
 #
-# Usage: scripts/bind_race.sh [-n TRIALS] [-s old|new|both] [-j FILE] [-- VOLSHIFT-SIM FLAGS...]
+# Usage: scripts/bind_race.sh [-n TRIALS] [-s old|new|both] [-p PAUSE] [-j FILE] [-- VOLSHIFT-SIM FLAGS...]
 #   -n TRIALS  per sequence (default 10)
+#   -p PAUSE   the longest random pause between trials, in seconds (default 15, the default resync)
 #   -s         which sequence(s) (default both)
 #   -j FILE    also write the results as JSON: {"old": {"n", "min", "median", "max", "over_1s",
 #              "failed_binding", "times"}, "new": {...}}
@@ -35,10 +36,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 TRIALS=10
 WHICH=both
+PAUSE=15
 JSON=
-while getopts "n:s:j:" opt; do
+while getopts "n:s:p:j:" opt; do
 	case $opt in
 	n) TRIALS=$OPTARG ;;
+	p) PAUSE=$OPTARG ;;
 	s) WHICH=$OPTARG ;;
 	j) JSON=$OPTARG ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed 's/^# \{0,1\}//;$d' >&2; exit 2 ;;
@@ -100,12 +103,16 @@ prepare() {
 	wait_field 30 "/api/v1/persistentvolumes/$PV" .status.phase Released
 }
 
-old_sequence() { # old_sequence I: sets T0
-	local ref
+# old_sequence I: sets T0. One curl makes both requests (--next), on one connection, the second as
+# soon as the first is answered: as fast as a program makes them.
+old_sequence() {
+	local ref body
 	ref=$(jq -cn --arg n "dst-$1" '[{op: "replace", path: "/spec/claimRef", value: {namespace: "default", name: $n}}]')
-	req PATCH "/api/v1/persistentvolumes/$PV" application/json-patch+json "$ref" >/dev/null
+	body=$(claim_json "dst-$1" "$PV")
 	T0=$(now_ms)
-	req POST "$NS/persistentvolumeclaims" application/json "$(claim_json "dst-$1" "$PV")" >/dev/null
+	curl -sS -o /dev/null -X PATCH -H "Content-Type: application/json-patch+json" --data-binary "$ref" \
+		"$URL/api/v1/persistentvolumes/$PV" --next -sS -o /dev/null -X POST -H "Content-Type: application/json" \
+		--data-binary "$body" "$URL$NS/persistentvolumeclaims"
 }
 
 # look I: "PHASE CLAIM-RV/PV-RV": the claim's phase, and what tells whether the claim or its PV moved.
@@ -180,7 +187,7 @@ echo '{}' >"$RESULTS"
 run() {
 	local seq=$1 i times=() fb=0 t stats
 	for i in $(seq 1 "$TRIALS"); do
-		sleep "$(awk -v r="$RANDOM" 'BEGIN {printf "%.2f", r % 300 / 100}')"
+		sleep "$(awk -v r="$RANDOM" -v p="$PAUSE" 'BEGIN {printf "%.2f", r / 32768 * p}')"
 		prepare "$seq$i" || { echo "$seq $i: preparing failed" >&2; return 1; }
 		"${seq}_sequence" "$seq$i" || { echo "$seq $i: the sequence failed" >&2; return 1; }
 		t=$(bound_at "dst-$seq$i") || return 1

@@ -90,17 +90,23 @@ static void delete_volume(struct pv_ctrl *pv, const json_t *volume)
 static void update_object(struct pv_ctrl *pv, const struct pv_side *side, const json_t *obj)
 {
 	vs_error err;
+	char *key;
 
 	if (!cl_cache_store_newer(side->cache, obj))
 		return; /* an old version: the controller wrote a newer one itself */
 	vs_error_clear(&err);
 	if (side->sync(pv, obj, &err) == 0)
 		return;
-	/* a version conflict happens often and the controller recovers from it: at the next event */
-	if (vs_error_is(&err, "Conflict") || vs_error_is(&err, "NotFound"))
-		vs_debug("pv: could not sync %s %s: %s", side->what, cl_name(obj), err.message);
+	/* a version conflict happens often and the controller recovers from it, at the next event or
+	 * resync (the real one logs it at level 3; an info line here, where tests can see the race) */
+	key = cl_key(obj);
+	if (vs_error_is(&err, "Conflict"))
+		vs_info("pv: could not sync %s %s: %s", side->what, key, err.message);
+	else if (vs_error_is(&err, "NotFound"))
+		vs_debug("pv: could not sync %s %s: %s", side->what, key, err.message);
 	else
-		vs_warn("pv: could not sync %s %s: %s", side->what, cl_name(obj), err.message);
+		vs_warn("pv: could not sync %s %s: %s", side->what, key, err.message);
+	free(key);
 }
 
 /* ---- workers and resync ----------------------------------------------------------------------------- */
@@ -175,7 +181,7 @@ static void enqueue_all(cl_informer *inf, cl_wq *q)
 
 void pv_resync(struct pv_ctrl *pv)
 {
-	vs_debug("pv: resyncing");
+	vs_info("pv: resyncing every claim and volume");
 	enqueue_all(pv->claim_inf, &pv->claim_q);
 	enqueue_all(pv->volume_inf, &pv->volume_q);
 }
