@@ -286,6 +286,7 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		return rc;
 	if ((rc = parse_continue(opts ? opts->continue_token : NULL, &marker, err)) != 0)
 		goto done;
+	/* The page is copied under the lock: no stored object is shared with the caller's thread. */
 	pthread_mutex_lock(&st->mu);
 	json_object_foreach(sim_store_map_locked(st, res), k, o) {
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(o, "metadata.namespace"), ns) != 0)
@@ -296,10 +297,9 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 			cap = cap ? cap * 2 : 64;
 			items = vs_xrealloc(items, cap * sizeof(*items));
 		}
-		items[n++] = json_incref(o);
+		items[n++] = o; /* borrowed while the lock is held */
 	}
 	rv = st->rv;
-	pthread_mutex_unlock(&st->mu);
 	if (n)
 		qsort(items, n, sizeof(*items), cmp_items);
 	if (marker)
@@ -320,11 +320,10 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		free(tok);
 		json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)(n - end)));
 	}
+	pthread_mutex_unlock(&st->mu);
 	list = json_pack("{s:s,s:s,s:o,s:o}", "kind", kindlist, "apiVersion", sim_resource_api_version(res),
 			 "metadata", meta, "items", arr);
 	*out = list;
-	for (size_t i = 0; i < n; i++)
-		json_decref(items[i]);
 	free(items);
 done:
 	json_decref(marker);
@@ -838,6 +837,8 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	if (out)
 		*out = json_deep_copy(o);
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
+	o = NULL;
 	pthread_mutex_unlock(&st->mu);
 done:
 	json_decref(o);
@@ -879,12 +880,13 @@ static bool ready_to_remove(const sim_resource *res, const json_t *o)
 	return true;
 }
 
+/* A copy, not a shared reference: src may be the caller's, which its thread frees as it likes. */
 static void copy_field(json_t *dst, const json_t *src, const char *key)
 {
 	json_t *v = json_object_get(src, key);
 
 	if (v)
-		json_object_set(dst, key, v);
+		json_object_set_new(dst, key, json_deep_copy(v));
 	else
 		json_object_del(dst, key);
 }
@@ -963,8 +965,8 @@ static int api_update(sim_store *st, const sim_resource *res, const char *ns, co
 	if (out)
 		*out = json_deep_copy(o);
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
 	pthread_mutex_unlock(&st->mu);
-	json_decref(o);
 	return rc;
 }
 
@@ -1057,8 +1059,8 @@ static int api_delete(sim_store *st, const sim_resource *res, const char *ns, co
 	if (deleted)
 		*deleted = gone;
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
 	pthread_mutex_unlock(&st->mu);
-	json_decref(o);
 	return rc;
 }
 

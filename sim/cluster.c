@@ -472,6 +472,16 @@ void cl_deadline(struct timespec *ts, int64_t ms)
 	}
 }
 
+void cl_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out, vs_error *err)
 {
 	sim_cluster *c;

@@ -52,6 +52,8 @@ void cl_free(sim_cluster *c);
 int cl_at_stop(sim_cluster *c, cl_stop_fn fn, void *arg, vs_error *err);
 /* An absolute CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on such conditions. */
 void cl_deadline(struct timespec *ts, int64_t ms);
+/* A condition variable whose timed waits take cl_deadline's times. */
+void cl_cond_init(pthread_cond_t *cond);
 
 /* Resource table entries (static; looked up once at start). */
 extern const sim_resource *cl_res_pod, *cl_res_pvc, *cl_res_pv, *cl_res_sc, *cl_res_node, *cl_res_cm,
@@ -134,8 +136,8 @@ double cl_quantity(const char *s);
 /* ---- caches, work queues and informers (informer.c, workqueue.c) ---------------------------- */
 
 /* A thread-safe map of objects by key ("ns/name", or "name" for cluster-scoped objects, as
- * client-go's MetaNamespaceKeyFunc). Objects put in are kept by reference and must never be
- * modified afterwards; objects got out are new references, equally read-only. */
+ * client-go's MetaNamespaceKeyFunc). It keeps its own deep copy of what is put in and hands out
+ * deep copies (the caller's, to free), so that threads never share a JSON object. */
 typedef struct cl_cache {
 	pthread_mutex_t mu;
 	json_t *objs;
@@ -217,6 +219,23 @@ json_t *cl_informer_get(cl_informer *inf, const char *key);
 json_t *cl_informer_list(cl_informer *inf);
 /* For tests: wait until every change up to resourceVersion rv was delivered; false on timeout. */
 bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms);
+/* fn(arg, obj) for every object the lister holds. */
+void cl_informer_each(cl_informer *inf, void (*fn)(void *arg, const json_t *obj), void *arg);
+
+/* What a controller watches a resource with: an informer and the work queue its events feed. */
+typedef struct cl_source {
+	cl_informer *inf;
+	cl_wq q;
+	bool live; /* q initialized (by cl_source_start) */
+} cl_source;
+
+/* Start a source on res: h (NULL: CL_QUEUE_HANDLERS, every event queues the object's key) with
+ * h->arg NULL meaning the source's own queue; retry_*: the queue's rate limiter (0, 0: none). */
+int cl_source_start(sim_cluster *c, const sim_resource *res, const cl_handlers *h, int64_t retry_base_ms,
+		    int64_t retry_max_ms, cl_source *s, vs_error *err);
+/* Stop n sources and their workers: shut the queues down, join the nthreads threads, stop the
+ * informers and free the queues. */
+void cl_sources_stop(cl_source *s, size_t n, pthread_t *threads, int *nthreads);
 
 /* Subsystems. */
 int sim_pv_controller_start(sim_cluster *c, vs_error *err); /* pv_controller_base.c */

@@ -25,11 +25,10 @@ struct protection {
 	sim_cluster *c;
 	const char *finalizer;
 	const sim_resource *res;
-	cl_informer *inf;  /* claims or volumes */
+	cl_source src;     /* claims or volumes, and the queue */
 	cl_informer *pods; /* pvc-protection only */
-	cl_wq q;
-	pthread_t worker;
-	bool started;
+	pthread_t worker[1];
+	int nworkers;
 	/* isBeingUsed; an error means "retry" */
 	int (*in_use)(struct protection *p, const json_t *obj, bool *used, vs_error *err);
 };
@@ -74,7 +73,7 @@ static int set_finalizer(struct protection *p, const json_t *obj, bool present, 
 /* processPVC / processPV: one key, 0 when done, an error to retry with backoff. */
 static int process(struct protection *p, const char *key, vs_error *err)
 {
-	json_t *obj = cl_informer_get(p->inf, key);
+	json_t *obj = cl_informer_get(p->src.inf, key);
 	bool used = false;
 	int rc = 0;
 
@@ -99,18 +98,18 @@ static void work(void *arg, const char *key)
 
 	vs_error_clear(&err);
 	if (process(p, key, &err) == 0) {
-		cl_wq_forget(&p->q, key);
+		cl_wq_forget(&p->src.q, key);
 		return;
 	}
 	vs_debug("%s: %s failed: %s", p->finalizer, key, err.message);
-	cl_wq_add_rate_limited(&p->q, key);
+	cl_wq_add_rate_limited(&p->src.q, key);
 }
 
 static void *worker_main(void *arg)
 {
 	struct protection *p = arg;
 
-	cl_wq_serve(&p->q, work, p);
+	cl_wq_serve(&p->src.q, work, p);
 	return NULL;
 }
 
@@ -120,7 +119,7 @@ static void object_event(void *arg, const json_t *obj)
 	struct protection *p = arg;
 
 	if (needs_finalizer(obj, p->finalizer) || deletion_candidate(obj, p->finalizer))
-		cl_enqueue_key(&p->q, obj);
+		cl_enqueue_key(&p->src.q, obj);
 }
 
 static void object_updated(void *arg, const json_t *old, const json_t *obj)
@@ -190,7 +189,7 @@ static void pod_changed(struct protection *p, const json_t *pod, bool deleted)
 		if (!claim)
 			continue;
 		key = vs_xasprintf("%s/%s", vs_json_str_or(pod, "metadata.namespace", ""), claim);
-		cl_wq_add(&p->q, key);
+		cl_wq_add(&p->src.q, key);
 		free(key);
 	}
 }
@@ -230,12 +229,8 @@ static void protection_free(void *arg)
 {
 	struct protection *p = arg;
 
-	cl_wq_shutdown(&p->q);
-	if (p->started)
-		pthread_join(p->worker, NULL);
-	cl_informer_stop(p->inf);
+	cl_sources_stop(&p->src, 1, p->worker, &p->nworkers);
 	cl_informer_stop(p->pods);
-	cl_wq_destroy(&p->q);
 	free(p);
 }
 
@@ -249,14 +244,14 @@ static int protection_start(sim_cluster *c, const sim_resource *res, const char 
 	p->res = res;
 	p->finalizer = finalizer;
 	p->in_use = in_use;
-	cl_wq_init(&p->q, PROTECTION_RETRY_BASE_MS, PROTECTION_RETRY_MAX_MS);
-	rc = cl_informer_start(c, res, &(cl_handlers){object_event, object_updated, NULL, p}, &p->inf, err);
+	rc = cl_source_start(c, res, &(cl_handlers){object_event, object_updated, NULL, p}, PROTECTION_RETRY_BASE_MS,
+			     PROTECTION_RETRY_MAX_MS, &p->src, err);
 	if (rc == 0 && in_use == claim_in_use)
 		rc = cl_informer_start(c, cl_res_pod, &(cl_handlers){pod_added, pod_updated, pod_deleted, p}, &p->pods,
 				       err);
-	if (rc == 0 && (rc = pthread_create(&p->worker, NULL, worker_main, p)) != 0)
+	if (rc == 0 && (rc = pthread_create(&p->worker[0], NULL, worker_main, p)) != 0)
 		rc = vs_error_set(err, VS_EIO, "%s: cannot start its worker: %s", finalizer, strerror(rc));
-	p->started = rc == 0;
+	p->nworkers = rc == 0;
 	if (rc == 0)
 		rc = cl_at_stop(c, protection_free, p, err);
 	if (rc != 0)

@@ -25,10 +25,11 @@
 #define PROVISIONER_RETRY_START_MS 1000
 #define PROVISIONER_RETRY_MAX_MS (5 * 60 * 1000)
 
+enum { PROV_CLAIMS, PROV_VOLUMES };
+
 struct provisioner {
 	sim_cluster *c;
-	cl_informer *claim_inf, *volume_inf;
-	cl_wq claim_q, volume_q;
+	cl_source src[2]; /* [PROV_CLAIMS], [PROV_VOLUMES] */
 	pthread_t threads[2];
 	int nthreads;
 	json_t *released_at; /* volume name -> when the volume worker first saw it to delete */
@@ -161,7 +162,7 @@ static int provision_claim_operation(struct provisioner *p, const json_t *claim,
 {
 	const char *by = vs_json_str_or(class, "provisioner", ""), *mode;
 	char kind = known_provisioner(by), *pv_name = vs_xasprintf("pvc-%s", cl_uid(claim)), msg[1024];
-	json_t *existing = cl_informer_get(p->volume_inf, pv_name);
+	json_t *existing = cl_informer_get(p->src[PROV_VOLUMES].inf, pv_name);
 	int rc = 0;
 
 	if (existing || !kind) { /* already provisioned (as far as this provisioner knows), or not ours */
@@ -189,12 +190,12 @@ static int provision_claim_operation(struct provisioner *p, const json_t *claim,
 
 static void sync_claim(struct provisioner *p, const char *key)
 {
-	json_t *claim = cl_informer_get(p->claim_inf, key), *class = claim ? should_provision(p, claim) : NULL;
+	json_t *claim = cl_informer_get(p->src[PROV_CLAIMS].inf, key), *class = claim ? should_provision(p, claim) : NULL;
 
 	if (class && provision_claim_operation(p, claim, class) != 0)
-		cl_wq_add_rate_limited(&p->claim_q, key);
+		cl_wq_add_rate_limited(&p->src[PROV_CLAIMS].q, key);
 	else
-		cl_wq_forget(&p->claim_q, key);
+		cl_wq_forget(&p->src[PROV_CLAIMS].q, key);
 	json_decref(class);
 	json_decref(claim);
 }
@@ -232,16 +233,16 @@ static void delete_volume_operation(struct provisioner *p, const char *name)
 
 static void sync_volume(struct provisioner *p, const char *name)
 {
-	json_t *volume = cl_informer_get(p->volume_inf, name);
+	json_t *volume = cl_informer_get(p->src[PROV_VOLUMES].inf, name);
 	int64_t now = vs_time_mono_ms(), since;
 
 	if (!volume || !should_delete(volume)) {
 		json_object_del(p->released_at, name);
 	} else if (!json_object_get(p->released_at, name)) {
 		json_object_set_new(p->released_at, name, json_integer(now));
-		cl_wq_add_after(&p->volume_q, name, PROVISIONER_DELETE_MS);
+		cl_wq_add_after(&p->src[PROV_VOLUMES].q, name, PROVISIONER_DELETE_MS);
 	} else if ((since = json_integer_value(json_object_get(p->released_at, name))) + PROVISIONER_DELETE_MS > now) {
-		cl_wq_add_after(&p->volume_q, name, since + PROVISIONER_DELETE_MS - now);
+		cl_wq_add_after(&p->src[PROV_VOLUMES].q, name, since + PROVISIONER_DELETE_MS - now);
 	} else {
 		json_object_del(p->released_at, name);
 		delete_volume_operation(p, name);
@@ -265,7 +266,7 @@ static void *claim_worker_main(void *arg)
 {
 	struct provisioner *p = arg;
 
-	cl_wq_serve(&p->claim_q, claim_worker, p);
+	cl_wq_serve(&p->src[PROV_CLAIMS].q, claim_worker, p);
 	return NULL;
 }
 
@@ -273,7 +274,7 @@ static void *volume_worker_main(void *arg)
 {
 	struct provisioner *p = arg;
 
-	cl_wq_serve(&p->volume_q, volume_worker, p);
+	cl_wq_serve(&p->src[PROV_VOLUMES].q, volume_worker, p);
 	return NULL;
 }
 
@@ -281,14 +282,7 @@ static void provisioner_free(void *arg)
 {
 	struct provisioner *p = arg;
 
-	cl_wq_shutdown(&p->claim_q);
-	cl_wq_shutdown(&p->volume_q);
-	for (int i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	cl_informer_stop(p->claim_inf);
-	cl_informer_stop(p->volume_inf);
-	cl_wq_destroy(&p->claim_q);
-	cl_wq_destroy(&p->volume_q);
+	cl_sources_stop(p->src, 2, p->threads, &p->nthreads);
 	json_decref(p->released_at);
 	free(p);
 }
@@ -301,13 +295,11 @@ int sim_provisioner_start(sim_cluster *c, vs_error *err)
 
 	p->c = c;
 	p->released_at = json_object();
-	cl_wq_init(&p->claim_q, PROVISIONER_RETRY_START_MS, PROVISIONER_RETRY_MAX_MS);
-	cl_wq_init(&p->volume_q, PROVISIONER_RETRY_START_MS, PROVISIONER_RETRY_MAX_MS);
-	rc = cl_informer_start(c, cl_res_pvc, &(cl_handlers){cl_enqueue_key, cl_enqueue_new_key, NULL, &p->claim_q},
-			       &p->claim_inf, err);
+	rc = cl_source_start(c, cl_res_pvc, NULL, PROVISIONER_RETRY_START_MS, PROVISIONER_RETRY_MAX_MS,
+			     &p->src[PROV_CLAIMS], err);
 	if (rc == 0)
-		rc = cl_informer_start(c, cl_res_pv, &CL_QUEUE_HANDLERS(&p->volume_q),
-				       &p->volume_inf, err);
+		rc = cl_source_start(c, cl_res_pv, NULL, PROVISIONER_RETRY_START_MS, PROVISIONER_RETRY_MAX_MS,
+				     &p->src[PROV_VOLUMES], err);
 	for (size_t i = 0; rc == 0 && i < sizeof mains / sizeof mains[0]; i++) {
 		if ((rc = pthread_create(&p->threads[p->nthreads], NULL, mains[i], p)) != 0)
 			rc = vs_error_set(err, VS_EIO, "provisioner: cannot start a thread: %s", strerror(rc));

@@ -21,6 +21,10 @@
 
 /* ---- cache -------------------------------------------------------------------------------------- */
 
+/* Every object in a cache is its own deep copy, read and freed under its lock only: no JSON object
+ * is shared between threads, as jansson's reference counts do not order a free after another
+ * thread's last read. */
+
 void cl_cache_init(cl_cache *cache)
 {
 	pthread_mutex_init(&cache->mu, NULL);
@@ -47,7 +51,7 @@ json_t *cl_cache_get(cl_cache *cache, const char *key)
 	json_t *o;
 
 	pthread_mutex_lock(&cache->mu);
-	o = json_incref(json_object_get(cache->objs, key));
+	o = json_deep_copy(json_object_get(cache->objs, key));
 	pthread_mutex_unlock(&cache->mu);
 	return o;
 }
@@ -55,9 +59,10 @@ json_t *cl_cache_get(cl_cache *cache, const char *key)
 void cl_cache_put(cl_cache *cache, const json_t *obj)
 {
 	char *key = cl_key(obj);
+	json_t *copy = json_deep_copy(obj);
 
 	pthread_mutex_lock(&cache->mu);
-	json_object_set(cache->objs, key, (json_t *)obj);
+	json_object_set_new(cache->objs, key, copy);
 	pthread_mutex_unlock(&cache->mu);
 	free(key);
 }
@@ -72,17 +77,19 @@ static unsigned long long rv_of(const json_t *obj)
 bool cl_cache_store_newer(cl_cache *cache, const json_t *obj)
 {
 	char *key = cl_key(obj);
-	json_t *old;
+	json_t *old, *copy = json_deep_copy(obj);
 	bool stored = false;
 
 	pthread_mutex_lock(&cache->mu);
 	old = json_object_get(cache->objs, key);
 	/* storeObjectUpdate: throw away only an older version; the same one passes (periodic syncs) */
 	if (!old || rv_of(old) <= rv_of(obj)) {
-		json_object_set(cache->objs, key, (json_t *)obj);
+		json_object_set_new(cache->objs, key, copy);
+		copy = NULL;
 		stored = true;
 	}
 	pthread_mutex_unlock(&cache->mu);
+	json_decref(copy);
 	free(key);
 	return stored;
 }
@@ -111,7 +118,7 @@ json_t *cl_cache_list(cl_cache *cache)
 		keys[n++] = k;
 	qsort(keys, n, sizeof *keys, cmp_keys);
 	for (size_t i = 0; i < n; i++)
-		json_array_append(arr, json_object_get(cache->objs, keys[i]));
+		json_array_append_new(arr, json_deep_copy(json_object_get(cache->objs, keys[i])));
 	pthread_mutex_unlock(&cache->mu);
 	free(keys);
 	return arr;
@@ -302,7 +309,6 @@ int cl_informer_start(sim_cluster *c, const sim_resource *res, const cl_handlers
 		      vs_error *err)
 {
 	cl_informer *inf = vs_xcalloc(1, sizeof *inf);
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -314,10 +320,7 @@ int cl_informer_start(sim_cluster *c, const sim_resource *res, const cl_handlers
 	inf->pending = json_array();
 	atomic_init(&inf->stop, false);
 	pthread_mutex_init(&inf->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&inf->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cl_cond_init(&inf->cond);
 	rc = list_and_replace(inf, true, err);
 	if (rc == 0 && (rc = pthread_create(&inf->thread, NULL, informer_main, inf)) != 0)
 		rc = vs_error_set(err, VS_EIO, "informer %s: cannot start its thread: %s", res->plural, strerror(rc));
@@ -368,4 +371,45 @@ bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms)
 	ok = inf->delivered_rv >= rv;
 	pthread_mutex_unlock(&inf->mu);
 	return ok;
+}
+
+void cl_informer_each(cl_informer *inf, void (*fn)(void *arg, const json_t *obj), void *arg)
+{
+	json_t *objs = cl_cache_list(&inf->lister), *o;
+	size_t i;
+
+	json_array_foreach(objs, i, o)
+		fn(arg, o);
+	json_decref(objs);
+}
+
+/* ---- sources ------------------------------------------------------------------------------------- */
+
+int cl_source_start(sim_cluster *c, const sim_resource *res, const cl_handlers *h, int64_t retry_base_ms,
+		    int64_t retry_max_ms, cl_source *s, vs_error *err)
+{
+	cl_handlers own = h ? *h : CL_QUEUE_HANDLERS(NULL);
+
+	cl_wq_init(&s->q, retry_base_ms, retry_max_ms);
+	s->live = true;
+	if (!own.arg)
+		own.arg = &s->q;
+	return cl_informer_start(c, res, &own, &s->inf, err);
+}
+
+void cl_sources_stop(cl_source *s, size_t n, pthread_t *threads, int *nthreads)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].live)
+			cl_wq_shutdown(&s[i].q);
+	for (int i = 0; i < *nthreads; i++)
+		pthread_join(threads[i], NULL);
+	*nthreads = 0;
+	for (size_t i = 0; i < n; i++) {
+		cl_informer_stop(s[i].inf);
+		s[i].inf = NULL;
+		if (s[i].live)
+			cl_wq_destroy(&s[i].q);
+		s[i].live = false;
+	}
 }

@@ -79,12 +79,23 @@ static void sim_usage(FILE *out)
 		"SIGINT or SIGTERM stops every pod and exits 0.\n");
 }
 
+/* A flag's value in milliseconds, 0 to 60000. */
+static int sim_parse_ms(const char *flag, const char *value, int64_t *out, vs_error *err)
+{
+	char *end;
+	long long n = strtoll(value, &end, 10);
+
+	if (*end || !*value || n < 0 || n > 60000)
+		return vs_error_set(err, VS_EINVAL, "%s \"%s\": expected milliseconds from 0 to 60000", flag, value);
+	*out = n;
+	return 0;
+}
+
 /* One timing flag (its getopt letter) into *t; -1 with a message printed when its value is bad. */
 static int sim_parse_timing(int flag, const char *value, sim_timing *t)
 {
 	vs_error err = { 0 };
 	char *end;
-	long long n;
 	int rc = 0;
 
 	switch (flag) {
@@ -94,16 +105,10 @@ static int sim_parse_timing(int flag, const char *value, sim_timing *t)
 			rc = vs_error_set(&err, VS_EINVAL, "--seed \"%s\": expected a number", value);
 		break;
 	case 'i':
-		n = strtoll(value, &end, 10);
-		if (*end || !*value || n < 0 || n > 60000)
-			rc = vs_error_set(&err, VS_EINVAL, "--informer-delay-ms \"%s\": expected milliseconds from 0 to 60000", value);
-		t->informer_delay_ms = n;
+		rc = sim_parse_ms("--informer-delay-ms", value, &t->informer_delay_ms, &err);
 		break;
 	case 'w':
-		n = strtoll(value, &end, 10);
-		if (*end || !*value || n < 0 || n > 60000)
-			rc = vs_error_set(&err, VS_EINVAL, "--write-latency-ms \"%s\": expected milliseconds from 0 to 60000", value);
-		t->write_latency_ms = n;
+		rc = sim_parse_ms("--write-latency-ms", value, &t->write_latency_ms, &err);
 		break;
 	case 'r':
 		rc = vs_duration_parse(value, &t->pv_resync_ms, &err);

@@ -680,7 +680,7 @@ static int claim_of_volume(struct pv_ctrl *pv, const json_t *volume, json_t **ou
 	int rc = 0;
 
 	if (!claim && strcmp(phase_of(volume), "Released") != 0 && strcmp(phase_of(volume), "Failed") != 0) {
-		claim = cl_informer_get(pv->claim_inf, key);
+		claim = cl_informer_get(pv->src[PV_CLAIMS].inf, key);
 		if (!claim && (rc = sim_api_get(pv->c->st, cl_res_pvc, ns, name, &claim, err)) != 0 &&
 		    vs_error_is(err, "NotFound")) {
 			vs_error_clear(err);
@@ -726,7 +726,7 @@ static int volume_of_unbound_claim(struct pv_ctrl *pv, const json_t *volume, con
 	vs_debug("pv: volume %s %s, waiting for syncClaim to fix it", cl_name(volume),
 		 pv_has_annotation(volume, ANN_BOUND_BY_CONTROLLER) ? "not bound yet" : "was bound and got unbound");
 	key = cl_key(claim);
-	cl_wq_add(&pv->claim_q, key);
+	cl_wq_add(&pv->src[PV_CLAIMS].q, key);
 	free(key);
 	return 0;
 }

@@ -24,12 +24,16 @@
 /* The source.component of its events, as the real controller's. */
 #define PV_CONTROLLER_NAME "persistentvolume-controller"
 
+/* Its two sources, indices into pv_ctrl.src. */
+enum { PV_CLAIMS, PV_VOLUMES };
+
 struct pv_ctrl {
 	sim_cluster *c;
-	cl_informer *claim_inf, *volume_inf; /* claimLister, volumeLister */
-	cl_cache claims, volumes;            /* ctrl.claims, ctrl.volumes: informer events and own writes */
-	cl_wq claim_q, volume_q;             /* claimQueue, volumeQueue: plain queues, no retry */
-	pthread_t threads[3];                /* claim worker, volume worker, resync */
+	/* src[PV_CLAIMS]: the claim informer (claimLister) and claimQueue; src[PV_VOLUMES]: the volume
+	 * informer (volumeLister) and volumeQueue; plain queues, with no retry */
+	cl_source src[2];
+	cl_cache claims, volumes; /* ctrl.claims, ctrl.volumes: informer events and own writes */
+	pthread_t threads[3];     /* claim worker, volume worker, resync */
 	int nthreads;
 	pthread_mutex_t mu; /* guards stop, for the resync thread's sleep */
 	pthread_cond_t cond;

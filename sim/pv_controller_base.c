@@ -67,7 +67,7 @@ static void delete_claim(struct pv_ctrl *pv, const json_t *claim)
 	cl_cache_del(&pv->claims, key);
 	vs_debug("pv: claim %s deleted", key);
 	if (*volume)
-		cl_wq_add(&pv->volume_q, volume);
+		cl_wq_add(&pv->src[PV_VOLUMES].q, volume);
 	free(key);
 }
 
@@ -82,7 +82,7 @@ static void delete_volume(struct pv_ctrl *pv, const json_t *volume)
 	if (!ref)
 		return;
 	key = vs_xasprintf("%s/%s", vs_json_str_or(ref, "namespace", ""), vs_json_str_or(ref, "name", ""));
-	cl_wq_add(&pv->claim_q, key);
+	cl_wq_add(&pv->src[PV_CLAIMS].q, key);
 	free(key);
 }
 
@@ -113,12 +113,14 @@ static void update_object(struct pv_ctrl *pv, const struct pv_side *side, const 
 
 static struct pv_side claim_side(struct pv_ctrl *pv)
 {
-	return (struct pv_side){"claim", pv->claim_inf, &pv->claims, &pv->claim_q, pv_sync_claim, delete_claim};
+	return (struct pv_side){"claim", pv->src[PV_CLAIMS].inf, &pv->claims, &pv->src[PV_CLAIMS].q, pv_sync_claim,
+				delete_claim};
 }
 
 static struct pv_side volume_side(struct pv_ctrl *pv)
 {
-	return (struct pv_side){"volume", pv->volume_inf, &pv->volumes, &pv->volume_q, pv_sync_volume, delete_volume};
+	return (struct pv_side){"volume", pv->src[PV_VOLUMES].inf, &pv->volumes, &pv->src[PV_VOLUMES].q, pv_sync_volume,
+				delete_volume};
 }
 
 /* claimWorker / volumeWorker, one key. */
@@ -169,21 +171,11 @@ static void *volume_worker_main(void *arg)
 	return NULL;
 }
 
-static void enqueue_all(cl_informer *inf, cl_wq *q)
-{
-	json_t *objs = cl_informer_list(inf), *o;
-	size_t i;
-
-	json_array_foreach(objs, i, o)
-		cl_enqueue_key(q, o);
-	json_decref(objs);
-}
-
 void pv_resync(struct pv_ctrl *pv)
 {
 	vs_info("pv: resyncing every claim and volume");
-	enqueue_all(pv->claim_inf, &pv->claim_q);
-	enqueue_all(pv->volume_inf, &pv->volume_q);
+	for (int i = PV_CLAIMS; i <= PV_VOLUMES; i++)
+		cl_informer_each(pv->src[i].inf, cl_enqueue_key, &pv->src[i].q);
 }
 
 /* wait.Until(resync, period): at once, then a period after each run, until the controller stops. */
@@ -210,24 +202,18 @@ static void *resync_main(void *arg)
 int pv_ctrl_new(sim_cluster *c, struct pv_ctrl **out, vs_error *err)
 {
 	struct pv_ctrl *pv = vs_xcalloc(1, sizeof *pv);
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
 	pv->c = c;
 	cl_cache_init(&pv->claims);
 	cl_cache_init(&pv->volumes);
-	cl_wq_init(&pv->claim_q, 0, 0);
-	cl_wq_init(&pv->volume_q, 0, 0);
 	pthread_mutex_init(&pv->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pv->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cl_cond_init(&pv->cond);
 	/* enqueueWork: informer events only queue the object's key */
-	rc = cl_informer_start(c, cl_res_pvc, &CL_QUEUE_HANDLERS(&pv->claim_q), &pv->claim_inf, err);
+	rc = cl_source_start(c, cl_res_pvc, NULL, 0, 0, &pv->src[PV_CLAIMS], err);
 	if (rc == 0)
-		rc = cl_informer_start(c, cl_res_pv, &CL_QUEUE_HANDLERS(&pv->volume_q), &pv->volume_inf, err);
+		rc = cl_source_start(c, cl_res_pv, NULL, 0, 0, &pv->src[PV_VOLUMES], err);
 	if (rc != 0) {
 		pv_ctrl_free(pv);
 		return rc;
@@ -237,22 +223,17 @@ int pv_ctrl_new(sim_cluster *c, struct pv_ctrl **out, vs_error *err)
 }
 
 /* initializeCaches: the controller's caches start as the listers are. */
-static void initialize_cache(cl_informer *inf, cl_cache *cache)
+static void store_newer(void *cache, const json_t *obj)
 {
-	json_t *objs = cl_informer_list(inf), *o;
-	size_t i;
-
-	json_array_foreach(objs, i, o)
-		cl_cache_store_newer(cache, o);
-	json_decref(objs);
+	cl_cache_store_newer(cache, obj);
 }
 
 int pv_ctrl_run(struct pv_ctrl *pv, vs_error *err)
 {
 	void *(*mains[])(void *) = {volume_worker_main, claim_worker_main, resync_main};
 
-	initialize_cache(pv->volume_inf, &pv->volumes);
-	initialize_cache(pv->claim_inf, &pv->claims);
+	cl_informer_each(pv->src[PV_VOLUMES].inf, store_newer, &pv->volumes);
+	cl_informer_each(pv->src[PV_CLAIMS].inf, store_newer, &pv->claims);
 	for (size_t i = 0; i < sizeof mains / sizeof mains[0]; i++) {
 		int rc = pthread_create(&pv->threads[pv->nthreads], NULL, mains[i], pv);
 		if (rc != 0)
@@ -270,14 +251,7 @@ void pv_ctrl_free(struct pv_ctrl *pv)
 	pv->stop = true;
 	pthread_cond_broadcast(&pv->cond);
 	pthread_mutex_unlock(&pv->mu);
-	cl_wq_shutdown(&pv->claim_q);
-	cl_wq_shutdown(&pv->volume_q);
-	for (int i = 0; i < pv->nthreads; i++)
-		pthread_join(pv->threads[i], NULL);
-	cl_informer_stop(pv->claim_inf);
-	cl_informer_stop(pv->volume_inf);
-	cl_wq_destroy(&pv->claim_q);
-	cl_wq_destroy(&pv->volume_q);
+	cl_sources_stop(pv->src, 2, pv->threads, &pv->nthreads);
 	cl_cache_destroy(&pv->claims);
 	cl_cache_destroy(&pv->volumes);
 	pthread_cond_destroy(&pv->cond);

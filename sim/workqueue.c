@@ -13,14 +13,9 @@
 
 void cl_wq_init(cl_wq *q, int64_t retry_base_ms, int64_t retry_max_ms)
 {
-	pthread_condattr_t ca;
-
 	memset(q, 0, sizeof *q);
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cl_cond_init(&q->cond);
 	q->queue = json_array();
 	q->dirty = json_object();
 	q->processing = json_object();

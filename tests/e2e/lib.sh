@@ -103,11 +103,14 @@ field_is() {
 	[ "$(jp "$1" "$2" "$3" "${5:-default}")" = "$4" ]
 }
 
-# e2e_main: runs every test_* function of the calling file, each against a fresh volshift-sim.
+# e2e_main: runs every test_* function of the calling file, each against a fresh volshift-sim
+# (3 nodes; a file may define flags_TEST to print more volshift-sim flags for TEST).
 e2e_main() {
-	local t
+	local t flags
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
-		if ! sim_start; then
+		flags=$(declare -F "flags_$t" >/dev/null && "flags_$t")
+		# shellcheck disable=SC2086 # flags are words
+		if ! sim_start 3 $flags; then
 			echo "FAIL $t (volshift-sim did not start)"
 			E2E_FAILED=$((E2E_FAILED + 1))
 			continue

@@ -1,19 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end: volshift-sim's PV controller against kubectl, on the sequences KUBERNETES-NOTES
 # measured on a real cluster in "Binding a recreated claim: the race". Each test gets a sim with the
-# PV controller's resync period it needs (--pv-resync-period), so that what binds a claim (an event,
-# or only the resync) shows in whether and when it binds.
+# PV controller's resync period it needs (flags_TEST: --pv-resync-period), so that what binds a
+# claim (an event, or only the resync) shows in whether and when it binds.
 . "$(dirname "$0")/lib.sh"
-
-# with_sim FLAG...: this test's own volshift-sim, started with FLAGs (the one e2e_main started goes);
-# it stops when the test's shell exits, showing its log's tail if the test failed.
-with_sim() {
-	kill -TERM "$SIM_PID" 2>/dev/null
-	sleep 0.2
-	sim_start 3 "$@" || return 1
-	trap 'rc=$?; [ $rc -ne 0 ] && tail -15 "$SIM_DIR/sim.log" | sed "s/^/  own sim: /" >&2;
-		kill -TERM $SIM_PID 2>/dev/null; wait $SIM_PID 2>/dev/null; [ $rc -ne 0 ] || rm -rf "$SIM_DIR"' EXIT
-}
 
 claim() { # claim NAME [VOLUME [ANNOTATIONS-JSON]]: a claim of class shared, 10Mi
 	local ann=${3:-}
@@ -73,15 +63,17 @@ old_swap() {
 # the PV before the Available write that the pre-bind caused had reached its cache, its first write
 # gets 409. Either way nothing queues the claim again but the resync (2 s here). The proof is in
 # the controller's log: the claim's failed sync, then a resync, then the claim Bound.
+flags_test_old_sequence_waits_for_the_resync() { echo --pv-resync-period 2s; }
 test_old_sequence_waits_for_the_resync() {
-	with_sim --pv-resync-period 2s
 	local i pv uid failed bound waited=0 fb=0
 	for i in 1 2 3 4 5 6; do
 		read -r pv uid <<<"$(retained "src-$i")"
 		[ -n "$pv" ] || fail "no retained volume"
 		old_swap "$pv" "dst-$i"
 		wait_for 60 "dst-$i Bound" field_is pvc "dst-$i" '{.status.phase}' Bound
-		assert_eq "$(jp pvc "dst-$i" '{.metadata.uid}')" "$(jp pv "$pv" '{.spec.claimRef.uid}')" "claimRef uid of $pv"
+		uid=$(kubectl get pv "$pv" -o 'jsonpath={.spec.claimRef.uid}')
+		[ "$uid" = "$(jp pvc "dst-$i" '{.metadata.uid}')" ] ||
+			fail "dst-$i is Bound but $pv's claimRef has uid '$uid': $(kubectl get pv "$pv" -o yaml)"
 		[ -z "$(events_of "dst-$i" FailedBinding)" ] || fb=$((fb + 1))
 		failed=$(line_of "pv: could not sync claim default/dst-$i: ")
 		bound=$(line_of "pv: claim default/dst-$i entered phase Bound")
@@ -96,8 +88,8 @@ test_old_sequence_waits_for_the_resync() {
 
 # The same claim created a little before its PV's pre-bind (the old uid still there): FailedBinding,
 # then the pre-bind makes the PV Available, which does not queue the claim: it binds at the resync.
+flags_test_claim_before_the_prebind_waits_for_the_resync() { echo --pv-resync-period 2s; }
 test_claim_before_the_prebind_waits_for_the_resync() {
-	with_sim --pv-resync-period 2s
 	local pv uid available bound
 	read -r pv uid <<<"$(retained src)"
 	claim dst "$pv"
@@ -117,8 +109,8 @@ test_claim_before_the_prebind_waits_for_the_resync() {
 # claim can take it; FailedBinding), then the PV's claimRef to the new claim's uid, conditional on
 # the old one, then a change to the claim once the PV is Bound. With a resync period of an hour,
 # only events can bind it: without the nudge it stays Pending, with it it binds.
+flags_test_new_sequence_binds_without_the_resync() { echo --pv-resync-period 1h; }
 test_new_sequence_binds_without_the_resync() {
-	with_sim --pv-resync-period 1h
 	local pv old new patch
 	read -r pv old <<<"$(retained src)"
 	claim dst "$pv"
@@ -143,8 +135,8 @@ test_new_sequence_binds_without_the_resync() {
 
 # A claim created with bind-completed already set is taken for one that was bound before: its
 # volume names another claim's uid, so it is Lost (ClaimMisbound), at once, not at a resync.
+flags_test_claim_created_bind_completed_is_misbound() { echo --pv-resync-period 1h; }
 test_claim_created_bind_completed_is_misbound() {
-	with_sim --pv-resync-period 1h
 	local pv old
 	read -r pv old <<<"$(retained src)"
 	claim lost "$pv" '{"pv.kubernetes.io/bind-completed": "yes"}'

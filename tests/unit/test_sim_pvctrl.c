@@ -181,8 +181,8 @@ static void settle(struct fx *f)
 	for (int round = 0; round < 100; round++) {
 		uint64_t rv = sim_store_rv(f->st);
 		bool worked = false;
-		assert_true(cl_informer_wait(f->pv->claim_inf, rv, 10000));
-		assert_true(cl_informer_wait(f->pv->volume_inf, rv, 10000));
+		assert_true(cl_informer_wait(f->pv->src[PV_CLAIMS].inf, rv, 10000));
+		assert_true(cl_informer_wait(f->pv->src[PV_VOLUMES].inf, rv, 10000));
 		while (pv_volume_work(f->pv, 0))
 			worked = true;
 		while (pv_claim_work(f->pv, 0))
@@ -191,6 +191,17 @@ static void settle(struct fx *f)
 			return;
 	}
 	fail_msg("the PV controller did not settle");
+}
+
+/* The claim stays Pending as long as nothing but the controller's own work happens, and binds
+ * once the resync queues it. */
+static void assert_binds_at_resync(struct fx *f, const char *claim)
+{
+	settle(f);
+	assert_field(f, cl_res_pvc, claim, "status.phase", "Pending");
+	pv_resync(f->pv);
+	settle(f);
+	assert_field(f, cl_res_pvc, claim, "status.phase", "Bound");
 }
 
 /* ---- syncClaim ------------------------------------------------------------------------------------ */
@@ -207,11 +218,7 @@ static void test_pvctrl__volume_missing_stays_pending(void **state)
 	json_decref(create(f, cl_res_pv, volume_obj("nowhere", "1Gi", NULL)));
 	settle(f);
 	assert_field(f, cl_res_pv, "nowhere", "status.phase", "Available");
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Pending");
-	/* the resync does */
-	pv_resync(f->pv);
-	settle(f);
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Bound");
+	assert_binds_at_resync(f, "c"); /* the resync does */
 }
 
 static void test_pvctrl__free_volume_binds(void **state)
@@ -366,11 +373,8 @@ static void test_pvctrl__failed_claim_waits_for_the_resync(void **state)
 	update(f, cl_res_pv, v);
 	settle(f);
 	assert_field(f, cl_res_pv, "old", "status.phase", "Available");
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Pending");
-	assert_int_equal(cl_wq_len(&f->pv->claim_q), 0);
-	pv_resync(f->pv);
-	settle(f);
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Bound");
+	assert_int_equal(cl_wq_len(&f->pv->src[PV_CLAIMS].q), 0);
+	assert_binds_at_resync(f, "c");
 	assert_field(f, cl_res_pv, "old", "spec.claimRef.uid", cl_uid(claim));
 	json_decref(claim);
 }
@@ -388,9 +392,9 @@ static void test_pvctrl__stale_cache_gets_conflict_and_gives_up(void **state)
 	cl_set_label(v, "touched", "yes");
 	update(f, cl_res_pv, v);
 	json_decref(create(f, cl_res_pvc, claim_obj("c", "v", NULL)));
-	assert_true(cl_informer_wait(f->pv->claim_inf, sim_store_rv(f->st), 10000));
+	assert_true(cl_informer_wait(f->pv->src[PV_CLAIMS].inf, sim_store_rv(f->st), 10000));
 	key = vs_xstrdup("default/c");
-	cl_wq_add(&f->pv->claim_q, key);
+	cl_wq_add(&f->pv->src[PV_CLAIMS].q, key);
 	while (pv_claim_work(f->pv, 0))
 		;
 	free(key);
@@ -398,11 +402,7 @@ static void test_pvctrl__stale_cache_gets_conflict_and_gives_up(void **state)
 	assert_field(f, cl_res_pvc, "c", "status.phase", "Pending");
 	assert_field(f, cl_res_pv, "v", "spec.claimRef.name", "");
 	/* its own writes queue nothing for the claim: the next event or the resync retries */
-	settle(f);
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Pending");
-	pv_resync(f->pv);
-	settle(f);
-	assert_field(f, cl_res_pvc, "c", "status.phase", "Bound");
+	assert_binds_at_resync(f, "c");
 }
 
 static void test_pvctrl__deleted_claim_releases_its_volume(void **state)
