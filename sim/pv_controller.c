@@ -76,15 +76,12 @@ static char *claim_ref_key(const json_t *volume)
 			    vs_json_str_or(volume, "spec.claimRef.name", ""));
 }
 
+/* obj's status, made an object if it is not one (borrowed). */
 static json_t *status_of(json_t *obj)
 {
-	json_t *st = json_object_get(obj, "status");
-
-	if (!json_is_object(st)) {
-		st = json_object();
-		json_object_set_new(obj, "status", st);
-	}
-	return st;
+	if (!json_is_object(json_object_get(obj, "status")))
+		vs_json_set_path(obj, "status", json_object());
+	return json_object_get(obj, "status");
 }
 
 /* ---- the status writes -------------------------------------------------------------------------- */
