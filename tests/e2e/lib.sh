@@ -134,12 +134,15 @@ check_events() {
 }
 
 # e2e_main: runs every test_* function of the calling file (or only those named in $E2E_TESTS,
-# space-separated), each against a fresh volshift-sim.
+# space-separated), each against a fresh volshift-sim (3 nodes; a file may define flags_TEST to
+# print more volshift-sim flags for TEST).
 e2e_main() {
-	local t
+	local t flags
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		[ -z "${E2E_TESTS:-}" ] || [[ " $E2E_TESTS " == *" $t "* ]] || continue
-		if ! sim_start; then
+		flags=$(declare -F "flags_$t" >/dev/null && "flags_$t")
+		# shellcheck disable=SC2086 # flags are words
+		if ! sim_start 3 $flags; then
 			echo "FAIL $t (volshift-sim did not start)"
 			E2E_FAILED=$((E2E_FAILED + 1))
 			continue
