@@ -778,13 +778,14 @@ static void set_uncounted(json_t *status, const struct uncounted *u)
 	json_object_set_new(status, "uncountedTerminatedPods", out);
 }
 
-/* Writes status as the Job's; *job becomes the object written (the reference is replaced). */
-static int write_job_status(sim_cluster *c, json_t **job, json_t *status)
+/* Writes a copy of status as the Job's (the store keeps what it is given, and status changes
+ * after); *job becomes the object written (the reference is replaced). */
+static int write_job_status(sim_cluster *c, json_t **job, const json_t *status)
 {
 	if (json_equal(status, json_object_get(*job, "status")))
 		return 0;
 	json_t *copy = json_deep_copy(*job), *out = NULL;
-	json_object_set(copy, "status", status);
+	json_object_set_new(copy, "status", json_deep_copy(status));
 	vs_error err;
 	vs_error_clear(&err);
 	int rc = sim_api_update(c->st, cl_res_job, cl_ns(copy), copy, SIM_UPDATE_STATUS, &out, &err);
