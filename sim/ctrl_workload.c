@@ -2,9 +2,10 @@
  * ctrl_workload: the workload controllers of kube-controller-manager in volshift-sim: Deployment
  * (ReplicaSets per pod-template hash, Recreate and RollingUpdate), ReplicaSet, StatefulSet
  * (ordinal pods, claims from volumeClaimTemplates, OrderedReady and Parallel, adoption of
- * orphans), DaemonSet, Job and CronJob. All of them reconcile in one level-triggered loop that sees
- * the cluster an informer delay late (workload_reconcile); every object they create carries a
- * controller ownerReference so the garbage collector can cascade.
+ * orphans), DaemonSet, Job (counting its pods through its tracking finalizer) and CronJob. All of
+ * them reconcile in one level-triggered loop that sees the cluster an informer delay late
+ * (workload_reconcile); every object they create carries a controller ownerReference so the
+ * garbage collector can cascade.
  */
 #include "cluster_int.h"
 
@@ -849,8 +850,9 @@ static json_t *track_job_pods(sim_cluster *c, const json_t *job, const json_t *o
 			json_object_set(status, "completionTime", json_object_get(finished, "lastTransitionTime"));
 	}
 	if (write_job_status(c, &cur, status) == 0 && enact)
-		sim_api_event(c->st, job, complete ? "Normal" : "Warning", complete ? "Completed" : vs_json_str(finished, "reason"),
-			      "%s", complete ? "Job completed" : vs_json_str(finished, "message"));
+		sim_api_event(c->st, job, complete ? "Normal" : "Warning",
+			      complete ? "Completed" : vs_json_str(finished, "reason"), "%s",
+			      complete ? "Job completed" : vs_json_str(finished, "message"));
 done:
 	json_decref(release);
 	json_decref(with_finalizer);
@@ -900,10 +902,17 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 	if (succeeded >= completions)
 		finished = condition(job, "Complete", true, "", "");
 	else if (failed > backoff)
-		finished = condition(job, "Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+		finished = condition(job, "Failed", true, "BackoffLimitExceeded",
+				     "Job has reached the specified backoff limit");
 	long nactive = (long)json_array_size(active);
 	if (finished || suspended) {
-		json_array_foreach(active, i, p) cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+		/* deleteActivePods keeps the finalizer (the pods count as failed); a suspension's
+		 * deleteJobPods removes it first (they do not count) */
+		json_array_foreach(active, i, p) {
+			if (!finished)
+				release_pod(c, p);
+			cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+		}
 		nactive = 0;
 	} else if (!deleting) {
 		long remaining = completions - succeeded;
@@ -911,7 +920,8 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 		for (long k = nactive; k < target; k++) {
 			json_t *pod = job_pod(job);
 			if (cl_create(c, cl_res_pod, cl_ns(job), pod, NULL) == 0) {
-				sim_api_event(c->st, job, "Normal", "SuccessfulCreate", "Created pod: %s", cl_name(pod));
+				sim_api_event(c->st, job, "Normal", "SuccessfulCreate", "Created pod: %s",
+					      cl_name(pod));
 				nactive++;
 			}
 			json_decref(pod);
@@ -921,9 +931,10 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 		json_object_set_new(st, "startTime", json_string(now));
 	json_object_set_new(st, "active", json_integer(nactive));
 	json_object_set_new(st, "ready", json_integer(count_where(active, cl_pod_ready)));
-	if (suspended && !finished)
-		json_object_set_new(st, "conditions",
-				    json_pack("[o]", condition(job, "Suspended", true, "JobSuspended", "Job suspended")));
+	if (suspended && !finished) {
+		json_t *cnd = condition(job, "Suspended", true, "JobSuspended", "Job suspended");
+		json_object_set_new(st, "conditions", json_pack("[o]", cnd));
+	}
 	json_decref(track_job_pods(c, job, owned, st, &u, finished));
 	json_decref(finished);
 	json_decref(st);

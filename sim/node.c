@@ -1,12 +1,12 @@
 /*
  * node: the kubelet of volshift-sim. Every node is this host, so one agent plays the kubelet of
  * each node: for each pod bound to a node it prepares the pod's volumes (claims' directories,
- * emptyDir, configMap, secret, hostPath), runs each container's command as a host process inside
- * bubblewrap (its own mount namespace whose root is a tmpfs with the host's top-level directories
- * bound in and the volumes mounted at their mountPaths), restarts containers by restartPolicy with
- * the kubelet's back-off, reports the pod's status, and on deletion stops the processes (SIGTERM,
- * SIGKILL after the grace period) before removing the pod object. Images are not pulled: the
- * command runs from the host.
+ * emptyDir, configMap, secret, hostPath), runs its init containers one after the other, then each
+ * container's command, each as a host process inside bubblewrap (its own mount namespace whose root
+ * is a tmpfs with the host's top-level directories bound in and the volumes mounted at their
+ * mountPaths), restarts containers by restartPolicy with the kubelet's back-off, reports the pod's
+ * status, and on deletion stops the processes (SIGTERM, SIGKILL after the grace period) before
+ * removing the pod object. Images are not pulled: the command runs from the host.
  *
  * When things happen is a real kubelet's (1.26), so that a pod's start and stop take on
  * volshift-sim what they take on a real node. Each node has its own clocks, their phases drawn at
@@ -37,6 +37,12 @@
  *    A volume that cannot be set up (claim not bound, configMap missing) is retried at every
  *    reconciler run with a FailedMount event (a real kubelet's wait gives up after 2 minutes and
  *    retries the sync; not modelled).
+ *  - Init containers (kuberuntime's computePodActions, findNextInitContainerToRun): until the last
+ *    one has exited 0, a sync starts only the next one, or restarts a failed one (same back-off as
+ *    below) unless restartPolicy is Never, where getPhase makes the pod Failed instead. So each one
+ *    starts at the sync after the relist that saw the one before exit; the containers start at the
+ *    sync after the relist that saw the last one succeed. Until then the pod is Pending, its
+ *    containers wait with PodInitializing, and its Initialized condition is False.
  *  - Restarts (kuberuntime's doBackOff, flowcontrol.Backoff): the first restart happens at the sync
  *    after the exit was relisted; after that a container waits 10 s, doubling to 5 minutes (reset
  *    after 10 minutes without a crash), showing CrashLoopBackOff; the worker retries after its
@@ -1087,7 +1093,8 @@ static json_t *container_status(const json_t *pod, const json_t *ctr, const stru
 	} else if (p && p->fatal) {
 		state = json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CreateContainerError", "message", p->fatal);
 	} else {
-		state = json_pack("{s:{s:s}}", "waiting", "reason", v->has_init ? "PodInitializing" : "ContainerCreating");
+		const char *reason = v->has_init ? "PodInitializing" : "ContainerCreating";
+		state = json_pack("{s:{s:s}}", "waiting", "reason", reason);
 	}
 	json_object_set_new(st, "state", state);
 	json_object_set_new(st, "lastState", last);

@@ -542,10 +542,12 @@ static void test_sim_cluster__init_containers_run_in_order_first(void **state)
 		"\"initContainers\":[{\"name\":\"first\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
 		"\"echo first >> /w/order; while [ ! -e /gate/open ]; do sleep 0.1; done\"],"
 		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"},{\"name\":\"g\",\"mountPath\":\"/gate\"}]},"
-		"{\"name\":\"second\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\",\"echo second >> /w/order\"],"
+		"{\"name\":\"second\",\"image\":\"busybox\","
+		"\"command\":[\"/bin/sh\",\"-c\",\"echo second >> /w/order\"],"
 		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}],"
 		"\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-		"\"echo main >> /w/order; cat /w/order; exec sleep 1000\"],\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}]}}",
+		"\"echo main >> /w/order; cat /w/order; exec sleep 1000\"],"
+		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}]}}",
 		gate);
 	char *uid = create_pod(f, text);
 	free(text);
@@ -584,15 +586,30 @@ static void test_sim_cluster__init_containers_run_in_order_first(void **state)
 	free(gate);
 }
 
+/* Pod default/name with restartPolicy policy, an init container "init" and a container "c", each
+ * running a shell script with an emptyDir at /w; its uid (caller frees). */
+static char *create_init_pod(struct fx *f, const char *name, const char *policy, const char *init_script,
+			     const char *script)
+{
+	static const char ctr[] = "{\"name\":\"%s\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\",\"%s\"],"
+				  "\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}";
+	char *init = vs_xasprintf(ctr, "init", init_script), *main = vs_xasprintf(ctr, "c", script);
+	char *text = vs_xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"restartPolicy\":\"%s\","
+				  "\"volumes\":[{\"name\":\"w\",\"emptyDir\":{}}],"
+				  "\"initContainers\":[%s],\"containers\":[%s]}}",
+				  name, policy, init, main);
+	char *uid = create_pod(f, text);
+	free(text);
+	free(main);
+	free(init);
+	return uid;
+}
+
 /* With restartPolicy Never, a failing init container fails the pod: its container never runs. */
 static void test_sim_cluster__failing_init_container_fails_a_never_pod(void **state)
 {
 	struct fx *f = *state;
-	char *uid = create_pod(f, "{\"metadata\":{\"name\":\"doomed\"},\"spec\":{\"restartPolicy\":\"Never\","
-				 "\"initContainers\":[{\"name\":\"bad\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-				 "\"echo failing; exit 3\"]}],"
-				 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-				 "\"echo main ran; exec sleep 1000\"]}]}}");
+	char *uid = create_init_pod(f, "doomed", "Never", "echo failing; exit 3", "echo main ran; exec sleep 1000");
 	assert_true(wait_for(f, pod_failed, "doomed"));
 	vs_sleep_ms(2000); /* two relists more: nothing starts after the failure either */
 	char *log = ctr_log(f, "doomed", uid, "c");
@@ -605,7 +622,7 @@ static void test_sim_cluster__failing_init_container_fails_a_never_pod(void **st
 	cs = ctr_status(f, "doomed", "status.containerStatuses", 0);
 	assert_string_equal(vs_json_str_or(cs, "state.waiting.reason", ""), "PodInitializing");
 	json_decref(cs);
-	log = ctr_log(f, "doomed", uid, "bad");
+	log = ctr_log(f, "doomed", uid, "init");
 	assert_non_null(log);
 	assert_string_equal(log, "failing\n");
 	free(log);
@@ -617,14 +634,9 @@ static void test_sim_cluster__failing_init_container_fails_a_never_pod(void **st
 static void test_sim_cluster__failing_init_container_is_retried(void **state)
 {
 	struct fx *f = *state;
-	char *uid = create_pod(f, "{\"metadata\":{\"name\":\"flaky\"},\"spec\":{\"restartPolicy\":\"OnFailure\","
-				 "\"volumes\":[{\"name\":\"w\",\"emptyDir\":{}}],"
-				 "\"initContainers\":[{\"name\":\"flaky\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-				 "\"n=$(cat /w/n 2>/dev/null || echo 0); echo $((n+1)) > /w/n; [ $n -ge 1 ]\"],"
-				 "\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}],"
-				 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
-				 "\"echo init ran $(cat /w/n) times; exec sleep 1000\"],"
-				 "\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}]}}");
+	char *uid = create_init_pod(f, "flaky", "OnFailure",
+				    "n=$(cat /w/n 2>/dev/null || echo 0); echo $((n+1)) > /w/n; [ $n -ge 1 ]",
+				    "echo init ran $(cat /w/n) times; exec sleep 1000");
 	assert_true(wait_for(f, pod_running, "flaky"));
 	assert_true(log_says(f, "flaky", uid, "init ran 2 times"));
 	json_t *cs = init_status(f, "flaky", 0);
@@ -644,7 +656,8 @@ static bool job_complete(struct fx *f, const void *name)
 	bool ok = false;
 	size_t i;
 	json_array_foreach(vs_json_path(j, "status.conditions"), i, c)
-		ok |= strcmp(vs_json_str_or(c, "type", ""), "Complete") == 0 && strcmp(vs_json_str_or(c, "status", ""), "True") == 0;
+		ok |= strcmp(vs_json_str_or(c, "type", ""), "Complete") == 0 &&
+		      strcmp(vs_json_str_or(c, "status", ""), "True") == 0;
 	json_decref(j);
 	return ok;
 }
@@ -667,7 +680,8 @@ static char *pod_names(struct fx *f, const char *sel)
 	size_t i;
 	vs_buf_init(&b, 0);
 	if (sim_api_list(f->st, R("", "pods"), "default", &o, &list, &err) == 0)
-		json_array_foreach(json_object_get(list, "items"), i, p) vs_buf_printf(&b, "%s\n", vs_json_str_or(p, "metadata.name", ""));
+		json_array_foreach(json_object_get(list, "items"), i, p)
+			vs_buf_printf(&b, "%s\n", vs_json_str_or(p, "metadata.name", ""));
 	json_decref(list);
 	return vs_buf_steal(&b);
 }
@@ -743,7 +757,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sim_cluster__running_only_after_a_relist, setup_slow_relist, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__deletion_waits_for_the_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__init_containers_run_in_order_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sim_cluster__failing_init_container_fails_a_never_pod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__failing_init_container_fails_a_never_pod, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__failing_init_container_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__job_keeps_its_counts, setup, teardown),
 	};
