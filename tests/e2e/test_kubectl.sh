@@ -59,8 +59,10 @@ data: {color: green, size: large}
 YAML
 	assert_eq green "$(jp configmap settings '{.data.color}')" "applied data"
 	assert_eq t2 "$(jp configmap settings '{.metadata.labels.tier}')" "applied label"
-	kubectl get configmaps -o wide | grep -q settings || fail "kubectl get table lacks settings"
-	kubectl get configmap settings -o yaml | grep -q 'size: large' || fail "yaml output"
+	# not "kubectl ... | grep -q": grep may exit before kubectl has written everything, and kubectl,
+	# killed by SIGPIPE, fails the pipeline (pipefail)
+	[[ "$(kubectl get configmaps -o wide)" == *settings* ]] || fail "kubectl get table lacks settings"
+	[[ "$(kubectl get configmap settings -o yaml)" == *'size: large'* ]] || fail "yaml output"
 	kubectl delete configmap settings
 	out=$(kubectl get configmap settings 2>&1) && rc=0 || rc=$?
 	[ "$rc" -ne 0 ] || fail "deleted configmap still there"
