@@ -807,10 +807,9 @@ static int write_job_status(sim_cluster *c, json_t **job, const json_t *status)
  * finalizer is removed; then, only for the pods whose finalizer is gone, the counters go up and
  * the uids leave the uncounted list. A pod deleted afterwards takes nothing from the counters, and
  * a crash between the steps neither loses nor doubles a count. The condition that finishes the
- * Job (finished) is added only once nothing is left uncounted. Returns the Job as last written
- * (new reference).
+ * Job (finished) is added only once nothing is left uncounted.
  */
-static json_t *track_job_pods(sim_cluster *c, const json_t *job, const json_t *owned, json_t *status,
+static void track_job_pods(sim_cluster *c, const json_t *job, const json_t *owned, json_t *status,
 			      struct uncounted *u, json_t *finished)
 {
 	json_t *cur = json_incref((json_t *)job), *with_finalizer = json_object(), *release = json_array(), *p;
@@ -856,7 +855,7 @@ static json_t *track_job_pods(sim_cluster *c, const json_t *job, const json_t *o
 done:
 	json_decref(release);
 	json_decref(with_finalizer);
-	return cur;
+	json_decref(cur);
 }
 
 /* A pod of the Job, with the Job's labels and its tracking finalizer (new reference). */
@@ -935,7 +934,7 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 		json_t *cnd = condition(job, "Suspended", true, "JobSuspended", "Job suspended");
 		json_object_set_new(st, "conditions", json_pack("[o]", cnd));
 	}
-	json_decref(track_job_pods(c, job, owned, st, &u, finished));
+	track_job_pods(c, job, owned, st, &u, finished);
 	json_decref(finished);
 	json_decref(st);
 	json_decref(u.succeeded);

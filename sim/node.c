@@ -129,7 +129,6 @@ struct proc {
 	int64_t exited_ms;    /* monotonic ms the last run was reaped */
 	json_t *last_term;    /* lastState.terminated of the run before, or NULL */
 	char *fatal;          /* the container cannot run at all: the message */
-	bool init;            /* one of spec.initContainers */
 	bool backing_off;     /* the last sync left it waiting for its back-off (CrashLoopBackOff) */
 	int64_t backoff_ms;   /* flowcontrol.Backoff: the current delay, 0 none yet */
 	int64_t backoff_last; /* ... and the exit it was counted from (monotonic ms) */
@@ -896,17 +895,15 @@ static void queue_retry(sim_cluster *c, struct worker *w, int64_t now)
 
 /* Start container ctr (its first run), or, once the PLEG has seen its exit and restart says so,
  * run it again when its back-off allows (kuberuntime's doBackOff); a start that fails is retried. */
-static void run_container(sim_cluster *c, struct worker *w, const json_t *pod, const json_t *ctr, bool init,
-			  bool restart, int64_t now)
+static void run_container(sim_cluster *c, struct worker *w, const json_t *pod, const json_t *ctr, bool restart,
+			  int64_t now)
 {
 	const char *cname = vs_json_str(ctr, "name");
 	if (!cname)
 		return;
 	struct proc *p = ctr_find(w, cname);
-	if (!p) {
+	if (!p)
 		p = proc_new(w, cname);
-		p->init = init;
-	}
 	if (p->fatal || p->pid > 0)
 		return;
 	if (!p->has_exit) { /* never ran: its first start, or a retry of it */
@@ -991,14 +988,14 @@ static void start_containers(sim_cluster *c, struct worker *w, const json_t *pod
 	bool failed;
 	if (!init_done(w, pod, &next, &failed)) {
 		if (next && !(failed && strcmp(rp, "Never") == 0))
-			run_container(c, w, pod, next, true, true, now);
+			run_container(c, w, pod, next, true, now);
 		return;
 	}
 	size_t i;
 	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
 		const struct seen *s = seen_of(w, ctr);
 		bool again = strcmp(rp, "Always") == 0 || (strcmp(rp, "OnFailure") == 0 && s && s->exit_code != 0);
-		run_container(c, w, pod, ctr, false, again, now);
+		run_container(c, w, pod, ctr, again, now);
 	}
 }
 
@@ -1212,6 +1209,13 @@ static struct cond initialized_condition(const json_t *init_statuses, const char
 	return cnd;
 }
 
+/* The container has ever run as the pod cache has it (its status is not waiting, or has a last state). */
+static bool ever_started(const struct worker *w, const json_t *ctr)
+{
+	const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
+	return seen_of(w, ctr) || (p && p->seen.last_term);
+}
+
 /* The status manager's hasPodInitialized: a main container ran, or the last init container succeeded. */
 static bool pod_initialized(const struct worker *w, const json_t *pod)
 {
@@ -1219,11 +1223,9 @@ static bool pod_initialized(const struct worker *w, const json_t *pod)
 	size_t i;
 	if (json_array_size(inits) == 0)
 		return true;
-	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
-		const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
-		if (seen_of(w, ctr) || (p && p->seen.last_term))
+	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr)
+		if (ever_started(w, ctr))
 			return true;
-	}
 	const struct seen *s = seen_of(w, json_array_get(inits, json_array_size(inits) - 1));
 	return s && s->exited && s->exit_code == 0;
 }
@@ -1233,11 +1235,9 @@ static bool pod_initialized(const struct worker *w, const json_t *pod)
 static size_t init_lost_prefix(const struct worker *w, const json_t *inits)
 {
 	size_t n = json_array_size(inits);
-	for (size_t i = n; i-- > 0;) {
-		const struct proc *p = ctr_find(w, vs_json_str(json_array_get(inits, i), "name") ?: "");
-		if (seen_of(w, json_array_get(inits, i)) || (p && p->seen.last_term))
+	for (size_t i = n; i-- > 0;)
+		if (ever_started(w, json_array_get(inits, i)))
 			return i + 1;
-	}
 	return n > 0;
 }
 
