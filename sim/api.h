@@ -148,9 +148,11 @@ void sim_api_event(sim_store *st, const json_t *obj, const char *type, const cha
 	__attribute__((format(printf, 5, 6)));
 
 /* Bootstrap objects: namespaces default, kube-system, kube-public, kube-node-lease, volshift-sim's
- * two StorageClasses (local: default, WaitForFirstConsumer; shared: Immediate) and nodes
- * node-1..node-N. Called once at start. */
-int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err);
+ * two StorageClasses (local: default, WaitForFirstConsumer, and, when data_dir is given, the
+ * parameter basePath DATA_DIR/volumes, the directory its provisioner makes volumes in on every node,
+ * as a hostPath provisioner's class names it; shared: Immediate) and nodes node-1..node-N. Called
+ * once at start. */
+int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err);
 
 /* The garbage collector and the protection controllers (pvc-protection, pv-protection): run in
  * their own thread until sim_store_shutdown. */
