@@ -107,7 +107,7 @@ static const char migrate_help[] =
 	"\n"
 	"volshift's own:\n"
 	"  --kubeconfig FILE, --context NAME  which cluster, as kubectl chooses it\n"
-	"  --pvc NAMESPACE/NAME             only this claim (repeatable)\n"
+	"  --pvc NAMESPACE/NAME             only this claim of --source-sc (repeatable)\n"
 	"  --selector LABELS                only claims with these labels (kubectl -l syntax)\n"
 	"  --dry-run                        print the plan and change nothing\n"
 	"  --output text|json               json: one event per line, for machines\n"
@@ -144,7 +144,8 @@ static const char migrate_help[] =
 	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
 	"left alone ('volshift status' lists them).\n"
 	"\n"
-	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
+	"Exit status: 0 done, 1 failed (the message says why; when only some claims are refused, it also\n"
+	"says how to migrate the others), 2 bad usage (a --pvc naming no claim of --source-sc included).\n";
 
 struct migrate_cmd {
 	vs_migrate_opts m;

@@ -376,8 +376,8 @@ static void space_refuse_placed(vs_plan *plan, bool warm_copy, const vs_space_no
 		if (!t || strcmp(t, n->node) != 0)
 			continue;
 		vs_bytes_format(space_bytes(p->capacity), one_s);
-		char *why = vs_xasprintf("its copy (%s) is made on node %s, where %s has %s free; the claims whose "
-					 "copies are made there need %s together: %s",
+		char *why = vs_xasprintf("its copy (%s) is made on node %s, where %s has %s free; the copies made "
+					 "there need %s in all: %s",
 					 one_s, n->node, plan->space.base_dir, have_s, need_s, list);
 		vs_plan_add_problem(plan, p->ns, p->name, why);
 		free(why);
@@ -400,9 +400,11 @@ static void space_refuse_anywhere(vs_plan *plan, bool warm_copy, const vs_space_
 		const vs_plan_pvc *p = &plan->pvcs[i];
 		if (vs_space_target_node(p, warm_copy))
 			continue;
-		char *why = vs_xasprintf("its copy may be made on any node, as may %s of claims in all (%s); node %s "
-					 "has %s free in %s, %s of it for the claims whose copies are made there",
-					 need_s, list, n->node, have_s, plan->space.base_dir, placed_s);
+		char *why = vs_xasprintf("its copy may be made on any node, as may those of %s: %s in all; node %s has "
+					 "%s free in %s%s%s%s",
+					 list, need_s, n->node, have_s, plan->space.base_dir,
+					 n->placed ? ", " : "", n->placed ? placed_s : "",
+					 n->placed ? " of it for the copies made there" : "");
 		vs_plan_add_problem(plan, p->ns, p->name, why);
 		free(why);
 	}
