@@ -455,6 +455,32 @@ static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd
 	return id;
 }
 
+/* A --pvc that names no claim of --source-sc is bad usage, said before anything at all is done
+ * (before the probes a killed volshift left are removed, or what pvmigrate left is finished): only
+ * claims and volumes are listed for it. A VS_EXIT_* code. */
+static int migrate_check_pvcs(vs_kube_client *c, const struct migrate_cmd *m, vs_out *o)
+{
+	json_t *pvcs = NULL, *pvs = NULL;
+	vs_error err;
+	int rc;
+
+	if (m->npvcs == 0)
+		return VS_EXIT_OK;
+	vs_error_clear(&err);
+	rc = vs_kube_list(c, &VS_KUBE_PVCS, NULL, NULL, &pvcs, &err);
+	if (rc == 0)
+		rc = vs_kube_list(c, &VS_KUBE_PVS, NULL, NULL, &pvs, &err);
+	if (rc < 0) {
+		rc = vs_out_error(o, "migrate", "reading the cluster", &err);
+	} else if (vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = pvcs, .pvs = pvs }, &m->m.plan, &err) < 0) {
+		fprintf(stderr, "volshift migrate: %s\n", err.message);
+		rc = VS_EXIT_USAGE;
+	}
+	json_decref(pvcs);
+	json_decref(pvs);
+	return rc;
+}
+
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
@@ -464,9 +490,12 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 			       .preflight_only = m->preflight_only,
 			       .skip_preflight = m->skip_preflight,
 			       .again = m->again.data };
-	char *id = migrate_find_unfinished(c, m), *line;
-	int rc;
+	char *id, *line;
+	int rc = migrate_check_pvcs(c, m, o);
 
+	if (rc != VS_EXIT_OK)
+		return rc;
+	id = migrate_find_unfinished(c, m);
 	if (!m->dry_run)
 		vs_migrate_probe_cleanup(c, &m->m, vs_out_event, o);
 	if (!id && !m->dry_run && !m->preflight_only) {

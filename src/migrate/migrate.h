@@ -148,6 +148,11 @@ typedef struct vs_plan {
  */
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err);
 
+/* The checks of vs_plan_build on --pvc alone (in needs only pvcs and pvs): VS_EINVAL naming a --pvc
+ * that is not NAMESPACE/NAME, names no claim, or names one that is not of the source class or that
+ * --namespace or --selector leave out (or a bad --selector). */
+int vs_plan_check_pvcs(const vs_plan_input *in, const vs_plan_opts *opts, vs_error *err);
+
 /* Record a problem (ns and name NULL for the whole migration); the strings are copied. */
 void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason);
 

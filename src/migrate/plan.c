@@ -437,26 +437,26 @@ static void plan_note_pending(struct plan_builder *b)
 }
 
 /* The class claim pvc is on: its volume's when it is bound to one, else its own. Borrowed. */
-static const char *plan_claim_class(const struct plan_builder *b, const json_t *pvc)
+static const char *plan_claim_class(const vs_plan_input *in, const json_t *pvc)
 {
 	const char *vol = vs_json_str(pvc, "spec.volumeName");
-	const json_t *pv = vol ? mig_list_find(b->in->pvs, NULL, vol) : NULL;
+	const json_t *pv = vol ? mig_list_find(in->pvs, NULL, vol) : NULL;
 
 	return pv ? vs_json_str(pv, "spec.storageClassName") : vs_json_str(pvc, "spec.storageClassName");
 }
 
-/* Every --pvc must name a claim of the source class that --namespace and --selector keep: a
+/* Every --pvc must name a claim of the source class that --namespace and --selector (sel) keep: a
  * --pvc that would select nothing is bad usage, said before anything is done. VS_EINVAL naming it. */
-static int plan_check_named_pvcs(const struct plan_builder *b, vs_error *err)
+static int plan_check_named_pvcs(const vs_plan_input *in, const vs_plan_opts *o, const vs_selector *sel,
+				 vs_error *err)
 {
-	const vs_plan_opts *o = b->opts;
 	int rc = 0;
 
 	for (size_t i = 0; i < o->npvcs && rc == 0; i++) {
 		const char *arg = o->pvcs[i], *slash = strchr(arg, '/');
 		char *ns = vs_xstrndup(arg, (size_t)(slash - arg));
-		const json_t *pvc = mig_list_find(b->in->pvcs, ns, slash + 1);
-		const char *cls = pvc ? plan_claim_class(b, pvc) : NULL;
+		const json_t *pvc = mig_list_find(in->pvcs, ns, slash + 1);
+		const char *cls = pvc ? plan_claim_class(in, pvc) : NULL;
 
 		if (!pvc)
 			rc = vs_error_set(err, VS_EINVAL, "--pvc %s: there is no claim %s in namespace %s", arg,
@@ -466,7 +466,7 @@ static int plan_check_named_pvcs(const struct plan_builder *b, vs_error *err)
 					  arg, cls ? cls : "(none)", o->source_sc);
 		else if (o->namespace && strcmp(o->namespace, ns) != 0)
 			rc = vs_error_set(err, VS_EINVAL, "--pvc %s is outside --namespace %s", arg, o->namespace);
-		else if (!vs_selector_matches_labels(b->selector, vs_json_path(pvc, "metadata.labels")))
+		else if (!vs_selector_matches_labels(sel, vs_json_path(pvc, "metadata.labels")))
 			rc = vs_error_set(err, VS_EINVAL, "--pvc %s: that claim does not match --selector %s", arg,
 					  o->selector);
 		free(ns);
@@ -794,6 +794,30 @@ unsigned vs_migrate_default_parallel(const vs_plan_input *in)
 	return nodes == 0 ? 1 : nodes >= 4 ? 8 : (unsigned)(2 * nodes);
 }
 
+/* --pvc NAMESPACE/NAME, each: VS_EINVAL naming the one that is not. */
+static int plan_check_pvc_syntax(const vs_plan_opts *opts, vs_error *err)
+{
+	for (size_t i = 0; i < opts->npvcs; i++) {
+		const char *slash = strchr(opts->pvcs[i], '/');
+		if (!slash || slash == opts->pvcs[i] || !slash[1] || strchr(slash + 1, '/'))
+			return vs_error_set(err, VS_EINVAL, "--pvc \"%s\": expected NAMESPACE/NAME", opts->pvcs[i]);
+	}
+	return 0;
+}
+
+int vs_plan_check_pvcs(const vs_plan_input *in, const vs_plan_opts *opts, vs_error *err)
+{
+	vs_selector *sel = NULL;
+	int rc = plan_check_pvc_syntax(opts, err);
+
+	if (rc == 0 && (rc = vs_selector_parse(opts->selector, &sel, err)) < 0)
+		vs_error_wrap(err, "--selector");
+	if (rc == 0)
+		rc = plan_check_named_pvcs(in, opts, sel, err);
+	vs_selector_free(sel);
+	return rc;
+}
+
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err)
 {
 	struct plan_builder b = { .in = in, .opts = opts };
@@ -805,15 +829,12 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 	if (strcmp(opts->source_sc, opts->dest_sc) == 0)
 		return vs_error_set(err, VS_EINVAL, "--source-sc and --dest-sc are both \"%s\"; nothing to migrate",
 				    opts->source_sc);
-	for (size_t i = 0; i < opts->npvcs; i++) {
-		const char *slash = strchr(opts->pvcs[i], '/');
-		if (!slash || slash == opts->pvcs[i] || !slash[1] || strchr(slash + 1, '/'))
-			return vs_error_set(err, VS_EINVAL, "--pvc \"%s\": expected NAMESPACE/NAME", opts->pvcs[i]);
-	}
+	if ((rc = plan_check_pvc_syntax(opts, err)) < 0)
+		return rc;
 	rc = vs_selector_parse(opts->selector, &b.selector, err);
 	if (rc < 0)
 		return vs_error_wrap(err, "--selector");
-	rc = plan_check_named_pvcs(&b, err);
+	rc = plan_check_named_pvcs(in, opts, b.selector, err);
 	if (rc < 0) {
 		vs_selector_free(b.selector);
 		return rc;

@@ -387,6 +387,24 @@ ARGS
 	expect_rc 0 usage-ok
 }
 
+# A --pvc that names nothing is said before volshift does anything at all: here the probe a killed
+# volshift left, which any other run removes first, stays.
+test_a_pvc_naming_nothing_is_said_before_anything_is_done() {
+	two_apps
+	RC=0
+	VOLSHIFT_FAILPOINTS=probe:pod-running=crash vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/killed.out" 2>&1 || RC=$?
+	expect_rc 86 killed
+	[ -n "$(probe_objects)" ] || fail "the killed run left no probe"
+	snapshot before
+	run typo --source-sc local --dest-sc shared --pvc default/wbe
+	expect_rc 2 typo
+	says typo '^volshift migrate: --pvc default/wbe: there is no claim wbe in namespace default$'
+	! grep -q 'removed access-mode probe' "$SIM_DIR/typo.out" || fail "the leftover probe was removed
+$(show typo)"
+	unchanged before "a --pvc naming nothing"
+	[ -n "$(probe_objects)" ] || fail "the leftover probe is gone"
+}
+
 # A command that cannot read its configuration says which command it was.
 test_configuration_errors_name_the_command() {
 	local cmd args

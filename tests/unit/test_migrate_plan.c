@@ -734,6 +734,12 @@ static void test_migrate_plan__pending_and_named_claims(void **state)
 	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
 	assert_null(plan);
 	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist: there is no claim doesnotexist in namespace ns2"));
+	/* the same check on claims and volumes alone, as migrate makes it before anything else */
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist"));
+	opts.pvcs = pending;
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), 0);
+	opts.pvcs = missing;
 	opts.pvcs = other;
 	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
 	assert_non_null(strstr(err.message, "is of class shared, not --source-sc local"));
