@@ -340,8 +340,13 @@ int vs_space_parse_df(const char *output, int64_t *avail, int64_t *size, vs_erro
 		found = true;
 	}
 	free(copy);
-	if (!found)
-		return vs_error_set(err, VS_EINVAL, "no filesystem line in the output of df: \"%.200s\"", output);
+	if (!found) {
+		int len = (int)strlen(output);
+		while (len > 0 && (output[len - 1] == '\n' || output[len - 1] == ' '))
+			len--;
+		return vs_error_set(err, VS_EINVAL, "no filesystem line in the output of df: \"%.*s\"", len < 200 ? len : 200,
+				    output);
+	}
 	return 0;
 }
 
