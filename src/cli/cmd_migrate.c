@@ -289,12 +289,10 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
  * leaves (m->again): every flag but those that choose claims or only look. */
 static void migrate_remember(struct migrate_cmd *m, const struct option *f, const char *v)
 {
-	int opt = f->val;
-
 	static const int skipped[] = { F_PVC, F_NAMESPACE, F_SELECTOR, F_DRY_RUN, F_PREFLIGHT_ONLY };
 
 	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
-		if (opt == skipped[i])
+		if (f->val == skipped[i])
 			return;
 	vs_buf_printf(&m->again, " --%s", f->name);
 	if (v) {
@@ -303,8 +301,8 @@ static void migrate_remember(struct migrate_cmd *m, const struct option *f, cons
 	}
 }
 
-/* What --version prints: pvmigrate's three lines (Running pvmigrate build:, version=, sha=, time=)
- * for the pvmigrate command line; volshift has no build sha or time to give. */
+/* What --version prints: for the pvmigrate command line pvmigrate's lines (Running pvmigrate
+ * build:, then version=, sha= and time=; volshift has no build sha or time to give them). */
 static void migrate_print_version(bool go_style)
 {
 	if (go_style)
