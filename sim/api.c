@@ -1328,21 +1328,22 @@ static int create_ignore_exists(sim_store *st, const char *group, const char *pl
 	return rc;
 }
 
-int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err)
+int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err)
 {
 	static const char *const namespaces[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};
+	json_t *local;
 	int rc;
 
 	for (const char *const *n = namespaces; *n; n++)
 		if ((rc = create_ignore_exists(st, "", "namespaces", NULL, json_pack("{s:{s:s}}", "metadata", "name", *n),
 					       err)) != 0)
 			return rc;
-	rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL,
-				  json_pack("{s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "metadata", "name", "local",
-					    "annotations", "storageclass.kubernetes.io/is-default-class", "true",
-					    "provisioner", "volshift-sim/local", "reclaimPolicy", "Delete",
-					    "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1),
-				  err);
+	local = json_pack("{s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "metadata", "name", "local", "annotations",
+			  "storageclass.kubernetes.io/is-default-class", "true", "provisioner", "volshift-sim/local",
+			  "reclaimPolicy", "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
+	if (data_dir) /* where ctrl_volume.c's provisioner makes each volume: DATA_DIR/volumes/<pv> */
+		json_object_set_new(local, "parameters", json_pack("{s:s+}", "basePath", data_dir, "/volumes"));
+	rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL, local, err);
 	if (rc == 0)
 		rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL,
 					  json_pack("{s:{s:s},s:s,s:s,s:s,s:b}", "metadata", "name", "shared",

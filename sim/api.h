@@ -167,9 +167,11 @@ void sim_api_event_from(sim_store *st, const char *component, const json_t *obj,
 			const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Bootstrap objects: namespaces default, kube-system, kube-public, kube-node-lease, volshift-sim's
- * two StorageClasses (local: default, WaitForFirstConsumer; shared: Immediate) and nodes
- * node-1..node-N. Called once at start. */
-int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err);
+ * two StorageClasses (local: default, WaitForFirstConsumer, and, when data_dir is given, the
+ * parameter basePath DATA_DIR/volumes, the directory its provisioner makes volumes in on every node,
+ * as a hostPath provisioner's class names it; shared: Immediate) and nodes node-1..node-N. Called
+ * once at start. */
+int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err);
 
 /* The garbage collector (ownerReferences, deletion propagation, namespaces): runs in its own
  * thread until sim_gc_stop or sim_store_shutdown. The protection finalizers are the cluster's

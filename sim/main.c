@@ -274,7 +274,7 @@ static int sim_run(const struct sim_options *o)
 		goto done;
 	}
 	kubeconfig = o->kubeconfig_out ? vs_xstrdup(o->kubeconfig_out) : vs_xasprintf("%s/kubeconfig", data_dir);
-	if (sim_api_bootstrap(st, o->nodes, &err) < 0 || sim_gc_start(st, &err) < 0)
+	if (sim_api_bootstrap(st, o->nodes, data_dir, &err) < 0 || sim_gc_start(st, &err) < 0)
 		goto fail;
 	gc_started = true;
 	if (sim_cluster_start(st, data_dir, &o->timing, &cluster, &err) < 0 ||

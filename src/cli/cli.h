@@ -36,6 +36,8 @@ typedef struct vs_out vs_out;
 typedef struct vs_cli_run_flags {
 	const char *state_ns;
 	bool dry_run, yes, preflight_only, skip_preflight;
+	const char *again; /* the command line as given, without the flags that choose claims, for the
+			      advice after a refusal; NULL: "volshift migrate" and the classes */
 } vs_cli_run_flags;
 /* Plan opts against the live cluster, probe the destination, show the plan and its problems, ask on
  * a terminal (unless yes), and run it under a new journal; a VS_EXIT_* code. Shared by migrate and
@@ -119,8 +121,12 @@ bool vs_out_is_terminal(const vs_out *o);
 void vs_out_set_terminal(vs_out *o, bool tty, int cols);
 /* The plan as a table (or one "plan" JSON event), with its warnings. */
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts);
-/* The plan's problems as a table (or one "problems" JSON event). */
-void vs_out_problems(vs_out *o, const vs_plan *plan);
+/* The plan's problems as a table (or one "problems" JSON event). When only some claims are refused,
+ * how to migrate the others now: the command again (again, as vs_cli_run_flags has it) choosing
+ * them with --pvc, --namespace where that does, or --selector after labelling the refused ones. */
+void vs_out_problems(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts, const char *again);
+/* Append s to b as one word for a POSIX shell, quoted only when it needs to be. */
+void vs_out_shell_word(vs_buf *b, const char *s);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
  * VS_EXIT_FAILED. */
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);

@@ -26,7 +26,7 @@ static int setup(void **state)
 	sim_store *st = sim_store_new();
 	vs_error err;
 
-	assert_int_equal(sim_api_bootstrap(st, 2, &err), 0);
+	assert_int_equal(sim_api_bootstrap(st, 2, NULL, &err), 0);
 	*state = st;
 	return 0;
 }

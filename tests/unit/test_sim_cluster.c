@@ -33,7 +33,7 @@ static int setup_with(void **state, const sim_timing *timing)
 	if (!mkdtemp(f->dir))
 		return -1;
 	f->st = sim_store_new();
-	if (sim_api_bootstrap(f->st, 3, &err) != 0 || sim_gc_start(f->st, &err) != 0 ||
+	if (sim_api_bootstrap(f->st, 3, NULL, &err) != 0 || sim_gc_start(f->st, &err) != 0 ||
 	    sim_cluster_start(f->st, f->dir, timing, &f->cl, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.message);
 		return -1;

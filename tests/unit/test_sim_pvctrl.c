@@ -35,7 +35,7 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	f->st = sim_store_new();
-	if (sim_api_bootstrap(f->st, 3, &err) != 0 || cl_new(f->st, f->dir, NULL, &f->c, &err) != 0 ||
+	if (sim_api_bootstrap(f->st, 3, NULL, &err) != 0 || cl_new(f->st, f->dir, NULL, &f->c, &err) != 0 ||
 	    pv_ctrl_new(f->c, &f->pv, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.message);
 		return -1;
