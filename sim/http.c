@@ -5,6 +5,7 @@
  * connection: handlers may block (watches and followed logs do).
  */
 #include "http_int.h"
+#include "protobuf.h"
 
 #include <microhttpd.h>
 #include <poll.h>
@@ -427,10 +428,23 @@ static void list_opts_from_query(struct MHD_Connection *c, sim_list_opts *o)
 	o->continue_token = qarg(c, "continue");
 }
 
-static int parse_body(const struct req_ctx *rc, json_t **out, vs_error *err)
+/* The request's body as JSON: a JSON body, or a protobuf one (kubectl's generators) decoded into the
+ * JSON it stands for. CBOR gets a 415. */
+static int parse_body(struct MHD_Connection *c, const struct req_ctx *rc, json_t **out, vs_error *err)
 {
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	json_error_t jerr;
 
+	if (ct && vs_str_has_prefix(ct, "application/vnd.kubernetes.protobuf"))
+		return sim_protobuf_decode(rc->body.data, rc->body.len, out, err);
+	if (ct && strstr(ct, "cbor")) {
+		*out = NULL;
+		return vs_error_set_api(err, 415, "UnsupportedMediaType",
+					"the body of the request was in an unknown format - accepted media types include: "
+					"application/json, application/vnd.kubernetes.protobuf, "
+					"application/merge-patch+json, application/strategic-merge-patch+json, "
+					"application/json-patch+json");
+	}
 	*out = json_loadb(rc->body.data ? rc->body.data : "", rc->body.len, 0, &jerr);
 	if (!*out)
 		return vs_error_set_api(err, 400, "BadRequest", "the body of the request was in an unknown format: %s",
@@ -1128,17 +1142,7 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 		}
 		return send_read(c, rt, out);
 	}
-	{
-		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-		if (rq->body.len > 0 && ct && (strstr(ct, "protobuf") || strstr(ct, "cbor")))
-			return send_simple_error(c, 415, "UnsupportedMediaType",
-						 "the body of the request was in an unknown format - accepted media types "
-						 "include: application/json, application/merge-patch+json, "
-						 "application/strategic-merge-patch+json, application/json-patch+json "
-						 "(volshift-sim does not decode protobuf: write the object as YAML or JSON "
-						 "and use kubectl create -f or kubectl apply -f)");
-	}
-	if (rq->body.len > 0 && (rc = parse_body(rq, &body, &err)) != 0)
+	if (rq->body.len > 0 && (rc = parse_body(c, rq, &body, &err)) != 0)
 		return send_error(c, rt, &err);
 	if (strcmp(method, "POST") == 0) {
 		if (rt->name && sub && strcmp(sub, "eviction") == 0)

@@ -18,6 +18,7 @@ static const sim_resource resources[] = {
 	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", "sa", true, ""},
 	{"", "v1", "services", "service", "Service", "svc", true, "status"},
 	{"", "v1", "endpoints", "endpoints", "Endpoints", "ep", true, ""},
+	{"", "v1", "resourcequotas", "resourcequota", "ResourceQuota", "quota", true, "status"},
 	{"apps", "v1", "deployments", "deployment", "Deployment", "deploy", true, "status,scale"},
 	{"apps", "v1", "replicasets", "replicaset", "ReplicaSet", "rs", true, "status,scale"},
 	{"apps", "v1", "statefulsets", "statefulset", "StatefulSet", "sts", true, "status,scale"},
@@ -26,20 +27,29 @@ static const sim_resource resources[] = {
 	{"batch", "v1", "jobs", "job", "Job", "", true, "status"},
 	{"batch", "v1", "cronjobs", "cronjob", "CronJob", "cj", true, "status"},
 	{"storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", "sc", false, ""},
+	{"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", "pc", false, ""},
+	{"networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", "ing", true, "status"},
 	{"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "pdb", true, "status"},
 	{"coordination.k8s.io", "v1", "leases", "lease", "Lease", "", true, ""},
 	{"events.k8s.io", "v1", "events", "event", "Event", "ev", true, ""},
+	{"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", "", true, ""},
+	{"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", "", true, ""},
+	{"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", "", false, ""},
+	{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", "", false, ""},
 	{NULL, NULL, NULL, NULL, NULL, NULL, false, NULL},
 };
 
 static const char *const api_versions[] = {
-	"v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1",
+	"v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1", "v1",
 	"apps/v1", "apps/v1", "apps/v1", "apps/v1", "apps/v1",
 	"batch/v1", "batch/v1",
 	"storage.k8s.io/v1",
+	"scheduling.k8s.io/v1", "networking.k8s.io/v1",
 	"policy/v1",
 	"coordination.k8s.io/v1",
 	"events.k8s.io/v1",
+	"rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1",
+	"rbac.authorization.k8s.io/v1",
 };
 
 const sim_resource *sim_resource_all(void)
