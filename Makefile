@@ -27,7 +27,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc -I.
 LDFLAGS := $(SANFLAGS) -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# libwslay (volshift-sim's WebSocket framing) has no pkg-config file in Debian.
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm
 
 UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)

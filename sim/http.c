@@ -28,6 +28,7 @@ struct sim_http {
 	sim_log_path_fn log_path;
 	void *log_ctx;
 	atomic_bool stopping;
+	sim_exec_sessions *exec;
 };
 
 struct req_ctx {
@@ -1106,6 +1107,17 @@ static enum MHD_Result send_read(struct MHD_Connection *c, const struct route *r
 	return send_json(c, 200, body);
 }
 
+/* pods/NAME/exec: a WebSocket session (http_exec.c), or the Status of its refusal. */
+static enum MHD_Result serve_exec(sim_http *srv, struct MHD_Connection *c, const struct route *rt)
+{
+	enum MHD_Result ret = MHD_NO;
+	vs_error err;
+
+	if (sim_http_exec(srv->exec, srv->st, c, rt->ns, rt->name, &ret, &err) != 0)
+		return send_error(c, rt, &err);
+	return ret;
+}
+
 static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const char *method, const struct route *rt,
 				struct req_ctx *rq)
 {
@@ -1118,6 +1130,8 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 
 	if (sub && !strstr(rt->res->subresources, sub))
 		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+	if (sub && strcmp(sub, "exec") == 0)
+		return serve_exec(srv, c, rt);
 	if (rt->ns && strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0 && !rt->name &&
 	    strcmp(method, "DELETE") != 0)
 		return send_simple_error(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -1404,11 +1418,14 @@ int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_lo
 	srv->log_path = log_path;
 	srv->log_ctx = log_ctx;
 	atomic_init(&srv->stopping, false);
-	srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	srv->exec = sim_exec_sessions_new();
+	srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+					       MHD_ALLOW_UPGRADE,
 				       0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
 				       request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
 	if (!srv->daemon) {
+		sim_exec_sessions_free(srv->exec);
 		free(srv);
 		return vs_error_set(err, VS_ENET, "cannot listen on %s", listen);
 	}
@@ -1425,6 +1442,8 @@ void sim_http_stop(sim_http *srv)
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, true);
+	sim_exec_sessions_stop(srv->exec);
 	MHD_stop_daemon(srv->daemon);
+	sim_exec_sessions_free(srv->exec);
 	free(srv);
 }

@@ -1,7 +1,7 @@
 /*
  * http: the Kubernetes REST API of volshift-sim over HTTP on loopback (libmicrohttpd): discovery,
- * every verb of api.h, watch streams, pod logs, the scale and eviction subresources, and Status
- * errors, so that unmodified kubectl works against it.
+ * every verb of api.h, watch streams, pod logs, pod exec (a WebSocket: http_exec.c), the scale and
+ * eviction subresources, and Status errors, so that unmodified kubectl works against it.
  */
 #ifndef VS_SIM_HTTP_H
 #define VS_SIM_HTTP_H

@@ -227,22 +227,6 @@ static bool worker_running(const struct worker *w)
 	return false;
 }
 
-/* The container's own process: the command bubblewrap runs (its child), or 0 when it has none. */
-static pid_t container_main_pid(pid_t bwrap)
-{
-	char path[64], buf[64];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (pid_t)strtol(buf, NULL, 10);
-}
-
 /* Send sig to every running container of w: SIGTERM to the container's own process, as a runtime
  * signals a container's init (bubblewrap then ends with it); SIGKILL to all of its processes. */
 static void signal_worker(struct worker *w, int sig)
@@ -250,7 +234,8 @@ static void signal_worker(struct worker *w, int sig)
 	for (struct proc *p = w->ctrs; p; p = p->next) {
 		if (p->pid <= 0)
 			continue;
-		pid_t main = sig == SIGKILL ? 0 : container_main_pid(p->pid);
+		/* the container's own process: the command bubblewrap runs, its child */
+		pid_t main = sig == SIGKILL ? 0 : (pid_t)vs_process_first_child(p->pid);
 		if (main <= 0 || kill(main, sig) != 0)
 			kill(-p->pid, sig);
 	}

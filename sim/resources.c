@@ -9,7 +9,7 @@
 static const sim_resource resources[] = {
 	{"", "v1", "namespaces", "namespace", "Namespace", "ns", false, "status,finalize"},
 	{"", "v1", "nodes", "node", "Node", "no", false, "status"},
-	{"", "v1", "pods", "pod", "Pod", "po", true, "status,log,eviction,binding"},
+	{"", "v1", "pods", "pod", "Pod", "po", true, "status,log,eviction,binding,exec"},
 	{"", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", "pv", false, "status"},
 	{"", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "pvc", true, "status"},
 	{"", "v1", "configmaps", "configmap", "ConfigMap", "cm", true, ""},
