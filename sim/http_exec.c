@@ -10,7 +10,8 @@
  * HTTP Status; after it, one thread per session moves bytes between the socket and the command's
  * streams with poll, taking no more from either side than the other has taken (stdin waits for the
  * command to read, output for the client to read). A session ends when the command has exited and
- * its output is drained, or when the client goes away (the command is then killed).
+ * its output is drained, or when the client goes away (the command is then killed). A command is
+ * killed when its container stops, as a runtime's exec ends with its container.
  */
 #include "http_int.h"
 #include "node_exec.h"
@@ -21,6 +22,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -277,6 +279,8 @@ static void pump(struct session *s)
 		s->client_gone = true; /* it closed the WebSocket */
 	if (!s->exited)
 		s->exited = sim_exec_exited(&s->proc, &s->code);
+	if (!s->exited && kill((pid_t)s->rq->pid, 0) != 0 && errno == ESRCH)
+		sim_exec_signal(&s->proc, SIGKILL); /* its container has stopped: so does the command */
 }
 
 /* ---- the end ----------------------------------------------------------------------------------- */
@@ -368,7 +372,8 @@ static void *session_main(void *arg)
 		sim_exec_resize(&s->proc, s->cols, s->rows);
 	if (failed)
 		vs_info("exec: %s: %s", s->rq->what, err.message);
-	while (!failed && !s->client_gone && (!s->exited || output_open(s)) && !atomic_load(&all->stopping))
+	while (!failed && !s->client_gone && !atomic_load(&all->stopping) &&
+	       (!s->exited || output_open(s) || wslay_event_get_queued_msg_count(s->ws) > 0))
 		pump(s);
 	if (s->exited && !output_open(s))
 		vs_info("exec: %s: %s exited with %d", s->rq->what, s->rq->argv[0], s->code);

@@ -378,11 +378,18 @@ void sim_exec_close_fd(int *fd)
 	*fd = -1;
 }
 
+void sim_exec_signal(const sim_exec_proc *p, int sig)
+{
+	if (p->pid > 0) {
+		kill(-p->pid, sig);
+		kill(p->pid, sig);
+	}
+}
+
 void sim_exec_kill(sim_exec_proc *p)
 {
 	if (p->pid > 0) {
-		kill(-p->pid, SIGKILL);
-		kill(p->pid, SIGKILL);
+		sim_exec_signal(p, SIGKILL);
 		waitpid(p->pid, NULL, 0);
 		p->pid = 0;
 	}

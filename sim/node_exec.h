@@ -48,6 +48,8 @@ void sim_exec_resize(const sim_exec_proc *p, unsigned width, unsigned height);
 /* Whether p has exited since the last call (then p->pid is 0 and *code its exit code, 128 + signal
  * when a signal ended it); false while it runs and after it was reported. */
 bool sim_exec_exited(sim_exec_proc *p, int *code);
+/* Send sig to p's process group (while it runs). */
+void sim_exec_signal(const sim_exec_proc *p, int sig);
 /* Kill p (SIGKILL to its process group), reap it and close its fds. */
 void sim_exec_kill(sim_exec_proc *p);
 /* Close *fd unless it is -1, and set it to -1. */

@@ -93,6 +93,19 @@ test_exec_client_gone_kills_the_command() {
 	wait_for 10 "the command to be killed" bash -c '! pgrep -f "^sleep 98[7].654"'
 }
 
+# A command ends with its container, killed, as a runtime's exec does.
+test_exec_ends_with_its_container() {
+	local pid rc=0
+	box_pod
+	timeout 20 kubectl exec box -c main -- sleep 987.655 2>/dev/null &
+	pid=$!
+	wait_for 10 "the command to run" pgrep -f '^sleep 98[7].655'
+	curl -sS --fail-with-body -X POST "$SIM_URL/volshift-sim/kill?namespace=default&pod=box&container=main" >/dev/null
+	wait "$pid" || rc=$?
+	assert_eq 137 "$rc" "kubectl's exit code"
+	! pgrep -f '^sleep 98[7].655' >/dev/null || fail "the command outlived its container"
+}
+
 test_cp_both_ways() {
 	box_pod
 	mkdir -p "$SIM_DIR/in/sub"
