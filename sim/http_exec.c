@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -67,7 +68,8 @@ struct session {
 	struct request *rq;
 	struct MHD_UpgradeResponseHandle *urh;
 	int sock;
-	const char *extra; /* what MHD read past the request, given to wslay first */
+	char *extra_buf;   /* what MHD read past the request (a copy), given to wslay first */
+	const char *extra; /* what of it is left */
 	size_t extra_len;
 	wslay_event_context_ptr ws;
 	sim_exec_proc proc;
@@ -363,7 +365,8 @@ static void *session_main(void *arg)
 	bool failed;
 
 	fcntl(s->sock, F_SETFL, fcntl(s->sock, F_GETFL) | O_NONBLOCK);
-	wslay_event_context_server_init(&s->ws, &cb, s);
+	if (wslay_event_context_server_init(&s->ws, &cb, s) != 0)
+		abort(); /* out of memory, where vs_x* allocators abort too */
 	wslay_event_config_set_max_recv_msg_length(s->ws, MSG_MAX);
 	wait_for_size(s);
 	failed = sim_exec_start(s->rq->pid, s->rq->argv, &s->rq->opts, &s->proc, &err) != 0;
@@ -386,6 +389,7 @@ static void *session_main(void *arg)
 	wslay_event_context_free(s->ws);
 	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(s->in);
+	free(s->extra_buf);
 	request_free(s->rq);
 	free(s);
 	pthread_mutex_lock(&all->mu);
@@ -408,9 +412,12 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const c
 	*s = (struct session){ .rq = cls,
 			       .urh = urh,
 			       .sock = sock,
-			       .extra = extra,
+			       .extra_buf = extra_len ? vs_xmalloc(extra_len) : NULL,
 			       .extra_len = extra_len,
 			       .proc = { .in_fd = -1, .out_fd = -1, .err_fd = -1 } };
+	if (extra_len)
+		memcpy(s->extra_buf, extra, extra_len);
+	s->extra = s->extra_buf;
 	pthread_mutex_lock(&all->mu);
 	all->running++;
 	pthread_mutex_unlock(&all->mu);
@@ -418,6 +425,7 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const c
 		vs_warn("exec: %s: cannot start a thread", s->rq->what);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		request_free(s->rq);
+		free(s->extra_buf);
 		free(s);
 		pthread_mutex_lock(&all->mu);
 		all->running--;
@@ -467,7 +475,8 @@ static char *ws_accept(const char *key)
 	return out;
 }
 
-/* The WebSocket headers the upgrade needs; false when the request is not one kubectl 1.30+ sends. */
+/* The WebSocket headers of the upgrade (*key: Sec-WebSocket-Key); 400 when the request is not the
+ * WebSocket upgrade kubectl 1.30+ sends. */
 static int check_upgrade(struct MHD_Connection *c, const char **key, vs_error *err)
 {
 	const char *upgrade = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
@@ -517,7 +526,10 @@ int sim_http_exec(sim_exec_sessions *all, sim_store *st, struct MHD_Connection *
 				  err)) != 0 ||
 	    (rc = check_upgrade(c, &key, err)) != 0)
 		goto done;
-	r = MHD_create_response_for_upgrade(upgraded, rq);
+	if (!(r = MHD_create_response_for_upgrade(upgraded, rq))) {
+		rc = vs_error_set_api(err, 500, "InternalError", "cannot upgrade the connection");
+		goto done;
+	}
 	accept = ws_accept(key);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
 	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
