@@ -131,7 +131,7 @@ static const char migrate_help[] =
 	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
 	"left alone ('volshift status' lists them).\n"
 	"\n"
-	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n";
+	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n" VS_CLI_GLOBAL_HELP;
 
 struct migrate_cmd {
 	vs_migrate_opts m;
@@ -461,7 +461,7 @@ int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
 		goto done;
 	}
 	o = vs_out_new(m.json, stdout);
-	rc = vs_cli_connect("migrate", m.kubeconfig, m.context, &cfg, &c);
+	rc = vs_cli_connect("migrate", m.kubeconfig, m.context, o, &cfg, &c);
 	if (rc == VS_EXIT_OK)
 		rc = migrate_run(&m, c, o);
 done:

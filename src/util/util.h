@@ -33,6 +33,7 @@ enum {
 	VS_EAPI = -6,	  /* the server answered with an error; see http_status and reason */
 	VS_ETIMEOUT = -7, /* a bounded wait ran out */
 	VS_ECANCEL = -8,  /* stopped on request */
+	VS_EUNAVAILABLE = -9, /* the API server did not answer within the outage budget; not worth retrying */
 };
 
 typedef struct vs_error {
