@@ -36,7 +36,7 @@ wait_run() {
 	while kill -0 "$MIG_PID" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
 	if kill -0 "$MIG_PID" 2>/dev/null; then
 		kill -KILL "$MIG_PID"
-		wait "$MIG_PID" 2>/dev/null
+		wait "$MIG_PID" 2>/dev/null || true
 		fail "volshift still ran ${1}s later: $(tail -n 5 "$SIM_DIR/run.out")"
 		return 1
 	fi
