@@ -57,6 +57,10 @@ test_never_answering_server_is_reported_within_seconds() {
 	grep -q "the API server at https://127.0.0.1:$port (kubeconfig $cfg, context .*) does not answer (connection refused)" \
 		"$SIM_DIR/run.out" || fail "the URL, the kubeconfig or the cause are not named: $(cat "$SIM_DIR/run.out")"
 	grep -q "Check that the cluster is running" "$SIM_DIR/run.out" || fail "nothing says what to check"
+	rc=0
+	"$BIN/volshift" status --api-timeout 0 >"$SIM_DIR/usage.out" 2>&1 || rc=$?
+	assert_eq 2 "$rc" "exit status of --api-timeout 0: $(cat "$SIM_DIR/usage.out")"
+	grep -q "api-timeout 0: expected a duration of 1s or more" "$SIM_DIR/usage.out" || fail "$(cat "$SIM_DIR/usage.out")"
 }
 
 # The API server killed while volshift sleeps at its failpoint before the final copy: it says it is
