@@ -117,6 +117,7 @@ struct transfer {
 	bool too_big;
 	char errbuf[CURL_ERROR_SIZE];
 	char cause[160]; /* a failed transfer's cause, short: "connection refused" */
+	bool connected;	 /* a failed transfer got as far as a connection */
 };
 
 /* ---- client lifetime --------------------------------------------------------------------------- */
@@ -362,15 +363,15 @@ bool vs_kube_client_unavailable(const vs_kube_client *c)
 	return gave_up;
 }
 
-/* True when an attempt's outcome says the server is not serving: no reply at all (but a timeout
- * the caller chose), or 429 or 5xx. */
+/* True when an attempt's outcome says the server is not serving: no reply at all (but the end of a
+ * time the caller chose, once connected), or 429 or 5xx. */
 static bool attempt_unanswered(const struct request *req, const struct transfer *t, int rc)
 {
 	if (t->status == 429 || t->status == 500 || t->status == 502 || t->status == 503 || t->status == 504)
 		return true;
 	if (t->status != 0 || (rc != VS_ENET && rc != VS_ETIMEOUT))
 		return false;
-	return rc == VS_ENET || req->timeout_ms == 0;
+	return rc == VS_ENET || req->timeout_ms == 0 || !t->connected;
 }
 
 /* Account for an attempt that started at t0 and ended as rc with t->status: an answer ends an
@@ -703,11 +704,15 @@ static void transfer_cause(struct transfer *t, CURLcode cc)
 	char buf[128];
 	const char *why;
 
+	curl_off_t connect_us = 0;
+
 	curl_easy_getinfo(t->h, CURLINFO_OS_ERRNO, &os);
+	curl_easy_getinfo(t->h, CURLINFO_CONNECT_TIME_T, &connect_us);
+	t->connected = connect_us > 0;
 	switch (cc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY: why = "host name not found"; break;
-	case CURLE_OPERATION_TIMEDOUT: why = "no reply in time"; break;
+	case CURLE_OPERATION_TIMEDOUT: why = t->connected ? "no reply in time" : "connection timed out"; break;
 	case CURLE_GOT_NOTHING: why = "connection closed without a reply"; break;
 	default: why = os ? strerror_r((int)os, buf, sizeof(buf)) : (t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
 	}
@@ -822,6 +827,7 @@ static int do_request(vs_kube_client *c, const struct request *req, json_t **out
 		t.too_big = false;
 		t.status = 0;
 		t.errbuf[0] = '\0';
+		t.connected = false;
 		rc = avail_check(c, req, err);
 		if (rc < 0)
 			break;

@@ -132,4 +132,38 @@ test_partition_shorter_than_the_budget_is_ridden_out() {
 	no_leftovers
 }
 
+# A watch on a connection whose peer vanishes (in a network namespace of its own, whose loopback is
+# taken down under it: no packet arrives any more, nothing closes the connection) gives up within
+# its budget: keepalive probes end the connection, and the reconnection finds no server. Without
+# them it would wait for the server to end the watch (volshift-sim: after 30 minutes).
+test_a_watch_on_a_dead_connection_gives_up() {
+	if ! unshare -n true 2>/dev/null || ! command -v ip >/dev/null; then
+		echo "  (skipped: no network namespace or no ip command here)"
+		return 0
+	fi
+	mkdir "$SIM_DIR/netns"
+	timeout 200 unshare -n bash -s "$BIN" "$SIM_DIR/netns" "$E2E_ROOT/$BUILD/tests/e2e_watch_dead_peer" \
+		>"$SIM_DIR/netns.out" 2>&1 <<'SH'
+bin=$1 dir=$2 prog=$3
+ip link set lo up
+"$bin/volshift-sim" run --data-dir "$dir" --nodes 1 >"$dir/sim.out" 2>"$dir/sim.log" &
+sim=$!
+for _ in $(seq 100); do [ -s "$dir/sim.out" ] && break; sleep 0.1; done
+KUBECONFIG="$dir/kubeconfig" timeout 150 "$prog" &
+watch=$!
+sleep 2
+ip link set lo down
+t0=$SECONDS
+wait "$watch"
+echo "exit $? $((SECONDS - t0)) s after the link went down"
+ip link set lo up
+kill -TERM "$sim"
+wait "$sim"
+SH
+	grep -q "^watch returned -9 after .*: watch configmaps in default: the API server at .* has not answered" \
+		"$SIM_DIR/netns.out" || fail "the watch did not give up: $(cat "$SIM_DIR/netns.out")"
+	grep -q "^exit 0 [0-9]* s after" "$SIM_DIR/netns.out" || fail "$(cat "$SIM_DIR/netns.out")"
+	echo "  ($(grep '^exit' "$SIM_DIR/netns.out" | cut -d' ' -f3-))"
+}
+
 e2e_main
