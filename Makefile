@@ -6,7 +6,12 @@
 SHELL := /bin/bash
 CC ?= gcc
 SANITIZE ?=
-ifeq ($(SANITIZE),1)
+FUZZ ?=
+ifeq ($(FUZZ),1)
+BUILD ?= build-fuzz
+SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+OPT := -O1 -g -Wno-unknown-warning-option
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1 -g
@@ -16,7 +21,7 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-PKGS := libcurl jansson yaml-0.1 libmicrohttpd
+PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	-Wvla -Wpointer-arith -Werror
 CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc -I.
@@ -28,6 +33,7 @@ UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
 MIGRATE_SRC := $(wildcard src/migrate/*.c)
 JOURNAL_SRC := $(wildcard src/journal/*.c)
+S3_SRC := $(wildcard src/s3/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -40,13 +46,14 @@ KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 MIGRATE_LIB := $(BUILD)/lib/libvsmigrate.a
 JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
+S3_LIB := $(BUILD)/lib/libvss3.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench_%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit e2e sanitize demo clean format faults bench
+.PHONY: all deps test unit e2e sanitize demo clean format faults bench fuzz fuzz-build
 all: deps $(BINS)
 
 deps:
@@ -69,11 +76,14 @@ $(MIGRATE_LIB): $(call obj,$(MIGRATE_SRC))
 $(JOURNAL_LIB): $(call obj,$(JOURNAL_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+$(S3_LIB): $(call obj,$(S3_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
 $(SIM_LIB): $(call obj,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -83,7 +93,7 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects before libraries: a test may add objects of its own as prerequisites (below).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
@@ -133,6 +143,8 @@ faults: all
 		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
 	ROLLBACK_POINTS="$(ROLLBACK_POINTS_ALL)" ROLLBACK_GROUP_POINTS="$(ROLLBACK_GROUP_POINTS_ALL)" ROLLBACK_API_FAULTS=0.05 \
 		BUILD=$(BUILD) tests/e2e/run.sh test_rollback.sh || rc=1; \
+	CONCURRENT_RUNS=10 BUILD=$(BUILD) tests/e2e/run.sh test_concurrent.sh || rc=1; \
+	CONCURRENT_RUNS=6 CONCURRENT_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_concurrent.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
 		BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
@@ -151,9 +163,28 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
+
+# Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer from clang): each built against the libraries
+# compiled with clang's sanitizers into build-fuzz, then run for FUZZ_SECONDS (60) from its corpus
+# in build-fuzz/corpus/NAME and its seeds in tests/fuzz/seeds/NAME. A target for another parser only has to be dropped into tests/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+fuzz-build: $(FUZZ_BINS)
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-build
+	@set -e; for t in $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC)); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p build-fuzz/corpus/$$t; \
+		build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 build-fuzz/corpus/$$t $$(ls -d tests/fuzz/seeds/$$t 2>/dev/null) 2>&1 | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|INFO: Seed)' ; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -24,7 +24,12 @@
 # $BUILD/bench-cache and copied into the claims. Exit status: 0 when every benchmark ran, whether
 # or not it met its target (the table says); 1 when a benchmark could not run.
 #
-# Environment: BUILD (build), BENCH_ONLY="parallel warmcold many downtime bind" (a subset),
+#   7. s3: volshift s3 sync against rclone (run with env -u AWS_CA_BUNDLE, --transfers equal to
+#      --parallel, --checksum) between the same two moto servers (tests/e2e/s3_lib.sh), 2,000
+#      objects of 4-64 KiB and 4 of 100 MiB: objects/s, MiB/s, the ratio, a second no-change run's
+#      time, peak RSS; and moto alone, a parallel PUT loop from curl, to show when moto is the
+#      bottleneck. Needs moto (else the row says so) and rclone (Debian's; else its rows are n/a).
+# Environment: BUILD (build), BENCH_ONLY="parallel warmcold many downtime bind s3" (a subset),
 # BENCH_MANY_TIMEOUT (180), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
 # BENCH_BIND_SWAPS (100), KEEP=1 (keep each sim's directory).
 set -uo pipefail
@@ -33,12 +38,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-build}
 # shellcheck disable=SC1091
 . "$ROOT/tests/e2e/migrate_lib.sh"
+# shellcheck disable=SC1091
+. "$ROOT/tests/e2e/s3_lib.sh"
 
 OUT_DIR="$ROOT/$BUILD"
 CACHE="$OUT_DIR/bench-cache"
 LOGS="$OUT_DIR/bench-logs"
 JSON_OUT="$OUT_DIR/bench.json"
-ONLY=${BENCH_ONLY:-parallel warmcold many downtime bind}
+ONLY=${BENCH_ONLY:-parallel warmcold many downtime bind s3}
 PEER_RUNS=${BENCH_PEER_RUNS:-5}
 BIND_SWAPS=${BENCH_BIND_SWAPS:-100}
 MANY_TIMEOUT=${BENCH_MANY_TIMEOUT:-180}
@@ -56,6 +63,8 @@ ERRORS=0
 BENCH_START=$SECONDS
 
 cleanup() {
+	moto_stop BSRC 2>/dev/null
+	moto_stop BDST 2>/dev/null
 	sim_stop 2>/dev/null
 	rm -rf "$WORK"
 }
@@ -737,6 +746,136 @@ bench_bind() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 7. Object-store sync: volshift s3 sync against rclone, between two moto servers.
+
+S3_PARALLEL=${BENCH_S3_PARALLEL:-8}
+
+# s3_timed TAG CMD...: runs CMD under /usr/bin/time; sets S3_MS, S3_RSS_KIB and S3_RC.
+s3_timed() {
+	local tag=$1 t0
+	shift
+	t0=$(now_ms)
+	S3_RC=0
+	/usr/bin/time -f '%M %U %S' -o "$WORK/$tag.time" "$@" >"$LOGS/$tag.out" 2>"$LOGS/$tag.err" </dev/null || S3_RC=$?
+	S3_MS=$(($(now_ms) - t0))
+	S3_RSS_KIB=$(grep -E '^[0-9]+ ' "$WORK/$tag.time" 2>/dev/null | tail -n1 | awk '{print $1}')
+	log "$tag: exit $S3_RC after $(calc %.1f "a / 1000" "$S3_MS") s, peak RSS $(calc %.1f "a / 1024" "$S3_RSS_KIB") MiB"
+}
+
+# s3_moto_alone DIR: curl PUTs of the small files (S3_PARALLEL at once) and of the big ones into
+# a bucket of its own on BDST; sets MOTO_OBJS_S and MOTO_MIBS.
+s3_moto_alone() {
+	local dir=$1 t0 ms bytes
+	curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" -u "$BDST_AK:$BDST_SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		-X PUT "$BDST_URL/moto-alone" -o /dev/null || return 1
+	t0=$(now_ms)
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	find "$dir" -type f -printf '%P\n' | xargs -P "$S3_PARALLEL" -I{} curl -sS --fail -o /dev/null \
+		--aws-sigv4 "aws:amz:us-east-1:s3" -u "$BDST_AK:$BDST_SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		-H 'Content-Type: application/octet-stream' -T "$dir/{}" "$BDST_URL/moto-alone/{}" || return 1
+	ms=$(($(now_ms) - t0))
+	bytes=$(du -sb --apparent-size "$dir" | awk '{print $1}')
+	MOTO_OBJS_S=$(calc %.6g "a * 1000 / b" "$(find "$dir" -type f | wc -l)" "$ms")
+	MOTO_MIBS=$(calc %.6g "a / 1048576 / (b / 1000)" "$bytes" "$ms")
+	detail s3.motoAloneMs "$ms"
+	log "moto alone: $(find "$dir" -type f | wc -l) PUTs from curl, $S3_PARALLEL at once: $ms ms"
+}
+
+bench_s3() {
+	local data="$WORK/s3data" vs_first="" vs_second="" vs_rss="" rc_ms="" objects bytes
+	local vs_objs="" vs_mibs="" rc_objs="" rc_mibs="" rclone_ok=0
+	MOTO_PY=$(moto_python) || {
+		error "s3: moto is missing (pip install 'moto[server]' boto3)"
+		return
+	}
+	mkdir -p "$data/small" "$data/big"
+	if ! moto_start BSRC "$WORK" || ! moto_start BDST "$WORK"; then
+		error "s3: moto did not start"
+		return
+	fi
+	log "s3: moto at $BSRC_URL and $BDST_URL; filling 2000 objects of 4-64 KiB and 4 of 100 MiB"
+	local i
+	for i in 0 1 2 3; do stream "1$i" $((100 << 20)) >"$data/big/b$i"; done
+	stream 20 $((2000 * 65536)) | split -b 65536 -a 4 -d - "$data/small/s"
+	# sizes from 4 to 64 KiB: each file cut to its own length
+	i=0
+	for f in "$data"/small/s*; do
+		truncate -s $((4096 + (i * 7919) % 61441)) "$f"
+		i=$((i + 1))
+	done
+	objects=$(find "$data" -type f | wc -l)
+	bytes=$(du -sb --apparent-size "$data" | awk '{print $1}')
+	# the source filled with curl (single PUTs) in parallel
+	curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" -u "$BSRC_AK:$BSRC_SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		-X PUT "$BSRC_URL/bench" -o /dev/null
+	find "$data" -type f -printf '%P\n' | xargs -P 8 -I{} curl -sS --fail -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" \
+		-u "$BSRC_AK:$BSRC_SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H 'Content-Type: application/octet-stream' \
+		-T "$data/{}" "$BSRC_URL/bench/{}" || error "s3: filling the source failed"
+	s3_moto_alone "$data" || error "s3: the moto-alone PUT loop failed"
+
+	s3_timed s3-volshift "$VS" s3 sync "$BSRC_URL/bench" "$BDST_URL/vs-bench" --source-credentials "$WORK/BSRC.creds" \
+		--dest-credentials "$WORK/BDST.creds" --parallel "$S3_PARALLEL" --output json
+	if [ "$S3_RC" = 0 ]; then
+		vs_first=$S3_MS vs_rss=$S3_RSS_KIB
+		vs_objs=$(calc %.6g "a * 1000 / b" "$objects" "$vs_first")
+		vs_mibs=$(calc %.6g "a / 1048576 / (b / 1000)" "$bytes" "$vs_first")
+		detail s3.volshiftRequests "$(events "$LOGS/s3-volshift.out" | jq -r 'select(.event == "s3-summary") | .requests')"
+		detail s3.volshiftCopied "$(events "$LOGS/s3-volshift.out" | jq -r 'select(.event == "s3-summary") | .copied')"
+	else
+		error "s3: volshift s3 sync failed (exit $S3_RC): $(tail -c 300 "$LOGS/s3-volshift.err")"
+	fi
+	s3_timed s3-volshift-again "$VS" s3 sync "$BSRC_URL/bench" "$BDST_URL/vs-bench" --source-credentials "$WORK/BSRC.creds" \
+		--dest-credentials "$WORK/BDST.creds" --parallel "$S3_PARALLEL" --output json
+	if [ "$S3_RC" = 0 ]; then
+		vs_second=$S3_MS
+		detail s3.secondRunCopied "$(events "$LOGS/s3-volshift-again.out" | jq -r 'select(.event == "s3-summary") | .copied')"
+		[ "$S3_RSS_KIB" -gt "${vs_rss:-0}" ] && vs_rss=$S3_RSS_KIB
+	fi
+
+	if command -v rclone >/dev/null 2>&1; then
+		rclone_ok=1
+		export RCLONE_CONFIG_BSRC_TYPE=s3 RCLONE_CONFIG_BSRC_PROVIDER=Other RCLONE_CONFIG_BSRC_ENDPOINT=$BSRC_URL \
+			RCLONE_CONFIG_BSRC_ACCESS_KEY_ID=$BSRC_AK RCLONE_CONFIG_BSRC_SECRET_ACCESS_KEY=$BSRC_SK \
+			RCLONE_CONFIG_BSRC_REGION=us-east-1 RCLONE_CONFIG_BSRC_FORCE_PATH_STYLE=true \
+			RCLONE_CONFIG_BDST_TYPE=s3 RCLONE_CONFIG_BDST_PROVIDER=Other RCLONE_CONFIG_BDST_ENDPOINT=$BDST_URL \
+			RCLONE_CONFIG_BDST_ACCESS_KEY_ID=$BDST_AK RCLONE_CONFIG_BDST_SECRET_ACCESS_KEY=$BDST_SK \
+			RCLONE_CONFIG_BDST_REGION=us-east-1 RCLONE_CONFIG_BDST_FORCE_PATH_STYLE=true
+		rclone mkdir bdst:rc-bench >/dev/null 2>&1
+		s3_timed s3-rclone env -u AWS_CA_BUNDLE rclone sync bsrc:bench bdst:rc-bench --transfers "$S3_PARALLEL" --checksum
+		if [ "$S3_RC" = 0 ]; then
+			rc_ms=$S3_MS
+			rc_objs=$(calc %.6g "a * 1000 / b" "$objects" "$rc_ms")
+			rc_mibs=$(calc %.6g "a / 1048576 / (b / 1000)" "$bytes" "$rc_ms")
+			detail s3.rcloneRssKiB "$S3_RSS_KIB"
+		else
+			error "s3: rclone failed (exit $S3_RC): $(tail -c 300 "$LOGS/s3-rclone.err")"
+		fi
+		s3_timed s3-rclone-again env -u AWS_CA_BUNDLE rclone sync bsrc:bench bdst:rc-bench --transfers "$S3_PARALLEL" --checksum
+		[ "$S3_RC" = 0 ] && detail s3.rcloneSecondMs "$S3_MS"
+	else
+		note "rclone is missing (apt-get install rclone): its rows are n/a"
+	fi
+	moto_stop BSRC
+	moto_stop BDST
+	detail s3.objects "$objects"
+	detail s3.bytes "$bytes"
+	detail s3.volshiftMs "$vs_first"
+	detail s3.volshiftSecondMs "$vs_second"
+	detail s3.rcloneMs "$rc_ms"
+	result s3_objects "s3 sync: objects/s (volshift, 2004 objects)" "$vs_objs" "" %.0f
+	result s3_mibs "s3 sync: MiB/s (volshift)" "$vs_mibs" MiB/s %.1f
+	result s3_rclone_objects "  rclone --checksum: objects/s" "$rc_objs" "" %.0f
+	result s3_rclone_mibs "  rclone --checksum: MiB/s" "$rc_mibs" MiB/s %.1f
+	result s3_ratio "s3 throughput volshift / rclone" "$(calc %.6g "100 * b / a" "$vs_first" "$rc_ms")" % %.0f ">=" 100
+	result s3_second "s3 sync: no-change second run" "$(calc %.6g "a / 1000" "$vs_second")" s %.2f
+	result s3_second_speedup "s3 first / no-change run" "$(calc %.6g "a / b" "$vs_first" "$vs_second")" x %.1f ">=" 5
+	result s3_rss "s3 sync: peak RSS (volshift)" "$(calc %.6g "a / 1024" "$vs_rss")" MiB %.1f
+	result s3_moto_objects "  moto alone (curl PUTs): objects/s" "${MOTO_OBJS_S:-}" "" %.0f
+	result s3_moto_mibs "  moto alone (curl PUTs): MiB/s" "${MOTO_MIBS:-}" MiB/s %.1f
+	[ "$rclone_ok" = 1 ] || true
+}
+
+# ---------------------------------------------------------------------------------------------
 
 report() {
 	local total=$((SECONDS - BENCH_START))
@@ -795,7 +934,8 @@ main() {
 		many) bench_many ;;
 		downtime) bench_downtime ;;
 		bind) bench_bind ;;
-		*) error "unknown benchmark '$t' in BENCH_ONLY (parallel warmcold many downtime bind)" ;;
+		s3) bench_s3 ;;
+		*) error "unknown benchmark '$t' in BENCH_ONLY (parallel warmcold many downtime bind s3)" ;;
 		esac
 	done
 	report

@@ -286,6 +286,7 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		return rc;
 	if ((rc = parse_continue(opts ? opts->continue_token : NULL, &marker, err)) != 0)
 		goto done;
+	/* The page is copied under the lock: no stored object is shared with the caller's thread. */
 	pthread_mutex_lock(&st->mu);
 	json_object_foreach(sim_store_map_locked(st, res), k, o) {
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(o, "metadata.namespace"), ns) != 0)
@@ -296,10 +297,9 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 			cap = cap ? cap * 2 : 64;
 			items = vs_xrealloc(items, cap * sizeof(*items));
 		}
-		items[n++] = json_incref(o);
+		items[n++] = o; /* borrowed while the lock is held */
 	}
 	rv = st->rv;
-	pthread_mutex_unlock(&st->mu);
 	if (n)
 		qsort(items, n, sizeof(*items), cmp_items);
 	if (marker)
@@ -320,11 +320,10 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		free(tok);
 		json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)(n - end)));
 	}
+	pthread_mutex_unlock(&st->mu);
 	list = json_pack("{s:s,s:s,s:o,s:o}", "kind", kindlist, "apiVersion", sim_resource_api_version(res),
 			 "metadata", meta, "items", arr);
 	*out = list;
-	for (size_t i = 0; i < n; i++)
-		json_decref(items[i]);
 	free(items);
 done:
 	json_decref(marker);
@@ -453,8 +452,8 @@ static void apply_create_defaults(const sim_resource *res, json_t *o)
 		json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Pending"));
 		add_finalizer(o, "kubernetes.io/pvc-protection");
 	} else if (res_is(res, "", "persistentvolumes")) {
-		if (!json_is_object(json_object_get(o, "status")) || !vs_json_str(o, "status.phase"))
-			json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Available"));
+		/* as kube-apiserver: a new volume is Pending until the PV controller syncs it */
+		json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Pending"));
 		add_finalizer(o, "kubernetes.io/pv-protection");
 	} else if (res_is(res, "", "namespaces")) {
 		json_object_set_new(o, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
@@ -770,8 +769,9 @@ static const char *default_class_locked(sim_store *st)
 	return best;
 }
 
-int sim_api_create(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj, json_t **out,
-		   vs_error *err)
+/* CREATE without the write's latency (sim_api_create adds it). */
+static int api_create(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj, json_t **out,
+		      vs_error *err)
 {
 	json_t *o = NULL, *meta;
 	const char *mns, *name, *gen;
@@ -837,6 +837,8 @@ int sim_api_create(sim_store *st, const sim_resource *res, const char *ns, const
 	if (out)
 		*out = json_deep_copy(o);
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
+	o = NULL;
 	pthread_mutex_unlock(&st->mu);
 done:
 	json_decref(o);
@@ -878,18 +880,20 @@ static bool ready_to_remove(const sim_resource *res, const json_t *o)
 	return true;
 }
 
+/* A copy, not a shared reference: src may be the caller's, which its thread frees as it likes. */
 static void copy_field(json_t *dst, const json_t *src, const char *key)
 {
 	json_t *v = json_object_get(src, key);
 
 	if (v)
-		json_object_set(dst, key, v);
+		json_object_set_new(dst, key, json_deep_copy(v));
 	else
 		json_object_del(dst, key);
 }
 
-int sim_api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
-		   enum sim_update_kind kind, json_t **out, vs_error *err)
+/* UPDATE without the write's latency (sim_api_update adds it). */
+static int api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
+		      enum sim_update_kind kind, json_t **out, vs_error *err)
 {
 	json_t *o = NULL, *cur, *meta, *cmeta;
 	const char *name = vs_json_str(obj, "metadata.name"), *rv = vs_json_str(obj, "metadata.resourceVersion");
@@ -961,8 +965,8 @@ int sim_api_update(sim_store *st, const sim_resource *res, const char *ns, const
 	if (out)
 		*out = json_deep_copy(o);
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
 	pthread_mutex_unlock(&st->mu);
-	json_decref(o);
 	return rc;
 }
 
@@ -975,8 +979,9 @@ static bool pod_terminal(const json_t *o)
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
-int sim_api_delete(sim_store *st, const sim_resource *res, const char *ns, const char *name,
-		   const sim_delete_opts *opts, json_t **out, bool *deleted, vs_error *err)
+/* DELETE without the write's latency (sim_api_delete adds it). */
+static int api_delete(sim_store *st, const sim_resource *res, const char *ns, const char *name,
+		      const sim_delete_opts *opts, json_t **out, bool *deleted, vs_error *err)
 {
 	static const sim_delete_opts dflt = {SIM_PROPAGATE_DEFAULT, NULL, NULL, -1};
 	json_t *cur, *o = NULL, *meta;
@@ -1054,8 +1059,69 @@ int sim_api_delete(sim_store *st, const sim_resource *res, const char *ns, const
 	if (deleted)
 		*deleted = gone;
 unlock:
+	json_decref(o); /* under the lock: the store shares it with other threads */
 	pthread_mutex_unlock(&st->mu);
-	json_decref(o);
+	return rc;
+}
+
+/* ---- the time a write takes ------------------------------------------------------------------ */
+
+void sim_store_set_write_latency(sim_store *st, int64_t commit_ms, int64_t answer_ms, uint64_t seed)
+{
+	pthread_mutex_lock(&st->mu);
+	st->commit_ms = commit_ms > 0 ? commit_ms : 0;
+	st->answer_ms = answer_ms > 0 ? answer_ms : 0;
+	vs_rng_seed(&st->latency_rng, seed);
+	pthread_mutex_unlock(&st->mu);
+}
+
+enum write_leg { WRITE_TO_COMMIT, WRITE_ANSWER };
+
+/* Sleep for one leg of a write (see sim_store_set_write_latency), never holding the lock. */
+static void write_wait(sim_store *st, enum write_leg leg)
+{
+	int64_t ms = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (!st->shutdown && leg == WRITE_TO_COMMIT && st->commit_ms > 0)
+		ms = vs_rng_range(&st->latency_rng, st->commit_ms / 2, st->commit_ms + st->commit_ms / 2);
+	else if (!st->shutdown && leg == WRITE_ANSWER && st->answer_ms > 0)
+		ms = vs_rng_range(&st->latency_rng, 0, 2 * st->answer_ms);
+	pthread_mutex_unlock(&st->mu);
+	if (ms > 0)
+		vs_sleep_ms(ms);
+}
+
+int sim_api_create(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj, json_t **out,
+		   vs_error *err)
+{
+	int rc;
+
+	write_wait(st, WRITE_TO_COMMIT);
+	rc = api_create(st, res, ns, obj, out, err);
+	write_wait(st, WRITE_ANSWER);
+	return rc;
+}
+
+int sim_api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
+		   enum sim_update_kind kind, json_t **out, vs_error *err)
+{
+	int rc;
+
+	write_wait(st, WRITE_TO_COMMIT);
+	rc = api_update(st, res, ns, obj, kind, out, err);
+	write_wait(st, WRITE_ANSWER);
+	return rc;
+}
+
+int sim_api_delete(sim_store *st, const sim_resource *res, const char *ns, const char *name,
+		   const sim_delete_opts *opts, json_t **out, bool *deleted, vs_error *err)
+{
+	int rc;
+
+	write_wait(st, WRITE_TO_COMMIT);
+	rc = api_delete(st, res, ns, name, opts, out, deleted, err);
+	write_wait(st, WRITE_ANSWER);
 	return rc;
 }
 
@@ -1151,36 +1217,102 @@ int sim_api_watch(sim_store *st, const sim_resource *res, const char *ns, const 
 
 /* ---- events and bootstrap ------------------------------------------------------------------ */
 
-void sim_api_event(sim_store *st, const json_t *obj, const char *type, const char *reason, const char *fmt, ...)
+/* How many distinct events the recorder remembers for aggregation (client-go's maxLruCacheEntries). */
+#define SIM_EVENT_KEYS_MAX 4096
+
+/*
+ * An event identical to one recorded before (same source, object, type, reason and message) bumps
+ * that event's count and lastTimestamp, as client-go's EventCorrelator does, instead of adding a new
+ * event. Lock held; true when it did.
+ */
+static bool event_repeat_locked(sim_store *st, const sim_resource *evres, const char *ns, const char *key,
+				const char *ts)
+{
+	const char *name = json_string_value(json_object_get(st->event_keys, key));
+	json_t *cur = name ? sim_store_lookup_locked(st, evres, ns, name) : NULL, *ev;
+
+	if (!cur)
+		return false;
+	ev = json_deep_copy(cur);
+	json_object_set_new(ev, "count", json_integer(vs_json_int(cur, "count", 1) + 1));
+	json_object_set_new(ev, "lastTimestamp", json_string(ts));
+	sim_store_put_locked(st, evres, ns, name, ev);
+	return true;
+}
+
+static void event_remember(sim_store *st, const char *key, const char *evname)
+{
+	pthread_mutex_lock(&st->mu);
+	if (!st->event_keys || json_object_size(st->event_keys) >= SIM_EVENT_KEYS_MAX) {
+		json_decref(st->event_keys);
+		st->event_keys = json_object();
+	}
+	json_object_set_new(st->event_keys, key, json_string(evname));
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* The event itself (new reference); the recorder writes it asynchronously, so with no write latency. */
+static json_t *event_new(const char *component, const json_t *obj, const char *ns, const char *name,
+			 const char *evname, const char *type, const char *reason, const char *msg, const char *ts)
+{
+	return json_pack("{s:{s:s,s:s},s:{s:s*,s:s*,s:s*,s:s*,s:s*},s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:s,s:s}",
+			 "metadata", "name", evname, "namespace", ns, "involvedObject", "apiVersion",
+			 vs_json_str(obj, "apiVersion"), "kind", vs_json_str(obj, "kind"), "name", name, "namespace",
+			 vs_json_str(obj, "metadata.namespace"), "uid", vs_json_str(obj, "metadata.uid"), "reason", reason,
+			 "message", msg, "type", type, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1, "source",
+			 "component", component, "reportingComponent", component, "reportingInstance", component);
+}
+
+static void event_vrecord(sim_store *st, const char *component, const json_t *obj, const char *type,
+			  const char *reason, const char *fmt, va_list ap)
 {
 	const sim_resource *evres = sim_resource_find("", "events");
 	const char *ns = vs_json_str(obj, "metadata.namespace"), *name = vs_json_str(obj, "metadata.name");
-	char msg[1024], ts[32], evname[300];
+	char msg[1024], ts[32], evname[300], *key;
+	bool repeated;
 	json_t *ev;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ns = ns && *ns ? ns : "default";
+	name = name ? name : "unknown";
+	type = type ? type : "Normal";
+	reason = reason ? reason : "";
+	now_string(ts, 0);
+	key = vs_xasprintf("%s|%s|%s|%s|%s|%s|%s|%s", component, vs_json_str_or(obj, "metadata.uid", ""),
+			   vs_json_str_or(obj, "kind", ""), ns, name, type, reason, msg);
+	pthread_mutex_lock(&st->mu);
+	repeated = event_repeat_locked(st, evres, ns, key, ts);
+	pthread_mutex_unlock(&st->mu);
+	if (!repeated) {
+		vs_error err;
+		snprintf(evname, sizeof(evname), "%s.%016llx", name, (unsigned long long)vs_rand_u64());
+		ev = event_new(component, obj, ns, name, evname, type, reason, msg, ts);
+		if (ev && api_create(st, evres, ns, ev, NULL, &err) != 0)
+			vs_debug("event %s: %s", evname, err.message);
+		else if (ev)
+			event_remember(st, key, evname);
+		json_decref(ev);
+	}
+	free(key);
+}
+
+void sim_api_event(sim_store *st, const json_t *obj, const char *type, const char *reason, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	event_vrecord(st, "volshift-sim", obj, type, reason, fmt, ap);
 	va_end(ap);
-	if (!ns || !*ns)
-		ns = "default";
-	if (!name)
-		name = "unknown";
-	now_string(ts, 0);
-	snprintf(evname, sizeof(evname), "%s.%016llx", name, (unsigned long long)vs_rand_u64());
-	ev = json_pack("{s:{s:s,s:s},s:{s:s*,s:s*,s:s*,s:s*,s:s*},s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:s,s:s}",
-		       "metadata", "name", evname, "namespace", ns, "involvedObject", "apiVersion",
-		       vs_json_str(obj, "apiVersion"), "kind", vs_json_str(obj, "kind"), "name", name, "namespace",
-		       vs_json_str(obj, "metadata.namespace"), "uid", vs_json_str(obj, "metadata.uid"), "reason",
-		       reason ? reason : "", "message", msg, "type", type ? type : "Normal", "firstTimestamp", ts,
-		       "lastTimestamp", ts, "count", 1, "source", "component", "volshift-sim", "reportingComponent",
-		       "volshift-sim", "reportingInstance", "volshift-sim");
-	if (ev) {
-		vs_error err;
-		if (sim_api_create(st, evres, ns, ev, NULL, &err) != 0)
-			vs_debug("event %s: %s", evname, err.message);
-		json_decref(ev);
-	}
+}
+
+void sim_api_event_from(sim_store *st, const char *component, const json_t *obj, const char *type,
+			const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	event_vrecord(st, component, obj, type, reason, fmt, ap);
+	va_end(ap);
 }
 
 static int create_ignore_exists(sim_store *st, const char *group, const char *plural, const char *ns, json_t *obj,
@@ -1196,21 +1328,22 @@ static int create_ignore_exists(sim_store *st, const char *group, const char *pl
 	return rc;
 }
 
-int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err)
+int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err)
 {
 	static const char *const namespaces[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};
+	json_t *local;
 	int rc;
 
 	for (const char *const *n = namespaces; *n; n++)
 		if ((rc = create_ignore_exists(st, "", "namespaces", NULL, json_pack("{s:{s:s}}", "metadata", "name", *n),
 					       err)) != 0)
 			return rc;
-	rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL,
-				  json_pack("{s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "metadata", "name", "local",
-					    "annotations", "storageclass.kubernetes.io/is-default-class", "true",
-					    "provisioner", "volshift-sim/local", "reclaimPolicy", "Delete",
-					    "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1),
-				  err);
+	local = json_pack("{s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "metadata", "name", "local", "annotations",
+			  "storageclass.kubernetes.io/is-default-class", "true", "provisioner", "volshift-sim/local",
+			  "reclaimPolicy", "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
+	if (data_dir) /* where ctrl_volume.c's provisioner makes each volume: DATA_DIR/volumes/<pv> */
+		json_object_set_new(local, "parameters", json_pack("{s:s+}", "basePath", data_dir, "/volumes"));
+	rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL, local, err);
 	if (rc == 0)
 		rc = create_ignore_exists(st, "storage.k8s.io", "storageclasses", NULL,
 					  json_pack("{s:{s:s},s:s,s:s,s:s,s:b}", "metadata", "name", "shared",

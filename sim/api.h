@@ -61,6 +61,17 @@ uint64_t sim_store_wait(sim_store *st, uint64_t since, int64_t timeout_ms);
 /* Wake every waiter and make further waits return at once (used at exit). */
 void sim_store_shutdown(sim_store *st);
 
+/*
+ * How long a write takes, as kube-apiserver and etcd take it, for every writer (an HTTP client or a
+ * controller alike): each create, update and delete waits a random time in [commit_ms / 2,
+ * 3 commit_ms / 2] before it commits (admission, the etcd round trip and its fsync), and its answer
+ * reaches the writer a random time in [0, 2 answer_ms] after the commit: the apiserver sends the
+ * answer and the watch events of the commit at the same moment, so a cluster passes its watch
+ * events' delay as answer_ms. No wait holds the store's lock. A new store has 0 and 0 (immediate
+ * writes). seed: of the generator of these waits (0: from the OS).
+ */
+void sim_store_set_write_latency(sim_store *st, int64_t commit_ms, int64_t answer_ms, uint64_t seed);
+
 /* Keep at most n events of history for watches (default 20000); drops the kept history. For tests. */
 void sim_store_set_history_limit(sim_store *st, size_t n);
 
@@ -143,17 +154,28 @@ int sim_api_watch(sim_store *st, const sim_resource *res, const char *ns, const 
 
 /* ---- cluster helpers used by controllers ---------------------------------------------------- */
 
-/* Record an Event (core/v1) about obj (borrowed) with a type ("Normal"/"Warning"), reason and message. */
+/*
+ * Record an Event (core/v1) about obj (borrowed) with a type ("Normal"/"Warning"), reason and
+ * message, from the component "volshift-sim". As client-go's recorder, an event identical to one
+ * recorded before (same component, object, type, reason and message) increments that event's count
+ * and lastTimestamp instead. Events take no write latency: a recorder sends them in the background.
+ */
 void sim_api_event(sim_store *st, const json_t *obj, const char *type, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* The same from a named component (source.component), e.g. "persistentvolume-controller". */
+void sim_api_event_from(sim_store *st, const char *component, const json_t *obj, const char *type,
+			const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Bootstrap objects: namespaces default, kube-system, kube-public, kube-node-lease, volshift-sim's
- * two StorageClasses (local: default, WaitForFirstConsumer; shared: Immediate) and nodes
- * node-1..node-N. Called once at start. */
-int sim_api_bootstrap(sim_store *st, int nodes, vs_error *err);
+ * two StorageClasses (local: default, WaitForFirstConsumer, and, when data_dir is given, the
+ * parameter basePath DATA_DIR/volumes, the directory its provisioner makes volumes in on every node,
+ * as a hostPath provisioner's class names it; shared: Immediate) and nodes node-1..node-N. Called
+ * once at start. */
+int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err);
 
-/* The garbage collector and the protection controllers (pvc-protection, pv-protection): run in
- * their own thread until sim_store_shutdown. */
+/* The garbage collector (ownerReferences, deletion propagation, namespaces): runs in its own
+ * thread until sim_gc_stop or sim_store_shutdown. The protection finalizers are the cluster's
+ * (cluster.h). */
 int sim_gc_start(sim_store *st, vs_error *err);
 void sim_gc_stop(sim_store *st);
 

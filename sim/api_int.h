@@ -31,6 +31,9 @@ struct sim_store {
 	size_t hist_cap, hist_start, hist_len;
 	uint64_t compacted_rv; /* events with rv <= this are no longer kept */
 	bool shutdown;
+	int64_t commit_ms, answer_ms; /* sim_store_set_write_latency; 0: writes are immediate */
+	vs_rng latency_rng;
+	json_t *event_keys; /* identical events recorded -> the event's name (sim_api_event aggregates) */
 	pthread_t gc_thread;
 	bool gc_running;
 	bool gc_stop;

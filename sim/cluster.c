@@ -461,22 +461,46 @@ bool cl_pod_active(const json_t *pod)
 void sim_timing_defaults(sim_timing *t)
 {
 	*t = (sim_timing){
-		.informer_delay_ms = 15,
-		.pv_resync_ms = 15000,   /* kube-controller-manager --pvclaimbinder-sync-period */
-		.pleg_relist_ms = 1000,  /* the kubelet's generic PLEG relist period (kubelet.go plegRelistPeriod) */
-		.volume_loop_ms = 100,   /* volumemanager reconcilerLoopSleepPeriod, desiredStateOfWorldPopulatorLoopSleepPeriod */
-		.mount_poll_ms = 300,    /* volumemanager podAttachAndMountRetryInterval */
+		.informer_delay_ms = 5,   /* watch event to a controller (and a write's answer): KUBERNETES-NOTES timings */
+		.pv_resync_ms = 15000,    /* kube-controller-manager --pvclaimbinder-sync-period */
+		.write_latency_ms = 5,    /* kube-apiserver + etcd: a write until it commits */
+		.pleg_relist_ms = 1000,   /* the kubelet's generic PLEG relist period (kubelet.go plegRelistPeriod) */
+		.volume_loop_ms = 100,    /* volumemanager reconcilerLoopSleepPeriod, desiredStateOfWorldPopulatorLoopSleepPeriod */
+		.mount_poll_ms = 300,     /* volumemanager podAttachAndMountRetryInterval */
 	};
 }
 
-int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
-		      vs_error *err)
+void cl_deadline(struct timespec *ts, int64_t ms)
 {
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ms = ms < 0 ? 0 : ms;
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void cl_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out, vs_error *err)
+{
+	sim_cluster *c;
+	int rc;
+
 	*out = NULL;
-	int rc = resolve_resources(err);
-	if (rc)
+	if ((rc = resolve_resources(err)) != 0)
 		return rc;
-	sim_cluster *c = vs_xcalloc(1, sizeof *c);
+	c = vs_xcalloc(1, sizeof *c);
 	c->st = st;
 	c->data_dir = vs_xstrdup(data_dir);
 	sim_timing_defaults(&c->timing);
@@ -493,22 +517,84 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 	}
 	pthread_mutex_init(&c->rng_mu, NULL);
 	c->timing.seed = vs_rng_seed(&c->rng, c->timing.seed);
-	vs_info("timings: seed %llu, informer delay %lld ms, PV resync %lld ms, PLEG relist %lld ms, volume loops %lld ms, "
-		"mount poll %lld ms",
+	vs_info("timings: seed %llu, informer delay %lld ms, write latency %lld ms, PV resync %lld ms, "
+		"PLEG relist %lld ms, volume loops %lld ms, mount poll %lld ms",
 		(unsigned long long)c->timing.seed, (long long)c->timing.informer_delay_ms,
-		(long long)c->timing.pv_resync_ms, (long long)c->timing.pleg_relist_ms,
+		(long long)c->timing.write_latency_ms, (long long)c->timing.pv_resync_ms, (long long)c->timing.pleg_relist_ms,
 		(long long)c->timing.volume_loop_ms, (long long)c->timing.mount_poll_ms);
 	atomic_init(&c->stopping, false);
+	*out = c;
+	return 0;
+}
+
+int cl_at_stop(sim_cluster *c, cl_stop_fn fn, void *arg, vs_error *err)
+{
+	if (c->nstops >= (int)(sizeof c->stops / sizeof c->stops[0]))
+		return vs_error_set(err, VS_EINVAL, "cluster: too many subsystems to stop");
+	c->stops[c->nstops].fn = fn;
+	c->stops[c->nstops].arg = arg;
+	c->nstops++;
+	return 0;
+}
+
+/* Stop every subsystem: the cl_at_stop hooks (last registered first), then the cl_spawn loops. */
+static void stop_subsystems(sim_cluster *c)
+{
+	atomic_store(&c->stopping, true);
+	while (c->nstops > 0) {
+		c->nstops--;
+		c->stops[c->nstops].fn(c->stops[c->nstops].arg);
+	}
+	/* every loop has a period, so joining takes at most one period (plus the pods' stop, which
+	 * the node thread does itself: its children die with the thread that forked them) */
+	for (int i = 0; i < c->nthreads; i++)
+		pthread_join(c->threads[i], NULL);
+	c->nthreads = 0;
+}
+
+void cl_free(sim_cluster *c)
+{
+	if (!c)
+		return;
+	stop_subsystems(c);
+	pthread_mutex_destroy(&c->rng_mu);
+	free(c->data_dir);
+	free(c);
+}
+
+static int make_dirs(const char *data_dir, vs_error *err)
+{
 	char *vol = vs_xasprintf("%s/volumes", data_dir), *pods = vs_xasprintf("%s/pods", data_dir);
-	rc = vs_mkdir_p(vol, 0755, err);
+	int rc = vs_mkdir_p(vol, 0755, err);
+
 	if (!rc)
 		rc = vs_mkdir_p(pods, 0755, err);
 	free(vol);
 	free(pods);
+	return rc;
+}
+
+int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
+		      vs_error *err)
+{
+	sim_cluster *c;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cl_new(st, data_dir, timing, &c, err)) != 0)
+		return rc;
+	/* a write's answer travels back as a watch event does: the same delay */
+	sim_store_set_write_latency(st, c->timing.write_latency_ms, c->timing.informer_delay_ms,
+				    (uint64_t)cl_random_ms(c, 1, INT64_MAX));
+	rc = make_dirs(data_dir, err);
 	if (!rc)
 		rc = sim_node_start(c, err);
 	if (!rc)
-		rc = sim_volume_start(c, err);
+		rc = sim_protection_start(c, err);
+	if (!rc)
+		rc = sim_pv_controller_start(c, err);
+	if (!rc)
+		rc = sim_provisioner_start(c, err);
 	if (!rc)
 		rc = sim_sched_start(c, err);
 	if (!rc)
@@ -525,15 +611,9 @@ void sim_cluster_stop(sim_cluster *c)
 {
 	if (!c)
 		return;
-	atomic_store(&c->stopping, true);
-	/* every loop has a period, so joining takes at most one period (plus the pods' stop, which
-	 * the node thread does itself: its children die with the thread that forked them) */
-	for (int i = 0; i < c->nthreads; i++)
-		pthread_join(c->threads[i], NULL);
+	stop_subsystems(c);
 	sim_node_stop(c);
-	pthread_mutex_destroy(&c->rng_mu);
-	free(c->data_dir);
-	free(c);
+	cl_free(c);
 }
 
 char *sim_cluster_log_path(void *cluster, const char *ns, const char *pod, const char *container)

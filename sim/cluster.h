@@ -17,9 +17,13 @@ typedef struct sim_cluster sim_cluster;
  */
 typedef struct sim_timing {
 	uint64_t seed;             /* --seed: the generator of every random delay (0: from the OS) */
-	/* kube-controller-manager (informer.c, ctrl_volume.c) */
-	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller */
+	/* kube-controller-manager and the external provisioner (informer.c, pv_controller*.c,
+	 * ctrl_provisioner.c, ctrl_protection.c), and kube-apiserver (api.c) */
+	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller,
+				      and of a write's answer to its writer */
 	int64_t pv_resync_ms;      /* --pv-resync-period: the PV controller's periodic resync */
+	int64_t write_latency_ms;  /* --write-latency-ms: mean time a write takes to commit (kube-apiserver
+				      and etcd, for every writer; api.c) */
 	/* the kubelet (node.c) */
 	int64_t pleg_relist_ms;    /* --pleg-relist-period: how often a node lists its containers */
 	int64_t volume_loop_ms;    /* --volume-loop-period: the volume manager's populator and reconciler */
@@ -30,10 +34,12 @@ typedef struct sim_timing {
 void sim_timing_defaults(sim_timing *t);
 
 /*
- * Start the provisioner (volumes under data_dir/volumes/<pv-name>), the PV controller, the
- * workload controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob), the
- * scheduler and the node agent (pod processes; logs under data_dir/pods), acting as timing says
- * (copied; NULL: sim_timing_defaults). The store is borrowed.
+ * Start the external provisioner (volumes under data_dir/volumes/<pv-name>), the PV controller,
+ * the pvc-protection and pv-protection controllers, the workload controllers (Deployment,
+ * ReplicaSet, StatefulSet, DaemonSet, Job, CronJob), the scheduler and the node agent (pod
+ * processes; logs under data_dir/pods), acting as timing says (copied; NULL:
+ * sim_timing_defaults), and give the store's writes their latency (sim_store_set_write_latency).
+ * The store is borrowed.
  */
 int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
 		      vs_error *err);

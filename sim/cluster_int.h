@@ -10,8 +10,20 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 struct sim_node_agent;
+
+/* Annotations the volume controllers, the provisioner and the scheduler share. */
+#define ANN_BIND_COMPLETED           "pv.kubernetes.io/bind-completed"
+#define ANN_BOUND_BY_CONTROLLER      "pv.kubernetes.io/bound-by-controller"
+#define ANN_DYNAMICALLY_PROVISIONED  "pv.kubernetes.io/provisioned-by"
+#define ANN_SELECTED_NODE            "volume.kubernetes.io/selected-node"
+#define ANN_STORAGE_PROVISIONER      "volume.kubernetes.io/storage-provisioner"
+#define ANN_BETA_STORAGE_PROVISIONER "volume.beta.kubernetes.io/storage-provisioner"
+
+/* What a subsystem does when the cluster stops (stop its threads, free what it owns). */
+typedef void (*cl_stop_fn)(void *arg);
 
 struct sim_cluster {
 	sim_store *st;
@@ -22,8 +34,26 @@ struct sim_cluster {
 	atomic_bool stopping;
 	pthread_t threads[8];
 	int nthreads;
+	struct {
+		cl_stop_fn fn;
+		void *arg;
+	} stops[16]; /* cl_at_stop, run in reverse order by sim_cluster_stop */
+	int nstops;
 	struct sim_node_agent *agent; /* owned; see node.c */
 };
+
+/*
+ * A cluster that runs nothing yet (sim_cluster_start starts its subsystems on one): for tests that
+ * drive one controller by hand. Free with cl_free, which runs the cl_at_stop hooks first.
+ */
+int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out, vs_error *err);
+void cl_free(sim_cluster *c);
+/* Run fn(arg) when the cluster stops, after `stopping` is set, in the reverse order of registration. */
+int cl_at_stop(sim_cluster *c, cl_stop_fn fn, void *arg, vs_error *err);
+/* An absolute CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on such conditions. */
+void cl_deadline(struct timespec *ts, int64_t ms);
+/* A condition variable whose timed waits take cl_deadline's times. */
+void cl_cond_init(pthread_cond_t *cond);
 
 /* Resource table entries (static; looked up once at start). */
 extern const sim_resource *cl_res_pod, *cl_res_pvc, *cl_res_pv, *cl_res_sc, *cl_res_node, *cl_res_cm,
@@ -107,8 +137,114 @@ void cl_event_once(sim_cluster *c, const json_t *obj, const char *type, const ch
 /* Parse a Kubernetes quantity ("1Gi", "500M", "1.5Gi", "100m") into a number; -1 when malformed. */
 double cl_quantity(const char *s);
 
+/* ---- caches, work queues and informers (informer.c, workqueue.c) ---------------------------- */
+
+/* A thread-safe map of objects by key ("ns/name", or "name" for cluster-scoped objects, as
+ * client-go's MetaNamespaceKeyFunc). It keeps its own deep copy of what is put in and hands out
+ * deep copies (the caller's, to free), so that threads never share a JSON object. */
+typedef struct cl_cache {
+	pthread_mutex_t mu;
+	json_t *objs;
+} cl_cache;
+
+void cl_cache_init(cl_cache *cache);
+void cl_cache_destroy(cl_cache *cache);
+/* The key of an object (caller frees). */
+char *cl_key(const json_t *obj);
+json_t *cl_cache_get(cl_cache *cache, const char *key);
+void cl_cache_put(cl_cache *cache, const json_t *obj);
+/* storeObjectUpdate of the PV controller: store obj unless the cache holds a newer resourceVersion
+ * of it (the same one passes); true when stored. */
+bool cl_cache_store_newer(cl_cache *cache, const json_t *obj);
+void cl_cache_del(cl_cache *cache, const char *key);
+/* Every object, sorted by key (new reference to a new array). */
+json_t *cl_cache_list(cl_cache *cache);
+
+/* client-go's work queue: a key is queued once however often it is added; a key added while a
+ * worker has it is queued again when that worker calls done. Thread-safe. */
+typedef struct cl_wq {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	json_t *queue, *dirty, *processing; /* keys in order; sets of keys */
+	json_t *later;                      /* [{key, due}] added with a delay */
+	json_t *failures;                   /* key -> failures, for rate-limited retries */
+	int64_t retry_base_ms, retry_max_ms;
+	bool shutdown;
+} cl_wq;
+
+/* retry_base_ms / retry_max_ms: the per-key exponential delay of cl_wq_add_rate_limited. */
+void cl_wq_init(cl_wq *q, int64_t retry_base_ms, int64_t retry_max_ms);
+void cl_wq_destroy(cl_wq *q);
+void cl_wq_add(cl_wq *q, const char *key);
+void cl_wq_add_after(cl_wq *q, const char *key, int64_t delay_ms);
+/* Add after base x 2^(failures so far), capped; cl_wq_forget resets the count. */
+void cl_wq_add_rate_limited(cl_wq *q, const char *key);
+void cl_wq_forget(cl_wq *q, const char *key);
+/* The next key (caller frees, then calls cl_wq_done), waiting up to timeout_ms (-1: until one comes
+ * or the queue shuts down); NULL on timeout or shutdown. */
+char *cl_wq_get(cl_wq *q, int64_t timeout_ms);
+void cl_wq_done(cl_wq *q, const char *key);
+/* Wake every waiting cl_wq_get with NULL; later adds are dropped. */
+void cl_wq_shutdown(cl_wq *q);
+/* Keys waiting (not counting delayed ones). */
+size_t cl_wq_len(cl_wq *q);
+/* A worker: fn(arg, key) for each key, then done, until the queue shuts down. */
+void cl_wq_serve(cl_wq *q, void (*fn)(void *arg, const char *key), void *arg);
+
+/* An informer's consumer: called from the informer's thread, one event at a time, in order, after
+ * the lister was updated. Objects are borrowed and read-only. Any may be NULL. */
+typedef struct cl_handlers {
+	void (*add)(void *arg, const json_t *obj);
+	void (*update)(void *arg, const json_t *old, const json_t *obj);
+	void (*del)(void *arg, const json_t *obj);
+	void *arg;
+} cl_handlers;
+
+typedef struct cl_informer cl_informer;
+
+/* Handlers (arg: a cl_wq) that only queue the object's key, as enqueueWork does. */
+void cl_enqueue_key(void *q, const json_t *obj);
+void cl_enqueue_new_key(void *q, const json_t *old, const json_t *obj);
+#define CL_QUEUE_HANDLERS(q) ((cl_handlers){cl_enqueue_key, cl_enqueue_new_key, cl_enqueue_key, (q)})
+
+/*
+ * Start an informer on every object of res (all namespaces): it lists at once (the initial objects
+ * reach the handlers before this returns, so its lister has synced), then follows the watch from a
+ * thread, delivering each event after cl_informer_delay_ms and in order. Stop with
+ * cl_informer_stop (also when the cluster stops: the thread then returns by itself).
+ */
+int cl_informer_start(sim_cluster *c, const sim_resource *res, const cl_handlers *h, cl_informer **out,
+		      vs_error *err);
+/* Join its thread and free it. NULL is fine. Call it before the handlers' argument goes away. */
+void cl_informer_stop(cl_informer *inf);
+/* Lister: the object with that key as last delivered, or NULL (new reference). */
+json_t *cl_informer_get(cl_informer *inf, const char *key);
+/* Lister: every object as last delivered (new reference to an array). */
+json_t *cl_informer_list(cl_informer *inf);
+/* For tests: wait until every change up to resourceVersion rv was delivered; false on timeout. */
+bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms);
+/* fn(arg, obj) for every object the lister holds. */
+void cl_informer_each(cl_informer *inf, void (*fn)(void *arg, const json_t *obj), void *arg);
+
+/* What a controller watches a resource with: an informer and the work queue its events feed. */
+typedef struct cl_source {
+	cl_informer *inf;
+	cl_wq q;
+	bool live; /* q initialized (by cl_source_start) */
+} cl_source;
+
+/* Start a source on res: h (NULL: CL_QUEUE_HANDLERS, every event queues the object's key) with
+ * h->arg NULL meaning the source's own queue; retry_*: the queue's rate limiter (0, 0: none). */
+int cl_source_start(sim_cluster *c, const sim_resource *res, const cl_handlers *h, int64_t retry_base_ms,
+		    int64_t retry_max_ms, cl_source *s, vs_error *err);
+/* Stop n sources and their workers: shut the queues down, join the nthreads threads, stop the
+ * informers and free the queues. */
+void cl_sources_stop(cl_source *s, size_t n, pthread_t *threads, int *nthreads);
+
 /* Subsystems. */
-int sim_volume_start(sim_cluster *c, vs_error *err);
+int sim_pv_controller_start(sim_cluster *c, vs_error *err); /* pv_controller_base.c */
+int sim_provisioner_start(sim_cluster *c, vs_error *err);   /* ctrl_provisioner.c */
+int sim_protection_start(sim_cluster *c, vs_error *err);    /* ctrl_protection.c */
 int sim_sched_start(sim_cluster *c, vs_error *err);
 int sim_workload_start(sim_cluster *c, vs_error *err);
 int sim_node_start(sim_cluster *c, vs_error *err);

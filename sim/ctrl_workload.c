@@ -2,9 +2,10 @@
  * ctrl_workload: the workload controllers of kube-controller-manager in volshift-sim: Deployment
  * (ReplicaSets per pod-template hash, Recreate and RollingUpdate), ReplicaSet, StatefulSet
  * (ordinal pods, claims from volumeClaimTemplates, OrderedReady and Parallel, adoption of
- * orphans), DaemonSet, Job and CronJob. All of them reconcile in one level-triggered loop that sees
- * the cluster an informer delay late (workload_reconcile); every object they create carries a
- * controller ownerReference so the garbage collector can cascade.
+ * orphans), DaemonSet, Job (counting its pods through its tracking finalizer) and CronJob. All of
+ * them reconcile in one level-triggered loop that sees the cluster an informer delay late
+ * (workload_reconcile); every object they create carries a controller ownerReference so the
+ * garbage collector can cascade.
  */
 #include "cluster_int.h"
 
@@ -14,6 +15,8 @@
 
 #define LABEL_HASH "pod-template-hash"
 #define LABEL_REV "controller-revision-hash"
+/* The Job controller's finalizer on its pods (batch.JobTrackingFinalizer). */
+#define JOB_TRACKING "batch.kubernetes.io/job-tracking"
 
 /* ---- shared pieces ---------------------------------------------------------------------------- */
 
@@ -109,16 +112,12 @@ static int count_where(const json_t *pods, bool (*pred)(const json_t *))
 /* Write status fields (an object merged into the stored status) when they differ. */
 static void merge_status(sim_cluster *c, const sim_resource *res, const json_t *obj, json_t *fields)
 {
-	json_t *status = json_deep_copy(json_object_get(obj, "status"));
-	if (!json_is_object(status)) {
-		json_decref(status);
-		status = json_object();
-	}
-	json_t *next = json_deep_copy(status);
+	const json_t *cur = json_object_get(obj, "status");
+	json_t *next = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+
 	json_object_update(next, fields);
 	cl_update_status(c, res, obj, next);
 	json_decref(next);
-	json_decref(status);
 	json_decref(fields);
 }
 
@@ -643,10 +642,238 @@ static bool phase_is(const json_t *pod, const char *phase)
 static bool pod_succeeded(const json_t *pod) { return phase_is(pod, "Succeeded"); }
 static bool pod_failed(const json_t *pod) { return phase_is(pod, "Failed"); }
 
+static bool has_tracking_finalizer(const json_t *pod)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(vs_json_path(pod, "metadata.finalizers"), i, f) {
+		const char *s = json_string_value(f);
+		if (s && strcmp(s, JOB_TRACKING) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The Job controller's patch that removes its finalizer from pod (read, then write; again on a
+ * conflict, as a patch would not conflict): true once the finalizer is gone, or the pod. */
+static bool release_pod(sim_cluster *c, const json_t *pod)
+{
+	for (int attempt = 0; attempt < 5; attempt++) {
+		json_t *cur = cl_get(c, cl_res_pod, cl_ns(pod), cl_name(pod));
+		if (!cur || strcmp(cl_uid(cur) ?: "", cl_uid(pod) ?: "") != 0 || !has_tracking_finalizer(cur)) {
+			json_decref(cur);
+			return true;
+		}
+		json_t *meta = json_object_get(cur, "metadata"), *keep = json_array(), *f;
+		size_t i;
+		json_array_foreach(json_object_get(meta, "finalizers"), i, f)
+			if (strcmp(json_string_value(f) ?: "", JOB_TRACKING) != 0)
+				json_array_append(keep, f);
+		if (json_array_size(keep) > 0)
+			json_object_set(meta, "finalizers", keep);
+		else
+			json_object_del(meta, "finalizers");
+		json_decref(keep);
+		int rc = cl_update(c, cl_res_pod, cur, SIM_UPDATE_MAIN);
+		json_decref(cur);
+		if (rc == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The Job controller's orphan worker: a pod that carries the tracking finalizer but whose Job is
+ * gone, finished or not its controller any more loses the finalizer (the Job's own sync frees the
+ * pods of a Job that is being deleted).
+ */
+static void release_orphans(sim_cluster *c, const json_t *pods, const json_t *jobs)
+{
+	size_t i, k;
+	json_t *p, *j;
+	json_array_foreach(pods, i, p) {
+		if (!has_tracking_finalizer(p))
+			continue;
+		const char *owner = cl_controller_uid(p);
+		const json_t *job = NULL;
+		json_array_foreach(jobs, k, j)
+			if (owner && cl_uid(j) && strcmp(owner, cl_uid(j)) == 0)
+				job = j;
+		if (!job || job_finished(job))
+			release_pod(c, p);
+	}
+}
+
+/* status.uncountedTerminatedPods: the pods counted, or about to be, but not in the counters yet. */
+struct uncounted {
+	json_t *succeeded, *failed; /* uid -> true */
+};
+
+static json_t *uid_set(const json_t *job, const char *path)
+{
+	json_t *set = json_object(), *u;
+	size_t i;
+	json_array_foreach(vs_json_path(job, path), i, u)
+		if (json_string_value(u))
+			json_object_set_new(set, json_string_value(u), json_true());
+	return set;
+}
+
+/* getStatus: the counters in the Job's status, its uncounted pods, and its pods that still carry the
+ * finalizer and have finished (or, not having succeeded, are being deleted). */
+static void job_counts(const json_t *job, const json_t *owned, const struct uncounted *u, long *succeeded,
+		       long *failed)
+{
+	size_t i;
+	json_t *p;
+	*succeeded = (long)vs_json_int(job, "status.succeeded", 0) + (long)json_object_size(u->succeeded);
+	*failed = (long)vs_json_int(job, "status.failed", 0) + (long)json_object_size(u->failed);
+	json_array_foreach(owned, i, p) {
+		if (!has_tracking_finalizer(p))
+			continue;
+		if (pod_succeeded(p))
+			*succeeded += !json_object_get(u->succeeded, cl_uid(p));
+		else if (pod_failed(p) || cl_deleting(p))
+			*failed += !json_object_get(u->failed, cl_uid(p));
+	}
+}
+
+/* Moves into the counters of status the uncounted pods that no longer carry the finalizer (those in
+ * with_finalizer still do); true when it moved any. */
+static bool count_released(json_t *status, const char *counter, json_t *uids, const json_t *with_finalizer)
+{
+	const char *uid;
+	json_t *v, *tmp;
+	long moved = 0;
+	json_object_foreach_safe(uids, tmp, uid, v) {
+		if (json_object_get(with_finalizer, uid))
+			continue;
+		json_object_del(uids, uid);
+		moved++;
+	}
+	if (moved)
+		json_object_set_new(status, counter, json_integer(vs_json_int(status, counter, 0) + moved));
+	return moved > 0;
+}
+
+static void set_uncounted(json_t *status, const struct uncounted *u)
+{
+	json_t *out = json_object();
+	const struct {
+		const char *name;
+		const json_t *set;
+	} lists[] = {{"succeeded", u->succeeded}, {"failed", u->failed}};
+	for (size_t k = 0; k < 2; k++) {
+		if (json_object_size(lists[k].set) == 0)
+			continue;
+		json_t *arr = json_array();
+		const char *uid;
+		json_t *v;
+		json_object_foreach((json_t *)lists[k].set, uid, v) json_array_append_new(arr, json_string(uid));
+		json_object_set_new(out, lists[k].name, arr);
+	}
+	json_object_set_new(status, "uncountedTerminatedPods", out);
+}
+
+/* Writes a copy of status as the Job's (the store keeps what it is given, and status changes
+ * after); *job becomes the object written (the reference is replaced). */
+static int write_job_status(sim_cluster *c, json_t **job, const json_t *status)
+{
+	if (json_equal(status, json_object_get(*job, "status")))
+		return 0;
+	json_t *copy = json_deep_copy(*job), *out = NULL;
+	json_object_set_new(copy, "status", json_deep_copy(status));
+	vs_error err;
+	vs_error_clear(&err);
+	int rc = sim_api_update(c->st, cl_res_job, cl_ns(copy), copy, SIM_UPDATE_STATUS, &out, &err);
+	json_decref(copy);
+	if (rc != 0) {
+		vs_debug("workload: job %s/%s status: %s (will retry)", cl_ns(*job), cl_name(*job), err.message);
+		return -1;
+	}
+	json_decref(*job);
+	*job = out;
+	return 0;
+}
+
+/*
+ * trackJobStatusAndRemoveFinalizers: a pod is counted once, through the finalizer the Job put on
+ * it. A pod that has finished (or is being deleted, or belongs to a Job that finishes now or is
+ * being deleted) goes into status.uncountedTerminatedPods, which is written first; then its
+ * finalizer is removed; then, only for the pods whose finalizer is gone, the counters go up and
+ * the uids leave the uncounted list. A pod deleted afterwards takes nothing from the counters, and
+ * a crash between the steps neither loses nor doubles a count. The condition that finishes the
+ * Job (finished) is added only once nothing is left uncounted.
+ */
+static void track_job_pods(sim_cluster *c, const json_t *job, const json_t *owned, json_t *status,
+			      struct uncounted *u, json_t *finished)
+{
+	json_t *cur = json_incref((json_t *)job), *with_finalizer = json_object(), *release = json_array(), *p;
+	bool flush = false;
+	size_t i;
+	json_array_foreach(owned, i, p)
+		if (has_tracking_finalizer(p))
+			json_object_set_new(with_finalizer, cl_uid(p), json_true());
+	flush |= count_released(status, "succeeded", u->succeeded, with_finalizer);
+	flush |= count_released(status, "failed", u->failed, with_finalizer);
+	json_array_foreach(owned, i, p) {
+		if (!has_tracking_finalizer(p))
+			continue;
+		bool terminating = cl_deleting(p) || finished;
+		if (pod_succeeded(p) || pod_failed(p) || terminating || cl_deleting(job))
+			json_array_append(release, p);
+		json_t *set = pod_succeeded(p) ? u->succeeded : pod_failed(p) || terminating ? u->failed : NULL;
+		if (set && !json_object_get(set, cl_uid(p))) {
+			json_object_set_new(set, cl_uid(p), json_true());
+			flush = true;
+		}
+	}
+	set_uncounted(status, u);
+	if (flush && write_job_status(c, &cur, status) != 0)
+		goto done; /* nothing released: the next pass starts again */
+	json_array_foreach(release, i, p)
+		if (release_pod(c, p))
+			json_object_del(with_finalizer, cl_uid(p));
+	count_released(status, "succeeded", u->succeeded, with_finalizer);
+	count_released(status, "failed", u->failed, with_finalizer);
+	set_uncounted(status, u);
+	bool enact = finished && json_object_size(u->succeeded) + json_object_size(u->failed) == 0;
+	bool complete = enact && strcmp(vs_json_str(finished, "type") ?: "", "Complete") == 0;
+	if (enact) { /* enactJobFinished */
+		json_object_set_new(status, "conditions", json_pack("[O]", finished));
+		if (complete)
+			json_object_set(status, "completionTime", json_object_get(finished, "lastTransitionTime"));
+	}
+	if (write_job_status(c, &cur, status) == 0 && enact)
+		sim_api_event(c->st, job, complete ? "Normal" : "Warning",
+			      complete ? "Completed" : vs_json_str(finished, "reason"), "%s",
+			      complete ? "Job completed" : vs_json_str(finished, "message"));
+done:
+	json_decref(release);
+	json_decref(with_finalizer);
+	json_decref(cur);
+}
+
+/* A pod of the Job, with the Job's labels and its tracking finalizer (new reference). */
+static json_t *job_pod(const json_t *job)
+{
+	char suffix[8];
+	cl_rand_suffix(suffix, 5);
+	char *name = vs_xasprintf("%s-%s", cl_name(job), suffix);
+	json_t *pod = pod_from_template(job, vs_json_path(job, "spec.template"), name);
+	free(name);
+	cl_set_label(pod, "job-name", cl_name(job));
+	cl_set_label(pod, "controller-uid", cl_uid(job));
+	cl_set_label(pod, "batch.kubernetes.io/job-name", cl_name(job));
+	cl_set_label(pod, "batch.kubernetes.io/controller-uid", cl_uid(job));
+	json_object_set_new(json_object_get(pod, "metadata"), "finalizers", json_pack("[s]", JOB_TRACKING));
+	return pod;
+}
+
 static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 {
-	if (cl_deleting(job))
-		return;
+	if (job_finished(job))
+		return; /* IsJobFinished: its counts and conditions stay as they are */
 	json_t *owned = owned_by(all_pods, cl_uid(job));
 	json_t *active = json_array();
 	size_t i;
@@ -654,67 +881,60 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 	json_array_foreach(owned, i, p)
 		if (cl_pod_active(p))
 			json_array_append(active, p);
-	long succeeded = count_where(owned, pod_succeeded), failed = count_where(owned, pod_failed);
+	struct uncounted u = {uid_set(job, "status.uncountedTerminatedPods.succeeded"),
+			      uid_set(job, "status.uncountedTerminatedPods.failed")};
+	long succeeded, failed;
+	job_counts(job, owned, &u, &succeeded, &failed);
 	long completions = (long)vs_json_int(job, "spec.completions", 1);
 	long parallelism = (long)vs_json_int(job, "spec.parallelism", 1);
 	long backoff = (long)vs_json_int(job, "spec.backoffLimit", 6);
-	bool suspended = vs_json_bool(job, "spec.suspend", false);
+	bool suspended = vs_json_bool(job, "spec.suspend", false), deleting = cl_deleting(job);
 	char now[32];
 	vs_time_format(vs_time_now(), now);
-	json_t *st = json_object();
-	bool finished = job_finished(job);
-	bool stop_active = suspended || finished;
-	if (!finished && succeeded >= completions) {
-		json_t *conds = json_array();
-		json_array_append_new(conds, condition(job, "Complete", true, "", ""));
-		json_object_set_new(st, "conditions", conds);
-		json_object_set_new(st, "completionTime", json_string(now));
-		sim_api_event(c->st, job, "Normal", "Completed", "Job completed");
-		stop_active = true;
-	} else if (!finished && failed > backoff) {
-		json_t *conds = json_array();
-		json_array_append_new(conds, condition(job, "Failed", true, "BackoffLimitExceeded",
-						       "Job has reached the specified backoff limit"));
-		json_object_set_new(st, "conditions", conds);
-		sim_api_event(c->st, job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
-		stop_active = true;
-	}
+	json_t *st = json_is_object(json_object_get(job, "status")) ? json_deep_copy(json_object_get(job, "status"))
+								      : json_object();
+	json_t *finished = NULL;
+	if (succeeded >= completions)
+		finished = condition(job, "Complete", true, "", "");
+	else if (failed > backoff)
+		finished = condition(job, "Failed", true, "BackoffLimitExceeded",
+				     "Job has reached the specified backoff limit");
 	long nactive = (long)json_array_size(active);
-	if (stop_active) {
-		json_array_foreach(active, i, p) cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+	if (finished || suspended) {
+		/* deleteActivePods keeps the finalizer (the pods count as failed); a suspension's
+		 * deleteJobPods removes it first (they do not count) */
+		json_array_foreach(active, i, p) {
+			if (!finished)
+				release_pod(c, p);
+			cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+		}
 		nactive = 0;
-	} else {
+	} else if (!deleting) {
 		long remaining = completions - succeeded;
 		long target = remaining < parallelism ? remaining : parallelism;
 		for (long k = nactive; k < target; k++) {
-			char suffix[8];
-			cl_rand_suffix(suffix, 5);
-			char *name = vs_xasprintf("%s-%s", cl_name(job), suffix);
-			json_t *pod = pod_from_template(job, vs_json_path(job, "spec.template"), name);
-			cl_set_label(pod, "job-name", cl_name(job));
-			cl_set_label(pod, "controller-uid", cl_uid(job));
-			cl_set_label(pod, "batch.kubernetes.io/job-name", cl_name(job));
-			cl_set_label(pod, "batch.kubernetes.io/controller-uid", cl_uid(job));
+			json_t *pod = job_pod(job);
 			if (cl_create(c, cl_res_pod, cl_ns(job), pod, NULL) == 0) {
-				sim_api_event(c->st, job, "Normal", "SuccessfulCreate", "Created pod: %s", name);
+				sim_api_event(c->st, job, "Normal", "SuccessfulCreate", "Created pod: %s",
+					      cl_name(pod));
 				nactive++;
 			}
 			json_decref(pod);
-			free(name);
 		}
 	}
 	if (!vs_json_str(job, "status.startTime") && !suspended)
 		json_object_set_new(st, "startTime", json_string(now));
 	json_object_set_new(st, "active", json_integer(nactive));
-	json_object_set_new(st, "succeeded", json_integer(succeeded));
-	json_object_set_new(st, "failed", json_integer(failed));
 	json_object_set_new(st, "ready", json_integer(count_where(active, cl_pod_ready)));
-	if (!json_object_get(st, "conditions") && suspended && !finished) {
-		json_t *conds = json_array();
-		json_array_append_new(conds, condition(job, "Suspended", true, "JobSuspended", "Job suspended"));
-		json_object_set_new(st, "conditions", conds);
+	if (suspended && !finished) {
+		json_t *cnd = condition(job, "Suspended", true, "JobSuspended", "Job suspended");
+		json_object_set_new(st, "conditions", json_pack("[o]", cnd));
 	}
-	merge_status(c, cl_res_job, job, st);
+	track_job_pods(c, job, owned, st, &u, finished);
+	json_decref(finished);
+	json_decref(st);
+	json_decref(u.succeeded);
+	json_decref(u.failed);
 	json_decref(active);
 	json_decref(owned);
 }
@@ -889,6 +1109,7 @@ static void workload_reconcile(sim_cluster *c)
 
 	json_array_foreach(cronjobs, i, it) sync_cronjob(c, it, jobs);
 	json_array_foreach(jobs, i, it) sync_job(c, it, pods);
+	release_orphans(c, pods, jobs);
 	json_array_foreach(deploys, i, it) sync_deployment(c, it, rss);
 	json_array_foreach(rss, i, it) sync_replicaset(c, it, pods);
 	json_array_foreach(stss, i, it) sync_statefulset(c, it, pods, pvcs);

@@ -1,9 +1,9 @@
 /*
- * gc: the garbage collector and the protection controllers of volshift-sim, what
- * kube-controller-manager runs as garbagecollector, namespace, pvc-protection and pv-protection.
- * One thread, level-triggered: every change wakes it, it looks at a snapshot of the whole store
- * and makes the writes that bring the store closer to what ownerReferences, deletion propagation
- * and the protection finalizers require. Writes carry preconditions, so a race just means another
+ * gc: the garbage collector of volshift-sim, what kube-controller-manager runs as garbagecollector
+ * and namespace (the pvc-protection and pv-protection controllers are in ctrl_protection.c, with
+ * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a snapshot of the whole store
+ * and makes the writes that bring the store closer to what ownerReferences and deletion propagation
+ * require. Writes carry preconditions, so a race just means another
  * pass.
  */
 #include "api_int.h"
@@ -121,25 +121,6 @@ static void gc_owner_refs(sim_store *st, const struct gc_item *it, json_t *by_ui
 	json_decref(keep);
 }
 
-static bool pvc_in_use(const struct gc_item *items, size_t n, const json_t *pvc)
-{
-	const char *ns = ns_of(pvc), *name = vs_json_str(pvc, "metadata.name");
-
-	for (size_t i = 0; i < n; i++) {
-		json_t *vols, *v;
-		size_t j;
-		if (strcmp(items[i].res->plural, "pods") != 0 || strcmp(ns_of(items[i].obj), ns) != 0)
-			continue;
-		vols = vs_json_path(items[i].obj, "spec.volumes");
-		json_array_foreach(vols, j, v) {
-			const char *cn = vs_json_str(v, "persistentVolumeClaim.claimName");
-			if (cn && strcmp(cn, name) == 0)
-				return true; /* a completed pod still blocks until the pod object is gone */
-		}
-	}
-	return false;
-}
-
 static void gc_namespace(sim_store *st, const struct gc_item *it, const struct gc_item *items, size_t n)
 {
 	const char *name = vs_json_str(it->obj, "metadata.name");
@@ -169,14 +150,6 @@ static void gc_deleting(sim_store *st, const struct gc_item *it, json_t *ref_cou
 		gc_remove_finalizer(st, it, "orphan");
 	else if (has_finalizer(it->obj, "foregroundDeletion") && !has_deps)
 		gc_remove_finalizer(st, it, "foregroundDeletion");
-	else if (has_finalizer(it->obj, "kubernetes.io/pvc-protection") && strcmp(it->res->plural, "persistentvolumeclaims") == 0 &&
-		 !pvc_in_use(items, n, it->obj))
-		gc_remove_finalizer(st, it, "kubernetes.io/pvc-protection");
-	else if (has_finalizer(it->obj, "kubernetes.io/pv-protection") && strcmp(it->res->plural, "persistentvolumes") == 0) {
-		const char *phase = vs_json_str(it->obj, "status.phase");
-		if (!phase || strcmp(phase, "Bound") != 0)
-			gc_remove_finalizer(st, it, "kubernetes.io/pv-protection");
-	}
 	if (strcmp(it->res->plural, "namespaces") == 0 && *it->res->group == '\0')
 		gc_namespace(st, it, items, n);
 }

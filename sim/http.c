@@ -629,22 +629,32 @@ struct log_stream {
 	bool follow;
 };
 
+/* The status of the pod's container or init container named name, or NULL (borrowed from pod). */
+static const json_t *container_status_of(const json_t *pod, const char *name)
+{
+	static const char *const lists[] = {"status.containerStatuses", "status.initContainerStatuses"};
+	json_t *cs;
+	size_t i;
+
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		json_array_foreach(vs_json_path(pod, lists[l]), i, cs) {
+			const char *n = vs_json_str(cs, "name");
+			if (n && strcmp(n, name) == 0)
+				return cs;
+		}
+	return NULL;
+}
+
 /* True when the container has finished or the pod is gone. */
 static bool container_done(struct log_stream *ls)
 {
-	json_t *pod = NULL, *cs, *s;
+	json_t *pod = NULL;
 	vs_error err;
-	size_t i;
-	bool done = false;
+	bool done;
 
 	if (sim_api_get(ls->srv->st, sim_resource_find("", "pods"), ls->ns, ls->pod, &pod, &err) != 0)
 		return true;
-	cs = vs_json_path(pod, "status.containerStatuses");
-	json_array_foreach(cs, i, s) {
-		const char *n = vs_json_str(s, "name");
-		if (n && strcmp(n, ls->container) == 0 && vs_json_path(s, "state.terminated"))
-			done = true;
-	}
+	done = vs_json_path(container_status_of(pod, ls->container), "state.terminated") != NULL;
 	json_decref(pod);
 	return done;
 }
@@ -713,19 +723,14 @@ static void seek_tail(FILE *f, long n)
  */
 static const char *log_waiting_reason(const json_t *pod, const char *container)
 {
-	json_t *cs;
-	size_t i;
+	const json_t *cs = container_status_of(pod, container);
 
-	json_array_foreach(vs_json_path(pod, "status.containerStatuses"), i, cs) {
-		const char *n = vs_json_str(cs, "name");
-		if (!n || strcmp(n, container) != 0)
-			continue;
-		if (vs_json_path(cs, "state.running") || vs_json_path(cs, "state.terminated") ||
-		    vs_json_path(cs, "lastState.terminated"))
-			return NULL;
-		return vs_json_str_or(cs, "state.waiting.reason", "ContainerCreating");
-	}
-	return "ContainerCreating";
+	if (!cs)
+		return "ContainerCreating";
+	if (vs_json_path(cs, "state.running") || vs_json_path(cs, "state.terminated") ||
+	    vs_json_path(cs, "lastState.terminated"))
+		return NULL;
+	return vs_json_str_or(cs, "state.waiting.reason", "ContainerCreating");
 }
 
 static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const struct route *rt)

@@ -66,25 +66,80 @@ static char *access_modes(const json_t *modes)
 	return vs_buf_steal(&b);
 }
 
+/* A terminated state's reason as kubectl prints it: its reason, else the signal or the exit code. */
+static void terminated_reason(const json_t *t, const char *prefix, char *out, size_t n)
+{
+	if (vs_json_str(t, "reason") && *vs_json_str(t, "reason"))
+		snprintf(out, n, "%s%s", prefix, vs_json_str(t, "reason"));
+	else if (vs_json_int(t, "signal", 0) != 0)
+		snprintf(out, n, "%sSignal:%lld", prefix, vs_json_int(t, "signal", 0));
+	else
+		snprintf(out, n, "%sExitCode:%lld", prefix, vs_json_int(t, "exitCode", 0));
+}
+
+static bool pod_ready(const json_t *o)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(vs_json_path(o, "status.conditions"), i, c)
+		if (strcmp(str_or(c, "type", ""), "Ready") == 0)
+			return strcmp(str_or(c, "status", ""), "True") == 0;
+	return false;
+}
+
+/* printPod's STATUS while initialization is not done ("Init:1/2", "Init:Error",
+ * "Init:CrashLoopBackOff"): false once every init container has succeeded. Counts their restarts. */
+static bool init_status(const json_t *o, char *out, size_t n, long *restarts)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(vs_json_path(o, "status.initContainerStatuses"), i, c) {
+		const json_t *t = vs_json_path(c, "state.terminated");
+		const char *waiting = vs_json_str(c, "state.waiting.reason");
+		*restarts += (long)vs_json_int(c, "restartCount", 0);
+		if (t && vs_json_int(t, "exitCode", 0) == 0)
+			continue;
+		if (t)
+			terminated_reason(t, "Init:", out, n);
+		else if (waiting && *waiting && strcmp(waiting, "PodInitializing") != 0)
+			snprintf(out, n, "Init:%s", waiting);
+		else
+			snprintf(out, n, "Init:%zu/%zu", i, json_array_size(vs_json_path(o, "spec.initContainers")));
+		return true;
+	}
+	return false;
+}
+
 static json_t *pod_cells(const json_t *o, const char *age)
 {
 	json_t *cs = vs_json_path(o, "status.containerStatuses"), *c;
 	long ready = 0, restarts = 0, total = (long)json_array_size(vs_json_path(o, "spec.containers"));
-	const char *status = str_or(o, "status.phase", "Pending");
-	char readys[32];
+	char status[128], readys[32];
+	bool running = false;
 	size_t i;
 
-	json_array_foreach(cs, i, c) {
-		if (vs_json_bool(c, "ready", false))
-			ready++;
-		restarts += (long)vs_json_int(c, "restartCount", 0);
-		if (vs_json_str(c, "state.waiting.reason"))
-			status = vs_json_str(c, "state.waiting.reason");
-		else if (vs_json_str(c, "state.terminated.reason") && strcmp(status, "Running") == 0)
-			status = vs_json_str(c, "state.terminated.reason");
+	snprintf(status, sizeof(status), "%s", str_or(o, "status.reason", str_or(o, "status.phase", "Pending")));
+	if (!init_status(o, status, sizeof(status), &restarts)) {
+		restarts = 0;
+		for (i = json_array_size(cs); i-- > 0;) { /* the first container's reason wins */
+			c = json_array_get(cs, i);
+			restarts += (long)vs_json_int(c, "restartCount", 0);
+			if (vs_json_str(c, "state.waiting.reason") && *vs_json_str(c, "state.waiting.reason"))
+				snprintf(status, sizeof(status), "%s", vs_json_str(c, "state.waiting.reason"));
+			else if (vs_json_path(c, "state.terminated"))
+				terminated_reason(vs_json_path(c, "state.terminated"), "", status, sizeof(status));
+			else if (vs_json_bool(c, "ready", false) && vs_json_path(c, "state.running")) {
+				running = true;
+				ready++;
+			}
+		}
+		if (strcmp(status, "Completed") == 0 && running)
+			snprintf(status, sizeof(status), "%s", pod_ready(o) ? "Running" : "NotReady");
 	}
 	if (vs_json_path(o, "metadata.deletionTimestamp"))
-		status = "Terminating";
+		snprintf(status, sizeof(status), "Terminating");
 	snprintf(readys, sizeof(readys), "%ld/%ld", ready, total);
 	return json_pack("[s,s,s,i,s,s,s]", vs_json_str(o, "metadata.name"), readys, status, (int)restarts, age,
 			 str_or(o, "status.podIP", "<none>"), str_or(o, "spec.nodeName", "<none>"));

@@ -36,8 +36,9 @@ static void sim_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
-		"                        [--faults SPEC] [--seed N] [--informer-delay-ms N] [--pv-resync-period D]\n"
-		"                        [--pleg-relist-period D] [--volume-loop-period D] [--mount-poll-period D]\n"
+		"                        [--faults SPEC] [--seed N] [--informer-delay-ms N] [--write-latency-ms N]\n"
+		"                        [--pv-resync-period D] [--pleg-relist-period D] [--volume-loop-period D]\n"
+		"                        [--mount-poll-period D]\n"
 		"\n"
 		"Runs a local Kubernetes API server with a provisioner, the PV controller, workload\n"
 		"controllers, a scheduler and a node agent that runs each pod's command as a local process.\n"
@@ -60,7 +61,10 @@ static void sim_usage(FILE *out)
 		"\n"
 		"Timings (defaults: a real cluster's; D is a duration such as 15s or 200ms):\n"
 		"  --seed N               seed of every random delay, for reproducible runs (default random)\n"
-		"  --informer-delay-ms N  mean delay before a controller sees a change through its watch (default 15)\n"
+		"  --informer-delay-ms N  mean delay before a controller sees a change through its watch, and before\n"
+		"                         a writer gets the answer to a write (default 5)\n"
+		"  --write-latency-ms N   mean time a write (of any client) takes in kube-apiserver and etcd before\n"
+		"                         it commits (default 5)\n"
 		"  --pv-resync-period D   the PV controller's periodic resync, kube-controller-manager's\n"
 		"                         --pvclaimbinder-sync-period (default 15s)\n"
 		"  --pleg-relist-period D how often the kubelet lists its containers to notice starts and exits\n"
@@ -90,12 +94,23 @@ static int sim_parse_period(const char *name, const char *value, int64_t min_ms,
 	return rc;
 }
 
+/* A flag's value in milliseconds, 0 to 60000. */
+static int sim_parse_ms(const char *flag, const char *value, int64_t *out, vs_error *err)
+{
+	char *end;
+	long long n = strtoll(value, &end, 10);
+
+	if (*end || !*value || n < 0 || n > 60000)
+		return vs_error_set(err, VS_EINVAL, "%s \"%s\": expected milliseconds from 0 to 60000", flag, value);
+	*out = n;
+	return 0;
+}
+
 /* One timing flag (its getopt letter) into *t; -1 with a message printed when its value is bad. */
 static int sim_parse_timing(int flag, const char *value, sim_timing *t)
 {
 	vs_error err = { 0 };
 	char *end;
-	long long n;
 	int rc = 0;
 
 	switch (flag) {
@@ -105,10 +120,10 @@ static int sim_parse_timing(int flag, const char *value, sim_timing *t)
 			rc = vs_error_set(&err, VS_EINVAL, "--seed \"%s\": expected a number", value);
 		break;
 	case 'i':
-		n = strtoll(value, &end, 10);
-		if (*end || !*value || n < 0 || n > 60000)
-			rc = vs_error_set(&err, VS_EINVAL, "--informer-delay-ms \"%s\": expected milliseconds from 0 to 60000", value);
-		t->informer_delay_ms = n;
+		rc = sim_parse_ms("--informer-delay-ms", value, &t->informer_delay_ms, &err);
+		break;
+	case 'w':
+		rc = sim_parse_ms("--write-latency-ms", value, &t->write_latency_ms, &err);
 		break;
 	case 'r':
 		rc = sim_parse_period("pv-resync-period", value, 100, &t->pv_resync_ms, &err);
@@ -137,6 +152,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		{ "listen", required_argument, NULL, 'l' },      { "kubeconfig-out", required_argument, NULL, 'k' },
 		{ "faults", required_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
 		{ "seed", required_argument, NULL, 's' },        { "informer-delay-ms", required_argument, NULL, 'i' },
+		{ "write-latency-ms", required_argument, NULL, 'w' },
 		{ "pv-resync-period", required_argument, NULL, 'r' }, { "pleg-relist-period", required_argument, NULL, 'p' },
 		{ "volume-loop-period", required_argument, NULL, 'v' }, { "mount-poll-period", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
@@ -177,6 +193,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 			break;
 		case 's':
 		case 'i':
+		case 'w':
 		case 'r':
 		case 'p':
 		case 'v':
@@ -257,7 +274,7 @@ static int sim_run(const struct sim_options *o)
 		goto done;
 	}
 	kubeconfig = o->kubeconfig_out ? vs_xstrdup(o->kubeconfig_out) : vs_xasprintf("%s/kubeconfig", data_dir);
-	if (sim_api_bootstrap(st, o->nodes, &err) < 0 || sim_gc_start(st, &err) < 0)
+	if (sim_api_bootstrap(st, o->nodes, data_dir, &err) < 0 || sim_gc_start(st, &err) < 0)
 		goto fail;
 	gc_started = true;
 	if (sim_cluster_start(st, data_dir, &o->timing, &cluster, &err) < 0 ||

@@ -1,12 +1,12 @@
 /*
  * node: the kubelet of volshift-sim. Every node is this host, so one agent plays the kubelet of
  * each node: for each pod bound to a node it prepares the pod's volumes (claims' directories,
- * emptyDir, configMap, secret, hostPath), runs each container's command as a host process inside
- * bubblewrap (its own mount namespace whose root is a tmpfs with the host's top-level directories
- * bound in and the volumes mounted at their mountPaths), restarts containers by restartPolicy with
- * the kubelet's back-off, reports the pod's status, and on deletion stops the processes (SIGTERM,
- * SIGKILL after the grace period) before removing the pod object. Images are not pulled: the
- * command runs from the host.
+ * emptyDir, configMap, secret, hostPath), runs its init containers one after the other, then each
+ * container's command, each as a host process inside bubblewrap (its own mount namespace whose root
+ * is a tmpfs with the host's top-level directories bound in and the volumes mounted at their
+ * mountPaths), restarts containers by restartPolicy with the kubelet's back-off, reports the pod's
+ * status, and on deletion stops the processes (SIGTERM, SIGKILL after the grace period) before
+ * removing the pod object. Images are not pulled: the command runs from the host.
  *
  * When things happen is a real kubelet's (1.26), so that a pod's start and stop take on
  * volshift-sim what they take on a real node. Each node has its own clocks, their phases drawn at
@@ -37,6 +37,12 @@
  *    A volume that cannot be set up (claim not bound, configMap missing) is retried at every
  *    reconciler run with a FailedMount event (a real kubelet's wait gives up after 2 minutes and
  *    retries the sync; not modelled).
+ *  - Init containers (kuberuntime's computePodActions, findNextInitContainerToRun): until the last
+ *    one has exited 0, a sync starts only the next one, or restarts a failed one (same back-off as
+ *    below) unless restartPolicy is Never, where getPhase makes the pod Failed instead. So each one
+ *    starts at the sync after the relist that saw the one before exit; the containers start at the
+ *    sync after the relist that saw the last one succeed. Until then the pod is Pending, its
+ *    containers wait with PodInitializing, and its Initialized condition is False.
  *  - Restarts (kuberuntime's doBackOff, flowcontrol.Backoff): the first restart happens at the sync
  *    after the exit was relisted; after that a container waits 10 s, doubling to 5 minutes (reset
  *    after 10 minutes without a crash), showing CrashLoopBackOff; the worker retries after its
@@ -887,48 +893,109 @@ static void queue_retry(sim_cluster *c, struct worker *w, int64_t now)
 		w->retry_at = now + WORKER_RETRY_MS + cl_random_ms(c, 0, WORKER_RETRY_JITTER_MS);
 }
 
-/* The end of syncPod (kuberuntime SyncPod): start the containers that never ran, restart those
- * whose exit the PLEG has seen when restartPolicy says so and their back-off allows. */
+/* Start container ctr (its first run), or, once the PLEG has seen its exit and restart says so,
+ * run it again when its back-off allows (kuberuntime's doBackOff); a start that fails is retried. */
+static void run_container(sim_cluster *c, struct worker *w, const json_t *pod, const json_t *ctr, bool restart,
+			  int64_t now)
+{
+	const char *cname = vs_json_str(ctr, "name");
+	if (!cname)
+		return;
+	struct proc *p = ctr_find(w, cname);
+	if (!p)
+		p = proc_new(w, cname);
+	if (p->fatal || p->pid > 0)
+		return;
+	if (!p->has_exit) { /* never ran: its first start, or a retry of it */
+		if (!start_container(c, pod, ctr, p, w->paths))
+			queue_retry(c, w, now);
+		return;
+	}
+	if (!restart || !p->seen.exited || p->seen.restarts != p->restarts)
+		return; /* not to run again, or its exit is not relisted yet */
+	if (in_backoff(p, p->seen.exited_ms, now)) {
+		p->backing_off = true;
+		queue_retry(c, w, now);
+		return;
+	}
+	backoff_next(p, p->seen.exited_ms);
+	p->backing_off = false;
+	json_t *term = terminated_state(p->exit_code, p->started, p->finished, p->last_pid);
+	if (!start_container(c, pod, ctr, p, w->paths)) {
+		json_decref(term);
+		queue_retry(c, w, now);
+		return;
+	}
+	json_decref(p->last_term);
+	p->last_term = term;
+	p->restarts++;
+}
+
+/* The container named like ctr as the pod cache has it: NULL when it never ran. */
+static const struct seen *seen_of(const struct worker *w, const json_t *ctr)
+{
+	const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
+	return p && (p->seen.pid > 0 || p->seen.exited) ? &p->seen : NULL;
+}
+
+/* kuberuntime's findNextInitContainerToRun over the pod cache: true when initialization is done;
+ * otherwise *next is the init container to start (or to restart: *failed), or NULL while one runs. */
+static bool init_done(const struct worker *w, const json_t *pod, const json_t **next, bool *failed)
+{
+	const json_t *inits = vs_json_path(pod, "spec.initContainers"), *ctr;
+	size_t n = json_array_size(inits), i;
+	*next = NULL;
+	*failed = false;
+	if (n == 0)
+		return true;
+	/* a main container running: the init containers ran, even if the runtime forgot them */
+	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
+		const struct seen *s = seen_of(w, ctr);
+		if (s && s->pid > 0)
+			return true;
+	}
+	for (i = n; i-- > 0;) {
+		const struct seen *s = seen_of(w, json_array_get(inits, i));
+		if (s && s->exited && s->exit_code != 0) {
+			*next = json_array_get(inits, i);
+			*failed = true;
+			return false;
+		}
+	}
+	for (i = n; i-- > 0;) {
+		const struct seen *s = seen_of(w, json_array_get(inits, i));
+		if (!s)
+			continue;
+		if (s->pid > 0)
+			return false;
+		if (i == n - 1)
+			return true;
+		*next = json_array_get(inits, i + 1);
+		return false;
+	}
+	*next = json_array_get(inits, 0);
+	return false;
+}
+
+/* The end of syncPod (kuberuntime SyncPod): while initialization is not done, start the next init
+ * container (one per sync) or restart a failed one unless restartPolicy is Never (the pod has then
+ * failed); once it is, start the containers that never ran and restart those whose exit the PLEG
+ * has seen when restartPolicy says so and their back-off allows. */
 static void start_containers(sim_cluster *c, struct worker *w, const json_t *pod, int64_t now)
 {
 	const char *rp = restart_policy(pod);
+	const json_t *next, *ctr;
+	bool failed;
+	if (!init_done(w, pod, &next, &failed)) {
+		if (next && !(failed && strcmp(rp, "Never") == 0))
+			run_container(c, w, pod, next, true, now);
+		return;
+	}
 	size_t i;
-	json_t *ctr;
 	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
-		const char *cname = vs_json_str(ctr, "name");
-		if (!cname)
-			continue;
-		struct proc *p = ctr_find(w, cname);
-		if (!p)
-			p = proc_new(w, cname);
-		if (p->fatal || p->pid > 0)
-			continue;
-		if (!p->has_exit) { /* never ran: its first start, or a retry of it */
-			if (!start_container(c, pod, ctr, p, w->paths))
-				queue_retry(c, w, now);
-			continue;
-		}
-		if (!p->seen.exited || p->seen.restarts != p->restarts)
-			continue; /* the exit is not relisted yet */
-		bool again = strcmp(rp, "Always") == 0 || (strcmp(rp, "OnFailure") == 0 && p->seen.exit_code != 0);
-		if (!again)
-			continue;
-		if (in_backoff(p, p->seen.exited_ms, now)) {
-			p->backing_off = true;
-			queue_retry(c, w, now);
-			continue;
-		}
-		backoff_next(p, p->seen.exited_ms);
-		p->backing_off = false;
-		json_t *term = terminated_state(p->exit_code, p->started, p->finished, p->last_pid);
-		if (!start_container(c, pod, ctr, p, w->paths)) {
-			json_decref(term);
-			queue_retry(c, w, now);
-			continue;
-		}
-		json_decref(p->last_term);
-		p->last_term = term;
-		p->restarts++;
+		const struct seen *s = seen_of(w, ctr);
+		bool again = strcmp(rp, "Always") == 0 || (strcmp(rp, "OnFailure") == 0 && s && s->exit_code != 0);
+		run_container(c, w, pod, ctr, again, now);
 	}
 }
 
@@ -980,33 +1047,34 @@ static void relist(sim_cluster *c, struct kubelet *kl, int64_t now)
 
 /* ---- status ----------------------------------------------------------------------------------- */
 
-/* getPhase's count of the containers. */
-struct phase_count {
-	int running, waiting, stopped, succeeded;
+/* How generate_status shows one container. */
+struct ctr_view {
+	bool init;     /* an init container: ready once it has succeeded, no "started" */
+	bool has_init; /* the pod has init containers: what has not run waits with PodInitializing */
+	bool final;    /* TerminatePod's status: a back-off is not shown */
+	bool lost;     /* ... and a container with no status shows as lost (ContainerStatusUnknown) */
 };
 
-/* A container's status from the pod cache (final: TerminatePod's, where every container has
- * ended), counted into pc. */
-static json_t *container_status(const json_t *pod, const json_t *ctr, const struct proc *p, bool final,
-				struct phase_count *pc)
+/* A container's status from the pod cache (new reference). */
+static json_t *container_status(const json_t *pod, const json_t *ctr, const struct proc *p, const struct ctr_view *v)
 {
 	const struct seen *s = p ? &p->seen : NULL;
 	const char *name = vs_json_str(ctr, "name") ?: "";
 	json_t *st = json_pack("{s:s, s:s, s:s, s:i}", "name", name, "image", vs_json_str(ctr, "image") ?: "", "imageID",
 			       "", "restartCount", s ? s->restarts : 0);
 	json_t *state, *last = s && s->last_term ? json_pack("{s:O}", "terminated", s->last_term) : json_object();
-	bool running = s && s->pid > 0;
+	bool running = s && s->pid > 0, ready = running && !v->init;
 	if (running) {
 		char ts[32], id[32];
 		vs_time_format(s->started, ts);
 		snprintf(id, sizeof id, "sim://%d", (int)s->pid);
 		state = json_pack("{s:{s:s}}", "running", "startedAt", ts);
 		json_object_set_new(st, "containerID", json_string(id));
-		pc->running++;
 	} else if (s && s->exited) {
 		json_t *term = terminated_state(s->exit_code, s->started, s->finished, s->last_pid);
 		json_object_set(st, "containerID", json_object_get(term, "containerID"));
-		if (p->backing_off && !final) {
+		ready = v->init && s->exit_code == 0;
+		if (p->backing_off && !v->final) {
 			char msg[300];
 			snprintf(msg, sizeof msg, "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
 				 (long long)(p->backoff_ms / 1000), name, cl_name(pod), cl_ns(pod), cl_uid(pod));
@@ -1016,39 +1084,67 @@ static json_t *container_status(const json_t *pod, const json_t *ctr, const stru
 		} else {
 			state = json_pack("{s:o}", "terminated", term);
 		}
-		pc->stopped++;
-		pc->succeeded += s->exit_code == 0;
-	} else if (final) {
+	} else if (v->lost) {
 		state = json_pack("{s:{s:i, s:s, s:s}}", "terminated", "exitCode", 137, "reason", "ContainerStatusUnknown",
 				  "message", "The container could not be located when the pod was terminated");
-		pc->stopped++;
+	} else if (p && p->fatal) {
+		state = json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CreateContainerError", "message", p->fatal);
 	} else {
-		state = p && p->fatal ? json_pack("{s:{s:s, s:s}}", "waiting", "reason", "CreateContainerError", "message", p->fatal)
-				      : json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-		if (s && s->last_term)
-			pc->stopped++;
-		else
-			pc->waiting++;
+		const char *reason = v->has_init ? "PodInitializing" : "ContainerCreating";
+		state = json_pack("{s:{s:s}}", "waiting", "reason", reason);
 	}
 	json_object_set_new(st, "state", state);
 	json_object_set_new(st, "lastState", last);
-	json_object_set_new(st, "ready", json_boolean(running));
-	json_object_set_new(st, "started", json_boolean(running));
+	json_object_set_new(st, "ready", json_boolean(ready));
+	if (!v->init)
+		json_object_set_new(st, "started", json_boolean(running));
 	return st;
 }
 
-/* The kubelet's getPhase from its container statuses. */
-static const char *pod_phase(const char *restart_policy, const struct phase_count *pc)
+/* The exit code of a terminated state (state.terminated or lastState.terminated), -1 when there is none. */
+static long exit_code_of(const json_t *cs, const char *path)
 {
-	if (pc->waiting > 0)
+	const json_t *t = vs_json_path(cs, path);
+	return t ? (long)vs_json_int(t, "exitCode", 0) : -1;
+}
+
+/* The kubelet's getPhase from the statuses it generated. */
+static const char *pod_phase(const char *restart_policy, const json_t *init_statuses, const json_t *statuses)
+{
+	int pending_init = 0, failed_init = 0, running = 0, waiting = 0, stopped = 0, succeeded = 0;
+	size_t i;
+	json_t *cs;
+	json_array_foreach(init_statuses, i, cs) {
+		long code = exit_code_of(cs, "state.terminated"), last = exit_code_of(cs, "lastState.terminated");
+		if (code > 0 || (code < 0 && !vs_json_path(cs, "state.running") && last > 0))
+			failed_init++;
+		else if (code < 0 && (vs_json_path(cs, "state.running") || last < 0))
+			pending_init++;
+	}
+	json_array_foreach(statuses, i, cs) {
+		long code = exit_code_of(cs, "state.terminated");
+		if (vs_json_path(cs, "state.running")) {
+			running++;
+		} else if (code >= 0) {
+			stopped++;
+			succeeded += code == 0;
+		} else if (exit_code_of(cs, "lastState.terminated") >= 0) {
+			stopped++;
+		} else {
+			waiting++;
+		}
+	}
+	if (failed_init > 0 && strcmp(restart_policy, "Never") == 0)
+		return "Failed";
+	if (pending_init > 0 || waiting > 0)
 		return "Pending";
-	if (pc->running > 0)
+	if (running > 0)
 		return "Running";
-	if (pc->stopped == 0)
+	if (stopped == 0)
 		return "Pending";
 	if (strcmp(restart_policy, "Always") == 0)
 		return "Running"; /* every container is restarting */
-	if (pc->stopped == pc->succeeded)
+	if (stopped == succeeded)
 		return "Succeeded";
 	return strcmp(restart_policy, "Never") == 0 ? "Failed" : "Running";
 }
@@ -1058,52 +1154,140 @@ static bool phase_terminal(const char *phase)
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
+/* A pod condition the kubelet owns: its status, and its reason and message when it has them. */
+struct cond {
+	const char *type, *status, *reason;
+	char *message; /* owned, or NULL */
+};
+
 /* The pod conditions, each keeping its lastTransitionTime while its status stays (new reference). */
-static json_t *pod_conditions(const json_t *old, const char *phase, bool ready, const char *now)
+static json_t *pod_conditions(const json_t *old, const struct cond *want, size_t n, const char *now)
 {
-	const char *ready_s = ready ? "True" : "False";
-	const char *types[] = {"Initialized", "Ready", "ContainersReady", "PodScheduled"};
-	const char *vals[] = {"True", ready_s, ready_s, "True"};
 	json_t *conds = json_array();
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < n; k++) {
 		const char *ltt = now;
 		size_t i;
 		json_t *oc;
 		json_array_foreach(old, i, oc) {
 			const char *t = vs_json_str(oc, "type"), *s = vs_json_str(oc, "status");
-			if (t && s && strcmp(t, types[k]) == 0 && strcmp(s, vals[k]) == 0 && vs_json_str(oc, "lastTransitionTime"))
+			if (t && s && strcmp(t, want[k].type) == 0 && strcmp(s, want[k].status) == 0 &&
+			    vs_json_str(oc, "lastTransitionTime"))
 				ltt = vs_json_str(oc, "lastTransitionTime");
 		}
-		json_t *cnd = json_pack("{s:s, s:s, s:s}", "type", types[k], "status", vals[k], "lastTransitionTime", ltt);
-		if (!ready && (k == 1 || k == 2))
-			json_object_set_new(cnd, "reason", json_string(strcmp(phase, "Succeeded") == 0 ? "PodCompleted"
-												 : "ContainersNotReady"));
+		json_t *cnd = json_pack("{s:s, s:s, s:s}", "type", want[k].type, "status", want[k].status,
+					"lastTransitionTime", ltt);
+		if (want[k].reason)
+			json_object_set_new(cnd, "reason", json_string(want[k].reason));
+		if (want[k].message)
+			json_object_set_new(cnd, "message", json_string(want[k].message));
 		json_array_append_new(conds, cnd);
 	}
 	return conds;
 }
 
-/* generateAPIPodStatus: the pod's status from the pod cache, over its stored status (new reference). */
+/* status.GeneratePodInitializedCondition: true once every init container has succeeded. */
+static struct cond initialized_condition(const json_t *init_statuses, const char *phase)
+{
+	struct cond cnd = {"Initialized", "True", NULL, NULL};
+	vs_buf names;
+	size_t i;
+	json_t *cs;
+	if (strcmp(phase, "Succeeded") == 0) {
+		cnd.reason = "PodCompleted";
+		return cnd;
+	}
+	vs_buf_init(&names, 0);
+	json_array_foreach(init_statuses, i, cs)
+		if (!vs_json_bool(cs, "ready", false))
+			vs_buf_printf(&names, "%s%s", names.len ? " " : "", vs_json_str(cs, "name") ?: "");
+	if (names.len) {
+		cnd.status = "False";
+		cnd.reason = "ContainersNotInitialized";
+		cnd.message = vs_xasprintf("containers with incomplete status: [%s]", names.data);
+	}
+	vs_buf_free(&names);
+	return cnd;
+}
+
+/* The container has ever run as the pod cache has it (its status is not waiting, or has a last state). */
+static bool ever_started(const struct worker *w, const json_t *ctr)
+{
+	const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
+	return seen_of(w, ctr) || (p && p->seen.last_term);
+}
+
+/* The status manager's hasPodInitialized: a main container ran, or the last init container succeeded. */
+static bool pod_initialized(const struct worker *w, const json_t *pod)
+{
+	const json_t *inits = vs_json_path(pod, "spec.initContainers"), *ctr;
+	size_t i;
+	if (json_array_size(inits) == 0)
+		return true;
+	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr)
+		if (ever_started(w, ctr))
+			return true;
+	const struct seen *s = seen_of(w, json_array_get(inits, json_array_size(inits) - 1));
+	return s && s->exited && s->exit_code == 0;
+}
+
+/* TerminatePod marks as lost the init containers up to the last that ever started (at least the
+ * first): the number of them. */
+static size_t init_lost_prefix(const struct worker *w, const json_t *inits)
+{
+	size_t n = json_array_size(inits);
+	for (size_t i = n; i-- > 0;)
+		if (ever_started(w, json_array_get(inits, i)))
+			return i + 1;
+	return n > 0;
+}
+
+/* The statuses of one list of containers (spec.containers or spec.initContainers; new reference). */
+static json_t *container_statuses(const struct worker *w, const json_t *pod, const json_t *ctrs, struct ctr_view v,
+				  size_t lost)
+{
+	json_t *out = json_array(), *ctr;
+	size_t i;
+	json_array_foreach(ctrs, i, ctr) {
+		const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
+		v.lost = v.final && i < lost;
+		json_array_append_new(out, container_status(pod, ctr, p, &v));
+	}
+	return out;
+}
+
+/* generateAPIPodStatus: the pod's status from the pod cache, over its stored status; final:
+ * TerminatePod's, where every container has ended (new reference). */
 static json_t *generate_status(const struct worker *w, const json_t *pod, bool final)
 {
-	json_t *statuses = json_array();
-	struct phase_count pc = {0};
-	size_t i;
-	json_t *ctr;
-	json_array_foreach(vs_json_path(pod, "spec.containers"), i, ctr) {
-		const struct proc *p = ctr_find(w, vs_json_str(ctr, "name") ?: "");
-		json_array_append_new(statuses, container_status(pod, ctr, p, final, &pc));
-	}
+	const json_t *inits = vs_json_path(pod, "spec.initContainers"), *ctrs = vs_json_path(pod, "spec.containers");
+	struct ctr_view view = {.has_init = json_array_size(inits) > 0, .final = final};
+	json_t *statuses = container_statuses(w, pod, ctrs, view, pod_initialized(w, pod) ? json_array_size(ctrs) : 0);
+	view.init = true;
+	json_t *init_statuses = container_statuses(w, pod, inits, view, init_lost_prefix(w, inits));
 	const json_t *stored = json_object_get(pod, "status");
-	const char *phase = pod_phase(restart_policy(pod), &pc);
+	const char *phase = pod_phase(restart_policy(pod), init_statuses, statuses);
 	if (phase_terminal(vs_json_str(stored, "phase")))
 		phase = vs_json_str(stored, "phase"); /* a terminal phase never changes back */
-	bool ready = !final && pc.running > 0 && pc.running == (int)json_array_size(statuses) && strcmp(phase, "Running") == 0;
+	size_t running = 0, i;
+	json_t *cs;
+	json_array_foreach(statuses, i, cs) running += vs_json_path(cs, "state.running") != NULL;
+	bool ready = !final && running > 0 && running == json_array_size(statuses) && strcmp(phase, "Running") == 0;
+	const char *ready_s = ready ? "True" : "False";
+	const char *not_ready = ready ? NULL : strcmp(phase, "Succeeded") == 0 ? "PodCompleted" : "ContainersNotReady";
+	struct cond want[] = {initialized_condition(init_statuses, phase),
+			      {"Ready", ready_s, not_ready, NULL},
+			      {"ContainersReady", ready_s, not_ready, NULL},
+			      {"PodScheduled", "True", NULL, NULL}};
 	char now[32];
 	vs_time_format(vs_time_now(), now);
 	json_t *next = json_is_object(stored) ? json_deep_copy(stored) : json_object();
-	json_object_set_new(next, "conditions", pod_conditions(json_object_get(stored, "conditions"), phase, ready, now));
+	json_object_set_new(next, "conditions", pod_conditions(json_object_get(stored, "conditions"), want, 4, now));
+	free(want[0].message);
 	json_object_set_new(next, "phase", json_string(phase));
+	if (view.has_init)
+		json_object_set_new(next, "initContainerStatuses", init_statuses);
+	else
+		json_decref(init_statuses);
 	json_object_set_new(next, "containerStatuses", statuses);
 	json_object_set_new(next, "hostIP", json_string("127.0.0.1"));
 	json_object_set_new(next, "podIP", json_string("127.0.0.1"));

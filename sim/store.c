@@ -44,6 +44,7 @@ void sim_store_free(sim_store *st)
 		hist_ev_clear(&st->hist[(st->hist_start + i) % st->hist_cap]);
 	free(st->hist);
 	json_decref(st->objects);
+	json_decref(st->event_keys);
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->mu);
 	free(st);

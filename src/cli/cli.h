@@ -36,6 +36,8 @@ typedef struct vs_out vs_out;
 typedef struct vs_cli_run_flags {
 	const char *state_ns;
 	bool dry_run, yes, preflight_only, skip_preflight;
+	const char *again; /* the command line as given, without the flags that choose claims, for the
+			      advice after a refusal; NULL: "volshift migrate" and the classes */
 } vs_cli_run_flags;
 /* Plan opts against the live cluster, probe the destination, show the plan and its problems, ask on
  * a terminal (unless yes), and run it under a new journal; a VS_EXIT_* code. Shared by migrate and
@@ -46,8 +48,11 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
  * a VS_EXIT_* code. (migrate.c's helper, shared with resume.) */
 int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
 			 vs_out *o);
-/* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. */
-int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o);
+/* Execute plan under an open journal and report the outcome; a VS_EXIT_* code. *refused (refused
+ * may be NULL) says whether it was refused before changing anything (another migration has a
+ * claim): the caller then discards the journal. */
+int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o,
+		   bool *refused);
 /* Flags shared by the commands that address a recorded migration (status, resume, abort). */
 typedef struct vs_cli_common {
 	const char *kubeconfig, *context, *state_ns;
@@ -83,6 +88,9 @@ typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common,
 /* Parse the common flags (vs_cli_common_parse), connect, run fn with an output of the chosen format,
  * and clean up; a VS_EXIT_* code. */
 int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn);
+
+/* `volshift s3 sync SOURCE DEST` (cmd_s3.c; a vs_cli_cmd_fn). */
+int vs_cli_cmd_s3(int argc, char **argv);
 
 /* `volshift status`, `volshift resume`, `volshift abort`, `volshift rollback` (vs_cli_cmd_fn). */
 int vs_cli_cmd_status(int argc, char **argv);
@@ -127,11 +135,17 @@ bool vs_out_is_terminal(const vs_out *o);
 void vs_out_set_terminal(vs_out *o, bool tty, int cols);
 /* The plan as a table (or one "plan" JSON event), with its warnings. */
 void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts);
-/* The plan's problems as a table (or one "problems" JSON event). */
-void vs_out_problems(vs_out *o, const vs_plan *plan);
+/* The plan's problems as a table (or one "problems" JSON event). When only some claims are refused,
+ * how to migrate the others now: the command again (again, as vs_cli_run_flags has it) choosing
+ * them with --pvc, --namespace where that does, or --selector after labelling the refused ones. */
+void vs_out_problems(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts, const char *again);
+/* Append s to b as one word for a POSIX shell, quoted only when it needs to be. */
+void vs_out_shell_word(vs_buf *b, const char *s);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
  * VS_EXIT_FAILED. */
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
+/* One JSON event line (event borrowed), printed as every JSON event is; nothing in text mode. */
+void vs_out_json(vs_out *o, const json_t *event);
 /* A line of text, or a JSON event {event: type, message: text}. */
 void vs_out_message(vs_out *o, const char *type, const char *text);
 /* From now on the output is about migration id, whose journal is the ConfigMap

@@ -43,6 +43,8 @@ enum migrate_flag {
 	F_VERIFY,
 	F_PARALLEL,
 	F_NO_WARM,
+	F_SKIP_FREE_SPACE,
+	F_VERSION,
 	F_HELP,
 };
 
@@ -73,6 +75,8 @@ static const struct option migrate_options[] = {
 	{ "verify", required_argument, NULL, F_VERIFY },
 	{ "parallel", required_argument, NULL, F_PARALLEL },
 	{ "no-warm-copy", no_argument, NULL, F_NO_WARM },
+	{ "skip-free-space-check", optional_argument, NULL, F_SKIP_FREE_SPACE },
+	{ "version", optional_argument, NULL, F_VERSION },
 	{ "help", no_argument, NULL, F_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,12 +100,14 @@ static const char migrate_help[] =
 	"  --skip-source-validation         migrate volumes of --source-sc even if that class no longer exists\n"
 	"  --preflight-validation-only      run the checks (including access-mode probes) and stop\n"
 	"  --skip-preflight-validation      do not probe the destination's access modes\n"
-	"  --pod-ready-timeout SECONDS      probe and copy pods must be running within this (60)\n"
+	"  --skip-free-space-check          do not check that the claims fit in the destination (below)\n"
+	"  --pod-ready-timeout SECONDS      probe, free-space and copy pods must be running within this (60)\n"
 	"  --delete-pv-timeout SECONDS      claims and volumes must bind or go within this (300)\n"
+	"  --version                        print the version and exit\n"
 	"\n"
 	"volshift's own:\n"
 	"  --kubeconfig FILE, --context NAME  which cluster, as kubectl chooses it\n"
-	"  --pvc NAMESPACE/NAME             only this claim (repeatable)\n"
+	"  --pvc NAMESPACE/NAME             only this claim of --source-sc (repeatable)\n"
 	"  --selector LABELS                only claims with these labels (kubectl -l syntax)\n"
 	"  --dry-run                        print the plan and change nothing\n"
 	"  --output text|json               json: one event per line, for machines\n"
@@ -114,29 +120,58 @@ static const char migrate_help[] =
 	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
 	"                                   must find no difference by size and time, or also by content\n"
 	"                                   (checksum: every file is read on both sides) (size-time)\n"
-	"  --parallel N                     groups in flight at once, 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
-	"                                   takes pods, at most 8: each node copies two volumes at a time)\n"
-	"  --no-warm-copy                   stop each group's workloads first and copy everything then; by\n"
-	"                                   default a first copy runs beside the application while it still\n"
-	"                                   runs, and only what changed is copied after the stop\n"
-	"\n"
-	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
-	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
-	"matches no node and restored; CronJobs are suspended and restored; a running Job that mounts a\n"
-	"claim is waited for (up to --ready-timeout) because stopping it would lose its work, and its\n"
-	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
-	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
-	"\n"
-	"Access-mode probes that a volshift killed while probing left behind (claim, pod, volume and Lease\n"
-	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
-	"left alone ('volshift status' lists them).\n"
-	"\n"
-	"Exit status: 0 done, 1 failed (the message says why), 2 bad usage.\n" VS_CLI_GLOBAL_HELP;
+	"  --parallel N                     groups in flight at once, 1 to " VS_STR(
+		VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
+					 "                                   takes pods, at most 8: each node copies "
+					 "two volumes at a time)\n"
+					 "  --no-warm-copy                   stop each group's workloads first and "
+					 "copy everything then; by\n"
+					 "                                   default a first copy runs beside the "
+					 "application while it still\n"
+					 "                                   runs, and only what changed is copied "
+					 "after the stop\n"
+					 "\n"
+					 "Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the "
+					 "scale is kept in the\n"
+					 "annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a "
+					 "node selector that\n"
+					 "matches no node and restored; CronJobs are suspended and restored; a running "
+					 "Job that mounts a\n"
+					 "claim is waited for (up to --ready-timeout) because stopping it would lose "
+					 "its work, and its\n"
+					 "finished pods are deleted because they hold the claim. Pods with no "
+					 "controller are refused\n"
+					 "unless --delete-bare-pods. Volumes of the class without a claim are listed "
+					 "and left alone.\n"
+					 "\n"
+					 "Free space: where the destination class publishes CSIStorageCapacity, each "
+					 "claim must fit there;\n"
+					 "where its volumes are directories under one base directory on each node (the "
+					 "class's annotation\n"
+					 "volshift.io/base-path, OpenEBS Local PV's BasePath, or its parameter "
+					 "basePath), a short pod on each\n"
+					 "node where a copy will be made runs df there, and the claims made on that "
+					 "node must fit. Otherwise\n"
+					 "a line says the check was skipped and why. Claims of --source-sc that are "
+					 "Pending (no volume yet)\n"
+					 "have nothing to copy: the plan names them and leaves them out.\n"
+					 "\n"
+					 "Access-mode probes that a volshift killed while probing left behind (claim, "
+					 "pod, volume and Lease\n"
+					 "named volshift-probe-*) are removed first, unless --dry-run; a probe whose "
+					 "volshift still runs is\n"
+					 "left alone ('volshift status' lists them).\n"
+					 "\n"
+					 "Exit status: 0 done, 1 failed (the message says why; when only some claims "
+					 "are refused, it also\n"
+					 "says how to migrate the others), 2 bad usage (a --pvc naming no claim of "
+					 "--source-sc included).\n" VS_CLI_GLOBAL_HELP;
 
 struct migrate_cmd {
 	vs_migrate_opts m;
 	const char *kubeconfig, *context, *state_ns;
-	bool json, dry_run, yes, preflight_only, skip_preflight;
+	bool json, dry_run, yes, preflight_only, skip_preflight, version;
+	vs_buf again; /* the command line as given, without the flags that choose claims (canonical form) */
 	const char **pvcs;
 	size_t npvcs;
 	char **rsync_flags;
@@ -259,6 +294,8 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 		return 0;
 	case F_PARALLEL: return migrate_parallel(v, &m->m.parallel);
 	case F_NO_WARM: m->m.warm_copy = false; return 0;
+	case F_SKIP_FREE_SPACE: return migrate_bool(name, v, &m->m.plan.skip_free_space_check);
+	case F_VERSION: return migrate_bool(name, v, &m->version);
 	case F_OUTPUT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return migrate_usage("--output %s: expected text or json", v);
@@ -268,7 +305,33 @@ static int migrate_flag(struct migrate_cmd *m, int opt, const char *name, const 
 	return VS_EXIT_USAGE;
 }
 
-/* Parse argv into m; VS_EXIT_OK, VS_EXIT_USAGE, or -1 after printing --help. */
+/* Remember flag f (value v, may be NULL) for the command that migrates the claims a refusal
+ * leaves (m->again): every flag but those that choose claims or only look. */
+static void migrate_remember(struct migrate_cmd *m, const struct option *f, const char *v)
+{
+	static const int skipped[] = { F_PVC, F_NAMESPACE, F_SELECTOR, F_DRY_RUN, F_PREFLIGHT_ONLY };
+
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+		if (f->val == skipped[i])
+			return;
+	vs_buf_printf(&m->again, " --%s", f->name);
+	if (v) {
+		vs_buf_puts(&m->again, f->has_arg == optional_argument ? "=" : " ");
+		vs_out_shell_word(&m->again, v);
+	}
+}
+
+/* What --version prints: for the pvmigrate command line pvmigrate's lines (Running pvmigrate
+ * build:, then version=, sha= and time=; volshift has no build sha or time to give them). */
+static void migrate_print_version(bool go_style)
+{
+	if (go_style)
+		printf("Running pvmigrate build:\nversion=volshift-%s\nsha=\ntime=\n", vs_cli_version());
+	else
+		printf("volshift %s\n", vs_cli_version());
+}
+
+/* Parse argv into m; VS_EXIT_OK, VS_EXIT_USAGE, or -1 after printing --help or --version. */
 static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_style)
 {
 	int opt, idx = 0, rc = 0;
@@ -279,6 +342,8 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 	m->m.delete_pv_timeout_ms = 300 * 1000;
 	m->m.ready_timeout_ms = 600 * 1000;
 	m->m.warm_copy = true;
+	vs_buf_init(&m->again, 0);
+	vs_buf_puts(&m->again, go_style ? "pvmigrate" : "volshift migrate");
 	opterr = 0;
 	optind = 1;
 	while (rc == 0 && (opt = go_style ? getopt_long_only(argc, argv, "+", migrate_options, &idx)
@@ -290,6 +355,12 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 		if (opt == '?' || opt == ':')
 			return migrate_usage("unknown flag or missing value: %s", argv[optind - 1]);
 		rc = migrate_flag(m, opt, migrate_options[idx].name, optarg);
+		if (rc == 0)
+			migrate_remember(m, &migrate_options[idx], optarg);
+	}
+	if (rc == 0 && m->version) {
+		migrate_print_version(go_style);
+		return -1;
 	}
 	if (rc == 0 && optind < argc)
 		return migrate_usage("unexpected argument \"%s\"", argv[optind]);
@@ -308,6 +379,7 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 		free(m->rsync_flags[i]);
 	free(m->rsync_flags);
 	free(m->pvcs);
+	vs_buf_free(&m->again);
 }
 
 /* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
@@ -348,10 +420,14 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	}
 	vs_out_plan(o, plan, opts);
 	rc = VS_EXIT_OK;
-	if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
+	if (vs_migrate_free_space(c, opts, plan, f->dry_run, vs_out_event, o, &err) < 0)
+		rc = vs_out_error(o, "migrate",
+				  "free-space check (nothing was changed; --skip-free-space-check goes without it)",
+				  &err);
+	else if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
 		rc = vs_out_error(o, "migrate", "preflight", &err);
 	else if (plan->nproblems) {
-		vs_out_problems(o, plan);
+		vs_out_problems(o, plan, opts, f->again);
 		rc = VS_EXIT_FAILED;
 	} else if (f->dry_run) {
 		vs_out_message(o, "dry-run", "Dry run: nothing was changed.");
@@ -398,6 +474,32 @@ static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd
 	return id;
 }
 
+/* A --pvc that names no claim of --source-sc is bad usage, said before anything at all is done
+ * (before the probes a killed volshift left are removed, or what pvmigrate left is finished): only
+ * claims and volumes are listed for it. A VS_EXIT_* code. */
+static int migrate_check_pvcs(vs_kube_client *c, const struct migrate_cmd *m, vs_out *o)
+{
+	json_t *pvcs = NULL, *pvs = NULL;
+	vs_error err;
+	int rc;
+
+	if (m->npvcs == 0)
+		return VS_EXIT_OK;
+	vs_error_clear(&err);
+	rc = vs_kube_list(c, &VS_KUBE_PVCS, NULL, NULL, &pvcs, &err);
+	if (rc == 0)
+		rc = vs_kube_list(c, &VS_KUBE_PVS, NULL, NULL, &pvs, &err);
+	if (rc < 0) {
+		rc = vs_out_error(o, "migrate", "reading the cluster", &err);
+	} else if (vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = pvcs, .pvs = pvs }, &m->m.plan, &err) < 0) {
+		fprintf(stderr, "volshift migrate: %s\n", err.message);
+		rc = VS_EXIT_USAGE;
+	}
+	json_decref(pvcs);
+	json_decref(pvs);
+	return rc;
+}
+
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
@@ -405,10 +507,14 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 			       .dry_run = m->dry_run,
 			       .yes = m->yes,
 			       .preflight_only = m->preflight_only,
-			       .skip_preflight = m->skip_preflight };
-	char *id = migrate_find_unfinished(c, m), *line;
-	int rc;
+			       .skip_preflight = m->skip_preflight,
+			       .again = m->again.data };
+	char *id, *line;
+	int rc = migrate_check_pvcs(c, m, o);
 
+	if (rc != VS_EXIT_OK)
+		return rc;
+	id = migrate_find_unfinished(c, m);
 	if (!m->dry_run)
 		vs_migrate_probe_cleanup(c, &m->m, vs_out_event, o);
 	if (!id && !m->dry_run && !m->preflight_only) {
@@ -432,7 +538,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 					 .state_ns = m->state_ns,
 					 .id = id,
 					 .probes_cleaned = true };
-		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
+		line = vs_xasprintf(
+			"==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resuming", line);
 		rc = vs_cli_resume(c, &common, o);
 	} else {
@@ -448,13 +555,30 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	return rc;
 }
 
+/* argv without its empty words when it is pvmigrate's command line (scripts pass them: kURL's
+ * '"$skipFreeSpaceCheckFlag" "$setDefaultsFlag"' with a flag unset; Go's flag package stops at
+ * the first and ignores every flag after it, volshift reads on), into *argc. Caller frees the
+ * array, whose strings are argv's. */
+static char **migrate_args(int argc, char **argv, bool pvmigrate, int *out_argc)
+{
+	char **args = vs_xcalloc((size_t)argc + 1, sizeof(char *));
+	int n = 0;
+
+	for (int i = 0; i < argc; i++)
+		if (i == 0 || !pvmigrate || argv[i][0])
+			args[n++] = argv[i];
+	*out_argc = n;
+	return args;
+}
+
 int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
 {
 	struct migrate_cmd m = { 0 };
 	vs_kube_config *cfg = NULL;
 	vs_kube_client *c = NULL;
 	vs_out *o = NULL;
-	int rc = migrate_parse(&m, argc, argv, pvmigrate);
+	char **args = migrate_args(argc, argv, pvmigrate, &argc);
+	int rc = migrate_parse(&m, argc, args, pvmigrate);
 
 	if (rc != 0) {
 		rc = rc < 0 ? VS_EXIT_OK : rc;
@@ -469,6 +593,7 @@ done:
 	vs_kube_config_free(cfg);
 	vs_out_free(o);
 	migrate_cmd_clear(&m);
+	free(args);
 	return rc;
 }
 

@@ -43,7 +43,8 @@ static const char status_help[] =
 	"rolled back; 1 when the migration does not exist or the cluster cannot be read; 2 bad usage.\n";
 
 /* A claim's steps in the order they run. */
-static const char *const status_claim_steps[] = { "dest", "copy", "verify", "swap" };
+/* A claim's steps in their order; "undone" comes first: a group undone after a failure runs again. */
+static const char *const status_claim_steps[] = { "undone", "dest", "copy", "verify", "swap", "release" };
 
 /* ---- what the cluster says about a migration --------------------------------------------------- */
 
@@ -413,8 +414,10 @@ static json_t *status_claim_row(const json_t *m, const json_t *p)
 		free(key);
 	}
 	status_bytes_text(status_bytes(m, prefix), bytes);
-	char *step =
-		current ? vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?")) : vs_xstrdup("not started");
+	char *step = !current ? vs_xstrdup("not started")
+		     : strcmp(current, "undone") == 0
+			     ? vs_xstrdup("undone, to do again")
+			     : vs_xasprintf("%s %s", current, vs_json_str_or(rec, "state", "?"));
 	json_t *row = json_pack("[s, s, s, s?]", claim, step, bytes, vs_json_str(rec, "error"));
 
 	free(claim);
@@ -552,9 +555,10 @@ static void status_probes_text(vs_out *o, const json_t *probes)
 				"VOLSHIFT: what is known of the volshift that made it):");
 		status_flush(o, &b);
 		vs_out_table(o, rows, "  ");
-		vs_buf_puts(&b, "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
-				"unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
-				"volshift is gone:");
+		vs_buf_puts(&b,
+			    "The next 'volshift migrate', 'volshift resume' or 'volshift rollback' removes them (an "
+			    "unknown one once its Lease goes unrenewed; a legacy one never). By hand, once their "
+			    "volshift is gone:");
 		json_array_foreach (probes, i, p) {
 			json_array_foreach (json_object_get(p, "remove"), k, cmd)
 				vs_buf_printf(&b, "\n  %s", json_string_value(cmd));

@@ -130,7 +130,8 @@ int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context,
 	return VS_EXIT_OK;
 }
 
-int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o)
+int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j, vs_out *o,
+		   bool *refused)
 {
 	vs_error err;
 	char *what;
@@ -138,8 +139,13 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 
 	vs_error_clear(&err);
 	vs_stop_install(); /* from here Ctrl-C stops at the next safe point */
-	if (vs_migrate_execute(c, opts, plan, j, vs_out_event, o, &err) == 0)
+	rc = vs_migrate_execute(c, opts, plan, j, vs_out_event, o, &err);
+	if (refused)
+		*refused = rc == VS_EBUSY;
+	if (rc == 0)
 		return VS_EXIT_OK;
+	if (rc == VS_EBUSY)
+		return vs_out_error(o, "migrate", "refused, nothing was changed", &err);
 	what = vs_xasprintf("migration %s stopped", vs_journal_id(j));
 	rc = vs_out_error(o, "migrate", what, &err);
 	vs_out_unfinished(o);
@@ -165,8 +171,12 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 				  vs_journal_id(j));
 	vs_out_migration(o, "migration", vs_journal_id(j), state_ns, line);
 	free(line);
-	rc = vs_cli_execute(c, opts, plan, j, o);
-	vs_journal_free(j);
+	bool refused = false;
+	rc = vs_cli_execute(c, opts, plan, j, o, &refused);
+	if (refused)
+		vs_journal_discard(j); /* another migration has the claims: this one changed nothing */
+	else
+		vs_journal_free(j);
 	return rc;
 }
 

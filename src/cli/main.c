@@ -26,6 +26,7 @@ static const struct cli_command cli_commands[] = {
 	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration from its journal" },
 	{ "abort", vs_cli_cmd_abort, "ask a running migration to stop at its next safe point" },
 	{ "rollback", vs_cli_cmd_rollback, "undo a migration: claims back on their original volumes" },
+	{ "s3", vs_cli_cmd_s3, "s3 sync: copy every bucket and object of one S3 endpoint to another" },
 	{ NULL, NULL, NULL },
 };
 

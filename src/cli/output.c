@@ -59,8 +59,8 @@ struct vs_out {
 	long long bytes_sent;	       /* by the copies that finished */
 	int64_t start_ms;	       /* the first group's event (monotonic) */
 	int64_t last_draw_ms;
-	int block_lines; /* lines of the block on the terminal now */
-	char *migration; /* the migration the output is about (every JSON event names it), or NULL */
+	int block_lines;    /* lines of the block on the terminal now */
+	char *migration;    /* the migration the output is about (every JSON event names it), or NULL */
 	pthread_mutex_t mu; /* recursive; held by every public function that writes */
 };
 
@@ -214,6 +214,17 @@ static void out_json_line(vs_out *o, json_t *obj)
 	free(line);
 }
 
+void vs_out_json(vs_out *o, const json_t *event)
+{
+	json_t *copy;
+
+	if (!o->json)
+		return;
+	copy = json_copy((json_t *)event);
+	out_json_line(o, copy);
+	json_decref(copy);
+}
+
 /* ---- the plan ----------------------------------------------------------------------------------- */
 
 static char *out_workloads_of(const vs_plan *plan, size_t g)
@@ -282,28 +293,189 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
 	pthread_mutex_unlock(&o->mu);
 }
 
-void vs_out_problems(vs_out *o, const vs_plan *plan)
+void vs_out_shell_word(vs_buf *b, const char *s)
+{
+	if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+%") == strlen(s))
+		vs_buf_puts(b, s);
+	else
+		vs_buf_shell_word(b, s);
+}
+
+/* ---- after a refusal: how to migrate the claims that can be ------------------------------------ */
+
+#define OUT_REST_MAX_PVCS    20			 /* a longer --pvc list is not offered */
+#define OUT_REST_MAX_NS	     3			 /* ... nor a command per namespace for more */
+#define OUT_REST_LATER_LABEL "volshift.io/later" /* what the --selector way labels refused claims with */
+
+static bool out_refused(const vs_plan *plan, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < plan->nproblems; i++)
+		if (plan->problems[i].name && strcmp(plan->problems[i].ns, ns) == 0 &&
+		    strcmp(plan->problems[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The claims no problem names, as "NS/NAME" (an empty array when a problem is the whole
+ * migration's: nothing can go ahead). Caller owns. */
+static json_t *out_migratable(const vs_plan *plan)
+{
+	json_t *ok = json_array();
+
+	for (size_t i = 0; i < plan->nproblems; i++)
+		if (!plan->problems[i].name)
+			return ok;
+	for (size_t i = 0; i < plan->npvcs; i++)
+		if (!out_refused(plan, plan->pvcs[i].ns, plan->pvcs[i].name))
+			json_array_append_new(ok, json_sprintf("%s/%s", plan->pvcs[i].ns, plan->pvcs[i].name));
+	return ok;
+}
+
+/* again (or "volshift migrate" and the classes) into b. */
+static void out_again(vs_buf *b, const vs_migrate_opts *opts, const char *again)
+{
+	if (again) {
+		vs_buf_puts(b, again);
+		return;
+	}
+	vs_buf_puts(b, "volshift migrate --source-sc ");
+	vs_out_shell_word(b, opts->plan.source_sc);
+	vs_buf_puts(b, " --dest-sc ");
+	vs_out_shell_word(b, opts->plan.dest_sc);
+}
+
+/* The namespaces of the claims in ok when none holds a refused claim, as a JSON array; NULL
+ * otherwise. Caller owns. */
+static json_t *out_clean_namespaces(const vs_plan *plan, const json_t *ok)
+{
+	json_t *seen = json_array();
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (ok, i, v) {
+		const char *key = json_string_value(v), *slash = strchr(key, '/');
+		json_t *ns = json_stringn(key, (size_t)(slash - key));
+		bool have = false;
+		size_t k;
+		json_t *w;
+		json_array_foreach (seen, k, w)
+			have = have || json_equal(w, ns);
+		if (!have)
+			json_array_append(seen, ns);
+		json_decref(ns);
+	}
+	for (size_t p = 0; p < plan->nproblems; p++)
+		json_array_foreach (seen, i, v)
+			if (strcmp(plan->problems[p].ns, json_string_value(v)) == 0) {
+				json_decref(seen);
+				return NULL;
+			}
+	return seen;
+}
+
+/* The commands that migrate the claims in ok (not empty) now, each way its own string: --pvc for
+ * each; --namespace when the refused claims are in other namespaces; --selector once the refused
+ * ones are labelled (kubectl label ... && volshift ...). The last two only when --pvc did not
+ * choose the claims. *hows gets what each way is, for people ("" for the first). Caller owns both. */
+static json_t *out_rest_commands(const vs_plan *plan, const vs_migrate_opts *opts, const char *again, const json_t *ok,
+				 json_t **hows)
+{
+	json_t *cmds = json_array(), *spaces = NULL, *v;
+
+	*hows = json_array();
+	vs_buf b;
+	size_t i;
+
+	vs_buf_init(&b, 0);
+	if (json_array_size(ok) <= OUT_REST_MAX_PVCS) {
+		out_again(&b, opts, again);
+		json_array_foreach (ok, i, v)
+			vs_buf_printf(&b, " --pvc %s", json_string_value(v));
+		json_array_append_new(cmds, json_string(b.data));
+		json_array_append_new(*hows, json_string(""));
+	}
+	if (opts->plan.npvcs == 0 && !opts->plan.namespace && (spaces = out_clean_namespaces(plan, ok)) &&
+	    json_array_size(spaces) <= OUT_REST_MAX_NS) {
+		json_array_foreach (spaces, i, v) {
+			vs_buf_reset(&b);
+			out_again(&b, opts, again);
+			vs_buf_printf(&b, " --namespace %s", json_string_value(v));
+			if (opts->plan.selector) {
+				vs_buf_puts(&b, " --selector ");
+				vs_out_shell_word(&b, opts->plan.selector);
+			}
+			json_array_append_new(cmds, json_string(b.data));
+			json_array_append_new(*hows, json_string(", by namespace"));
+		}
+	}
+	json_decref(spaces);
+	if (opts->plan.npvcs == 0) {
+		char *sel = opts->plan.selector ? vs_xasprintf("%s,!" OUT_REST_LATER_LABEL, opts->plan.selector)
+						: vs_xstrdup("!" OUT_REST_LATER_LABEL);
+		vs_buf_reset(&b);
+		for (size_t p = 0; p < plan->nproblems; p++)
+			vs_buf_printf(&b, "kubectl label pvc -n %s %s " OUT_REST_LATER_LABEL "=true && ",
+				      plan->problems[p].ns, plan->problems[p].name);
+		out_again(&b, opts, again);
+		if (opts->plan.namespace)
+			vs_buf_printf(&b, " --namespace %s", opts->plan.namespace);
+		vs_buf_puts(&b, " --selector ");
+		vs_out_shell_word(&b, sel);
+		json_array_append_new(cmds, json_string(b.data));
+		json_array_append_new(*hows, json_string(", after labelling the claims refused here"));
+		free(sel);
+	}
+	vs_buf_free(&b);
+	return cmds;
+}
+
+/* The commands as text, one a line: the first way, then each other as an alternative. */
+static void out_rest_text(vs_out *o, const json_t *ok, const json_t *cmds, const json_t *hows)
+{
+	size_t i, n = json_array_size(ok);
+	json_t *c;
+
+	fprintf(o->f, "\nThe other %zu claim%s can be migrated now, and these once their problem is solved:\n", n,
+		n == 1 ? "" : "s");
+	json_array_foreach (cmds, i, c) {
+		const char *text = json_string_value(c), *amp;
+		if (i > 0)
+			fprintf(o->f, "or%s:\n", json_string_value(json_array_get(hows, i)));
+		for (; (amp = strstr(text, " && ")) != NULL; text = amp + 4)
+			fprintf(o->f, "  %.*s\n", (int)(amp - text), text);
+		fprintf(o->f, "  %s\n", text);
+	}
+}
+
+void vs_out_problems(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts, const char *again)
 {
 	struct out_table t = { .ncols = 3 };
+	json_t *ok = out_migratable(plan), *hows = NULL;
+	json_t *cmds = json_array_size(ok) ? out_rest_commands(plan, opts, again, ok, &hows) : json_array();
 
+	pthread_mutex_lock(&o->mu);
 	if (o->json) {
 		json_t *ev = vs_plan_to_json(plan);
-		json_t *line =
-			json_pack("{s:s, s:O}", "event", "problems", "problems", json_object_get(ev, "problems"));
+		json_t *line = json_pack("{s:s, s:O, s:O, s:O}", "event", "problems", "problems",
+					 json_object_get(ev, "problems"), "migratable", ok, "commands", cmds);
 		out_json_line(o, line);
 		json_decref(line);
 		json_decref(ev);
-		return;
+	} else {
+		fprintf(o->f, "\nCannot migrate (%zu problem%s; nothing was changed):\n", plan->nproblems,
+			plan->nproblems == 1 ? "" : "s");
+		table_row(&t, "NAMESPACE", "CLAIM", "WHY");
+		for (size_t i = 0; i < plan->nproblems; i++)
+			table_row(&t, plan->problems[i].ns, plan->problems[i].name, plan->problems[i].reason);
+		table_print(o, &t, "  ");
+		if (json_array_size(cmds))
+			out_rest_text(o, ok, cmds, hows);
 	}
-	pthread_mutex_lock(&o->mu);
-	fprintf(o->f, "\nCannot migrate (%zu problem%s; nothing was changed):\n", plan->nproblems,
-		plan->nproblems == 1 ? "" : "s");
-	table_row(&t, "NAMESPACE", "CLAIM", "WHY");
-	for (size_t i = 0; i < plan->nproblems; i++)
-		table_row(&t, plan->problems[i].ns, plan->problems[i].name, plan->problems[i].reason);
-	table_print(o, &t, "  ");
 	fflush(o->f);
 	pthread_mutex_unlock(&o->mu);
+	json_decref(ok);
+	json_decref(cmds);
+	json_decref(hows);
 }
 
 void vs_out_message(vs_out *o, const char *type, const char *text)
@@ -957,6 +1129,12 @@ static void out_event_text(const json_t *ev, const char *type, vs_buf *t)
 	} else if (strcmp(type, "probe-kept") == 0) {
 		vs_buf_printf(t, "    access-mode probe %s/%s left alone: %s\n", ns, name,
 			      vs_json_str_or(ev, "reason", ""));
+	} else if (strcmp(type, "free-space") == 0) {
+		vs_bytes_format(vs_json_int(ev, "free", 0), a);
+		vs_bytes_format(vs_json_int(ev, "need", 0), b);
+		vs_buf_printf(t, "    free space on %s in %s: %s, the copies made there need %s: %s\n",
+			      vs_json_str_or(ev, "node", ""), vs_json_str_or(ev, "path", ""), a, b,
+			      vs_json_bool(ev, "ok", false) ? "ok" : "not enough");
 	} else if (strcmp(type, "probe") == 0) {
 		vs_buf_printf(t, "    access modes %s: %s\n", vs_json_str_or(ev, "modes", ""),
 			      vs_json_bool(ev, "ok", false) ? "ok" : vs_json_str_or(ev, "message", "failed"));

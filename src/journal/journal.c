@@ -399,6 +399,44 @@ void vs_journal_free(vs_journal *j)
 	free(j);
 }
 
+const char *vs_journal_namespace(const vs_journal *j)
+{
+	return j->ns;
+}
+
+void vs_journal_discard(vs_journal *j)
+{
+	vs_error err;
+
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->lost = true; /* nothing more to write, not even the lease's renewal or release */
+	pthread_mutex_unlock(&j->mu);
+	vs_error_clear(&err);
+	if (vs_kube_delete(j->c, &VS_KUBE_CONFIGMAPS, j->ns, j->name, NULL, NULL, &err) < 0)
+		vs_warn("journal %s/%s: %s", j->ns, j->name, err.message);
+	vs_journal_free(j);
+}
+
+int vs_journal_peek(vs_kube_client *c, const char *ns, const char *id, json_t **out, vs_error *err)
+{
+	char *name = journal_name(id);
+	json_t *cm = NULL;
+	int rc = vs_kube_get(c, &VS_KUBE_CONFIGMAPS, ns, name, &cm, err);
+
+	*out = NULL;
+	if (rc < 0 && vs_error_is(err, "NotFound")) {
+		vs_error_clear(err);
+		rc = 0;
+	} else if (rc == 0) {
+		*out = vs_journal_decode(cm);
+	}
+	json_decref(cm);
+	free(name);
+	return rc;
+}
+
 const char *vs_journal_id(const vs_journal *j)
 {
 	return j->id;

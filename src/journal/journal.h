@@ -55,6 +55,11 @@ void vs_journal_free(vs_journal *j);
 
 /* The migration's id. Borrowed. */
 const char *vs_journal_id(const vs_journal *j);
+/* The namespace its ConfigMap is in. Borrowed. */
+const char *vs_journal_namespace(const vs_journal *j);
+/* Delete the journal of a migration that changed nothing (refused before its first step), then
+ * free it. Best effort: a failure is logged. */
+void vs_journal_discard(vs_journal *j);
 /* The frozen plan as written at creation. Borrowed. */
 const json_t *vs_journal_plan(const vs_journal *j);
 /* The state of step key (VS_STEP_*), or NULL when it never started. Borrowed. */
@@ -100,6 +105,9 @@ int vs_journal_list(vs_kube_client *c, const char *ns, json_t **out, vs_error *e
  * that may still be running holds an unexpired lease), created, plan, steps, objects, namespace,
  * abortRequested, abortRequestedAt and abortRequestedBy (empty when none)}; caller owns. */
 json_t *vs_journal_decode(const json_t *configmap);
+/* Migration id's journal in ns, decoded (vs_journal_decode), into *out, or NULL when there is none.
+ * Reads only; no lease. */
+int vs_journal_peek(vs_kube_client *c, const char *ns, const char *id, json_t **out, vs_error *err);
 /* Ask a running migration to stop at its next safe point, saying who asks (by: "user@host"; sets
  * annotations; no lease needed). */
 int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, const char *by, vs_error *err);

@@ -41,6 +41,7 @@ typedef struct vs_plan_opts {
 	bool skip_source_validation; /* the source class may be missing */
 	bool set_defaults;	     /* make the destination the default class */
 	bool delete_bare_pods;	     /* pods with no controller may be deleted (they are not recreated) */
+	bool skip_free_space_check;  /* --skip-free-space-check: neither CSIStorageCapacity nor df */
 } vs_plan_opts;
 
 enum vs_workload_kind {
@@ -91,6 +92,25 @@ typedef struct vs_plan_group {
 	size_t nworkloads;
 } vs_plan_group;
 
+/* How the free-space check learns what room the destination class has (space.c). */
+enum vs_space_method {
+	VS_SPACE_SKIPPED, /* --skip-free-space-check */
+	VS_SPACE_UNKNOWN, /* nothing tells: not checked (vs_plan_space.why says why) */
+	VS_SPACE_CSI,	  /* the class publishes CSIStorageCapacity: checked by the plan itself */
+	VS_SPACE_NODE,	  /* node-local volumes under a base directory: a pod per node measures it */
+};
+
+/* The free-space check of a plan, as the plan decided it. */
+typedef struct vs_plan_space {
+	enum vs_space_method method;
+	char *provisioner; /* the destination class's, or NULL */
+	char *base_dir;	   /* VS_SPACE_NODE: the directory the provisioner makes volumes under */
+	char *why;	   /* VS_SPACE_NODE: where base_dir was found; VS_SPACE_UNKNOWN: why no check */
+	char **nodes;	   /* the nodes where a copy pod not pinned to a node may land (not cordoned,
+			      no NoSchedule or NoExecute taint) */
+	size_t nnodes;
+} vs_plan_space;
+
 /* Why a claim (or the whole migration, when name is NULL) cannot be migrated. */
 typedef struct vs_plan_problem {
 	char *ns; /* NULL for the whole migration */
@@ -111,6 +131,7 @@ typedef struct vs_plan {
 	size_t nwarnings;
 	char *current_default; /* the default class now, or NULL */
 	bool change_default;   /* --set-defaults will move the default to the destination */
+	vs_plan_space space;   /* how the free-space check is made (not kept in the journal) */
 } vs_plan;
 
 /*
@@ -119,10 +140,18 @@ typedef struct vs_plan {
  * pods that mount them and the workloads that control those pods (through ownerReferences),
  * grouped so that claims used together are switched together. Problems that forbid the migration
  * are collected in plan->problems rather than returned as errors, so that preflight can show all of
- * them at once. Errors: VS_EINVAL only for unusable options (a bad selector or --pvc). *out is
- * owned by the caller (vs_plan_free).
+ * them at once; claims of the source class that are not bound to a volume yet (Pending) are
+ * warnings, or problems when --pvc names them. Errors: VS_EINVAL only for unusable options (a bad
+ * selector, a --pvc that is not NAMESPACE/NAME, names no claim, or names a claim that is not of
+ * the source class or that --namespace or --selector leave out). *out is owned by the caller
+ * (vs_plan_free).
  */
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err);
+
+/* The checks of vs_plan_build on --pvc alone (in needs only pvcs and pvs): VS_EINVAL naming a --pvc
+ * that is not NAMESPACE/NAME, names no claim, or names one that is not of the source class or that
+ * --namespace or --selector leave out (or a bad --selector). */
+int vs_plan_check_pvcs(const vs_plan_input *in, const vs_plan_opts *opts, vs_error *err);
 
 /* Record a problem (ns and name NULL for the whole migration); the strings are copied. */
 void vs_plan_add_problem(vs_plan *plan, const char *ns, const char *name, const char *reason);
@@ -153,6 +182,50 @@ int vs_plan_from_json(const json_t *json, vs_plan **out, vs_error *err);
  * it fits, else a shortened base, a hash of base, and suffix. Caller frees. */
 char *vs_plan_derived_name(const char *base, const char *suffix);
 
+/* ---- free space (space.c) --------------------------------------------------------------------- */
+
+/*
+ * The directory under which class sc's (borrowed) provisioner makes its node-local volumes, the
+ * same path on every node: the annotation VS_MIGRATE_BASE_PATH_ANNOTATION (anyone may set it on
+ * any class), the BasePath of OpenEBS Local PV's cas.openebs.io/config annotation (provisioner
+ * openebs.io/local; OpenEBS's default /var/openebs/local when it names none), or the class's
+ * parameter basePath (volshift-sim's local class). NULL when none says; *from (static) says where
+ * it was found. Caller frees.
+ */
+char *vs_space_base_dir(const json_t *sc, const char **from);
+
+/* The node where plan pvc p's destination volume will be made (where its first copy pod runs:
+ * beside its application for a warm copy, else the source volume's node), or NULL: wherever the
+ * scheduler puts it. Borrowed. */
+const char *vs_space_target_node(const vs_plan_pvc *p, bool warm_copy);
+
+/* df -Pk output (the line of the filesystem: its size, used and available 1024-blocks): the bytes
+ * available to the pod's user and the filesystem's size. VS_EINVAL quoting the output otherwise. */
+int vs_space_parse_df(const char *output, int64_t *avail, int64_t *size, vs_error *err);
+
+/* What the free-space pod measured on one node, and what the plan needs there. */
+typedef struct vs_space_node {
+	const char *node;      /* borrowed */
+	int64_t avail, size;   /* measured: bytes available under the base directory, filesystem size */
+	int64_t placed;	       /* out: the capacity of the claims whose volumes will be made there */
+	int64_t anywhere;      /* out: ... of claims that may land on any node, when this is one of them */
+	bool fits;	       /* out: placed + anywhere <= avail */
+	bool low;	       /* out: fits, but leaves less than VS_SPACE_RESERVE_PERCENT of size free */
+} vs_space_node;
+
+/* Kubelet's default hard eviction threshold for a node's filesystem (nodefs.available<10%). */
+#define VS_SPACE_RESERVE_PERCENT 10
+
+/*
+ * Judge the n measured nodes for plan (warm_copy as the run's option): every claim whose volume
+ * will be made on a node that lacks the room for it and the others made there gets a problem,
+ * and every claim that may land on any node gets one when any of plan->space.nodes lacks the room
+ * for all such claims besides its own (the scheduler does not know a base directory's free space,
+ * so they may all land on the smallest; pvmigrate's rule). Fills each node's out fields. Pure.
+ */
+void vs_space_judge(vs_plan *plan, bool warm_copy, vs_space_node *nodes, size_t n);
+
+
 /* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
 
 #define VS_MIGRATE_LABEL		    "kurl.sh/pvcmigrate" /* on temporary claims and copy pods */
@@ -175,10 +248,13 @@ char *vs_plan_derived_name(const char *base, const char *suffix);
 #define VS_MIGRATE_MANAGED_BY_LABEL	 "app.kubernetes.io/managed-by"
 #define VS_MIGRATE_MANAGED_BY		 "volshift"
 #define VS_MIGRATE_ID_LABEL		 "volshift.io/migration"       /* copy pods, destination claims */
+#define VS_MIGRATE_OWNER_ANNOTATION	 "volshift.io/migration"       /* a claim being migrated: "NS/ID" */
 #define VS_MIGRATE_PROBE_LABEL		 "volshift.io/probe"	       /* a probe's claim, pod, volume and Lease */
 #define VS_MIGRATE_PROBE_OWNER_LABEL	 "volshift.io/probe-owner"     /* a probe's claim, pod and Lease */
 #define VS_MIGRATE_PROBE_NAMESPACE_LABEL "volshift.io/probe-namespace" /* a probe's volume: its claim's namespace */
 #define VS_MIGRATE_PROBE_PREFIX		 "volshift-probe-"	       /* every probe's name starts so */
+#define VS_MIGRATE_FREE_SPACE_LABEL	 "volshift.io/free-space"      /* a free-space pod (df on a node) */
+#define VS_MIGRATE_BASE_PATH_ANNOTATION	 "volshift.io/base-path"       /* a class's node-local directory */
 
 /* ---- the cluster's objects ------------------------------------------------------------------- */
 
@@ -263,6 +339,21 @@ typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
  */
 int vs_migrate_preflight(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, vs_migrate_event_fn fn,
 			 void *ctx, vs_error *err);
+
+/*
+ * The free-space check before anything changes (skipped by opts->plan.skip_free_space_check, as
+ * the plan already knows): for a node-local destination (plan->space.method VS_SPACE_NODE), a pod
+ * on every node where a destination volume may be made ("default" namespace, the base directory
+ * mounted read-only by hostPath, running df) measures the free space there, the pod removed
+ * afterwards; claims that cannot fit become problems (vs_space_judge). Otherwise one event says
+ * how the check was made, or why not: CSIStorageCapacity was checked by the plan; a class that
+ * publishes nothing and names no base directory cannot be checked. dry_run: nothing is run, and a
+ * line says so. Events: "stage", "note", "free-space" {node, path, free, need, ok} per node,
+ * "warning". Errors: a pod that cannot run or whose output is not df's, naming the node (nothing
+ * changed but that pod, which is removed).
+ */
+int vs_migrate_free_space(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, bool dry_run,
+			  vs_migrate_event_fn fn, void *ctx, vs_error *err);
 
 /*
  * Access-mode probes left behind, one JSON object per probe (owned by the caller in *out, an

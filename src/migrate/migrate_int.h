@@ -104,6 +104,16 @@ bool mig_step_done(const mig_run *r, const char *key);
 /* Move the default-class annotation from class from to class to (either may be NULL: none). */
 int mig_set_default(mig_run *r, const char *from, const char *to, vs_error *err);
 
+/* ---- planning (plan.c, space.c) ---- */
+
+/* The item of list (a List object; may be NULL) named name, in namespace ns (NULL: any). Borrowed. */
+json_t *mig_list_find(const json_t *list, const char *ns, const char *name);
+/* Decide how the free-space check is made for plan (plan->space) and, for CSIStorageCapacity, make
+ * it: claims that cannot fit get problems. Part of vs_plan_build. */
+void mig_space_plan(vs_plan *plan, const vs_plan_input *in, const vs_plan_opts *opts);
+/* Free what s holds and zero it. */
+void mig_space_clear(vs_plan_space *s);
+
 /* ---- labels (labels.c) ---- */
 
 /* The labels of an object volshift creates: VS_MIGRATE_MANAGED_BY_LABEL, then each key and value
@@ -273,6 +283,15 @@ void mig_verify_result_clear(mig_verify_result *v);
  * destination claim's data.
  */
 int mig_verify(mig_run *r, size_t i, vs_error *err);
+
+/* ---- claims' owner (claims.c) ---- */
+
+/* Mark every claim of the plan as this run's (annotation VS_MIGRATE_OWNER_ANNOTATION, written
+ * conditionally on the version read), before anything else changes. VS_EBUSY, naming the claim and
+ * the migration, when an unfinished migration has one: the marks this run made are removed again. */
+int mig_claims_take(mig_run *r, vs_error *err);
+/* Remove this run's marks from group g's claims, once it has finished (or was rolled back). */
+int mig_claims_release(mig_run *r, const vs_plan_group *g, vs_error *err);
 
 /* ---- rollback (rollback.c) ---- */
 

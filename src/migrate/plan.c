@@ -50,7 +50,7 @@ static const json_t *plan_items(const json_t *list)
 	return json_object_get(list, "items");
 }
 
-static json_t *plan_find(const json_t *list, const char *ns, const char *name)
+json_t *mig_list_find(const json_t *list, const char *ns, const char *name)
 {
 	size_t i;
 	json_t *item;
@@ -105,10 +105,10 @@ static void plan_check_classes(struct plan_builder *b)
 		if (plan_is_default(sc) && !b->plan->current_default)
 			b->plan->current_default = vs_xstrdup(vs_json_str(sc, "metadata.name"));
 	}
-	if (!plan_find(b->in->storage_classes, NULL, o->dest_sc))
+	if (!mig_list_find(b->in->storage_classes, NULL, o->dest_sc))
 		plan_problem(b, NULL, NULL, "destination StorageClass \"%s\" does not exist; create it first",
 			     o->dest_sc);
-	if (!o->skip_source_validation && !plan_find(b->in->storage_classes, NULL, o->source_sc))
+	if (!o->skip_source_validation && !mig_list_find(b->in->storage_classes, NULL, o->source_sc))
 		plan_problem(b, NULL, NULL,
 			     "source StorageClass \"%s\" does not exist; pass --skip-source-validation to migrate "
 			     "volumes that still name it",
@@ -173,7 +173,7 @@ static void plan_check_node(struct plan_builder *b, const char *ns, const char *
 
 	if (!b->in->nodes)
 		return;
-	n = plan_find(b->in->nodes, NULL, node);
+	n = mig_list_find(b->in->nodes, NULL, node);
 	if (!n)
 		plan_problem(b, ns, name,
 			     "its volume is local to node %s, which no longer exists; the data cannot be "
@@ -184,37 +184,6 @@ static void plan_check_node(struct plan_builder *b, const char *ns, const char *
 			     "its volume is local to node %s, which is cordoned, so no copy pod can run "
 			     "there; uncordon it (kubectl uncordon %s)",
 			     node, node);
-}
-
-/* Where the cluster publishes CSIStorageCapacity for the destination class, the data must fit. */
-static void plan_check_capacity(struct plan_builder *b, const char *ns, const char *name, const char *size)
-{
-	int64_t need = 0, best = -1;
-	size_t i;
-	json_t *cap;
-
-	if (vs_quantity_parse(size, &need, NULL) < 0)
-		return;
-	json_array_foreach (plan_items(b->in->csi_capacities), i, cap) {
-		int64_t have = 0;
-		const char *cls = vs_json_str(cap, "storageClassName");
-		const char *avail = vs_json_str(cap, "maximumVolumeSize");
-		if (!avail)
-			avail = vs_json_str(cap, "capacity");
-		if (!cls || strcmp(cls, b->opts->dest_sc) != 0 || !avail || vs_quantity_parse(avail, &have, NULL) < 0)
-			continue;
-		if (have > best)
-			best = have;
-	}
-	if (best >= 0 && best < need) {
-		char want[32], got[32];
-		vs_bytes_format(need, want);
-		vs_bytes_format(best, got);
-		plan_problem(b, ns, name,
-			     "needs %s but the destination class %s has at most %s free on any node "
-			     "(CSIStorageCapacity)",
-			     want, b->opts->dest_sc, got);
-	}
 }
 
 /* ---- the journal's size ------------------------------------------------------------------------ */
@@ -268,7 +237,7 @@ static size_t plan_group_journal_bytes(const struct plan_builder *b, size_t g)
 	for (size_t k = 0; k < grp->nworkloads; k++) {
 		const vs_plan_workload *w = &b->plan->workloads[grp->workloads[k]];
 		const json_t *sts =
-			w->kind == VS_WORKLOAD_STATEFULSET ? plan_find(b->in->statefulsets, w->ns, w->name) : NULL;
+			w->kind == VS_WORKLOAD_STATEFULSET ? mig_list_find(b->in->statefulsets, w->ns, w->name) : NULL;
 		n += strlen(vs_workload_kind_name(w->kind)) + strlen(w->ns) + strlen(w->name) + 32;
 		if (sts)
 			n += 2 * plan_key_bytes(mig_statefulset_key(w)) + plan_saved_bytes(sts) + VS_JOURNAL_STEP_BYTES;
@@ -355,7 +324,6 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 			     VS_MIGRATE_ACCESS_ANNOTATION, mode);
 	if (node)
 		plan_check_node(b, ns, name, node);
-	plan_check_capacity(b, ns, name, vs_json_str_or(pv, "spec.capacity.storage", "0"));
 	p = PLAN_PUSH(b->plan->pvcs, b->plan->npvcs);
 	memset(p, 0, sizeof(*p));
 	p->ns = vs_xstrdup(ns);
@@ -404,7 +372,7 @@ static void plan_collect_pvcs(struct plan_builder *b)
 
 		if (!cls || !name || strcmp(cls, b->opts->source_sc) != 0)
 			continue;
-		pvc = cns && cname ? plan_find(b->in->pvcs, cns, cname) : NULL;
+		pvc = cns && cname ? mig_list_find(b->in->pvcs, cns, cname) : NULL;
 		if (pvc && cuid && strcmp(cuid, vs_json_str_or(pvc, "metadata.uid", "")) != 0)
 			pvc = NULL;
 		if (!pvc) {
@@ -425,6 +393,85 @@ static ssize_t plan_pvc_index(const vs_plan *plan, const char *ns, const char *n
 		if (strcmp(plan->pvcs[i].ns, ns) == 0 && strcmp(plan->pvcs[i].name, name) == 0)
 			return (ssize_t)i;
 	return -1;
+}
+
+/* True when claim pvc is not bound to a volume yet: Pending (or, without a status, naming none). */
+static bool plan_claim_pending(const json_t *pvc)
+{
+	const char *phase = vs_json_str(pvc, "status.phase");
+
+	return phase ? strcmp(phase, "Pending") == 0 : !vs_json_str(pvc, "spec.volumeName");
+}
+
+/*
+ * Claims of the source class that no volume is bound to yet hold nothing to copy, and are not
+ * migrated. Said in the plan with what to do; a warning, so that the others go ahead: such a claim
+ * holds no data, so nothing is lost by going ahead without it, and it may never bind (a claim
+ * waiting for a consumer that is gone, a StatefulSet's claim for a replica scaled away), which
+ * would otherwise hold every other claim back. Only when --pvc names it (the user asked for that
+ * claim, and it cannot be migrated) is it a problem.
+ */
+static void plan_note_pending(struct plan_builder *b)
+{
+	const char *src = b->opts->source_sc;
+	size_t i;
+	json_t *pvc;
+
+	json_array_foreach (plan_items(b->in->pvcs), i, pvc) {
+		const char *ns = vs_json_str(pvc, "metadata.namespace"), *name = vs_json_str(pvc, "metadata.name");
+		if (!ns || !name || strcmp(vs_json_str_or(pvc, "spec.storageClassName", ""), src) != 0 ||
+		    !plan_claim_pending(pvc) || vs_json_str(pvc, "metadata.deletionTimestamp") ||
+		    plan_pvc_index(b->plan, ns, name) >= 0 || !plan_pvc_selected(b, pvc))
+			continue;
+		if (b->opts->npvcs)
+			plan_problem(b, ns, name,
+				     "Pending: not bound to a volume yet, so there is nothing to copy; bind it (a pod "
+				     "that mounts it does) or delete it, then run again");
+		else
+			plan_warn(b,
+				  "claim %s/%s (class %s) is Pending: not bound to a volume yet, so there is nothing "
+				  "to copy and it is not migrated; bind it (a pod that mounts it does) or delete it, "
+				  "then run again, since once bound it gets a volume of class %s",
+				  ns, name, src, src);
+	}
+}
+
+/* The class claim pvc is on: its volume's when it is bound to one, else its own. Borrowed. */
+static const char *plan_claim_class(const vs_plan_input *in, const json_t *pvc)
+{
+	const char *vol = vs_json_str(pvc, "spec.volumeName");
+	const json_t *pv = vol ? mig_list_find(in->pvs, NULL, vol) : NULL;
+
+	return pv ? vs_json_str(pv, "spec.storageClassName") : vs_json_str(pvc, "spec.storageClassName");
+}
+
+/* Every --pvc must name a claim of the source class that --namespace and --selector (sel) keep: a
+ * --pvc that would select nothing is bad usage, said before anything is done. VS_EINVAL naming it. */
+static int plan_check_named_pvcs(const vs_plan_input *in, const vs_plan_opts *o, const vs_selector *sel,
+				 vs_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < o->npvcs && rc == 0; i++) {
+		const char *arg = o->pvcs[i], *slash = strchr(arg, '/');
+		char *ns = vs_xstrndup(arg, (size_t)(slash - arg));
+		const json_t *pvc = mig_list_find(in->pvcs, ns, slash + 1);
+		const char *cls = pvc ? plan_claim_class(in, pvc) : NULL;
+
+		if (!pvc)
+			rc = vs_error_set(err, VS_EINVAL, "--pvc %s: there is no claim %s in namespace %s", arg,
+					  slash + 1, ns);
+		else if (!cls || strcmp(cls, o->source_sc) != 0)
+			rc = vs_error_set(err, VS_EINVAL, "--pvc %s: that claim is of class %s, not --source-sc %s",
+					  arg, cls ? cls : "(none)", o->source_sc);
+		else if (o->namespace && strcmp(o->namespace, ns) != 0)
+			rc = vs_error_set(err, VS_EINVAL, "--pvc %s is outside --namespace %s", arg, o->namespace);
+		else if (!vs_selector_matches_labels(sel, vs_json_path(pvc, "metadata.labels")))
+			rc = vs_error_set(err, VS_EINVAL, "--pvc %s: that claim does not match --selector %s", arg,
+					  o->selector);
+		free(ns);
+	}
+	return rc;
 }
 
 static size_t plan_workload(struct plan_builder *b, enum vs_workload_kind kind, const char *ns, const char *name,
@@ -512,23 +559,23 @@ static ssize_t plan_resolve_pod(struct plan_builder *b, const json_t *pod, size_
 		return -1;
 	}
 	if (strcmp(kind, "ReplicaSet") == 0) {
-		owner = plan_find(b->in->replicasets, ns, name);
+		owner = mig_list_find(b->in->replicasets, ns, name);
 		if (owner && plan_controller(owner, &okind, &oname) && strcmp(okind, "Deployment") == 0) {
-			json_t *d = plan_find(b->in->deployments, ns, oname);
+			json_t *d = mig_list_find(b->in->deployments, ns, oname);
 			if (d)
 				return (ssize_t)plan_workload(b, VS_WORKLOAD_DEPLOYMENT, ns, oname, plan_replicas(d),
 							      false);
 		} else if (owner) {
 			return (ssize_t)plan_workload(b, VS_WORKLOAD_REPLICASET, ns, name, plan_replicas(owner), false);
 		}
-	} else if (strcmp(kind, "StatefulSet") == 0 && (owner = plan_find(b->in->statefulsets, ns, name))) {
+	} else if (strcmp(kind, "StatefulSet") == 0 && (owner = mig_list_find(b->in->statefulsets, ns, name))) {
 		return (ssize_t)plan_workload(b, VS_WORKLOAD_STATEFULSET, ns, name, plan_replicas(owner), false);
-	} else if (strcmp(kind, "DaemonSet") == 0 && plan_find(b->in->daemonsets, ns, name)) {
+	} else if (strcmp(kind, "DaemonSet") == 0 && mig_list_find(b->in->daemonsets, ns, name)) {
 		return (ssize_t)plan_workload(b, VS_WORKLOAD_DAEMONSET, ns, name, 0, false);
-	} else if (strcmp(kind, "Job") == 0 && (owner = plan_find(b->in->jobs, ns, name))) {
+	} else if (strcmp(kind, "Job") == 0 && (owner = mig_list_find(b->in->jobs, ns, name))) {
 		bool active = vs_json_int(owner, "status.active", 0) > 0;
 		if (plan_controller(owner, &okind, &oname) && strcmp(okind, "CronJob") == 0 &&
-		    plan_find(b->in->cronjobs, ns, oname))
+		    mig_list_find(b->in->cronjobs, ns, oname))
 			plan_link(b, plan_workload(b, VS_WORKLOAD_CRONJOB, ns, oname, 0, false), pvc);
 		return (ssize_t)plan_workload(b, VS_WORKLOAD_JOB, ns, name, 0, active);
 	}
@@ -747,6 +794,30 @@ unsigned vs_migrate_default_parallel(const vs_plan_input *in)
 	return nodes == 0 ? 1 : nodes >= 4 ? 8 : (unsigned)(2 * nodes);
 }
 
+/* --pvc NAMESPACE/NAME, each: VS_EINVAL naming the one that is not. */
+static int plan_check_pvc_syntax(const vs_plan_opts *opts, vs_error *err)
+{
+	for (size_t i = 0; i < opts->npvcs; i++) {
+		const char *slash = strchr(opts->pvcs[i], '/');
+		if (!slash || slash == opts->pvcs[i] || !slash[1] || strchr(slash + 1, '/'))
+			return vs_error_set(err, VS_EINVAL, "--pvc \"%s\": expected NAMESPACE/NAME", opts->pvcs[i]);
+	}
+	return 0;
+}
+
+int vs_plan_check_pvcs(const vs_plan_input *in, const vs_plan_opts *opts, vs_error *err)
+{
+	vs_selector *sel = NULL;
+	int rc = plan_check_pvc_syntax(opts, err);
+
+	if (rc == 0 && (rc = vs_selector_parse(opts->selector, &sel, err)) < 0)
+		vs_error_wrap(err, "--selector");
+	if (rc == 0)
+		rc = plan_check_named_pvcs(in, opts, sel, err);
+	vs_selector_free(sel);
+	return rc;
+}
+
 int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **out, vs_error *err)
 {
 	struct plan_builder b = { .in = in, .opts = opts };
@@ -758,23 +829,27 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 	if (strcmp(opts->source_sc, opts->dest_sc) == 0)
 		return vs_error_set(err, VS_EINVAL, "--source-sc and --dest-sc are both \"%s\"; nothing to migrate",
 				    opts->source_sc);
-	for (size_t i = 0; i < opts->npvcs; i++) {
-		const char *slash = strchr(opts->pvcs[i], '/');
-		if (!slash || slash == opts->pvcs[i] || !slash[1] || strchr(slash + 1, '/'))
-			return vs_error_set(err, VS_EINVAL, "--pvc \"%s\": expected NAMESPACE/NAME", opts->pvcs[i]);
-	}
+	if ((rc = plan_check_pvc_syntax(opts, err)) < 0)
+		return rc;
 	rc = vs_selector_parse(opts->selector, &b.selector, err);
 	if (rc < 0)
 		return vs_error_wrap(err, "--selector");
+	rc = plan_check_named_pvcs(in, opts, b.selector, err);
+	if (rc < 0) {
+		vs_selector_free(b.selector);
+		return rc;
+	}
 	b.plan = vs_xcalloc(1, sizeof(vs_plan));
 	plan_check_classes(&b);
 	plan_collect_pvcs(&b);
+	plan_note_pending(&b);
 	plan_collect_pods(&b);
 	plan_collect_statefulset_claims(&b);
 	plan_collect_templates(&b);
 	plan_choose_warm(&b);
 	plan_group(&b);
 	plan_check_journal_size(&b);
+	mig_space_plan(b.plan, in, opts);
 	*out = b.plan;
 	vs_selector_free(b.selector);
 	free(b.edges);
@@ -802,6 +877,7 @@ void vs_plan_free(vs_plan *plan)
 		free(plan->warnings[i]);
 	free(plan->pvcs), free(plan->workloads), free(plan->groups), free(plan->problems), free(plan->warnings);
 	free(plan->current_default);
+	mig_space_clear(&plan->space);
 	free(plan);
 }
 

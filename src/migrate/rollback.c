@@ -91,6 +91,7 @@ int mig_rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err)
 		rc = mig_step(r, "rollback-start", undo, rollback_workloads, gi, err);
 	if (rc == 0 && started) /* the forward migration's last step: the group's copies are its data now */
 		rc = mig_release_group(r, g, err);
+
 	free(start);
 	free(undo);
 	return rc;
@@ -108,8 +109,11 @@ int vs_migrate_rollback(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
 	if (vs_journal_step_state(j, "default-class"))
 		rc = mig_set_default(&r, opts->plan.dest_sc, plan->current_default, err);
-	for (size_t g = plan->ngroups; g-- > 0 && rc == 0;)
+	for (size_t g = plan->ngroups; g-- > 0 && rc == 0;) {
 		rc = mig_rollback_group(&r, g, *kept, err);
+		if (rc == 0) /* its claims are this migration's no more */
+			rc = mig_claims_release(&r, &plan->groups[g], err);
+	}
 	if (rc == 0)
 		mig_emit(&r, "rolled-back",
 			 json_pack("{s:I, s:O}", "pvcs", (json_int_t)(plan->npvcs - json_array_size(*kept)), "kept",

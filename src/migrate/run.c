@@ -240,10 +240,21 @@ int mig_release_group(mig_run *r, const vs_plan_group *g, vs_error *err)
 static int run_release(mig_run *r, const vs_plan_group *g, vs_error *err)
 {
 	int rc = mig_release_group(r, g, err);
+	vs_error merr;
 
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++)
 		mig_wait_reclaimed(r, r->plan->pvcs[g->pvcs[k]].pv);
+	vs_error_clear(&merr);
+	if (rc == 0 && mig_claims_release(r, g, &merr) < 0) /* the group is finished either way */
+		mig_say(r, "warning", "the claims of the group keep this migration's mark: %s", merr.message);
 	return rc;
+}
+
+/* The plan's claims marked as this run's before anything else changes (a mig_step_fn). */
+static int run_take_claims(mig_run *r, size_t unused, vs_error *err)
+{
+	(void)unused;
+	return mig_claims_take(r, err);
 }
 
 static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
@@ -260,7 +271,7 @@ static bool run_group_swapping(const mig_run *r, const vs_plan_group *g)
 
 /* Forget group gi's steps once it was undone, so that a resume does it again from its start (a
  * warm copy, then the stop and a new downtime). */
-static void run_forget_group(mig_run *r, size_t gi)
+static void run_forget_group(mig_run *r, size_t gi, const char *why)
 {
 	static const char *const claim_steps[] = { "dest", "warm", "copy", "verify", "swap", "rollback" };
 	static const char *const group_steps[] = { "stop", "rollback" };
@@ -268,12 +279,23 @@ static void run_forget_group(mig_run *r, size_t gi)
 	vs_error err;
 	char *key;
 
-	for (size_t k = 0; k < g->npvcs; k++)
+	for (size_t k = 0; k < g->npvcs; k++) {
+		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
+		char *undone = NULL;
 		for (size_t s = 0; s < sizeof(claim_steps) / sizeof(claim_steps[0]); s++) {
-			key = mig_claim_key(&r->plan->pvcs[g->pvcs[k]], claim_steps[s]);
+			key = mig_claim_key(p, claim_steps[s]);
+			if (!undone && strcmp(vs_journal_step_state(r->j, key) ?: "", VS_STEP_FAILED) == 0)
+				undone = vs_xasprintf("%s failed: %s", claim_steps[s],
+						      vs_json_str_or(vs_journal_step_record(r->j, key), "error", "?"));
 			vs_journal_forget_step(r->j, key, false, &err);
 			free(key);
 		}
+		/* what happened stays visible (volshift status) until the group runs again */
+		key = mig_claim_key(p, "undone");
+		vs_journal_step(r->j, key, VS_STEP_DONE, undone ? undone : why, NULL, false, &err);
+		free(key);
+		free(undone);
+	}
 	for (size_t s = 0; s < sizeof(group_steps) / sizeof(group_steps[0]); s++) {
 		key = mig_group_key(gi, group_steps[s]);
 		vs_error_clear(&err);
@@ -291,6 +313,8 @@ static int run_undo_unswapped(mig_run *r, size_t gi, vs_error *err)
 	const vs_plan_group *g = &r->plan->groups[gi];
 	int rc = mig_workloads_start(r, gi, err);
 
+	json_decref(r->step_extra); /* the downtimes it noted are for a start step's record: none here */
+	r->step_extra = NULL;
 	for (size_t k = 0; k < g->npvcs && rc == 0; k++) {
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		if (r->armed && r->armed[g->pvcs[k]].uid)
@@ -304,12 +328,13 @@ static int run_undo_unswapped(mig_run *r, size_t gi, vs_error *err)
 /*
  * A group that failed (or was stopped on request) before it started on the destination: its
  * workloads run again on their original data, so the cluster is as it was, and a resume does the
- * group again from its start. Before any swap, the copy pods and destination claims just go; after
+ * group again from its start (each claim's record says why it was undone: why, or the step that
+ * failed). Before any swap, the copy pods and destination claims just go; after
  * one, each claim goes back onto its original volume as a rollback does (the original volumes stay
  * Retain until a group starts). An undo that fails is reported, not fatal: resume or rollback takes
  * it from there.
  */
-static void run_undo_group(mig_run *r, size_t gi)
+static void run_undo_group(mig_run *r, size_t gi, const char *why)
 {
 	vs_migrate_opts as_they_are = *r->opts;
 	mig_run undo = *r;
@@ -338,7 +363,7 @@ static void run_undo_group(mig_run *r, size_t gi)
 			"takes it from there",
 			err.message);
 	else
-		run_forget_group(r, gi);
+		run_forget_group(r, gi, why);
 }
 
 static void run_phase(mig_run *r, const char *phase)
@@ -512,7 +537,7 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		rc = run_claim_step(r, g->pvcs[k], "swap", mig_swap, err);
 	parts[RUN_SWAP] = run_lap(&t);
 	if (rc < 0) { /* the workloads have not run on the destination: back on their own data */
-		run_undo_group(r, gi);
+		run_undo_group(r, gi, err->message);
 		goto done;
 	}
 	if (rc == 0) {
@@ -676,7 +701,12 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 				    plan->nproblems == 1 ? "" : "s");
 	r.originals = vs_xcalloc(plan->npvcs + 1, sizeof(json_t *));
 	r.armed = vs_xcalloc(plan->npvcs + 1, sizeof(mig_armed));
-	rc = run_groups(&r, &r.bytes_copied, &inflight, err);
+	if (!mig_step_done(&r, "claims"))
+		rc = mig_step(&r, "claims", "claims", run_take_claims, 0, err);
+	if (rc == VS_EBUSY) /* another migration has a claim: nothing was changed, the journal goes */
+		goto done;
+	if (rc == 0)
+		rc = run_groups(&r, &r.bytes_copied, &inflight, err);
 	if (rc == 0 && plan->change_default)
 		rc = mig_step(&r, "default", "default-class", run_set_default, 0, err);
 	if (rc == 0)
@@ -696,6 +726,7 @@ int vs_migrate_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_
 		*err = jerr;
 		rc = jerr.code;
 	}
+done:
 	for (size_t i = 0; i < plan->npvcs; i++)
 		json_decref(r.originals[i]);
 	free(r.originals);

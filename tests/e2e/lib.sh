@@ -103,24 +103,58 @@ field_is() {
 	[ "$(jp "$1" "$2" "$3" "${5:-default}")" = "$4" ]
 }
 
+# The README's "JSON events" table, which every command's --output json follows (test_json_events.sh,
+# test_s3.sh).
+
+# event_schema: the README's table as {TYPE: {"req": [...], "opt": [...]}}.
+event_schema() {
+	awk '/^### JSON events/ { on = 1; next } on && /^### / { exit } on && /^\| `[a-z0-9-]+` \|/' "$E2E_ROOT/README.md" |
+		jq -R -s 'split("\n") | map(select(length > 0) | split(" | ") |
+			{key: (.[0] | ltrimstr("| ") | gsub("`"; "")),
+			 value: (.[2] | rtrimstr(" |") | [scan("`([a-zA-Z]+\\??)`") | .[0]] |
+				 {req: map(select(endswith("?") | not)), opt: map(select(endswith("?")) | rtrimstr("?"))})}) |
+			from_entries'
+}
+
+# check_events FILE: every line of FILE is an event of the table with its fields (and only those,
+# besides event, time, group, groups and migration); prints the offenders.
+check_events() {
+	local schema bad
+	schema=$(event_schema)
+	[ "$(jq length <<<"$schema")" -ge 30 ] || fail "the README's event table was not read: $schema"
+	bad=$(jq -c --argjson s "$schema" '
+		. as $e | ($s[$e.event // ""]) as $t |
+		if $t == null then {unknown: $e}
+		else ([$t.req[] | select($e[.] == null)]) as $missing |
+		     ([$e | keys[] | select(. as $k | (["event", "time", "group", "groups", "migration"] + $t.req + $t.opt) |
+			index($k) | not)]) as $extra |
+		     if ($missing | length) > 0 or ($extra | length) > 0 then {event: $e.event, missing: $missing, extra: $extra}
+		     else empty end end' "$1" 2>&1)
+	[ -z "$bad" ] || fail "events of $1 that do not match the README's table: $bad"
+}
+
 # e2e_main: runs every test_* function of the calling file (or only those named in $E2E_TESTS,
-# space-separated), each against a fresh volshift-sim.
+# space-separated), each against a fresh volshift-sim (3 nodes; a file may define flags_TEST to
+# print more volshift-sim flags for TEST).
 e2e_main() {
-	local t
+	local t flags start
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		[ -z "${E2E_TESTS:-}" ] || [[ " $E2E_TESTS " == *" $t "* ]] || continue
-		if ! sim_start; then
+		flags=$(declare -F "flags_$t" >/dev/null && "flags_$t")
+		# shellcheck disable=SC2086 # flags are words
+		if ! sim_start 3 $flags; then
 			echo "FAIL $t (volshift-sim did not start)"
 			E2E_FAILED=$((E2E_FAILED + 1))
 			continue
 		fi
+		start=$SECONDS
 		# Not in an if: set -e must stay in force inside the test.
 		( set -e; "$t" )
 		if [ $? -eq 0 ]; then
-			echo "ok   $t"
+			echo "ok   $t ($((SECONDS - start)) s)"
 			E2E_PASSED=$((E2E_PASSED + 1))
 		else
-			echo "FAIL $t"
+			echo "FAIL $t ($((SECONDS - start)) s)"
 			E2E_FAILED=$((E2E_FAILED + 1))
 			tail -15 "$SIM_DIR/sim.log" | sed 's/^/  sim: /' >&2
 		fi

@@ -159,6 +159,40 @@ cluster_state() {
 	kubectl get "$kinds" -A -o json | jq -S '[.items[] | del(.metadata.managedFields)] | sort_by(.kind, .metadata.namespace, .metadata.name)'
 }
 
+# volumes_list: the volume directories the sim holds (a probe's volume must not stay behind).
+volumes_list() {
+	ls -1 "$SIM_DIR/volumes" 2>/dev/null | sort
+}
+
+# state_settled: cluster_state reads the same twice in a row (controllers are done with the
+# objects just created).
+state_settled() {
+	local a b
+	a=$(cluster_state) || return 1
+	sleep 0.5
+	b=$(cluster_state) || return 1
+	[ "$a" = "$b" ]
+}
+
+# snapshot FILE: the whole cluster and the volume directories, once the controllers are done.
+snapshot() {
+	wait_for 90 "the cluster to settle" state_settled
+	cluster_state >"$SIM_DIR/$1.json"
+	volumes_list >"$SIM_DIR/$1.volumes"
+}
+
+# unchanged FILE WHAT: the cluster is exactly as snapshot FILE recorded it.
+unchanged() {
+	cluster_state >"$SIM_DIR/$1.after.json"
+	volumes_list >"$SIM_DIR/$1.after.volumes"
+	cmp -s "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" ||
+		fail "$2 changed the cluster:
+$(diff "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" | head -60)"
+	cmp -s "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes" ||
+		fail "$2 changed the volume directories:
+$(diff "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes")"
+}
+
 # no_leftovers: no temporary claim, no copy pod and nothing of an access-mode probe remains.
 no_leftovers() {
 	local left

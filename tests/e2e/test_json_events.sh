@@ -5,33 +5,6 @@
 # stops unfinished ends with the commands that show, resume or roll it back.
 . "$(dirname "$0")/migrate_lib.sh"
 
-# event_schema: the README's table as {TYPE: {"req": [...], "opt": [...]}}.
-event_schema() {
-	awk '/^### JSON events/ { on = 1; next } on && /^### / { exit } on && /^\| `[a-z-]+` \|/' "$E2E_ROOT/README.md" |
-		jq -R -s 'split("\n") | map(select(length > 0) | split(" | ") |
-			{key: (.[0] | ltrimstr("| ") | gsub("`"; "")),
-			 value: (.[2] | rtrimstr(" |") | [scan("`([a-zA-Z]+\\??)`") | .[0]] |
-				 {req: map(select(endswith("?") | not)), opt: map(select(endswith("?")) | rtrimstr("?"))})}) |
-			from_entries'
-}
-
-# check_events FILE: every line of FILE is an event of the table with its fields (and only those,
-# besides event, time, group, groups and migration); prints the offenders.
-check_events() {
-	local schema bad
-	schema=$(event_schema)
-	[ "$(jq length <<<"$schema")" -ge 30 ] || fail "the README's event table was not read: $schema"
-	bad=$(jq -c --argjson s "$schema" '
-		. as $e | ($s[$e.event // ""]) as $t |
-		if $t == null then {unknown: $e}
-		else ([$t.req[] | select($e[.] == null)]) as $missing |
-		     ([$e | keys[] | select(. as $k | (["event", "time", "group", "groups", "migration"] + $t.req + $t.opt) |
-			index($k) | not)]) as $extra |
-		     if ($missing | length) > 0 or ($extra | length) > 0 then {event: $e.event, missing: $missing, extra: $extra}
-		     else empty end end' "$1" 2>&1)
-	[ -z "$bad" ] || fail "events of $1 that do not match the README's table: $bad"
-}
-
 # named_after FILE TYPE: every event from the first TYPE on carries migration, and it is that one's.
 named_after() {
 	local id

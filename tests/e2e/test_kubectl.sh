@@ -59,8 +59,10 @@ data: {color: green, size: large}
 YAML
 	assert_eq green "$(jp configmap settings '{.data.color}')" "applied data"
 	assert_eq t2 "$(jp configmap settings '{.metadata.labels.tier}')" "applied label"
-	kubectl get configmaps -o wide | grep -q settings || fail "kubectl get table lacks settings"
-	kubectl get configmap settings -o yaml | grep -q 'size: large' || fail "yaml output"
+	# not "kubectl ... | grep -q": grep may exit before kubectl has written everything, and kubectl,
+	# killed by SIGPIPE, fails the pipeline (pipefail)
+	[[ "$(kubectl get configmaps -o wide)" == *settings* ]] || fail "kubectl get table lacks settings"
+	[[ "$(kubectl get configmap settings -o yaml)" == *'size: large'* ]] || fail "yaml output"
 	kubectl delete configmap settings
 	out=$(kubectl get configmap settings 2>&1) && rc=0 || rc=$?
 	[ "$rc" -ne 0 ] || fail "deleted configmap still there"
@@ -133,5 +135,114 @@ spec: {storageClassName: shared, accessModes: [ReadWriteOnce], resources: {reque
 YAML
 	out=$(kubectl patch pvc fixed -p '{"spec":{"storageClassName":"local"}}' 2>&1) && fail "class change accepted" || true
 	[[ "$out" == *Invalid* || "$out" == *immutable* || "$out" == *Forbidden* ]] || fail "422 message: $out"
+}
+# pod_status NAME: the STATUS column of "kubectl get pod NAME".
+pod_status() {
+	kubectl get pod "$1" --no-headers | awk '{print $3}'
+}
+
+status_is() { # status_is NAME STATUS
+	[ "$(pod_status "$1")" = "$2" ]
+}
+
+# init_pod NAME POLICY: a pod whose init container "bad" fails; its container "main" says if it ran.
+init_pod() {
+	cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  restartPolicy: $2
+  initContainers: [{name: bad, image: busybox, command: [sh, -c, 'echo bad ran; exit 3']}]
+  containers: [{name: main, image: busybox, command: [sh, -c, 'echo main ran; exec sleep 600']}]
+YAML
+}
+
+# Init containers run one after the other before the pod's container, on the pod's volumes: each
+# writes to an emptyDir, the second waits for a file the test creates (a hostPath), and
+# kubectl get pods shows the progress; each has its own log.
+test_init_containers_run_in_order() {
+	mkdir -p "$SIM_DIR/gate"
+	kubectl create -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: ordered}
+spec:
+  volumes: [{name: w, emptyDir: {}}, {name: gate, hostPath: {path: $SIM_DIR/gate}}]
+  initContainers:
+  - {name: first, image: busybox, command: [sh, -c, 'echo first >> /w/order; echo first here'],
+     volumeMounts: [{name: w, mountPath: /w}]}
+  - {name: second, image: busybox, command: [sh, -c, 'echo second >> /w/order; until [ -e /gate/open ]; do sleep 0.1; done'],
+     volumeMounts: [{name: w, mountPath: /w}, {name: gate, mountPath: /gate}]}
+  containers:
+  - {name: main, image: busybox, command: [sh, -c, 'echo main >> /w/order; cat /w/order; exec sleep 600'],
+     volumeMounts: [{name: w, mountPath: /w}]}
+YAML
+	wait_for 60 "Init:1/2 (first done, second running)" status_is ordered Init:1/2
+	assert_eq Pending "$(jp pod ordered '{.status.phase}')" "phase while the init containers run"
+	assert_eq False "$(jp pod ordered '{.status.conditions[?(@.type=="Initialized")].status}')" "Initialized"
+	assert_eq "first here" "$(kubectl logs ordered -c first)" "log of the first init container"
+	local out
+	out=$(kubectl logs ordered -c main 2>&1) && fail "the container has a log before the init containers are done: $out"
+	[[ "$out" == *'is waiting to start: PodInitializing'* ]] || fail "kubectl logs -c main said: $out"
+	touch "$SIM_DIR/gate/open"
+	wait_for 60 "ordered Running" status_is ordered Running
+	assert_eq "first
+second
+main" "$(kubectl logs ordered -c main)" "order of the runs"
+	assert_eq True "$(jp pod ordered '{.status.conditions[?(@.type=="Initialized")].status}')" "Initialized"
+	assert_eq "Completed Completed" "$(jp pod ordered '{.status.initContainerStatuses[*].state.terminated.reason}')" \
+		"init container states"
+}
+
+# A failing init container: with restartPolicy Never the pod fails; with OnFailure it runs again
+# under the kubelet's back-off and the pod stays Pending (Init:Error, then Init:CrashLoopBackOff).
+# The pod's container never runs.
+test_failing_init_container() {
+	init_pod never Never | kubectl create -f -
+	init_pod retried OnFailure | kubectl create -f -
+	wait_for 60 "never Failed" field_is pod never '{.status.phase}' Failed
+	assert_eq Init:Error "$(pod_status never)" "STATUS of the Never pod"
+	wait_for 60 "retried Init:Error" status_is retried Init:Error
+	wait_for 120 "retried Init:CrashLoopBackOff" status_is retried Init:CrashLoopBackOff
+	assert_eq Pending "$(jp pod retried '{.status.phase}')" "phase of the OnFailure pod"
+	[ "$(jp pod retried '{.status.initContainerStatuses[0].restartCount}')" -ge 1 ] || fail "bad was not restarted"
+	[[ "$(kubectl logs retried -c bad)" == "bad ran"* ]] || fail "log of bad: $(kubectl logs retried -c bad 2>&1)"
+	local pod out
+	for pod in never retried; do
+		out=$(kubectl logs "$pod" -c main 2>&1) && fail "$pod's container ran: $out"
+		[[ "$out" == *'is waiting to start: PodInitializing'* ]] || fail "kubectl logs $pod -c main said: $out"
+	done
+}
+
+job_manifest() { # job_manifest NAME COMPLETIONS
+	cat <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: $1}
+spec:
+  completions: $2
+  parallelism: $2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox, command: [sh, -c, 'echo done']}]
+YAML
+}
+
+# A Job's counts live in its status: deleting its finished pods leaves succeeded and Complete as
+# they were. A second Job run to completion after the deletion shows that the controller has
+# passed over the first since.
+test_job_keeps_its_counts_when_its_pods_go() {
+	job_manifest twice 2 | kubectl create -f -
+	kubectl wait --for=condition=Complete job/twice --timeout=60s
+	assert_eq 2 "$(jp job twice '{.status.succeeded}')" "succeeded"
+	kubectl delete pods -l job-name=twice --wait=true
+	assert_eq 0 "$(kubectl get pods -l job-name=twice -o name | wc -l | tr -d ' ')" "pods left"
+	job_manifest after 1 | kubectl create -f -
+	kubectl wait --for=condition=Complete job/after --timeout=60s
+	assert_eq 2 "$(jp job twice '{.status.succeeded}')" "succeeded after the pods went"
+	assert_eq True "$(jp job twice '{.status.conditions[?(@.type=="Complete")].status}')" "Complete"
+	assert_eq 2/2 "$(kubectl get job twice --no-headers | awk '{print $2}')" "COMPLETIONS"
 }
 e2e_main

@@ -36,40 +36,6 @@ says() {
 $(show "$1")"
 }
 
-# volumes_list: the volume directories the sim holds (a probe's volume must not stay behind).
-volumes_list() {
-	ls -1 "$SIM_DIR/volumes" 2>/dev/null | sort
-}
-
-# state_settled: cluster_state reads the same twice in a row (controllers are done with the
-# objects just created).
-state_settled() {
-	local a b
-	a=$(cluster_state) || return 1
-	sleep 0.5
-	b=$(cluster_state) || return 1
-	[ "$a" = "$b" ]
-}
-
-# snapshot FILE: the whole cluster and the volume directories, once the controllers are done.
-snapshot() {
-	wait_for 90 "the cluster to settle" state_settled
-	cluster_state >"$SIM_DIR/$1.json"
-	volumes_list >"$SIM_DIR/$1.volumes"
-}
-
-# unchanged FILE WHAT: the cluster is exactly as snapshot FILE recorded it.
-unchanged() {
-	cluster_state >"$SIM_DIR/$1.after.json"
-	volumes_list >"$SIM_DIR/$1.after.volumes"
-	cmp -s "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" ||
-		fail "$2 changed the cluster:
-$(diff "$SIM_DIR/$1.json" "$SIM_DIR/$1.after.json" | head -60)"
-	cmp -s "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes" ||
-		fail "$2 changed the volume directories:
-$(diff "$SIM_DIR/$1.volumes" "$SIM_DIR/$1.after.volumes")"
-}
-
 # two_apps: web (local, RWO) and files (shared, RWX), both running, with data.
 two_apps() {
 	app web local
@@ -234,6 +200,8 @@ test_dry_run_prints_the_plan_and_changes_nothing() {
 	! grep -Eq '^ +default +files ' "$SIM_DIR/dry.out" || fail "claim files (class shared) is in the plan
 $(show dry)"
 	says dry 'Dry run: nothing was changed' "no dry-run notice"
+	says dry 'free-space check skipped: class shared \(provisioner volshift-sim/shared\) publishes no CSIStorageCapacity and names no directory' \
+		"no line saying why the free space was not checked"
 	run dryjson --source-sc local --dest-sc shared --dry-run --output json
 	expect_rc 0 dryjson
 	assert_eq "db web" "$(jq -r 'select(.event == "plan") | .plan.groups[].claims[].name' "$SIM_DIR/dryjson.out" | sort | xargs)" \
@@ -262,7 +230,7 @@ test_a_journal_too_large_for_a_configmap_is_refused_up_front() {
 	expect_rc 1 bigdry
 	says bigdry "journal \(one ConfigMap\) would need" "the dry run does not show the refusal"
 	unchanged before "a refused migration"
-	kubectl get configmaps -n volshift-system -o name 2>/dev/null | grep -q . && fail "a journal was written"
+	[ -n "$(kubectl get configmaps -n volshift-system -o name 2>/dev/null)" ] && fail "a journal was written"
 	run batch --source-sc local --dest-sc shared --dry-run --pvc default/big1 --pvc default/big2
 	expect_rc 0 batch
 	no_leftovers
@@ -273,12 +241,20 @@ test_a_journal_too_large_for_a_configmap_is_refused_up_front() {
 test_bare_pod_is_refused() {
 	claim solo local
 	bare_pod solo solo
+	app web local
 	wait_for 60 "pod solo running" field_is pod solo '{.status.phase}' Running
+	ready deployment web
 	snapshot before
 	run bare --source-sc local --dest-sc shared
 	expect_rc 1 bare
 	says bare '^ +default +solo +pod solo mounts it and has no controller.*--delete-bare-pods' \
 		"the refusal does not name the pod and --delete-bare-pods"
+	says bare '^The other 1 claim can be migrated now, and these once their problem is solved:$' "no advice for the rest"
+	says bare '^  volshift migrate --yes --source-sc local --dest-sc shared --pvc default/web$' \
+		"no --pvc command for the rest"
+	says bare '^  kubectl label pvc -n default solo volshift.io/later=true$' "no label command"
+	says bare "^  volshift migrate --yes --source-sc local --dest-sc shared --selector '!volshift.io/later'$" \
+		"no --selector command for the rest"
 	unchanged before "a refused bare pod"
 	no_leftovers
 }
@@ -386,6 +362,10 @@ $(show "usage$i")"
 --source-sc local --dest-sc shared --rsync-flags=-avn
 --source-sc local --dest-sc shared --rsync-flags=--exclude=tmp,--size-only
 --source-sc local --dest-sc shared --rsync-flags=--modify-window=5
+--source-sc local --dest-sc shared --pvc ns2/doesnotexist
+--source-sc local --dest-sc shared --pvc default/files
+--source-sc local --dest-sc shared --namespace other --pvc default/web
+--source-sc local --dest-sc shared --selector app=nope --pvc default/web
 ARGS
 	says usage7 'remove-source-files: refused, it deletes the source' "--remove-source-files is not refused by name"
 	says usage8 '-avn: refused, it copies nothing' "a -n in a cluster of short flags is not refused"
@@ -396,11 +376,33 @@ ARGS
 	says usage3 'pod-ready-timeout abc' "--pod-ready-timeout abc is not named"
 	says usage4 'unexpected' "the unexpected argument is not named"
 	says usage5 '--pvc "web"' "--pvc web is not named"
+	says usage11 '--pvc ns2/doesnotexist: there is no claim doesnotexist in namespace ns2' "a --pvc naming no claim"
+	says usage12 '--pvc default/files: that claim is of class shared, not --source-sc local' "a --pvc of another class"
+	says usage13 '--pvc default/web is outside --namespace other' "a --pvc outside --namespace"
+	says usage14 '--pvc default/web: that claim does not match --selector app=nope' "a --pvc outside --selector"
 	unchanged before "the usage errors"
 	no_leftovers
 	# flags that only tune or select are taken (the plan is printed)
 	run usage-ok --source-sc local --dest-sc shared --dry-run --rsync-flags=--exclude=lost+found,-vP,--info=progress2
 	expect_rc 0 usage-ok
+}
+
+# A --pvc that names nothing is said before volshift does anything at all: here the probe a killed
+# volshift left, which any other run removes first, stays.
+test_a_pvc_naming_nothing_is_said_before_anything_is_done() {
+	two_apps
+	RC=0
+	VOLSHIFT_FAILPOINTS=probe:pod-running=crash vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/killed.out" 2>&1 || RC=$?
+	expect_rc 86 killed
+	[ -n "$(probe_objects)" ] || fail "the killed run left no probe"
+	snapshot before
+	run typo --source-sc local --dest-sc shared --pvc default/wbe
+	expect_rc 2 typo
+	says typo '^volshift migrate: --pvc default/wbe: there is no claim wbe in namespace default$'
+	! grep -q 'removed access-mode probe' "$SIM_DIR/typo.out" || fail "the leftover probe was removed
+$(show typo)"
+	unchanged before "a --pvc naming nothing"
+	[ -n "$(probe_objects)" ] || fail "the leftover probe is gone"
 }
 
 # A command that cannot read its configuration says which command it was.
@@ -508,7 +510,70 @@ test_a_failure_after_a_swap_restarts_the_workloads_on_their_data() {
 	no_leftovers
 }
 
-# ---- 10. block volumes --------------------------------------------------------------------------
+# ---- 10. free space -------------------------------------------------------------------------------
+
+# A claim larger than the free space of the destination's directory (class local names it in its
+# parameter basePath; the sim's volumes all share one filesystem): refused before anything changes,
+# after a df pod on every node where its copy may be made; the other claim can go, and the advice
+# says how. --skip-free-space-check goes without the check; --dry-run runs no pod.
+test_free_space_refuses_a_claim_that_cannot_fit() {
+	app web shared
+	claim huge shared default 100Ti
+	ready deployment web
+	wait_for 60 "claim huge bound" field_is pvc huge '{.status.phase}' Bound
+	snapshot before
+	run huge --source-sc shared --dest-sc local
+	expect_rc 1 huge
+	says huge "^==> checking free space: $SIM_DIR/volumes \(its parameter basePath of class local\) on nodes node-., node-., node-.$" \
+		"no free-space pods on every node"
+	says huge "free space on node-. in $SIM_DIR/volumes: .*, the copies made there need 100\.0 TiB: not enough$"
+	says huge "^ +default +huge +its copy may be made on any node, as may those of default/huge \(100Ti\): 100\.0 TiB in all; node node-. has [0-9.]+ [KMGT]iB free in $SIM_DIR/volumes" \
+		"the problem does not name the claim and the room there is"
+	! sed -n '/^Cannot migrate/,/^$/p' "$SIM_DIR/huge.out" | grep -Eq '^ +default +web ' || fail "web is refused too
+$(show huge)"
+	says huge '^  volshift migrate --yes --source-sc shared --dest-sc local --pvc default/web$' "no advice for web"
+	unchanged before "a migration refused for lack of space"
+	no_leftovers
+	run dry --source-sc shared --dest-sc local --dry-run
+	expect_rc 0 dry
+	says dry 'free space not measured: --dry-run runs no pod'
+	run skip --source-sc shared --dest-sc local --dry-run --skip-free-space-check
+	expect_rc 0 skip
+	says skip 'free-space check skipped \(--skip-free-space-check\)'
+	unchanged before "the dry runs"
+}
+
+# ---- 11. claims that are not bound yet -------------------------------------------------------------
+
+# A claim of the source class with no volume yet (WaitForFirstConsumer and no pod) has nothing to
+# copy: the plan names it and the migration of the others goes ahead; named with --pvc, it is a
+# problem.
+test_a_pending_claim_is_named_and_left_out() {
+	claim waiting local
+	app web local
+	ready deployment web
+	assert_eq Pending "$(jp pvc waiting '{.status.phase}')" "phase of claim waiting"
+	snapshot before
+	run pendpvc --source-sc local --dest-sc shared --pvc default/waiting
+	expect_rc 1 pendpvc
+	says pendpvc '^ +default +waiting +Pending: not bound to a volume yet, so there is nothing to copy; bind it' \
+		"--pvc of a Pending claim is not refused"
+	unchanged before "a refused --pvc of a Pending claim"
+	run pendjson --source-sc local --dest-sc shared --dry-run --output json
+	expect_rc 0 pendjson
+	assert_eq 1 "$(jq -r 'select(.event == "plan") | .plan.warnings[]' "$SIM_DIR/pendjson.out" | grep -c 'claim default/waiting (class local) is Pending')" \
+		"the JSON plan's warning"
+	run pend --source-sc local --dest-sc shared
+	expect_rc 0 pend
+	says pend '^warning: claim default/waiting \(class local\) is Pending: not bound to a volume yet, so there is nothing to copy and it is not migrated; bind it \(a pod that mounts it does\) or delete it, then run again' \
+		"the plan does not name the Pending claim"
+	says pend 'Done: 1 claim moved'
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "class of web"
+	assert_eq local "$(jp pvc waiting '{.spec.storageClassName}')" "class of the Pending claim"
+	no_leftovers
+}
+
+# ---- 12. block volumes --------------------------------------------------------------------------
 
 test_block_claim_is_refused() {
 	# The sim's provisioners make Filesystem volumes only; a Block claim binds to a static Block PV.
@@ -547,6 +612,18 @@ YAML
 	expect_rc 1 block
 	says block '^ +default +raw +volumeMode Block' "the refusal does not name the Block claim"
 	unchanged before "a refused Block claim"
+	no_leftovers
+	# the advice is a command that works: label the refused claim, select the rest
+	local cmds
+	cmds=$(sed -n '/^or, after labelling the claims refused here:$/,$p' "$SIM_DIR/block.out" | sed -n 's/^  //p')
+	assert_eq 2 "$(wc -l <<<"$cmds")" "the label and select commands ($cmds)"
+	eval "$(sed -n 1p <<<"$cmds")" >/dev/null
+	eval "\"\$BIN/volshift\" $(sed -n 2p <<<"$cmds" | sed 's/^volshift //')" >"$SIM_DIR/rest.out" 2>&1 ||
+		fail "the advised command failed: $(tail -5 "$SIM_DIR/rest.out")"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "class of web after the advised command"
+	assert_eq local "$(jp pvc raw '{.spec.storageClassName}')" "class of raw after the advised command"
+	assert_eq blockvol "$(jp pvc raw '{.spec.volumeName}')" "volume of raw"
+	ready deployment web
 	no_leftovers
 }
 

@@ -57,7 +57,7 @@ test_status_names_the_held_volumes_after_a_crash_and_none_after_resume() {
 	out=$(vs_status "$id")
 	grep -q "^Volumes held by volshift: none" <<<"$out" || fail "text after resume: $out"
 	grep -q "Deployment default/web: downtime [0-9]" <<<"$out" || fail "no downtime for the Deployment: $out"
-	grep -q "default/web  *swap done  *[0-9.]* MiB" <<<"$out" || fail "claim line after resume: $out"
+	grep -q "default/web  *release done  *[0-9.]* MiB" <<<"$out" || fail "claim line after resume: $out"
 
 	rc=0
 	SECONDS=0

@@ -386,8 +386,9 @@ static void test_cli_output__api_outage_above_the_block(void **state)
 	outage_report(c.o, VS_KUBE_OUTAGE_OVER, false);
 	outage_report(c.o, VS_KUBE_OUTAGE_GAVE_UP, true); /* the error that follows says it */
 	screen_play(s, capture_text(&c));
-	assert_string_equal(screen_above(s, 4),
-			    "note: the API server at https://10.0.0.1:6443 answers again, after 12 s without an answer");
+	assert_string_equal(
+		screen_above(s, 4),
+		"note: the API server at https://10.0.0.1:6443 answers again, after 12 s without an answer");
 	assert_false(screen_has(s, "gave up"));
 	free(s);
 	capture_close(&c);
@@ -432,6 +433,81 @@ static void test_cli_output__api_outage_json_from_another_thread(void **state)
 	capture_close(&c);
 }
 
+/* A plan of three claims, raw refused: default/web and shop/db can go (raw in namespace ns). */
+static vs_plan *rest_plan(const char *raw_ns)
+{
+	const char *claims[3][2] = { { "default", "web" }, { raw_ns, "raw" }, { "shop", "db" } };
+	vs_plan *plan = vs_xcalloc(1, sizeof(*plan));
+
+	plan->pvcs = vs_xcalloc(3, sizeof(vs_plan_pvc));
+	for (size_t i = 0; i < 3; i++) {
+		plan->pvcs[i].ns = vs_xstrdup(claims[i][0]);
+		plan->pvcs[i].name = vs_xstrdup(claims[i][1]);
+	}
+	plan->npvcs = 3;
+	vs_plan_add_problem(plan, raw_ns, "raw", "volumeMode Block: volshift copies files");
+	return plan;
+}
+
+/* A refusal of some claims says how to migrate the others: the command as given, with --pvc for
+ * each; --namespace when the refused ones are elsewhere; --selector once they are labelled. */
+static void test_cli_output__problems_say_how_to_migrate_the_rest(void **state)
+{
+	vs_migrate_opts opts = { .plan = { .source_sc = "local", .dest_sc = "shared" } };
+	const char *again = "pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image'";
+	struct capture c;
+	const char *out;
+	vs_plan *plan = rest_plan("default");
+	json_t *ev;
+
+	(void)state;
+	capture_open(&c, false, false, 0);
+	vs_out_problems(c.o, plan, &opts, again);
+	out = capture_text(&c);
+	assert_non_null(strstr(out, "  default    raw    volumeMode Block"));
+	assert_non_null(strstr(out, "The other 2 claims can be migrated now, and these once their problem is solved:\n"
+				    "  pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image' --pvc "
+				    "default/web --pvc shop/db\n"));
+	assert_null(strstr(out, "--namespace")); /* default holds the refused claim too */
+	assert_non_null(strstr(out,
+			       "or, after labelling the claims refused here:\n"
+			       "  kubectl label pvc -n default raw volshift.io/later=true\n"
+			       "  pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image' --selector "
+			       "'!volshift.io/later'\n"));
+	capture_close(&c);
+	vs_plan_free(plan);
+
+	plan = rest_plan("legacy");
+	opts.plan.selector = "tier in (gold)";
+	capture_open(&c, false, false, 0);
+	vs_out_problems(c.o, plan, &opts, NULL);
+	out = capture_text(&c);
+	assert_non_null(strstr(out, "or, by namespace:\n  volshift migrate --source-sc local --dest-sc shared "
+				    "--namespace default --selector 'tier in (gold)'\n"));
+	assert_non_null(strstr(out, "or, by namespace:\n  volshift migrate --source-sc local --dest-sc shared "
+				    "--namespace shop --selector 'tier in (gold)'\n"));
+	assert_non_null(strstr(out, "--selector 'tier in (gold),!volshift.io/later'\n"));
+	capture_close(&c);
+
+	capture_open(&c, true, false, 0);
+	vs_out_problems(c.o, plan, &opts, NULL);
+	ev = json_loads(capture_text(&c), 0, NULL);
+	assert_string_equal(vs_json_str(ev, "event"), "problems");
+	assert_int_equal(json_array_size(json_object_get(ev, "migratable")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "migratable"), 1)), "shop/db");
+	assert_int_equal(json_array_size(json_object_get(ev, "commands")), 4);
+	json_decref(ev);
+	capture_close(&c);
+
+	/* a problem of the whole migration: nothing can go now */
+	vs_plan_add_problem(plan, NULL, NULL, "destination StorageClass \"shared\" does not exist");
+	capture_open(&c, false, false, 0);
+	vs_out_problems(c.o, plan, &opts, NULL);
+	assert_null(strstr(capture_text(&c), "can be migrated now"));
+	capture_close(&c);
+	vs_plan_free(plan);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_cli_output__json_lines),
 		cmocka_unit_test(test_cli_output__api_outage_above_the_block),
 		cmocka_unit_test(test_cli_output__api_outage_json_from_another_thread),
+		cmocka_unit_test(test_cli_output__problems_say_how_to_migrate_the_rest),
 	};
 
 	return cmocka_run_group_tests_name("cli_output", tests, NULL, NULL);

@@ -529,10 +529,12 @@ static void test_migrate_plan__storage_capacity(void **state)
 	fx_claim(f, "default", "big", "local", NULL);
 	plan = plan_ok(f, &opts_local_to_shared);
 	assert_int_equal(plan->nproblems, 0); /* nothing published: nothing to check */
+	assert_int_equal(plan->space.method, VS_SPACE_UNKNOWN);
 	vs_plan_free(plan);
 	add(f->caps, json_pack("{s:s, s:s}", "storageClassName", "shared", "capacity", "512Mi"));
 	add(f->caps, json_pack("{s:s, s:s}", "storageClassName", "other", "capacity", "100Gi"));
 	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->space.method, VS_SPACE_CSI);
 	assert_int_equal(plan->nproblems, 1);
 	assert_non_null(strstr(plan->problems[0].reason, "512.0 MiB"));
 	vs_plan_free(plan);
@@ -541,6 +543,212 @@ static void test_migrate_plan__storage_capacity(void **state)
 	plan = plan_ok(f, &opts_local_to_shared);
 	assert_int_equal(plan->nproblems, 0);
 	vs_plan_free(plan);
+}
+
+/* A claim whose volume is made on a known node (a node-local source: its copy runs there) counts
+ * only the segments whose nodeTopology reaches that node, and the claims made on one node must fit
+ * there together; --skip-free-space-check checks nothing. */
+static void test_migrate_plan__storage_capacity_per_node(void **state)
+{
+	struct fixture *f = *state;
+	vs_plan_opts skip = opts_local_to_shared;
+	vs_plan *plan;
+
+	for (int n = 0; n < 3; n++) {
+		json_t *node = json_array_get(json_object_get(f->nodes, "items"), (size_t)n);
+		char host[16];
+		snprintf(host, sizeof(host), "node-%d", n + 1);
+		vs_json_set_path(node, "metadata.labels", json_pack("{s:s}", "kubernetes.io/hostname", host));
+	}
+	fx_claim(f, "default", "a", "local", "node-1");
+	fx_claim(f, "default", "b", "local", "node-1");
+	fx_claim(f, "default", "c", "local", "node-2");
+	/* node-1: 1.5Gi in all, node-2: nothing published, node-3: plenty (reaches neither claim) */
+	add(f->caps, json_pack("{s:s, s:s, s:{s:{s:s}}}", "storageClassName", "shared", "capacity", "1536Mi",
+			       "nodeTopology", "matchLabels", "kubernetes.io/hostname", "node-1"));
+	add(f->caps, json_pack("{s:s, s:s, s:{s:[{s:s, s:s, s:[s]}]}}", "storageClassName", "shared", "capacity",
+			       "100Gi", "nodeTopology", "matchExpressions", "key", "kubernetes.io/hostname", "operator",
+			       "In", "values", "node-3"));
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->nproblems, 3);
+	for (size_t i = 0; i < plan->nproblems; i++) {
+		const vs_plan_problem *p = &plan->problems[i];
+		if (strcmp(p->name, "c") == 0) {
+			assert_non_null(strstr(p->reason, "none that reaches node node-2"));
+		} else {
+			assert_non_null(strstr(p->reason, "on node node-1 need 2.0 GiB together"));
+			assert_non_null(strstr(p->reason, "default/a (1Gi), default/b (1Gi)"));
+			assert_non_null(strstr(p->reason, "1.5 GiB free there"));
+		}
+	}
+	vs_plan_free(plan);
+	skip.skip_free_space_check = true;
+	plan = plan_ok(f, &skip);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->space.method, VS_SPACE_SKIPPED);
+	vs_plan_free(plan);
+}
+
+/* The base directory of a node-local destination: volshift's annotation, OpenEBS's BasePath in
+ * cas.openebs.io/config (or its default), the parameter basePath; none otherwise. */
+static void test_migrate_plan__free_space_base_dir(void **state)
+{
+	static const char openebs[] = "- name: StorageType\n  value: \"hostpath\"\n- name: BasePath\n  value: "
+				      "\"/var/local-hostpath\"\n";
+	json_t *sc;
+	const char *from = NULL;
+	char *dir;
+
+	(void)state;
+	sc = json_pack("{s:{s:s, s:{s:s}}, s:s}", "metadata", "name", "hp", "annotations", "cas.openebs.io/config",
+		       openebs, "provisioner", "openebs.io/local");
+	dir = vs_space_base_dir(sc, &from);
+	assert_string_equal(dir, "/var/local-hostpath");
+	assert_non_null(strstr(from, "BasePath"));
+	free(dir);
+	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "cas.openebs.io/config",
+			    json_string("[{name: StorageType, value: hostpath}]"));
+	dir = vs_space_base_dir(sc, &from);
+	assert_string_equal(dir, "/var/openebs/local"); /* OpenEBS's default */
+	free(dir);
+	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "volshift.io/base-path", json_string("/mnt/disks"));
+	dir = vs_space_base_dir(sc, &from);
+	assert_string_equal(dir, "/mnt/disks");
+	free(dir);
+	json_decref(sc);
+	sc = json_pack("{s:{s:s}, s:s, s:{s:s}}", "metadata", "name", "local", "provisioner", "volshift-sim/local",
+		       "parameters", "basePath", "/data/volumes");
+	dir = vs_space_base_dir(sc, &from);
+	assert_string_equal(dir, "/data/volumes");
+	assert_string_equal(from, "its parameter basePath");
+	free(dir);
+	json_object_set_new(json_object_get(sc, "parameters"), "basePath", json_string("relative"));
+	assert_null(vs_space_base_dir(sc, &from));
+	json_decref(sc);
+}
+
+static void test_migrate_plan__df_output(void **state)
+{
+	int64_t avail = 0, size = 0;
+	vs_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(vs_space_parse_df("Filesystem     1024-blocks     Used Available Capacity Mounted on\n"
+					   "/dev/sda2         61608748 48707392   9739400      84% /base\n",
+					   &avail, &size, &err),
+			 0);
+	assert_int_equal(avail, 9739400LL * 1024);
+	assert_int_equal(size, 61608748LL * 1024);
+	/* busybox, and a device name with a space */
+	assert_int_equal(vs_space_parse_df("Filesystem           1024-blocks    Used Available Capacity Mounted on\n"
+					   "my disk 100 40 60 40% /base\n",
+					   &avail, &size, &err),
+			 0);
+	assert_int_equal(avail, 60 * 1024);
+	assert_int_equal(vs_space_parse_df("df: /base: No such file or directory\n", &avail, &size, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "No such file"));
+}
+
+/* A node-local destination: the claims made on a node must fit in what df measured there; the
+ * claims that may land anywhere must fit on every node where a copy pod may land, besides those. */
+static void test_migrate_plan__free_space_judge(void **state)
+{
+	struct fixture *f = *state;
+	vs_space_node nodes[3] = { { .node = "node-1" }, { .node = "node-2" }, { .node = "node-3" } };
+	vs_plan *plan;
+	json_t *sc = json_array_get(json_object_get(f->scs, "items"), 1); /* shared */
+
+	vs_json_set_path(sc, "parameters", json_pack("{s:s}", "basePath", "/srv/volumes"));
+	vs_json_set_path(json_array_get(json_object_get(f->nodes, "items"), 2), "spec.taints",
+			 json_pack("[{s:s, s:s}]", "key", "node-role.kubernetes.io/control-plane", "effect", "NoSchedule"));
+	fx_claim(f, "default", "pinned", "local", "node-1"); /* 1Gi, made on node-1 */
+	fx_claim(f, "default", "free", "local", NULL);	     /* 1Gi, anywhere */
+	plan = plan_ok(f, &opts_local_to_shared);
+	assert_int_equal(plan->space.method, VS_SPACE_NODE);
+	assert_string_equal(plan->space.base_dir, "/srv/volumes");
+	assert_int_equal(plan->space.nnodes, 2); /* node-3 is tainted */
+	for (int k = 0; k < 3; k++)
+		nodes[k].avail = 3LL << 30, nodes[k].size = 8LL << 30;
+	vs_space_judge(plan, true, nodes, 3);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(nodes[0].placed, 1LL << 30);
+	assert_int_equal(nodes[0].anywhere, 1LL << 30);
+	assert_int_equal(nodes[2].anywhere, 0);
+	assert_true(nodes[0].fits && nodes[1].fits && nodes[2].fits);
+	assert_false(nodes[0].low);
+	nodes[1].avail = 512LL << 20; /* the claim that may land anywhere does not fit on node-2 */
+	vs_space_judge(plan, true, nodes, 3);
+	assert_int_equal(plan->nproblems, 1);
+	assert_string_equal(plan->problems[0].name, "free");
+	assert_non_null(strstr(plan->problems[0].reason, "node node-2 has 512.0 MiB free in /srv/volumes"));
+	assert_true(nodes[0].fits && !nodes[1].fits);
+	vs_plan_free(plan);
+	plan = plan_ok(f, &opts_local_to_shared);
+	nodes[0].avail = 512LL << 20; /* the pinned claim does not fit on its node */
+	nodes[1].avail = nodes[2].avail = 3LL << 30;
+	vs_space_judge(plan, true, nodes, 3);
+	assert_int_equal(plan->nproblems, 1);
+	assert_string_equal(plan->problems[0].name, "pinned");
+	assert_non_null(strstr(plan->problems[0].reason, "made on node node-1, where /srv/volumes has 512.0 MiB free"));
+	nodes[0].avail = 3LL << 30, nodes[0].size = 30LL << 30; /* 1 GiB left after both copies: 3% */
+	vs_space_judge(plan, true, nodes, 3);
+	assert_true(nodes[0].fits && nodes[0].low);
+	nodes[0].size = 4LL << 30; /* ... 25% */
+	vs_space_judge(plan, true, nodes, 3);
+	assert_true(nodes[0].fits && !nodes[0].low);
+	vs_plan_free(plan);
+}
+
+/* Claims of the source class that no volume is bound to yet: named in the plan and left out (a
+ * warning), or a problem when --pvc names one; --pvc must name a claim of the source class. */
+static void test_migrate_plan__pending_and_named_claims(void **state)
+{
+	struct fixture *f = *state;
+	const char *pending[] = { "default/waiting" }, *missing[] = { "ns2/doesnotexist" };
+	const char *other[] = { "default/elsewhere" }, *outside[] = { "default/data" };
+	vs_plan_opts opts = opts_local_to_shared;
+	vs_error err = { 0 };
+	vs_plan *plan;
+
+	fx_claim(f, "default", "data", "local", NULL);
+	fx_claim(f, "default", "elsewhere", "shared", NULL);
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "waiting", "namespace", "default",
+			       "spec", "storageClassName", "local", "status", "phase", "Pending"));
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "notmine", "namespace", "default",
+			       "spec", "storageClassName", "shared", "status", "phase", "Pending"));
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->npvcs, 1);
+	assert_int_equal(plan->nproblems, 0);
+	assert_int_equal(plan->nwarnings, 1);
+	assert_non_null(strstr(plan->warnings[0], "claim default/waiting (class local) is Pending"));
+	assert_non_null(strstr(plan->warnings[0], "bind it"));
+	vs_plan_free(plan);
+	opts.pvcs = pending, opts.npvcs = 1;
+	plan = plan_ok(f, &opts);
+	assert_int_equal(plan->npvcs, 0);
+	assert_int_equal(plan->nproblems, 1);
+	assert_string_equal(plan->problems[0].name, "waiting");
+	assert_non_null(strstr(plan->problems[0].reason, "nothing to copy"));
+	vs_plan_free(plan);
+	opts.pvcs = missing;
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+	assert_null(plan);
+	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist: there is no claim doesnotexist in namespace ns2"));
+	/* the same check on claims and volumes alone, as migrate makes it before anything else */
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist"));
+	opts.pvcs = pending;
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), 0);
+	opts.pvcs = missing;
+	opts.pvcs = other;
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "is of class shared, not --source-sc local"));
+	opts.pvcs = outside, opts.namespace = "shop";
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "outside --namespace shop"));
+	opts.namespace = NULL, opts.selector = "app=web";
+	assert_int_equal(vs_plan_build(&f->in, &opts, &plan, &err), VS_EINVAL);
+	assert_non_null(strstr(err.message, "does not match --selector app=web"));
 }
 
 /* A workload an interrupted run (or pvmigrate) scaled to 0 has no pod left: it is found through its
@@ -609,6 +817,11 @@ int main(void)
 		FX_TEST(test_migrate_plan__node_local_volume_needs_its_node),
 		FX_TEST(test_migrate_plan__warm_copy_placement),
 		FX_TEST(test_migrate_plan__storage_capacity),
+		FX_TEST(test_migrate_plan__storage_capacity_per_node),
+		cmocka_unit_test(test_migrate_plan__free_space_base_dir),
+		cmocka_unit_test(test_migrate_plan__df_output),
+		FX_TEST(test_migrate_plan__free_space_judge),
+		FX_TEST(test_migrate_plan__pending_and_named_claims),
 		FX_TEST(test_migrate_plan__recorded_scale_wins),
 		cmocka_unit_test(test_migrate_plan__rsync_progress),
 	};

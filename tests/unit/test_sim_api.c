@@ -26,7 +26,7 @@ static int setup(void **state)
 	sim_store *st = sim_store_new();
 	vs_error err;
 
-	assert_int_equal(sim_api_bootstrap(st, 2, &err), 0);
+	assert_int_equal(sim_api_bootstrap(st, 2, NULL, &err), 0);
 	*state = st;
 	return 0;
 }
@@ -391,20 +391,7 @@ static void test_gc_background_and_orphan(void **state)
 	assert_int_equal(sim_api_get(st, R("", "configmaps"), "default", "dep2", &dep, &err), 0);
 	assert_null(vs_json_path(dep, "metadata.ownerReferences"));
 	json_decref(dep);
-	/* pvc-protection: a deleting claim goes once no pod uses it */
-	create_ok(st, R("", "persistentvolumeclaims"), "default", make_pvc("claim"), NULL);
-	create_ok(st, R("", "pods"), "default",
-		  json_pack("{s:{s:s},s:{s:[{s:s,s:s}],s:[{s:s,s:{s:s}}]}}", "metadata", "name", "user", "spec",
-			    "containers", "name", "c", "image", "busybox", "volumes", "name", "v",
-			    "persistentVolumeClaim", "claimName", "claim"),
-		  NULL);
-	assert_int_equal(sim_api_delete(st, R("", "persistentvolumeclaims"), "default", "claim", NULL, NULL, NULL, &err), 0);
-	vs_sleep_ms(200);
-	assert_int_equal(sim_api_get(st, R("", "persistentvolumeclaims"), "default", "claim", &dep, &err), 0);
-	assert_non_null(vs_json_str(dep, "metadata.deletionTimestamp"));
-	json_decref(dep);
-	assert_int_equal(sim_api_delete(st, R("", "pods"), "default", "user", NULL, NULL, NULL, &err), 0);
-	assert_true(wait_gone(st, R("", "persistentvolumeclaims"), "claim"));
+	/* pvc-protection is the cluster's (ctrl_protection.c): tested in test_sim_pvctrl */
 	sim_gc_stop(st);
 	json_decref(d1);
 	json_decref(d2);

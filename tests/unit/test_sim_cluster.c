@@ -33,7 +33,7 @@ static int setup_with(void **state, const sim_timing *timing)
 	if (!mkdtemp(f->dir))
 		return -1;
 	f->st = sim_store_new();
-	if (sim_api_bootstrap(f->st, 3, &err) != 0 || sim_gc_start(f->st, &err) != 0 ||
+	if (sim_api_bootstrap(f->st, 3, NULL, &err) != 0 || sim_gc_start(f->st, &err) != 0 ||
 	    sim_cluster_start(f->st, f->dir, timing, &f->cl, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.message);
 		return -1;
@@ -42,11 +42,26 @@ static int setup_with(void **state, const sim_timing *timing)
 	return 0;
 }
 
-static int setup(void **state) { return setup_with(state, NULL); }
+static int setup(void **state)
+{
+	return setup_with(state, NULL);
+}
+
+/* A PV controller resyncing every 2 s (kube-controller-manager --pvclaimbinder-sync-period=2s), for
+ * the cases where only its resync binds a claim, as on a real cluster. */
+static int setup_fast_resync(void **state)
+{
+	sim_timing t;
+
+	sim_timing_defaults(&t);
+	t.pv_resync_ms = 2000;
+	return setup_with(state, &t);
+}
 
 static int setup_slow_relist(void **state)
 {
 	sim_timing t;
+
 	sim_timing_defaults(&t);
 	t.pleg_relist_ms = SLOW_RELIST_MS;
 	return setup_with(state, &t);
@@ -300,14 +315,23 @@ static char *create_pod(struct fx *f, const char *text)
 	return uid;
 }
 
+/* The log of container ctr of pod default/name (uid), or NULL when it has none (caller frees). */
+static char *ctr_log(struct fx *f, const char *name, const char *uid, const char *ctr)
+{
+	char *path = vs_xasprintf("%s/pods/default_%s_%s/%s.log", f->dir, name, uid, ctr), *data = NULL;
+	size_t len = 0;
+	if (vs_file_read(path, 4096, &data, &len, NULL) != 0)
+		data = NULL;
+	free(path);
+	return data;
+}
+
 /* The log of container c of pod default/name (uid) says text. */
 static bool log_says(struct fx *f, const char *name, const char *uid, const char *text)
 {
-	char *path = vs_xasprintf("%s/pods/default_%s_%s/c.log", f->dir, name, uid), *data = NULL;
-	size_t len = 0;
-	bool ok = vs_file_read(path, 4096, &data, &len, NULL) == 0 && strstr(data, text) != NULL;
+	char *data = ctr_log(f, name, uid, "c");
+	bool ok = data && strstr(data, text) != NULL;
 	free(data);
-	free(path);
 	return ok;
 }
 
@@ -451,7 +475,9 @@ static void test_sim_cluster__retain_and_rebind(void **state)
 	free(text);
 	vs_sleep_ms(1000);
 	assert_false(pvc_bound(f, "new"));
-	/* pre-bind: claimRef {namespace, name} without uid */
+	/* pre-bind: claimRef {namespace, name} without uid. The claim failed its sync (FailedBinding)
+	 * and nothing queues it again but the PV controller's resync: it binds after one (or, when the
+	 * volume worker wins the race for the volume's status, after another) */
 	pv = get(f, "", "persistentvolumes", NULL, pv_name);
 	vs_json_set_path(pv, "spec.claimRef", json_pack("{s:s, s:s}", "namespace", "default", "name", "new"));
 	assert_int_equal(sim_api_update(f->st, R("", "persistentvolumes"), NULL, pv, SIM_UPDATE_MAIN, NULL, &err), 0);
@@ -467,6 +493,276 @@ static void test_sim_cluster__retain_and_rebind(void **state)
 	free(old_uid);
 }
 
+/* A string field of pod default/name, "" when it has none (caller frees). */
+static char *pod_field(struct fx *f, const char *name, const char *path)
+{
+	json_t *p = get(f, "", "pods", "default", name);
+	char *out = vs_xstrdup(vs_json_str_or(p, path, ""));
+	json_decref(p);
+	return out;
+}
+
+/* Entry i of the status list (status.containerStatuses, status.initContainerStatuses) of pod
+ * default/name, as the kubelet reported it (new reference, NULL when there is none). */
+static json_t *ctr_status(struct fx *f, const char *name, const char *list, size_t i)
+{
+	json_t *p = get(f, "", "pods", "default", name);
+	json_t *cs = json_incref(json_array_get(vs_json_path(p, list), i));
+	json_decref(p);
+	return cs;
+}
+
+static json_t *init_status(struct fx *f, const char *name, size_t i)
+{
+	return ctr_status(f, name, "status.initContainerStatuses", i);
+}
+
+/* The condition of type type of pod default/name as "STATUS REASON" (caller frees). */
+static char *pod_condition(struct fx *f, const char *name, const char *type)
+{
+	json_t *p = get(f, "", "pods", "default", name), *c;
+	char *out = vs_xstrdup("none");
+	size_t i;
+	json_array_foreach(vs_json_path(p, "status.conditions"), i, c)
+		if (strcmp(vs_json_str_or(c, "type", ""), type) == 0) {
+			free(out);
+			out = vs_xasprintf("%s %s", vs_json_str_or(c, "status", ""), vs_json_str_or(c, "reason", ""));
+		}
+	json_decref(p);
+	return out;
+}
+
+static bool first_init_running(struct fx *f, const void *name)
+{
+	json_t *cs = init_status(f, name, 0);
+	bool ok = vs_json_path(cs, "state.running") != NULL;
+	json_decref(cs);
+	return ok;
+}
+
+static bool pod_failed(struct fx *f, const void *name) { return phase_is(f, "pods", name, "Failed"); }
+
+/*
+ * Init containers run one after the other, each to completion, before the pod's container starts,
+ * with the pod's volumes mounted (they write to an emptyDir the container reads). While the first
+ * waits for the test to open its gate (a hostPath), the pod is Pending and not Initialized, and the
+ * container waits with PodInitializing and has no log.
+ */
+static void test_sim_cluster__init_containers_run_in_order_first(void **state)
+{
+	struct fx *f = *state;
+	char *gate = vs_xasprintf("%s/gate", f->dir);
+	assert_int_equal(vs_mkdir_p(gate, 0755, NULL), 0);
+	char *text = vs_xasprintf(
+		"{\"metadata\":{\"name\":\"ini\"},\"spec\":{\"volumes\":[{\"name\":\"w\",\"emptyDir\":{}},"
+		"{\"name\":\"g\",\"hostPath\":{\"path\":\"%s\"}}],"
+		"\"initContainers\":[{\"name\":\"first\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
+		"\"echo first >> /w/order; while [ ! -e /gate/open ]; do sleep 0.1; done\"],"
+		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"},{\"name\":\"g\",\"mountPath\":\"/gate\"}]},"
+		"{\"name\":\"second\",\"image\":\"busybox\","
+		"\"command\":[\"/bin/sh\",\"-c\",\"echo second >> /w/order\"],"
+		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}],"
+		"\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\","
+		"\"echo main >> /w/order; cat /w/order; exec sleep 1000\"],"
+		"\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}]}}",
+		gate);
+	char *uid = create_pod(f, text);
+	free(text);
+	assert_true(wait_for(f, first_init_running, "ini"));
+	char *phase = pod_field(f, "ini", "status.phase"), *init = pod_condition(f, "ini", "Initialized");
+	json_t *second = init_status(f, "ini", 1), *ctr = ctr_status(f, "ini", "status.containerStatuses", 0);
+	assert_string_equal(phase, "Pending");
+	assert_string_equal(init, "False ContainersNotInitialized");
+	assert_string_equal(vs_json_str_or(second, "state.waiting.reason", ""), "PodInitializing");
+	assert_string_equal(vs_json_str_or(ctr, "state.waiting.reason", ""), "PodInitializing");
+	char *log = ctr_log(f, "ini", uid, "c");
+	assert_null(log); /* the container never started */
+	json_decref(ctr);
+	json_decref(second);
+	free(phase);
+	free(init);
+	char *open_file = vs_xasprintf("%s/open", gate);
+	assert_int_equal(vs_file_write_atomic(open_file, "", 0, 0644, NULL), 0);
+	assert_true(wait_for(f, pod_running, "ini"));
+	assert_true(log_says(f, "ini", uid, "main"));
+	log = ctr_log(f, "ini", uid, "c");
+	assert_string_equal(log, "first\nsecond\nmain\n");
+	for (size_t i = 0; i < 2; i++) {
+		json_t *cs = init_status(f, "ini", i);
+		assert_int_equal(vs_json_int(cs, "state.terminated.exitCode", -1), 0);
+		assert_string_equal(vs_json_str_or(cs, "state.terminated.reason", ""), "Completed");
+		assert_true(vs_json_bool(cs, "ready", false));
+		json_decref(cs);
+	}
+	init = pod_condition(f, "ini", "Initialized");
+	assert_string_equal(init, "True ");
+	free(init);
+	free(log);
+	free(open_file);
+	free(uid);
+	free(gate);
+}
+
+/* Pod default/name with restartPolicy policy, an init container "init" and a container "c", each
+ * running a shell script with an emptyDir at /w; its uid (caller frees). */
+static char *create_init_pod(struct fx *f, const char *name, const char *policy, const char *init_script,
+			     const char *script)
+{
+	static const char ctr[] = "{\"name\":\"%s\",\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\",\"%s\"],"
+				  "\"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/w\"}]}";
+	char *init = vs_xasprintf(ctr, "init", init_script), *main = vs_xasprintf(ctr, "c", script);
+	char *text = vs_xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"restartPolicy\":\"%s\","
+				  "\"volumes\":[{\"name\":\"w\",\"emptyDir\":{}}],"
+				  "\"initContainers\":[%s],\"containers\":[%s]}}",
+				  name, policy, init, main);
+	char *uid = create_pod(f, text);
+	free(text);
+	free(main);
+	free(init);
+	return uid;
+}
+
+/* With restartPolicy Never, a failing init container fails the pod: its container never runs. */
+static void test_sim_cluster__failing_init_container_fails_a_never_pod(void **state)
+{
+	struct fx *f = *state;
+	char *uid = create_init_pod(f, "doomed", "Never", "echo failing; exit 3", "echo main ran; exec sleep 1000");
+	assert_true(wait_for(f, pod_failed, "doomed"));
+	vs_sleep_ms(2000); /* two relists more: nothing starts after the failure either */
+	char *log = ctr_log(f, "doomed", uid, "c");
+	assert_null(log);
+	json_t *cs = init_status(f, "doomed", 0);
+	assert_int_equal(vs_json_int(cs, "state.terminated.exitCode", -1), 3);
+	assert_string_equal(vs_json_str_or(cs, "state.terminated.reason", ""), "Error");
+	assert_int_equal(vs_json_int(cs, "restartCount", -1), 0);
+	json_decref(cs);
+	cs = ctr_status(f, "doomed", "status.containerStatuses", 0);
+	assert_string_equal(vs_json_str_or(cs, "state.waiting.reason", ""), "PodInitializing");
+	json_decref(cs);
+	log = ctr_log(f, "doomed", uid, "init");
+	assert_non_null(log);
+	assert_string_equal(log, "failing\n");
+	free(log);
+	free(uid);
+}
+
+/* With restartPolicy OnFailure, a failed init container runs again (at once the first time), and the
+ * pod's container starts once it has succeeded. */
+static void test_sim_cluster__failing_init_container_is_retried(void **state)
+{
+	struct fx *f = *state;
+	char *uid = create_init_pod(f, "flaky", "OnFailure",
+				    "n=$(cat /w/n 2>/dev/null || echo 0); echo $((n+1)) > /w/n; [ $n -ge 1 ]",
+				    "echo init ran $(cat /w/n) times; exec sleep 1000");
+	assert_true(wait_for(f, pod_running, "flaky"));
+	assert_true(log_says(f, "flaky", uid, "init ran 2 times"));
+	json_t *cs = init_status(f, "flaky", 0);
+	assert_int_equal(vs_json_int(cs, "restartCount", -1), 1);
+	assert_int_equal(vs_json_int(cs, "lastState.terminated.exitCode", -1), 1);
+	assert_int_equal(vs_json_int(cs, "state.terminated.exitCode", -1), 0);
+	json_decref(cs);
+	free(uid);
+}
+
+/* A Job of default by name (new reference) or NULL. */
+static json_t *job_named(struct fx *f, const char *name) { return get(f, "batch", "jobs", "default", name); }
+
+static bool job_complete(struct fx *f, const void *name)
+{
+	json_t *j = job_named(f, name), *c;
+	bool ok = false;
+	size_t i;
+	json_array_foreach(vs_json_path(j, "status.conditions"), i, c)
+		ok |= strcmp(vs_json_str_or(c, "type", ""), "Complete") == 0 &&
+		      strcmp(vs_json_str_or(c, "status", ""), "True") == 0;
+	json_decref(j);
+	return ok;
+}
+
+static bool job_failed_one(struct fx *f, const void *name)
+{
+	json_t *j = job_named(f, name);
+	bool ok = vs_json_int(j, "status.failed", 0) == 1;
+	json_decref(j);
+	return ok;
+}
+
+/* Names of the pods with label selector sel, one per line (caller frees). */
+static char *pod_names(struct fx *f, const char *sel)
+{
+	json_t *list = NULL, *p;
+	vs_error err = {0};
+	sim_list_opts o = {.label_selector = sel};
+	vs_buf b;
+	size_t i;
+	vs_buf_init(&b, 0);
+	if (sim_api_list(f->st, R("", "pods"), "default", &o, &list, &err) == 0)
+		json_array_foreach(json_object_get(list, "items"), i, p)
+			vs_buf_printf(&b, "%s\n", vs_json_str_or(p, "metadata.name", ""));
+	json_decref(list);
+	return vs_buf_steal(&b);
+}
+
+static void force_delete_pods(struct fx *f, const char *sel)
+{
+	char *names = pod_names(f, sel), *save = NULL;
+	for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+		sim_delete_opts o = {.grace_period_seconds = 0};
+		vs_error err = {0};
+		bool deleted = false;
+		assert_int_equal(sim_api_delete(f->st, R("", "pods"), "default", n, &o, NULL, &deleted, &err), 0);
+	}
+	free(names);
+}
+
+static json_t *create_job(struct fx *f, const char *name, int completions, const char *script)
+{
+	char *text = vs_xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"completions\":%d,\"parallelism\":%d,"
+				  "\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
+				  "\"image\":\"busybox\",\"command\":[\"/bin/sh\",\"-c\",\"%s\"]}]}}}}",
+				  name, completions, completions, script);
+	json_t *job = create(f, "batch", "jobs", "default", text);
+	free(text);
+	return job;
+}
+
+/*
+ * A Job keeps the counts in its status: once its pods have completed, deleting them takes nothing
+ * from status.succeeded and the Job stays Complete. (A second Job, created after the deletion and
+ * run to completion, shows that the controller has passed over the first since.) A pod of a Job
+ * carries the tracking finalizer while it runs; deleted then, it counts as failed.
+ */
+static void test_sim_cluster__job_keeps_its_counts(void **state)
+{
+	struct fx *f = *state;
+	json_decref(create_job(f, "twice", 2, "echo done"));
+	assert_true(wait_for(f, job_complete, "twice"));
+	json_t *j = job_named(f, "twice");
+	assert_int_equal(vs_json_int(j, "status.succeeded", -1), 2);
+	json_decref(j);
+	char *names = pod_names(f, "job-name=twice");
+	assert_string_not_equal(names, "");
+	free(names);
+	force_delete_pods(f, "job-name=twice");
+	assert_true(wait_for(f, no_pods, "job-name=twice"));
+	json_decref(create_job(f, "after", 1, "sleep 1000"));
+	assert_true(wait_for(f, one_running, "job-name=after"));
+	j = job_named(f, "twice");
+	assert_int_equal(vs_json_int(j, "status.succeeded", -1), 2);
+	assert_true(job_complete(f, "twice"));
+	json_decref(j);
+	/* the running pod of the second Job: the finalizer holds it until it has been counted */
+	names = pod_names(f, "job-name=after");
+	names[strcspn(names, "\n")] = '\0';
+	json_t *pod = get(f, "", "pods", "default", names);
+	assert_string_equal(json_string_value(json_array_get(vs_json_path(pod, "metadata.finalizers"), 0)) ?: "",
+			    "batch.kubernetes.io/job-tracking");
+	json_decref(pod);
+	free(names);
+	force_delete_pods(f, "job-name=after");
+	assert_true(wait_for(f, job_failed_one, "after"));
+}
+
 int main(void)
 {
 	vs_log_set_level(getenv("VOLSHIFT_LOG") ? vs_log_get_level() : VS_LOG_WARN);
@@ -474,9 +770,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sim_cluster__shared_claim_binds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__deployment_with_local_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__statefulset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sim_cluster__retain_and_rebind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__retain_and_rebind, setup_fast_resync, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__running_only_after_a_relist, setup_slow_relist, teardown),
 		cmocka_unit_test_setup_teardown(test_sim_cluster__deletion_waits_for_the_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__init_containers_run_in_order_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__failing_init_container_fails_a_never_pod, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__failing_init_container_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sim_cluster__job_keeps_its_counts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
