@@ -1,7 +1,7 @@
 /*
  * protobuf: the Kubernetes protobuf encoding of request bodies (application/vnd.kubernetes.protobuf),
- * which kubectl's generators (kubectl create namespace, configmap, secret, deployment, ...) and
- * kubectl create token and kubectl auth send, decoded into the JSON object the same request would
+ * which kubectl's generators (kubectl create namespace, configmap, secret, deployment, ...,
+ * kubectl create token) and kubectl auth (can-i, whoami) send, decoded into the JSON object the same request would
  * carry as JSON, so that the rest of volshift-sim sees one format. Replies stay JSON.
  *
  * The decoder (protobuf.c) knows the messages of its schema tables (protobuf_schema.c), written

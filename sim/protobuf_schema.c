@@ -1,16 +1,17 @@
 /*
  * protobuf_schema: the messages volshift-sim decodes from protobuf request bodies (protobuf.h),
- * written from the field numbers of the Kubernetes API's generated.proto files (k8s.io/api core/v1,
- * apps/v1, batch/v1, rbac/v1, policy/v1, scheduling/v1, networking/v1, authentication/v1 and
- * k8s.io/apimachinery meta/v1), with each field's JSON name and whether its JSON keeps a zero
- * value (pointer fields and fields without omitempty in the Go types: SIM_PB_ZERO).
+ * written from the field numbers of the Kubernetes API's generated.proto files (k8s.io/api
+ * core/v1, apps/v1, batch/v1, rbac/v1, policy/v1, scheduling/v1, networking/v1,
+ * authentication/v1, authorization/v1 and k8s.io/apimachinery meta/v1), with each field's JSON
+ * name and whether its JSON keeps a zero value (pointer fields and fields without omitempty in the
+ * Go types: SIM_PB_ZERO).
  *
  * They cover the objects kubectl's generators build (kubectl create namespace, configmap, secret,
  * serviceaccount, deployment, job, cronjob, service, role, rolebinding, clusterrole,
- * clusterrolebinding, poddisruptionbudget, priorityclass, quota, ingress, token, and kubectl
- * expose): every field those messages always write, and the optional ones the generators set.
- * Fields left out (volumes, probes, security contexts, conditions, managedFields, ...) are refused
- * by the decoder with a 415 that names them.
+ * clusterrolebinding, poddisruptionbudget, priorityclass, quota, ingress, token) and kubectl auth
+ * sends (can-i, can-i --list, whoami: the self reviews): every field those messages always write,
+ * and the optional ones the commands set. Fields left out (volumes, probes, security contexts,
+ * conditions, managedFields, ...) are refused by the decoder with a 415 that names them.
  */
 #include "protobuf.h"
 
@@ -596,6 +597,79 @@ static const sim_pb_field token_request_fields[] = {
 };
 MESSAGE(token_request, "io.k8s.api.authentication.v1.TokenRequest");
 
+/* ---- k8s.io.api.authorization.v1 and the self reviews of authentication.k8s.io/v1 ---------- */
+
+static const sim_pb_field resource_attrs_fields[] = {
+	{ 1, "namespace", STR, 0, NULL }, { 2, "verb", STR, 0, NULL },	   { 3, "group", STR, 0, NULL },
+	{ 4, "version", STR, 0, NULL },	  { 5, "resource", STR, 0, NULL }, { 6, "subresource", STR, 0, NULL },
+	{ 7, "name", STR, 0, NULL },
+};
+MESSAGE(resource_attrs, "io.k8s.api.authorization.v1.ResourceAttributes");
+
+static const sim_pb_field non_resource_attrs_fields[] = {
+	{ 1, "path", STR, 0, NULL },
+	{ 2, "verb", STR, 0, NULL },
+};
+MESSAGE(non_resource_attrs, "io.k8s.api.authorization.v1.NonResourceAttributes");
+
+static const sim_pb_field ssar_spec_fields[] = {
+	{ 1, "resourceAttributes", MSG, 0, &resource_attrs },
+	{ 2, "nonResourceAttributes", MSG, 0, &non_resource_attrs },
+};
+MESSAGE(ssar_spec, "io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec");
+
+static const sim_pb_field sar_status_fields[] = {
+	{ 1, "allowed", BOOL, Z, NULL },
+	{ 2, "reason", STR, 0, NULL },
+	{ 3, "evaluationError", STR, 0, NULL },
+	{ 4, "denied", BOOL, 0, NULL },
+};
+MESSAGE(sar_status, "io.k8s.api.authorization.v1.SubjectAccessReviewStatus");
+
+static const sim_pb_field ssar_fields[] = {
+	{ 1, "metadata", MSG, 0, &object_meta },
+	{ 2, "spec", MSG, 0, &ssar_spec },
+	{ 3, "status", MSG, 0, &sar_status },
+};
+MESSAGE(ssar, "io.k8s.api.authorization.v1.SelfSubjectAccessReview");
+
+static const sim_pb_field ssrr_spec_fields[] = {
+	{ 1, "namespace", STR, 0, NULL },
+};
+MESSAGE(ssrr_spec, "io.k8s.api.authorization.v1.SelfSubjectRulesReviewSpec");
+
+/* What a client sends in status: no rules, only the scalars. */
+static const sim_pb_field rules_status_fields[] = {
+	{ 3, "incomplete", BOOL, Z, NULL },
+	{ 4, "evaluationError", STR, 0, NULL },
+};
+MESSAGE(rules_status, "io.k8s.api.authorization.v1.SubjectRulesReviewStatus");
+
+static const sim_pb_field ssrr_fields[] = {
+	{ 1, "metadata", MSG, 0, &object_meta },
+	{ 2, "spec", MSG, 0, &ssrr_spec },
+	{ 3, "status", MSG, 0, &rules_status },
+};
+MESSAGE(ssrr, "io.k8s.api.authorization.v1.SelfSubjectRulesReview");
+
+static const sim_pb_field user_info_fields[] = {
+	{ 1, "username", STR, 0, NULL },
+	{ 2, "uid", STR, 0, NULL },
+	{ 3, "groups", STR, R, NULL },
+};
+MESSAGE(user_info, "io.k8s.api.authentication.v1.UserInfo");
+
+static const sim_pb_field ssr_status_fields[] = {
+	{ 1, "userInfo", MSG, 0, &user_info },
+};
+MESSAGE(ssr_status, "io.k8s.api.authentication.v1.SelfSubjectReviewStatus");
+
+static const sim_pb_field ssr_fields[] = {
+	{ 1, "metadata", MSG, 0, &object_meta },
+	{ 2, "status", MSG, 0, &ssr_status },
+};
+MESSAGE(ssr, "io.k8s.api.authentication.v1.SelfSubjectReview");
+
 /* ---- the kinds ------------------------------------------------------------------------------- */
 
 static const struct {
@@ -619,6 +693,9 @@ static const struct {
 	{ "scheduling.k8s.io/v1", "PriorityClass", &priority_class },
 	{ "networking.k8s.io/v1", "Ingress", &ingress },
 	{ "authentication.k8s.io/v1", "TokenRequest", &token_request },
+	{ "authentication.k8s.io/v1", "SelfSubjectReview", &ssr },
+	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview", &ssar },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview", &ssrr },
 };
 
 const sim_pb_message *sim_pb_schema_kind(const char *api_version, const char *kind)

@@ -286,6 +286,25 @@ static void test_token_request(void **state)
 			  "\"expirationSeconds\":600},\"status\":{\"token\":\"\",\"expirationTimestamp\":null}}");
 }
 
+/* kubectl auth can-i get /logs, byte for byte as kubectl 1.32 sends it. */
+static void test_self_subject_access_review_as_kubectl_sends_it(void **state)
+{
+	static const char wire[] = "k8s\0"
+				   "\x0a\x32\x0a\x17"
+				   "authorization.k8s.io/v1\x12\x17SelfSubjectAccessReview"
+				   "\x12\x2c\x0a\x10\x0a\x00\x12\x00\x1a\x00\x22\x00\x2a\x00\x32\x00\x38\x00\x42\x00"
+				   "\x12\x0e\x12\x0c\x0a\x05/logs\x12\x03get"
+				   "\x1a\x08\x08\x00\x12\x00\x1a\x00\x20\x00"
+				   "\x1a\x00\x22\x00";
+	vs_buf body = buf_new();
+
+	(void)state;
+	assert_int_equal(vs_buf_append(&body, wire, sizeof(wire) - 1), 0);
+	assert_decodes_to(&body, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+				 "\"metadata\":{\"creationTimestamp\":null},\"spec\":{\"nonResourceAttributes\":"
+				 "{\"path\":\"/logs\",\"verb\":\"get\"}},\"status\":{\"allowed\":false}}");
+}
+
 /* A field the tables do not know, at the top or deep inside, is a 415 naming it and its message. */
 static void test_unknown_field_is_415(void **state)
 {
@@ -356,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_service_ports_and_intorstring),
 		cmocka_unit_test(test_pointers_time_quantity_inline),
 		cmocka_unit_test(test_token_request),
+		cmocka_unit_test(test_self_subject_access_review_as_kubectl_sends_it),
 		cmocka_unit_test(test_unknown_field_is_415),
 		cmocka_unit_test(test_unknown_kind_and_encoding_are_415),
 		cmocka_unit_test(test_malformed_is_400),
