@@ -52,20 +52,23 @@ struct sim_crd_set *sim_crd_set_new(void)
 
 static void crd_res_free(struct crd_res *e)
 {
-	free((char *)e->res.group);
-	free((char *)e->res.version);
-	free((char *)e->res.plural);
-	free((char *)e->res.singular);
-	free((char *)e->res.kind);
-	free((char *)e->res.short_names);
-	free((char *)e->res.subresources);
-	free((char *)e->scale.spec_replicas);
-	free((char *)e->scale.status_replicas);
-	free((char *)e->scale.label_selector);
-	free(e->api_version);
-	free(e->crd_uid);
-	free(e->categories);
-	free(e->signature);
+	const char *strings[] = { e->res.group,
+				  e->res.version,
+				  e->res.plural,
+				  e->res.singular,
+				  e->res.kind,
+				  e->res.short_names,
+				  e->res.subresources,
+				  e->scale.spec_replicas,
+				  e->scale.status_replicas,
+				  e->scale.label_selector,
+				  e->api_version,
+				  e->crd_uid,
+				  e->categories,
+				  e->signature };
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		free((char *)strings[i]);
 	json_decref(e->columns);
 	free(e);
 }
