@@ -60,9 +60,10 @@ struct sim_store_item {
 
 /* Every stored object of every built-in resource and of each CRD's storage version: a new array of
  * *n items, each object a new reference (shared with the store: read only); free with
- * sim_store_snapshot_free. */
+ * sim_store_snapshot_free, which drops the references under the store's lock (the store's own
+ * references change under it). */
 struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n);
-void sim_store_snapshot_free(struct sim_store_item *items, size_t n);
+void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n);
 /* True when a and b keep their objects in the same map (one resource, or two versions of a CRD). */
 bool sim_resource_same_storage(const sim_resource *a, const sim_resource *b);
 

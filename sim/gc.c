@@ -173,7 +173,7 @@ static void gc_pass(sim_store *st)
 			gc_deleting(st, &items[i], ref_count, items, n);
 	}
 	sim_crd_controllers(st, items, n);
-	sim_store_snapshot_free(items, n);
+	sim_store_snapshot_free(st, items, n);
 	json_decref(by_uid);
 	json_decref(ref_count);
 }

@@ -240,9 +240,11 @@ struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n)
 	return items;
 }
 
-void sim_store_snapshot_free(struct sim_store_item *items, size_t n)
+void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n)
 {
+	pthread_mutex_lock(&st->mu);
 	for (size_t i = 0; i < n; i++)
 		json_decref(items[i].obj);
+	pthread_mutex_unlock(&st->mu);
 	free(items);
 }
