@@ -1033,11 +1033,12 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 	long nactive = (long)json_array_size(active);
 	if (finished || suspended) {
 		/* deleteActivePods keeps the finalizer (the pods count as failed); a suspension's
-		 * deleteJobPods removes it first (they do not count) */
+		 * deleteJobPods removes it first (they do not count); the pod control records each */
 		json_array_foreach(active, i, p) {
 			if (!finished)
 				release_pod(c, p);
-			cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+			if (cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1) == 0)
+				sim_api_event(c->st, job, "Normal", "SuccessfulDelete", "Deleted pod: %s", cl_name(p));
 		}
 		nactive = 0;
 	} else if (!deleting && job_backoff_left(owned) == 0) {

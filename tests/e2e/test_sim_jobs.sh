@@ -93,8 +93,10 @@ test_job_active_deadline() {
 	[ $((failed_at - start)) -ge 3 ] && [ $((failed_at - start)) -le 10 ] ||
 		fail "failed $((failed_at - start))s after it started, expected about 3"
 	wait_for 30 "the pod to go" sh -c '[ -z "$(kubectl get pods -l job-name=slow -o name)" ]'
-	kubectl get events --field-selector involvedObject.name=slow -o jsonpath='{.items[*].reason}' |
-		grep -qw DeadlineExceeded || fail "no DeadlineExceeded event"
+	local reasons
+	reasons=$(kubectl get events --field-selector involvedObject.name=slow -o jsonpath='{.items[*].reason}')
+	[[ " $reasons " == *" SuccessfulDelete "* && " $reasons " == *" DeadlineExceeded "* ]] ||
+		fail "events of slow: $reasons"
 }
 
 # The TTL-after-finished controller deletes a finished Job, with its pods, ttlSecondsAfterFinished
