@@ -412,17 +412,17 @@ static void test_crd_validation_and_defaults(void **state)
 {
 	sim_store *st = *state;
 	const sim_resource *crds = R("apiextensions.k8s.io", "customresourcedefinitions");
-	json_t *out = NULL;
+	json_t *wrong_name = make_crd("wrong.example.com", "example.com", "widgets");
+	json_t *bad_group = make_crd("widgets.example", "example", "widgets"), *out = NULL;
 	vs_error err;
 
-	assert_int_equal(
-		sim_api_create(st, crds, NULL, make_crd("wrong.example.com", "example.com", "widgets"), NULL, &err),
-		VS_EAPI);
+	assert_int_equal(sim_api_create(st, crds, NULL, wrong_name, NULL, &err), VS_EAPI);
 	assert_int_equal(err.http_status, 422);
 	assert_non_null(strstr(err.message, "must be spec.names.plural+\".\"+spec.group"));
-	assert_int_equal(sim_api_create(st, crds, NULL, make_crd("widgets.example", "example", "widgets"), NULL, &err),
-			 VS_EAPI);
+	assert_int_equal(sim_api_create(st, crds, NULL, bad_group, NULL, &err), VS_EAPI);
 	assert_non_null(strstr(err.message, "spec.group: Invalid value: \"example\": should be a domain"));
+	json_decref(wrong_name);
+	json_decref(bad_group);
 	create_ok(st, crds, NULL, make_crd("widgets.example.com", "example.com", "widgets"), &out);
 	assert_string_equal(vs_json_str(out, "spec.names.singular"), "widget");
 	assert_string_equal(vs_json_str(out, "spec.names.listKind"), "WidgetList");
