@@ -6,8 +6,8 @@
  * (its printer columns' JSON paths). Each step must succeed or fail with an error, never crash or
  * leak.
  */
-#include "../../sim/api_int.h"
-#include "../../sim/http_int.h"
+#include "sim/api_int.h"
+#include "sim/http_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>
