@@ -440,13 +440,20 @@ static void apply_defaults(const sim_resource *res, json_t *o)
 		}
 	} else if (res_is(res, "", "secrets")) {
 		set_default(o, "type", json_string("Opaque"));
+	} else if (sim_res_is_crd(res)) {
+		sim_crd_default(o);
 	}
 }
 
 /* Defaults only a create applies: initial status, finalizers, generated selectors. */
 static void apply_create_defaults(const sim_resource *res, json_t *o)
 {
-	if (res_is(res, "", "pods")) {
+	if (sim_resource_is_custom(res)) {
+		if (is_sub(res, "status")) /* the status subresource alone writes it */
+			json_object_del(o, "status");
+	} else if (sim_res_is_crd(res)) {
+		json_object_set_new(o, "status", sim_crd_initial_status(o));
+	} else if (res_is(res, "", "pods")) {
 		json_object_set_new(o, "status", json_pack("{s:s,s:s}", "phase", "Pending", "qosClass", "BestEffort"));
 	} else if (res_is(res, "", "persistentvolumeclaims")) {
 		json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Pending"));
@@ -561,6 +568,16 @@ static int validate_data_size(const sim_resource *res, const char *name, const j
 	return 0;
 }
 
+/* A CRD's validation (crd.c), on create (old NULL) and update. */
+static int validate_crd(const sim_resource *res, const json_t *o, const json_t *old, vs_error *err)
+{
+	char why[400];
+
+	if (sim_res_is_crd(res) && sim_crd_invalid(o, old, why, sizeof(why)))
+		return err_invalid(err, res, vs_json_str(o, "metadata.name"), "%s", why);
+	return 0;
+}
+
 static int validate_object(const sim_resource *res, const json_t *o, vs_error *err)
 {
 	const char *name = vs_json_str(o, "metadata.name");
@@ -602,7 +619,7 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 		return err_invalid(err, res, name, "spec.schedule: Required value");
 	if (res_is(res, "storage.k8s.io", "storageclasses") && !vs_json_str(o, "provisioner"))
 		return err_invalid(err, res, name, "provisioner: Required value");
-	return 0;
+	return validate_crd(res, o, NULL, err);
 }
 
 /* A copy of spec without the keys listed (NULL-terminated). */
@@ -726,7 +743,7 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 		if ((a || b) && !(a && b && json_equal(a, b)))
 			return err_invalid(err, res, name, "spec.selector: Invalid value: field is immutable");
 	}
-	return 0;
+	return validate_crd(res, o, cur, err);
 }
 
 /* ---- create -------------------------------------------------------------------------------- */
@@ -822,6 +839,11 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	pthread_mutex_lock(&st->mu);
 	if (res->namespaced && (rc = check_namespace_locked(st, nsbuf, err)) != 0)
 		goto unlock;
+	if (sim_crd_terminating_locked(res)) {
+		rc = vs_error_set_api(err, 405, "MethodNotAllowed",
+				      "create not allowed while custom resource definition is terminating");
+		goto unlock;
+	}
 	if (sim_store_lookup_locked(st, res, nsbuf, name)) {
 		char *q = sim_resource_qualified(res);
 		rc = vs_error_set_api(err, 409, "AlreadyExists", "%s \"%s\" already exists", q, name);
@@ -891,6 +913,29 @@ static void copy_field(json_t *dst, const json_t *src, const char *key)
 		json_object_del(dst, key);
 }
 
+/* What bumps metadata.generation: a change of spec; for a custom resource, of anything but
+ * metadata (and status, when its status subresource is declared). */
+static bool content_changed(const sim_resource *res, const json_t *o, const json_t *cur)
+{
+	json_t *a, *b;
+	bool changed;
+
+	if (!sim_resource_is_custom(res))
+		return !json_equal(json_object_get(o, "spec"), json_object_get(cur, "spec"));
+	a = json_copy((json_t *)o);
+	b = json_copy((json_t *)cur);
+	for (const char *const *k = (const char *const[]){ "metadata", "apiVersion", "kind",
+							   is_sub(res, "status") ? "status" : NULL, NULL };
+	     *k; k++) {
+		json_object_del(a, *k);
+		json_object_del(b, *k);
+	}
+	changed = !json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return changed;
+}
+
 /* UPDATE without the write's latency (sim_api_update adds it). */
 static int api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
 		      enum sim_update_kind kind, json_t **out, vs_error *err)
@@ -951,7 +996,7 @@ static int api_update(sim_store *st, const sim_resource *res, const char *ns, co
 		if ((rc = validate_object(res, o, err)) != 0 || (rc = validate_update(res, cur, o, err)) != 0)
 			goto unlock;
 	}
-	if (!json_equal(json_object_get(o, "spec"), json_object_get(cur, "spec")))
+	if (content_changed(res, o, cur))
 		json_object_set_new(meta, "generation", json_integer(vs_json_int(cur, "metadata.generation", 1) + 1));
 	if (json_equal(o, cur)) {
 		if (out)
@@ -1020,7 +1065,9 @@ static int api_delete(sim_store *st, const sim_resource *res, const char *ns, co
 	}
 	o = json_deep_copy(cur);
 	meta = meta_of(o);
-	if (opts->propagation == SIM_PROPAGATE_ORPHAN)
+	if (sim_res_is_crd(res) && !json_object_get(meta, "deletionTimestamp"))
+		sim_crd_mark_deleting(o); /* the first DELETE of a CRD only marks it (no propagation) */
+	else if (opts->propagation == SIM_PROPAGATE_ORPHAN)
 		add_finalizer(o, "orphan");
 	else if (opts->propagation == SIM_PROPAGATE_FOREGROUND)
 		add_finalizer(o, "foregroundDeletion");
@@ -1145,7 +1192,7 @@ static void collect_events_locked(sim_store *st, const sim_resource *res, const 
 		enum sim_ev_type type = ev->type;
 		bool now_m, old_m;
 
-		if (ev->res != res)
+		if (!sim_resource_same_storage(ev->res, res))
 			continue;
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(ev->obj, "metadata.namespace"), ns) != 0)
 			continue;

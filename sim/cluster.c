@@ -599,6 +599,8 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 		rc = sim_sched_start(c, err);
 	if (!rc)
 		rc = sim_workload_start(c, err);
+	if (!rc)
+		rc = sim_ttl_start(c, err);
 	if (rc) {
 		sim_cluster_stop(c);
 		return rc;

@@ -247,6 +247,7 @@ int sim_provisioner_start(sim_cluster *c, vs_error *err);   /* ctrl_provisioner.
 int sim_protection_start(sim_cluster *c, vs_error *err);    /* ctrl_protection.c */
 int sim_sched_start(sim_cluster *c, vs_error *err);
 int sim_workload_start(sim_cluster *c, vs_error *err);
+int sim_ttl_start(sim_cluster *c, vs_error *err); /* ctrl_ttl.c */
 int sim_node_start(sim_cluster *c, vs_error *err);
 void sim_node_stop(sim_cluster *c);
 

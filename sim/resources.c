@@ -1,9 +1,11 @@
 /*
- * resources: the table of API resources volshift-sim serves (group, version, plural, kind, scope,
- * subresources), the one place that decides which paths exist and what discovery reports.
+ * resources: the table of built-in API resources volshift-sim serves (group, version, plural, kind,
+ * scope, subresources), the one place that decides which built-in paths exist and what discovery
+ * reports of them (the resources that CRDs add are crd.c's).
  */
-#include "api.h"
+#include "api_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const sim_resource resources[] = {
@@ -36,6 +38,8 @@ static const sim_resource resources[] = {
 	{"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", "", true, ""},
 	{"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", "", false, ""},
 	{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", "", false, ""},
+	{SIM_CRD_GROUP, "v1", SIM_CRD_PLURAL, "customresourcedefinition", "CustomResourceDefinition", "crd,crds", false,
+	 "status"},
 	{NULL, NULL, NULL, NULL, NULL, NULL, false, NULL},
 };
 
@@ -50,7 +54,11 @@ static const char *const api_versions[] = {
 	"events.k8s.io/v1",
 	"rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1",
 	"rbac.authorization.k8s.io/v1",
+	SIM_CRD_GROUP "/v1",
 };
+
+_Static_assert(sizeof(resources) / sizeof(resources[0]) == sizeof(api_versions) / sizeof(api_versions[0]) + 1,
+	       "one apiVersion per resource");
 
 const sim_resource *sim_resource_all(void)
 {
@@ -67,9 +75,16 @@ const sim_resource *sim_resource_find(const char *group, const char *plural)
 	return NULL;
 }
 
+bool sim_resource_is_custom(const sim_resource *res)
+{
+	uintptr_t p = (uintptr_t)res;
+
+	return p < (uintptr_t)resources || p >= (uintptr_t)(resources + sizeof(api_versions) / sizeof(api_versions[0]));
+}
+
 const char *sim_resource_api_version(const sim_resource *res)
 {
-	return api_versions[res - resources];
+	return sim_resource_is_custom(res) ? sim_crd_api_version(res) : api_versions[res - resources];
 }
 
 const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind)
