@@ -4,6 +4,7 @@
  * and immutable fields, resourceVersion preconditions, finalizers and graceful deletion.
  */
 #include "api_int.h"
+#include "auth.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -602,7 +603,7 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 		return err_invalid(err, res, name, "spec.schedule: Required value");
 	if (res_is(res, "storage.k8s.io", "storageclasses") && !vs_json_str(o, "provisioner"))
 		return err_invalid(err, res, name, "provisioner: Required value");
-	return 0;
+	return sim_rbac_validate(res, NULL, o, err);
 }
 
 /* A copy of spec without the keys listed (NULL-terminated). */
@@ -639,6 +640,8 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 	const char *name = vs_json_str(cur, "metadata.name");
 	json_t *os = json_object_get(cur, "spec"), *ns = json_object_get(o, "spec");
 
+	if (sim_rbac_validate(res, cur, o, err) != 0)
+		return VS_EAPI;
 	if (res_is(res, "", "persistentvolumeclaims")) {
 		const char *old_vol = vs_json_str(cur, "spec.volumeName");
 		const char *old_sc = vs_json_str(cur, "spec.storageClassName");
