@@ -568,13 +568,15 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 
 	if (!name || !*name)
 		return err_invalid(err, res, "", "metadata.name: Required value: name or generateName is required");
-	if (!valid_name(name, !res_is(res, "", "namespaces")))
-		return err_invalid(err, res, name,
-				   "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
-				   "case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
-				   "character",
-				   name, res_is(res, "", "namespaces") ? "label" : "subdomain",
-				   res_is(res, "", "namespaces") ? "" : " or '.'");
+	/* RBAC objects only need to be a path segment (ValidateRBACName): "system:discovery" */
+	if (strcmp(res->group, "rbac.authorization.k8s.io") != 0 && !valid_name(name, !res_is(res, "", "namespaces")))
+		return err_invalid(
+			err, res, name,
+			"metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
+			"case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
+			"character",
+			name, res_is(res, "", "namespaces") ? "label" : "subdomain",
+			res_is(res, "", "namespaces") ? "" : " or '.'");
 	if (validate_data_size(res, name, o, err) != 0)
 		return VS_EAPI;
 	if (res_is(res, "", "pods"))
@@ -734,7 +736,7 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 
 /* ---- create -------------------------------------------------------------------------------- */
 
-static void random_suffix(char out[6])
+void sim_random_suffix(char out[6])
 {
 	static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -804,7 +806,7 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	gen = json_string_value(json_object_get(meta, "generateName"));
 	if ((!name || !*name) && gen && *gen) {
 		char suffix[6];
-		random_suffix(suffix);
+		sim_random_suffix(suffix);
 		namebuf = vs_xasprintf("%s%s", gen, suffix);
 		json_object_set_new(meta, "name", json_string(namebuf));
 	}
@@ -819,6 +821,8 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	json_object_del(meta, "selfLink");
 	apply_defaults(res, o);
 	apply_create_defaults(res, o);
+	if (res_is(res, "", "pods"))
+		sim_admit_service_account(st, o);
 	if ((rc = validate_object(res, o, err)) != 0)
 		goto done;
 	name = vs_json_str(o, "metadata.name");

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "api_int.h"
 
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,24 @@ const char *sim_auth_bearer(const char *header, size_t *len)
 
 /* ---- the authenticator ---------------------------------------------------------------------------- */
 
+/* 32 random bytes as hex: a static token no one guesses. */
+static char *random_token(void)
+{
+	unsigned char raw[32];
+	char *hex = vs_xmalloc(2 * sizeof(raw) + 1);
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		abort(); /* no randomness: nothing here could be trusted */
+	for (size_t i = 0; i < sizeof(raw); i++)
+		sprintf(hex + 2 * i, "%02x", raw[i]);
+	return hex;
+}
+
+const char *sim_auth_admin_token(const sim_auth *auth)
+{
+	return auth->admin_token;
+}
+
 int sim_auth_new(sim_store *st, const sim_auth_opts *opts, sim_auth **out, vs_error *err)
 {
 	sim_auth *auth = vs_xcalloc(1, sizeof(*auth));
@@ -56,7 +75,7 @@ int sim_auth_new(sim_store *st, const sim_auth_opts *opts, sim_auth **out, vs_er
 	*out = NULL;
 	auth->st = st;
 	auth->insecure = opts->insecure;
-	auth->admin_token = opts->admin_token ? vs_xstrdup(opts->admin_token) : NULL;
+	auth->admin_token = random_token();
 	if (rc == 0 && opts->key_dir)
 		rc = sim_jwt_key_write(auth->key, opts->key_dir, err);
 	if (rc != 0) {
@@ -171,7 +190,7 @@ static int authenticate(sim_auth *auth, const sim_auth_request *req, json_t **us
 	if (!bearer)
 		return 0;
 	token = vs_xstrndup(bearer, len);
-	if (auth->admin_token && strcmp(token, auth->admin_token) == 0)
+	if (strcmp(token, auth->admin_token) == 0)
 		*user = user_new("admin", NULL, masters);
 	else
 		rc = token_user(auth, token, user, err);

@@ -29,7 +29,7 @@ typedef struct sim_pki sim_pki;
  * Generate volshift-sim's PKI into dir (as kubeadm lays out /etc/kubernetes/pki): ca.crt and
  * ca.key (the cluster's CA), apiserver.crt and apiserver.key (the serving certificate for
  * 127.0.0.1, localhost and the kubernetes.default.svc names), admin.crt and admin.key (a client
- * certificate of user "kubernetes-admin" in group system:masters). Keys are ECDSA P-256, files
+ * certificate of user "admin" in group system:masters). Keys are ECDSA P-256, files
  * with keys mode 0600. *out is the caller's (sim_pki_free). VS_EIO when a file cannot be written.
  */
 int sim_pki_new(const char *dir, sim_pki **out, vs_error *err);
@@ -97,9 +97,12 @@ typedef struct sim_auth_opts {
 } sim_auth_opts;
 
 /* The authenticator and authorizer of the API server of st (borrowed), with a new service-account
- * signing key. *out is the caller's. VS_EIO when the key cannot be made or written. */
+ * signing key and a new random static token of user "admin" in system:masters. *out is the
+ * caller's. VS_EIO when the key cannot be made or written. */
 int sim_auth_new(sim_store *st, const sim_auth_opts *opts, sim_auth **out, vs_error *err);
 void sim_auth_free(sim_auth *auth);
+/* The static admin token, borrowed while auth lives. */
+const char *sim_auth_admin_token(const sim_auth *auth);
 
 /* What the authentication and authorization filters see of a request. All borrowed. */
 typedef struct sim_auth_request {

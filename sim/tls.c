@@ -209,8 +209,8 @@ int sim_pki_new(const char *dir, sim_pki **out, vs_error *err)
 	if ((rc = make_ca(pki, err)) != 0 ||
 	    (rc = issue(pki->ca, pki->ca_key, "kube-apiserver", NULL, CERT_SERVER, LEAF_DAYS,
 			&pki->pem[SIM_PEM_SERVER_CERT], &pki->pem[SIM_PEM_SERVER_KEY], err)) != 0 ||
-	    (rc = issue(pki->ca, pki->ca_key, "kubernetes-admin", masters, CERT_CLIENT, LEAF_DAYS,
-			&pki->pem[SIM_PEM_ADMIN_CERT], &pki->pem[SIM_PEM_ADMIN_KEY], err)) != 0 ||
+	    (rc = issue(pki->ca, pki->ca_key, "admin", masters, CERT_CLIENT, LEAF_DAYS, &pki->pem[SIM_PEM_ADMIN_CERT],
+			&pki->pem[SIM_PEM_ADMIN_KEY], err)) != 0 ||
 	    (rc = write_files(pki, dir, err)) != 0) {
 		sim_pki_free(pki);
 		return rc;
