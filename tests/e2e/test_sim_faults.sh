@@ -132,14 +132,14 @@ test_watch_cut_ends_watches_early() {
 	local t0 rc=0
 	sim_faults watch-cut=1,watch-cut-ms=1000
 	t0=$SECONDS
-	timeout 20 sim_curl -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
+	timeout 20 curl "${SIM_CURL_AUTH[@]}" -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
 	assert_eq 0 "$rc" "curl's exit code for a cut watch (the stream ends cleanly)"
 	[ $((SECONDS - t0)) -le 3 ] || fail "the watch lasted $((SECONDS - t0))s"
 	timeout 20 kubectl get configmaps -w >/dev/null 2>&1 || fail "kubectl get -w did not end by itself ($?)"
 	assert_eq 2 "$(counter watch-cut)" "watches cut"
 	sim_faults off
 	rc=0
-	timeout 3 sim_curl -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
+	timeout 3 curl "${SIM_CURL_AUTH[@]}" -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
 	assert_eq 124 "$rc" "exit code of a watch without cuts after 3 s (still open)"
 }
 
