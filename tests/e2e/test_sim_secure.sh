@@ -344,4 +344,107 @@ YAML
 		fail "the mount point was made on the host"
 }
 
+# volshift_kubeconfig FILE USER_JSON [CLUSTER_JSON]: the sim's kubeconfig with that user (and more
+# fields in its cluster), for volshift.
+volshift_kubeconfig() {
+	kubectl config view --raw --minify -o json |
+		jq --argjson u "$2" --argjson c "${3:-{\}}" '.users[0].user = $u | .clusters[0].cluster += $c' >"$1"
+}
+
+# exec_plugin FILE API_VERSION MODE: an exec credential plugin that counts its runs in FILE.calls
+# and answers by MODE: "token" a token of ServiceAccount ns/runner from the sim's TokenRequest API
+# valid for an hour; "expired" the same, said to expire a second ago; "bogus-first" a token the
+# sim refuses on its first run, then as "token"; "bogus" always a refused token; "hang" nothing
+# for a minute.
+exec_plugin() {
+	cat >"$1" <<SH
+#!/bin/sh
+n=\$((\$(cat "$1.calls" 2>/dev/null || echo 0) + 1)); echo \$n >"$1.calls"
+mode=$3
+[ "\$mode" = hang ] && exec sleep 60
+[ "\$mode" = bogus-first ] && { [ \$n = 1 ] && mode=bogus || mode=token; }
+exp=\$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+[ "\$mode" = expired ] && exp=\$(date -u -d '-1 second' +%Y-%m-%dT%H:%M:%SZ)
+tok=revoked
+[ "\$mode" != bogus ] && tok=\$(curl -sS --fail ${SIM_CURL_AUTH[*]} -H 'Content-Type: application/json' \
+	--data-binary '{"spec": {}}' $SIM_URL/api/v1/namespaces/ns/serviceaccounts/runner/token | jq -r .status.token)
+printf '{"apiVersion": "%s", "kind": "ExecCredential", "status": {"token": "%s", "expirationTimestamp": "%s"}}\n' \
+	"$2" "\$tok" "\$exp"
+SH
+	chmod +x "$1"
+}
+
+# runner_service_account: ServiceAccount ns/runner, cluster-admin.
+runner_service_account() {
+	make Namespace "" ns
+	make ServiceAccount ns runner
+	kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: runner-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: runner, namespace: ns}]
+YAML
+}
+
+# volshift_as KUBECONFIG: volshift status with that kubeconfig; its output in $SIM_DIR/vs.out.
+volshift_as() {
+	KUBECONFIG=$1 "$BIN/volshift" status >"$SIM_DIR/vs.out" 2>&1
+}
+
+# volshift's exec credential plugins (client.authentication.k8s.io v1 and v1beta1): a credential
+# is reused until it expires and fetched again after; a 401 gets one retry with a fresh credential;
+# a plugin that hangs is killed after its time limit.
+test_volshift_exec_credential_plugins() {
+	runner_service_account
+	local v mode calls start
+	for v in client.authentication.k8s.io/v1 client.authentication.k8s.io/v1beta1; do
+		for mode in token expired bogus-first bogus; do
+			rm -f "$SIM_DIR/plugin.calls"
+			exec_plugin "$SIM_DIR/plugin" "$v" "$mode"
+			volshift_kubeconfig "$SIM_DIR/exec.json" \
+				"$(jq -n --arg c "$SIM_DIR/plugin" --arg v "$v" '{exec: {apiVersion: $v, command: $c, interactiveMode: "Never"}}')"
+			if [ "$mode" = bogus ]; then
+				volshift_as "$SIM_DIR/exec.json" && fail "$v $mode: volshift was let in: $(cat "$SIM_DIR/vs.out")"
+				[[ "$(cat "$SIM_DIR/vs.out")" == *Unauthorized* ]] || fail "$v $mode: $(cat "$SIM_DIR/vs.out")"
+			else
+				volshift_as "$SIM_DIR/exec.json" || fail "$v $mode: $(cat "$SIM_DIR/vs.out")"
+			fi
+			calls=$(cat "$SIM_DIR/plugin.calls")
+			case $mode in
+			token) assert_eq 1 "$calls" "$v: runs of a plugin whose credential is valid" ;;
+			expired) [ "$calls" -ge 3 ] || fail "$v: an expired credential was reused ($calls runs)" ;;
+			bogus-first | bogus) assert_eq 2 "$calls" "$v $mode: runs (the 401 retried once)" ;;
+			esac
+		done
+	done
+	exec_plugin "$SIM_DIR/plugin" client.authentication.k8s.io/v1 hang
+	volshift_kubeconfig "$SIM_DIR/exec.json" \
+		"$(jq -n --arg c "$SIM_DIR/plugin" '{exec: {apiVersion: "client.authentication.k8s.io/v1", command: $c}}')"
+	start=$SECONDS
+	VOLSHIFT_EXEC_TIMEOUT=1s volshift_as "$SIM_DIR/exec.json" && fail "volshift went on without a credential"
+	[ $((SECONDS - start)) -lt 20 ] || fail "the hanging plugin held volshift $((SECONDS - start)) s"
+	[[ "$(cat "$SIM_DIR/vs.out")" == *"no credential within 1000 ms"* ]] || fail "$(cat "$SIM_DIR/vs.out")"
+}
+
+# volshift's other credentials and TLS settings: a token file (re-read when it changes), the
+# client certificate of the sim's kubeconfig, and tls-server-name (verified against that name).
+test_volshift_token_file_and_tls_server_name() {
+	runner_service_account
+	token_for ns runner >"$SIM_DIR/token"
+	volshift_kubeconfig "$SIM_DIR/file.json" "$(jq -n --arg f "$SIM_DIR/token" '{tokenFile: $f}')"
+	volshift_as "$SIM_DIR/file.json" || fail "tokenFile: $(cat "$SIM_DIR/vs.out")"
+	echo revoked >"$SIM_DIR/token"
+	volshift_as "$SIM_DIR/file.json" && fail "a bad token in the file was accepted"
+	[[ "$(cat "$SIM_DIR/vs.out")" == *Unauthorized* ]] || fail "tokenFile revoked: $(cat "$SIM_DIR/vs.out")"
+	volshift_as "$KUBECONFIG" || fail "client certificate: $(cat "$SIM_DIR/vs.out")"
+	volshift_kubeconfig "$SIM_DIR/sni.json" "$(kubectl config view --raw --minify -o json | jq .users[0].user)" \
+		'{"tls-server-name": "kubernetes.default.svc"}'
+	volshift_as "$SIM_DIR/sni.json" || fail "tls-server-name kubernetes.default.svc: $(cat "$SIM_DIR/vs.out")"
+	volshift_kubeconfig "$SIM_DIR/sni.json" "$(kubectl config view --raw --minify -o json | jq .users[0].user)" \
+		'{"tls-server-name": "not-the-apiserver.example"}'
+	volshift_as "$SIM_DIR/sni.json" && fail "a server name the certificate does not carry was accepted"
+	grep -qiE 'certificate|SSL' "$SIM_DIR/vs.out" || fail "tls-server-name wrong: $(cat "$SIM_DIR/vs.out")"
+}
+
 e2e_main
