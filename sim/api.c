@@ -377,6 +377,25 @@ static bool has_finalizers(const json_t *o)
 }
 
 /* Defaults applied on create and on every update (kube-apiserver defaults every write). */
+/* A Secret's stringData, written into data in base64 and dropped, as the API server stores it. */
+static void merge_string_data(json_t *o)
+{
+	json_t *sd = json_object_get(o, "stringData"), *v;
+	const char *key;
+
+	if (!json_is_object(sd))
+		return;
+	if (!json_is_object(json_object_get(o, "data")))
+		json_object_set_new(o, "data", json_object());
+	json_object_foreach(sd, key, v) {
+		const char *text = json_string_value(v) ? json_string_value(v) : "";
+		char *b64 = vs_base64_encode((const unsigned char *)text, strlen(text));
+		json_object_set_new(json_object_get(o, "data"), key, json_string(b64));
+		free(b64);
+	}
+	json_object_del(o, "stringData");
+}
+
 static void apply_defaults(const sim_resource *res, json_t *o)
 {
 	json_t *spec = json_object_get(o, "spec");
@@ -441,6 +460,7 @@ static void apply_defaults(const sim_resource *res, json_t *o)
 		}
 	} else if (res_is(res, "", "secrets")) {
 		set_default(o, "type", json_string("Opaque"));
+		merge_string_data(o);
 	}
 }
 

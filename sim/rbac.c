@@ -499,30 +499,45 @@ static int invalid(vs_error *err, const sim_resource *res, const json_t *obj, co
 	return VS_EAPI;
 }
 
+/* A JSON array of strings as Go's %#v prints a []string: []string{"a", "b"}. Caller frees. */
+static char *go_strings(const json_t *arr)
+{
+	vs_buf b;
+	json_t *v;
+	size_t i;
+
+	vs_buf_init(&b, 0);
+	vs_buf_puts(&b, "[]string{");
+	json_array_foreach(arr, i, v)
+		vs_buf_printf(&b, "%s\"%s\"", i ? ", " : "", json_string_value(v) ? json_string_value(v) : "");
+	vs_buf_puts(&b, "}");
+	return vs_buf_steal(&b);
+}
+
 /* ValidatePolicyRule: the cause of rule i's refusal, or NULL (caller frees). */
 static char *rule_problem(const json_t *rule, size_t i, bool namespaced)
 {
-	bool urls = json_array_size(json_object_get(rule, "nonResourceURLs")) > 0;
+	const json_t *urls = json_object_get(rule, "nonResourceURLs");
+	bool has_urls = json_array_size(urls) > 0, resources = json_array_size(json_object_get(rule, "apiGroups")) > 0 ||
+								   json_array_size(json_object_get(rule, "resources")) > 0;
+	char *list, *msg = NULL;
 
 	if (json_array_size(json_object_get(rule, "verbs")) == 0)
 		return vs_xasprintf("rules[%zu].verbs: Required value: verbs must contain at least one value", i);
-	if (urls && namespaced)
-		return vs_xasprintf("rules[%zu].nonResourceURLs: Invalid value: %s: namespaced rules cannot apply to "
-				    "non-resource URLs",
-				    i, "nonResourceURLs");
-	if (urls && (json_array_size(json_object_get(rule, "apiGroups")) > 0 ||
-		     json_array_size(json_object_get(rule, "resources")) > 0))
-		return vs_xasprintf("rules[%zu].nonResourceURLs: Invalid value: %s: rules cannot apply to both regular "
-				    "resources and non-resource URLs",
-				    i, "nonResourceURLs");
-	if (!urls && json_array_size(json_object_get(rule, "apiGroups")) == 0)
+	if (has_urls && (namespaced || resources)) {
+		list = go_strings(urls);
+		msg = vs_xasprintf("rules[%zu].nonResourceURLs: Invalid value: %s: %s", i, list,
+				   namespaced ? "namespaced rules cannot apply to non-resource URLs"
+					      : "rules cannot apply to both regular resources and non-resource URLs");
+		free(list);
+		return msg;
+	}
+	if (!has_urls && json_array_size(json_object_get(rule, "apiGroups")) == 0)
 		return vs_xasprintf("rules[%zu].apiGroups: Required value: resource rules must supply at least one api "
-				    "group",
-				    i);
-	if (!urls && json_array_size(json_object_get(rule, "resources")) == 0)
+				    "group", i);
+	if (!has_urls && json_array_size(json_object_get(rule, "resources")) == 0)
 		return vs_xasprintf("rules[%zu].resources: Required value: resource rules must supply at least one "
-				    "resource",
-				    i);
+				    "resource", i);
 	return NULL;
 }
 

@@ -263,6 +263,12 @@ YAML
 		"$(jq -r .message "$SIM_DIR/reply")" "the refusal of a path"
 	[ "$(api_as "$tok" GET /metrics)" != 403 ] || fail "/metrics refused: $(cat "$SIM_DIR/reply")"
 	[ "$(api_as "$tok" GET /debug/pprof)" != 403 ] || fail "/debug/pprof refused: $(cat "$SIM_DIR/reply")"
+	# SelfSubjectRulesReview (kubectl auth can-i --list) lists the rules bound in a namespace
+	assert_eq 201 "$(api_as "$tok" POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews \
+		'{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": "ns"}}')" \
+		"SelfSubjectRulesReview"
+	assert_eq '["deployments/scale"]' "$(jq -c '[.status.resourceRules[] | select(.apiGroups == ["apps"]) | .resources[]]' \
+		"$SIM_DIR/reply")" "the rules of ns for apps"
 	# the admin is in system:masters
 	assert_eq true "$(ssar "$(cat "$SIM_DIR/admin-token")" kube-system delete nodes x)" "system:masters"
 }
@@ -445,6 +451,57 @@ test_volshift_token_file_and_tls_server_name() {
 		'{"tls-server-name": "not-the-apiserver.example"}'
 	volshift_as "$SIM_DIR/sni.json" && fail "a server name the certificate does not carry was accepted"
 	grep -qiE 'certificate|SSL' "$SIM_DIR/vs.out" || fail "tls-server-name wrong: $(cat "$SIM_DIR/vs.out")"
+}
+
+# A projected volume of every source the kubelet fills: a token for another audience, a ConfigMap's
+# key, a Secret's key and the pod's own fields, in one directory.
+test_projected_volume() {
+	make Namespace "" ns
+	make ServiceAccount ns sa
+	kubectl apply -n ns -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast, other: x}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: projected, labels: {app: demo}}
+spec:
+  serviceAccountName: sa
+  restartPolicy: Never
+  volumes:
+  - name: all
+    projected:
+      sources:
+      - serviceAccountToken: {audience: vault, expirationSeconds: 600, path: vault-token}
+      - configMap: {name: settings, items: [{key: mode, path: conf/mode}]}
+      - secret: {name: creds}
+      - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts: [{name: all, mountPath: /etc/all}]
+    command: [sh, -c, 'cd /etc/all && for f in conf/mode password name; do echo "$f=$(cat $f)"; done; ls; cut -d. -f2 vault-token']
+YAML
+	wait_for 60 "projected Succeeded" field_is pod projected '{.status.phase}' Succeeded ns
+	local out claims
+	out=$(kubectl logs projected -n ns)
+	[[ "$out" == *"conf/mode=fast"*"password=hunter2"*"name=projected"* ]] || fail "the projected files: $out"
+	[[ "$out" != *other* ]] || fail "a key the items leave out was written: $out"
+	claims=$(tail -n1 <<<"$out" | tr -- '-_' '+/' | awk '{ while (length($0) % 4) $0 = $0 "="; print }' | base64 -d)
+	assert_eq '["vault"] projected' "$(jq -c .aud <<<"$claims") $(jq -r '.["kubernetes.io"].pod.name' <<<"$claims")" \
+		"the token's audience and the pod it is bound to"
+	# a token for another audience does not open the API
+	assert_eq 401 "$(api_as "$(sim_curl -sS -H 'Content-Type: application/json' \
+		--data-binary '{"spec": {"audiences": ["vault"]}}' \
+		"$SIM_URL/api/v1/namespaces/ns/serviceaccounts/sa/token" | jq -r .status.token)" GET /version)" \
+		"a token for the audience vault"
 }
 
 e2e_main
