@@ -1355,6 +1355,12 @@ static int create_ignore_exists(sim_store *st, const char *group, const char *pl
 	return rc;
 }
 
+int sim_api_create_absent(sim_store *st, const char *group, const char *plural, const char *ns, json_t *obj,
+			  vs_error *err)
+{
+	return create_ignore_exists(st, group, plural, ns, obj, err);
+}
+
 int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err)
 {
 	static const char *const namespaces[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};

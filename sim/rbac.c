@@ -674,18 +674,6 @@ static json_t *bootstrap_meta(const char *name)
 			 "rbac-defaults", "annotations", "rbac.authorization.kubernetes.io/autoupdate", "true");
 }
 
-static int create_kept(sim_store *st, const char *plural, json_t *obj, vs_error *err)
-{
-	int rc = sim_api_create(st, sim_resource_find(RBAC_GROUP, plural), NULL, obj, NULL, err);
-
-	json_decref(obj);
-	if (rc != 0 && vs_error_is(err, "AlreadyExists")) {
-		vs_error_clear(err);
-		rc = 0;
-	}
-	return rc;
-}
-
 int sim_rbac_bootstrap(sim_store *st, vs_error *err)
 {
 	json_t *roles = json_loads(bootstrap_roles, 0, NULL), *rules;
@@ -697,7 +685,7 @@ int sim_rbac_bootstrap(sim_store *st, vs_error *err)
 		json_array_extend(json_object_get(roles, aggregates[i][0]), json_object_get(roles, aggregates[i][1]));
 	json_object_foreach (roles, name, rules) {
 		if (rc == 0)
-			rc = create_kept(st, "clusterroles",
+			rc = sim_api_create_absent(st, RBAC_GROUP, "clusterroles", NULL,
 					 json_pack("{s:o,s:O}", "metadata", bootstrap_meta(name), "rules", rules), err);
 	}
 	for (size_t i = 0; rc == 0 && i < sizeof(bootstrap_bindings) / sizeof(bootstrap_bindings[0]); i++) {
@@ -705,7 +693,7 @@ int sim_rbac_bootstrap(sim_store *st, vs_error *err)
 		for (size_t g = 1; g < 3 && bootstrap_bindings[i][g]; g++)
 			json_array_append_new(subjects, json_pack("{s:s,s:s,s:s}", "apiGroup", RBAC_GROUP, "kind",
 								  "Group", "name", bootstrap_bindings[i][g]));
-		rc = create_kept(st, "clusterrolebindings",
+		rc = sim_api_create_absent(st, RBAC_GROUP, "clusterrolebindings", NULL,
 				 json_pack("{s:o,s:{s:s,s:s,s:s},s:o}", "metadata",
 					   bootstrap_meta(bootstrap_bindings[i][0]), "roleRef", "apiGroup", RBAC_GROUP,
 					   "kind", "ClusterRole", "name", bootstrap_bindings[i][0], "subjects",

@@ -10,6 +10,16 @@ make() {
 		if $k == "Namespace" then . else .metadata.namespace = $ns end' | kubectl apply -f - >/dev/null
 }
 
+# bind_sa KIND NAME NS CLUSTERROLE SA_NS SA: a RoleBinding in NS (or a ClusterRoleBinding, NS "")
+# of CLUSTERROLE to ServiceAccount SA_NS/SA.
+bind_sa() {
+	jq -n --arg k "$1" --arg n "$2" --arg ns "$3" --arg r "$4" --arg sns "$5" --arg sa "$6" \
+		'{apiVersion: "rbac.authorization.k8s.io/v1", kind: $k, metadata: {name: $n},
+		  roleRef: {apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: $r},
+		  subjects: [{kind: "ServiceAccount", name: $sa, namespace: $sns}]} |
+		if $ns == "" then . else .metadata.namespace = $ns end' | kubectl apply -f - >/dev/null
+}
+
 # b64url: base64url without padding of stdin (RFC 7515).
 b64url() {
 	openssl base64 -A | tr '+/' '-_' | tr -d '='
@@ -224,13 +234,8 @@ kind: ClusterRoleBinding
 metadata: {name: metrics-reader}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: metrics-reader}
 subjects: [{kind: Group, name: "system:serviceaccounts"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: viewer, namespace: other}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-subjects: [{kind: ServiceAccount, name: sa, namespace: ns}]
 YAML
+	bind_sa RoleBinding viewer other view ns sa
 	make ConfigMap ns settings
 	make ConfigMap ns secrets-not
 	local tok
@@ -292,13 +297,7 @@ test_insecure_http() {
 test_pod_reaches_the_api_with_its_service_account() {
 	make Namespace "" ns
 	make ServiceAccount ns reader
-	kubectl apply -f - >/dev/null <<'YAML'
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: reader-view, namespace: ns}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-subjects: [{kind: ServiceAccount, name: reader, namespace: ns}]
-YAML
+	bind_sa RoleBinding reader-view ns view ns reader
 	wait_for 10 "ServiceAccount default in ns" kubectl get serviceaccount default -n ns
 	kubectl apply -n ns -f - >/dev/null <<YAML
 apiVersion: v1
@@ -387,13 +386,7 @@ SH
 runner_service_account() {
 	make Namespace "" ns
 	make ServiceAccount ns runner
-	kubectl apply -f - >/dev/null <<'YAML'
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: runner-admin}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
-subjects: [{kind: ServiceAccount, name: runner, namespace: ns}]
-YAML
+	bind_sa ClusterRoleBinding runner-admin "" cluster-admin ns runner
 }
 
 # volshift_as KUBECONFIG: volshift status with that kubeconfig; its output in $SIM_DIR/vs.out.
