@@ -64,14 +64,16 @@ void sim_admit_service_account(sim_store *st, json_t *pod)
 	static const char *const lists[] = { "initContainers", "containers" };
 	json_t *spec = json_object_get(pod, "spec"), *ctr;
 	const char *sa, *ns = vs_json_str_or(pod, "metadata.namespace", "default");
-	char suffix[6], *name;
+	char suffix[6], *name, *copy;
 	size_t i;
 
 	if (!json_is_object(spec))
 		return;
 	sa = vs_json_str_or(spec, "serviceAccountName", vs_json_str_or(spec, "serviceAccount", ""));
-	json_object_set_new(spec, "serviceAccountName", json_string(*sa ? sa : "default"));
-	json_object_set_new(spec, "serviceAccount", json_string(*sa ? sa : "default"));
+	copy = vs_xstrdup(*sa ? sa : "default"); /* setting the fields frees the text sa points into */
+	json_object_set_new(spec, "serviceAccountName", json_string(copy));
+	json_object_set_new(spec, "serviceAccount", json_string(copy));
+	free(copy);
 	if (!automount(st, pod, ns, vs_json_str(spec, "serviceAccountName")) || path_taken(spec))
 		return;
 	sim_random_suffix(suffix);
