@@ -241,8 +241,10 @@ static json_t *api_resource_list(const char *group, const char *version)
 		json_array_append_new(
 			list, json_pack("{s:s,s:s,s:b,s:s,s:o,s:o}", "name", r->plural, "singularName", r->singular,
 					"namespaced", r->namespaced, "kind", r->kind, "verbs",
-					json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list",
-						  "patch", "update", "watch"),
+					sim_resource_create_only(r)
+						? json_pack("[s]", "create")
+						: json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list",
+							    "patch", "update", "watch"),
 					"shortNames", split_csv(r->short_names)));
 		if (in_all(r))
 			json_object_set_new(json_array_get(list, json_array_size(list) - 1), "categories", json_pack("[s]", "all"));
@@ -266,6 +268,11 @@ static json_t *api_resource_list(const char *group, const char *version)
 				json_object_set_new(e, "group", json_string("policy"));
 				json_object_set_new(e, "version", json_string("v1"));
 				json_object_set_new(e, "kind", json_string("Eviction"));
+				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
+			} else if (strcmp(sub, "token") == 0) {
+				json_object_set_new(e, "group", json_string("authentication.k8s.io"));
+				json_object_set_new(e, "version", json_string("v1"));
+				json_object_set_new(e, "kind", json_string("TokenRequest"));
 				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
 			} else if (strcmp(sub, "binding") == 0) {
 				json_object_set_new(e, "kind", json_string("Binding"));
