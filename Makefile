@@ -171,7 +171,7 @@ format:
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(SIM_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 # volshift-sim's parsers link the sim's library instead.
