@@ -1,5 +1,6 @@
 /*
- * http: the Kubernetes REST API of volshift-sim over libmicrohttpd: request routing, discovery,
+ * http: the Kubernetes REST API of volshift-sim over libmicrohttpd (HTTPS with GnuTLS, every request
+ * authenticated and authorized by auth.h before anything else): request routing, discovery,
  * every verb of api.h, patches, the status/scale/eviction/binding/log subresources, watch streams
  * and Status errors, shaped so that unmodified kubectl works against it. One thread per
  * connection: handlers may block (watches and followed logs do).

@@ -560,7 +560,8 @@ static bool volume_read_only(const json_t *pod, const char *name)
 		const char *n = vs_json_str(v, "name");
 		if (n && strcmp(n, name) == 0)
 			return vs_json_bool(v, "persistentVolumeClaim.readOnly", false) || json_object_get(v, "configMap") ||
-			       json_object_get(v, "secret");
+			       json_object_get(v, "secret") || json_object_get(v, "projected") ||
+			       json_object_get(v, "downwardAPI");
 	}
 	return false;
 }
