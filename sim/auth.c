@@ -20,6 +20,9 @@
 #define TOKEN_MIN_SECONDS     600
 #define TOKEN_DEFAULT_SECONDS 3600
 #define TOKEN_MAX_SECONDS     (1LL << 32)
+/* A pod's token of the legacy lifetime (an hour and 7 s) is extended to a year (token.ExpirationExtensionSeconds). */
+#define TOKEN_LEGACY_SECONDS   3607
+#define TOKEN_EXTENDED_SECONDS (24LL * 365 * 3600)
 
 struct sim_auth {
 	sim_store *st;
@@ -277,17 +280,23 @@ done:
 /* ---- TokenRequest ------------------------------------------------------------------------------- */
 
 /* The claims of a service-account token (pkg/serviceaccount/claims.go: Claims). */
+/* The claims of a token valid for seconds from now; one for a pod that asks for the legacy hour
+ * (3607 s) for the API's audience is valid a year and says when it ought to have been renewed, as
+ * kube-apiserver's --service-account-extend-token-expiration (on by default) makes it. */
 static json_t *token_claims(const char *ns, const json_t *sa, const json_t *audiences, int64_t now, int64_t seconds,
 			    const json_t *pod)
 {
+	bool extend = pod && seconds == TOKEN_LEGACY_SECONDS && (json_array_size(audiences) == 0 || audience_ok(audiences));
 	char *sub = vs_xasprintf(SIM_SA_PREFIX "%s:%s", ns, vs_json_str_or(sa, "metadata.name", ""));
 	json_t *k8s = json_pack("{s:s,s:{s:s,s:s}}", "namespace", ns, "serviceaccount", "name",
 				vs_json_str_or(sa, "metadata.name", ""), "uid", vs_json_str_or(sa, "metadata.uid", ""));
 	json_t *claims = json_pack("{s:o,s:I,s:I,s:s,s:o,s:I,s:s}", "aud",
 				   json_array_size(audiences) ? json_deep_copy(audiences) : json_pack("[s]", SA_ISSUER),
-				   "exp", (json_int_t)(now + seconds), "iat", (json_int_t)now, "iss", SA_ISSUER,
-				   "kubernetes.io", k8s, "nbf", (json_int_t)now, "sub", sub);
+				   "exp", (json_int_t)(now + (extend ? TOKEN_EXTENDED_SECONDS : seconds)), "iat",
+				   (json_int_t)now, "iss", SA_ISSUER, "kubernetes.io", k8s, "nbf", (json_int_t)now, "sub", sub);
 
+	if (extend)
+		json_object_set_new(k8s, "warnafter", json_integer(now + seconds));
 	if (pod)
 		json_object_set_new(k8s, "pod",
 				    json_pack("{s:s,s:s}", "name", vs_json_str_or(pod, "metadata.name", ""), "uid",

@@ -321,6 +321,7 @@ spec:
       curl -sS --cacert \$d/ca.crt -H "Authorization: Bearer \$(cat \$d/token)" -o /dev/null -w 'secrets=%{http_code}\n' \
         https://\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT/api/v1/namespaces/ns/secrets
       out=\$($BIN/volshift status 2>&1); echo "volshift=\$? \$out"
+      echo "claims=\$(cut -d. -f2 \$d/token)"
 ---
 apiVersion: v1
 kind: Pod
@@ -333,7 +334,7 @@ spec:
 YAML
 	wait_for 60 "incluster Succeeded" field_is pod incluster '{.status.phase}' Succeeded ns
 	wait_for 60 "nomount Succeeded" field_is pod nomount '{.status.phase}' Succeeded ns
-	local out
+	local out claims
 	out=$(kubectl logs incluster -n ns)
 	[[ "$out" == *"ns=ns"* ]] || fail "the pod's namespace file: $out"
 	[[ "$out" == *"pods=200"* ]] || fail "the pod could not list pods as reader: $out"
@@ -341,6 +342,12 @@ YAML
 	# volshift found the in-cluster config and was the ServiceAccount (view in ns only)
 	[[ "$out" == *'volshift=1 '*'User "system:serviceaccount:ns:reader" cannot list resource'* ]] ||
 		fail "volshift in the pod: $out"
+	# the legacy hour asked for by the admission plugin, extended to a year as kube-apiserver does
+	claims=$(sed -n 's/^claims=//p' <<<"$out" | tr -- '-_' '+/' | awk '{ while (length($0) % 4) $0 = $0 "="; print }' |
+		base64 -d)
+	assert_eq "31536000 3607 incluster" \
+		"$(jq -r '"\(.exp - .iat) \(.["kubernetes.io"].warnafter - .iat) \(.["kubernetes.io"].pod.name)"' <<<"$claims")" \
+		"the pod's token: lifetime, warnafter, pod"
 	assert_eq reader "$(jp pod incluster '{.spec.serviceAccountName}' ns)" "the pod's ServiceAccount"
 	assert_eq default "$(jp pod nomount '{.spec.serviceAccountName}' ns)" "the default ServiceAccount"
 	assert_eq /var/run/secrets/kubernetes.io/serviceaccount \
