@@ -92,7 +92,6 @@ typedef struct sim_auth sim_auth;
 typedef struct sim_auth_opts {
 	bool insecure;		 /* --insecure-http: every request is "system:unsecured" in system:masters,
 				    as kube-apiserver's old insecure port */
-	const char *admin_token; /* the static token of user "admin" in system:masters (borrowed, copied) */
 	const char *key_dir;	 /* where the service-account signing key is written (sa.key, sa.pub), or NULL */
 } sim_auth_opts;
 
