@@ -21,7 +21,7 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto
+PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto gnutls
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	-Wvla -Wpointer-arith -Werror
 CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc -I.

@@ -129,7 +129,7 @@ result() {
 events() { jq -c -R 'fromjson? | select(type == "object" and has("event"))' "$1" 2>/dev/null; }
 # done_field FILE FIELD: a field of the last "done" event, or nothing.
 done_field() { events "$1" | jq -r --arg f "$2" 'select(.event == "done") | .[$f] // empty' | tail -n1; }
-sim_requests() { curl -sS --max-time 10 "$SIM_URL/volshift-sim/faults" 2>/dev/null | jq -r '.requests // empty'; }
+sim_requests() { sim_curl -sS --max-time 10 "$SIM_URL/volshift-sim/faults" 2>/dev/null | jq -r '.requests // empty'; }
 
 # start_sim TAG [FLAG...]: a fresh volshift-sim with 3 nodes (and FLAGs).
 start_sim() {

@@ -4,6 +4,7 @@
  * and immutable fields, resourceVersion preconditions, finalizers and graceful deletion.
  */
 #include "api_int.h"
+#include "auth.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -376,6 +377,25 @@ static bool has_finalizers(const json_t *o)
 }
 
 /* Defaults applied on create and on every update (kube-apiserver defaults every write). */
+/* A Secret's stringData, written into data in base64 and dropped, as the API server stores it. */
+static void merge_string_data(json_t *o)
+{
+	json_t *sd = json_object_get(o, "stringData"), *v;
+	const char *key;
+
+	if (!json_is_object(sd))
+		return;
+	if (!json_is_object(json_object_get(o, "data")))
+		json_object_set_new(o, "data", json_object());
+	json_object_foreach(sd, key, v) {
+		const char *text = json_string_value(v) ? json_string_value(v) : "";
+		char *b64 = vs_base64_encode((const unsigned char *)text, strlen(text));
+		json_object_set_new(json_object_get(o, "data"), key, json_string(b64));
+		free(b64);
+	}
+	json_object_del(o, "stringData");
+}
+
 static void apply_defaults(const sim_resource *res, json_t *o)
 {
 	json_t *spec = json_object_get(o, "spec");
@@ -440,6 +460,7 @@ static void apply_defaults(const sim_resource *res, json_t *o)
 		}
 	} else if (res_is(res, "", "secrets")) {
 		set_default(o, "type", json_string("Opaque"));
+		merge_string_data(o);
 	} else if (sim_res_is_crd(res)) {
 		sim_crd_default(o);
 	}
@@ -584,13 +605,15 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 
 	if (!name || !*name)
 		return err_invalid(err, res, "", "metadata.name: Required value: name or generateName is required");
-	if (!valid_name(name, !res_is(res, "", "namespaces")))
-		return err_invalid(err, res, name,
-				   "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
-				   "case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
-				   "character",
-				   name, res_is(res, "", "namespaces") ? "label" : "subdomain",
-				   res_is(res, "", "namespaces") ? "" : " or '.'");
+	/* RBAC objects only need to be a path segment (ValidateRBACName): "system:discovery" */
+	if (strcmp(res->group, "rbac.authorization.k8s.io") != 0 && !valid_name(name, !res_is(res, "", "namespaces")))
+		return err_invalid(
+			err, res, name,
+			"metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
+			"case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
+			"character",
+			name, res_is(res, "", "namespaces") ? "label" : "subdomain",
+			res_is(res, "", "namespaces") ? "" : " or '.'");
 	if (validate_data_size(res, name, o, err) != 0)
 		return VS_EAPI;
 	if (res_is(res, "", "pods"))
@@ -619,7 +642,9 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 		return err_invalid(err, res, name, "spec.schedule: Required value");
 	if (res_is(res, "storage.k8s.io", "storageclasses") && !vs_json_str(o, "provisioner"))
 		return err_invalid(err, res, name, "provisioner: Required value");
-	return validate_crd(res, o, NULL, err);
+	int rc = validate_crd(res, o, NULL, err);
+
+	return rc ? rc : sim_rbac_validate(res, NULL, o, err);
 }
 
 /* A copy of spec without the keys listed (NULL-terminated). */
@@ -656,6 +681,8 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 	const char *name = vs_json_str(cur, "metadata.name");
 	json_t *os = json_object_get(cur, "spec"), *ns = json_object_get(o, "spec");
 
+	if (sim_rbac_validate(res, cur, o, err) != 0)
+		return VS_EAPI;
 	if (res_is(res, "", "persistentvolumeclaims")) {
 		const char *old_vol = vs_json_str(cur, "spec.volumeName");
 		const char *old_sc = vs_json_str(cur, "spec.storageClassName");
@@ -748,7 +775,7 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 
 /* ---- create -------------------------------------------------------------------------------- */
 
-static void random_suffix(char out[6])
+void sim_random_suffix(char out[6])
 {
 	static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -818,7 +845,7 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	gen = json_string_value(json_object_get(meta, "generateName"));
 	if ((!name || !*name) && gen && *gen) {
 		char suffix[6];
-		random_suffix(suffix);
+		sim_random_suffix(suffix);
 		namebuf = vs_xasprintf("%s%s", gen, suffix);
 		json_object_set_new(meta, "name", json_string(namebuf));
 	}
@@ -833,6 +860,8 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	json_object_del(meta, "selfLink");
 	apply_defaults(res, o);
 	apply_create_defaults(res, o);
+	if (res_is(res, "", "pods"))
+		sim_admit_service_account(st, o);
 	if ((rc = validate_object(res, o, err)) != 0)
 		goto done;
 	name = vs_json_str(o, "metadata.name");
@@ -1373,6 +1402,12 @@ static int create_ignore_exists(sim_store *st, const char *group, const char *pl
 		rc = 0;
 	}
 	return rc;
+}
+
+int sim_api_create_absent(sim_store *st, const char *group, const char *plural, const char *ns, json_t *obj,
+			  vs_error *err)
+{
+	return create_ignore_exists(st, group, plural, ns, obj, err);
 }
 
 int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err)

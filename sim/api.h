@@ -38,6 +38,8 @@ const sim_resource *sim_resource_find(const char *group, const char *plural);
 const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind);
 /* The apiVersion string of a resource ("v1", "apps/v1"). Static. */
 const char *sim_resource_api_version(const sim_resource *res);
+/* True for the kinds that are only ever created, never stored (SelfSubjectAccessReview, ...). */
+bool sim_resource_create_only(const sim_resource *res);
 /* The table of every built-in resource, terminated by an entry with plural == NULL. Static. */
 const sim_resource *sim_resource_all(void);
 

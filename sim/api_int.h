@@ -117,6 +117,15 @@ bool sim_obj_matches(const sim_resource *res, const json_t *obj, const vs_select
 /* Parse and check selectors: 400 BadRequest for unsupported field labels. */
 int sim_parse_selectors(const sim_resource *res, const sim_list_opts *opts, vs_selector **labels,
 			vs_selector **fields, vs_error *err);
+/* Create obj (stolen) of group/plural in ns unless one of its name exists: a bootstrap object. */
+int sim_api_create_absent(sim_store *st, const char *group, const char *plural, const char *ns, json_t *obj,
+			  vs_error *err);
+/* Five random characters of a generated name ("bcdfghjklmnpqrstvwxz2456789", as Kubernetes). */
+void sim_random_suffix(char out[6]);
+/* The ServiceAccount admission plugin on a pod being created (sa_admission.c): its ServiceAccount
+ * and the projected kube-api-access volume mounted in every container. Takes the store's lock. */
+void sim_admit_service_account(sim_store *st, json_t *pod);
+
 /* Pass src into dst as a JSON merge patch (RFC 7386); returns the new object (dst is consumed). */
 json_t *sim_merge_patch(json_t *dst, const json_t *patch);
 

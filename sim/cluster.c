@@ -516,6 +516,7 @@ int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cl
 		c->timing = given;
 	}
 	pthread_mutex_init(&c->rng_mu, NULL);
+	pthread_mutex_init(&c->api_mu, NULL);
 	c->timing.seed = vs_rng_seed(&c->rng, c->timing.seed);
 	vs_info("timings: seed %llu, informer delay %lld ms, write latency %lld ms, PV resync %lld ms, "
 		"PLEG relist %lld ms, volume loops %lld ms, mount poll %lld ms",
@@ -558,6 +559,8 @@ void cl_free(sim_cluster *c)
 		return;
 	stop_subsystems(c);
 	pthread_mutex_destroy(&c->rng_mu);
+	pthread_mutex_destroy(&c->api_mu);
+	free((char *)c->api.ca_pem);
 	free(c->data_dir);
 	free(c);
 }
@@ -601,12 +604,36 @@ int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *tim
 		rc = sim_workload_start(c, err);
 	if (!rc)
 		rc = sim_ttl_start(c, err);
+	if (!rc)
+		rc = sim_serviceaccount_start(c, err);
 	if (rc) {
 		sim_cluster_stop(c);
 		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+void sim_cluster_set_api(sim_cluster *c, const sim_cluster_api *api)
+{
+	pthread_mutex_lock(&c->api_mu);
+	free((char *)c->api.ca_pem);
+	c->api = *api;
+	c->api.ca_pem = vs_xstrdup(api->ca_pem ? api->ca_pem : "");
+	pthread_mutex_unlock(&c->api_mu);
+}
+
+bool cl_api(sim_cluster *c, sim_cluster_api *out)
+{
+	pthread_mutex_lock(&c->api_mu);
+	*out = c->api;
+	out->ca_pem = c->api.ca_pem ? vs_xstrdup(c->api.ca_pem) : NULL;
+	pthread_mutex_unlock(&c->api_mu);
+	if (out->port == 0) {
+		free((char *)out->ca_pem);
+		out->ca_pem = NULL;
+	}
+	return out->port != 0;
 }
 
 void sim_cluster_stop(sim_cluster *c)

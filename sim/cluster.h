@@ -43,6 +43,23 @@ void sim_timing_defaults(sim_timing *t);
  */
 int sim_cluster_start(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out,
 		      vs_error *err);
+/* Issues a service-account token for ServiceAccount ns/sa bound to pod (TokenRequest), valid for
+ * seconds, for audiences (a JSON array or NULL: the API server's); *token is the caller's. */
+typedef int (*sim_token_fn)(void *ctx, const char *ns, const char *sa, const json_t *audiences, int64_t seconds,
+			    const json_t *pod, char **token, vs_error *err);
+
+/* What pods need to reach the API server, as a kubelet and kube-controller-manager give it to them. */
+typedef struct sim_cluster_api {
+	int port;	    /* KUBERNETES_SERVICE_PORT of every container (the host is 127.0.0.1) */
+	const char *ca_pem; /* the cluster's CA: ConfigMap kube-root-ca.crt of every namespace (copied) */
+	sim_token_fn token; /* fills the serviceAccountToken sources of projected volumes */
+	void *token_ctx;    /* borrowed; outlives the cluster */
+} sim_cluster_api;
+
+/* Tell the cluster where its API server is, once it serves: until then pods that need the API
+ * (a service-account token) wait for it. Thread-safe; call once. */
+void sim_cluster_set_api(sim_cluster *c, const sim_cluster_api *api);
+
 /* Stop every controller, kill every pod process (SIGTERM, then SIGKILL) and free. NULL is fine. */
 void sim_cluster_stop(sim_cluster *c);
 /* The monotonic time (vs_time_mono_ms) of the first PLEG relist of a node that existed when the

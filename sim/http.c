@@ -1,5 +1,6 @@
 /*
- * http: the Kubernetes REST API of volshift-sim over libmicrohttpd: request routing, discovery,
+ * http: the Kubernetes REST API of volshift-sim over libmicrohttpd (HTTPS with GnuTLS, every request
+ * authenticated and authorized by auth.h before anything else): request routing, discovery,
  * every verb of api.h, patches, the status/scale/eviction/binding/log subresources, watch streams
  * and Status errors, shaped so that unmodified kubectl works against it. One thread per
  * connection: handlers may block (watches and followed logs do).
@@ -25,6 +26,7 @@ struct sim_http {
 	struct MHD_Daemon *daemon;
 	sim_store *st;
 	sim_faults *faults;
+	sim_http_security sec;
 	sim_log_path_fn log_path;
 	void *log_ctx;
 	atomic_bool stopping;
@@ -34,6 +36,7 @@ struct sim_http {
 struct req_ctx {
 	vs_buf body;
 	bool too_big;
+	json_t *user; /* who sent the request (UserInfo), once authenticated */
 };
 
 /* What a request addresses. */
@@ -306,12 +309,14 @@ static json_t *api_resource_list(sim_store *st, const char *group, const char *v
 		json_t *s;
 		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
 			continue;
-		json_array_append_new(list,
-				      json_pack("{s:s,s:s,s:b,s:s,s:o,s:o}", "name", r->plural, "singularName",
-						r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
-						json_pack("[ssssssss]", "create", "delete", "deletecollection", "get",
-							  "list", "patch", "update", "watch"),
-						"shortNames", split_csv(r->short_names)));
+		json_array_append_new(
+			list, json_pack("{s:s,s:s,s:b,s:s,s:o,s:o}", "name", r->plural, "singularName", r->singular,
+					"namespaced", r->namespaced, "kind", r->kind, "verbs",
+					sim_resource_create_only(r)
+						? json_pack("[s]", "create")
+						: json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list",
+							    "patch", "update", "watch"),
+					"shortNames", split_csv(r->short_names)));
 		if (in_all(r) || *sim_resource_categories(r))
 			json_object_set_new(json_array_get(list, json_array_size(list) - 1), "categories",
 					    in_all(r) ? json_pack("[s]", "all")
@@ -336,6 +341,11 @@ static json_t *api_resource_list(sim_store *st, const char *group, const char *v
 				json_object_set_new(e, "group", json_string("policy"));
 				json_object_set_new(e, "version", json_string("v1"));
 				json_object_set_new(e, "kind", json_string("Eviction"));
+				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
+			} else if (strcmp(sub, "token") == 0) {
+				json_object_set_new(e, "group", json_string("authentication.k8s.io"));
+				json_object_set_new(e, "version", json_string("v1"));
+				json_object_set_new(e, "kind", json_string("TokenRequest"));
 				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
 			} else if (strcmp(sub, "binding") == 0) {
 				json_object_set_new(e, "kind", json_string("Binding"));
@@ -1222,6 +1232,20 @@ static enum MHD_Result serve_exec(sim_http *srv, struct MHD_Connection *c, const
 	return ret;
 }
 
+/* The answer of a review or a TokenRequest (auth.h), for the user of the request. */
+static enum MHD_Result auth_create(sim_http *srv, struct MHD_Connection *c, const struct route *rt,
+				   const struct req_ctx *rq, const json_t *body)
+{
+	json_t *out = NULL;
+	vs_error err;
+
+	if (!srv->sec.auth)
+		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+	if (sim_auth_create(srv->sec.auth, rq->user, rt->res, rt->ns, rt->name, body, &out, &err) != 0)
+		return send_error(c, rt, &err);
+	return send_json(c, 201, out);
+}
+
 static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const char *method, const struct route *rt,
 				struct req_ctx *rq)
 {
@@ -1236,6 +1260,9 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
 	if (sub && strcmp(sub, "exec") == 0)
 		return serve_exec(srv, c, rt);
+	if (sim_resource_create_only(rt->res) && (strcmp(method, "POST") != 0 || rt->name))
+		return send_simple_error(c, 405, "MethodNotAllowed",
+					 "the server does not allow this method on the requested resource");
 	if (rt->ns && strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0 && !rt->name &&
 	    strcmp(method, "DELETE") != 0)
 		return send_simple_error(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -1263,7 +1290,9 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 	if (rq->body.len > 0 && (rc = parse_body(c, rq, &body, &err)) != 0)
 		return send_error(c, rt, &err);
 	if (strcmp(method, "POST") == 0) {
-		if (rt->name && sub && strcmp(sub, "eviction") == 0)
+		if (sim_auth_creates(rt->res, sub))
+			ret = auth_create(srv, c, rt, rq, body);
+		else if (rt->name && sub && strcmp(sub, "eviction") == 0)
 			ret = do_eviction(srv, c, rt, body);
 		else if (rt->name && sub && strcmp(sub, "binding") == 0)
 			ret = do_binding(srv, c, rt, body);
@@ -1423,6 +1452,39 @@ static bool serve_admin(sim_http *srv, struct MHD_Connection *c, const char *url
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
+/* The TLS session of a connection (gnutls_session_t), or NULL on plain HTTP. */
+static void *tls_session(sim_http *srv, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		srv->sec.cert_pem ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+
+	return ci ? ci->tls_session : NULL;
+}
+
+/* Authenticate and authorize a request (auth.h) into rq->user; false with the refusal queued. */
+static bool authorized(sim_http *srv, struct MHD_Connection *c, const char *method, const char *url, struct req_ctx *rq,
+		       enum MHD_Result *ret)
+{
+	sim_auth_request req = {
+		.method = method,
+		.path = url,
+		.watch = qarg(c, "watch"),
+		.field_selector = qarg(c, "fieldSelector"),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		.tls_session = tls_session(srv, c),
+	};
+	json_t *details = NULL, *st;
+	vs_error err;
+
+	if (sim_auth_check(srv->sec.auth, &req, &rq->user, &details, &err) == 0)
+		return true;
+	st = status_object(err.http_status, "Failure", err.reason, err.message);
+	if (details)
+		json_object_set_new(st, "details", details);
+	*ret = send_json(c, (unsigned)err.http_status, st);
+	return false;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -1447,6 +1509,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	vs_debug("http: %s %s", method, url);
 	if (rq->too_big)
 		return send_simple_error(c, 413, "RequestEntityTooLarge", "the request body is too large");
+	if (srv->sec.auth && !authorized(srv, c, method, url, rq, &ret))
+		return ret;
 	if (serve_admin(srv, c, url, method, rq, &ret) || serve_discovery(srv->st, c, url, &ret))
 		return ret;
 	if (!route_parse(srv->st, url, &rt)) {
@@ -1467,6 +1531,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, en
 	(void)toe;
 	if (rq) {
 		vs_buf_free(&rq->body);
+		json_decref(rq->user);
 		free(rq);
 		*con_cls = NULL;
 	}
@@ -1495,8 +1560,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vs_log(level, "http: %s", msg);
 }
 
-int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_log_path_fn log_path, void *log_ctx,
-		   sim_http **out, char **url, vs_error *err)
+/* Start libmicrohttpd on addr: with TLS (GnuTLS) when srv has a certificate, asking clients for
+ * theirs against the client CA. */
+static struct MHD_Daemon *start_daemon(sim_http *srv, const struct sockaddr_in *addr)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_UPGRADE;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->sec.cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->sec.key_pem },
+		{ srv->sec.client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		  (void *)srv->sec.client_ca_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (srv->sec.cert_pem)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED,
+				request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_ARRAY,
+				srv->sec.cert_pem ? tls : tls + 3, MHD_OPTION_END);
+}
+
+int sim_http_start(sim_store *st, sim_faults *faults, const sim_http_security *sec, const char *listen,
+		   sim_log_path_fn log_path, void *log_ctx, sim_http **out, char **url, vs_error *err)
 {
 	struct sockaddr_in addr;
 	const char *colon = listen ? strrchr(listen, ':') : NULL;
@@ -1519,15 +1606,13 @@ int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_lo
 	srv = vs_xcalloc(1, sizeof(*srv));
 	srv->st = st;
 	srv->faults = faults;
+	if (sec)
+		srv->sec = *sec;
 	srv->log_path = log_path;
 	srv->log_ctx = log_ctx;
 	atomic_init(&srv->stopping, false);
 	srv->exec = sim_exec_sessions_new();
-	srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-					       MHD_ALLOW_UPGRADE,
-				       0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-				       request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+	srv->daemon = start_daemon(srv, &addr);
 	if (!srv->daemon) {
 		sim_exec_sessions_free(srv->exec);
 		free(srv);
@@ -1535,8 +1620,10 @@ int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_lo
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (url)
-		*url = vs_xasprintf("http://%s:%u", host, info ? (unsigned)info->port : 0);
-	vs_info("serving the Kubernetes API on http://%s:%u", host, info ? (unsigned)info->port : 0);
+		*url = vs_xasprintf("%s://%s:%u", srv->sec.cert_pem ? "https" : "http", host,
+				    info ? (unsigned)info->port : 0);
+	vs_info("serving the Kubernetes API on %s://%s:%u", srv->sec.cert_pem ? "https" : "http", host,
+		info ? (unsigned)info->port : 0);
 	*out = srv;
 	return 0;
 }

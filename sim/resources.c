@@ -17,7 +17,7 @@ static const sim_resource resources[] = {
 	{"", "v1", "configmaps", "configmap", "ConfigMap", "cm", true, ""},
 	{"", "v1", "secrets", "secret", "Secret", "", true, ""},
 	{"", "v1", "events", "event", "Event", "ev", true, ""},
-	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", "sa", true, ""},
+	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", "sa", true, "token"},
 	{"", "v1", "services", "service", "Service", "svc", true, "status"},
 	{"", "v1", "endpoints", "endpoints", "Endpoints", "ep", true, ""},
 	{"", "v1", "resourcequotas", "resourcequota", "ResourceQuota", "quota", true, "status"},
@@ -40,6 +40,8 @@ static const sim_resource resources[] = {
 	{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", "", false, ""},
 	{SIM_CRD_GROUP, "v1", SIM_CRD_PLURAL, "customresourcedefinition", "CustomResourceDefinition", "crd,crds", false,
 	 "status"},
+	{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "", "SelfSubjectAccessReview", "", false, ""},
+	{"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "", "SelfSubjectRulesReview", "", false, ""},
 	{NULL, NULL, NULL, NULL, NULL, NULL, false, NULL},
 };
 
@@ -55,6 +57,7 @@ static const char *const api_versions[] = {
 	"rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1",
 	"rbac.authorization.k8s.io/v1",
 	SIM_CRD_GROUP "/v1",
+	"authorization.k8s.io/v1", "authorization.k8s.io/v1",
 };
 
 _Static_assert(sizeof(resources) / sizeof(resources[0]) == sizeof(api_versions) / sizeof(api_versions[0]) + 1,
@@ -85,6 +88,11 @@ bool sim_resource_is_custom(const sim_resource *res)
 const char *sim_resource_api_version(const sim_resource *res)
 {
 	return sim_resource_is_custom(res) ? sim_crd_api_version(res) : api_versions[res - resources];
+}
+
+bool sim_resource_create_only(const sim_resource *res)
+{
+	return strcmp(res->group, "authorization.k8s.io") == 0;
 }
 
 const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind)

@@ -100,7 +100,7 @@ test_exec_ends_with_its_container() {
 	timeout 20 kubectl exec box -c main -- sleep 987.655 2>/dev/null &
 	pid=$!
 	wait_for 10 "the command to run" pgrep -f '^sleep 98[7].655'
-	curl -sS --fail-with-body -X POST "$SIM_URL/volshift-sim/kill?namespace=default&pod=box&container=main" >/dev/null
+	sim_curl -sS --fail-with-body -X POST "$SIM_URL/volshift-sim/kill?namespace=default&pod=box&container=main" >/dev/null
 	wait "$pid" || rc=$?
 	assert_eq 137 "$rc" "kubectl's exit code"
 	! pgrep -f '^sleep 98[7].655' >/dev/null || fail "the command outlived its container"
@@ -123,7 +123,7 @@ test_cp_both_ways() {
 test_exec_refusals() {
 	local out
 	box_pod
-	out=$(curl -sS -w ' %{http_code}' "$SIM_URL/api/v1/namespaces/default/pods/box/exec?command=true&container=main")
+	out=$(sim_curl -sS -w ' %{http_code}' "$SIM_URL/api/v1/namespaces/default/pods/box/exec?command=true&container=main")
 	[[ "$out" == *"Upgrade request required"*" 400" ]] || fail "plain HTTP: $out"
 	kubectl run done --image=busybox --restart=Never --command -- true >/dev/null
 	wait_for 30 "pod done to finish" field_is pod done '{.status.phase}' Succeeded

@@ -91,14 +91,14 @@ test_unknown_protobuf_field_is_refused() {
 	local body out
 	body="$SIM_DIR/body.pb"
 	printf 'k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12\x09\x0a\x04\x0a\x02pb\x98\x06\x01' >"$body"
-	out=$(curl -sS -w ' %{http_code}' -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
+	out=$(sim_curl -sS -w ' %{http_code}' -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
 		--data-binary @"$body" "$SIM_URL/api/v1/namespaces/default/configmaps")
 	[[ "$out" == *' 415' ]] || fail "not a 415: $out"
 	[[ "$out" == *'field 99 of io.k8s.api.core.v1.ConfigMap'*'v1 ConfigMap'* ]] || fail "message: $out"
 	! kubectl get configmap pb 2>/dev/null || fail "the refused body created an object"
 	# the same body without the unknown field creates it
 	printf 'k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12\x06\x0a\x04\x0a\x02pb' >"$body"
-	curl -sS --fail-with-body -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
+	sim_curl -sS --fail-with-body -X POST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
 		--data-binary @"$body" "$SIM_URL/api/v1/namespaces/default/configmaps" >/dev/null
 	kubectl get configmap pb >/dev/null
 }

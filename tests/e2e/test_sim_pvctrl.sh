@@ -52,8 +52,8 @@ old_swap() {
 	ref=$(jq -cn --arg n "$2" '[{op: "replace", path: "/spec/claimRef", value: {namespace: "default", name: $n}}]')
 	body=$(jq -cn --arg n "$2" --arg v "$1" '{apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: {name: $n},
 		spec: {storageClassName: "shared", volumeName: $v, accessModes: ["ReadWriteOnce"], resources: {requests: {storage: "10Mi"}}}}')
-	curl -sS --fail -o /dev/null -X PATCH -H 'Content-Type: application/json-patch+json' --data-binary "$ref" \
-		"$SIM_URL/api/v1/persistentvolumes/$1" --next -sS --fail -o /dev/null -X POST \
+	sim_curl -sS --fail -o /dev/null -X PATCH -H 'Content-Type: application/json-patch+json' --data-binary "$ref" \
+		"$SIM_URL/api/v1/persistentvolumes/$1" --next "${SIM_CURL_AUTH[@]}" -sS --fail -o /dev/null -X POST \
 		-H 'Content-Type: application/json' --data-binary "$body" "$SIM_URL/api/v1/namespaces/default/persistentvolumeclaims"
 }
 
