@@ -101,8 +101,7 @@ void sim_store_shutdown(sim_store *st);
  * controller alike): each create, update and delete waits a random time in [commit_ms / 2,
  * 3 commit_ms / 2] before it commits (admission, the etcd round trip and its fsync), and its answer
  * reaches the writer a random time in [0, 2 answer_ms] after the commit: the apiserver sends the
- * answer and the watch events of the commit at the same moment, so a cluster passes its watch
- * events' delay as answer_ms. No wait holds the store's lock. A new store has 0 and 0 (immediate
+ * answer and the watch events of the commit at the same moment. No wait holds the store's lock. A new store has 0 and 0 (immediate
  * writes). seed: of the generator of these waits (0: from the OS).
  */
 void sim_store_set_write_latency(sim_store *st, int64_t commit_ms, int64_t answer_ms, uint64_t seed);

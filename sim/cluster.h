@@ -19,8 +19,7 @@ typedef struct sim_timing {
 	uint64_t seed;             /* --seed: the generator of every random delay (0: from the OS) */
 	/* kube-controller-manager and the external provisioner (informer.c, pv_controller*.c,
 	 * ctrl_provisioner.c, ctrl_protection.c), and kube-apiserver (api.c) */
-	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller,
-				      and of a write's answer to its writer */
+	int64_t informer_delay_ms; /* --informer-delay-ms: mean delay of a watch event to a controller */
 	int64_t pv_resync_ms;      /* --pv-resync-period: the PV controller's periodic resync */
 	int64_t write_latency_ms;  /* --write-latency-ms: mean time a write takes to commit (kube-apiserver
 				      and etcd, for every writer; api.c) */
