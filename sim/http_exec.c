@@ -81,6 +81,7 @@ struct session {
 	bool exited;
 	int code;
 	bool client_gone;
+	int peer_fd; /* the client's own TCP socket, watched for its close only */
 };
 
 /* ---- sessions ---------------------------------------------------------------------------------- */
@@ -252,7 +253,10 @@ static bool output_open(const struct session *s)
 /* One round of poll over the socket and the command's streams. */
 static void pump(struct session *s)
 {
-	struct pollfd p[4] = { { .fd = s->sock }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	/* The client's close is seen on its TCP socket (the peer's FIN): over TLS libmicrohttpd 0.9.75
+	 * does not pass it on to the upgraded socket, from which only EAGAIN would come. */
+	struct pollfd p[5] = { { .fd = s->sock }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 },
+			       { .fd = s->peer_fd, .events = POLLRDHUP } };
 	bool read_out = wslay_event_get_queued_msg_count(s->ws) < QUEUE_MAX;
 
 	if (wslay_event_want_read(s->ws) && s->in_len - s->in_off < STDIN_MAX)
@@ -265,8 +269,10 @@ static void pump(struct session *s)
 	}
 	if (s->proc.in_fd >= 0 && (s->in_off < s->in_len || (s->in_closing && !s->proc.tty)))
 		p[3] = (struct pollfd){ .fd = s->proc.in_fd, .events = POLLOUT };
-	if (poll(p, 4, s->extra_len > 0 ? 0 : TICK_MS) < 0)
+	if (poll(p, 5, s->extra_len > 0 ? 0 : TICK_MS) < 0)
 		return;
+	if (p[4].revents & (POLLRDHUP | POLLHUP | POLLERR))
+		s->client_gone = true;
 	if (((p[0].revents & (POLLIN | POLLHUP | POLLERR)) || s->extra_len > 0) && wslay_event_recv(s->ws) != 0)
 		s->client_gone = true;
 	if ((p[0].revents & POLLOUT) && wslay_event_send(s->ws) != 0)
@@ -407,9 +413,11 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const c
 	sim_exec_sessions *all = ((struct request *)cls)->all;
 	pthread_t t;
 
-	(void)c;
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
 	(void)req_cls;
 	*s = (struct session){ .rq = cls,
+			       .peer_fd = info ? info->connect_fd : -1,
 			       .urh = urh,
 			       .sock = sock,
 			       .extra_buf = extra_len ? vs_xmalloc(extra_len) : NULL,
