@@ -30,7 +30,8 @@
 #      time, peak RSS; and moto alone, a parallel PUT loop from curl, to show when moto is the
 #      bottleneck. Needs moto (else the row says so) and rclone (Debian's; else its rows are n/a).
 # Environment: BUILD (build), BENCH_ONLY="parallel warmcold many downtime bind s3" (a subset),
-# BENCH_MANY_TIMEOUT (180), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
+# BENCH_MANY_TIMEOUT (180), BENCH_MANY_READY (300: seconds for the 1,000 claims' Deployments to be
+# ready), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
 # BENCH_BIND_SWAPS (100), KEEP=1 (keep each sim's directory).
 set -uo pipefail
 
@@ -49,6 +50,7 @@ ONLY=${BENCH_ONLY:-parallel warmcold many downtime bind s3}
 PEER_RUNS=${BENCH_PEER_RUNS:-5}
 BIND_SWAPS=${BENCH_BIND_SWAPS:-100}
 MANY_TIMEOUT=${BENCH_MANY_TIMEOUT:-180}
+MANY_READY=${BENCH_MANY_READY:-300}
 MIGRATE_TIMEOUT=${BENCH_MIGRATE_TIMEOUT:-600}
 VS="$BIN/volshift"
 
@@ -566,7 +568,7 @@ bench_many() {
 	elif ! { deployments_yaml m 100 10 1Mi >"$WORK/many.yaml" && t0=$(now_ms) &&
 		kubectl apply -f "$WORK/many.yaml" >"$LOGS/many.apply" 2>&1; }; then
 		error "many: kubectl apply failed: $(tail -2 "$LOGS/many.apply")"
-	elif all_available 100 300; then
+	elif all_available 100 "$MANY_READY"; then
 		log "many: 1000 claims in 100 Deployments ready in $(calc %.1f "(a - b) / 1000" "$(now_ms)" "$t0") s"
 		n=0
 		while read -r name path; do
@@ -888,7 +890,7 @@ report() {
 }
 
 main() {
-	local t
+	local t help
 	for t in "$VS" "$BIN/volshift-sim"; do
 		[ -x "$t" ] || {
 			echo "bench: $t not built (make BUILD=$BUILD)" >&2
@@ -903,8 +905,9 @@ main() {
 	done
 	mkdir -p "$LOGS" && rm -f "$LOGS"/*
 	HAS_PARALLEL=0 HAS_NO_WARM=0
-	"$VS" migrate --help 2>&1 | grep -q -- --parallel && HAS_PARALLEL=1
-	"$VS" migrate --help 2>&1 | grep -q -- --no-warm-copy && HAS_NO_WARM=1
+	help=$("$VS" migrate --help 2>&1) # whole: grep -q may exit before volshift wrote it all (SIGPIPE)
+	grep -q -- --parallel <<<"$help" && HAS_PARALLEL=1
+	grep -q -- --no-warm-copy <<<"$help" && HAS_NO_WARM=1
 	log "volshift $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null): --parallel $([ $HAS_PARALLEL = 1 ] && echo yes || echo no), --no-warm-copy $([ $HAS_NO_WARM = 1 ] && echo yes || echo no)"
 	if ! prepare_cache; then
 		rm -rf "$CACHE"
