@@ -363,6 +363,7 @@ static json_t *journal_with_data(const json_t *base, json_t *data)
 	return body;
 }
 
+/* v as compact JSON text in a JSON string. Caller owns. */
 static json_t *journal_text(const json_t *v)
 {
 	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
