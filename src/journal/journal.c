@@ -345,12 +345,20 @@ static int journal_check_holder(vs_journal *j, const json_t *fresh_head, vs_erro
 
 /* ---- the bodies written ----------------------------------------------------------------------- */
 
-/* A new piece's ConfigMap, not created yet: name, namespace and labels. Caller owns. */
+/* A new piece's ConfigMap, not created yet: name, namespace and labels, and but for the head an
+ * owner reference to the head, so that deleting the head deletes the journal. Caller owns. */
 static json_t *journal_skeleton(const vs_journal *j, const char *name, const char *kind)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "apiVersion", "v1", "kind", "ConfigMap",
-			 "metadata", "name", name, "namespace", j->ns, "labels", "app.kubernetes.io/managed-by",
-			 "volshift", JOURNAL_LABEL, j->id, JOURNAL_PIECE, kind);
+	json_t *cm = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "apiVersion", "v1", "kind", "ConfigMap",
+			       "metadata", "name", name, "namespace", j->ns, "labels", "app.kubernetes.io/managed-by",
+			       "volshift", JOURNAL_LABEL, j->id, JOURNAL_PIECE, kind);
+	const char *uid = j->head ? vs_kube_obj_uid(j->head) : NULL;
+
+	if (uid)
+		json_object_set_new(json_object_get(cm, "metadata"), "ownerReferences",
+				    json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap", "name",
+					      j->name, "uid", uid));
+	return cm;
 }
 
 /* base (borrowed) with its metadata copied and data as given (stolen). Caller owns. */
@@ -814,17 +822,19 @@ static bool journal_counted(const vs_journal *j, const char *name)
 	       (journal_piece_number(j, name, "records", &k) && k < j->head_shards);
 }
 
-/* Delete every piece of j's journal in by_name (borrowed) but the head, only those it does not
- * count unless all: what a volshift that died between creating a shard and counting it left.
- * Best effort: a failure is logged. */
+/* Delete the plan pieces and shards of j's journal in by_name (borrowed), only those the head does
+ * not count unless all: what a volshift that died between creating a shard and counting it left.
+ * Other ConfigMaps with the journal's label are left alone. Best effort: a failure is logged. */
 static void journal_delete_pieces(vs_journal *j, const json_t *by_name, bool all)
 {
 	const char *name;
 	json_t *cm;
 	vs_error err;
+	size_t k;
 
 	json_object_foreach ((json_t *)by_name, name, cm) {
-		if (strcmp(name, j->name) == 0 || (!all && journal_counted(j, name)))
+		bool piece = journal_piece_number(j, name, "plan", &k) || journal_piece_number(j, name, "records", &k);
+		if (!piece || (!all && journal_counted(j, name)))
 			continue;
 		vs_error_clear(&err);
 		if (vs_kube_delete(j->c, &VS_KUBE_CONFIGMAPS, j->ns, name, NULL, NULL, &err) < 0 &&

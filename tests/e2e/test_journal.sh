@@ -2,8 +2,9 @@
 # End-to-end: a migration's journal has no size a migration meets. A journal of 10,000 claims
 # (tests/e2e/journal.c: a plan listing them, each with its steps and saved original) is written
 # through the journal library and resumed, with every record read back; each of its ConfigMaps
-# stays under a ConfigMap's 1 MiB, and `volshift status` reads it. A crash between creating a
-# shard and counting it in the head leaves a shard that readers ignore and the resume deletes.
+# stays under a ConfigMap's 1 MiB, `volshift status` reads it, and deleting its head deletes the
+# rest (owned by the head). A crash between creating a shard and counting it in the head leaves a
+# shard that readers ignore and the resume deletes.
 . "$(dirname "$0")/lib.sh"
 
 JOURNAL_BIN="$E2E_ROOT/$BUILD/tests/e2e_journal"
@@ -36,6 +37,13 @@ test_a_10000_claim_journal_is_written_and_resumed() {
 	assert_eq 10000 "$(jq '[.steps | to_entries[] | select((.key | endswith("/swap")) and .value.state == "done")] | length' "$SIM_DIR/status.json")" \
 		"swaps done as status reads them"
 	assert_eq 10000 "$(jq '.objects | length' "$SIM_DIR/status.json")" "saved originals as status reads them"
+	kubectl delete configmap -n volshift-system "volshift-$id" >/dev/null
+	wait_for 120 "the journal's other ConfigMaps to go with its head (owner references)" no_pieces "$id"
+}
+
+# no_pieces ID: no ConfigMap of journal ID is left.
+no_pieces() {
+	[ "$(journal_pieces "$1" | jq '.items | length')" = 0 ]
 }
 
 test_a_shard_the_head_does_not_count_is_ignored_then_deleted() {
