@@ -100,8 +100,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNA
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
 $(BUILD)/tests/test_cli_output: $(BUILD)/obj/src/cli/output.o
 
-# End-to-end programs in C that drive a running volshift-sim through volshift's client.
-$(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(KUBE_LIB) $(UTIL_LIB)
+# End-to-end programs in C that drive a running volshift-sim through volshift's client and journal.
+$(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
