@@ -113,10 +113,12 @@ test_partition_longer_than_the_budget_stops_then_resume_finishes() {
 test_partition_shorter_than_the_budget_is_ridden_out() {
 	local sum injected
 	sum=$(filled_app web)
-	migrate_bg copy:before=sleep:1000 --api-timeout 120
+	# volshift sleeps 3 s at the failpoint, in the partition of 8 s that starts meanwhile (however
+	# slow a loaded machine makes this script), and its next requests meet it
+	migrate_bg copy:before=sleep:3000 --api-timeout 120
 	until_out "failpoint copy:before: sleeping"
 	sim_faults "rate=1,kinds=reset"
-	sleep 6
+	sleep 8
 	injected=$(sim_fault_report | jq -r '.faults.reset // 0')
 	sim_faults off
 	wait_run 300

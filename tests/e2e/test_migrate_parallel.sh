@@ -215,7 +215,8 @@ test_files_vanishing_during_the_warm_copy_do_not_spoil_it() {
 	APP_SCRIPT='mkdir -p /data/zz; i=0; while true; do echo $i > /data/zz/f$i; rm -f /data/zz/f$((i - 50)); i=$((i + 1)); done' \
 		app churn local >/dev/null
 	ready deployment churn
-	head -c 40000000 /dev/urandom >"$(claim_dir churn)/aa-bulk"
+	# copied first, while the files listed after it are deleted: long enough for that on a loaded machine
+	head -c 200000000 /dev/urandom >"$(claim_dir churn)/aa-bulk"
 	vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" 2>"$SIM_DIR/stderr" ||
 		fail "migrate failed: $(tail -3 "$SIM_DIR/stderr")"
 	grep -q "files vanished during warm pass" <<<"$(events_of note "$SIM_DIR/events.json")" ||
