@@ -137,7 +137,7 @@ check_events() {
 # space-separated), each against a fresh volshift-sim (3 nodes; a file may define flags_TEST to
 # print more volshift-sim flags for TEST).
 e2e_main() {
-	local t flags
+	local t flags start
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		[ -z "${E2E_TESTS:-}" ] || [[ " $E2E_TESTS " == *" $t "* ]] || continue
 		flags=$(declare -F "flags_$t" >/dev/null && "flags_$t")
@@ -147,13 +147,14 @@ e2e_main() {
 			E2E_FAILED=$((E2E_FAILED + 1))
 			continue
 		fi
+		start=$SECONDS
 		# Not in an if: set -e must stay in force inside the test.
 		( set -e; "$t" )
 		if [ $? -eq 0 ]; then
-			echo "ok   $t"
+			echo "ok   $t ($((SECONDS - start)) s)"
 			E2E_PASSED=$((E2E_PASSED + 1))
 		else
-			echo "FAIL $t"
+			echo "FAIL $t ($((SECONDS - start)) s)"
 			E2E_FAILED=$((E2E_FAILED + 1))
 			tail -15 "$SIM_DIR/sim.log" | sed 's/^/  sim: /' >&2
 		fi

@@ -9,12 +9,14 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(test_*.sh)
 result=$(mktemp)
 for f in "${files[@]}"; do
+	start=$SECONDS
 	echo "== $f"
 	: >"$result"
 	E2E_RESULT=$result bash "$f"
 	read -r p q <"$result" || { p=0; q=1; echo "FAIL $f (did not finish)"; }
 	passed=$((passed + p))
 	failed=$((failed + q))
+	echo "== $f: $((SECONDS - start)) s"
 done
 rm -f "$result"
 echo "e2e: $passed passed, $failed failed"

@@ -38,8 +38,8 @@ test_kubectl_plugin_help_and_exit_codes() {
 	[[ "$out" == *"Plan: move 1 claim from class local to shared"* ]] || fail "plugin output: $out"
 	[[ "$out" == *"web"*"Deployment web"* ]] || fail "plan does not name the claim and its workload: $out"
 	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "dry run changed nothing"
-	"$BIN/volshift" --version | grep -q '^volshift [0-9]' || fail "--version"
-	"$BIN/volshift" migrate --help | grep -q -- '--delete-pv-timeout' || fail "migrate --help lists the flags"
+	grep -q '^volshift [0-9]' <<<"$("$BIN/volshift" --version)" || fail "--version"
+	grep -q -- '--delete-pv-timeout' <<<"$("$BIN/volshift" migrate --help)" || fail "migrate --help lists the flags"
 	local rc=0
 	"$BIN/volshift" migrate --source-sc local 2>/dev/null || rc=$?
 	assert_eq 2 "$rc" "exit code without --dest-sc"

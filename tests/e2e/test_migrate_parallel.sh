@@ -218,9 +218,9 @@ test_files_vanishing_during_the_warm_copy_do_not_spoil_it() {
 	head -c 40000000 /dev/urandom >"$(claim_dir churn)/aa-bulk"
 	vs_migrate --source-sc local --dest-sc shared --output json >"$SIM_DIR/events.json" 2>"$SIM_DIR/stderr" ||
 		fail "migrate failed: $(tail -3 "$SIM_DIR/stderr")"
-	events_of note "$SIM_DIR/events.json" | grep -q "files vanished during warm pass" ||
+	grep -q "files vanished during warm pass" <<<"$(events_of note "$SIM_DIR/events.json")" ||
 		fail "no warm pass saw files vanish: the test proves nothing"
-	! events_of warning "$SIM_DIR/events.json" | grep -q "warm copy of default/churn failed" ||
+	! grep -q "warm copy of default/churn failed" <<<"$(events_of warning "$SIM_DIR/events.json")" ||
 		fail "a warm pass that saw files vanish was taken for a failed warm copy"
 	local warm final
 	warm=$(events_of copy-done "$SIM_DIR/events.json" | jq -s '[.[] | select(.pass == "warm") | .transferred] | first')
@@ -252,7 +252,7 @@ test_final_copy_runs_in_the_pod_armed_before_the_stop() {
 	local stopped_line
 	stopped_line=$(grep -n '"event":"workload-stopped"' "$SIM_DIR/events.json" | head -n1 | cut -d: -f1)
 	[ -n "$stopped_line" ] || fail "no workload-stopped event"
-	! tail -n +"$stopped_line" "$SIM_DIR/events.json" | grep -q '"event":"warning"' || fail "a warning after the stop"
+	! grep -q '"event":"warning"' <<<"$(tail -n +"$stopped_line" "$SIM_DIR/events.json")" || fail "a warning after the stop"
 	no_leftovers
 }
 
@@ -278,7 +278,7 @@ test_an_armed_pod_touched_before_the_stop_is_not_trusted() {
 			kubectl annotate pod "migrate-$how" touched=yes >/dev/null
 		fi
 		wait "$pid" || fail "$how: migrate failed: $(tail -3 "$SIM_DIR/stderr-$how")"
-		events_of warning "$SIM_DIR/events-$how.json" | grep -q "armed final copy of default/$how cannot be started" ||
+		grep -q "armed final copy of default/$how cannot be started" <<<"$(events_of warning "$SIM_DIR/events-$how.json")" ||
 			fail "$how: no warning that the armed pod was not used"
 		assert_eq "1 0" "$(events_of verify-done "$SIM_DIR/events-$how.json" | jq -r '"\(.attempt) \(.differences)"')" \
 			"$how: the final pass's verification"

@@ -137,14 +137,15 @@ test_checksum_finds_a_change_that_keeps_size_and_time() {
 # from its copy after every pass: the differences remain after copying again, and the claim is not
 # switched.
 test_differences_that_remain_stop_before_the_swap() {
-	local sum rc=0 writer
+	local sum rc=0 writer dir
 	sum=$(web_with_data)
-	(while :; do echo tick >>"$(claim_dir web)/ticker"; sleep 0.01; done) &
+	dir=$(claim_dir web)
+	(while :; do echo tick >>"$dir/ticker"; sleep 0.01; done) &
 	writer=$!
 	vs_migrate --source-sc local --dest-sc shared >"$SIM_DIR/out" 2>"$SIM_DIR/err" || rc=$?
 	kill "$writer"
 	wait "$writer" 2>/dev/null || true
-	rm -f "$(claim_dir web)/ticker"
+	rm -f "$dir/ticker"
 	assert_eq 1 "$rc" "exit status: $(cat "$SIM_DIR/err")"
 	grep -Eq 'claim default/web: [0-9]+ differences? between the source and its copy remain after copying again \(--verify=size-time\): ([^;]*, )?ticker[,; ].*the claim was not switched' \
 		"$SIM_DIR/err" || fail "the error does not name the claim, the count and the paths: $(cat "$SIM_DIR/err")"
@@ -170,7 +171,7 @@ test_bad_verify_value_is_a_usage_error() {
 	assert_eq 2 "$rc" "exit status"
 	grep -q -- '--verify sometimes: expected size-time or checksum' "$SIM_DIR/err" ||
 		fail "no usage message: $(cat "$SIM_DIR/err")"
-	"$BIN/volshift" migrate --help | grep -q -- '--verify size-time|checksum' || fail "--help does not list --verify"
+	grep -q -- '--verify size-time|checksum' <<<"$("$BIN/volshift" migrate --help)" || fail "--help does not list --verify"
 	[ -z "$(kubectl get configmaps -A -o name | grep volshift-)" ] || fail "a journal was written"
 }
 
