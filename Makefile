@@ -33,6 +33,7 @@ UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
 MIGRATE_SRC := $(wildcard src/migrate/*.c)
 JOURNAL_SRC := $(wildcard src/journal/*.c)
+ENGINE_SRC := $(wildcard src/engine/*.c)
 S3_SRC := $(wildcard src/s3/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
@@ -46,6 +47,7 @@ KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 MIGRATE_LIB := $(BUILD)/lib/libvsmigrate.a
 JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
+ENGINE_LIB := $(BUILD)/lib/libvsengine.a
 S3_LIB := $(BUILD)/lib/libvss3.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -76,6 +78,9 @@ $(MIGRATE_LIB): $(call obj,$(MIGRATE_SRC))
 $(JOURNAL_LIB): $(call obj,$(JOURNAL_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+$(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
 $(S3_LIB): $(call obj,$(S3_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
@@ -83,7 +88,7 @@ $(SIM_LIB): $(call obj,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -93,7 +98,7 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects before libraries: a test may add objects of its own as prerequisites (below).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
@@ -163,7 +168,7 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(ENGINE_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
 
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer from clang): each built against the libraries
 # compiled with clang's sanitizers into build-fuzz, then run for FUZZ_SECONDS (60) from its corpus

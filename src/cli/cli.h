@@ -101,6 +101,24 @@ int vs_cli_cmd_rollback(int argc, char **argv);
  * volshift holds it, unless common->force); a VS_EXIT_* code. */
 int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
 
+/* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
+ * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
+ * no answer at all (end of input) is false. */
+bool vs_cli_ask(bool yes, vs_out *o, const char *question, bool dflt);
+
+/* `volshift run FILE`, `volshift undo NAME`, `volshift artifacts NAME` (cmd_run.c; vs_cli_cmd_fn). */
+int vs_cli_cmd_run(int argc, char **argv);
+int vs_cli_cmd_undo(int argc, char **argv);
+int vs_cli_cmd_artifacts(int argc, char **argv);
+/* The journal id of the plan run common->id names (a plan's name or a run's id) into *id (caller
+ * frees; NULL when it names none, e.g. a storage-class migration). */
+int vs_cli_run_id(vs_kube_client *c, const vs_cli_common *common, char **id, vs_error *err);
+/* Continue plan run id; a VS_EXIT_* code. */
+int vs_cli_run_resume(vs_kube_client *c, const vs_cli_common *common, const char *id, vs_out *o);
+/* The plan runs among decoded journals (vs_journal_decode's, an array, borrowed): a table, or with
+ * common->id one run's steps; JSON: one object per run. */
+void vs_cli_run_status(vs_out *o, const vs_cli_common *common, const json_t *runs);
+
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
  * error as command cmd's ("migrate") and return VS_EXIT_FAILED. */
 int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,

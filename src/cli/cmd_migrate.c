@@ -120,32 +120,52 @@ static const char migrate_help[] =
 	"  --verify size-time|checksum      check each copy before its claim is switched: an rsync dry run\n"
 	"                                   must find no difference by size and time, or also by content\n"
 	"                                   (checksum: every file is read on both sides) (size-time)\n"
-	"  --parallel N                     groups in flight at once, 1 to " VS_STR(VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
-	"                                   takes pods, at most 8: each node copies two volumes at a time)\n"
-	"  --no-warm-copy                   stop each group's workloads first and copy everything then; by\n"
-	"                                   default a first copy runs beside the application while it still\n"
-	"                                   runs, and only what changed is copied after the stop\n"
-	"\n"
-	"Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the scale is kept in the\n"
-	"annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a node selector that\n"
-	"matches no node and restored; CronJobs are suspended and restored; a running Job that mounts a\n"
-	"claim is waited for (up to --ready-timeout) because stopping it would lose its work, and its\n"
-	"finished pods are deleted because they hold the claim. Pods with no controller are refused\n"
-	"unless --delete-bare-pods. Volumes of the class without a claim are listed and left alone.\n"
-	"\n"
-	"Free space: where the destination class publishes CSIStorageCapacity, each claim must fit there;\n"
-	"where its volumes are directories under one base directory on each node (the class's annotation\n"
-	"volshift.io/base-path, OpenEBS Local PV's BasePath, or its parameter basePath), a short pod on each\n"
-	"node where a copy will be made runs df there, and the claims made on that node must fit. Otherwise\n"
-	"a line says the check was skipped and why. Claims of --source-sc that are Pending (no volume yet)\n"
-	"have nothing to copy: the plan names them and leaves them out.\n"
-	"\n"
-	"Access-mode probes that a volshift killed while probing left behind (claim, pod, volume and Lease\n"
-	"named volshift-probe-*) are removed first, unless --dry-run; a probe whose volshift still runs is\n"
-	"left alone ('volshift status' lists them).\n"
-	"\n"
-	"Exit status: 0 done, 1 failed (the message says why; when only some claims are refused, it also\n"
-	"says how to migrate the others), 2 bad usage (a --pvc naming no claim of --source-sc included).\n";
+	"  --parallel N                     groups in flight at once, 1 to " VS_STR(
+		VS_MIGRATE_MAX_PARALLEL) " (default: 2 per node that\n"
+					 "                                   takes pods, at most 8: each node copies "
+					 "two volumes at a time)\n"
+					 "  --no-warm-copy                   stop each group's workloads first and "
+					 "copy everything then; by\n"
+					 "                                   default a first copy runs beside the "
+					 "application while it still\n"
+					 "                                   runs, and only what changed is copied "
+					 "after the stop\n"
+					 "\n"
+					 "Workloads: Deployments, StatefulSets and ReplicaSets are scaled to 0 (the "
+					 "scale is kept in the\n"
+					 "annotation kurl.sh/pvcmigrate-scale) and back; DaemonSets are stopped by a "
+					 "node selector that\n"
+					 "matches no node and restored; CronJobs are suspended and restored; a running "
+					 "Job that mounts a\n"
+					 "claim is waited for (up to --ready-timeout) because stopping it would lose "
+					 "its work, and its\n"
+					 "finished pods are deleted because they hold the claim. Pods with no "
+					 "controller are refused\n"
+					 "unless --delete-bare-pods. Volumes of the class without a claim are listed "
+					 "and left alone.\n"
+					 "\n"
+					 "Free space: where the destination class publishes CSIStorageCapacity, each "
+					 "claim must fit there;\n"
+					 "where its volumes are directories under one base directory on each node (the "
+					 "class's annotation\n"
+					 "volshift.io/base-path, OpenEBS Local PV's BasePath, or its parameter "
+					 "basePath), a short pod on each\n"
+					 "node where a copy will be made runs df there, and the claims made on that "
+					 "node must fit. Otherwise\n"
+					 "a line says the check was skipped and why. Claims of --source-sc that are "
+					 "Pending (no volume yet)\n"
+					 "have nothing to copy: the plan names them and leaves them out.\n"
+					 "\n"
+					 "Access-mode probes that a volshift killed while probing left behind (claim, "
+					 "pod, volume and Lease\n"
+					 "named volshift-probe-*) are removed first, unless --dry-run; a probe whose "
+					 "volshift still runs is\n"
+					 "left alone ('volshift status' lists them).\n"
+					 "\n"
+					 "Exit status: 0 done, 1 failed (the message says why; when only some claims "
+					 "are refused, it also\n"
+					 "says how to migrate the others), 2 bad usage (a --pvc naming no claim of "
+					 "--source-sc included).\n";
 
 struct migrate_cmd {
 	vs_migrate_opts m;
@@ -362,22 +382,6 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 	vs_buf_free(&m->again);
 }
 
-/* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
- * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
- * no answer at all (end of input) is false. */
-static bool migrate_ask(bool yes, vs_out *o, const char *question, bool dflt)
-{
-	char answer[16] = "";
-
-	if (yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		return true;
-	printf("%s %s ", question, dflt ? "[Y/n]" : "[y/N]");
-	fflush(stdout);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
-}
-
 int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o)
 {
 	vs_migrate_snapshot snap;
@@ -401,7 +405,8 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	vs_out_plan(o, plan, opts);
 	rc = VS_EXIT_OK;
 	if (vs_migrate_free_space(c, opts, plan, f->dry_run, vs_out_event, o, &err) < 0)
-		rc = vs_out_error(o, "migrate", "free-space check (nothing was changed; --skip-free-space-check goes without it)",
+		rc = vs_out_error(o, "migrate",
+				  "free-space check (nothing was changed; --skip-free-space-check goes without it)",
 				  &err);
 	else if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
 		rc = vs_out_error(o, "migrate", "preflight", &err);
@@ -414,10 +419,10 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
 	} else if (plan->npvcs == 0 && !plan->change_default) {
 		vs_out_message(o, "nothing-to-migrate", "Nothing to migrate.");
-	} else if (!migrate_ask(f->yes, o,
-				"\nProceed with the migration? The workloads listed are stopped while their claims are "
-				"switched.",
-				false)) {
+	} else if (!vs_cli_ask(f->yes, o,
+			       "\nProceed with the migration? The workloads listed are stopped while their claims are "
+			       "switched.",
+			       false)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
 	} else {
@@ -509,7 +514,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	}
 	line = vs_xasprintf("Migration %s of %s -> %s did not finish. Resume it?", id, m->m.plan.source_sc,
 			    m->m.plan.dest_sc);
-	bool resume = migrate_ask(m->yes, o, line, true);
+	bool resume = vs_cli_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
 		vs_cli_common common = { .kubeconfig = m->kubeconfig,
@@ -517,7 +522,8 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 					 .state_ns = m->state_ns,
 					 .id = id,
 					 .probes_cleaned = true };
-		line = vs_xasprintf("==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
+		line = vs_xasprintf(
+			"==> migration %s of the same classes did not finish: resuming it (its plan and options)", id);
 		vs_out_message(o, "resuming", line);
 		rc = vs_cli_resume(c, &common, o);
 	} else {

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode)
 {
@@ -60,6 +61,19 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 		return VS_EXIT_USAGE;
 	}
 	return VS_EXIT_OK;
+}
+
+bool vs_cli_ask(bool yes, vs_out *o, const char *question, bool dflt)
+{
+	char answer[16] = "";
+
+	if (yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return true;
+	printf("%s %s ", question, dflt ? "[Y/n]" : "[y/N]");
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
 }
 
 int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,
