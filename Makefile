@@ -140,6 +140,9 @@ ROLLBACK_POINTS_ALL := $(filter-out start:% statefulset:% release:%,$(FAILPOINTS
 # Inside a group of two claims (a Deployment with two, a StatefulSet of two replicas): after the
 # first claim's copy, and at every point of the second claim's swap, the first one switched.
 ROLLBACK_GROUP_POINTS_ALL := copy:after@1 verify:after@1 swap:after@1 $(addsuffix @2,$(filter swap:%,$(FAILPOINTS_ALL)))
+# A plan's step boundaries (src/engine/run.c): volshift killed at each of every step of both examples,
+# then resumed, and apart undone from there (tests/e2e/test_plans.sh).
+PLAN_POINTS_ALL := plan:before plan:intent plan:applied plan:done
 faults: all
 	@rc=0; \
 	PROBE_POINTS="$(PROBE_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_probes.sh || rc=1; \
@@ -154,6 +157,7 @@ faults: all
 		BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
 		RESUME_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
+	PLAN_POINTS="$(PLAN_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_plans.sh || rc=1; \
 	exit $$rc
 
 sanitize:

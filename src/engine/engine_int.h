@@ -46,7 +46,8 @@ typedef struct eng_kind {
 	const char *name;
 	eng_prepare_fn prepare; /* NULL: nothing to record */
 	eng_apply_fn apply;
-	eng_apply_fn undo; /* NULL: nothing to undo */
+	eng_apply_fn undo;    /* NULL: nothing to undo */
+	eng_apply_fn cleanup; /* NULL: nothing; else run by undo before the undo (even one the plan gives) */
 } eng_kind;
 
 /* The kind of step def. Never NULL for a validated plan. */

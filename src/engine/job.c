@@ -352,7 +352,22 @@ static int job_apply(eng_step *s, const json_t *undo, vs_error *err)
 	return rc;
 }
 
-const eng_kind eng_kind_job = { "job", NULL, job_apply, NULL };
+/* A run stopped in the middle of the step may have left its Job and reader pod: undo removes them. */
+static int job_cleanup(eng_step *s, const json_t *undo, vs_error *err)
+{
+	const char *ns = vs_json_str(json_object_get(s->def, "job"), "namespace");
+	char *name = job_object_name(s, ""), *reader = job_object_name(s, "-read");
+	int rc = job_delete(s->run, &VS_KUBE_JOBS, ns, name, err);
+
+	(void)undo;
+	if (rc == 0)
+		rc = job_delete(s->run, &VS_KUBE_PODS, ns, reader, err);
+	free(name);
+	free(reader);
+	return rc;
+}
+
+const eng_kind eng_kind_job = { .name = "job", .apply = job_apply, .cleanup = job_cleanup };
 
 /* ---- reading back what runs kept ------------------------------------------------------------------- */
 

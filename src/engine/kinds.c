@@ -210,7 +210,9 @@ static int kinds_scale_undo(eng_step *s, const json_t *undo, vs_error *err)
 			      err);
 }
 
-const eng_kind eng_kind_scale = { "scale", kinds_scale_prepare, kinds_scale_apply, kinds_scale_undo };
+const eng_kind eng_kind_scale = {
+	.name = "scale", .prepare = kinds_scale_prepare, .apply = kinds_scale_apply, .undo = kinds_scale_undo
+};
 
 /* ---- patch --------------------------------------------------------------------------------------- */
 
@@ -266,7 +268,9 @@ static int kinds_patch_apply(eng_step *s, const json_t *undo, vs_error *err)
 	return rc;
 }
 
-const eng_kind eng_kind_patch = { "patch", kinds_patch_prepare, kinds_patch_apply, kinds_undo_object };
+const eng_kind eng_kind_patch = {
+	.name = "patch", .prepare = kinds_patch_prepare, .apply = kinds_patch_apply, .undo = kinds_undo_object
+};
 
 /* ---- apply --------------------------------------------------------------------------------------- */
 
@@ -294,7 +298,9 @@ static int kinds_apply_apply(eng_step *s, const json_t *undo, vs_error *err)
 	return rc;
 }
 
-const eng_kind eng_kind_apply = { "apply", kinds_apply_prepare, kinds_apply_apply, kinds_undo_object };
+const eng_kind eng_kind_apply = {
+	.name = "apply", .prepare = kinds_apply_prepare, .apply = kinds_apply_apply, .undo = kinds_undo_object
+};
 
 /* ---- delete -------------------------------------------------------------------------------------- */
 
@@ -331,7 +337,9 @@ static int kinds_delete_undo(eng_step *s, const json_t *undo, vs_error *err)
 	return rc;
 }
 
-const eng_kind eng_kind_delete = { "delete", kinds_delete_prepare, kinds_delete_apply, kinds_delete_undo };
+const eng_kind eng_kind_delete = {
+	.name = "delete", .prepare = kinds_delete_prepare, .apply = kinds_delete_apply, .undo = kinds_delete_undo
+};
 
 /* ---- setState ------------------------------------------------------------------------------------ */
 
@@ -368,7 +376,9 @@ static int kinds_state_undo(eng_step *s, const json_t *undo, vs_error *err)
 	return eng_state_write(s->run, "", json_string_value(json_object_get(undo, "previous")), NULL, err);
 }
 
-const eng_kind eng_kind_set_state = { "setState", kinds_state_prepare, kinds_state_apply, kinds_state_undo };
+const eng_kind eng_kind_set_state = {
+	.name = "setState", .prepare = kinds_state_prepare, .apply = kinds_state_apply, .undo = kinds_state_undo
+};
 
 /* ---- defaultStorageClass -------------------------------------------------------------------------- */
 
@@ -432,8 +442,10 @@ static int kinds_default_undo(eng_step *s, const json_t *undo, vs_error *err)
 	return kinds_default_set(s->run, json_object_get(undo, "defaults"), err);
 }
 
-const eng_kind eng_kind_default_class = { "defaultStorageClass", kinds_default_prepare, kinds_default_apply,
-					  kinds_default_undo };
+const eng_kind eng_kind_default_class = { .name = "defaultStorageClass",
+					  .prepare = kinds_default_prepare,
+					  .apply = kinds_default_apply,
+					  .undo = kinds_default_undo };
 
 /* ---- the table ------------------------------------------------------------------------------------ */
 

@@ -148,9 +148,9 @@ static int eng_step_run(eng_step *s, vs_error *err)
 	bool started;
 	json_t *undo = eng_recorded_undo(s, &started), *extra = NULL;
 	char *what = vs_engine_step_describe(s->def);
-	int rc = vs_failpoint("plan:before", err);
+	int rc = 0;
 
-	if (rc == 0 && !started && k->prepare)
+	if (!started && k->prepare)
 		rc = k->prepare(s, &undo, err);
 	if (rc == 0)
 		rc = eng_boundary(s, "started", err);
@@ -200,9 +200,19 @@ static int eng_set_phase(eng_run *r, const char *phase, const vs_error *cause, c
 	return rc;
 }
 
+/* A stop asked for with a signal or with `volshift abort` (read from the cluster: the journal only
+ * sees it at its next write). */
 static bool eng_stop_asked(eng_run *r)
 {
-	return vs_journal_abort_requested(r->j) || vs_stop_requested();
+	json_t *now = NULL;
+	bool asked = vs_stop_requested() || vs_journal_abort_requested(r->j);
+	vs_error err;
+
+	vs_error_clear(&err);
+	if (!asked && vs_journal_peek(r->c, vs_journal_namespace(r->j), vs_journal_id(r->j), &now, &err) == 0)
+		asked = vs_json_bool(now, "abortRequested", false);
+	json_decref(now);
+	return asked;
 }
 
 static void eng_run_init(eng_run *r, vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void *ctx)
@@ -228,6 +238,7 @@ static int eng_run_steps(eng_run *r, vs_error *err)
 		const char *state = vs_journal_step_state(r->j, key);
 		if (state && strcmp(state, VS_STEP_DONE) == 0) {
 			eng_emit_step(&s, "skipped", "done already", NULL);
+		} else if ((rc = vs_failpoint("plan:before", err)) < 0) {
 		} else if (eng_stop_asked(r)) {
 			rc = vs_error_set(err, VS_ECANCEL, "stopped on request before step %s", s.name);
 		} else {
@@ -308,6 +319,8 @@ static int eng_undo_one(eng_run *r, const json_t *def, size_t index, vs_error *e
 	rc = vs_journal_step(r->j, ukey, VS_STEP_INTENT, NULL, NULL, true, err);
 	if (rc == 0)
 		eng_emit_step(&s, "undo-started", NULL, NULL);
+	if (rc == 0 && eng_kind_of(def)->cleanup)
+		rc = eng_kind_of(def)->cleanup(&s, undo, err);
 	if (rc == 0 && json_is_array(own))
 		rc = eng_undo_steps(&us, own, err);
 	else if (rc == 0 && eng_kind_of(def)->undo)

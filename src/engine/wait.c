@@ -277,4 +277,4 @@ static int wait_apply(eng_step *s, const json_t *undo, vs_error *err)
 	return rc;
 }
 
-const eng_kind eng_kind_wait = { "wait", NULL, wait_apply, NULL };
+const eng_kind eng_kind_wait = { .name = "wait", .apply = wait_apply };
