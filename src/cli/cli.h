@@ -69,19 +69,13 @@ enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };
  * --help was printed. */
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode);
 
-/* A recorded migration opened for resume or rollback: its journal (lease held), frozen plan and options. */
-typedef struct vs_cli_migration {
-	vs_journal *j;
-	vs_plan *plan;
-	vs_migrate_opts opts;
-} vs_cli_migration;
+/* A recorded migration opened for resume or rollback (vs_migrate_open). */
+typedef vs_migrate_recorded vs_cli_migration;
 /* Open migration common->id (lease taken; common->force takes it over) and read its plan and
  * options into *m; cmd and hint ("" or advice on a busy lease) go into the error message. Returns
  * VS_EXIT_OK, or VS_EXIT_FAILED with the error printed and *m empty. */
 int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
 			  vs_cli_migration *m, vs_out *o);
-/* Release what vs_cli_migration_open took; an empty *m is fine. */
-void vs_cli_migration_close(vs_cli_migration *m);
 
 /* What a command does once its flags are parsed and the cluster is reached; a VS_EXIT_* code. */
 typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common, vs_out *o);

@@ -68,7 +68,7 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		if (rc == VS_EXIT_OK)
 			rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o, NULL);
 	}
-	vs_cli_migration_close(&m);
+	vs_migrate_recorded_close(&m);
 	return rc;
 }
 

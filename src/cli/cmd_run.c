@@ -41,6 +41,10 @@ static void run_event(const json_t *ev, void *ctx)
 		vs_out_json(o, ev);
 		return;
 	}
+	if (strcmp(type, "migration") == 0) { /* a migrate step's progress, shown as volshift migrate shows it */
+		vs_out_event(json_object_get(ev, "detail"), o);
+		return;
+	}
 	if (strcmp(type, "log") == 0)
 		line = vs_xasprintf("      | %s", vs_json_str_or(ev, "line", ""));
 	else if (strcmp(type, "run") == 0)

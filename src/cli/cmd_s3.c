@@ -155,7 +155,8 @@ static int s3_parse(s3_cli *c, int argc, char **argv)
 					  &c->sync.copy.multipart_threshold);
 			break;
 		case F_PART_SIZE:
-			rc = s3_size_flag("--part-size %s: expected a size such as 16Mi", optarg, &c->sync.copy.part_size);
+			rc = s3_size_flag("--part-size %s: expected a size such as 16Mi", optarg,
+					  &c->sync.copy.part_size);
 			break;
 		case F_HELP: fputs(s3_help, stdout); return -1;
 		default: return VS_EXIT_USAGE;
@@ -234,8 +235,7 @@ static void s3_summary_text(s3_cli *c, const json_t *ev)
 		dry ? "dry run," : "done:", vs_json_int(ev, "objects", 0), dry ? "would copy" : "copied",
 		vs_json_int(ev, "copied", 0), bytes, vs_json_int(ev, "skipped", 0), dry ? "would delete" : "deleted",
 		vs_json_int(ev, "deleted", 0), vs_json_int(ev, "failed", 0), (double)ms / 1000.0, rate);
-	json_array_foreach(json_object_get(ev, "failures"), i, f)
-	{
+	json_array_foreach (json_object_get(ev, "failures"), i, f) {
 		if (i == 0)
 			s3_line(c, "failed:");
 		s3_line(c, "  %s/%s: %s", vs_json_str_or(f, "bucket", "?"), vs_json_str_or(f, "key", "?"),
@@ -254,8 +254,8 @@ static void s3_event_text(s3_cli *c, const json_t *ev)
 		vs_bytes_format(vs_json_int(ev, "bytes", 0), bytes);
 		s3_line(c, "%s -> %s: %lld objects (%s): %lld to copy, %lld to compare, %lld to delete",
 			vs_json_str_or(ev, "bucket", "?"), vs_json_str_or(ev, "destBucket", "?"),
-			vs_json_int(ev, "objects", 0), bytes, vs_json_int(ev, "toCopy", 0), vs_json_int(ev, "toCheck", 0),
-			vs_json_int(ev, "toDelete", 0));
+			vs_json_int(ev, "objects", 0), bytes, vs_json_int(ev, "toCopy", 0),
+			vs_json_int(ev, "toCheck", 0), vs_json_int(ev, "toDelete", 0));
 	} else if (strcmp(type, "s3-bucket-created") == 0) {
 		s3_line(c, "created bucket %s on the destination", vs_json_str_or(ev, "bucket", "?"));
 	} else if (strcmp(type, "s3-would-copy") == 0) {

@@ -286,8 +286,8 @@ void vs_out_shell_word(vs_buf *b, const char *s)
 
 /* ---- after a refusal: how to migrate the claims that can be ------------------------------------ */
 
-#define OUT_REST_MAX_PVCS   20		       /* a longer --pvc list is not offered */
-#define OUT_REST_MAX_NS	    3		       /* ... nor a command per namespace for more */
+#define OUT_REST_MAX_PVCS    20			 /* a longer --pvc list is not offered */
+#define OUT_REST_MAX_NS	     3			 /* ... nor a command per namespace for more */
 #define OUT_REST_LATER_LABEL "volshift.io/later" /* what the --selector way labels refused claims with */
 
 static bool out_refused(const vs_plan *plan, const char *ns, const char *name)
@@ -397,8 +397,8 @@ static json_t *out_rest_commands(const vs_plan *plan, const vs_migrate_opts *opt
 						: vs_xstrdup("!" OUT_REST_LATER_LABEL);
 		vs_buf_reset(&b);
 		for (size_t p = 0; p < plan->nproblems; p++)
-			vs_buf_printf(&b, "kubectl label pvc -n %s %s " OUT_REST_LATER_LABEL "=true && ", plan->problems[p].ns,
-				      plan->problems[p].name);
+			vs_buf_printf(&b, "kubectl label pvc -n %s %s " OUT_REST_LATER_LABEL "=true && ",
+				      plan->problems[p].ns, plan->problems[p].name);
 		out_again(&b, opts, again);
 		if (opts->plan.namespace)
 			vs_buf_printf(&b, " --namespace %s", opts->plan.namespace);

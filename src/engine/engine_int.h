@@ -83,7 +83,7 @@ const json_t *eng_step_record(eng_run *r, const char *name);
 
 /* The kinds (kinds.c, wait.c, job.c). */
 extern const eng_kind eng_kind_scale, eng_kind_wait, eng_kind_job, eng_kind_patch, eng_kind_apply, eng_kind_delete,
-	eng_kind_set_state, eng_kind_default_class;
+	eng_kind_set_state, eng_kind_default_class, eng_kind_migrate;
 
 /* spec.state's ConfigMap: write key (the plan's key, or key + ".step" for the step boundary) to
  * value (NULL removes it); *prev (may be NULL) receives the value before (caller frees; NULL when

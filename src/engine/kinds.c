@@ -451,9 +451,9 @@ const eng_kind eng_kind_default_class = { .name = "defaultStorageClass",
 
 const eng_kind *eng_kind_of(const json_t *def)
 {
-	static const eng_kind *const kinds[] = { &eng_kind_scale,     &eng_kind_wait,	      &eng_kind_job,
-						 &eng_kind_patch,     &eng_kind_apply,	      &eng_kind_delete,
-						 &eng_kind_set_state, &eng_kind_default_class };
+	static const eng_kind *const kinds[] = { &eng_kind_scale,     &eng_kind_wait,	       &eng_kind_job,
+						 &eng_kind_patch,     &eng_kind_apply,	       &eng_kind_delete,
+						 &eng_kind_set_state, &eng_kind_default_class, &eng_kind_migrate };
 	const char *name = vs_engine_step_kind(def);
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -472,6 +472,10 @@ char *vs_engine_step_describe(const json_t *step)
 		return vs_xasprintf("%s %s", kind, json_string_value(v));
 	if (strcmp(kind, "job") == 0)
 		return vs_xasprintf("job in namespace %s", vs_json_str_or(v, "namespace", "?"));
+	if (strcmp(kind, "migrate") == 0)
+		return vs_xasprintf("migrate the claims of class %s to class %s",
+				    vs_json_str_or(v, "sourceStorageClass", "?"),
+				    vs_json_str_or(v, "destStorageClass", "?"));
 	ref = eng_ref_text(v);
 	if (strcmp(kind, "scale") == 0) {
 		const json_t *n = json_object_get(v, "replicas");

@@ -403,6 +403,54 @@ static int plan_check_delete(const plan_check *pc, const char *pointer, const js
 	return rc;
 }
 
+/* migrate: volshift migrate's options, named as in a plan. */
+static int plan_check_migrate(const plan_check *pc, const char *pointer, const json_t *v)
+{
+	static const char *const keys[] = {
+		"sourceStorageClass", "destStorageClass", "namespace", "selector",    "pvcs",
+		"parallel",	      "warmCopy",	  "verify",    "setDefaults", "skipFreeSpaceCheck",
+		"skipPreflight",      "rsyncImage",	  NULL
+	};
+	static const char *const strings[] = { "namespace", "selector", "verify", "rsyncImage", NULL };
+	static const char *const bools[] = { "warmCopy", "setDefaults", "skipFreeSpaceCheck", "skipPreflight", NULL };
+	const json_t *pvcs, *parallel, *item;
+	size_t i;
+	int rc = plan_known_keys(pc, pointer, v, keys);
+
+	if (rc == 0)
+		rc = plan_field(pc, pointer, v, "sourceStorageClass", JSON_STRING, true, NULL);
+	if (rc == 0)
+		rc = plan_field(pc, pointer, v, "destStorageClass", JSON_STRING, true, NULL);
+	for (i = 0; rc == 0 && strings[i]; i++)
+		rc = plan_field(pc, pointer, v, strings[i], JSON_STRING, false, NULL);
+	for (i = 0; rc == 0 && bools[i]; i++)
+		rc = plan_field(pc, pointer, v, bools[i], JSON_TRUE, false, NULL);
+	if (rc == 0)
+		rc = plan_field(pc, pointer, v, "pvcs", JSON_ARRAY, false, &pvcs);
+	if (rc == 0)
+		rc = plan_field(pc, pointer, v, "parallel", JSON_INTEGER, false, &parallel);
+	if (rc < 0)
+		return rc;
+	char *at = plan_child(pointer, json_object_get(v, "verify") ? "verify" : "parallel");
+	if (parallel && (json_integer_value(parallel) < 1 || json_integer_value(parallel) > 64))
+		rc = plan_fail(pc, at, false, "expected 1 to 64 groups in flight");
+	else if (json_object_get(v, "verify") && strcmp(vs_json_str(v, "verify"), "size-time") != 0 &&
+		 strcmp(vs_json_str(v, "verify"), "checksum") != 0)
+		rc = plan_fail(pc, at, false, "expected size-time or checksum, got \"%s\"", vs_json_str(v, "verify"));
+	free(at);
+	json_array_foreach (pvcs, i, item) {
+		if (rc < 0 || json_is_string(item))
+			continue;
+		char *child = plan_child(pointer, "pvcs");
+		char *elem = plan_index(child, i);
+		rc = plan_fail(pc, elem, false, "expected a claim (NAME or NAMESPACE/NAME), got %s",
+			       plan_type_name(item));
+		free(elem);
+		free(child);
+	}
+	return rc;
+}
+
 static int plan_check_string(const plan_check *pc, const char *pointer, const json_t *v)
 {
 	if (json_is_string(v) && *json_string_value(v))
@@ -417,15 +465,11 @@ static const struct plan_kind {
 	json_type type;
 	plan_check_fn check;
 } plan_kinds[] = {
-	{ "scale", JSON_OBJECT, plan_check_scale },
-	{ "wait", JSON_OBJECT, plan_check_wait },
-	{ "job", JSON_OBJECT, plan_check_job },
-	{ "patch", JSON_OBJECT, plan_check_patch },
-	{ "apply", JSON_OBJECT, plan_check_apply },
-	{ "delete", JSON_OBJECT, plan_check_delete },
-	{ "setState", JSON_STRING, plan_check_string },
-	{ "defaultStorageClass", JSON_STRING, plan_check_string },
-	{ NULL, JSON_NULL, NULL },
+	{ "scale", JSON_OBJECT, plan_check_scale },	{ "wait", JSON_OBJECT, plan_check_wait },
+	{ "job", JSON_OBJECT, plan_check_job },		{ "patch", JSON_OBJECT, plan_check_patch },
+	{ "apply", JSON_OBJECT, plan_check_apply },	{ "delete", JSON_OBJECT, plan_check_delete },
+	{ "setState", JSON_STRING, plan_check_string }, { "defaultStorageClass", JSON_STRING, plan_check_string },
+	{ "migrate", JSON_OBJECT, plan_check_migrate }, { NULL, JSON_NULL, NULL },
 };
 
 const char *vs_engine_step_kind(const json_t *step)
@@ -490,7 +534,7 @@ static int plan_check_step(const plan_check *pc, const char *pointer, const json
 		} else if (!k->name) {
 			rc = plan_fail(pc, child, true,
 				       "unknown field \"%s\" (a step has name, undo and one of: scale, wait, job, "
-				       "patch, apply, delete, setState, defaultStorageClass)",
+				       "patch, apply, delete, migrate, setState, defaultStorageClass)",
 				       key);
 		} else if (found) {
 			rc = plan_fail(pc, child, true, "a step does one thing: it has %s already", found->name);
@@ -507,7 +551,7 @@ static int plan_check_step(const plan_check *pc, const char *pointer, const json
 	if (rc == 0 && !found)
 		rc = plan_fail(pc, pointer, false,
 			       "the step does nothing: expected one of scale, wait, job, patch, apply, delete, "
-			       "setState, defaultStorageClass");
+			       "migrate, setState, defaultStorageClass");
 	return rc;
 }
 

@@ -229,6 +229,75 @@ YAML
 	assert_eq undo-stopped "$(run_status three | jq -r .phase)" "phase"
 }
 
+# ---- the migrate step ----------------------------------------------------------------------------
+
+# A plan that moves the claims of class local to shared with volshift migrate's workflow, then
+# makes shared the default class.
+migrate_plan() {
+	cat >"$SIM_DIR/migrate.yaml" <<'YAML'
+apiVersion: volshift.io/v1alpha1
+kind: Plan
+metadata: {name: to-shared}
+spec:
+  steps:
+  - name: move
+    migrate: {sourceStorageClass: local, destStorageClass: shared, parallel: 1, verify: checksum}
+  - name: default
+    defaultStorageClass: shared
+YAML
+}
+
+migrate_setup() {
+	app web local >/dev/null
+	ready deployment web
+	fill_tree "$(claim_dir web)"
+	SUM=$(tree_sum "$(claim_dir web)")
+	migrate_plan
+}
+
+test_plan_migrate_step_then_undo() {
+	migrate_setup
+	vs run "$SIM_DIR/migrate.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || fail "run failed: $(tail -5 "$SIM_DIR/run.out")"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	[ "$SUM" = "$(tree_sum "$(claim_dir web)")" ] || fail "data differs after the migrate step"
+	ready deployment web
+	assert_eq true "$(jp storageclass shared '{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}')" "default class"
+	assert_eq 1 "$(vs status --output json | jq -s '[.[] | select(.event != "plan-run-status" and .phase == "done")] | length')" \
+		"the step's migration, listed beside the run"
+	no_leftovers
+	vs undo to-shared >"$SIM_DIR/undo.out" 2>&1 || fail "undo failed: $(tail -5 "$SIM_DIR/undo.out")"
+	assert_eq "" "$(jp storageclass shared '{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}' | sed 's/false//')" "default class after undo"
+	# the application ran on the destination: its claim stays there, as volshift rollback leaves it
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class after undo"
+	grep -q "warning" "$SIM_DIR/undo.out" || fail "undo did not say the claim stays: $(cat "$SIM_DIR/undo.out")"
+}
+
+# Killed inside the migration: resume continues that migration (not a second one); undo instead
+# rolls it back, the claim on its original volume.
+test_plan_migrate_step_killed_then_resumed() {
+	migrate_setup
+	local rc=0
+	VOLSHIFT_FAILPOINTS="copy:before=crash" vs run "$SIM_DIR/migrate.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
+	assert_eq 86 "$rc" "killed in the copy"
+	vs resume to-shared >"$SIM_DIR/resume.out" 2>&1 || fail "resume failed: $(tail -5 "$SIM_DIR/resume.out")"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
+	[ "$SUM" = "$(tree_sum "$(claim_dir web)")" ] || fail "data differs after resume"
+	assert_eq 1 "$(vs status --output json | jq -s '[.[] | select(.event != "plan-run-status" and .id != null)] | length')" "migrations"
+	no_leftovers
+}
+
+test_plan_migrate_step_killed_then_undone() {
+	migrate_setup
+	local rc=0
+	VOLSHIFT_FAILPOINTS="copy:before=crash" vs run "$SIM_DIR/migrate.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
+	assert_eq 86 "$rc" "killed in the copy"
+	vs undo to-shared >"$SIM_DIR/undo.out" 2>&1 || fail "undo failed: $(tail -5 "$SIM_DIR/undo.out")"
+	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "claim class after undo"
+	[ "$SUM" = "$(tree_sum "$(claim_dir web)")" ] || fail "data differs after undo"
+	ready deployment web
+	no_leftovers
+}
+
 # ---- the crash matrix ----------------------------------------------------------------------------
 
 # crash_then SCENARIO POINT N THEN: volshift killed at POINT of step N, then THEN (resume or undo).
