@@ -102,7 +102,7 @@ static int run_outcome(vs_out *o, const char *cmd, vs_journal *j, int rc, const 
 	what = vs_xasprintf("'volshift resume %s' continues it, 'volshift undo %s' undoes what it did, "
 			    "'volshift status %s' shows it.",
 			    name, name, name);
-	vs_out_message(o, "unfinished", what);
+	vs_out_message(o, "run-unfinished", what);
 	free(what);
 	return VS_EXIT_FAILED;
 }
@@ -115,10 +115,8 @@ static int run_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 	int rc;
 
 	vs_error_clear(&err);
-	if (vs_engine_load_file(common->id, &plan, &err) < 0) {
-		rc = vs_out_error(o, "run", "the plan", &err);
-		return rc == VS_EXIT_FAILED ? VS_EXIT_USAGE : rc;
-	}
+	if (vs_engine_load_file(common->id, &plan, &err) < 0) /* changed since vs_cli_cmd_run read it */
+		return vs_out_error(o, "run", "the plan (nothing was done)", &err);
 	run_show(o, plan);
 	if (!vs_cli_ask(common->yes, o, "Run these steps?", false)) {
 		vs_out_message(o, "cancelled", "Nothing was done.");
@@ -136,8 +134,22 @@ static int run_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 	return rc;
 }
 
+/* The plan is checked before the cluster is reached: a bad file is bad usage wherever it runs. */
 int vs_cli_cmd_run(int argc, char **argv)
 {
+	vs_cli_common common = { 0 };
+	json_t *plan = NULL;
+	vs_error err;
+	int rc = vs_cli_common_parse(&common, argc, argv, run_help, VS_CLI_ID_REQUIRED);
+
+	if (rc != VS_EXIT_OK)
+		return rc < 0 ? VS_EXIT_OK : rc;
+	vs_error_clear(&err);
+	if (vs_engine_load_file(common.id, &plan, &err) < 0) {
+		vs_out_error(NULL, "run", "the plan (nothing was done)", &err);
+		return VS_EXIT_USAGE;
+	}
+	json_decref(plan);
 	return vs_cli_with_cluster(argc, argv, run_help, VS_CLI_ID_REQUIRED, run_run);
 }
 
