@@ -409,6 +409,12 @@ static int eng_list_runs(vs_kube_client *c, const char *ns, json_t **out, vs_err
 	return rc;
 }
 
+/* True when decoded journal d is a run of the plan named name. */
+static bool eng_run_of(const json_t *d, const char *name)
+{
+	return strcmp(vs_engine_plan_name(json_object_get(d, "plan")) ?: "", name) == 0;
+}
+
 int vs_engine_start(vs_kube_client *c, const char *ns, const json_t *plan, vs_journal **out, vs_error *err)
 {
 	json_t *runs = NULL, *d;
@@ -418,9 +424,8 @@ int vs_engine_start(vs_kube_client *c, const char *ns, const json_t *plan, vs_jo
 	*out = NULL;
 	json_array_foreach (runs, i, d) {
 		const char *phase = vs_json_str_or(d, "phase", VS_ENGINE_RUNNING);
-		if (rc < 0 ||
-		    strcmp(vs_engine_plan_name(json_object_get(d, "plan")) ?: "", vs_engine_plan_name(plan)) != 0 ||
-		    strcmp(phase, VS_ENGINE_DONE) == 0 || strcmp(phase, VS_ENGINE_UNDONE) == 0)
+		if (rc < 0 || !eng_run_of(d, vs_engine_plan_name(plan)) || strcmp(phase, VS_ENGINE_DONE) == 0 ||
+		    strcmp(phase, VS_ENGINE_UNDONE) == 0)
 			continue;
 		rc = vs_error_set(err, VS_EBUSY,
 				  "plan %s has an unfinished run %s (phase %s): 'volshift resume %s' continues it, "
@@ -443,8 +448,7 @@ int vs_engine_find(vs_kube_client *c, const char *ns, const char *name_or_id, ch
 	*id = NULL;
 	json_array_foreach (runs, i, d) {
 		if (rc == 0 && !*id &&
-		    (strcmp(vs_json_str_or(d, "id", ""), name_or_id) == 0 ||
-		     strcmp(vs_engine_plan_name(json_object_get(d, "plan")) ?: "", name_or_id) == 0))
+		    (strcmp(vs_json_str_or(d, "id", ""), name_or_id) == 0 || eng_run_of(d, name_or_id)))
 			*id = vs_xstrdup(vs_json_str(d, "id"));
 	}
 	json_decref(runs);

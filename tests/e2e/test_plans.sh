@@ -274,11 +274,15 @@ test_plan_migrate_step_then_undo() {
 
 # Killed inside the migration: resume continues that migration (not a second one); undo instead
 # rolls it back, the claim on its original volume.
-test_plan_migrate_step_killed_then_resumed() {
+migrate_killed_in_the_copy() {
 	migrate_setup
 	local rc=0
 	VOLSHIFT_FAILPOINTS="copy:before=crash" vs run "$SIM_DIR/migrate.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
 	assert_eq 86 "$rc" "killed in the copy"
+}
+
+test_plan_migrate_step_killed_then_resumed() {
+	migrate_killed_in_the_copy
 	vs resume to-shared >"$SIM_DIR/resume.out" 2>&1 || fail "resume failed: $(tail -5 "$SIM_DIR/resume.out")"
 	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "claim class"
 	[ "$SUM" = "$(tree_sum "$(claim_dir web)")" ] || fail "data differs after resume"
@@ -287,10 +291,7 @@ test_plan_migrate_step_killed_then_resumed() {
 }
 
 test_plan_migrate_step_killed_then_undone() {
-	migrate_setup
-	local rc=0
-	VOLSHIFT_FAILPOINTS="copy:before=crash" vs run "$SIM_DIR/migrate.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
-	assert_eq 86 "$rc" "killed in the copy"
+	migrate_killed_in_the_copy
 	vs undo to-shared >"$SIM_DIR/undo.out" 2>&1 || fail "undo failed: $(tail -5 "$SIM_DIR/undo.out")"
 	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "claim class after undo"
 	[ "$SUM" = "$(tree_sum "$(claim_dir web)")" ] || fail "data differs after undo"
