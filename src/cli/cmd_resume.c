@@ -23,10 +23,10 @@ static const char resume_help[] =
 	"volshift left behind are removed first (see 'volshift status').\n";
 
 static const char abort_help[] =
-	"Usage: volshift abort ID [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
+	"Usage: volshift abort ID|NAME [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
 	"\n"
-	"Ask migration ID to stop at its next safe point (before its next group). 'volshift resume ID'\n"
-	"continues it later.\n";
+	"Ask migration ID to stop at its next safe point (before its next group), or the run of plan ID\n"
+	"before its next step. 'volshift resume ID' continues it later.\n";
 
 /* A stop asked for with `volshift abort` is withdrawn: resuming is asking it to go on. */
 static int resume_withdraw_abort(vs_cli_migration *m, vs_out *o)

@@ -22,9 +22,9 @@ struct cli_command {
 /* Subcommands, one cmd_<name>.c each. */
 static const struct cli_command cli_commands[] = {
 	{ "migrate", vs_cli_cmd_migrate, "move every claim of one StorageClass to another (pvmigrate's job)" },
-	{ "status", vs_cli_cmd_status, "show the migrations recorded in the cluster, or one in detail" },
-	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration from its journal" },
-	{ "abort", vs_cli_cmd_abort, "ask a running migration to stop at its next safe point" },
+	{ "status", vs_cli_cmd_status, "show the migrations and plan runs recorded in the cluster, or one in detail" },
+	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration or plan run from its journal" },
+	{ "abort", vs_cli_cmd_abort, "ask a running migration or plan run to stop at its next safe point" },
 	{ "rollback", vs_cli_cmd_rollback, "undo a migration: claims back on their original volumes" },
 	{ "run", vs_cli_cmd_run, "run a plan (a YAML file of ordered steps), recorded in the cluster" },
 	{ "undo", vs_cli_cmd_undo, "undo a plan's run: the steps that started, last first" },
