@@ -229,6 +229,45 @@ YAML
 	assert_eq undo-stopped "$(run_status three | jq -r .phase)" "phase"
 }
 
+# A JSON patch (not idempotent) applied once although volshift was killed between the patch and its
+# record; a strategic patch; a wait that runs out of time says what it saw last.
+test_plan_json_patch_once_and_a_wait_that_times_out() {
+	app web local >/dev/null
+	ready deployment web
+	cat >"$SIM_DIR/plan.yaml" <<'YAML'
+apiVersion: volshift.io/v1alpha1
+kind: Plan
+metadata: {name: patches}
+spec:
+  steps:
+  - name: append
+    patch:
+      apiVersion: apps/v1
+      kind: Deployment
+      namespace: default
+      name: web
+      type: json
+      patch: [{op: add, path: /spec/template/spec/containers/0/command/-, value: extra}]
+  - name: label
+    patch: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: web, type: strategic,
+            patch: {metadata: {labels: {tier: db}}}}
+  - name: never
+    wait: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: web, jsonPath: '{.spec.replicas}', equals: 5, timeout: 2s}
+YAML
+	local rc=0 out
+	VOLSHIFT_FAILPOINTS="plan:applied=crash@1" vs run "$SIM_DIR/plan.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
+	assert_eq 86 "$rc" "killed after the patch"
+	rc=0
+	out=$(vs resume patches 2>&1) || rc=$?
+	assert_eq 1 "$rc" "resume ends at the wait"
+	[[ "$out" == *"timed out after 2s waiting for apps/v1 Deployment default/web; last seen: web: {.spec.replicas} is 1"* ]] || fail "message: $out"
+	assert_eq 4 "$(kubectl get deployment web -o json | jq '.spec.template.spec.containers[0].command | length')" "command entries (the JSON patch once)"
+	assert_eq db "$(jp deployment web '{.metadata.labels.tier}')" "strategic patch"
+	vs undo patches >/dev/null
+	assert_eq 3 "$(kubectl get deployment web -o json | jq '.spec.template.spec.containers[0].command | length')" "command entries after undo"
+	assert_eq "" "$(jp deployment web '{.metadata.labels.tier}')" "label after undo"
+}
+
 # ---- the migrate step ----------------------------------------------------------------------------
 
 # A plan that moves the claims of class local to shared with volshift migrate's workflow, then
