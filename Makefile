@@ -183,6 +183,10 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+# volshift-sim's parsers link the sim's library instead.
+$(BUILD)/fuzz/fuzz_sim_%: $(BUILD)/obj/tests/fuzz/fuzz_sim_%.o $(SIM_LIB) $(UTIL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 fuzz-build: $(FUZZ_BINS)
 fuzz:
 	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-build

@@ -113,10 +113,24 @@ int vs_cli_run_resume(vs_kube_client *c, const vs_cli_common *common, const char
  * common->id one run's steps; JSON: one object per run. */
 void vs_cli_run_status(vs_out *o, const vs_cli_common *common, const json_t *runs);
 
-/* Load the kubeconfig (kubeconfig and context may be NULL) and make a client; on failure print the
- * error as command cmd's ("migrate") and return VS_EXIT_FAILED. */
-int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,
+/* Load the kubeconfig (kubeconfig and context may be NULL) and make a client with the outage
+ * budget of --api-timeout, which reports to o (borrowed; it must outlive the client) while the API
+ * server does not answer; on failure print the error as command cmd's ("migrate") and return
+ * VS_EXIT_FAILED. */
+int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_out *o, vs_kube_config **cfg,
 		   vs_kube_client **c);
+
+/* The global flags, taken out of argv (before "--"; *argc updated) wherever they are, before the
+ * subcommand parses its own: --api-timeout DURATION (also -api-timeout, for pvmigrate's command
+ * line). Returns VS_EXIT_OK, or VS_EXIT_USAGE with the message printed. */
+int vs_cli_global_flags(int *argc, char **argv);
+/* The global flags in every command's --help. */
+#define VS_CLI_GLOBAL_HELP                                                                                   \
+	"\nGlobal flags (any command):\n"                                                                     \
+	"  --api-timeout DURATION           how long the API server may stay unreachable (no answer, or only\n" \
+	"                                   429 and 5xx) before volshift stops, saying what to run next;\n"     \
+	"                                   seconds, or 90s, 5m (120s). One that never answered is reported\n"  \
+	"                                   after 5 s instead: the kubeconfig is likely wrong\n"
 
 /* ---- user-facing output (output.c) ---- */
 
@@ -167,5 +181,11 @@ void vs_out_redraw(vs_out *o);
  * Plain text prefixes the lines of an event of one of several groups with "[g/G] ". Collects
  * downtimes for the summary printed at "done". */
 void vs_out_event(const json_t *event, void *ctx);
+/* A vs_kube_outage_fn: ctx is the vs_out. A "warning: the API server at URL does not answer ..."
+ * line above the block (a "note:" when it answers again), or an "api-outage" JSON event {state:
+ * waiting|over|gave-up, server, cause, downMs, leftMs, budgetMs, message}. Thread-safe, as every
+ * function of vs_out that writes. A server that never answered gets no gave-up line: the error
+ * that follows says it. */
+void vs_out_api(const vs_kube_outage *ev, void *ctx);
 
 #endif

@@ -163,7 +163,7 @@ static const char migrate_help[] =
 					 "Exit status: 0 done, 1 failed (the message says why; when only some claims "
 					 "are refused, it also\n"
 					 "says how to migrate the others), 2 bad usage (a --pvc naming no claim of "
-					 "--source-sc included).\n";
+					 "--source-sc included).\n" VS_CLI_GLOBAL_HELP;
 
 struct migrate_cmd {
 	vs_migrate_opts m;
@@ -534,7 +534,7 @@ int vs_cli_migrate(int argc, char **argv, bool pvmigrate)
 		goto done;
 	}
 	o = vs_out_new(m.json, stdout);
-	rc = vs_cli_connect("migrate", m.kubeconfig, m.context, &cfg, &c);
+	rc = vs_cli_connect("migrate", m.kubeconfig, m.context, o, &cfg, &c);
 	if (rc == VS_EXIT_OK)
 		rc = migrate_run(&m, c, o);
 done:

@@ -310,7 +310,7 @@ static int s3_credentials(s3_cli *c, vs_s3_credentials *src, vs_s3_credentials *
 	int rc;
 
 	if ((vs_str_has_prefix(s, "secret:") || vs_str_has_prefix(d, "secret:")) &&
-	    vs_cli_connect("s3 sync", c->kubeconfig, c->context, cfg, kube) != VS_EXIT_OK)
+	    vs_cli_connect("s3 sync", c->kubeconfig, c->context, c->out, cfg, kube) != VS_EXIT_OK)
 		return VS_ECONFIG;
 	if ((rc = vs_s3_credentials_resolve(s, c->src_profile, *kube, src, err)) < 0)
 		return vs_error_wrap(err, "source credentials");

@@ -1,13 +1,63 @@
 /*
- * What several subcommands share: connecting to the cluster, and running a plan under a journal
- * with the closing words that say how to follow, resume or undo it.
+ * What several subcommands share: the global flags, connecting to the cluster (with the outage
+ * budget and its reports), and running a plan under a journal with the closing words that say how
+ * to follow, resume or undo it.
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define CLI_API_TIMEOUT_MAX_MS ((int64_t)7 * 24 * 3600 * 1000)
+
+static int64_t cli_api_timeout_ms; /* --api-timeout; 0: the client's default */
+
+/* --api-timeout's value v: seconds, or a duration ("90s", "5m"). */
+static int cli_api_timeout(const char *v)
+{
+	char *end = NULL;
+	long long n;
+	int64_t ms = 0;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == 0 && end != v && *end == '\0')
+		ms = n > 0 && n <= CLI_API_TIMEOUT_MAX_MS / 1000 ? (int64_t)n * 1000 : 0;
+	else if (vs_duration_parse(v, &ms, NULL) < 0)
+		ms = 0;
+	if (ms < 1000 || ms > CLI_API_TIMEOUT_MAX_MS) {
+		fprintf(stderr, "volshift: --api-timeout %s: expected a duration of 1s or more (seconds, or 90s, 5m)\n",
+			v);
+		return VS_EXIT_USAGE;
+	}
+	cli_api_timeout_ms = ms;
+	return VS_EXIT_OK;
+}
+
+int vs_cli_global_flags(int *argc, char **argv)
+{
+	int i, kept = 1, rc = VS_EXIT_OK;
+
+	for (i = 1; i < *argc && rc == VS_EXIT_OK && strcmp(argv[i], "--") != 0; i++) {
+		const char *flag = argv[i][0] != '-' ? NULL : argv[i] + (argv[i][1] == '-' ? 2 : 1);
+		if (flag && vs_str_has_prefix(flag, "api-timeout="))
+			rc = cli_api_timeout(flag + strlen("api-timeout="));
+		else if (flag && strcmp(flag, "api-timeout") == 0 && i + 1 < *argc)
+			rc = cli_api_timeout(argv[++i]);
+		else if (flag && strcmp(flag, "api-timeout") == 0)
+			rc = (fprintf(stderr, "volshift: --api-timeout needs a value\n"), VS_EXIT_USAGE);
+		else
+			argv[kept++] = argv[i];
+	}
+	while (i < *argc)
+		argv[kept++] = argv[i++];
+	argv[kept] = NULL;
+	*argc = kept;
+	return rc;
+}
 
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode)
 {
@@ -46,7 +96,10 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 			}
 			c->json = strcmp(optarg, "json") == 0;
 			break;
-		case O_HELP: fputs(help, stdout); return -1;
+		case O_HELP:
+			fputs(help, stdout);
+			fputs(VS_CLI_GLOBAL_HELP, stdout);
+			return -1;
 		default:
 			fprintf(stderr, "volshift %s: unknown flag or missing value: %s\n%s", argv[0], argv[optind - 1],
 				help);
@@ -76,16 +129,17 @@ bool vs_cli_ask(bool yes, vs_out *o, const char *question, bool dflt)
 	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
 }
 
-int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_kube_config **cfg,
+int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_out *o, vs_kube_config **cfg,
 		   vs_kube_client **c)
 {
 	vs_kube_config_opts co = { .kubeconfig = kubeconfig, .context = context };
+	vs_kube_client_opts ko = { .outage_budget_ms = cli_api_timeout_ms, .outage_fn = vs_out_api, .outage_ctx = o };
 	vs_error err;
 
 	vs_error_clear(&err);
 	*cfg = NULL;
 	*c = NULL;
-	if (vs_kube_config_load(&co, cfg, &err) < 0 || vs_kube_client_new(*cfg, NULL, c, &err) < 0)
+	if (vs_kube_config_load(&co, cfg, &err) < 0 || vs_kube_client_new(*cfg, &ko, c, &err) < 0)
 		return vs_out_error(NULL, cmd, "cluster configuration", &err);
 	return VS_EXIT_OK;
 }
@@ -163,7 +217,7 @@ int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs
 	if (rc != VS_EXIT_OK)
 		return rc < 0 ? VS_EXIT_OK : rc;
 	o = vs_out_new(common.json, stdout);
-	rc = vs_cli_connect(argv[0], common.kubeconfig, common.context, &cfg, &c);
+	rc = vs_cli_connect(argv[0], common.kubeconfig, common.context, o, &cfg, &c);
 	if (rc == VS_EXIT_OK)
 		rc = fn(c, &common, o);
 	vs_kube_client_free(c);

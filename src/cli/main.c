@@ -47,8 +47,8 @@ static void cli_usage(FILE *out)
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(out, "  %-12s %s\n", c->name, c->summary);
 	fprintf(out, "\nRun 'volshift COMMAND --help' for a command's flags. Linked as 'pvmigrate', volshift takes\n"
-		     "pvmigrate's command line; installed as 'kubectl-volshift', it is the kubectl plugin 'kubectl "
-		     "volshift'.\n");
+		     "pvmigrate's command line; installed as 'kubectl-volshift', it is the kubectl plugin 'kubectl volshift'.\n");
+	fputs(VS_CLI_GLOBAL_HELP, out);
 }
 
 /*
@@ -70,6 +70,8 @@ static void cli_tune_malloc(void)
 int main(int argc, char **argv)
 {
 	cli_tune_malloc();
+	if (vs_cli_global_flags(&argc, argv) != VS_EXIT_OK)
+		return VS_EXIT_USAGE;
 	/* installed or linked as pvmigrate: pvmigrate's command line, as is */
 	if (strcmp(basename(argv[0]), "pvmigrate") == 0)
 		return vs_cli_migrate(argc, argv, true);

@@ -5,7 +5,9 @@
  * in volshift prints.
  *
  * Several groups migrate at once, so their events interleave (one at a time: the engine serializes
- * the calls). On a terminal the bottom of the output is a block redrawn in place: a line per group
+ * the calls). The kube client's reports of an unreachable API server come from whichever thread
+ * waits for it, so every function that writes holds the output's lock (a recursive one: some call
+ * others). On a terminal the bottom of the output is a block redrawn in place: a line per group
  * in flight (its claims, phase, and copy progress) and an overall line; other lines are printed
  * above it. Plain text has no block: each line of an event of one of several groups starts with
  * "[g/G] ", and copy progress is an occasional line per claim.
@@ -13,6 +15,7 @@
 #include "cli.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +59,9 @@ struct vs_out {
 	long long bytes_sent;	       /* by the copies that finished */
 	int64_t start_ms;	       /* the first group's event (monotonic) */
 	int64_t last_draw_ms;
-	int block_lines; /* lines of the block on the terminal now */
-	char *migration; /* the migration the output is about (every JSON event names it), or NULL */
+	int block_lines;    /* lines of the block on the terminal now */
+	char *migration;    /* the migration the output is about (every JSON event names it), or NULL */
+	pthread_mutex_t mu; /* recursive; held by every public function that writes */
 };
 
 static void out_above_block(vs_out *o, const char *text);
@@ -67,7 +71,12 @@ static void out_groups_forget(vs_out *o);
 vs_out *vs_out_new(bool json, FILE *f)
 {
 	vs_out *o = vs_xcalloc(1, sizeof(*o));
+	pthread_mutexattr_t attr;
 
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&o->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
 	o->json = json;
 	o->f = f;
 	o->tty = isatty(fileno(f)) && !json;
@@ -84,6 +93,7 @@ void vs_out_free(vs_out *o)
 	json_decref(o->plain_percent);
 	json_decref(o->downtimes);
 	free(o->migration);
+	pthread_mutex_destroy(&o->mu);
 	free(o);
 }
 
@@ -174,28 +184,33 @@ void vs_out_table(vs_out *o, const json_t *rows, const char *indent)
 			cells[c] = json_string_value(json_array_get(row, c));
 		table_add(&t, cells);
 	}
+	pthread_mutex_lock(&o->mu);
 	table_print(o, &t, indent);
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 }
 
 void vs_out_redraw(vs_out *o)
 {
 	if (o->json)
 		return;
+	pthread_mutex_lock(&o->mu);
 	fputs(o->tty ? "\033[H\033[2J" : "\n", o->f);
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 }
 
 static void out_json_line(vs_out *o, json_t *obj)
 {
 	char *line;
 
+	pthread_mutex_lock(&o->mu);
 	if (o->migration && !json_object_get(obj, "migration"))
 		json_object_set_new(obj, "migration", json_string(o->migration));
 	line = json_dumps(obj, JSON_COMPACT);
-
 	fprintf(o->f, "%s\n", line);
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 	free(line);
 }
 
@@ -249,6 +264,7 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
 		json_decref(ev);
 		return;
 	}
+	pthread_mutex_lock(&o->mu);
 	fprintf(o->f, "Plan: move %zu claim%s from class %s to %s, in %zu group%s, %u at a time\n", plan->npvcs,
 		plan->npvcs == 1 ? "" : "s", opts->plan.source_sc, opts->plan.dest_sc, plan->ngroups,
 		plan->ngroups == 1 ? "" : "s", opts->parallel ? opts->parallel : 1);
@@ -274,6 +290,7 @@ void vs_out_plan(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts)
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		fprintf(o->f, "warning: %s\n", plan->warnings[i]);
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 }
 
 void vs_out_shell_word(vs_buf *b, const char *s)
@@ -436,6 +453,7 @@ void vs_out_problems(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts
 	json_t *ok = out_migratable(plan), *hows = NULL;
 	json_t *cmds = json_array_size(ok) ? out_rest_commands(plan, opts, again, ok, &hows) : json_array();
 
+	pthread_mutex_lock(&o->mu);
 	if (o->json) {
 		json_t *ev = vs_plan_to_json(plan);
 		json_t *line = json_pack("{s:s, s:O, s:O, s:O}", "event", "problems", "problems",
@@ -454,6 +472,7 @@ void vs_out_problems(vs_out *o, const vs_plan *plan, const vs_migrate_opts *opts
 			out_rest_text(o, ok, cmds, hows);
 	}
 	fflush(o->f);
+	pthread_mutex_unlock(&o->mu);
 	json_decref(ok);
 	json_decref(cmds);
 	json_decref(hows);
@@ -486,8 +505,10 @@ void vs_out_migration(vs_out *o, const char *type, const char *id, const char *j
 {
 	char *name = vs_xasprintf("volshift-%s", id);
 
+	pthread_mutex_lock(&o->mu);
 	free(o->migration);
 	o->migration = vs_xstrdup(id);
+	pthread_mutex_unlock(&o->mu);
 	char *last = out_unfinished_text(id); /* what a second Ctrl-C leaves on the screen */
 	vs_stop_set_last_words(last);
 	free(last);
@@ -506,11 +527,15 @@ void vs_out_migration(vs_out *o, const char *type, const char *id, const char *j
 
 void vs_out_unfinished(vs_out *o)
 {
-	const char *id = o->migration;
+	const char *id;
 	char *text;
 
-	if (!id)
+	pthread_mutex_lock(&o->mu);
+	id = o->migration;
+	if (!id) {
+		pthread_mutex_unlock(&o->mu);
 		return;
+	}
 	text = out_unfinished_text(id);
 	if (o->json) {
 		json_t *ev = json_pack("{s:s, s:s, s:{s:o, s:o, s:o}}", "event", "unfinished", "message", text,
@@ -524,6 +549,7 @@ void vs_out_unfinished(vs_out *o)
 		fprintf(o->f, "%s\n", text);
 		fflush(o->f);
 	}
+	pthread_mutex_unlock(&o->mu);
 	free(text);
 }
 
@@ -531,11 +557,15 @@ int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *e
 {
 	char *text = vs_xasprintf("%s: %s", what, err->message);
 
+	if (o)
+		pthread_mutex_lock(&o->mu);
 	if (o && o->json)
 		vs_out_message(o, "error", text);
 	else if (o)
 		out_block_end(o);
 	fprintf(stderr, "volshift %s: %s\n", cmd, text);
+	if (o)
+		pthread_mutex_unlock(&o->mu);
 	free(text);
 	return VS_EXIT_FAILED;
 }
@@ -925,10 +955,12 @@ static void out_above_block(vs_out *o, const char *text)
 	vs_buf b;
 
 	vs_buf_init(&b, 0);
+	pthread_mutex_lock(&o->mu);
 	out_block_erase(o, &b);
 	vs_buf_puts(&b, text);
 	out_block_draw(o, &b);
 	out_write(o, &b);
+	pthread_mutex_unlock(&o->mu);
 	vs_buf_free(&b);
 }
 
@@ -938,9 +970,11 @@ static void out_block_end(vs_out *o)
 	vs_buf b;
 
 	vs_buf_init(&b, 0);
+	pthread_mutex_lock(&o->mu);
 	out_block_erase(o, &b);
 	out_groups_forget(o);
 	out_write(o, &b);
+	pthread_mutex_unlock(&o->mu);
 	vs_buf_free(&b);
 }
 
@@ -1228,6 +1262,7 @@ void vs_out_event(const json_t *ev, void *ctx)
 	vs_out *o = ctx;
 	const char *type = vs_json_str_or(ev, "event", "");
 
+	pthread_mutex_lock(&o->mu);
 	out_note_downtime(o, ev, type);
 	if (o->json) {
 		out_json_line(o, (json_t *)ev);
@@ -1238,4 +1273,33 @@ void vs_out_event(const json_t *ev, void *ctx)
 	} else {
 		out_event_as_text(o, ev, type);
 	}
+	pthread_mutex_unlock(&o->mu);
+}
+
+void vs_out_api(const vs_kube_outage *ev, void *ctx)
+{
+	static const char *const states[] = { "waiting", "over", "gave-up" };
+	vs_out *o = ctx;
+	char text[800], *line;
+
+	if (ev->state == VS_KUBE_OUTAGE_GAVE_UP && ev->never_answered)
+		return; /* the error that follows says it, with what to check */
+	vs_kube_outage_describe(ev, text, sizeof(text));
+	if (o->json) {
+		json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "event", "api-outage", "state",
+					states[ev->state], "server", ev->server, "cause", ev->cause, "downMs",
+					(json_int_t)ev->down_ms, "leftMs", (json_int_t)ev->left_ms, "budgetMs",
+					(json_int_t)ev->budget_ms, "message", text);
+		out_json_line(o, obj);
+		json_decref(obj);
+		return;
+	}
+	if (ev->state == VS_KUBE_OUTAGE_OVER)
+		line = vs_xasprintf("note: %s\n", text);
+	else if (ev->never_answered) /* the short budget of a first contact */
+		line = vs_xasprintf("warning: %s\n", text);
+	else
+		line = vs_xasprintf("warning: %s (--api-timeout %llds)\n", text, (long long)(ev->budget_ms / 1000));
+	out_above_block(o, line);
+	free(line);
 }

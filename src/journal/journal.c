@@ -229,7 +229,7 @@ static void *journal_renew(void *arg)
 		if (j->stop || j->lost)
 			continue;
 		vs_error_clear(&err);
-		if (journal_write_locked(j, &err) < 0)
+		if (journal_write_locked(j, &err) < 0 && err.code != VS_EUNAVAILABLE) /* the client said that one */
 			vs_warn("journal: renewing the lease of %s: %s", j->id, err.message);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -259,30 +259,31 @@ static void journal_start_renewing(vs_journal *j)
 }
 
 /*
- * Create obj (borrowed) in ns, again while the API fails transiently. A create whose answer was
- * lost may have taken effect: AlreadyExists then reads the object, which is ours when holder is
- * NULL (any object of that name will do) or its holder annotation is holder. *out (out may be
- * NULL) receives the object.
+ * Create obj (borrowed) in ns, again while the API fails transiently (vs_kube_retry_next). A create
+ * whose answer was lost may have taken effect: AlreadyExists then reads the object, which is ours
+ * when holder is NULL (any object of that name will do) or its holder annotation is holder. *out
+ * (out may be NULL) receives the object.
  */
-#define JOURNAL_CREATE_TRIES 5
 static int journal_create(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const json_t *obj,
 			  const char *holder, json_t **out, vs_error *err)
 {
+	vs_kube_retry retry = { 0 };
 	json_t *have = NULL;
+	int64_t delay;
 	int rc = 0;
 
-	for (unsigned attempt = 1; attempt <= JOURNAL_CREATE_TRIES; attempt++) {
+	for (;;) {
 		rc = vs_kube_create(c, res, ns, obj, out, err);
-		if (rc < 0 && vs_error_is(err, "AlreadyExists") && (attempt > 1 || !holder)) {
+		if (rc < 0 && vs_error_is(err, "AlreadyExists") && (retry.failures > 0 || !holder)) {
 			rc = vs_kube_get(c, res, ns, vs_kube_obj_name(obj), &have, err);
 			const char *there = rc == 0 ? vs_json_annotation(have, JOURNAL_HOLDER) : NULL;
 			if (rc == 0 && holder && (!there || strcmp(there, holder) != 0))
 				rc = vs_error_set(err, VS_EINVAL, "%s already exists and is not this run's",
 						  vs_kube_obj_name(obj));
 		}
-		if (rc == 0 || !vs_kube_error_transient(err) || attempt == JOURNAL_CREATE_TRIES)
+		if (rc == 0 || !vs_kube_retry_next(c, &retry, err, &delay))
 			break;
-		vs_sleep_ms(vs_kube_backoff_ms(attempt, 500, 8000, vs_rand_u64()));
+		vs_sleep_ms(delay);
 	}
 	if (rc == 0 && have && out)
 		*out = have;

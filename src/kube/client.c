@@ -5,17 +5,25 @@
  * alive for the next request, whichever thread makes it. Connections and TLS sessions stay in their
  * handle: libcurl does not support sharing them between concurrent threads (CURLSHOPT_SHARE(3));
  * only the DNS cache is shared, under a mutex.
- * Requests are retried here, with full-jitter backoff inside the client's time budget, according
- * to what is safe for the verb: idempotent requests on connection failures, 429 and 5xx; creates
- * and JSON patches only when nothing reached the server (connection refused) or on 429. Streaming
- * replies (watch, logs) are cut into lines as they arrive and handed to a line callback.
+ * Requests are retried here, with full-jitter backoff, according to what is safe for the verb:
+ * idempotent requests on connection failures, 429 and 5xx; creates and JSON patches only when
+ * nothing reached the server (connection refused) or on 429. For how long is the client's outage
+ * budget, measured on one clock per client (struct availability): since when the server has not
+ * answered (no reply, or only 429/5xx) to any thread's requests. Once that passes the budget the
+ * client gives up for good and every request fails at once with VS_EUNAVAILABLE, so a run and its
+ * cleanup do not wait again at each request. Streaming replies (watch, logs) are cut into lines as
+ * they arrive and handed to a line callback.
  */
 #include "kube/kube.h"
 #include "kube/kube_int.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -23,6 +31,33 @@
 #define LINE_MAX_BYTES	   ((size_t)1 << 20)
 #define CONNECT_TIMEOUT_MS 10000
 #define LIST_PAGE_DEFAULT  500
+/* A dead peer: keepalive probes after 10 s idle, every 5 s, the connection ended after 3 unanswered
+ * (or once sent data stays unacknowledged for 30 s). */
+#define KEEPALIVE_IDLE_S   10
+#define KEEPALIVE_INTVL_S  5
+#define KEEPALIVE_PROBES   3
+#define USER_TIMEOUT_MS	   30000
+/* A watch connection is ended by the server after at most this (timeoutSeconds), and given up by
+ * the client this much later: client-go's reflector asks for 5 to 10 minutes. */
+#define WATCH_CONN_MS	   (300 * 1000)
+#define WATCH_CONN_GRACE_MS 30000
+/* Outage reports: the first once the server has not answered for this long, then this often. */
+#define OUTAGE_REPORT_AFTER_MS 2000
+#define OUTAGE_REPORT_EVERY_MS 10000
+/* An action run again after a Conflict (vs_kube_retry_next), at most this many times. */
+#define RETRY_CONFLICTS 5
+
+/* The API server's availability as the client's requests find it, shared by every thread. */
+struct availability {
+	pthread_mutex_t mu;
+	int64_t since;	     /* monotonic ms: the start of the first unanswered request of this outage; 0: none */
+	int64_t last_answer; /* monotonic ms of the last answer */
+	int64_t reported;    /* the last WAITING report of this outage; 0: none yet */
+	int64_t down_ms;     /* once given up: how long the server had not answered */
+	bool answered;	     /* the server answered once */
+	bool gave_up;	     /* every request fails with VS_EUNAVAILABLE from now on */
+	char cause[160];     /* the last failure, short */
+};
 
 struct vs_kube_client {
 	const vs_kube_config *cfg;
@@ -34,8 +69,11 @@ struct vs_kube_client {
 	char *base;	  /* server URL, its host replaced by tls-server-name when one is set */
 	char *connect_to; /* "name:port:host:port" when tls-server-name is set */
 	char *user_agent;
-	int64_t budget_ms, base_ms, cap_ms, timeout_ms;
-	uint64_t requests;	   /* sent, retries included (atomic) */
+	int64_t outage_ms, first_contact_ms, base_ms, cap_ms, timeout_ms;
+	uint64_t requests; /* sent, retries included (atomic) */
+	struct availability avail;
+	vs_kube_outage_fn outage_fn;
+	void *outage_ctx;
 	kube_discovery *discovery; /* resources found by vs_kube_resolve (discovery.c) */
 };
 
@@ -80,6 +118,8 @@ struct transfer {
 	int64_t retry_after_ms; /* -1: none */
 	bool too_big;
 	char errbuf[CURL_ERROR_SIZE];
+	char cause[160]; /* a failed transfer's cause, short: "connection refused" */
+	bool connected;	 /* a failed transfer got as far as a connection */
 };
 
 /* ---- client lifetime --------------------------------------------------------------------------- */
@@ -156,7 +196,13 @@ int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opt
 	pthread_once(&curl_once, curl_init_once);
 	c = vs_xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
-	c->budget_ms = opts->retry_budget_ms > 0 ? opts->retry_budget_ms : 30000;
+	c->outage_ms = opts->outage_budget_ms > 0 ? opts->outage_budget_ms : VS_KUBE_OUTAGE_BUDGET_MS;
+	c->first_contact_ms = opts->first_contact_ms > 0 ? opts->first_contact_ms : VS_KUBE_FIRST_CONTACT_MS;
+	if (c->first_contact_ms > c->outage_ms)
+		c->first_contact_ms = c->outage_ms;
+	c->outage_fn = opts->outage_fn;
+	c->outage_ctx = opts->outage_ctx;
+	pthread_mutex_init(&c->avail.mu, NULL);
 	c->base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 100;
 	c->cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 5000;
 	c->timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
@@ -194,6 +240,7 @@ void vs_kube_client_free(vs_kube_client *c)
 		curl_easy_cleanup(c->pool[--c->pool_len]);
 	free(c->pool);
 	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->avail.mu);
 	curl_share_cleanup(c->share);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->locks[i]);
@@ -207,6 +254,235 @@ void vs_kube_client_free(vs_kube_client *c)
 kube_discovery *kube_client_discovery(vs_kube_client *c)
 {
 	return c->discovery;
+}
+
+/* ---- the API server's availability ------------------------------------------------------------ */
+
+static int64_t seconds_of(int64_t ms)
+{
+	return ms > 0 ? (ms + 500) / 1000 : 0;
+}
+
+void vs_kube_outage_describe(const vs_kube_outage *ev, char *out, size_t n)
+{
+	char at[400];
+	int64_t down = seconds_of(ev->down_ms);
+
+	if (ev->never_answered)
+		snprintf(at, sizeof(at), "the API server at %s (%s)", ev->server, ev->origin);
+	else
+		snprintf(at, sizeof(at), "the API server at %s", ev->server);
+	switch (ev->state) {
+	case VS_KUBE_OUTAGE_WAITING:
+		snprintf(out, n, "%s does not answer (%s) since %lld s; retrying for up to %lld s more", at, ev->cause,
+			 (long long)down, (long long)((ev->left_ms + 999) / 1000));
+		break;
+	case VS_KUBE_OUTAGE_OVER:
+		snprintf(out, n, "%s answers again, after %lld s without an answer", at, (long long)down);
+		break;
+	case VS_KUBE_OUTAGE_GAVE_UP:
+		if (ev->never_answered)
+			snprintf(out, n,
+				 "%s does not answer (%s); gave up after %lld s. Check that the cluster is running "
+				 "and reachable from here, and that this kubeconfig names its API server",
+				 at, ev->cause, (long long)down);
+		else
+			snprintf(out, n, "%s has not answered for %lld s (%s); gave up after the outage budget of %lld s",
+				 at, (long long)down, ev->cause, (long long)seconds_of(ev->budget_ms));
+		break;
+	}
+}
+
+/* Under c->avail.mu: the budget in force. */
+static int64_t avail_budget(const vs_kube_client *c)
+{
+	return c->avail.answered ? c->outage_ms : c->first_contact_ms;
+}
+
+/* Under c->avail.mu: the outage as of now (monotonic ms), in state. */
+static vs_kube_outage avail_event(const vs_kube_client *c, enum vs_kube_outage_state state, int64_t now)
+{
+	const struct availability *a = &c->avail;
+	vs_kube_outage ev = { .state = state,
+			      .server = vs_kube_config_server(c->cfg),
+			      .origin = vs_kube_config_origin(c->cfg),
+			      .cause = a->cause,
+			      .budget_ms = avail_budget(c),
+			      .never_answered = !a->answered };
+
+	ev.down_ms = a->gave_up ? a->down_ms : (a->since ? now - a->since : 0);
+	ev.left_ms = a->since && !a->gave_up ? a->since + ev.budget_ms - now : 0;
+	if (ev.left_ms < 0)
+		ev.left_ms = 0;
+	return ev;
+}
+
+/* Under c->avail.mu: tell the caller's function, or the log. */
+static void avail_report(vs_kube_client *c, enum vs_kube_outage_state state, int64_t now)
+{
+	vs_kube_outage ev = avail_event(c, state, now);
+	char text[700];
+
+	if (c->outage_fn) {
+		c->outage_fn(&ev, c->outage_ctx);
+		return;
+	}
+	vs_kube_outage_describe(&ev, text, sizeof(text));
+	vs_log(state == VS_KUBE_OUTAGE_OVER ? VS_LOG_INFO : VS_LOG_WARN, "%s", text);
+}
+
+/* Under c->avail.mu, once given up: err says so for this request; returns VS_EUNAVAILABLE. */
+static int avail_error(const vs_kube_client *c, const struct request *req, vs_error *err)
+{
+	vs_kube_outage ev = avail_event(c, VS_KUBE_OUTAGE_GAVE_UP, vs_time_mono_ms());
+	char text[700];
+
+	vs_kube_outage_describe(&ev, text, sizeof(text));
+	return vs_error_set(err, VS_EUNAVAILABLE, "%s %s: %s", req->verb, req->what, text);
+}
+
+/* Under c->avail.mu: give up for good. */
+static void avail_give_up(vs_kube_client *c, int64_t now)
+{
+	c->avail.down_ms = now - c->avail.since;
+	c->avail.gave_up = true;
+	avail_report(c, VS_KUBE_OUTAGE_GAVE_UP, now);
+}
+
+/* Before a request: VS_EUNAVAILABLE once the client gave up, else 0. */
+static int avail_check(vs_kube_client *c, const struct request *req, vs_error *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->avail.mu);
+	if (c->avail.gave_up)
+		rc = avail_error(c, req, err);
+	pthread_mutex_unlock(&c->avail.mu);
+	return rc;
+}
+
+bool vs_kube_client_unavailable(const vs_kube_client *c)
+{
+	vs_kube_client *mc = (vs_kube_client *)c; /* the lock is not part of the client's value */
+	bool gave_up;
+
+	pthread_mutex_lock(&mc->avail.mu);
+	gave_up = c->avail.gave_up;
+	pthread_mutex_unlock(&mc->avail.mu);
+	return gave_up;
+}
+
+/* True when an attempt's outcome says the server is not serving: no reply at all (but the end of a
+ * time the caller chose, once connected), or 429 or 5xx. */
+static bool attempt_unanswered(const struct request *req, const struct transfer *t, int rc)
+{
+	if (t->status == 429 || t->status == 500 || t->status == 502 || t->status == 503 || t->status == 504)
+		return true;
+	if (t->status != 0 || (rc != VS_ENET && rc != VS_ETIMEOUT))
+		return false;
+	return rc == VS_ENET || req->timeout_ms == 0 || !t->connected;
+}
+
+/* Account for an attempt that started at t0 and ended as rc with t->status: an answer ends an
+ * outage (reported OVER when WAITING was); none starts one, or goes on with it. Returns whether the
+ * server did not answer. */
+static bool avail_note(vs_kube_client *c, const struct request *req, const struct transfer *t, int rc, int64_t t0)
+{
+	struct availability *a = &c->avail;
+	bool unanswered = attempt_unanswered(req, t, rc);
+	int64_t now = vs_time_mono_ms();
+
+	if (!unanswered && t->status == 0)
+		return false; /* no reply, but not the server's doing (credentials, a cap, a chosen timeout) */
+	pthread_mutex_lock(&a->mu);
+	if (!unanswered) {
+		if (a->since && a->reported && !a->gave_up)
+			avail_report(c, VS_KUBE_OUTAGE_OVER, now);
+		a->since = 0;
+		a->reported = 0;
+		a->answered = true;
+		a->last_answer = now;
+	} else {
+		if (!a->since)
+			a->since = t0 > a->last_answer ? t0 : a->last_answer;
+		if (t->status)
+			snprintf(a->cause, sizeof(a->cause), "HTTP %ld", t->status);
+		else
+			snprintf(a->cause, sizeof(a->cause), "%s", t->cause);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return unanswered;
+}
+
+/* After a request the caller will not retry got no answer: once the outage has lasted the budget
+ * the client gives up, and rc becomes VS_EUNAVAILABLE. Returns rc. */
+static int avail_expire(vs_kube_client *c, const struct request *req, int rc, vs_error *err)
+{
+	struct availability *a = &c->avail;
+	int64_t now = vs_time_mono_ms();
+
+	pthread_mutex_lock(&a->mu);
+	if (!a->gave_up && a->since && now - a->since >= avail_budget(c))
+		avail_give_up(c, now);
+	if (a->gave_up)
+		rc = avail_error(c, req, err);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/*
+ * Before retrying a request that failed (err says how) and has been failing since call_start: sleep
+ * delay ms, shortened so that the last try comes as the budget ends, and return 0; or, once the
+ * outage lasted the budget, give up (VS_EUNAVAILABLE with err saying so, for every request from now
+ * on); or, once this request alone failed for the whole budget while others got answers,
+ * VS_EUNAVAILABLE with err's message saying so. A WAITING report is made when one is due.
+ */
+static int avail_wait(vs_kube_client *c, const struct request *req, int64_t call_start, int64_t delay, vs_error *err)
+{
+	struct availability *a = &c->avail;
+	int64_t now = vs_time_mono_ms(), end;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	if (!a->gave_up && a->since) {
+		end = a->since + avail_budget(c);
+		if (now >= end)
+			avail_give_up(c, now);
+		else if (now + delay > end)
+			delay = end - now;
+		if (!a->gave_up && now - a->since >= OUTAGE_REPORT_AFTER_MS &&
+		    (!a->reported || now - a->reported >= OUTAGE_REPORT_EVERY_MS)) {
+			a->reported = now;
+			avail_report(c, VS_KUBE_OUTAGE_WAITING, now);
+		}
+	}
+	if (a->gave_up) {
+		rc = avail_error(c, req, err);
+	} else if (now + delay - call_start > c->outage_ms) {
+		char why[sizeof(err->message)];
+		snprintf(why, sizeof(why), "%s (failing for %lld s)", err->message,
+			 (long long)seconds_of(now - call_start));
+		snprintf(err->message, sizeof(err->message), "%s", why);
+		rc = err->code = VS_EUNAVAILABLE;
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (rc == 0)
+		vs_sleep_ms(delay);
+	return rc;
+}
+
+bool vs_kube_retry_next(vs_kube_client *c, vs_kube_retry *r, const vs_error *err, int64_t *delay_ms)
+{
+	int64_t now = vs_time_mono_ms();
+
+	if (!vs_kube_error_transient(err) || vs_kube_client_unavailable(c))
+		return false;
+	if (r->failures++ == 0)
+		r->since_ms = now;
+	if (vs_error_is(err, "Conflict") ? r->failures > RETRY_CONFLICTS : now - r->since_ms >= c->outage_ms)
+		return false;
+	*delay_ms = vs_kube_backoff_ms(r->failures, 500, 8000, vs_rand_u64());
+	return true;
 }
 
 /* ---- one HTTP exchange ------------------------------------------------------------------------- */
@@ -371,6 +647,27 @@ static void setup_tls(const vs_kube_client *c, CURL *h, const vs_kube_credential
 	}
 }
 
+/* Each new connection: the keepalive probes that libcurl has no option for before 8.9, and an end to
+ * data that stays unacknowledged (a peer gone while a request was being sent). */
+static int on_socket(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+	int probes = KEEPALIVE_PROBES;
+	unsigned user_timeout = USER_TIMEOUT_MS;
+
+	(void)ctx;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKOPT_OK;
+#ifdef TCP_KEEPCNT
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+#endif
+#ifdef TCP_USER_TIMEOUT
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+#endif
+	(void)probes;
+	(void)user_timeout;
+	return CURL_SOCKOPT_OK; /* a socket that refuses an option works as before */
+}
+
 static void setup_handle(const vs_kube_client *c, struct transfer *t, struct curl_slist *hdrs, struct curl_slist *ct,
 			 const vs_kube_credentials *cred)
 {
@@ -382,6 +679,9 @@ static void setup_handle(const vs_kube_client *c, struct transfer *t, struct cur
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, (long)KEEPALIVE_IDLE_S);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, (long)KEEPALIVE_INTVL_S);
+	curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_socket);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -406,11 +706,36 @@ static void setup_handle(const vs_kube_client *c, struct transfer *t, struct cur
 	setup_tls(c, h, cred);
 }
 
+/* A failed transfer's cause in a few words, into t->cause: "connection refused", "no reply in time". */
+static void transfer_cause(struct transfer *t, CURLcode cc)
+{
+	long os = 0;
+	char buf[128];
+	const char *why;
+
+	curl_off_t connect_us = 0;
+
+	curl_easy_getinfo(t->h, CURLINFO_OS_ERRNO, &os);
+	curl_easy_getinfo(t->h, CURLINFO_CONNECT_TIME_T, &connect_us);
+	t->connected = connect_us > 0;
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY: why = "host name not found"; break;
+	case CURLE_OPERATION_TIMEDOUT: why = t->connected ? "no reply in time" : "connection timed out"; break;
+	case CURLE_GOT_NOTHING: why = "connection closed without a reply"; break;
+	default: why = os ? strerror_r((int)os, buf, sizeof(buf)) : (t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
+	}
+	snprintf(t->cause, sizeof(t->cause), "%s", why);
+	if (os && t->cause[0] >= 'A' && t->cause[0] <= 'Z')
+		t->cause[0] = (char)(t->cause[0] - 'A' + 'a');
+}
+
 /* Map a failed transfer to an error; *unsent tells whether the request cannot have been sent. */
-static int transfer_error(const struct request *req, const struct transfer *t, CURLcode cc, bool *unsent, vs_error *err)
+static int transfer_error(const struct request *req, struct transfer *t, CURLcode cc, bool *unsent, vs_error *err)
 {
 	const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
 
+	transfer_cause(t, cc);
 	*unsent = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY;
 	if (t->too_big)
 		return vs_error_set(err, VS_ENOMEM, "%s %s: reply larger than %zu bytes", req->verb, req->what,
@@ -473,15 +798,35 @@ static bool failure_retryable(int rc, bool unsent, enum retry_policy policy)
 	return policy == RETRY_IDEMPOTENT || (policy == RETRY_UNSENT && unsent);
 }
 
+/* The error of a reply that is not 2xx, into err; VS_EAPI. */
+static int reply_error(const struct request *req, const struct transfer *t, vs_error *err)
+{
+	char what[320];
+
+	snprintf(what, sizeof(what), "%s %s", req->verb, req->what);
+	return vs_kube_status_error((int)t->status, t->body.data, t->body.len, what, err);
+}
+
+/* Whether a failed attempt (rc, with t's status) may be sent again as it is. */
+static bool attempt_retryable(const struct request *req, const struct transfer *t, int rc, bool unsent)
+{
+	if (req->sink && req->sink->got_data)
+		return false; /* a retry would deliver the same lines again */
+	if (rc == VS_EAPI)
+		return status_retryable(t->status, req->policy);
+	return failure_retryable(rc, unsent, req->policy);
+}
+
 /*
- * Run req with retries. On success (2xx) *out receives the parsed reply when out is not NULL and
- * the reply is JSON (else NULL). *status (may be NULL) receives the last HTTP status.
+ * Run req with retries while the client's availability allows (avail_wait). On success (2xx) *out
+ * receives the parsed reply when out is not NULL and the reply is JSON (else NULL). *status (may be
+ * NULL) receives the last HTTP status.
  */
 static int do_request(vs_kube_client *c, const struct request *req, json_t **out, long *status, vs_error *err)
 {
-	int64_t deadline = vs_time_mono_ms() + c->budget_ms, delay;
+	int64_t start = vs_time_mono_ms(), t0, delay;
 	struct transfer t = { .req = req };
-	bool unsent, reauthed = false;
+	bool unsent, reauthed = false, unanswered;
 	unsigned attempt;
 	int rc;
 
@@ -491,34 +836,36 @@ static int do_request(vs_kube_client *c, const struct request *req, json_t **out
 		t.too_big = false;
 		t.status = 0;
 		t.errbuf[0] = '\0';
+		t.connected = false;
+		rc = avail_check(c, req, err);
+		if (rc < 0)
+			break;
+		t0 = vs_time_mono_ms();
 		rc = perform_once(c, &t, &unsent, err);
-		if (rc == 0 && t.status == 401 && !reauthed) {
+		if (rc == 0 && (t.status < 200 || t.status >= 300))
+			rc = reply_error(req, &t, err);
+		unanswered = avail_note(c, req, &t, rc, t0);
+		if (rc == VS_EAPI && t.status == 401 && !reauthed) {
 			reauthed = true; /* an exec credential may have been revoked early */
 			vs_kube_config_invalidate(c->cfg);
-		} else if (req->sink && req->sink->got_data) {
-			break; /* a retry would deliver the same lines again */
-		} else if (!(rc == 0 ? status_retryable(t.status, req->policy)
-				     : failure_retryable(rc, unsent, req->policy))) {
+		} else if (rc == 0 || !attempt_retryable(req, &t, rc, unsent)) {
+			if (unanswered)
+				rc = avail_expire(c, req, rc, err);
 			break;
 		}
 		delay = t.status == 429 && t.retry_after_ms >= 0
 				? t.retry_after_ms
 				: vs_kube_backoff_ms(attempt, c->base_ms, c->cap_ms, vs_rand_u64());
-		if (vs_time_mono_ms() + delay > deadline)
-			break;
 		vs_debug("%s %s: retrying in %lld ms (HTTP %ld)", req->verb, req->what, (long long)delay, t.status);
+		rc = avail_wait(c, req, start, delay, err);
+		if (rc < 0)
+			break;
 		vs_buf_free(&t.body);
-		vs_sleep_ms(delay);
 	}
 	if (status)
 		*status = t.status;
-	if (rc == 0 && (t.status < 200 || t.status >= 300)) {
-		char what[320];
-		snprintf(what, sizeof(what), "%s %s", req->verb, req->what);
-		rc = vs_kube_status_error((int)t.status, t.body.data, t.body.len, what, err);
-	} else if (rc == 0 && out) {
+	if (rc == 0 && out)
 		*out = t.body.len ? json_loadb(t.body.data, t.body.len, 0, NULL) : NULL;
-	}
 	vs_buf_free(&t.body);
 	return rc;
 }
@@ -954,7 +1301,7 @@ static int watch_relist(vs_kube_client *c, const vs_kube_resource *res, const ch
 }
 
 static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
-		       const char *rv, int64_t remaining_ms)
+		       const char *rv, int64_t conn_ms)
 {
 	char *url = resource_url(c, res, ns, NULL, NULL);
 
@@ -963,25 +1310,28 @@ static char *watch_url(vs_kube_client *c, const vs_kube_resource *res, const cha
 	add_query(&url, "labelSelector", opts->label_selector);
 	add_query(&url, "fieldSelector", opts->field_selector);
 	add_query(&url, "resourceVersion", rv);
-	if (remaining_ms > 0)
-		add_query_int(&url, "timeoutSeconds", (remaining_ms + 999) / 1000);
+	add_query_int(&url, "timeoutSeconds", (conn_ms + 999) / 1000);
 	return url;
 }
 
-/* One watch connection until the server ends it; *status receives the HTTP status. */
+/* One watch connection until the server ends it (asked to within WATCH_CONN_MS, or at the watch's
+ * deadline when that comes first: then *last is set); *status receives the HTTP status. */
 static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
-		      struct watch_state *w, int64_t deadline, long *status, bool *got_data, vs_error *err)
+		      struct watch_state *w, int64_t deadline, long *status, bool *got_data, bool *last, vs_error *err)
 {
 	struct line_sink sink = { .fn = watch_line, .ctx = w };
 	struct request req = {
 		.verb = "watch", .method = "GET", .policy = RETRY_NEVER, .what = w->what, .sink = &sink
 	};
-	int64_t remaining = deadline ? deadline - vs_time_mono_ms() : 0;
+	int64_t conn = WATCH_CONN_MS, remaining = deadline ? deadline - vs_time_mono_ms() : 0;
 	int rc;
 
+	*last = deadline && remaining <= conn;
+	if (*last)
+		conn = remaining > 0 ? remaining : 1;
 	vs_buf_init(&sink.line, LINE_MAX_BYTES);
-	req.url = watch_url(c, res, ns, opts, w->rv, remaining);
-	req.timeout_ms = deadline ? (remaining > 0 ? remaining : 1) : -1;
+	req.url = watch_url(c, res, ns, opts, w->rv, conn);
+	req.timeout_ms = *last ? conn : conn + WATCH_CONN_GRACE_MS; /* a server that stops sending */
 	rc = do_request(c, &req, NULL, status, err);
 	*got_data = sink.got_data;
 	vs_buf_free(&sink.line);
@@ -1015,9 +1365,10 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 {
 	static const vs_kube_watch_opts none = { 0 };
 	struct watch_state w = { .fn = fn, .ctx = ctx, .err = err };
+	struct request failing = { .verb = "watch" };
 	int64_t deadline, failing_since = 0;
 	unsigned failures = 0;
-	bool got_data;
+	bool got_data, last;
 	long status;
 	int rc, next;
 
@@ -1025,6 +1376,7 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 		opts = &none;
 	deadline = opts->timeout_ms > 0 ? vs_time_mono_ms() + opts->timeout_ms : 0;
 	w.what = describe(res, ns, NULL, NULL);
+	failing.what = w.what;
 	watch_set_rv(&w, opts->resource_version);
 	for (;;) {
 		if (deadline && vs_time_mono_ms() >= deadline) {
@@ -1033,9 +1385,9 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 			goto done;
 		}
 		status = 0;
-		rc = watch_once(c, res, ns, opts, &w, deadline, &status, &got_data, err);
-		if (deadline && rc == VS_ETIMEOUT && !w.stopped)
-			goto done; /* each connection's timeout is the time left: the watch's time is up */
+		rc = watch_once(c, res, ns, opts, &w, deadline, &status, &got_data, &last, err);
+		if (last && rc == VS_ETIMEOUT && !w.stopped)
+			goto done; /* the last connection's timeout is the time left: the watch's time is up */
 		next = watch_after(c, res, ns, opts, &w, rc, status, err);
 		if (next <= 0) {
 			rc = next;
@@ -1051,9 +1403,10 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 		}
 		if (failures++ == 0)
 			failing_since = vs_time_mono_ms();
-		if (vs_time_mono_ms() - failing_since > c->budget_ms)
-			goto done; /* rc and err describe the last failure */
-		vs_sleep_ms(vs_kube_backoff_ms(failures - 1, c->base_ms, c->cap_ms, vs_rand_u64()));
+		rc = avail_wait(c, &failing, failing_since,
+				vs_kube_backoff_ms(failures - 1, c->base_ms, c->cap_ms, vs_rand_u64()), err);
+		if (rc < 0)
+			goto done; /* the server stays away: err says since when */
 	}
 done:
 	if (rc == 0)

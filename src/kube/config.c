@@ -50,6 +50,7 @@ struct cred_state {
 
 struct vs_kube_config {
 	char *server, *ns, *context;
+	char *origin; /* where server came from, for messages */
 	vs_kube_tls tls;
 	char *ca_file, *server_name, *proxy_url;
 	unsigned char *ca_data;
@@ -369,6 +370,7 @@ static int resolve_context(vs_kube_config *cfg, const struct merged *m, const ch
 				    name, cluster);
 	if (fill_cluster(cfg, file, cluster, v, err) < 0)
 		return VS_ECONFIG;
+	cfg->origin = vs_xasprintf("kubeconfig %s, context %s", file, name);
 	if (!user || !*user)
 		return 0; /* anonymous */
 	v = merged_entry(m, "users", user, &file);
@@ -513,6 +515,7 @@ int vs_kube_config_in_cluster(const char *root, vs_kube_config **out, vs_error *
 	cfg->server = strchr(host, ':') ? vs_xasprintf("https://[%s]:%s", host, port)
 					: vs_xasprintf("https://%s:%s", host, port);
 	cfg->context = vs_xstrdup("");
+	cfg->origin = vs_xstrdup("in-cluster service account");
 	cfg->token_file = vs_xasprintf("%s/token", root);
 	if (stat(cfg->token_file, &st) != 0) {
 		rc = vs_error_set(err, VS_ECONFIG, "in-cluster config: %s: %s", cfg->token_file, strerror(errno));
@@ -555,6 +558,11 @@ const char *vs_kube_config_context(const vs_kube_config *cfg)
 	return cfg->context;
 }
 
+const char *vs_kube_config_origin(const vs_kube_config *cfg)
+{
+	return cfg->origin ? cfg->origin : "";
+}
+
 const vs_kube_tls *vs_kube_config_tls(const vs_kube_config *cfg)
 {
 	return &cfg->tls;
@@ -594,6 +602,7 @@ void vs_kube_config_free(vs_kube_config *cfg)
 	free(cfg->server);
 	free(cfg->ns);
 	free(cfg->context);
+	free(cfg->origin);
 	free(cfg->ca_file);
 	free(cfg->server_name);
 	free(cfg->proxy_url);

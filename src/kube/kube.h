@@ -7,7 +7,11 @@
  * resource descriptor so that callers never build URLs or touch libcurl. A server error is decoded
  * from its Kubernetes Status into a vs_error (code VS_EAPI, the HTTP status, the reason such as
  * "NotFound" or "Conflict", and a message naming the verb and the object). Transient failures are
- * retried with exponential backoff and full jitter inside a time budget.
+ * retried with exponential backoff and full jitter while the API server has been failing for less
+ * than the client's outage budget: one clock per client says since when the server has not answered
+ * (or answered only 429 and 5xx), every request and watch of every thread reads it, and once it
+ * passes the budget every request fails at once with VS_EUNAVAILABLE, so that a run stops instead
+ * of waiting again at each step.
  *
  * Objects in and out are jansson json_t; an object returned through an out parameter is owned by
  * the caller (json_decref it). Every function returns 0 or a negative VS_E* code and fills err.
@@ -58,6 +62,9 @@ const char *vs_kube_config_server(const vs_kube_config *cfg);
 const char *vs_kube_config_namespace(const vs_kube_config *cfg);
 /* The context name in use ("" for in-cluster). Borrowed. */
 const char *vs_kube_config_context(const vs_kube_config *cfg);
+/* Where the server URL came from, for messages: "kubeconfig FILE, context NAME" (FILE: the file
+ * that defines the context's cluster) or "in-cluster service account". Borrowed. */
+const char *vs_kube_config_origin(const vs_kube_config *cfg);
 
 /* How to reach the server securely. All pointers borrowed from the configuration. */
 typedef struct vs_kube_tls {
@@ -145,31 +152,94 @@ int64_t vs_kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, ui
 
 /* True for an error that says nothing about the request itself: the API server or the network
  * failed (429, 5xx, a lost connection, whose request may or may not have taken effect) or another
- * writer got there first (Conflict). An idempotent action tried again may succeed. */
+ * writer got there first (Conflict). An idempotent action tried again may succeed. VS_EUNAVAILABLE
+ * is not transient: the client already waited for the server as long as its budget allows. */
 bool vs_kube_error_transient(const vs_error *err);
 
 /* ---- client ---------------------------------------------------------------------------------- */
 
 typedef struct vs_kube_client vs_kube_client;
 
+#define VS_KUBE_OUTAGE_BUDGET_MS 120000 /* default of vs_kube_client_opts.outage_budget_ms */
+#define VS_KUBE_FIRST_CONTACT_MS 5000	/* default of vs_kube_client_opts.first_contact_ms */
+
+/* What a client says about the API server while it does not answer (vs_kube_outage_fn). */
+enum vs_kube_outage_state {
+	VS_KUBE_OUTAGE_WAITING, /* not answering for down_ms; requests are retried for left_ms more */
+	VS_KUBE_OUTAGE_OVER,	/* it answers again after down_ms (only after a WAITING report) */
+	VS_KUBE_OUTAGE_GAVE_UP, /* not answering for down_ms: every request fails from now on */
+};
+
+typedef struct vs_kube_outage {
+	enum vs_kube_outage_state state;
+	const char *server; /* the server URL */
+	const char *origin; /* vs_kube_config_origin */
+	const char *cause;  /* the last failure: "connection refused", "HTTP 503 ServiceUnavailable", ... */
+	int64_t down_ms;    /* since the first request that got no answer in this outage */
+	int64_t left_ms;    /* WAITING: how much longer requests are retried */
+	int64_t budget_ms;  /* the budget in force: outage_budget_ms, or first_contact_ms */
+	bool never_answered; /* the server has not answered once in the client's life */
+} vs_kube_outage;
+
+/* One line for people about ev, without a final period, into out (at most n bytes): "the API
+ * server at URL does not answer (connection refused) since 12 s; retrying for up to 108 s more". */
+void vs_kube_outage_describe(const vs_kube_outage *ev, char *out, size_t n);
+
+/* Called when a client's outage changes state: the first WAITING report once the server has not
+ * answered for 2 s, another every 10 s, then OVER or GAVE_UP. Calls are serialized; ev is borrowed
+ * for the call; the function must not use the client. */
+typedef void (*vs_kube_outage_fn)(const vs_kube_outage *ev, void *ctx);
+
 typedef struct vs_kube_client_opts {
-	int64_t retry_budget_ms;    /* total time for retries of one call; 0: 30000 */
+	/* How long the API server may go without answering (no reply, or only 429 and 5xx), counted from
+	 * the first request it did not answer, before the client gives up: then every request, of every
+	 * thread, fails at once with VS_EUNAVAILABLE. The same bound applies to the retries of one request
+	 * that keeps failing while others succeed. 0: VS_KUBE_OUTAGE_BUDGET_MS. */
+	int64_t outage_budget_ms;
+	/* The budget while the server has never answered this client: a server that never answered is
+	 * more likely misconfigured than down, and is reported quickly. 0: VS_KUBE_FIRST_CONTACT_MS (at
+	 * most outage_budget_ms). */
+	int64_t first_contact_ms;
 	int64_t backoff_base_ms;    /* first backoff ceiling; 0: 100 */
 	int64_t backoff_cap_ms;	    /* largest backoff ceiling; 0: 5000 */
 	int64_t request_timeout_ms; /* one non-streaming request; 0: 60000 */
 	const char *user_agent;	    /* NULL: "volshift" */
+	vs_kube_outage_fn outage_fn; /* NULL: the reports go to the log (warn; OVER as info) */
+	void *outage_ctx;
 } vs_kube_client_opts;
 
 /*
  * A client for the cluster of cfg (borrowed: it must outlive the client). opts may be NULL. The
- * client is thread-safe: requests from many threads share connections, DNS and TLS sessions.
- * Errors: VS_ECONFIG for an unusable server URL. *out is owned by the caller (vs_kube_client_free).
+ * client is thread-safe: requests from many threads share connections, DNS and TLS sessions, and
+ * one clock of the server's availability. Connections are kept alive with TCP keepalive probes
+ * (after 10 s idle, every 5 s, 3 unanswered ones end the connection; unacknowledged data ends it
+ * after 30 s), so a watch or a followed log on a dead peer fails within about 30 s and is retried
+ * like any request. Errors: VS_ECONFIG for an unusable server URL. *out is owned by the caller
+ * (vs_kube_client_free).
  */
 int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opts, vs_kube_client **out, vs_error *err);
 /* Free a client; NULL is fine. No request may be running. */
 void vs_kube_client_free(vs_kube_client *c);
 /* The requests c has sent so far, each retry counted (what the API server saw). Thread-safe. */
 uint64_t vs_kube_client_requests(const vs_kube_client *c);
+/* True once c gave up on its API server (its requests fail with VS_EUNAVAILABLE). Thread-safe. */
+bool vs_kube_client_unavailable(const vs_kube_client *c);
+
+/* Retrying an action made of several requests (a step that reads the cluster again each time)
+ * after it failed: zero-initialise one per action. */
+typedef struct vs_kube_retry {
+	unsigned failures; /* so far */
+	int64_t since_ms;  /* the first failure (monotonic), 0 before */
+} vs_kube_retry;
+
+/*
+ * After an action failed with err: true when it is worth running again, with *delay_ms, the pause to
+ * take first (full-jitter backoff from 500 ms to 8 s). That is for a transient error
+ * (vs_kube_error_transient): a Conflict up to 5 times in a row; a failure of the server or the
+ * network while the action has been failing for less than the client's outage budget (the client
+ * gives up on its own once the server stops answering for that long). Thread-safe.
+ */
+bool vs_kube_retry_next(vs_kube_client *c, vs_kube_retry *r, const vs_error *err, int64_t *delay_ms);
 
 /* ---- verbs ----------------------------------------------------------------------------------- */
 /*
@@ -177,9 +247,12 @@ uint64_t vs_kube_client_requests(const vs_kube_client *c);
  * or "" means all namespaces; create and update default to the object's metadata.namespace; other
  * verbs on a namespaced resource without one fail with VS_EINVAL); *out (when out is not NULL)
  * receives the server's reply, owned by the caller. Errors: VS_EAPI with the Status reason and a
- * message "VERB PLURAL NS/NAME: cause", VS_ENET, VS_ETIMEOUT, VS_ENOMEM (reply over 64 MiB).
- * GET, PUT, DELETE and merge/strategic PATCH are retried on connection failures, 429 (honouring
- * Retry-After) and 500/502/503/504 inside the client's budget; Conflict is never retried.
+ * message "VERB PLURAL NS/NAME: cause", VS_ENET, VS_ETIMEOUT, VS_ENOMEM (reply over 64 MiB),
+ * VS_EUNAVAILABLE (the server did not answer within the client's outage budget, or kept failing
+ * this request for that long; the message names the server and, when it never answered, the
+ * kubeconfig it came from). GET, PUT, DELETE and merge/strategic PATCH are retried on connection
+ * failures, 429 (honouring Retry-After) and 500/502/503/504 inside the client's budget; Conflict is
+ * never retried.
  */
 
 /* GET one object. */
@@ -295,8 +368,10 @@ typedef struct vs_kube_watch_opts {
  * Watch res in ns, streaming events to fn as they arrive. When the server ends the stream or the
  * connection breaks, the watch resumes from the last resourceVersion seen; on 410 Gone (HTTP or an
  * ERROR event) it lists again, calls fn with "RELIST", and watches from the list's version.
+ * Each connection asks the server to end it within 5 minutes (timeoutSeconds), and is given up 30 s
+ * after that, so a server that stops sending without closing is noticed too.
  * Returns 0 when fn asked to stop, VS_ETIMEOUT when timeout_ms passed, or an error (VS_EAPI for a
- * refused watch, VS_ENET when reconnecting failed for longer than the retry budget).
+ * refused watch, VS_EUNAVAILABLE when reconnecting failed for longer than the outage budget).
  */
 int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
 		  vs_kube_watch_fn fn, void *ctx, vs_error *err);

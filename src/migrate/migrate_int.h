@@ -92,8 +92,8 @@ typedef int (*mig_step_fn)(mig_run *r, size_t arg, vs_error *err);
  * One step: intent recorded, failpoint KIND:before, fn(r, arg), failpoint KIND:after, then done
  * (or failed with the error) recorded, with what fn put in r->step_extra and the bytes it copied.
  * A crash anywhere leaves the intent, and the step is run again on resume: every step checks the
- * live cluster before it acts. A transient failure (vs_kube_error_transient) runs fn again here, a few
- * times, with growing pauses.
+ * live cluster before it acts. A transient failure runs fn again here, with growing pauses, for as
+ * long as vs_kube_retry_next allows (a few Conflicts; the client's outage budget for the rest).
  */
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err);
 /* The release step (mig_release) of every claim of group g not released yet: once the group's

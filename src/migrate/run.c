@@ -166,15 +166,19 @@ static bool run_step_intent_lazy(const char *kind)
 	return false;
 }
 
-#define RUN_STEP_ATTEMPTS 6
+/* The step runs again after what the client cannot retry by itself (a Conflict, a write whose
+ * answer was lost, a stream cut short): the client already retries every request it may send again
+ * while the API server is away, up to its outage budget, and then fails for good with
+ * VS_EUNAVAILABLE, which ends the step here too (vs_kube_retry_next). */
 int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size_t arg, vs_error *err)
 {
 	char point[64];
 	vs_error jerr;
-	int64_t bytes_before = r->bytes_copied;
+	vs_kube_retry retry = { 0 };
+	int64_t bytes_before = r->bytes_copied, delay;
 	int rc = vs_journal_step(r->j, key, VS_STEP_INTENT, NULL, NULL, !run_step_intent_lazy(kind), err);
 
-	for (unsigned attempt = 1; rc == 0; attempt++) {
+	while (rc == 0) {
 		snprintf(point, sizeof(point), "%s:before", kind);
 		rc = vs_failpoint(point, err);
 		if (rc == 0)
@@ -182,11 +186,11 @@ int mig_step(mig_run *r, const char *kind, const char *key, mig_step_fn fn, size
 		snprintf(point, sizeof(point), "%s:after", kind);
 		if (rc == 0)
 			rc = vs_failpoint(point, err);
-		if (rc == 0 || attempt == RUN_STEP_ATTEMPTS || !vs_kube_error_transient(err))
+		if (rc == 0 || !vs_kube_retry_next(r->c, &retry, err, &delay))
 			break;
-		mig_say(r, "warning", "%s: %s; trying again (attempt %u of %u)", key, err->message, attempt + 1,
-			RUN_STEP_ATTEMPTS);
-		vs_sleep_ms(vs_kube_backoff_ms(attempt, 500, 8000, vs_rand_u64()));
+		mig_say(r, "warning", "%s: %s; trying again in %.1f s (attempt %u)", key, err->message,
+			(double)delay / 1000.0, retry.failures + 1);
+		vs_sleep_ms(delay);
 		vs_error_clear(err);
 		rc = 0;
 	}
@@ -341,6 +345,13 @@ static void run_undo_group(mig_run *r, size_t gi, const char *why)
 	as_they_are.keep_statefulsets = true; /* the claims stay on the source class */
 	undo.opts = &as_they_are;
 	vs_error_clear(&err);
+	if (vs_kube_client_unavailable(r->c)) {
+		mig_say(r, "warning",
+			"the failed group is left as the journal records it (the API server does not answer); "
+			"'volshift resume' or 'volshift rollback' takes it from there");
+		json_decref(kept);
+		return;
+	}
 	if (run_group_swapping(r, &r->plan->groups[gi]))
 		rc = mig_rollback_group(&undo, gi, kept, &err);
 	else
@@ -390,7 +401,7 @@ static int run_warm(mig_run *r, const vs_plan_group *g, const char *stop_key, vs
 		const vs_plan_pvc *p = &r->plan->pvcs[g->pvcs[k]];
 		if (p->cold_reason || run_claim_step(r, g->pvcs[k], "warm", mig_warm_copy, err) == 0)
 			continue;
-		if (err->code == VS_ECANCEL) /* a stop on request: the group is abandoned */
+		if (err->code == VS_ECANCEL || err->code == VS_EUNAVAILABLE) /* a stop, or no API: the group is abandoned */
 			rc = err->code;
 		else
 			mig_say(r, "warning",

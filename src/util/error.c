@@ -80,6 +80,7 @@ const char *vs_error_code_name(int code)
 	case VS_ETIMEOUT: return "timed out";
 	case VS_ECANCEL: return "cancelled";
 	case VS_EBUSY: return "busy";
+	case VS_EUNAVAILABLE: return "API server unavailable";
 	default: return "unknown error";
 	}
 }

@@ -25,15 +25,16 @@
 
 enum {
 	VS_OK = 0,
-	VS_EINVAL = -1,	  /* bad input from the user or the caller's data */
-	VS_ENOMEM = -2,	  /* a capped buffer would overflow */
-	VS_EIO = -3,	  /* a local file or process failed */
-	VS_ECONFIG = -4,  /* kubeconfig or other configuration is broken */
-	VS_ENET = -5,	  /* could not reach the server, or the connection broke */
-	VS_EAPI = -6,	  /* the server answered with an error; see http_status and reason */
-	VS_ETIMEOUT = -7, /* a bounded wait ran out */
-	VS_ECANCEL = -8,  /* stopped on request */
-	VS_EBUSY = -9,	  /* something belongs to another run, which goes on */
+	VS_EINVAL = -1,	       /* bad input from the user or the caller's data */
+	VS_ENOMEM = -2,	       /* a capped buffer would overflow */
+	VS_EIO = -3,	       /* a local file or process failed */
+	VS_ECONFIG = -4,       /* kubeconfig or other configuration is broken */
+	VS_ENET = -5,	       /* could not reach the server, or the connection broke */
+	VS_EAPI = -6,	       /* the server answered with an error; see http_status and reason */
+	VS_ETIMEOUT = -7,      /* a bounded wait ran out */
+	VS_ECANCEL = -8,       /* stopped on request */
+	VS_EBUSY = -9,	       /* something belongs to another run, which goes on */
+	VS_EUNAVAILABLE = -10, /* the API server did not answer within the outage budget; not worth retrying */
 };
 
 typedef struct vs_error {

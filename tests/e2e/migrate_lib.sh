@@ -220,6 +220,21 @@ filled_app() {
 	tree_sum "$(claim_dir "$1")"
 }
 
+# migrate_bg FAILPOINTS ARGS...: volshift migrate local -> shared in the background (volshift itself,
+# so that signals reach it), output in $SIM_DIR/run.out; sets MIG_PID.
+migrate_bg() {
+	local fp=$1
+	shift
+	VOLSHIFT_FAILPOINTS="$fp" "$BIN/volshift" migrate --yes --source-sc local --dest-sc shared "$@" \
+		>"$SIM_DIR/run.out" 2>&1 &
+	MIG_PID=$!
+}
+
+# until_out PATTERN: waits until the background run's output has a line matching PATTERN.
+until_out() {
+	wait_for 120 "'$1' in volshift's output" grep -q -- "$1" "$SIM_DIR/run.out"
+}
+
 # crash_at POINT[@N]: volshift migrate local -> shared killed at failpoint POINT (the Nth time it is
 # reached; it must be); prints the migration's id.
 crash_at() {

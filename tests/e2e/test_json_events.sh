@@ -73,4 +73,29 @@ $(tail -n 6 "$SIM_DIR/text.out")"
 	tail -n 4 "$SIM_DIR/text.out" | grep -q "volshift rollback $id" || fail "no rollback command at the end"
 }
 
+# The API server cut off (every request reset) for longer than --api-timeout: the api-outage
+# events (waiting, then gave-up) match the table, and the run ends with the commands.
+test_an_api_outage_matches_the_table() {
+	local rc=0 pid last
+	app web local >/dev/null
+	ready deployment web
+	VOLSHIFT_FAILPOINTS=copy:before=sleep:2000 vs_migrate --source-sc local --dest-sc shared --output json \
+		--api-timeout 5 >"$SIM_DIR/outage.json" 2>/dev/null &
+	pid=$!
+	wait_for 120 "the copy's failpoint" grep -q '"phase":"final"' "$SIM_DIR/outage.json"
+	sim_faults "rate=1,kinds=reset"
+	wait "$pid" || rc=$?
+	sim_faults off
+	assert_eq 1 "$rc" "exit status of the cut-off run"
+	check_events "$SIM_DIR/outage.json"
+	named_after "$SIM_DIR/outage.json" migration
+	assert_eq waiting "$(jq -r 'select(.event == "api-outage") | .state' "$SIM_DIR/outage.json" | head -n1)" \
+		"the first api-outage event"
+	assert_eq gave-up "$(jq -r 'select(.event == "api-outage") | .state' "$SIM_DIR/outage.json" | tail -n1)" \
+		"the last api-outage event"
+	assert_eq "$SIM_URL" "$(jq -r 'select(.event == "api-outage") | .server' "$SIM_DIR/outage.json" | head -n1)" "server"
+	last=$(tail -n1 "$SIM_DIR/outage.json")
+	assert_eq unfinished "$(jq -r .event <<<"$last")" "the last event of the cut-off run"
+}
+
 e2e_main

@@ -7,21 +7,6 @@
 # and the status, resume and rollback commands, and `volshift resume` then finishes the migration.
 . "$(dirname "$0")/migrate_lib.sh"
 
-# migrate_bg FAILPOINTS ARGS...: volshift migrate local -> shared in the background (volshift itself,
-# so that signals reach it), output in $SIM_DIR/run.out; sets MIG_PID.
-migrate_bg() {
-	local fp=$1
-	shift
-	VOLSHIFT_FAILPOINTS="$fp" "$BIN/volshift" migrate --yes --source-sc local --dest-sc shared "$@" \
-		>"$SIM_DIR/run.out" 2>&1 &
-	MIG_PID=$!
-}
-
-# until_out PATTERN: waits until the run's output has a line matching PATTERN.
-until_out() {
-	wait_for 120 "'$1' in volshift's output" grep -q -- "$1" "$SIM_DIR/run.out"
-}
-
 # ends_with_commands: the run's last lines name the unfinished migration and how to go on; prints
 # its id.
 ends_with_commands() {

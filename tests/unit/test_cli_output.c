@@ -1,10 +1,12 @@
 /*
  * Unit tests for the CLI's output of a migration's events while several groups are in flight: the
  * block a terminal redraws in place (checked on a small emulated screen), the "[g/G]" prefixes of
- * plain text, and JSON lines.
+ * plain text, and JSON lines; and the kube client's reports of an API server that does not answer,
+ * above the block or as JSON lines, from another thread too.
  */
 #include "cli/cli.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -352,6 +354,85 @@ static void test_cli_output__json_lines(void **state)
 	capture_close(&c);
 }
 
+/* A report of the API server at https://10.0.0.1:6443, down 12 s of a budget of 120 s. */
+static void outage_report(vs_out *o, enum vs_kube_outage_state state, bool never_answered)
+{
+	vs_kube_outage ev = { .state = state,
+			      .server = "https://10.0.0.1:6443",
+			      .origin = "kubeconfig /k, context c",
+			      .cause = "connection refused",
+			      .down_ms = 12000,
+			      .left_ms = 108000,
+			      .budget_ms = 120000,
+			      .never_answered = never_answered };
+
+	vs_out_api(&ev, o);
+}
+
+static void test_cli_output__api_outage_above_the_block(void **state)
+{
+	struct capture c;
+	struct screen *s = malloc(sizeof(*s));
+
+	(void)state;
+	capture_open(&c, false, true, 200);
+	send_all(&c, both_copying);
+	outage_report(c.o, VS_KUBE_OUTAGE_WAITING, false);
+	screen_play(s, capture_text(&c));
+	assert_true(strncmp(screen_above(s, 1), "overall: 0/2 done, 2 in flight", 30) == 0);
+	assert_string_equal(screen_above(s, 4), "warning: the API server at https://10.0.0.1:6443 does not answer "
+						"(connection refused) since 12 s; retrying for up to 108 s more "
+						"(--api-timeout 120s)");
+	outage_report(c.o, VS_KUBE_OUTAGE_OVER, false);
+	outage_report(c.o, VS_KUBE_OUTAGE_GAVE_UP, true); /* the error that follows says it */
+	screen_play(s, capture_text(&c));
+	assert_string_equal(
+		screen_above(s, 4),
+		"note: the API server at https://10.0.0.1:6443 answers again, after 12 s without an answer");
+	assert_false(screen_has(s, "gave up"));
+	free(s);
+	capture_close(&c);
+}
+
+/* Reports come from whichever thread waits for the server, while the engine's events go on. */
+static void *report_many(void *arg)
+{
+	for (int i = 0; i < 200; i++)
+		outage_report(arg, VS_KUBE_OUTAGE_WAITING, false);
+	return NULL;
+}
+
+static void test_cli_output__api_outage_json_from_another_thread(void **state)
+{
+	struct capture c;
+	const char *p;
+	int lines = 0, reports = 0;
+	pthread_t th;
+
+	(void)state;
+	capture_open(&c, true, false, 0);
+	assert_int_equal(pthread_create(&th, NULL, report_many, c.o), 0);
+	for (int i = 0; i < 100; i++)
+		send_all(&c, both_copying + 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	for (p = capture_text(&c); *p; p = strchr(p, '\n') + 1) {
+		json_t *line = json_loadb(p, (size_t)(strchr(p, '\n') - p), 0, NULL);
+		assert_non_null(line);
+		if (!strcmp(vs_json_str_or(line, "event", ""), "api-outage")) {
+			assert_string_equal(vs_json_str(line, "state"), "waiting");
+			assert_string_equal(vs_json_str(line, "server"), "https://10.0.0.1:6443");
+			assert_string_equal(vs_json_str(line, "cause"), "connection refused");
+			assert_int_equal(vs_json_int(line, "leftMs", 0), 108000);
+			reports++;
+		}
+		json_decref(line);
+		lines++;
+	}
+	assert_int_equal(reports, 200);
+	assert_int_equal(lines, 200 + 100 * 10);
+	capture_close(&c);
+}
+
 /* A plan of three claims, raw refused: default/web and shop/db can go (raw in namespace ns). */
 static vs_plan *rest_plan(const char *raw_ns)
 {
@@ -388,10 +469,11 @@ static void test_cli_output__problems_say_how_to_migrate_the_rest(void **state)
 				    "  pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image' --pvc "
 				    "default/web --pvc shop/db\n"));
 	assert_null(strstr(out, "--namespace")); /* default holds the refused claim too */
-	assert_non_null(strstr(out, "or, after labelling the claims refused here:\n"
-				    "  kubectl label pvc -n default raw volshift.io/later=true\n"
-				    "  pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image' --selector "
-				    "'!volshift.io/later'\n"));
+	assert_non_null(strstr(out,
+			       "or, after labelling the claims refused here:\n"
+			       "  kubectl label pvc -n default raw volshift.io/later=true\n"
+			       "  pvmigrate --source-sc local --dest-sc shared --rsync-image 'my image' --selector "
+			       "'!volshift.io/later'\n"));
 	capture_close(&c);
 	vs_plan_free(plan);
 
@@ -434,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_cli_output__terminal_block),
 		cmocka_unit_test(test_cli_output__terminal_narrow),
 		cmocka_unit_test(test_cli_output__json_lines),
+		cmocka_unit_test(test_cli_output__api_outage_above_the_block),
+		cmocka_unit_test(test_cli_output__api_outage_json_from_another_thread),
 		cmocka_unit_test(test_cli_output__problems_say_how_to_migrate_the_rest),
 	};
 

@@ -4,7 +4,11 @@
  * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
  * create, a create never sent twice on a connection closed without a reply), decoded errors, watch
  * streams resumed after the server ends them (quiet ones too, without giving up) or answers 410,
- * and followed logs delivered line by line as they arrive.
+ * followed logs delivered line by line as they arrive, and the outage budget: a server that never
+ * answered reported after the short first-contact budget, one that went away waited for (with
+ * reports) until the budget, then every request failing at once, one that comes back in time
+ * ridden out, one request failing alone bounded too, and watches giving up with the client; and
+ * discovery: kinds resolved and kept, fetched again on a miss, from many threads at once.
  */
 #include "kube/kube.h"
 
@@ -284,10 +288,11 @@ static int srv_hits(struct srv *s)
 	return n;
 }
 
-/* A kubeconfig for the server with a bearer token, and a client with quick retries. */
-static void client_for(struct srv *s, vs_kube_config **cfg, vs_kube_client **c)
+/* A kubeconfig for the server with a bearer token, and a client with quick retries and outage's
+ * budgets, function and context (outage may be NULL: a budget of 3 s). */
+static void client_with(struct srv *s, const vs_kube_client_opts *outage, vs_kube_config **cfg, vs_kube_client **c)
 {
-	vs_kube_client_opts opts = { .retry_budget_ms = 3000, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
+	vs_kube_client_opts opts = { .outage_budget_ms = 3000, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
 	char *path = vs_xasprintf("%s/config", tmpdir);
 	char *text = vs_xasprintf("current-context: t\n"
 				  "clusters: [{name: c, cluster: {server: '%s'}}]\n"
@@ -297,12 +302,23 @@ static void client_for(struct srv *s, vs_kube_config **cfg, vs_kube_client **c)
 	vs_kube_config_opts copts = { .kubeconfig = path };
 	vs_error err = { 0 };
 
+	if (outage) {
+		opts.outage_budget_ms = outage->outage_budget_ms;
+		opts.first_contact_ms = outage->first_contact_ms;
+		opts.outage_fn = outage->outage_fn;
+		opts.outage_ctx = outage->outage_ctx;
+	}
 	assert_int_equal(vs_file_write_atomic(path, text, strlen(text), 0600, NULL), 0);
 	if (vs_kube_config_load(&copts, cfg, &err) != 0)
 		fail_msg("config: %s", err.message);
 	assert_int_equal(vs_kube_client_new(*cfg, &opts, c, &err), 0);
 	free(path);
 	free(text);
+}
+
+static void client_for(struct srv *s, vs_kube_config **cfg, vs_kube_client **c)
+{
+	client_with(s, NULL, cfg, c);
 }
 
 static int setup(void **state)
@@ -558,7 +574,7 @@ static void test_kube_client__conflict_and_not_found(void **state)
 
 static void test_kube_client__connection_refused_within_budget(void **state)
 {
-	vs_kube_client_opts opts = { .retry_budget_ms = 300, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
+	vs_kube_client_opts opts = { .outage_budget_ms = 300, .backoff_base_ms = 10, .backoff_cap_ms = 50 };
 	vs_kube_config *cfg;
 	vs_kube_client *c, *c2;
 	vs_error err = { 0 };
@@ -572,7 +588,7 @@ static void test_kube_client__connection_refused_within_budget(void **state)
 	srv_stop(&s); /* nothing listens on the port any more */
 	assert_int_equal(vs_kube_client_new(cfg, &opts, &c2, &err), 0);
 	t0 = vs_time_mono_ms();
-	assert_int_equal(vs_kube_get(c2, &VS_KUBE_PVCS, "default", "data", &obj, &err), VS_ENET);
+	assert_int_equal(vs_kube_get(c2, &VS_KUBE_PVCS, "default", "data", &obj, &err), VS_EUNAVAILABLE);
 	elapsed = vs_time_mono_ms() - t0;
 	assert_in_range(elapsed, 200, 2500);
 	assert_true(vs_str_has_prefix(err.message, "get persistentvolumeclaims default/data: "));
@@ -900,6 +916,307 @@ static void test_kube_client__logs_follow(void **state)
 	srv_stop(&s);
 }
 
+/* ---- the outage budget --------------------------------------------------------------------------- */
+
+/* The reports a client made, in order. */
+struct reports {
+	pthread_mutex_t lock;
+	enum vs_kube_outage_state states[64];
+	int n;
+	bool never_answered; /* of the last one */
+	char last[700];	     /* its text */
+};
+
+static void on_outage(const vs_kube_outage *ev, void *ctx)
+{
+	struct reports *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->n < 64)
+		r->states[r->n++] = ev->state;
+	r->never_answered = ev->never_answered;
+	vs_kube_outage_describe(ev, r->last, sizeof(r->last));
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Resets every request while the clock is before reset_until, else serves pvc_data; 503 for every
+ * request of pods. */
+static int64_t reset_until;
+
+static void scenario_outage(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			    struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)query;
+	if (vs_time_mono_ms() < __atomic_load_n(&reset_until, __ATOMIC_SEQ_CST)) {
+		r->reset = true;
+	} else if (strstr(url, "/pods")) {
+		r->status = 503;
+		r->body = "{\"kind\":\"Status\",\"reason\":\"ServiceUnavailable\",\"message\":\"no\",\"code\":503}";
+	} else {
+		r->body = pvc_data;
+	}
+}
+
+/* What an outage test works with (outage_setup, outage_teardown): a server, a client reporting to
+ * rep, and the outcome of the request the test makes. */
+struct outage_case {
+	struct reports rep;
+	struct srv s;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err;
+	json_t *obj;
+	int64_t ms; /* how long that request took */
+};
+
+static int outage_setup(void **state)
+{
+	struct outage_case *t = vs_xcalloc(1, sizeof(*t));
+
+	pthread_mutex_init(&t->rep.lock, NULL);
+	__atomic_store_n(&reset_until, 0, __ATOMIC_SEQ_CST);
+	*state = t;
+	return setup(state);
+}
+
+static int outage_teardown(void **state)
+{
+	struct outage_case *t = *state;
+
+	json_decref(t->obj);
+	vs_kube_client_free(t->c);
+	vs_kube_config_free(t->cfg);
+	pthread_mutex_destroy(&t->rep.lock);
+	free(t);
+	return teardown(state);
+}
+
+/* t's client for its server running scenario (started here), with these budgets, reporting to t->rep. */
+static void outage_client(struct outage_case *t, scenario_fn scenario, int64_t budget_ms, int64_t first_contact_ms)
+{
+	vs_kube_client_opts opts = { .outage_budget_ms = budget_ms,
+				     .first_contact_ms = first_contact_ms,
+				     .outage_fn = on_outage,
+				     .outage_ctx = &t->rep };
+
+	srv_start(&t->s, scenario);
+	client_with(&t->s, &opts, &t->cfg, &t->c);
+}
+
+/* GET the claim data with t's client: its outcome, and how long it took. */
+static int outage_get(struct outage_case *t)
+{
+	int64_t t0 = vs_time_mono_ms();
+	int rc;
+
+	json_decref(t->obj);
+	t->obj = NULL;
+	rc = vs_kube_get(t->c, &VS_KUBE_PVCS, "default", "data", &t->obj, &t->err);
+	t->ms = vs_time_mono_ms() - t0;
+	return rc;
+}
+
+/* Once c gave up: a request fails at once, saying so, and nothing is sent. */
+static void assert_given_up(vs_kube_client *c)
+{
+	json_t *obj = json_pack("{s:{s:s}}", "metadata", "name", "new");
+	uint64_t sent = vs_kube_client_requests(c);
+	vs_error err = { 0 };
+
+	assert_true(vs_kube_client_unavailable(c));
+	assert_int_equal(vs_kube_create(c, &VS_KUBE_PVCS, "default", obj, NULL, &err), VS_EUNAVAILABLE);
+	assert_true(vs_str_has_prefix(err.message, "create persistentvolumeclaims default/new: the API server at "));
+	assert_int_equal(vs_kube_client_requests(c), sent);
+	json_decref(obj);
+}
+
+/* Nothing listens on the port, and never did: reported after the first-contact budget, with the
+ * kubeconfig it came from, and no other request is sent. */
+static void test_kube_client__never_answered_is_reported_after_the_first_contact_budget(void **state)
+{
+	struct outage_case *t = *state;
+	char *origin;
+
+	outage_client(t, scenario_ok, 60000, 1000);
+	srv_stop(&t->s); /* nothing listens on the port any more */
+	assert_int_equal(outage_get(t), VS_EUNAVAILABLE);
+	assert_in_range(t->ms, 900, 30000); /* the first-contact budget, not the outage budget of 60 s */
+	origin = vs_xasprintf("(kubeconfig %s/config, context t) does not answer (connection refused)", tmpdir);
+	assert_non_null(strstr(t->err.message, t->s.url));
+	assert_non_null(strstr(t->err.message, origin));
+	assert_true(vs_str_has_prefix(t->err.message, "get persistentvolumeclaims default/data: the API server at "));
+	assert_false(vs_kube_error_transient(&t->err));
+	assert_true(t->rep.n >= 1);
+	assert_int_equal(t->rep.states[t->rep.n - 1], VS_KUBE_OUTAGE_GAVE_UP);
+	assert_true(t->rep.never_answered);
+	assert_given_up(t->c);
+	free(origin);
+}
+
+/* The server answered, then went away: waited for with reports until the budget, then given up for
+ * every request. */
+static void test_kube_client__gone_server_is_waited_for_then_given_up(void **state)
+{
+	struct outage_case *t = *state;
+
+	outage_client(t, scenario_ok, 3000, 0);
+	assert_int_equal(outage_get(t), 0);
+	srv_stop(&t->s);
+	assert_int_equal(outage_get(t), VS_EUNAVAILABLE);
+	assert_in_range(t->ms, 2900, 60000);
+	assert_non_null(strstr(t->err.message, "has not answered for 3 s (connection refused); gave up"));
+	assert_int_equal(t->rep.states[0], VS_KUBE_OUTAGE_WAITING); /* after 2 s */
+	assert_int_equal(t->rep.states[t->rep.n - 1], VS_KUBE_OUTAGE_GAVE_UP);
+	assert_false(t->rep.never_answered);
+	assert_given_up(t->c);
+}
+
+/* Every request reset for 4 s (a partition), inside a budget of 30 s: the request goes through once
+ * it ends, and the reports say it waited, then that the server answers again. */
+static void test_kube_client__short_outage_is_ridden_out(void **state)
+{
+	struct outage_case *t = *state;
+
+	outage_client(t, scenario_outage, 30000, 0);
+	assert_int_equal(outage_get(t), 0);
+	__atomic_store_n(&reset_until, vs_time_mono_ms() + 4000, __ATOMIC_SEQ_CST);
+	assert_int_equal(outage_get(t), 0);
+	assert_string_equal(vs_kube_obj_name(t->obj), "data");
+	assert_true(t->rep.n >= 2);
+	assert_int_equal(t->rep.states[0], VS_KUBE_OUTAGE_WAITING);
+	assert_int_equal(t->rep.states[t->rep.n - 1], VS_KUBE_OUTAGE_OVER);
+	assert_false(vs_kube_client_unavailable(t->c));
+	srv_stop(&t->s);
+}
+
+struct answering {
+	vs_kube_client *c;
+	int stop;
+};
+
+static void *keep_answering(void *arg)
+{
+	struct answering *a = arg;
+	vs_error err = { 0 };
+	json_t *obj;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_SEQ_CST)) {
+		obj = NULL;
+		vs_kube_get(a->c, &VS_KUBE_PVCS, "default", "data", &obj, &err);
+		json_decref(obj);
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/* One request keeps getting 503 while the server answers others: it is bounded by the budget too,
+ * without the client giving up. */
+static void test_kube_client__one_failing_request_is_bounded(void **state)
+{
+	vs_kube_client_opts opts = { .outage_budget_ms = 1500 };
+	struct answering a = { 0 };
+	vs_kube_config *cfg;
+	vs_error err = { 0 };
+	json_t *obj = NULL;
+	pthread_t th;
+	struct srv s;
+
+	(void)state;
+	__atomic_store_n(&reset_until, 0, __ATOMIC_SEQ_CST);
+	srv_start(&s, scenario_outage);
+	client_with(&s, &opts, &cfg, &a.c);
+	assert_int_equal(pthread_create(&th, NULL, keep_answering, &a), 0);
+	assert_int_equal(vs_kube_get(a.c, &VS_KUBE_PODS, "default", "p", &obj, &err), VS_EUNAVAILABLE);
+	assert_non_null(strstr(err.message, "get pods default/p: no (failing for "));
+	assert_int_equal(err.http_status, 503);
+	__atomic_store_n(&a.stop, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_false(vs_kube_client_unavailable(a.c));
+	vs_kube_client_free(a.c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+struct watching {
+	vs_kube_client *c;
+	struct events e;
+	vs_error err;
+	int rc;
+};
+
+static void *watch_pods(void *arg)
+{
+	struct watching *w = arg;
+	vs_kube_watch_opts wo = { .resource_version = "12" };
+
+	w->rc = vs_kube_watch(w->c, &VS_KUBE_PODS, "default", &wo, on_event, &w->e, &w->err);
+	return NULL;
+}
+
+/* A watch whose server goes away while it streams gives up with the client, within the budget. */
+static void test_kube_client__watch_gives_up_with_the_client(void **state)
+{
+	vs_kube_client_opts opts = { .outage_budget_ms = 1500 };
+	struct watching w = { .e = { .stop_after = 100 } };
+	vs_kube_config *cfg;
+	pthread_t th;
+	struct srv s;
+	int i;
+
+	(void)state;
+	srv_start(&s, scenario_watch);
+	w.e.s = &s;
+	client_with(&s, &opts, &cfg, &w.c);
+	assert_int_equal(pthread_create(&th, NULL, watch_pods, &w), 0);
+	for (i = 0; i < 2000 && __atomic_load_n(&s.seen, __ATOMIC_SEQ_CST) < 1; i++)
+		usleep(5000);
+	assert_int_equal(__atomic_load_n(&s.seen, __ATOMIC_SEQ_CST), 1); /* streaming, held open */
+	srv_stop(&s); /* the open stream ends with an error, and nothing listens any more */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.rc, VS_EUNAVAILABLE);
+	assert_non_null(strstr(w.err.message, "watch pods in default: the API server at "));
+	assert_non_null(strstr(w.err.message, "has not answered for "));
+	assert_true(vs_kube_client_unavailable(w.c));
+	vs_kube_client_free(w.c);
+	vs_kube_config_free(cfg);
+}
+
+/* An action is run again after a Conflict 5 times at most, after a failure of the server while the
+ * budget lasts, never after VS_EUNAVAILABLE or an error about the request. */
+static void test_kube_client__retry_next(void **state)
+{
+	vs_kube_client_opts opts = { .outage_budget_ms = 200 };
+	vs_kube_retry conflicts = { 0 }, net = { 0 }, other = { 0 };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	int64_t delay = -1;
+	int n;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_ok);
+	client_with(&s, &opts, &cfg, &c);
+	vs_error_set_api(&err, 409, "Conflict", "update x: conflict");
+	for (n = 0; vs_kube_retry_next(c, &conflicts, &err, &delay); n++)
+		assert_in_range(delay, 0, 8000);
+	assert_int_equal(n, 5);
+	vs_error_set(&err, VS_ENET, "get x: connection reset");
+	assert_true(vs_kube_retry_next(c, &net, &err, &delay));
+	usleep(250000);
+	assert_false(vs_kube_retry_next(c, &net, &err, &delay)); /* failing for longer than the budget */
+	vs_error_set(&err, VS_EUNAVAILABLE, "get x: the API server at ... gave up");
+	assert_false(vs_kube_retry_next(c, &other, &err, &delay));
+	vs_error_set_api(&err, 404, "NotFound", "get x: not found");
+	assert_false(vs_kube_retry_next(c, &other, &err, &delay));
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
 /* ---- discovery: any kind by apiVersion and kind ---------------------------------------------------- */
 
 static const char *const apps_v1 =
@@ -1102,6 +1419,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
+						outage_setup, outage_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
+						outage_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__short_outage_is_ridden_out, outage_setup,
+						outage_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__one_failing_request_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__watch_gives_up_with_the_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__retry_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__resolve_cached_and_used_by_verbs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__resolve_misses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__resolve_from_threads, setup, teardown),
