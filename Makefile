@@ -21,13 +21,14 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto
+PKGS := libcurl jansson yaml-0.1 libmicrohttpd libxml-2.0 libcrypto gnutls
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	-Wvla -Wpointer-arith -Werror
 CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP -Isrc -I.
 LDFLAGS := $(SANFLAGS) -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# libwslay (volshift-sim's WebSocket framing) has no pkg-config file in Debian.
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm
 
 UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
@@ -104,8 +105,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(ENGINE_LIB) $(MIGRATE
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
 $(BUILD)/tests/test_cli_output: $(BUILD)/obj/src/cli/output.o
 
-# End-to-end programs in C that drive a running volshift-sim through volshift's client.
-$(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(KUBE_LIB) $(UTIL_LIB)
+# End-to-end programs in C that drive a running volshift-sim through volshift's client and journal.
+$(BUILD)/tests/e2e_%: $(BUILD)/obj/tests/e2e/%.o $(JOURNAL_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 

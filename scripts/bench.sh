@@ -30,7 +30,8 @@
 #      time, peak RSS; and moto alone, a parallel PUT loop from curl, to show when moto is the
 #      bottleneck. Needs moto (else the row says so) and rclone (Debian's; else its rows are n/a).
 # Environment: BUILD (build), BENCH_ONLY="parallel warmcold many downtime bind s3" (a subset),
-# BENCH_MANY_TIMEOUT (180), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
+# BENCH_MANY_TIMEOUT (180), BENCH_MANY_READY (300: seconds for the 1,000 claims' Deployments to be
+# ready), BENCH_MIGRATE_TIMEOUT (600, any other migration), BENCH_PEER_RUNS (5),
 # BENCH_BIND_SWAPS (100), KEEP=1 (keep each sim's directory).
 set -uo pipefail
 
@@ -49,6 +50,7 @@ ONLY=${BENCH_ONLY:-parallel warmcold many downtime bind s3}
 PEER_RUNS=${BENCH_PEER_RUNS:-5}
 BIND_SWAPS=${BENCH_BIND_SWAPS:-100}
 MANY_TIMEOUT=${BENCH_MANY_TIMEOUT:-180}
+MANY_READY=${BENCH_MANY_READY:-300}
 MIGRATE_TIMEOUT=${BENCH_MIGRATE_TIMEOUT:-600}
 VS="$BIN/volshift"
 
@@ -129,7 +131,7 @@ result() {
 events() { jq -c -R 'fromjson? | select(type == "object" and has("event"))' "$1" 2>/dev/null; }
 # done_field FILE FIELD: a field of the last "done" event, or nothing.
 done_field() { events "$1" | jq -r --arg f "$2" 'select(.event == "done") | .[$f] // empty' | tail -n1; }
-sim_requests() { curl -sS --max-time 10 "$SIM_URL/volshift-sim/faults" 2>/dev/null | jq -r '.requests // empty'; }
+sim_requests() { sim_curl -sS --max-time 10 "$SIM_URL/volshift-sim/faults" 2>/dev/null | jq -r '.requests // empty'; }
 
 # start_sim TAG [FLAG...]: a fresh volshift-sim with 3 nodes (and FLAGs).
 start_sim() {
@@ -557,25 +559,16 @@ rss_sampler() {
 	done
 }
 
-# many_batch_selector COUNT: a selector for the claims of the first COUNT Deployments m001...
-many_batch_selector() {
-	local d sel=""
-	for d in $(seq 1 "$1"); do sel+=$(printf ',m%03d' "$d"); done
-	printf 'app in (%s)' "${sel#,}"
-}
-
-# The 1,000 claims are in 100 Deployments. Planning them all is measured with a dry run; one
-# migration's journal (a ConfigMap, at most 1 MiB) cannot hold 1,000 claims, so the plan is
-# refused, and the migration and its status are measured on the largest batch the refusal names,
-# chosen with --selector while volshift still reads the whole cluster.
+# The 1,000 claims are in 100 Deployments. Planning them all is measured with a dry run, then
+# one migration of all of them (its journal spread over ConfigMaps, so no batches) and its status.
 bench_many() {
-	local dry="" mig="" st="" stj="" id switched args=(--parallel 8) t0 n name path sampler most=0 batch=0
+	local dry="" mig="" st="" stj="" id switched args=(--parallel 8) t0 n name path sampler planned=0
 	if ! start_sim many; then
 		:
 	elif ! { deployments_yaml m 100 10 1Mi >"$WORK/many.yaml" && t0=$(now_ms) &&
 		kubectl apply -f "$WORK/many.yaml" >"$LOGS/many.apply" 2>&1; }; then
 		error "many: kubectl apply failed: $(tail -2 "$LOGS/many.apply")"
-	elif all_available 100 300; then
+	elif all_available 100 "$MANY_READY"; then
 		log "many: 1000 claims in 100 Deployments ready in $(calc %.1f "(a - b) / 1000" "$(now_ms)" "$t0") s"
 		n=0
 		while read -r name path; do
@@ -586,29 +579,21 @@ bench_many() {
 		log "many: volshift migrate --dry-run (1000 claims)"
 		rss many-dry-run "$VS" migrate --dry-run --output json --source-sc local --dest-sc shared
 		n=$(events "$LOGS/many-dry-run.out" | jq 'select(.event == "plan") | [.plan.groups[].claims[]] | length' | tail -n1)
-		most=$(events "$LOGS/many-dry-run.out" | jq -r 'select(.event == "problems") | .problems[].reason' |
-			sed -n 's/.*journal.*migrate at most about \([0-9]*\) claims.*/\1/p' | head -n1)
-		if [ "${n:-0}" = 1000 ] && { [ "$RSS_RC" = 0 ] || has "$most"; }; then
+		if [ "${n:-0}" = 1000 ] && [ "$RSS_RC" = 0 ]; then
 			dry=$RSS_KIB
+			planned=1
 		else
 			error "many: dry run: exit $RSS_RC, ${n:-no} claims planned: $(tail -c 300 "$LOGS/many-dry-run.err")"
 		fi
-		if has "$most"; then
-			note "one migration of the 1000 claims is refused: its journal would pass a ConfigMap's 1 MiB (at most about $most claims); the migration and status rows are of a batch"
-			batch=$((most / 10 * 10))
-		elif [ "$RSS_RC" = 0 ]; then
-			batch=1000
-		fi
-		detail many.batchClaims "$batch"
 	fi
-	if [ "$batch" -gt 0 ]; then
+	if [ "$planned" = 1 ]; then
 		[ "$HAS_PARALLEL" = 1 ] || args=()
-		log "many: volshift migrate ${args[*]} of $batch claims, --selector 'app in (m001...)' (stopped after ${MANY_TIMEOUT}s)"
+		log "many: volshift migrate ${args[*]} of the 1000 claims, one migration (stopped after ${MANY_TIMEOUT}s)"
 		t0=$(now_ms)
 		rss_sampler $$ 10 >"$WORK/many-rss.txt" &
 		sampler=$!
 		rss many-migrate timeout -k 10 "$MANY_TIMEOUT" "$VS" migrate --yes --output json --source-sc local --dest-sc shared \
-			--selector "$(many_batch_selector $((batch / 10)))" "${args[@]}"
+			"${args[@]}"
 		kill "$sampler" 2>/dev/null
 		wait "$sampler" 2>/dev/null
 		detail many.migrateWallMs "$(($(now_ms) - t0))"
@@ -620,7 +605,7 @@ bench_many() {
 		0) mig=$RSS_KIB ;;
 		124 | 137)
 			mig=$RSS_KIB
-			note "the $batch-claim migration was stopped after ${MANY_TIMEOUT}s: its peak RSS and the status below are of a partly done migration"
+			note "the 1000-claim migration was stopped after ${MANY_TIMEOUT}s: its peak RSS and the status below are of a partly done migration"
 			;;
 		*) error "many: migrate: exit $RSS_RC: $(tail -c 300 "$LOGS/many-migrate.err")" ;;
 		esac
@@ -633,6 +618,7 @@ bench_many() {
 		if [ -z "$id" ]; then
 			error "many: no migration journal found for status"
 		else
+			detail many.journalConfigMaps "$(kubectl get configmaps -n volshift-system -l "volshift.io/migration=$id" -o name | wc -l)"
 			rss many-status "$VS" status "$id"
 			if [ "$RSS_RC" = 0 ]; then st=$RSS_KIB; else error "many: status $id: exit $RSS_RC: $(tail -c 300 "$LOGS/many-status.err")"; fi
 			rss many-status-json "$VS" status "$id" --output json
@@ -642,8 +628,8 @@ bench_many() {
 					"$LOGS/many-status-json.out" 2>/dev/null)
 				detail many.phase "$(jq -s '.[0].phase' "$LOGS/many-status-json.out" 2>/dev/null)"
 				detail many.claimsSwitched "$switched"
-				log "many: status of migration $id: phase $(jq -rs '.[0].phase' "$LOGS/many-status-json.out"), ${switched:-?} of $batch claims switched"
-				[ "${switched:-0}" = "$batch" ] || note "volshift status was measured on a migration with ${switched:-?} of $batch claims switched"
+				log "many: status of migration $id: phase $(jq -rs '.[0].phase' "$LOGS/many-status-json.out"), ${switched:-?} of 1000 claims switched"
+				[ "${switched:-0}" = 1000 ] || note "volshift status was measured on a migration with ${switched:-?} of 1000 claims switched"
 			else
 				error "many: status $id --output json: exit $RSS_RC: $(tail -c 300 "$LOGS/many-status-json.err")"
 			fi
@@ -651,8 +637,8 @@ bench_many() {
 	fi
 	stop_sim many
 	result rss_dry_run "peak RSS: migrate --dry-run, 1000 PVCs" "$(calc %.6g "a / 1024" "$dry")" MiB %.1f "<" 50
-	result rss_migrate "peak RSS: migrate${args[*]:+ ${args[*]}}, $batch of 1000" "$(calc %.6g "a / 1024" "$mig")" MiB %.1f "<" 50
-	result rss_status "peak RSS: status ID, $batch-claim run" "$(calc %.6g "a / 1024" "$st")" MiB %.1f "<" 50
+	result rss_migrate "peak RSS: migrate${args[*]:+ ${args[*]}}, 1000 PVCs" "$(calc %.6g "a / 1024" "$mig")" MiB %.1f "<" 50
+	result rss_status "peak RSS: status ID, 1000-claim run" "$(calc %.6g "a / 1024" "$st")" MiB %.1f "<" 50
 	result rss_status_json "peak RSS: status ID --output json" "$(calc %.6g "a / 1024" "$stj")" MiB %.1f "<" 50
 }
 
@@ -904,7 +890,7 @@ report() {
 }
 
 main() {
-	local t
+	local t help
 	for t in "$VS" "$BIN/volshift-sim"; do
 		[ -x "$t" ] || {
 			echo "bench: $t not built (make BUILD=$BUILD)" >&2
@@ -919,8 +905,9 @@ main() {
 	done
 	mkdir -p "$LOGS" && rm -f "$LOGS"/*
 	HAS_PARALLEL=0 HAS_NO_WARM=0
-	"$VS" migrate --help 2>&1 | grep -q -- --parallel && HAS_PARALLEL=1
-	"$VS" migrate --help 2>&1 | grep -q -- --no-warm-copy && HAS_NO_WARM=1
+	help=$("$VS" migrate --help 2>&1) # whole: grep -q may exit before volshift wrote it all (SIGPIPE)
+	grep -q -- --parallel <<<"$help" && HAS_PARALLEL=1
+	grep -q -- --no-warm-copy <<<"$help" && HAS_NO_WARM=1
 	log "volshift $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null): --parallel $([ $HAS_PARALLEL = 1 ] && echo yes || echo no), --no-warm-copy $([ $HAS_NO_WARM = 1 ] && echo yes || echo no)"
 	if ! prepare_cache; then
 		rm -rf "$CACHE"

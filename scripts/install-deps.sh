@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(gcc make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev
-	libcmocka-dev libxml2-dev libssl-dev rsync bubblewrap acl attr procps jq
+	libcmocka-dev libxml2-dev libssl-dev libgnutls28-dev rsync bubblewrap acl attr procps jq
 	time openssl curl) # the last three for make bench (/usr/bin/time, its data, the sim's counters)
+packages+=(libwslay-dev) # volshift-sim's WebSocket framing (kubectl exec and cp)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

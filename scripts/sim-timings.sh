@@ -33,9 +33,9 @@ trap cleanup EXIT
 
 api() { # METHOD PATH [BODY]: the API's reply on stdout
 	if [ $# -gt 2 ]; then
-		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$SIM_URL$2"
+		sim_curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$SIM_URL$2"
 	else
-		curl -sS -X "$1" "$SIM_URL$2"
+		sim_curl -sS -X "$1" "$SIM_URL$2"
 	fi
 }
 
@@ -45,7 +45,7 @@ watch() {
 	local rv
 	rv=$(api GET "$1" | jq -r .metadata.resourceVersion)
 	: >"$2"
-	curl -sN "$SIM_URL$1?watch=1&resourceVersion=$rv" > >(
+	sim_curl -sN "$SIM_URL$1?watch=1&resourceVersion=$rv" > >(
 		while IFS= read -r line; do printf '{"t":%s,"e":%s}\n' "$EPOCHREALTIME" "$line"; done >>"$2"
 	) &
 	WATCHES+=($!)

@@ -4,6 +4,7 @@
  * and immutable fields, resourceVersion preconditions, finalizers and graceful deletion.
  */
 #include "api_int.h"
+#include "auth.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -376,6 +377,25 @@ static bool has_finalizers(const json_t *o)
 }
 
 /* Defaults applied on create and on every update (kube-apiserver defaults every write). */
+/* A Secret's stringData, written into data in base64 and dropped, as the API server stores it. */
+static void merge_string_data(json_t *o)
+{
+	json_t *sd = json_object_get(o, "stringData"), *v;
+	const char *key;
+
+	if (!json_is_object(sd))
+		return;
+	if (!json_is_object(json_object_get(o, "data")))
+		json_object_set_new(o, "data", json_object());
+	json_object_foreach(sd, key, v) {
+		const char *text = json_string_value(v) ? json_string_value(v) : "";
+		char *b64 = vs_base64_encode((const unsigned char *)text, strlen(text));
+		json_object_set_new(json_object_get(o, "data"), key, json_string(b64));
+		free(b64);
+	}
+	json_object_del(o, "stringData");
+}
+
 static void apply_defaults(const sim_resource *res, json_t *o)
 {
 	json_t *spec = json_object_get(o, "spec");
@@ -440,13 +460,21 @@ static void apply_defaults(const sim_resource *res, json_t *o)
 		}
 	} else if (res_is(res, "", "secrets")) {
 		set_default(o, "type", json_string("Opaque"));
+		merge_string_data(o);
+	} else if (sim_res_is_crd(res)) {
+		sim_crd_default(o);
 	}
 }
 
 /* Defaults only a create applies: initial status, finalizers, generated selectors. */
 static void apply_create_defaults(const sim_resource *res, json_t *o)
 {
-	if (res_is(res, "", "pods")) {
+	if (sim_resource_is_custom(res)) {
+		if (is_sub(res, "status")) /* the status subresource alone writes it */
+			json_object_del(o, "status");
+	} else if (sim_res_is_crd(res)) {
+		json_object_set_new(o, "status", sim_crd_initial_status(o));
+	} else if (res_is(res, "", "pods")) {
 		json_object_set_new(o, "status", json_pack("{s:s,s:s}", "phase", "Pending", "qosClass", "BestEffort"));
 	} else if (res_is(res, "", "persistentvolumeclaims")) {
 		json_object_set_new(o, "status", json_pack("{s:s}", "phase", "Pending"));
@@ -561,19 +589,31 @@ static int validate_data_size(const sim_resource *res, const char *name, const j
 	return 0;
 }
 
+/* A CRD's validation (crd.c), on create (old NULL) and update. */
+static int validate_crd(const sim_resource *res, const json_t *o, const json_t *old, vs_error *err)
+{
+	char why[400];
+
+	if (sim_res_is_crd(res) && sim_crd_invalid(o, old, why, sizeof(why)))
+		return err_invalid(err, res, vs_json_str(o, "metadata.name"), "%s", why);
+	return 0;
+}
+
 static int validate_object(const sim_resource *res, const json_t *o, vs_error *err)
 {
 	const char *name = vs_json_str(o, "metadata.name");
 
 	if (!name || !*name)
 		return err_invalid(err, res, "", "metadata.name: Required value: name or generateName is required");
-	if (!valid_name(name, !res_is(res, "", "namespaces")))
-		return err_invalid(err, res, name,
-				   "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
-				   "case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
-				   "character",
-				   name, res_is(res, "", "namespaces") ? "label" : "subdomain",
-				   res_is(res, "", "namespaces") ? "" : " or '.'");
+	/* RBAC objects only need to be a path segment (ValidateRBACName): "system:discovery" */
+	if (strcmp(res->group, "rbac.authorization.k8s.io") != 0 && !valid_name(name, !res_is(res, "", "namespaces")))
+		return err_invalid(
+			err, res, name,
+			"metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 %s must consist of lower "
+			"case alphanumeric characters, '-'%s, and must start and end with an alphanumeric "
+			"character",
+			name, res_is(res, "", "namespaces") ? "label" : "subdomain",
+			res_is(res, "", "namespaces") ? "" : " or '.'");
 	if (validate_data_size(res, name, o, err) != 0)
 		return VS_EAPI;
 	if (res_is(res, "", "pods"))
@@ -602,7 +642,9 @@ static int validate_object(const sim_resource *res, const json_t *o, vs_error *e
 		return err_invalid(err, res, name, "spec.schedule: Required value");
 	if (res_is(res, "storage.k8s.io", "storageclasses") && !vs_json_str(o, "provisioner"))
 		return err_invalid(err, res, name, "provisioner: Required value");
-	return 0;
+	int rc = validate_crd(res, o, NULL, err);
+
+	return rc ? rc : sim_rbac_validate(res, NULL, o, err);
 }
 
 /* A copy of spec without the keys listed (NULL-terminated). */
@@ -639,6 +681,8 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 	const char *name = vs_json_str(cur, "metadata.name");
 	json_t *os = json_object_get(cur, "spec"), *ns = json_object_get(o, "spec");
 
+	if (sim_rbac_validate(res, cur, o, err) != 0)
+		return VS_EAPI;
 	if (res_is(res, "", "persistentvolumeclaims")) {
 		const char *old_vol = vs_json_str(cur, "spec.volumeName");
 		const char *old_sc = vs_json_str(cur, "spec.storageClassName");
@@ -726,12 +770,12 @@ static int validate_update(const sim_resource *res, const json_t *cur, const jso
 		if ((a || b) && !(a && b && json_equal(a, b)))
 			return err_invalid(err, res, name, "spec.selector: Invalid value: field is immutable");
 	}
-	return 0;
+	return validate_crd(res, o, cur, err);
 }
 
 /* ---- create -------------------------------------------------------------------------------- */
 
-static void random_suffix(char out[6])
+void sim_random_suffix(char out[6])
 {
 	static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -801,7 +845,7 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	gen = json_string_value(json_object_get(meta, "generateName"));
 	if ((!name || !*name) && gen && *gen) {
 		char suffix[6];
-		random_suffix(suffix);
+		sim_random_suffix(suffix);
 		namebuf = vs_xasprintf("%s%s", gen, suffix);
 		json_object_set_new(meta, "name", json_string(namebuf));
 	}
@@ -816,12 +860,19 @@ static int api_create(sim_store *st, const sim_resource *res, const char *ns, co
 	json_object_del(meta, "selfLink");
 	apply_defaults(res, o);
 	apply_create_defaults(res, o);
+	if (res_is(res, "", "pods"))
+		sim_admit_service_account(st, o);
 	if ((rc = validate_object(res, o, err)) != 0)
 		goto done;
 	name = vs_json_str(o, "metadata.name");
 	pthread_mutex_lock(&st->mu);
 	if (res->namespaced && (rc = check_namespace_locked(st, nsbuf, err)) != 0)
 		goto unlock;
+	if (sim_crd_terminating_locked(res)) {
+		rc = vs_error_set_api(err, 405, "MethodNotAllowed",
+				      "create not allowed while custom resource definition is terminating");
+		goto unlock;
+	}
 	if (sim_store_lookup_locked(st, res, nsbuf, name)) {
 		char *q = sim_resource_qualified(res);
 		rc = vs_error_set_api(err, 409, "AlreadyExists", "%s \"%s\" already exists", q, name);
@@ -891,6 +942,29 @@ static void copy_field(json_t *dst, const json_t *src, const char *key)
 		json_object_del(dst, key);
 }
 
+/* What bumps metadata.generation: a change of spec; for a custom resource, of anything but
+ * metadata (and status, when its status subresource is declared). */
+static bool content_changed(const sim_resource *res, const json_t *o, const json_t *cur)
+{
+	json_t *a, *b;
+	bool changed;
+
+	if (!sim_resource_is_custom(res))
+		return !json_equal(json_object_get(o, "spec"), json_object_get(cur, "spec"));
+	a = json_copy((json_t *)o);
+	b = json_copy((json_t *)cur);
+	for (const char *const *k = (const char *const[]){ "metadata", "apiVersion", "kind",
+							   is_sub(res, "status") ? "status" : NULL, NULL };
+	     *k; k++) {
+		json_object_del(a, *k);
+		json_object_del(b, *k);
+	}
+	changed = !json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return changed;
+}
+
 /* UPDATE without the write's latency (sim_api_update adds it). */
 static int api_update(sim_store *st, const sim_resource *res, const char *ns, const json_t *obj,
 		      enum sim_update_kind kind, json_t **out, vs_error *err)
@@ -951,7 +1025,7 @@ static int api_update(sim_store *st, const sim_resource *res, const char *ns, co
 		if ((rc = validate_object(res, o, err)) != 0 || (rc = validate_update(res, cur, o, err)) != 0)
 			goto unlock;
 	}
-	if (!json_equal(json_object_get(o, "spec"), json_object_get(cur, "spec")))
+	if (content_changed(res, o, cur))
 		json_object_set_new(meta, "generation", json_integer(vs_json_int(cur, "metadata.generation", 1) + 1));
 	if (json_equal(o, cur)) {
 		if (out)
@@ -1020,7 +1094,9 @@ static int api_delete(sim_store *st, const sim_resource *res, const char *ns, co
 	}
 	o = json_deep_copy(cur);
 	meta = meta_of(o);
-	if (opts->propagation == SIM_PROPAGATE_ORPHAN)
+	if (sim_res_is_crd(res) && !json_object_get(meta, "deletionTimestamp"))
+		sim_crd_mark_deleting(o); /* the first DELETE of a CRD only marks it (no propagation) */
+	else if (opts->propagation == SIM_PROPAGATE_ORPHAN)
 		add_finalizer(o, "orphan");
 	else if (opts->propagation == SIM_PROPAGATE_FOREGROUND)
 		add_finalizer(o, "foregroundDeletion");
@@ -1145,7 +1221,7 @@ static void collect_events_locked(sim_store *st, const sim_resource *res, const 
 		enum sim_ev_type type = ev->type;
 		bool now_m, old_m;
 
-		if (ev->res != res)
+		if (!sim_resource_same_storage(ev->res, res))
 			continue;
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(ev->obj, "metadata.namespace"), ns) != 0)
 			continue;
@@ -1326,6 +1402,12 @@ static int create_ignore_exists(sim_store *st, const char *group, const char *pl
 		rc = 0;
 	}
 	return rc;
+}
+
+int sim_api_create_absent(sim_store *st, const char *group, const char *plural, const char *ns, json_t *obj,
+			  vs_error *err)
+{
+	return create_ignore_exists(st, group, plural, ns, obj, err);
 }
 
 int sim_api_bootstrap(sim_store *st, int nodes, const char *data_dir, vs_error *err)

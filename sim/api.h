@@ -38,12 +38,47 @@ const sim_resource *sim_resource_find(const char *group, const char *plural);
 const sim_resource *sim_resource_by_kind(const char *api_version, const char *kind);
 /* The apiVersion string of a resource ("v1", "apps/v1"). Static. */
 const char *sim_resource_api_version(const sim_resource *res);
-/* The table of every served resource, terminated by an entry with plural == NULL. Static. */
+/* True for the kinds that are only ever created, never stored (SelfSubjectAccessReview, ...). */
+bool sim_resource_create_only(const sim_resource *res);
+/* The table of every built-in resource, terminated by an entry with plural == NULL. Static. */
 const sim_resource *sim_resource_all(void);
 
-/* ---- the store ----------------------------------------------------------------------------- */
+/* ---- custom resources (crd.c) ---------------------------------------------------------------- */
 
+/*
+ * A CustomResourceDefinition's versions are served as resources of their own once the CRD is
+ * Established (and until it is gone), beside the built-in table above. A custom sim_resource stays
+ * valid as long as its store, even after its CRD is gone; what follows is thread-safe.
+ */
 typedef struct sim_store sim_store;
+
+/* The resource a request names by group, version and plural: built-in, or a served version of an
+ * Established CRD. NULL when the server does not serve it. */
+const sim_resource *sim_store_resource(sim_store *st, const char *group, const char *version, const char *plural);
+/* Every resource served now, the built-in ones first, then each CRD's served versions: a new array
+ * the caller frees (its resources stay valid as long as the store), *n entries. */
+const sim_resource **sim_store_resources(sim_store *st, size_t *n);
+/* True when res is a version of a CRD rather than a built-in resource. */
+bool sim_resource_is_custom(const sim_resource *res);
+/* A custom resource's categories, comma-separated ("" when none, and for a built-in resource). */
+const char *sim_resource_categories(const sim_resource *res);
+/* A custom resource's printer columns (its version's additionalPrinterColumns, or the Age column
+ * when it declares none), borrowed; NULL for a built-in resource. */
+const json_t *sim_resource_printer_columns(const sim_resource *res);
+
+/* Where the scale subresource of a resource reads and writes its numbers (dotted paths). */
+typedef struct sim_scale_paths {
+	const char *spec_replicas;   /* "spec.replicas" */
+	const char *status_replicas; /* "status.replicas" */
+	const char *label_selector;  /* a custom resource's labelSelectorPath, or NULL: a built-in
+					resource's selector is its spec.selector */
+} sim_scale_paths;
+
+/* The paths of res's scale subresource: a built-in resource's, or what its CRD declares. Borrowed
+ * from res. */
+void sim_resource_scale_paths(const sim_resource *res, sim_scale_paths *out);
+
+/* ---- the store ----------------------------------------------------------------------------- */
 
 sim_store *sim_store_new(void);
 void sim_store_free(sim_store *st);
@@ -66,8 +101,7 @@ void sim_store_shutdown(sim_store *st);
  * controller alike): each create, update and delete waits a random time in [commit_ms / 2,
  * 3 commit_ms / 2] before it commits (admission, the etcd round trip and its fsync), and its answer
  * reaches the writer a random time in [0, 2 answer_ms] after the commit: the apiserver sends the
- * answer and the watch events of the commit at the same moment, so a cluster passes its watch
- * events' delay as answer_ms. No wait holds the store's lock. A new store has 0 and 0 (immediate
+ * answer and the watch events of the commit at the same moment. No wait holds the store's lock. A new store has 0 and 0 (immediate
  * writes). seed: of the generator of these waits (0: from the OS).
  */
 void sim_store_set_write_latency(sim_store *st, int64_t commit_ms, int64_t answer_ms, uint64_t seed);

@@ -40,7 +40,12 @@ struct sim_cluster {
 	} stops[16]; /* cl_at_stop, run in reverse order by sim_cluster_stop */
 	int nstops;
 	struct sim_node_agent *agent; /* owned; see node.c */
+	pthread_mutex_t api_mu;	      /* guards api (sim_cluster_set_api) */
+	sim_cluster_api api;	      /* port 0 until set; ca_pem owned */
 };
+
+/* A copy of the cluster's API (sim_cluster_set_api) with ca_pem the caller's; false until it is set. */
+bool cl_api(sim_cluster *c, sim_cluster_api *out);
 
 /*
  * A cluster that runs nothing yet (sim_cluster_start starts its subsystems on one): for tests that
@@ -247,6 +252,8 @@ int sim_provisioner_start(sim_cluster *c, vs_error *err);   /* ctrl_provisioner.
 int sim_protection_start(sim_cluster *c, vs_error *err);    /* ctrl_protection.c */
 int sim_sched_start(sim_cluster *c, vs_error *err);
 int sim_workload_start(sim_cluster *c, vs_error *err);
+int sim_ttl_start(sim_cluster *c, vs_error *err); /* ctrl_ttl.c */
+int sim_serviceaccount_start(sim_cluster *c, vs_error *err); /* ctrl_serviceaccount.c */
 int sim_node_start(sim_cluster *c, vs_error *err);
 void sim_node_stop(sim_cluster *c);
 

@@ -17,6 +17,11 @@
 #define LABEL_REV "controller-revision-hash"
 /* The Job controller's finalizer on its pods (batch.JobTrackingFinalizer). */
 #define JOB_TRACKING "batch.kubernetes.io/job-tracking"
+/* The delay before a failed pod of a Job is replaced: 10 s after the first failure since the last
+ * success, doubled with each further one, at most 6 minutes (DefaultJobPodFailureBackOff and
+ * MaxJobPodFailureBackOff). */
+#define JOB_BACKOFF_S	  10
+#define JOB_BACKOFF_MAX_S 360
 
 /* ---- shared pieces ---------------------------------------------------------------------------- */
 
@@ -634,6 +639,28 @@ static bool has_condition(const json_t *obj, const char *type)
 
 static bool job_finished(const json_t *job) { return has_condition(job, "Complete") || has_condition(job, "Failed"); }
 
+/* newCondition: a True condition of a Job (reason and message omitted when NULL); one the Job has
+ * already keeps its times (new reference). */
+static json_t *job_condition(const json_t *job, const char *type, const char *reason, const char *message)
+{
+	char now[32];
+	vs_time_format(vs_time_now(), now);
+	json_t *cnd = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "type", type, "status", "True", "lastProbeTime",
+				now, "lastTransitionTime", now, "reason", reason, "message", message);
+	size_t i;
+	json_t *old;
+	json_array_foreach (vs_json_path(job, "status.conditions"), i, old) {
+		if (strcmp(vs_json_str(old, "type") ?: "", type) == 0 &&
+		    strcmp(vs_json_str(old, "status") ?: "", "True") == 0)
+			for (const char *const *k =
+				     (const char *const[]){ "lastProbeTime", "lastTransitionTime", NULL };
+			     *k; k++)
+				if (json_object_get(old, *k))
+					json_object_set(cnd, *k, json_object_get(old, *k));
+	}
+	return cnd;
+}
+
 static bool phase_is(const json_t *pod, const char *phase)
 {
 	const char *ph = vs_json_str(pod, "status.phase");
@@ -854,6 +881,116 @@ done:
 	json_decref(cur);
 }
 
+/* The epoch seconds at ts, or fallback when there is none. */
+static int64_t time_or(const char *ts, int64_t fallback)
+{
+	int64_t t;
+	return ts && vs_time_parse(ts, &t, NULL) == 0 ? t : fallback;
+}
+
+/*
+ * getFinishedTime: when a finished pod finished: the last end of its containers when they have all
+ * ended, else when it stopped being Ready, else when it was deleted, else when it was created.
+ */
+static int64_t pod_finish_time(const json_t *pod)
+{
+	int64_t created = time_or(vs_json_str(pod, "metadata.creationTimestamp"), 0), last = -1;
+	size_t i;
+	json_t *cs, *cnd;
+	json_array_foreach (vs_json_path(pod, "status.containerStatuses"), i, cs) {
+		int64_t t = time_or(vs_json_str(cs, "state.terminated.finishedAt"), -1);
+		if (t < 0) {
+			last = -1;
+			break;
+		}
+		last = t > last ? t : last;
+	}
+	if (last >= 0)
+		return last;
+	json_array_foreach (vs_json_path(pod, "status.conditions"), i, cnd)
+		if (strcmp(vs_json_str(cnd, "type") ?: "", "Ready") == 0 &&
+		    strcmp(vs_json_str(cnd, "status") ?: "", "False") == 0)
+			return time_or(vs_json_str(cnd, "lastTransitionTime"), created);
+	if (cl_deleting(pod))
+		return time_or(vs_json_str(pod, "metadata.deletionTimestamp"), created) -
+		       vs_json_int(pod, "metadata.deletionGracePeriodSeconds", 0);
+	return created;
+}
+
+/*
+ * backoffRecord.getRemainingTime, from the pods the Job has: the seconds it must still wait before
+ * it creates a pod, counted from the last failure since the last success (0: none to wait).
+ */
+static int64_t job_backoff_left(const json_t *owned)
+{
+	int64_t last_success = -1, last_failure = -1, failures = 0, delay = JOB_BACKOFF_S;
+	size_t i;
+	json_t *p;
+	json_array_foreach (owned, i, p)
+		if (pod_succeeded(p) && pod_finish_time(p) > last_success)
+			last_success = pod_finish_time(p);
+	json_array_foreach (owned, i, p) {
+		int64_t t = pod_finish_time(p);
+		if (!pod_failed(p) || t <= last_success)
+			continue;
+		failures++;
+		last_failure = t > last_failure ? t : last_failure;
+	}
+	if (failures == 0)
+		return 0;
+	for (int64_t k = 1; k < failures && delay < JOB_BACKOFF_MAX_S; k++)
+		delay = delay * 2 < JOB_BACKOFF_MAX_S ? delay * 2 : JOB_BACKOFF_MAX_S;
+	int64_t left = last_failure + delay - vs_time_now();
+	return left > 0 ? left : 0;
+}
+
+/* pastBackoffLimitOnFailure: with restartPolicy OnFailure, the restarts of the containers of the
+ * Job's running and pending pods reach the backoff limit (any restart when it is 0). */
+static bool past_backoff_limit_on_failure(const json_t *job, const json_t *owned, long limit)
+{
+	const char *policy = vs_json_str(job, "spec.template.spec.restartPolicy");
+	long restarts = 0;
+	size_t i, k;
+	json_t *p, *cs;
+	if (!policy || strcmp(policy, "OnFailure") != 0)
+		return false;
+	json_array_foreach (owned, i, p) {
+		if (!phase_is(p, "Running") && !phase_is(p, "Pending"))
+			continue;
+		json_array_foreach (vs_json_path(p, "status.initContainerStatuses"), k, cs)
+			restarts += (long)vs_json_int(cs, "restartCount", 0);
+		json_array_foreach (vs_json_path(p, "status.containerStatuses"), k, cs)
+			restarts += (long)vs_json_int(cs, "restartCount", 0);
+	}
+	return limit == 0 ? restarts > 0 : restarts >= limit;
+}
+
+/* pastActiveDeadline: the Job has been active (started, not suspended) for activeDeadlineSeconds. */
+static bool past_active_deadline(const json_t *job)
+{
+	const json_t *deadline = vs_json_path(job, "spec.activeDeadlineSeconds");
+	const char *start = vs_json_str(job, "status.startTime");
+	if (!json_is_integer(deadline) || !start || vs_json_bool(job, "spec.suspend", false))
+		return false;
+	return vs_time_now() - time_or(start, vs_time_now()) >= json_integer_value(deadline);
+}
+
+/* The condition that finishes the Job in this pass, or NULL, in syncJob's order: the backoff limit,
+ * the active deadline, then completion (new reference). */
+static json_t *job_finish_condition(const json_t *job, const json_t *owned, long succeeded, long failed)
+{
+	long backoff = (long)vs_json_int(job, "spec.backoffLimit", 6);
+	if (failed > backoff || past_backoff_limit_on_failure(job, owned, backoff))
+		return job_condition(job, "Failed", "BackoffLimitExceeded",
+				     "Job has reached the specified backoff limit");
+	if (past_active_deadline(job))
+		return job_condition(job, "Failed", "DeadlineExceeded",
+				     "Job was active longer than specified deadline");
+	if (succeeded >= (long)vs_json_int(job, "spec.completions", 1))
+		return job_condition(job, "Complete", NULL, NULL);
+	return NULL;
+}
+
 /* A pod of the Job, with the Job's labels and its tracking finalizer (new reference). */
 static json_t *job_pod(const json_t *job)
 {
@@ -887,29 +1024,24 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 	job_counts(job, owned, &u, &succeeded, &failed);
 	long completions = (long)vs_json_int(job, "spec.completions", 1);
 	long parallelism = (long)vs_json_int(job, "spec.parallelism", 1);
-	long backoff = (long)vs_json_int(job, "spec.backoffLimit", 6);
 	bool suspended = vs_json_bool(job, "spec.suspend", false), deleting = cl_deleting(job);
 	char now[32];
 	vs_time_format(vs_time_now(), now);
 	json_t *st = json_is_object(json_object_get(job, "status")) ? json_deep_copy(json_object_get(job, "status"))
 								      : json_object();
-	json_t *finished = NULL;
-	if (succeeded >= completions)
-		finished = condition(job, "Complete", true, "", "");
-	else if (failed > backoff)
-		finished = condition(job, "Failed", true, "BackoffLimitExceeded",
-				     "Job has reached the specified backoff limit");
+	json_t *finished = job_finish_condition(job, owned, succeeded, failed);
 	long nactive = (long)json_array_size(active);
 	if (finished || suspended) {
 		/* deleteActivePods keeps the finalizer (the pods count as failed); a suspension's
-		 * deleteJobPods removes it first (they do not count) */
+		 * deleteJobPods removes it first (they do not count); the pod control records each */
 		json_array_foreach(active, i, p) {
 			if (!finished)
 				release_pod(c, p);
-			cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1);
+			if (cl_delete(c, cl_res_pod, cl_ns(job), cl_name(p), -1) == 0)
+				sim_api_event(c->st, job, "Normal", "SuccessfulDelete", "Deleted pod: %s", cl_name(p));
 		}
 		nactive = 0;
-	} else if (!deleting) {
+	} else if (!deleting && job_backoff_left(owned) == 0) {
 		long remaining = completions - succeeded;
 		long target = remaining < parallelism ? remaining : parallelism;
 		for (long k = nactive; k < target; k++) {
@@ -927,7 +1059,7 @@ static void sync_job(sim_cluster *c, const json_t *job, const json_t *all_pods)
 	json_object_set_new(st, "active", json_integer(nactive));
 	json_object_set_new(st, "ready", json_integer(count_where(active, cl_pod_ready)));
 	if (suspended && !finished) {
-		json_t *cnd = condition(job, "Suspended", true, "JobSuspended", "Job suspended");
+		json_t *cnd = job_condition(job, "Suspended", "JobSuspended", "Job suspended");
 		json_object_set_new(st, "conditions", json_pack("[o]", cnd));
 	}
 	track_job_pods(c, job, owned, st, &u, finished);

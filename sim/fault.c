@@ -5,6 +5,7 @@
  * acts on the answer; this file knows nothing of HTTP.
  */
 #include "fault.h"
+#include "node_exec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -423,18 +424,6 @@ static bool is_our_child(long pid)
 	return vs_process_read_stat(pid, &st) && st.ppid == (long)getpid();
 }
 
-/* The PID a running container status names ("sim://PID"), or 0. */
-static long running_pid(const json_t *cs)
-{
-	const char *id = vs_json_str(cs, "containerID");
-	char *end;
-	long pid;
-
-	if (!id || !vs_str_has_prefix(id, "sim://") || !vs_json_path(cs, "state.running"))
-		return 0;
-	pid = strtol(id + strlen("sim://"), &end, 10);
-	return *end || pid <= 1 ? 0 : pid;
-}
 
 int sim_fault_kill_pod(sim_store *st, const char *ns, const char *name, const char *container, json_t **out,
 		       vs_error *err)
@@ -449,7 +438,7 @@ int sim_fault_kill_pod(sim_store *st, const char *ns, const char *name, const ch
 		goto done;
 	json_array_foreach(vs_json_path(pod, "status.containerStatuses"), i, cs) {
 		const char *cname = vs_json_str_or(cs, "name", "");
-		long pid = running_pid(cs);
+		long pid = sim_exec_status_pid(cs);
 		if ((container && strcmp(container, cname) != 0) || !pid || !is_our_child(pid))
 			continue;
 		if (kill((pid_t)pid, SIGKILL) != 0) {

@@ -1,20 +1,18 @@
 /*
  * gc: the garbage collector of volshift-sim, what kube-controller-manager runs as garbagecollector
  * and namespace (the pvc-protection and pv-protection controllers are in ctrl_protection.c, with
- * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a snapshot of the whole store
- * and makes the writes that bring the store closer to what ownerReferences and deletion propagation
- * require. Writes carry preconditions, so a race just means another
- * pass.
+ * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a snapshot of the whole
+ * store (custom resources included) and makes the writes that bring the store closer to what ownerReferences and
+ * deletion propagation require. Writes carry preconditions, so a race just means another pass. The same thread runs the
+ * API server's own CRD controllers (crd.c).
  */
 #include "api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct gc_item {
-	const sim_resource *res;
-	json_t *obj; /* borrowed from the snapshot */
-};
+/* An object of the pass's snapshot (borrowed). */
+typedef struct sim_store_item gc_item;
 
 static bool has_finalizer(const json_t *o, const char *fin)
 {
@@ -39,14 +37,14 @@ static const char *ns_of(const json_t *o)
 	return ns ? ns : "";
 }
 
-static void gc_log_err(const char *what, const struct gc_item *it, const vs_error *err)
+static void gc_log_err(const char *what, const gc_item *it, const vs_error *err)
 {
 	if (!vs_error_is(err, "NotFound") && !vs_error_is(err, "Conflict"))
 		vs_warn("gc: %s %s %s/%s: %s", what, it->res->plural, ns_of(it->obj),
 			vs_json_str(it->obj, "metadata.name"), err->message);
 }
 
-static void gc_delete(sim_store *st, const struct gc_item *it, enum sim_propagation prop)
+static void gc_delete(sim_store *st, const gc_item *it, enum sim_propagation prop)
 {
 	sim_delete_opts opts = {prop, vs_json_str(it->obj, "metadata.uid"), NULL, -1};
 	vs_error err;
@@ -58,7 +56,7 @@ static void gc_delete(sim_store *st, const struct gc_item *it, enum sim_propagat
 }
 
 /* Write obj (owned) back with the stored resourceVersion as a precondition. */
-static void gc_update(sim_store *st, const struct gc_item *it, json_t *obj, const char *what)
+static void gc_update(sim_store *st, const gc_item *it, json_t *obj, const char *what)
 {
 	vs_error err;
 
@@ -68,7 +66,7 @@ static void gc_update(sim_store *st, const struct gc_item *it, json_t *obj, cons
 	json_decref(obj);
 }
 
-static void gc_remove_finalizer(sim_store *st, const struct gc_item *it, const char *fin)
+static void gc_remove_finalizer(sim_store *st, const gc_item *it, const char *fin)
 {
 	json_t *o = json_deep_copy(it->obj), *f = vs_json_path(o, "metadata.finalizers"), *nf = json_array(), *v;
 	size_t i;
@@ -82,7 +80,7 @@ static void gc_remove_finalizer(sim_store *st, const struct gc_item *it, const c
 
 /* Dependents: delete those whose owners are all gone, strip references to orphaning owners, delete
  * in the foreground those whose owner is being deleted in the foreground. */
-static void gc_owner_refs(sim_store *st, const struct gc_item *it, json_t *by_uid, const struct gc_item *items)
+static void gc_owner_refs(sim_store *st, const gc_item *it, json_t *by_uid, const gc_item *items)
 {
 	json_t *refs = vs_json_path(it->obj, "metadata.ownerReferences"), *ref, *keep;
 	size_t i, dangling = 0, orphaning = 0, alive = 0;
@@ -121,7 +119,7 @@ static void gc_owner_refs(sim_store *st, const struct gc_item *it, json_t *by_ui
 	json_decref(keep);
 }
 
-static void gc_namespace(sim_store *st, const struct gc_item *it, const struct gc_item *items, size_t n)
+static void gc_namespace(sim_store *st, const gc_item *it, const gc_item *items, size_t n)
 {
 	const char *name = vs_json_str(it->obj, "metadata.name");
 	size_t left = 0;
@@ -140,8 +138,7 @@ static void gc_namespace(sim_store *st, const struct gc_item *it, const struct g
 	}
 }
 
-static void gc_deleting(sim_store *st, const struct gc_item *it, json_t *ref_count, const struct gc_item *items,
-			size_t n)
+static void gc_deleting(sim_store *st, const gc_item *it, json_t *ref_count, const gc_item *items, size_t n)
 {
 	const char *uid = vs_json_str(it->obj, "metadata.uid");
 	bool has_deps = uid && json_object_get(ref_count, uid);
@@ -156,16 +153,13 @@ static void gc_deleting(sim_store *st, const struct gc_item *it, json_t *ref_cou
 
 static void gc_pass(sim_store *st)
 {
-	json_t *snap = sim_store_snapshot(st), *pair, *by_uid = json_object(), *ref_count = json_object();
-	const sim_resource *all = sim_resource_all();
-	size_t n = json_array_size(snap), i;
-	struct gc_item *items = vs_xcalloc(n ? n : 1, sizeof(*items));
+	json_t *by_uid = json_object(), *ref_count = json_object();
+	size_t n, i;
+	gc_item *items = sim_store_snapshot(st, &n);
 
-	json_array_foreach(snap, i, pair) {
+	for (i = 0; i < n; i++) {
 		json_t *refs, *ref;
 		size_t j;
-		items[i].res = &all[json_integer_value(json_array_get(pair, 0))];
-		items[i].obj = json_array_get(pair, 1);
 		if (vs_json_str(items[i].obj, "metadata.uid"))
 			json_object_set_new(by_uid, vs_json_str(items[i].obj, "metadata.uid"), json_integer((json_int_t)i));
 		refs = vs_json_path(items[i].obj, "metadata.ownerReferences");
@@ -178,10 +172,10 @@ static void gc_pass(sim_store *st)
 		if (deleting(items[i].obj))
 			gc_deleting(st, &items[i], ref_count, items, n);
 	}
-	free(items);
+	sim_crd_controllers(st, items, n);
+	sim_store_snapshot_free(st, items, n);
 	json_decref(by_uid);
 	json_decref(ref_count);
-	json_decref(snap);
 }
 
 static void *gc_main(void *arg)

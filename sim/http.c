@@ -1,10 +1,12 @@
 /*
- * http: the Kubernetes REST API of volshift-sim over libmicrohttpd: request routing, discovery,
+ * http: the Kubernetes REST API of volshift-sim over libmicrohttpd (HTTPS with GnuTLS, every request
+ * authenticated and authorized by auth.h before anything else): request routing, discovery,
  * every verb of api.h, patches, the status/scale/eviction/binding/log subresources, watch streams
  * and Status errors, shaped so that unmodified kubectl works against it. One thread per
  * connection: handlers may block (watches and followed logs do).
  */
 #include "http_int.h"
+#include "protobuf.h"
 
 #include <microhttpd.h>
 #include <poll.h>
@@ -24,14 +26,17 @@ struct sim_http {
 	struct MHD_Daemon *daemon;
 	sim_store *st;
 	sim_faults *faults;
+	sim_http_security sec;
 	sim_log_path_fn log_path;
 	void *log_ctx;
 	atomic_bool stopping;
+	sim_exec_sessions *exec;
 };
 
 struct req_ctx {
 	vs_buf body;
 	bool too_big;
+	json_t *user; /* who sent the request (UserInfo), once authenticated */
 };
 
 /* What a request addresses. */
@@ -134,25 +139,85 @@ static enum MHD_Result send_simple_error(struct MHD_Connection *c, int code, con
 
 /* ---- discovery ----------------------------------------------------------------------------- */
 
-static json_t *group_versions(const char *group)
+/* A kube-aware version's rank (v1 > v1beta2 > v1beta1 > v1alpha1 > anything else); false when
+ * name is not of that form. */
+static bool version_rank(const char *name, long rank[3])
 {
-	char gv[128];
+	const char *p;
+	char *end;
 
-	snprintf(gv, sizeof(gv), "%s/v1", group);
-	return json_pack("{s:s,s:[{s:s,s:s}],s:{s:s,s:s}}", "name", group, "versions", "groupVersion", gv, "version",
-			 "v1", "preferredVersion", "groupVersion", gv, "version", "v1");
+	if (name[0] != 'v' || name[1] < '1' || name[1] > '9')
+		return false;
+	rank[0] = strtol(name + 1, &end, 10);
+	rank[1] = 2;
+	rank[2] = 0;
+	if (*end == '\0')
+		return true;
+	if (vs_str_has_prefix(end, "beta"))
+		rank[1] = 1, p = end + 4;
+	else if (vs_str_has_prefix(end, "alpha"))
+		rank[1] = 0, p = end + 5;
+	else
+		return false;
+	if (*p < '0' || *p > '9')
+		return false;
+	rank[2] = strtol(p, &end, 10);
+	return *end == '\0';
 }
 
-static json_t *api_group_list(void)
+/* CompareKubeAwareVersionStrings, the order of discovery's versions: the preferred one first. */
+static int version_cmp(const void *a, const void *b)
+{
+	const char *x = json_string_value(*(json_t *const *)a), *y = json_string_value(*(json_t *const *)b);
+	long rx[3], ry[3];
+	bool kx = version_rank(x, rx), ky = version_rank(y, ry);
+
+	if (kx != ky)
+		return kx ? -1 : 1;
+	if (!kx)
+		return strcmp(x, y);
+	for (int i = 0; i < 3; i++)
+		if (rx[i] != ry[i])
+			return rx[i] > ry[i] ? -1 : 1;
+	return 0;
+}
+
+/* The APIGroup of a served group: its versions, the preferred one first (new reference). */
+static json_t *group_versions(const sim_resource *const *all, size_t n, const char *group)
+{
+	json_t *names = json_array(), *versions = json_array(), *v, **sorted;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(all[i]->group, group) == 0 && !vs_json_array_has_str(names, all[i]->version))
+			json_array_append_new(names, json_string(all[i]->version));
+	sorted = vs_xcalloc(json_array_size(names) + 1, sizeof(*sorted));
+	json_array_foreach (names, i, v)
+		sorted[k++] = v;
+	qsort(sorted, k, sizeof(*sorted), version_cmp);
+	for (i = 0; i < k; i++)
+		json_array_append_new(versions,
+				      json_pack("{s:s++,s:s}", "groupVersion", group, "/", json_string_value(sorted[i]),
+						"version", json_string_value(sorted[i])));
+	free(sorted);
+	json_decref(names);
+	return json_pack("{s:s,s:o,s:O*}", "name", group, "versions", versions, "preferredVersion",
+			 json_array_get(versions, 0));
+}
+
+static json_t *api_group_list(sim_store *st)
 {
 	json_t *groups = json_array(), *seen = json_object();
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
 
-	for (const sim_resource *r = sim_resource_all(); r->plural; r++) {
-		if (!*r->group || json_object_get(seen, r->group))
+	for (size_t i = 0; i < n; i++) {
+		if (!*all[i]->group || json_object_get(seen, all[i]->group))
 			continue;
-		json_object_set_new(seen, r->group, json_true());
-		json_array_append_new(groups, group_versions(r->group));
+		json_object_set_new(seen, all[i]->group, json_true());
+		json_array_append_new(groups, group_versions(all, n, all[i]->group));
 	}
+	free(all);
 	json_decref(seen);
 	return json_pack("{s:s,s:s,s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
 }
@@ -184,11 +249,14 @@ static bool in_all(const sim_resource *r)
 /* A minimal OpenAPI v3 document for one group/version: one PATCH operation per kind that
  * declares the fieldValidation parameter, which is what kubectl looks for before it lets the
  * server validate (instead of downloading the full schema). */
-static json_t *openapi_v3_gv(const char *group, const char *version)
+static json_t *openapi_v3_gv(sim_store *st, const char *group, const char *version)
 {
 	json_t *paths = json_object();
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
 
-	for (const sim_resource *r = sim_resource_all(); r->plural; r++) {
+	for (size_t i = 0; i < n; i++) {
+		const sim_resource *r = all[i];
 		char path[300];
 		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
 			continue;
@@ -202,35 +270,40 @@ static json_t *openapi_v3_gv(const char *group, const char *version)
 				  "schema", "type", "string", "name", "fieldManager", "in", "query", "schema", "type",
 				  "string", "responses", "200", "description", "OK"));
 	}
+	free(all);
 	return json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{}}}", "openapi", "3.0.0", "info", "title", "Kubernetes",
 			 "version", GIT_VERSION, "paths", paths, "components", "schemas");
 }
 
-static json_t *openapi_v3_root(void)
+static json_t *openapi_v3_root(sim_store *st)
 {
 	json_t *paths = json_object();
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
 
-	for (const sim_resource *r = sim_resource_all(); r->plural; r++) {
-		char key[128], url[200];
-		snprintf(key, sizeof(key), "%s%s%s/%s", *r->group ? "apis/" : "api", r->group, *r->group ? "" : "",
-			 r->version);
-		if (*r->group)
-			snprintf(key, sizeof(key), "apis/%s/%s", r->group, r->version);
+	for (size_t i = 0; i < n; i++) {
+		char key[200], url[240];
+		if (*all[i]->group)
+			snprintf(key, sizeof(key), "apis/%s/%s", all[i]->group, all[i]->version);
 		else
-			snprintf(key, sizeof(key), "api/%s", r->version);
+			snprintf(key, sizeof(key), "api/%s", all[i]->version);
 		snprintf(url, sizeof(url), "/openapi/v3/%s?hash=0", key);
 		json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
 	}
+	free(all);
 	return json_pack("{s:o}", "paths", paths);
 }
 
-static json_t *api_resource_list(const char *group, const char *version)
+static json_t *api_resource_list(sim_store *st, const char *group, const char *version)
 {
 	json_t *list = json_array();
 	char gv[128];
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
 
 	snprintf(gv, sizeof(gv), "%s%s%s", group, *group ? "/" : "", version);
-	for (const sim_resource *r = sim_resource_all(); r->plural; r++) {
+	for (size_t k = 0; k < n; k++) {
+		const sim_resource *r = all[k];
 		json_t *subs;
 		size_t i;
 		json_t *s;
@@ -239,19 +312,23 @@ static json_t *api_resource_list(const char *group, const char *version)
 		json_array_append_new(
 			list, json_pack("{s:s,s:s,s:b,s:s,s:o,s:o}", "name", r->plural, "singularName", r->singular,
 					"namespaced", r->namespaced, "kind", r->kind, "verbs",
-					json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list",
-						  "patch", "update", "watch"),
+					sim_resource_create_only(r)
+						? json_pack("[s]", "create")
+						: json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list",
+							    "patch", "update", "watch"),
 					"shortNames", split_csv(r->short_names)));
-		if (in_all(r))
-			json_object_set_new(json_array_get(list, json_array_size(list) - 1), "categories", json_pack("[s]", "all"));
+		if (in_all(r) || *sim_resource_categories(r))
+			json_object_set_new(json_array_get(list, json_array_size(list) - 1), "categories",
+					    in_all(r) ? json_pack("[s]", "all")
+						      : split_csv(sim_resource_categories(r)));
 		subs = split_csv(r->subresources);
-		json_array_foreach(subs, i, s) {
+		json_array_foreach (subs, i, s) {
 			const char *sub = json_string_value(s);
 			char name[128];
 			json_t *e;
 			snprintf(name, sizeof(name), "%s/%s", r->plural, sub);
-			e = json_pack("{s:s,s:s,s:b,s:s}", "name", name, "singularName", "", "namespaced", r->namespaced,
-				      "kind", r->kind);
+			e = json_pack("{s:s,s:s,s:b,s:s}", "name", name, "singularName", "", "namespaced",
+				      r->namespaced, "kind", r->kind);
 			if (strcmp(sub, "scale") == 0) {
 				json_object_set_new(e, "group", json_string("autoscaling"));
 				json_object_set_new(e, "version", json_string("v1"));
@@ -265,6 +342,11 @@ static json_t *api_resource_list(const char *group, const char *version)
 				json_object_set_new(e, "version", json_string("v1"));
 				json_object_set_new(e, "kind", json_string("Eviction"));
 				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
+			} else if (strcmp(sub, "token") == 0) {
+				json_object_set_new(e, "group", json_string("authentication.k8s.io"));
+				json_object_set_new(e, "version", json_string("v1"));
+				json_object_set_new(e, "kind", json_string("TokenRequest"));
+				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
 			} else if (strcmp(sub, "binding") == 0) {
 				json_object_set_new(e, "kind", json_string("Binding"));
 				json_object_set_new(e, "verbs", json_pack("[s]", "create"));
@@ -277,29 +359,48 @@ static json_t *api_resource_list(const char *group, const char *version)
 		}
 		json_decref(subs);
 	}
+	free(all);
 	return json_pack("{s:s,s:s,s:s,s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,
 			 "resources", list);
 }
 
-static bool group_known(const char *group, const char *version)
+static bool group_known(sim_store *st, const char *group, const char *version)
 {
-	for (const sim_resource *r = sim_resource_all(); r->plural; r++)
-		if (strcmp(r->group, group) == 0 && (!version || strcmp(r->version, version) == 0))
-			return true;
-	return false;
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
+	bool known = false;
+
+	for (size_t i = 0; i < n && !known; i++)
+		known = strcmp(all[i]->group, group) == 0 && (!version || strcmp(all[i]->version, version) == 0);
+	free(all);
+	return known;
+}
+
+/* The APIGroup of /apis/GROUP. */
+static json_t *api_group(sim_store *st, const char *group)
+{
+	size_t n;
+	const sim_resource **all = sim_store_resources(st, &n);
+	json_t *gr = group_versions(all, n, group);
+
+	free(all);
+	json_object_set_new(gr, "kind", json_string("APIGroup"));
+	json_object_set_new(gr, "apiVersion", json_string("v1"));
+	return gr;
 }
 
 /* Answers discovery and health paths; returns false when path is not one of them. */
-static bool serve_discovery(struct MHD_Connection *c, const char *url, enum MHD_Result *ret)
+static bool serve_discovery(sim_store *st, struct MHD_Connection *c, const char *url, enum MHD_Result *ret)
 {
 	char g[100], v[20], extra;
 
 	if (strcmp(url, "/version") == 0 || strcmp(url, "/version/") == 0) {
 		*ret = send_json(c, 200,
-				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "26", "gitVersion",
-					   GIT_VERSION, "gitCommit", "0000000000000000000000000000000000000000",
-					   "gitTreeState", "clean", "buildDate", "2026-11-21T00:00:00Z", "goVersion",
-					   "go1.19", "compiler", "gc", "platform", "linux/amd64"));
+				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "26",
+					   "gitVersion", GIT_VERSION, "gitCommit",
+					   "0000000000000000000000000000000000000000", "gitTreeState", "clean",
+					   "buildDate", "2026-11-21T00:00:00Z", "goVersion", "go1.19", "compiler", "gc",
+					   "platform", "linux/amd64"));
 	} else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0 || strcmp(url, "/readyz") == 0) {
 		*ret = send_body(c, 200, vs_xstrdup("ok"), "text/plain; charset=utf-8");
 	} else if (strcmp(url, "/api") == 0 || strcmp(url, "/api/") == 0) {
@@ -308,31 +409,29 @@ static bool serve_discovery(struct MHD_Connection *c, const char *url, enum MHD_
 					   "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
 					   "127.0.0.1"));
 	} else if (strcmp(url, "/apis") == 0 || strcmp(url, "/apis/") == 0) {
-		*ret = send_json(c, 200, api_group_list());
+		*ret = send_json(c, 200, api_group_list(st));
 	} else if (strcmp(url, "/api/v1") == 0 || strcmp(url, "/api/v1/") == 0) {
-		*ret = send_json(c, 200, api_resource_list("", "v1"));
+		*ret = send_json(c, 200, api_resource_list(st, "", "v1"));
 	} else if (sscanf(url, "/apis/%99[^/]/%19[^/]%c", g, v, &extra) == 2 ||
 		   (sscanf(url, "/apis/%99[^/]/%19[^/]%c", g, v, &extra) == 3 && extra == '/' &&
 		    url[strlen(url) - 1] == '/' && strlen(url) == 7 + strlen(g) + strlen(v) + 1)) {
-		if (!group_known(g, v))
-			*ret = send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+		if (!group_known(st, g, v))
+			*ret = send_simple_error(c, 404, "NotFound",
+						 "the server could not find the requested resource");
 		else
-			*ret = send_json(c, 200, api_resource_list(g, v));
+			*ret = send_json(c, 200, api_resource_list(st, g, v));
 	} else if (sscanf(url, "/apis/%99[^/]%c", g, &extra) == 1) {
-		if (!group_known(g, NULL))
-			*ret = send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
-		else {
-			json_t *gr = group_versions(g);
-			json_object_set_new(gr, "kind", json_string("APIGroup"));
-			json_object_set_new(gr, "apiVersion", json_string("v1"));
-			*ret = send_json(c, 200, gr);
-		}
+		if (!group_known(st, g, NULL))
+			*ret = send_simple_error(c, 404, "NotFound",
+						 "the server could not find the requested resource");
+		else
+			*ret = send_json(c, 200, api_group(st, g));
 	} else if (strcmp(url, "/openapi/v3") == 0 || strcmp(url, "/openapi/v3/") == 0) {
-		*ret = send_json(c, 200, openapi_v3_root());
+		*ret = send_json(c, 200, openapi_v3_root(st));
 	} else if (strcmp(url, "/openapi/v3/api/v1") == 0) {
-		*ret = send_json(c, 200, openapi_v3_gv("", "v1"));
-	} else if (sscanf(url, "/openapi/v3/apis/%99[^/]/%19[^/]%c", g, v, &extra) == 2 && group_known(g, v)) {
-		*ret = send_json(c, 200, openapi_v3_gv(g, v));
+		*ret = send_json(c, 200, openapi_v3_gv(st, "", "v1"));
+	} else if (sscanf(url, "/openapi/v3/apis/%99[^/]/%19[^/]%c", g, v, &extra) == 2 && group_known(st, g, v)) {
+		*ret = send_json(c, 200, openapi_v3_gv(st, g, v));
 	} else if (vs_str_has_prefix(url, "/openapi")) {
 		*ret = send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
 	} else {
@@ -350,7 +449,7 @@ static void route_free(struct route *rt)
 }
 
 /* Parse /api/v1/... and /apis/G/V/... into a route; false when the path is not a resource path. */
-static bool route_parse(const char *url, struct route *rt)
+static bool route_parse(sim_store *st, const char *url, struct route *rt)
 {
 	const char *p = url;
 	char **s;
@@ -388,14 +487,14 @@ static bool route_parse(const char *url, struct route *rt)
 	if (i >= n)
 		return false;
 	if (strcmp(s[i], "namespaces") == 0 && n - i >= 3) {
-		const sim_resource *r = sim_resource_find(rt->group, s[i + 2]);
+		const sim_resource *r = sim_store_resource(st, rt->group, rt->version, s[i + 2]);
 		if (r && r->namespaced) {
 			rt->ns = s[i + 1];
 			i += 2;
 		}
 	}
-	rt->res = sim_resource_find(rt->group, s[i]);
-	if (!rt->res || strcmp(rt->res->version, rt->version) != 0)
+	rt->res = sim_store_resource(st, rt->group, rt->version, s[i]);
+	if (!rt->res)
 		return false;
 	if (rt->ns == NULL && rt->res->namespaced && n - i > 1)
 		return false; /* a namespaced object needs its namespace in the path */
@@ -427,10 +526,23 @@ static void list_opts_from_query(struct MHD_Connection *c, sim_list_opts *o)
 	o->continue_token = qarg(c, "continue");
 }
 
-static int parse_body(const struct req_ctx *rc, json_t **out, vs_error *err)
+/* The request's body as JSON: a JSON body, or a protobuf one (kubectl's generators) decoded into the
+ * JSON it stands for. CBOR gets a 415. */
+static int parse_body(struct MHD_Connection *c, const struct req_ctx *rc, json_t **out, vs_error *err)
 {
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	json_error_t jerr;
 
+	if (ct && vs_str_has_prefix(ct, "application/vnd.kubernetes.protobuf"))
+		return sim_protobuf_decode(rc->body.data, rc->body.len, out, err);
+	if (ct && strstr(ct, "cbor")) {
+		*out = NULL;
+		return vs_error_set_api(err, 415, "UnsupportedMediaType",
+					"the body of the request was in an unknown format - accepted media types include: "
+					"application/json, application/vnd.kubernetes.protobuf, "
+					"application/merge-patch+json, application/strategic-merge-patch+json, "
+					"application/json-patch+json");
+	}
 	*out = json_loadb(rc->body.data ? rc->body.data : "", rc->body.len, 0, &jerr);
 	if (!*out)
 		return vs_error_set_api(err, 400, "BadRequest", "the body of the request was in an unknown format: %s",
@@ -507,6 +619,12 @@ static void watch_append_event(struct watch_stream *w, const char *type, json_t 
 	json_decref(ev);
 }
 
+/* False once the CRD of a custom resource is gone or no longer serves it: its watches end. */
+static bool still_served(sim_store *st, const sim_resource *res)
+{
+	return !sim_resource_is_custom(res) || sim_store_resource(st, res->group, res->version, res->plural) == res;
+}
+
 static ssize_t watch_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct watch_stream *w = cls;
@@ -522,7 +640,7 @@ static ssize_t watch_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 		vs_buf_reset(&w->out);
 		w->off = 0;
-		if (w->done || left <= 0 || atomic_load(&w->srv->stopping))
+		if (w->done || left <= 0 || atomic_load(&w->srv->stopping) || !still_served(w->srv->st, w->res))
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (peer_gone(w->fd))
 			return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -834,20 +952,26 @@ static char *selector_string(const json_t *sel)
 	return vs_buf_steal(&b);
 }
 
-static json_t *scale_of(const json_t *o)
+/* The autoscaling/v1 Scale of o, an object of res. */
+static json_t *scale_of(const sim_resource *res, const json_t *o)
 {
-	char *sel = selector_string(vs_json_path(o, "spec.selector"));
 	json_t *meta = json_object(), *m = json_object_get(o, "metadata");
+	sim_scale_paths paths;
+	char *sel = NULL;
 	json_t *s;
 
-	for (const char *const *k = (const char *const[]){"name", "namespace", "uid", "resourceVersion",
-							   "creationTimestamp", NULL};
+	sim_resource_scale_paths(res, &paths);
+	if (!paths.label_selector && !sim_resource_is_custom(res))
+		sel = selector_string(vs_json_path(o, "spec.selector"));
+	for (const char *const *k =
+		     (const char *const[]){ "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL };
 	     *k; k++)
 		if (json_object_get(m, *k))
 			json_object_set(meta, *k, json_object_get(m, *k));
-	s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s}}", "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata",
-		      meta, "spec", "replicas", (json_int_t)vs_json_int(o, "spec.replicas", 1), "status", "replicas",
-		      (json_int_t)vs_json_int(o, "status.replicas", 0), "selector", sel);
+	s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s*}}", "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata",
+		      meta, "spec", "replicas", (json_int_t)vs_json_int(o, paths.spec_replicas, 0), "status",
+		      "replicas", (json_int_t)vs_json_int(o, paths.status_replicas, 0), "selector",
+		      paths.label_selector ? vs_json_str(o, paths.label_selector) : sel);
 	free(sel);
 	return s;
 }
@@ -858,6 +982,7 @@ static int scale_write(sim_store *st, const struct route *rt, const json_t *scal
 	json_t *cur = NULL, *res = NULL;
 	json_t *rep = vs_json_path(scale, "spec.replicas");
 	const char *rv = vs_json_str(scale, "metadata.resourceVersion");
+	sim_scale_paths paths;
 	int rc;
 
 	if (!json_is_integer(rep))
@@ -870,13 +995,14 @@ static int scale_write(sim_store *st, const struct route *rt, const json_t *scal
 					rt->name, (long long)json_integer_value(rep));
 	if ((rc = sim_api_get(st, rt->res, rt->ns, rt->name, &cur, err)) != 0)
 		return rc;
-	vs_json_set_path(cur, "spec.replicas", json_incref(rep));
+	sim_resource_scale_paths(rt->res, &paths);
+	vs_json_set_path(cur, paths.spec_replicas, json_incref(rep));
 	if (rv && *rv)
 		vs_json_set_path(cur, "metadata.resourceVersion", json_string(rv));
 	rc = sim_api_update(st, rt->res, rt->ns, cur, SIM_UPDATE_MAIN, &res, err);
 	json_decref(cur);
 	if (rc == 0)
-		*out = scale_of(res);
+		*out = scale_of(rt->res, res);
 	json_decref(res);
 	return rc;
 }
@@ -911,26 +1037,28 @@ static int apply_patch(enum patch_type pt, json_t **doc, const json_t *patch, vs
 }
 
 /* PATCH the object, its status or its scale; retried on conflicts the client did not ask for. */
-static int do_patch(sim_store *st, struct MHD_Connection *c, const struct route *rt, const json_t *patch,
-		    json_t **out, vs_error *err)
+static int do_patch(sim_store *st, struct MHD_Connection *c, const struct route *rt, const json_t *patch, json_t **out,
+		    vs_error *err)
 {
 	enum patch_type pt = patch_type_of(c);
 	bool is_scale = rt->sub && strcmp(rt->sub, "scale") == 0;
 	bool is_status = rt->sub && strcmp(rt->sub, "status") == 0;
 	int rc = 0;
 
-	if (pt == PATCH_UNSUPPORTED)
-		return vs_error_set_api(err, 415, "UnsupportedMediaType",
-					"the body of the request was in an unknown format - accepted media types include: "
-					"application/json-patch+json, application/merge-patch+json, "
-					"application/strategic-merge-patch+json");
+	if (pt == PATCH_UNSUPPORTED || (pt == PATCH_STRATEGIC && sim_resource_is_custom(rt->res) && !is_scale))
+		return vs_error_set_api(
+			err, 415, "UnsupportedMediaType",
+			"the body of the request was in an unknown format - accepted media types include: "
+			"application/json-patch+json, application/merge-patch+json%s",
+			sim_resource_is_custom(rt->res) ? ", application/apply-patch+yaml"
+							: ", application/strategic-merge-patch+json");
 	for (int attempt = 0; attempt < 5; attempt++) {
 		json_t *cur = NULL, *doc;
 		const char *crv;
 		char *rv_before;
 		if ((rc = sim_api_get(st, rt->res, rt->ns, rt->name, &cur, err)) != 0)
 			return rc;
-		doc = is_scale ? scale_of(cur) : json_incref(cur);
+		doc = is_scale ? scale_of(rt->res, cur) : json_incref(cur);
 		crv = vs_json_str(doc, "metadata.resourceVersion");
 		rv_before = vs_xstrdup(crv ? crv : "");
 		if ((rc = apply_patch(pt, &doc, patch, err)) != 0) {
@@ -940,7 +1068,8 @@ static int do_patch(sim_store *st, struct MHD_Connection *c, const struct route 
 			return rc;
 		}
 		if (!json_is_object(doc)) {
-			rc = vs_error_set_api(err, 422, "Invalid", "the patch produced something that is not an object");
+			rc = vs_error_set_api(err, 422, "Invalid",
+					      "the patch produced something that is not an object");
 		} else {
 			if (!json_is_object(json_object_get(doc, "metadata")))
 				json_object_set_new(doc, "metadata", json_object());
@@ -948,8 +1077,8 @@ static int do_patch(sim_store *st, struct MHD_Connection *c, const struct route 
 			if (is_scale)
 				rc = scale_write(st, rt, doc, out, err);
 			else
-				rc = sim_api_update(st, rt->res, rt->ns, doc, is_status ? SIM_UPDATE_STATUS : SIM_UPDATE_MAIN,
-						    out, err);
+				rc = sim_api_update(st, rt->res, rt->ns, doc,
+						    is_status ? SIM_UPDATE_STATUS : SIM_UPDATE_MAIN, out, err);
 		}
 		{
 			const char *after = vs_json_str(doc, "metadata.resourceVersion");
@@ -1092,6 +1221,31 @@ static enum MHD_Result send_read(struct MHD_Connection *c, const struct route *r
 	return send_json(c, 200, body);
 }
 
+/* pods/NAME/exec: a WebSocket session (http_exec.c), or the Status of its refusal. */
+static enum MHD_Result serve_exec(sim_http *srv, struct MHD_Connection *c, const struct route *rt)
+{
+	enum MHD_Result ret = MHD_NO;
+	vs_error err;
+
+	if (sim_http_exec(srv->exec, srv->st, c, rt->ns, rt->name, &ret, &err) != 0)
+		return send_error(c, rt, &err);
+	return ret;
+}
+
+/* The answer of a review or a TokenRequest (auth.h), for the user of the request. */
+static enum MHD_Result auth_create(sim_http *srv, struct MHD_Connection *c, const struct route *rt,
+				   const struct req_ctx *rq, const json_t *body)
+{
+	json_t *out = NULL;
+	vs_error err;
+
+	if (!srv->sec.auth)
+		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+	if (sim_auth_create(srv->sec.auth, rq->user, rt->res, rt->ns, rt->name, body, &out, &err) != 0)
+		return send_error(c, rt, &err);
+	return send_json(c, 201, out);
+}
+
 static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const char *method, const struct route *rt,
 				struct req_ctx *rq)
 {
@@ -1104,6 +1258,11 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 
 	if (sub && !strstr(rt->res->subresources, sub))
 		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
+	if (sub && strcmp(sub, "exec") == 0)
+		return serve_exec(srv, c, rt);
+	if (sim_resource_create_only(rt->res) && (strcmp(method, "POST") != 0 || rt->name))
+		return send_simple_error(c, 405, "MethodNotAllowed",
+					 "the server does not allow this method on the requested resource");
 	if (rt->ns && strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0 && !rt->name &&
 	    strcmp(method, "DELETE") != 0)
 		return send_simple_error(c, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -1122,26 +1281,18 @@ static enum MHD_Result dispatch(sim_http *srv, struct MHD_Connection *c, const c
 		if ((rc = sim_api_get(st, rt->res, rt->ns, rt->name, &out, &err)) != 0)
 			return send_error(c, rt, &err);
 		if (sub && strcmp(sub, "scale") == 0) {
-			json_t *s = scale_of(out);
+			json_t *s = scale_of(rt->res, out);
 			json_decref(out);
 			return send_json(c, 200, s);
 		}
 		return send_read(c, rt, out);
 	}
-	{
-		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-		if (rq->body.len > 0 && ct && (strstr(ct, "protobuf") || strstr(ct, "cbor")))
-			return send_simple_error(c, 415, "UnsupportedMediaType",
-						 "the body of the request was in an unknown format - accepted media types "
-						 "include: application/json, application/merge-patch+json, "
-						 "application/strategic-merge-patch+json, application/json-patch+json "
-						 "(volshift-sim does not decode protobuf: write the object as YAML or JSON "
-						 "and use kubectl create -f or kubectl apply -f)");
-	}
-	if (rq->body.len > 0 && (rc = parse_body(rq, &body, &err)) != 0)
+	if (rq->body.len > 0 && (rc = parse_body(c, rq, &body, &err)) != 0)
 		return send_error(c, rt, &err);
 	if (strcmp(method, "POST") == 0) {
-		if (rt->name && sub && strcmp(sub, "eviction") == 0)
+		if (sim_auth_creates(rt->res, sub))
+			ret = auth_create(srv, c, rt, rq, body);
+		else if (rt->name && sub && strcmp(sub, "eviction") == 0)
 			ret = do_eviction(srv, c, rt, body);
 		else if (rt->name && sub && strcmp(sub, "binding") == 0)
 			ret = do_binding(srv, c, rt, body);
@@ -1301,6 +1452,57 @@ static bool serve_admin(sim_http *srv, struct MHD_Connection *c, const char *url
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
+/* The TLS session of a connection (gnutls_session_t), or NULL on plain HTTP. */
+static void *tls_session(sim_http *srv, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		srv->sec.cert_pem ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+
+	return ci ? ci->tls_session : NULL;
+}
+
+/* Authenticate and authorize a request (auth.h) into rq->user; false with the refusal queued. */
+/* Collects the Impersonate-Group headers into a NULL-terminated array of SIM_IMPERSONATE_GROUPS_MAX. */
+static enum MHD_Result impersonate_group(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **groups = cls;
+	size_t n = 0;
+
+	(void)kind;
+	while (groups[n])
+		n++;
+	if (strcasecmp(key, "Impersonate-Group") == 0 && value && n < SIM_IMPERSONATE_GROUPS_MAX)
+		groups[n] = value;
+	return MHD_YES;
+}
+
+static bool authorized(sim_http *srv, struct MHD_Connection *c, const char *method, const char *url, struct req_ctx *rq,
+		       enum MHD_Result *ret)
+{
+	const char *groups[SIM_IMPERSONATE_GROUPS_MAX + 1] = { NULL };
+	sim_auth_request req = {
+		.method = method,
+		.path = url,
+		.watch = qarg(c, "watch"),
+		.field_selector = qarg(c, "fieldSelector"),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		.tls_session = tls_session(srv, c),
+		.impersonate_user = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Impersonate-User"),
+		.impersonate_groups = groups,
+	};
+	json_t *details = NULL, *st;
+	vs_error err;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, impersonate_group, groups);
+	if (sim_auth_check(srv->sec.auth, &req, &rq->user, &details, &err) == 0)
+		return true;
+	st = status_object(err.http_status, "Failure", err.reason, err.message);
+	if (details)
+		json_object_set_new(st, "details", details);
+	*ret = send_json(c, (unsigned)err.http_status, st);
+	return false;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -1325,9 +1527,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	vs_debug("http: %s %s", method, url);
 	if (rq->too_big)
 		return send_simple_error(c, 413, "RequestEntityTooLarge", "the request body is too large");
-	if (serve_admin(srv, c, url, method, rq, &ret) || serve_discovery(c, url, &ret))
+	if (srv->sec.auth && !authorized(srv, c, method, url, rq, &ret))
 		return ret;
-	if (!route_parse(url, &rt)) {
+	if (serve_admin(srv, c, url, method, rq, &ret) || serve_discovery(srv->st, c, url, &ret))
+		return ret;
+	if (!route_parse(srv->st, url, &rt)) {
 		route_free(&rt);
 		return send_simple_error(c, 404, "NotFound", "the server could not find the requested resource");
 	}
@@ -1345,6 +1549,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, en
 	(void)toe;
 	if (rq) {
 		vs_buf_free(&rq->body);
+		json_decref(rq->user);
 		free(rq);
 		*con_cls = NULL;
 	}
@@ -1373,8 +1578,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vs_log(level, "http: %s", msg);
 }
 
-int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_log_path_fn log_path, void *log_ctx,
-		   sim_http **out, char **url, vs_error *err)
+/* Start libmicrohttpd on addr: with TLS (GnuTLS) when srv has a certificate, asking clients for
+ * theirs against the client CA. */
+static struct MHD_Daemon *start_daemon(sim_http *srv, const struct sockaddr_in *addr)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_UPGRADE;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->sec.cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->sec.key_pem },
+		{ srv->sec.client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		  (void *)srv->sec.client_ca_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (srv->sec.cert_pem)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED,
+				request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_ARRAY,
+				srv->sec.cert_pem ? tls : tls + 3, MHD_OPTION_END);
+}
+
+int sim_http_start(sim_store *st, sim_faults *faults, const sim_http_security *sec, const char *listen,
+		   sim_log_path_fn log_path, void *log_ctx, sim_http **out, char **url, vs_error *err)
 {
 	struct sockaddr_in addr;
 	const char *colon = listen ? strrchr(listen, ':') : NULL;
@@ -1397,21 +1624,24 @@ int sim_http_start(sim_store *st, sim_faults *faults, const char *listen, sim_lo
 	srv = vs_xcalloc(1, sizeof(*srv));
 	srv->st = st;
 	srv->faults = faults;
+	if (sec)
+		srv->sec = *sec;
 	srv->log_path = log_path;
 	srv->log_ctx = log_ctx;
 	atomic_init(&srv->stopping, false);
-	srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-				       0, NULL, NULL, handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-				       request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+	srv->exec = sim_exec_sessions_new();
+	srv->daemon = start_daemon(srv, &addr);
 	if (!srv->daemon) {
+		sim_exec_sessions_free(srv->exec);
 		free(srv);
 		return vs_error_set(err, VS_ENET, "cannot listen on %s", listen);
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (url)
-		*url = vs_xasprintf("http://%s:%u", host, info ? (unsigned)info->port : 0);
-	vs_info("serving the Kubernetes API on http://%s:%u", host, info ? (unsigned)info->port : 0);
+		*url = vs_xasprintf("%s://%s:%u", srv->sec.cert_pem ? "https" : "http", host,
+				    info ? (unsigned)info->port : 0);
+	vs_info("serving the Kubernetes API on %s://%s:%u", srv->sec.cert_pem ? "https" : "http", host,
+		info ? (unsigned)info->port : 0);
 	*out = srv;
 	return 0;
 }
@@ -1421,6 +1651,8 @@ void sim_http_stop(sim_http *srv)
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, true);
+	sim_exec_sessions_stop(srv->exec);
 	MHD_stop_daemon(srv->daemon);
+	sim_exec_sessions_free(srv->exec);
 	free(srv);
 }

@@ -1,7 +1,8 @@
 /*
  * http_table: meta.k8s.io/v1 Table answers for kubectl's default output, with the columns
  * kube-apiserver prints for the types volshift looks at most (pods, claims, volumes, workloads,
- * storage classes, nodes). Other types get no table and kubectl prints NAME and AGE itself.
+ * storage classes, nodes) and for custom resources (their CRD's additionalPrinterColumns). Other
+ * types get no table and kubectl prints NAME and AGE itself.
  */
 #include "http_int.h"
 
@@ -9,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void human_age(const json_t *o, char *out, size_t n)
+/* translateTimestampSince: how long ago the time ts was ("5m", "3h2m"). */
+static void human_age_of(const char *ts, char *out, size_t n)
 {
-	const char *ts = vs_json_str(o, "metadata.creationTimestamp");
 	int64_t t = 0, s;
 
 	if (!ts || vs_time_parse(ts, &t, NULL) != 0) {
@@ -35,6 +36,11 @@ static void human_age(const json_t *o, char *out, size_t n)
 		snprintf(out, n, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 	else
 		snprintf(out, n, "%lldd", (long long)(s / 86400));
+}
+
+static void human_age(const json_t *o, char *out, size_t n)
+{
+	human_age_of(vs_json_str(o, "metadata.creationTimestamp"), out, n);
 }
 
 static json_t *col(const char *name, const char *type, int priority)
@@ -204,6 +210,8 @@ static json_t *row_cells(const sim_resource *res, const json_t *o)
 				 str_or(o, "volumeBindingMode", "Immediate"), vs_json_bool(o, "allowVolumeExpansion", false),
 				 age);
 	}
+	if (strcmp(p, SIM_CRD_PLURAL) == 0)
+		return json_pack("[s,s]", name, str_or(o, "metadata.creationTimestamp", ""));
 	if (strcmp(p, "nodes") == 0) {
 		json_t *conds = vs_json_path(o, "status.conditions"), *c;
 		const char *st = "Unknown";
@@ -250,15 +258,78 @@ static json_t *columns(const sim_resource *res)
 		return json_pack("[o,o,o,o,o,o]", col("Name", "string", 0), col("Provisioner", "string", 0),
 				 col("ReclaimPolicy", "string", 0), col("VolumeBindingMode", "string", 0),
 				 col("AllowVolumeExpansion", "boolean", 0), col("Age", "string", 0));
+	if (strcmp(p, SIM_CRD_PLURAL) == 0)
+		return json_pack("[o,o]", col("Name", "string", 0), col("Created At", "date", 0));
 	if (strcmp(p, "nodes") == 0)
 		return json_pack("[o,o,o,o,o]", col("Name", "string", 0), col("Status", "string", 0), col("Roles", "string", 0),
 				 col("Age", "string", 0), col("Version", "string", 0));
 	return NULL;
 }
 
+/* ---- custom resources ------------------------------------------------------------------------ */
+
+/* The value at a printer column's JSON path (".spec.replicas", ".status.items[0].name"), or NULL:
+ * paths with filters or wildcards are not evaluated (borrowed). */
+static json_t *column_value(const json_t *o, const char *path)
+{
+	json_t *cur = (json_t *)o;
+	char key[128];
+
+	while (cur && path && *path == '.') {
+		size_t n = strcspn(++path, ".[");
+		if (n == 0 || n >= sizeof(key) || !json_is_object(cur))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		for (path += n; cur && *path == '['; path = strchr(path, ']') + 1) {
+			char *end;
+			long i = strtol(path + 1, &end, 10);
+			if (*end != ']' || end == path + 1 || !json_is_array(cur))
+				return NULL;
+			cur = json_array_get(cur, (size_t)i);
+		}
+	}
+	return path && *path ? NULL : cur;
+}
+
+/* A custom resource's row: its name, then each printer column's value (a date as an age). */
+static json_t *custom_cells(const json_t *cols, const json_t *o)
+{
+	json_t *cells = json_pack("[s]", vs_json_str_or(o, "metadata.name", "")), *c;
+	size_t i;
+
+	json_array_foreach (cols, i, c) {
+		json_t *v = column_value(o, vs_json_str(c, "jsonPath"));
+		char age[32];
+		if (v && json_is_string(v) && strcmp(vs_json_str_or(c, "type", ""), "date") == 0) {
+			human_age_of(json_string_value(v), age, sizeof(age));
+			json_array_append_new(cells, json_string(age));
+		} else {
+			json_array_append_new(cells, v ? json_incref(v) : json_null());
+		}
+	}
+	return cells;
+}
+
+static json_t *custom_columns(const json_t *cols)
+{
+	json_t *out = json_pack("[o]", col("Name", "string", 0)), *c;
+	size_t i;
+
+	json_array_foreach (cols, i, c)
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:I}", "name", vs_json_str_or(c, "name", ""),
+						     "type", vs_json_str_or(c, "type", "string"), "format",
+						     vs_json_str_or(c, "format", ""), "description",
+						     vs_json_str_or(c, "description", ""), "priority",
+						     (json_int_t)vs_json_int(c, "priority", 0)));
+	return out;
+}
+
 json_t *sim_table_of(const sim_resource *res, const json_t *obj_or_list)
 {
-	json_t *cols = columns(res), *rows, *items, *it, *meta;
+	const json_t *custom = sim_resource_printer_columns(res);
+	json_t *cols = custom ? custom_columns(custom) : columns(res), *rows, *items, *it, *meta;
 	size_t i;
 
 	if (!cols)
@@ -270,7 +341,9 @@ json_t *sim_table_of(const sim_resource *res, const json_t *obj_or_list)
 	else
 		json_incref(items);
 	json_array_foreach(items, i, it)
-		json_array_append_new(rows, json_pack("{s:o,s:O}", "cells", row_cells(res, it), "object", it));
+		json_array_append_new(rows,
+				      json_pack("{s:o,s:O}", "cells",
+						custom ? custom_cells(custom, it) : row_cells(res, it), "object", it));
 	json_decref(items);
 	meta = json_object();
 	if (vs_json_str(obj_or_list, "metadata.resourceVersion") && json_object_get(obj_or_list, "items"))

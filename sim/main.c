@@ -4,9 +4,10 @@
  * HTTP server (http.h), then the controllers and the node agent (cluster.h).
  *
  *   volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]
- *                    [--faults SPEC] [timing flags]
+ *                    [--insecure-http] [--faults SPEC] [timing flags]
  */
 #include "api.h"
+#include "auth.h"
 #include "cluster.h"
 #include "fault.h"
 #include "http.h"
@@ -28,6 +29,7 @@ struct sim_options {
 	const char *listen;
 	const char *kubeconfig_out;
 	sim_faults *faults; /* owned: from --faults, else off */
+	bool insecure;	    /* --insecure-http */
 	int nodes;
 	sim_timing timing;
 };
@@ -36,7 +38,8 @@ static void sim_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: volshift-sim run --data-dir DIR [--nodes N] [--listen 127.0.0.1:PORT] [--kubeconfig-out FILE]\n"
-		"                        [--faults SPEC] [--seed N] [--informer-delay-ms N] [--write-latency-ms N]\n"
+		"                        [--insecure-http] [--faults SPEC] [--seed N] [--informer-delay-ms N] "
+		"[--write-latency-ms N]\n"
 		"                        [--pv-resync-period D] [--pleg-relist-period D] [--volume-loop-period D]\n"
 		"                        [--mount-poll-period D]\n"
 		"\n"
@@ -47,6 +50,9 @@ static void sim_usage(FILE *out)
 		"  --nodes N              number of nodes, named node-1 ... node-N (default 3)\n"
 		"  --listen ADDR:PORT     loopback address to serve on (default 127.0.0.1:0, any free port)\n"
 		"  --kubeconfig-out FILE  where to write a kubeconfig for kubectl and volshift (default DIR/kubeconfig)\n"
+		"  --insecure-http        serve plain HTTP where everyone is in system:masters, instead of HTTPS with\n"
+		"                         client certificates, tokens and RBAC (the CA, the certificates and keys in\n"
+		"                         DIR/pki, the static admin token in DIR/admin-token)\n"
 		"  --faults SPEC          inject API faults (default off); SPEC is KEY=VALUE,... with lists in ':':\n"
 		"      rate=P             probability that a matching request is faulted (0 to 1)\n"
 		"      kinds=K:...        500, 503, 429, reset, reset-after, latency (default 500:503:429:reset:latency)\n"
@@ -61,8 +67,8 @@ static void sim_usage(FILE *out)
 		"\n"
 		"Timings (defaults: a real cluster's; D is a duration such as 15s or 200ms):\n"
 		"  --seed N               seed of every random delay, for reproducible runs (default random)\n"
-		"  --informer-delay-ms N  mean delay before a controller sees a change through its watch, and before\n"
-		"                         a writer gets the answer to a write (default 5)\n"
+		"  --informer-delay-ms N  mean delay before a controller sees a change through its watch (default 5;\n"
+		"                         the answer to a write comes 0-10 ms after its commit, whatever this is)\n"
 		"  --write-latency-ms N   mean time a write (of any client) takes in kube-apiserver and etcd before\n"
 		"                         it commits (default 5)\n"
 		"  --pv-resync-period D   the PV controller's periodic resync, kube-controller-manager's\n"
@@ -152,6 +158,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		{ "listen", required_argument, NULL, 'l' },      { "kubeconfig-out", required_argument, NULL, 'k' },
 		{ "faults", required_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
 		{ "seed", required_argument, NULL, 's' },        { "informer-delay-ms", required_argument, NULL, 'i' },
+		{ "insecure-http", no_argument, NULL, 'H' },
 		{ "write-latency-ms", required_argument, NULL, 'w' },
 		{ "pv-resync-period", required_argument, NULL, 'r' }, { "pleg-relist-period", required_argument, NULL, 'p' },
 		{ "volume-loop-period", required_argument, NULL, 'v' }, { "mount-poll-period", required_argument, NULL, 'm' },
@@ -184,6 +191,7 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 		case 'l': o->listen = optarg; break;
 		case 'k': o->kubeconfig_out = optarg; break;
 		case 'f': faults = optarg; break;
+		case 'H': o->insecure = true; break;
 		case 'n':
 			o->nodes = (int)strtol(optarg, &end, 10);
 			if (*end || o->nodes < 1 || o->nodes > 100) {
@@ -220,15 +228,52 @@ static int sim_parse_args(int argc, char **argv, struct sim_options *o)
 	return 0;
 }
 
-/* Writes a kubeconfig with one context that kubectl and volshift can use as is. */
-static int sim_write_kubeconfig(const char *path, const char *url, vs_error *err)
+/* What the API server proves and checks: its PKI and its authenticator (HTTPS off with --insecure-http). */
+struct sim_security {
+	sim_pki *pki;
+	sim_auth *auth;
+	sim_http_security http;
+};
+
+/* base64 of a PEM text, for a kubeconfig's *-data fields; caller frees. */
+static char *pem_b64(const sim_pki *pki, enum sim_pki_pem which)
 {
+	const char *pem = sim_pki_pem(pki, which);
+
+	return vs_base64_encode((const unsigned char *)pem, strlen(pem));
+}
+
+/* The kubeconfig's cluster and user: the CA and the admin's client certificate (HTTPS), or nothing. */
+static char *kubeconfig_creds(const struct sim_security *sec, bool user)
+{
+	char *a, *b, *s;
+
+	if (!sec->http.cert_pem)
+		return vs_xstrdup(user ? " {}" : "");
+	if (!user) {
+		a = pem_b64(sec->pki, SIM_PEM_CA);
+		s = vs_xasprintf("\n    certificate-authority-data: %s", a);
+		free(a);
+		return s;
+	}
+	a = pem_b64(sec->pki, SIM_PEM_ADMIN_CERT);
+	b = pem_b64(sec->pki, SIM_PEM_ADMIN_KEY);
+	s = vs_xasprintf("\n    client-certificate-data: %s\n    client-key-data: %s", a, b);
+	free(a);
+	free(b);
+	return s;
+}
+
+/* Writes a kubeconfig with one context that kubectl and volshift can use as is. */
+static int sim_write_kubeconfig(const char *path, const char *url, const struct sim_security *sec, vs_error *err)
+{
+	char *cluster = kubeconfig_creds(sec, false), *user = kubeconfig_creds(sec, true);
 	char *text = vs_xasprintf("apiVersion: v1\n"
 				  "kind: Config\n"
 				  "clusters:\n"
 				  "- name: volshift-sim\n"
 				  "  cluster:\n"
-				  "    server: %s\n"
+				  "    server: %s%s\n"
 				  "contexts:\n"
 				  "- name: volshift-sim\n"
 				  "  context:\n"
@@ -238,13 +283,74 @@ static int sim_write_kubeconfig(const char *path, const char *url, vs_error *err
 				  "current-context: volshift-sim\n"
 				  "users:\n"
 				  "- name: volshift-sim\n"
-				  "  user: {}\n"
+				  "  user:%s\n"
 				  "preferences: {}\n",
-				  url);
+				  url, cluster, user);
 	int rc = vs_file_write_atomic(path, text, strlen(text), 0600, err);
 
 	free(text);
+	free(cluster);
+	free(user);
 	return rc;
+}
+
+/* The PKI in DATA_DIR/pki, the authenticator with its signing key there and the static admin token
+ * in DATA_DIR/admin-token; with --insecure-http the same PKI (for the pods) and an authenticator that
+ * lets everyone in. */
+static int sim_security_new(const char *data_dir, bool insecure, sim_store *st, struct sim_security *sec, vs_error *err)
+{
+	char *dir = vs_xasprintf("%s/pki", data_dir), *token_file = vs_xasprintf("%s/admin-token", data_dir);
+	sim_auth_opts ao = { .insecure = insecure, .key_dir = dir };
+	int rc = vs_mkdir_p(dir, 0700, err);
+
+	memset(sec, 0, sizeof(*sec));
+	if (rc == 0)
+		rc = sim_pki_new(dir, &sec->pki, err);
+	if (rc == 0)
+		rc = sim_auth_new(st, &ao, &sec->auth, err);
+	if (rc == 0 && !insecure)
+		rc = vs_file_write_atomic(token_file, sim_auth_admin_token(sec->auth),
+					  strlen(sim_auth_admin_token(sec->auth)), 0600, err);
+	if (rc == 0)
+		rc = sim_rbac_bootstrap(st, err);
+	sec->http.auth = sec->auth;
+	if (!insecure) {
+		sec->http.cert_pem = sim_pki_pem(sec->pki, SIM_PEM_SERVER_CERT);
+		sec->http.key_pem = sim_pki_pem(sec->pki, SIM_PEM_SERVER_KEY);
+		sec->http.client_ca_pem = sim_pki_pem(sec->pki, SIM_PEM_CA);
+	}
+	free(dir);
+	free(token_file);
+	return rc;
+}
+
+/* A sim_token_fn on the authenticator (ctx). */
+static int sim_issue_token(void *ctx, const char *ns, const char *sa, const json_t *audiences, int64_t seconds,
+			   const json_t *pod, char **token, vs_error *err)
+{
+	int64_t expiry;
+
+	return sim_auth_issue_token(ctx, ns, sa, audiences, seconds, pod, token, &expiry, err);
+}
+
+/* Tell the cluster where the API server serves, for its pods. */
+static void sim_cluster_connect(sim_cluster *cluster, const char *url, const struct sim_security *sec)
+{
+	const char *colon = strrchr(url, ':');
+	sim_cluster_api api = {
+		.port = colon ? atoi(colon + 1) : 0,
+		.ca_pem = sim_pki_pem(sec->pki, SIM_PEM_CA),
+		.token = sim_issue_token,
+		.token_ctx = sec->auth,
+	};
+
+	sim_cluster_set_api(cluster, &api);
+}
+
+static void sim_security_free(struct sim_security *sec)
+{
+	sim_auth_free(sec->auth);
+	sim_pki_free(sec->pki);
 }
 
 /* Blocks the stop signals in every thread so that only sigwait in main receives them. */
@@ -262,6 +368,7 @@ static int sim_run(const struct sim_options *o)
 	sim_store *st = sim_store_new();
 	sim_cluster *cluster = NULL;
 	sim_http *srv = NULL;
+	struct sim_security sec = { 0 };
 	char *url = NULL, *kubeconfig = NULL, data_dir[PATH_MAX];
 	bool gc_started = false;
 	vs_error err = { 0 };
@@ -274,13 +381,15 @@ static int sim_run(const struct sim_options *o)
 		goto done;
 	}
 	kubeconfig = o->kubeconfig_out ? vs_xstrdup(o->kubeconfig_out) : vs_xasprintf("%s/kubeconfig", data_dir);
-	if (sim_api_bootstrap(st, o->nodes, data_dir, &err) < 0 || sim_gc_start(st, &err) < 0)
+	if (sim_api_bootstrap(st, o->nodes, data_dir, &err) < 0 ||
+	    sim_security_new(data_dir, o->insecure, st, &sec, &err) < 0 || sim_gc_start(st, &err) < 0)
 		goto fail;
 	gc_started = true;
 	if (sim_cluster_start(st, data_dir, &o->timing, &cluster, &err) < 0 ||
-	    sim_http_start(st, o->faults, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
-	    sim_write_kubeconfig(kubeconfig, url, &err) < 0)
+	    sim_http_start(st, o->faults, &sec.http, o->listen, sim_cluster_log_path, cluster, &srv, &url, &err) < 0 ||
+	    sim_write_kubeconfig(kubeconfig, url, &sec, &err) < 0)
 		goto fail;
+	sim_cluster_connect(cluster, url, &sec);
 	printf("volshift-sim ready: %s kubeconfig=%s\n", url, kubeconfig);
 	fflush(stdout);
 	sigwait(&set, &sig);
@@ -297,6 +406,7 @@ done:
 		sim_gc_stop(st);
 	sim_store_shutdown(st);
 	sim_store_free(st);
+	sim_security_free(&sec);
 	free(url);
 	free(kubeconfig);
 	return rc;

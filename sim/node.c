@@ -31,9 +31,8 @@
  *    volume manager (volumemanager/): its populator loop adds the pod's volumes at its first run
  *    after the kubelet saw the pod, its reconciler loop mounts them at its next run (both every
  *    --volume-loop-period, 100 ms); WaitForAttachAndMount checks at once, then every
- *    --mount-poll-period (300 ms). A pod counts the projected service-account token volume that
- *    the ServiceAccount admission plugin adds on a real cluster (volshift-sim does not add it to
- *    the spec), unless automountServiceAccountToken is false: so almost every pod waits one poll.
+ *    --mount-poll-period (300 ms). Almost every pod has a volume, the projected service-account
+ *    volume that the ServiceAccount admission plugin adds (sa_admission.c): so it waits one poll.
  *    A volume that cannot be set up (claim not bound, configMap missing) is retried at every
  *    reconciler run with a FailedMount event (a real kubelet's wait gives up after 2 minutes and
  *    retries the sync; not modelled).
@@ -76,6 +75,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,22 +227,6 @@ static bool worker_running(const struct worker *w)
 	return false;
 }
 
-/* The container's own process: the command bubblewrap runs (its child), or 0 when it has none. */
-static pid_t container_main_pid(pid_t bwrap)
-{
-	char path[64], buf[64];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (pid_t)strtol(buf, NULL, 10);
-}
-
 /* Send sig to every running container of w: SIGTERM to the container's own process, as a runtime
  * signals a container's init (bubblewrap then ends with it); SIGKILL to all of its processes. */
 static void signal_worker(struct worker *w, int sig)
@@ -250,7 +234,8 @@ static void signal_worker(struct worker *w, int sig)
 	for (struct proc *p = w->ctrs; p; p = p->next) {
 		if (p->pid <= 0)
 			continue;
-		pid_t main = sig == SIGKILL ? 0 : container_main_pid(p->pid);
+		/* the container's own process: the command bubblewrap runs, its child */
+		pid_t main = sig == SIGKILL ? 0 : (pid_t)vs_process_first_child(p->pid);
 		if (main <= 0 || kill(main, sig) != 0)
 			kill(-p->pid, sig);
 	}
@@ -358,6 +343,91 @@ static int write_keys(const json_t *data, bool b64, const json_t *items, int mod
 	return 0;
 }
 
+static char *env_from_ref(sim_cluster *c, const json_t *pod, const json_t *from);
+
+/* The files of a downwardAPI volume or projection: each item's fieldRef, as an env var would have it. */
+static int write_downward(sim_cluster *c, const json_t *pod, const json_t *items, int mode, const char *dir,
+			  vs_error *err)
+{
+	json_t *data = json_object(), *it;
+	size_t i;
+	int rc;
+
+	json_array_foreach (items, i, it) {
+		const char *path = vs_json_str(it, "path");
+		char *value = path && json_object_get(it, "fieldRef") ? env_from_ref(c, pod, it) : NULL;
+		if (value)
+			json_object_set_new(data, path, json_string(value));
+		free(value);
+	}
+	rc = write_keys(data, false, NULL, mode, dir, err);
+	json_decref(data);
+	return rc;
+}
+
+/* A serviceAccountToken projection: a token of the pod's ServiceAccount bound to the pod, from the
+ * API server's TokenRequest as the kubelet asks for it. 1 with *why while it cannot be had yet. */
+static int write_sa_token(sim_cluster *c, const json_t *pod, const json_t *src, int mode, const char *dir, char **why,
+			  vs_error *err)
+{
+	const char *sa = vs_json_str_or(pod, "spec.serviceAccountName", "default"), *aud = vs_json_str(src, "audience");
+	json_t *audiences = aud && *aud ? json_pack("[s]", aud) : NULL, *data;
+	sim_cluster_api api;
+	char *token = NULL;
+	vs_error terr;
+	int rc = 1;
+
+	if (!cl_api(c, &api)) {
+		*why = vs_xstrdup("the API server is not serving yet");
+	} else if (api.token(api.token_ctx, cl_ns(pod), sa, audiences, vs_json_int(src, "expirationSeconds", 3600), pod,
+			     &token, &terr) != 0) {
+		*why = vs_xasprintf("failed to fetch token: %s", terr.message);
+	} else {
+		data = json_pack("{s:s}", vs_json_str_or(src, "path", "token"), token);
+		rc = write_keys(data, false, NULL, mode, dir, err);
+		json_decref(data);
+	}
+	free((char *)api.ca_pem);
+	free(token);
+	json_decref(audiences);
+	return rc;
+}
+
+/* The sources of a projected volume into dir (pkg/volume/projected). 1 with *why while one of them
+ * cannot be had (a missing ConfigMap or Secret that is not optional, no token yet). */
+static int write_projected(sim_cluster *c, const json_t *pod, const json_t *sources, int mode, const char *dir,
+			   char **why, vs_error *err)
+{
+	const json_t *src;
+	size_t i;
+	int rc = vs_mkdir_p(dir, 0755, err);
+
+	json_array_foreach (sources, i, src) {
+		const json_t *cm = json_object_get(src, "configMap"), *sec = json_object_get(src, "secret");
+		if (rc)
+			break;
+		if (json_object_get(src, "serviceAccountToken")) {
+			rc = write_sa_token(c, pod, json_object_get(src, "serviceAccountToken"), mode, dir, why, err);
+		} else if (json_object_get(src, "downwardAPI")) {
+			rc = write_downward(c, pod, vs_json_path(src, "downwardAPI.items"), mode, dir, err);
+		} else if (cm || sec) {
+			const json_t *ref = cm ? cm : sec;
+			json_t *obj =
+				cl_get(c, cm ? cl_res_cm : cl_res_secret, cl_ns(pod), vs_json_str_or(ref, "name", ""));
+			if (!obj && !vs_json_bool(ref, "optional", false)) {
+				*why = vs_xasprintf("%s \"%s\" not found", cm ? "configmap" : "secret",
+						    vs_json_str_or(ref, "name", ""));
+				rc = 1;
+			} else {
+				rc = write_keys(json_object_get(obj, "data"), sec != NULL,
+						json_object_get(ref, "items"), mode, dir, err);
+			}
+			json_decref(obj);
+		}
+	}
+	return rc;
+}
+
 /*
  * Resolve the pod's volumes into host directories (creating emptyDir, configMap and secret
  * contents under the pod directory). Returns 0, or 1 with *why set when the pod must wait
@@ -443,7 +513,20 @@ static int resolve_volumes(sim_cluster *c, const json_t *pod, const char *dir, j
 			json_object_set_new(paths, name, json_string(hp));
 			continue;
 		}
-		/* other volume types (downwardAPI, projected, ...): an empty directory */
+		const json_t *proj = json_object_get(v, "projected"), *dapi = json_object_get(v, "downwardAPI");
+		if (proj || dapi) {
+			char *d = vs_xasprintf("%s/volumes/%s/%s", dir, proj ? "projected" : "downwardapi", name);
+			int mode = (int)vs_json_int(proj ? proj : dapi, "defaultMode", 0644);
+			int rc = proj ? write_projected(c, pod, json_object_get(proj, "sources"), mode, d, why, err)
+				      : write_downward(c, pod, json_object_get(dapi, "items"), mode, d, err);
+			if (!rc)
+				json_object_set_new(paths, name, json_string(d));
+			free(d);
+			if (rc)
+				return rc;
+			continue;
+		}
+		/* other volume types: an empty directory */
 		char *d = vs_xasprintf("%s/volumes/other/%s", dir, name);
 		int rc = vs_mkdir_p(d, 0755, err);
 		json_object_set_new(paths, name, json_string(d));
@@ -462,9 +545,29 @@ static bool volume_read_only(const json_t *pod, const char *name)
 		const char *n = vs_json_str(v, "name");
 		if (n && strcmp(n, name) == 0)
 			return vs_json_bool(v, "persistentVolumeClaim.readOnly", false) || json_object_get(v, "configMap") ||
-			       json_object_get(v, "secret");
+			       json_object_get(v, "secret") || json_object_get(v, "projected") ||
+			       json_object_get(v, "downwardAPI");
 	}
 	return false;
+}
+
+/*
+ * mp with the symlinks of its longest prefix that exists on the host resolved (/var/run/secrets/x
+ * is /run/secrets/x): bwrap would follow them into a host directory bound whole and make the
+ * mount point there, on the host. Caller frees.
+ */
+static char *host_target(const char *mp)
+{
+	char *prefix = vs_xstrdup(mp), *slash, *out, real[PATH_MAX];
+
+	while (!realpath(prefix, real) && (slash = strrchr(prefix, '/')) && slash != prefix)
+		*slash = '\0';
+	if (strcmp(prefix, "/") == 0 || !realpath(prefix, real) || strcmp(real, "/") == 0)
+		out = vs_xstrdup(mp);
+	else
+		out = vs_xasprintf("%s%s", real, mp + strlen(prefix));
+	free(prefix);
+	return out;
 }
 
 static void container_mounts(const json_t *pod, const json_t *ctr, const json_t *paths, struct mounts *out)
@@ -488,7 +591,7 @@ static void container_mounts(const json_t *pod, const json_t *ctr, const json_t 
 		}
 		out->v = vs_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
 		out->v[out->n].src = s;
-		out->v[out->n].dst = vs_xstrdup(mp);
+		out->v[out->n].dst = host_target(mp);
 		out->v[out->n].ro = vs_json_bool(vm, "readOnly", false) || volume_read_only(pod, name);
 		out->n++;
 	}
@@ -689,6 +792,24 @@ static char *env_from_ref(sim_cluster *c, const json_t *pod, const json_t *from)
 
 static void env_set(json_t *env, const char *k, const char *v) { json_object_set_new(env, k, json_string(v)); }
 
+/* The kubernetes Service's variables, as the kubelet sets them for the default namespace's Services:
+ * here the Service is the API server itself on loopback. */
+static void kubernetes_service_env(sim_cluster *c, json_t *env)
+{
+	sim_cluster_api api;
+	char port[16], *url;
+
+	if (!cl_api(c, &api))
+		return;
+	snprintf(port, sizeof port, "%d", api.port);
+	url = vs_xasprintf("tcp://127.0.0.1:%d", api.port);
+	env_set(env, "KUBERNETES_SERVICE_PORT", port);
+	env_set(env, "KUBERNETES_SERVICE_PORT_HTTPS", port);
+	env_set(env, "KUBERNETES_PORT", url);
+	free(url);
+	free((char *)api.ca_pem);
+}
+
 static void build_env(sim_cluster *c, const json_t *pod, const json_t *ctr, struct argv *out)
 {
 	json_t *env = json_object(); /* ordered by insertion in jansson >= 2.8 */
@@ -696,6 +817,7 @@ static void build_env(sim_cluster *c, const json_t *pod, const json_t *ctr, stru
 	env_set(env, "HOME", "/root");
 	env_set(env, "HOSTNAME", vs_json_str(pod, "spec.hostname") ?: cl_name(pod));
 	env_set(env, "KUBERNETES_SERVICE_HOST", "127.0.0.1");
+	kubernetes_service_env(c, env);
 	size_t i;
 	json_t *e;
 	json_array_foreach(json_object_get(ctr, "envFrom"), i, e) {
@@ -1582,8 +1704,7 @@ static void watch_pods(sim_cluster *c, int64_t now)
 			w->kl = kubelet_for(c, node);
 			w->seen_at = now + cl_informer_delay_ms(c);
 			w->queued = true;
-			w->has_volumes = json_array_size(vs_json_path(pod, "spec.volumes")) > 0 ||
-					 vs_json_bool(pod, "spec.automountServiceAccountToken", true);
+			w->has_volumes = json_array_size(vs_json_path(pod, "spec.volumes")) > 0;
 			if (!w->has_volumes) /* WaitForAttachAndMount returns at once */
 				w->mounted_at = w->seen_at;
 			if (phase_terminal(vs_json_str(pod, "status.phase")))

@@ -25,6 +25,7 @@ sim_store *sim_store_new(void)
 	st->hist_cap = SIM_HISTORY_DEFAULT;
 	st->hist = vs_xcalloc(st->hist_cap, sizeof(*st->hist));
 	st->rv = 1;
+	st->crds = sim_crd_set_new();
 	return st;
 }
 
@@ -45,6 +46,7 @@ void sim_store_free(sim_store *st)
 	free(st->hist);
 	json_decref(st->objects);
 	json_decref(st->event_keys);
+	sim_crd_set_free(st->crds);
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -170,6 +172,8 @@ uint64_t sim_store_put_locked(sim_store *st, const sim_resource *res, const char
 	set_rv(obj, st->rv);
 	json_object_set(map, key, obj);
 	hist_record(st, res, old ? SIM_EV_MODIFIED : SIM_EV_ADDED, obj, old);
+	if (sim_res_is_crd(res))
+		sim_crd_sync_locked(st, obj, false);
 	json_decref(old);
 	json_decref(obj);
 	free(key);
@@ -188,6 +192,8 @@ uint64_t sim_store_remove_locked(sim_store *st, const sim_resource *res, const c
 	set_rv(last, st->rv);
 	json_object_del(map, key);
 	hist_record(st, res, SIM_EV_DELETED, last, old);
+	if (sim_res_is_crd(res))
+		sim_crd_sync_locked(st, last, true);
 	json_decref(old);
 	json_decref(last);
 	free(key);
@@ -195,19 +201,50 @@ uint64_t sim_store_remove_locked(sim_store *st, const sim_resource *res, const c
 	return st->rv;
 }
 
-json_t *sim_store_snapshot(sim_store *st)
+bool sim_resource_same_storage(const sim_resource *a, const sim_resource *b)
 {
-	json_t *arr = json_array();
-	const sim_resource *all = sim_resource_all();
+	return a == b || (strcmp(a->group, b->group) == 0 && strcmp(a->plural, b->plural) == 0);
+}
 
-	pthread_mutex_lock(&st->mu);
-	for (const sim_resource *r = all; r->plural; r++) {
-		json_t *map = sim_store_map_locked(st, r), *o;
-		const char *k;
+/* Append the objects of res to items (*n of *cap). Lock held. */
+static void snapshot_add_locked(sim_store *st, const sim_resource *res, struct sim_store_item **items, size_t *n,
+				size_t *cap)
+{
+	const char *k;
+	json_t *o;
 
-		json_object_foreach(map, k, o)
-			json_array_append_new(arr, json_pack("[iO]", (int)(r - all), o));
+	json_object_foreach (sim_store_map_locked(st, res), k, o) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			*items = vs_xrealloc(*items, *cap * sizeof(**items));
+		}
+		(*items)[(*n)++] = (struct sim_store_item){ res, json_incref(o) };
 	}
+}
+
+struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n)
+{
+	struct sim_store_item *items = NULL;
+	const sim_resource **custom;
+	size_t cap = 0, ncustom = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	for (const sim_resource *r = sim_resource_all(); r->plural; r++)
+		snapshot_add_locked(st, r, &items, n, &cap);
+	custom = sim_crd_storage_locked(st, &ncustom);
+	for (size_t i = 0; i < ncustom; i++)
+		snapshot_add_locked(st, custom[i], &items, n, &cap);
 	pthread_mutex_unlock(&st->mu);
-	return arr;
+	free(custom);
+	return items;
+}
+
+void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n)
+{
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < n; i++)
+		json_decref(items[i].obj);
+	pthread_mutex_unlock(&st->mu);
+	free(items);
 }

@@ -745,6 +745,9 @@ static int transfer_error(const struct request *req, struct transfer *t, CURLcod
 				    LINE_MAX_BYTES);
 	if (cc == CURLE_OPERATION_TIMEDOUT)
 		return vs_error_set(err, VS_ETIMEOUT, "%s %s: %s", req->verb, req->what, why);
+	/* the server's certificate or our TLS settings: another attempt meets the same */
+	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM)
+		return vs_error_set(err, VS_ECONFIG, "%s %s: %s", req->verb, req->what, why);
 	return vs_error_set(err, VS_ENET, "%s %s: %s", req->verb, req->what, why);
 }
 

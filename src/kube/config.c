@@ -13,7 +13,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +25,8 @@
 #define KUBECONFIG_MAX	(16u << 20)
 #define TOKEN_MAX	(1u << 20)
 #define EXEC_OUTPUT_MAX (1u << 20)
+/* The time an exec credential plugin gets before it is killed (client-go waits forever). */
+#define EXEC_TIMEOUT_MS 60000
 #define IN_CLUSTER_ROOT "/var/run/secrets/kubernetes.io/serviceaccount"
 
 extern char **environ;
@@ -733,12 +737,36 @@ static char **exec_argv(const struct exec_spec *x)
 	return argv;
 }
 
-static int read_all_fd(int fd, vs_buf *b)
+/* How long an exec plugin may take (VOLSHIFT_EXEC_TIMEOUT, a duration; default EXEC_TIMEOUT_MS). */
+static int64_t exec_timeout_ms(void)
+{
+	const char *env = getenv("VOLSHIFT_EXEC_TIMEOUT");
+	int64_t ms;
+
+	return env && *env && vs_duration_parse(env, &ms, NULL) == 0 && ms > 0 ? ms : EXEC_TIMEOUT_MS;
+}
+
+/* Read fd to its end into b, until the monotonic time deadline: VS_ETIMEOUT after it. */
+static int read_all_fd(int fd, vs_buf *b, int64_t deadline)
 {
 	char chunk[4096];
 	ssize_t n;
 
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - vs_time_mono_ms();
+		int r = left > 0 ? poll(&p, 1, (int)(left > 1000 ? 1000 : left)) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return VS_EIO;
+		if (r == 0 && vs_time_mono_ms() >= deadline)
+			return VS_ETIMEOUT;
+		if (r == 0)
+			continue;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			return 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -746,7 +774,6 @@ static int read_all_fd(int fd, vs_buf *b)
 		if (vs_buf_append(b, chunk, (size_t)n) < 0)
 			return VS_ENOMEM;
 	}
-	return 0;
 }
 
 /* Run the plugin and return its standard output in out (caller frees). */
@@ -755,6 +782,7 @@ static int exec_run(const vs_kube_config *cfg, char **out, vs_error *err)
 	posix_spawn_file_actions_t fa;
 	char **argv = exec_argv(cfg->exec), **envp = exec_environ(cfg);
 	int pipefd[2] = { -1, -1 }, status = 0, rc = 0, rrc;
+	int64_t timeout = exec_timeout_ms();
 	vs_buf b;
 	pid_t pid;
 
@@ -773,9 +801,16 @@ static int exec_run(const vs_kube_config *cfg, char **out, vs_error *err)
 		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: cannot run: %s", cfg->exec->command, strerror(rc));
 		goto done;
 	}
-	rrc = read_all_fd(pipefd[0], &b);
+	rrc = read_all_fd(pipefd[0], &b, vs_time_mono_ms() + timeout);
+	if (rrc == VS_ETIMEOUT)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (rrc == VS_ETIMEOUT) {
+		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: no credential within %lld ms; killed it",
+				  cfg->exec->command, (long long)timeout);
+		goto done;
+	}
 	if (rrc < 0) {
 		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: output unreadable or over %u bytes",
 				  cfg->exec->command, EXEC_OUTPUT_MAX);

@@ -8,8 +8,6 @@
 #include "migrate.h"
 #include "migrate_int.h"
 
-#include "journal/journal.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +29,6 @@ struct plan_builder {
 	vs_selector *selector;
 	struct plan_edge *edges;
 	size_t nedges;
-	size_t claims_journal_bytes; /* the planned claims' share of the journal at its fullest */
 };
 
 #define PLAN_PUSH(arr, n) (arr = vs_xrealloc(arr, ((n) + 1) * sizeof(*(arr))), &(arr)[(n)++])
@@ -186,93 +183,6 @@ static void plan_check_node(struct plan_builder *b, const char *ns, const char *
 			     node, node);
 }
 
-/* ---- the journal's size ------------------------------------------------------------------------ */
-
-/* What a journal holds besides its plan, claims and workloads: the options, the phase, an error,
- * and room for the error messages of failed steps (a few per group in flight when a run stops). */
-#define PLAN_JOURNAL_FIXED_BYTES ((size_t)64 << 10)
-
-/* The bytes of a journal entry's key (freed here) and its quoting: "KEY":...,  */
-static size_t plan_key_bytes(char *key)
-{
-	size_t n = strlen(key) + 4;
-
-	free(key);
-	return n;
-}
-
-/* The bytes of obj as the journal writes it (compact), without the server's managedFields. */
-static size_t plan_saved_bytes(const json_t *obj)
-{
-	json_t *copy = json_copy((json_t *)obj), *meta = json_copy(json_object_get(obj, "metadata"));
-	size_t n;
-
-	json_object_del(meta, "managedFields");
-	json_object_set_new(copy, "metadata", meta);
-	n = json_dumpb(copy, NULL, 0, JSON_COMPACT);
-	json_decref(copy);
-	return n;
-}
-
-/* The journal's bytes for planned claim p (listed as pvc) at their most: its saved original and
- * its steps, the rollback's included. */
-static size_t plan_claim_journal_bytes(const vs_plan_pvc *p, const json_t *pvc)
-{
-	static const char *steps[] = { "dest", "warm", "copy", "verify", "swap", "release", "rollback" };
-	size_t n = plan_key_bytes(mig_claim_key(p, "original")) + plan_saved_bytes(pvc);
-
-	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
-		n += plan_key_bytes(mig_claim_key(p, steps[k])) + VS_JOURNAL_STEP_BYTES;
-	return n;
-}
-
-/* ... and for group g: its stop (with its time), start and rollback steps (each counted with the
- * longest key), each workload's downtime in the start's record, and each StatefulSet saved before
- * it is recreated (with a step's room besides, as slack). */
-static size_t plan_group_journal_bytes(const struct plan_builder *b, size_t g)
-{
-	const vs_plan_group *grp = &b->plan->groups[g];
-	size_t n = 3 * (plan_key_bytes(mig_group_key(g, "rollback")) + VS_JOURNAL_STEP_BYTES) + 32;
-
-	for (size_t k = 0; k < grp->nworkloads; k++) {
-		const vs_plan_workload *w = &b->plan->workloads[grp->workloads[k]];
-		const json_t *sts =
-			w->kind == VS_WORKLOAD_STATEFULSET ? mig_list_find(b->in->statefulsets, w->ns, w->name) : NULL;
-		n += strlen(vs_workload_kind_name(w->kind)) + strlen(w->ns) + strlen(w->name) + 32;
-		if (sts)
-			n += 2 * plan_key_bytes(mig_statefulset_key(w)) + plan_saved_bytes(sts) + VS_JOURNAL_STEP_BYTES;
-	}
-	return n;
-}
-
-/*
- * A migration's journal is one ConfigMap, and the API server refuses a ConfigMap whose data passes
- * 1 MiB: a plan whose journal could outgrow that is a problem now, before anything changes, rather
- * than a run refused half-way, with copies made and nowhere to record the rest. The estimate is an
- * upper bound of the journal at its fullest: the frozen plan, every claim saved as listed, every
- * step done, then rolled back.
- */
-static void plan_check_journal_size(struct plan_builder *b)
-{
-	const vs_plan *plan = b->plan;
-	json_t *frozen = vs_plan_to_json(plan);
-	size_t need = PLAN_JOURNAL_FIXED_BYTES + json_dumpb(frozen, NULL, 0, JSON_COMPACT) + b->claims_journal_bytes;
-	size_t per_claim;
-
-	json_decref(frozen);
-	for (size_t g = 0; g < plan->ngroups; g++)
-		need += plan_group_journal_bytes(b, g);
-	if (need <= VS_JOURNAL_MAX_BYTES || plan->npvcs == 0)
-		return;
-	per_claim = (need - PLAN_JOURNAL_FIXED_BYTES) / plan->npvcs + 1;
-	plan_problem(b, NULL, NULL,
-		     "the migration's journal (one ConfigMap) would need up to %.1f MiB for %zu claims, and a "
-		     "ConfigMap holds at most 1 MiB: migrate at most about %zu claims at a time, chosen with "
-		     "--namespace, --selector or --pvc",
-		     (double)need / (1 << 20), plan->npvcs,
-		     (VS_JOURNAL_MAX_BYTES - PLAN_JOURNAL_FIXED_BYTES) / per_claim);
-}
-
 /* The finalizers Kubernetes and CSI provisioners put on claims and volumes: they let go once the
  * object is unused, so volshift's swap can delete it. Any other may hold it Terminating. */
 static const char *const plan_claim_finalizers[] = { "kubernetes.io/pvc-protection", NULL };
@@ -341,7 +251,6 @@ static void plan_add_pvc(struct plan_builder *b, const json_t *pv, const json_t 
 	copy = vs_xasprintf("migrate-%s", name);
 	p->copy_pod = vs_plan_derived_name(copy, "");
 	free(copy);
-	b->claims_journal_bytes += plan_claim_journal_bytes(p, pvc);
 }
 
 static void plan_warn(struct plan_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -447,8 +356,7 @@ static const char *plan_claim_class(const vs_plan_input *in, const json_t *pvc)
 
 /* Every --pvc must name a claim of the source class that --namespace and --selector (sel) keep: a
  * --pvc that would select nothing is bad usage, said before anything is done. VS_EINVAL naming it. */
-static int plan_check_named_pvcs(const vs_plan_input *in, const vs_plan_opts *o, const vs_selector *sel,
-				 vs_error *err)
+static int plan_check_named_pvcs(const vs_plan_input *in, const vs_plan_opts *o, const vs_selector *sel, vs_error *err)
 {
 	int rc = 0;
 
@@ -848,7 +756,6 @@ int vs_plan_build(const vs_plan_input *in, const vs_plan_opts *opts, vs_plan **o
 	plan_collect_templates(&b);
 	plan_choose_warm(&b);
 	plan_group(&b);
-	plan_check_journal_size(&b);
 	mig_space_plan(b.plan, in, opts);
 	*out = b.plan;
 	vs_selector_free(b.selector);

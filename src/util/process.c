@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,4 +111,21 @@ enum vs_process_state vs_process_state(const char *id)
 	if (now.start != start || now.state == 'Z' || now.state == 'X')
 		return VS_PROCESS_GONE; /* the pid was reused, or the process ended and waits to be reaped */
 	return VS_PROCESS_RUNNING;
+}
+
+long vs_process_first_child(long pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
 }

@@ -297,6 +297,9 @@ enum vs_process_state {
 /* Whether the process that vs_process_id described as id (NULL is UNKNOWN) still runs. Only a
  * process of the same boot and PID namespace can tell; no clock is compared. Thread-safe. */
 enum vs_process_state vs_process_state(const char *id);
+/* The first child of process pid (/proc/PID/task/PID/children), or 0 when it has none or /proc
+ * does not say. */
+long vs_process_first_child(long pid);
 
 /* ---- random ---------------------------------------------------------------------------------- */
 

@@ -9,7 +9,8 @@ E2E_FAILED=0
 E2E_PASSED=0
 
 # sim_start [NODES [FLAG...]]: starts volshift-sim (with more flags, e.g. --faults SPEC); sets
-# SIM_DIR, SIM_PID, SIM_URL, KUBECONFIG.
+# SIM_DIR, SIM_PID, SIM_URL, KUBECONFIG and SIM_CURL_AUTH (curl's flags to trust the sim's CA and
+# to be its admin, by the client certificate the kubeconfig holds).
 sim_start() {
 	local nodes=${1:-3} line
 	shift $(($# > 0))
@@ -29,6 +30,15 @@ sim_start() {
 	fi
 	SIM_URL=$(echo "$line" | awk '{print $3}')
 	export KUBECONFIG="${line##*kubeconfig=}"
+	SIM_CURL_AUTH=()
+	[ -f "$SIM_DIR/pki/ca.crt" ] &&
+		SIM_CURL_AUTH=(--cacert "$SIM_DIR/pki/ca.crt" --cert "$SIM_DIR/pki/admin.crt" --key "$SIM_DIR/pki/admin.key")
+	return 0
+}
+
+# sim_curl ARG...: curl as volshift-sim's admin (after --next, repeat "${SIM_CURL_AUTH[@]}").
+sim_curl() {
+	curl "${SIM_CURL_AUTH[@]}" "$@"
 }
 
 # sim_stop: SIGTERM and wait; keeps the directory when KEEP=1 or a test failed.
@@ -47,12 +57,12 @@ sim_stop() {
 
 # sim_faults SPEC: sets volshift-sim's API fault SPEC at runtime ("off" turns faults off).
 sim_faults() {
-	curl -sS --fail-with-body -X PUT --data-binary "$1" "$SIM_URL/volshift-sim/faults" >/dev/null
+	sim_curl -sS --fail-with-body -X PUT --data-binary "$1" "$SIM_URL/volshift-sim/faults" >/dev/null
 }
 
 # sim_fault_report: the fault SPEC in force and the counters, as JSON.
 sim_fault_report() {
-	curl -sS --fail-with-body "$SIM_URL/volshift-sim/faults"
+	sim_curl -sS --fail-with-body "$SIM_URL/volshift-sim/faults"
 }
 
 # api_faults_on RATE: until api_faults_off, every API request is faulted with probability RATE

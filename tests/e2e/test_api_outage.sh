@@ -160,7 +160,7 @@ ip link set lo up
 kill -TERM "$sim"
 wait "$sim"
 SH
-	grep -q "^watch returned -9 after .*: watch configmaps in default: the API server at .* has not answered" \
+	grep -Eq "^watch returned -[0-9]+ after .*: watch configmaps in default: the API server at .* has not answered" \
 		"$SIM_DIR/netns.out" || fail "the watch did not give up: $(cat "$SIM_DIR/netns.out")"
 	grep -q "^exit 0 [0-9]* s after" "$SIM_DIR/netns.out" || fail "$(cat "$SIM_DIR/netns.out")"
 	echo "  ($(grep '^exit' "$SIM_DIR/netns.out" | cut -d' ' -f3-))"

@@ -210,30 +210,29 @@ $(show dry)"
 	no_leftovers
 }
 
-# A migration's journal is one ConfigMap, which holds at most 1 MiB: a plan whose journal could
-# outgrow it is refused before anything changes (each claim here carries 200 KB of annotations,
-# which the journal keeps with the claim), and a smaller batch of the same claims is accepted.
-test_a_journal_too_large_for_a_configmap_is_refused_up_front() {
-	local i blob
+# A migration's journal keeps each claim as listed: six claims with 200 KB of annotations each, more
+# than one ConfigMap holds (1 MiB), migrate as one migration, its journal spread over ConfigMaps that
+# each stay under 1 MiB (the head and its record shards, all labelled with the migration).
+test_a_journal_larger_than_a_configmap_is_one_migration() {
+	local i blob id sizes
 	blob=$(head -c 100000 /dev/zero | tr '\0' x)
 	for i in 1 2 3 4 5 6; do
 		app "big$i" local
 		kubectl annotate pvc "big$i" "example.com/a=$blob" "example.com/b=$blob" >/dev/null
 	done
 	for i in 1 2 3 4 5 6; do ready deployment "big$i"; done
-	snapshot before
-	run big --source-sc local --dest-sc shared
-	expect_rc 1 big
-	says big "journal \(one ConfigMap\) would need up to 1\.[0-9] MiB for 6 claims.*at most 1 MiB: migrate at most about [1-5] claims at a time, chosen with --namespace, --selector or --pvc" \
-		"no refusal naming the journal's size and the flags that make a batch"
-	run bigdry --source-sc local --dest-sc shared --dry-run
-	expect_rc 1 bigdry
-	says bigdry "journal \(one ConfigMap\) would need" "the dry run does not show the refusal"
-	unchanged before "a refused migration"
-	[ -n "$(kubectl get configmaps -n volshift-system -o name 2>/dev/null)" ] && fail "a journal was written"
-	run batch --source-sc local --dest-sc shared --dry-run --pvc default/big1 --pvc default/big2
-	expect_rc 0 batch
-	no_leftovers
+	run big --source-sc local --dest-sc shared --yes
+	expect_rc 0 big
+	for i in 1 2 3 4 5 6; do
+		assert_eq shared "$(jp pvc "big$i" '{.spec.storageClassName}')" "class of big$i"
+	done
+	id=$("$BIN/volshift" status --output json | jq -r .id | head -n1)
+	sizes=$(kubectl get configmaps -n volshift-system -l "volshift.io/migration=$id" -o json |
+		jq '[.items[] | .data // {} | to_entries | map((.key | utf8bytelength) + (.value | utf8bytelength)) | add // 0]')
+	[ "$(jq add <<<"$sizes")" -gt 1048576 ] || fail "the journal holds less than 1 MiB: $sizes"
+	[ "$(jq max <<<"$sizes")" -lt 1048576 ] || fail "a ConfigMap of the journal passes 1 MiB: $sizes"
+	assert_eq 6 "$("$BIN/volshift" status "$id" --output json | jq '.objects | with_entries(select(.key | endswith("/original"))) | length')" \
+		"originals saved in the journal"
 }
 
 # ---- 5. pods without a controller ---------------------------------------------------------------

@@ -44,11 +44,11 @@ test_watches_and_followed_logs_end_when_their_client_goes() {
 	kubectl run ticker --image=busybox --restart=Never --command -- sh -c 'while :; do echo tick; sleep 1; done'
 	wait_for 30 "ticker Running" field_is pod ticker '{.status.phase}' Running
 	for i in 1 2 3 4 5 6 7 8; do
-		curl -sN "$SIM_URL/api/v1/namespaces/default/pods?watch=true" >/dev/null &
+		sim_curl -sN "$SIM_URL/api/v1/namespaces/default/pods?watch=true" >/dev/null &
 		pids+=($!)
 	done
 	for i in 1 2 3; do
-		curl -sN "$SIM_URL/api/v1/namespaces/default/pods/ticker/log?follow=true" >/dev/null &
+		sim_curl -sN "$SIM_URL/api/v1/namespaces/default/pods/ticker/log?follow=true" >/dev/null &
 		pids+=($!)
 	done
 	wait_for 10 "11 streams open" streams_open 11
@@ -67,7 +67,7 @@ test_log_refused_until_the_container_is_reported_started() {
 	sim_start 3 --pleg-relist-period 24h
 	kubectl run early --image=busybox --restart=Never --command -- sh -c 'echo hello; exec sleep 600'
 	wait_for 30 "the container's process" bash -c "grep -qs hello $SIM_DIR/pods/default_early_*/early.log"
-	out=$(curl -sS -w '\n%{http_code}' "$SIM_URL/api/v1/namespaces/default/pods/early/log")
+	out=$(sim_curl -sS -w '\n%{http_code}' "$SIM_URL/api/v1/namespaces/default/pods/early/log")
 	code=${out##*$'\n'}
 	assert_eq 400 "$code" "HTTP status of the log"
 	assert_eq BadRequest "$(jq -r .reason <<<"${out%$'\n'*}")" "reason"

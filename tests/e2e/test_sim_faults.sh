@@ -9,7 +9,7 @@
 api() {
 	local data=()
 	[ $# -lt 3 ] || data=(-H 'Content-Type: application/json' --data-binary "$3")
-	curl -sS -X "$1" "${data[@]}" -D "$SIM_DIR/headers" -o "$SIM_DIR/reply" -w '%{http_code}' "$SIM_URL$2"
+	sim_curl -sS -X "$1" "${data[@]}" -D "$SIM_DIR/headers" -o "$SIM_DIR/reply" -w '%{http_code}' "$SIM_URL$2"
 }
 
 CM_PATH=/api/v1/namespaces/default/configmaps
@@ -71,7 +71,7 @@ test_reset_closes_the_connection() {
 test_latency_delays_and_serves() {
 	local t
 	sim_faults rate=1,kinds=latency,latency-ms=800
-	t=$(curl -sS -o "$SIM_DIR/reply" -w '%{http_code} %{time_total}' "$SIM_URL$CM_PATH")
+	t=$(sim_curl -sS -o "$SIM_DIR/reply" -w '%{http_code} %{time_total}' "$SIM_URL$CM_PATH")
 	assert_eq 200 "${t% *}" "status of a delayed request"
 	awk -v t="${t#* }" 'BEGIN { exit !(t >= 0.8) }' || fail "the request took ${t#* }s, less than the latency"
 	reply_is .kind ConfigMapList
@@ -107,7 +107,7 @@ test_bad_spec_is_refused() {
 	assert_eq 2 "$rc" "exit code for --faults rate=2"
 	[[ "$out" == *"--faults: fault spec: rate=2: expected a probability from 0 to 1"* ]] || fail "message: $out"
 	sim_faults rate=1,kinds=500
-	assert_eq 400 "$(curl -sS -o "$SIM_DIR/reply" -w '%{http_code}' -X PUT --data-binary 'kinds=teapot' "$SIM_URL/volshift-sim/faults")" "status of a bad PUT"
+	assert_eq 400 "$(sim_curl -sS -o "$SIM_DIR/reply" -w '%{http_code}' -X PUT --data-binary 'kinds=teapot' "$SIM_URL/volshift-sim/faults")" "status of a bad PUT"
 	reply_is .message 'fault spec: kinds: unknown name "teapot"'
 	[[ "$(sim_fault_report | jq -r .spec)" == rate=1,kinds=500,* ]] || fail "a bad spec replaced the one in force"
 }
@@ -132,14 +132,14 @@ test_watch_cut_ends_watches_early() {
 	local t0 rc=0
 	sim_faults watch-cut=1,watch-cut-ms=1000
 	t0=$SECONDS
-	timeout 20 curl -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
+	timeout 20 curl "${SIM_CURL_AUTH[@]}" -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
 	assert_eq 0 "$rc" "curl's exit code for a cut watch (the stream ends cleanly)"
 	[ $((SECONDS - t0)) -le 3 ] || fail "the watch lasted $((SECONDS - t0))s"
 	timeout 20 kubectl get configmaps -w >/dev/null 2>&1 || fail "kubectl get -w did not end by itself ($?)"
 	assert_eq 2 "$(counter watch-cut)" "watches cut"
 	sim_faults off
 	rc=0
-	timeout 3 curl -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
+	timeout 3 curl "${SIM_CURL_AUTH[@]}" -sSN -o "$SIM_DIR/watch" "$SIM_URL$CM_PATH?watch=1" || rc=$?
 	assert_eq 124 "$rc" "exit code of a watch without cuts after 3 s (still open)"
 }
 

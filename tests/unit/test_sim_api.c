@@ -1,6 +1,7 @@
 /*
  * Unit tests of volshift-sim's API machinery (sim/api.h): resourceVersions, conflicts, defaults,
- * validation, finalizers, list paging and selectors, watch history and the garbage collector.
+ * validation, finalizers, list paging and selectors, watch history, the garbage collector and
+ * CustomResourceDefinitions.
  */
 #include "../../sim/api.h"
 
@@ -397,6 +398,86 @@ static void test_gc_background_and_orphan(void **state)
 	json_decref(d2);
 }
 
+/* ---- CustomResourceDefinitions ---- */
+
+static json_t *make_crd(const char *name, const char *group, const char *plural)
+{
+	return json_pack("{s:{s:s},s:{s:s,s:s,s:{s:s,s:s},s:[{s:s,s:b,s:b,s:{s:{s:s}}}]}}", "metadata", "name", name,
+			 "spec", "group", group, "scope", "Namespaced", "names", "plural", plural, "kind", "Widget",
+			 "versions", "name", "v1", "served", 1, "storage", 1, "schema", "openAPIV3Schema", "type",
+			 "object");
+}
+
+static void test_crd_validation_and_defaults(void **state)
+{
+	sim_store *st = *state;
+	const sim_resource *crds = R("apiextensions.k8s.io", "customresourcedefinitions");
+	json_t *wrong_name = make_crd("wrong.example.com", "example.com", "widgets");
+	json_t *bad_group = make_crd("widgets.example", "example", "widgets"), *out = NULL;
+	vs_error err;
+
+	assert_int_equal(sim_api_create(st, crds, NULL, wrong_name, NULL, &err), VS_EAPI);
+	assert_int_equal(err.http_status, 422);
+	assert_non_null(strstr(err.message, "must be spec.names.plural+\".\"+spec.group"));
+	assert_int_equal(sim_api_create(st, crds, NULL, bad_group, NULL, &err), VS_EAPI);
+	assert_non_null(strstr(err.message, "spec.group: Invalid value: \"example\": should be a domain"));
+	json_decref(wrong_name);
+	json_decref(bad_group);
+	create_ok(st, crds, NULL, make_crd("widgets.example.com", "example.com", "widgets"), &out);
+	assert_string_equal(vs_json_str(out, "spec.names.singular"), "widget");
+	assert_string_equal(vs_json_str(out, "spec.names.listKind"), "WidgetList");
+	assert_string_equal(vs_json_str(out, "spec.conversion.strategy"), "None");
+	assert_string_equal(json_string_value(json_array_get(vs_json_path(out, "status.storedVersions"), 0)), "v1");
+	/* not served before the controllers establish it (no GC running here) */
+	assert_null(sim_store_resource(st, "example.com", "v1", "widgets"));
+	json_decref(out);
+}
+
+static const sim_resource *wait_served(sim_store *st, const char *group, const char *plural, bool served)
+{
+	const sim_resource *r = NULL;
+
+	for (int i = 0; i < 250; i++) {
+		r = sim_store_resource(st, group, "v1", plural);
+		if ((r != NULL) == served)
+			break;
+		vs_sleep_ms(20);
+	}
+	return r;
+}
+
+/* Established by the controllers of the GC's thread, served, then deleted with its objects. */
+static void test_crd_served_then_deleted_with_objects(void **state)
+{
+	sim_store *st = *state;
+	const sim_resource *crds = R("apiextensions.k8s.io", "customresourcedefinitions"), *widgets;
+	json_t *list = NULL;
+	vs_error err;
+
+	assert_int_equal(sim_gc_start(st, &err), 0);
+	create_ok(st, crds, NULL, make_crd("widgets.example.com", "example.com", "widgets"), NULL);
+	widgets = wait_served(st, "example.com", "widgets", true);
+	assert_non_null(widgets);
+	assert_true(sim_resource_is_custom(widgets));
+	assert_false(sim_resource_is_custom(crds));
+	assert_string_equal(sim_resource_api_version(widgets), "example.com/v1");
+	assert_true(widgets->namespaced);
+	create_ok(st, widgets, "default", make_cm("w1", "front"), NULL);
+	assert_int_equal(sim_api_list(st, widgets, "default", NULL, &list, &err), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
+	assert_string_equal(vs_json_str(json_array_get(json_object_get(list, "items"), 0), "kind"), "Widget");
+	json_decref(list);
+	assert_int_equal(sim_api_delete(st, crds, NULL, "widgets.example.com", NULL, NULL, NULL, &err), 0);
+	assert_null(wait_served(st, "example.com", "widgets", false));
+	assert_true(wait_gone(st, widgets, "w1"));
+	for (int i = 0; i < 250 && sim_api_get(st, crds, NULL, "widgets.example.com", &list, &err) == 0; i++) {
+		json_decref(list);
+		vs_sleep_ms(20);
+	}
+	assert_true(vs_error_is(&err, "NotFound"));
+	sim_gc_stop(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +492,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging_and_selectors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_order_and_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_background_and_orphan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crd_validation_and_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crd_served_then_deleted_with_objects, setup, teardown),
 	};
 
 	vs_log_set_level(VS_LOG_WARN);

@@ -25,8 +25,18 @@ struct fx {
 /* The PLEG relist period of the cases that need relists far apart. */
 #define SLOW_RELIST_MS 3000
 
+/* The API server a cluster's pods are told of: none serves here, and every token is the same. */
+static int fake_token(void *ctx, const char *ns, const char *sa, const json_t *audiences, int64_t seconds,
+		      const json_t *pod, char **token, vs_error *err)
+{
+	(void)ctx, (void)ns, (void)sa, (void)audiences, (void)seconds, (void)pod, (void)err;
+	*token = vs_xstrdup("test-token");
+	return 0;
+}
+
 static int setup_with(void **state, const sim_timing *timing)
 {
+	const sim_cluster_api api = { .port = 1, .ca_pem = "", .token = fake_token };
 	struct fx *f = vs_xcalloc(1, sizeof *f);
 	vs_error err = {0};
 	snprintf(f->dir, sizeof f->dir, "/tmp/vs-cluster-test-XXXXXX");
@@ -38,6 +48,7 @@ static int setup_with(void **state, const sim_timing *timing)
 		fprintf(stderr, "setup: %s\n", err.message);
 		return -1;
 	}
+	sim_cluster_set_api(f->cl, &api);
 	*state = f;
 	return 0;
 }
