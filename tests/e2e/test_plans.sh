@@ -89,8 +89,6 @@ CP=d8-sds-replicated-volume
 
 control_setup() {
 	kubectl apply -f "$EX/control-plane/setup.yaml" >/dev/null
-	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-api, namespace: %s}\ndata: {API_SERVER: "%s"}\n' \
-		"$CP" "$SIM_URL" | kubectl apply -f - >/dev/null
 	ready deployment linstor-controller "$CP"
 	wait_for 30 "LINSTOR's database" test -s "$(claim_dir linstor-db "$CP")/db.txt"
 	ORIGINAL=$(cat "$(claim_dir linstor-db "$CP")/db.txt")
