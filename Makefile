@@ -34,6 +34,7 @@ UTIL_SRC := $(wildcard src/util/*.c)
 KUBE_SRC := $(wildcard src/kube/*.c)
 MIGRATE_SRC := $(wildcard src/migrate/*.c)
 JOURNAL_SRC := $(wildcard src/journal/*.c)
+ENGINE_SRC := $(wildcard src/engine/*.c)
 S3_SRC := $(wildcard src/s3/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SIM_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
@@ -47,6 +48,7 @@ KUBE_LIB := $(BUILD)/lib/libvskube.a
 SIM_LIB := $(BUILD)/lib/libvssim.a
 MIGRATE_LIB := $(BUILD)/lib/libvsmigrate.a
 JOURNAL_LIB := $(BUILD)/lib/libvsjournal.a
+ENGINE_LIB := $(BUILD)/lib/libvsengine.a
 S3_LIB := $(BUILD)/lib/libvss3.a
 BINS := $(BUILD)/bin/volshift $(BUILD)/bin/volshift-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -77,6 +79,9 @@ $(MIGRATE_LIB): $(call obj,$(MIGRATE_SRC))
 $(JOURNAL_LIB): $(call obj,$(JOURNAL_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+$(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
 $(S3_LIB): $(call obj,$(S3_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
@@ -84,7 +89,7 @@ $(SIM_LIB): $(call obj,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/bin/volshift: $(call obj,$(CLI_SRC)) $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -94,7 +99,7 @@ $(BUILD)/bin/volshift-sim: $(BUILD)/obj/sim/main.o $(SIM_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Objects before libraries: a test may add objects of its own as prerequisites (below).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SIM_LIB) $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 # The CLI's output is tested on its own object (the rest of the CLI has main()).
@@ -136,6 +141,9 @@ ROLLBACK_POINTS_ALL := $(filter-out start:% statefulset:% release:%,$(FAILPOINTS
 # Inside a group of two claims (a Deployment with two, a StatefulSet of two replicas): after the
 # first claim's copy, and at every point of the second claim's swap, the first one switched.
 ROLLBACK_GROUP_POINTS_ALL := copy:after@1 verify:after@1 swap:after@1 $(addsuffix @2,$(filter swap:%,$(FAILPOINTS_ALL)))
+# A plan's step boundaries (src/engine/run.c): volshift killed at each of every step of both examples,
+# then resumed, and apart undone from there (tests/e2e/test_plans.sh).
+PLAN_POINTS_ALL := plan:before plan:intent plan:applied plan:done
 faults: all
 	@rc=0; \
 	PROBE_POINTS="$(PROBE_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_probes.sh || rc=1; \
@@ -150,6 +158,7 @@ faults: all
 		BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
 	VS_MIGRATE_FLAGS="--parallel 4" RESUME_POINTS="$(FAILPOINTS_ALL)" RESUME_SCENARIOS="$(RESUME_SCENARIOS_ALL)" \
 		RESUME_API_FAULTS=0.05 BUILD=$(BUILD) tests/e2e/run.sh test_resume.sh || rc=1; \
+	PLAN_POINTS="$(PLAN_POINTS_ALL)" BUILD=$(BUILD) tests/e2e/run.sh test_plans.sh || rc=1; \
 	exit $$rc
 
 sanitize:
@@ -164,7 +173,7 @@ bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
-	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
+	clang-format -i $(UTIL_SRC) $(KUBE_SRC) $(MIGRATE_SRC) $(JOURNAL_SRC) $(ENGINE_SRC) $(S3_SRC) $(CLI_SRC) $(SIM_SRC) sim/main.c $(UNIT_SRC) $(E2E_C_SRC) $(BENCH_SRC) $(FUZZ_SRC) src/*/*.h sim/*.h
 
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer from clang): each built against the libraries
 # compiled with clang's sanitizers into build-fuzz, then run for FUZZ_SECONDS (60) from its corpus
@@ -172,7 +181,7 @@ format:
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(ENGINE_LIB) $(MIGRATE_LIB) $(JOURNAL_LIB) $(S3_LIB) $(KUBE_LIB) $(UTIL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 # volshift-sim's parsers link the sim's library instead.

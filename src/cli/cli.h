@@ -69,19 +69,13 @@ enum { VS_CLI_ID_OPTIONAL = 1, VS_CLI_ID_REQUIRED = 2 };
  * --help was printed. */
 int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *help, int id_mode);
 
-/* A recorded migration opened for resume or rollback: its journal (lease held), frozen plan and options. */
-typedef struct vs_cli_migration {
-	vs_journal *j;
-	vs_plan *plan;
-	vs_migrate_opts opts;
-} vs_cli_migration;
+/* A recorded migration opened for resume or rollback (vs_migrate_open). */
+typedef vs_migrate_recorded vs_cli_migration;
 /* Open migration common->id (lease taken; common->force takes it over) and read its plan and
  * options into *m; cmd and hint ("" or advice on a busy lease) go into the error message. Returns
  * VS_EXIT_OK, or VS_EXIT_FAILED with the error printed and *m empty. */
 int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
 			  vs_cli_migration *m, vs_out *o);
-/* Release what vs_cli_migration_open took; an empty *m is fine. */
-void vs_cli_migration_close(vs_cli_migration *m);
 
 /* What a command does once its flags are parsed and the cluster is reached; a VS_EXIT_* code. */
 typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
@@ -100,6 +94,24 @@ int vs_cli_cmd_rollback(int argc, char **argv);
 /* Continue migration common->id from its journal (refused when it was rolled back or another live
  * volshift holds it, unless common->force); a VS_EXIT_* code. */
 int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o);
+
+/* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
+ * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
+ * no answer at all (end of input) is false. */
+bool vs_cli_ask(bool yes, vs_out *o, const char *question, bool dflt);
+
+/* `volshift run FILE`, `volshift undo NAME`, `volshift artifacts NAME` (cmd_run.c; vs_cli_cmd_fn). */
+int vs_cli_cmd_run(int argc, char **argv);
+int vs_cli_cmd_undo(int argc, char **argv);
+int vs_cli_cmd_artifacts(int argc, char **argv);
+/* The journal id of the plan run common->id names (a plan's name or a run's id) into *id (caller
+ * frees; NULL when it names none, e.g. a storage-class migration). */
+int vs_cli_run_id(vs_kube_client *c, const vs_cli_common *common, char **id, vs_error *err);
+/* Continue plan run id; a VS_EXIT_* code. */
+int vs_cli_run_resume(vs_kube_client *c, const vs_cli_common *common, const char *id, vs_out *o);
+/* The plan runs among decoded journals (vs_journal_decode's, an array, borrowed): a table, or with
+ * common->id one run's steps; JSON: one object per run. */
+void vs_cli_run_status(vs_out *o, const vs_cli_common *common, const json_t *runs);
 
 /* Load the kubeconfig (kubeconfig and context may be NULL) and make a client with the outage
  * budget of --api-timeout, which reports to o (borrowed; it must outlive the client) while the API

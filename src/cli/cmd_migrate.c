@@ -14,8 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MIGRATE_DEFAULT_IMAGE "eeacms/rsync:2.3"
-
 enum migrate_flag {
 	F_SOURCE = 256,
 	F_DEST,
@@ -93,7 +91,7 @@ static const char migrate_help[] =
 	"  --dest-sc NAME                   class to migrate to (required)\n"
 	"  --namespace NS                   only migrate claims in this namespace\n"
 	"  --rsync-image IMAGE              image of the copy pods, with rsync and sh on its path "
-	"(" MIGRATE_DEFAULT_IMAGE ")\n"
+	"(" VS_MIGRATE_DEFAULT_IMAGE ")\n"
 	"  --rsync-flags A,B                comma-separated extra rsync flags, appended\n"
 	"  --set-defaults                   make --dest-sc the default class (it must be --source-sc or none now)\n"
 	"  --verbose-copy                   show rsync's output instead of a progress line\n"
@@ -336,12 +334,8 @@ static int migrate_parse(struct migrate_cmd *m, int argc, char **argv, bool go_s
 {
 	int opt, idx = 0, rc = 0;
 
-	m->m.rsync_image = MIGRATE_DEFAULT_IMAGE;
+	vs_migrate_opts_init(&m->m);
 	m->state_ns = VS_JOURNAL_NAMESPACE;
-	m->m.pod_ready_timeout_ms = 60 * 1000;
-	m->m.delete_pv_timeout_ms = 300 * 1000;
-	m->m.ready_timeout_ms = 600 * 1000;
-	m->m.warm_copy = true;
 	vs_buf_init(&m->again, 0);
 	vs_buf_puts(&m->again, go_style ? "pvmigrate" : "volshift migrate");
 	opterr = 0;
@@ -382,50 +376,31 @@ static void migrate_cmd_clear(struct migrate_cmd *m)
 	vs_buf_free(&m->again);
 }
 
-/* Ask question on the terminal; yes (or JSON output, or no terminal to ask on) answers true without
- * asking. Only the other letter (n for dflt true, y for dflt false) changes the answer from dflt;
- * no answer at all (end of input) is false. */
-static bool migrate_ask(bool yes, vs_out *o, const char *question, bool dflt)
-{
-	char answer[16] = "";
-
-	if (yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		return true;
-	printf("%s %s ", question, dflt ? "[Y/n]" : "[y/N]");
-	fflush(stdout);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
-}
-
 int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs_cli_run_flags *f, vs_out *o)
 {
-	vs_migrate_snapshot snap;
-	vs_migrate_opts run = *opts;
+	enum vs_migrate_stage failed;
+	vs_migrate_opts run;
 	vs_plan *plan = NULL;
 	vs_error err;
 	int rc;
 
 	vs_error_clear(&err);
-	if (vs_migrate_snapshot_take(c, &snap, &err) < 0)
-		return vs_out_error(o, "migrate", "reading the cluster", &err);
-	rc = vs_plan_build(&snap.in, &opts->plan, &plan, &err);
-	if (!run.parallel)
-		run.parallel = vs_migrate_default_parallel(&snap.in);
-	opts = &run;
-	vs_migrate_snapshot_clear(&snap);
-	if (rc < 0) {
+	if (vs_migrate_plan_live(c, opts, &run, &plan, &failed, &err) < 0) {
+		if (failed == VS_MIGRATE_STAGE_CLUSTER)
+			return vs_out_error(o, "migrate", "reading the cluster", &err);
 		fprintf(stderr, "volshift migrate: %s\n", err.message);
 		return VS_EXIT_USAGE;
 	}
+	opts = &run;
 	vs_out_plan(o, plan, opts);
 	rc = VS_EXIT_OK;
-	if (vs_migrate_free_space(c, opts, plan, f->dry_run, vs_out_event, o, &err) < 0)
-		rc = vs_out_error(o, "migrate",
-				  "free-space check (nothing was changed; --skip-free-space-check goes without it)",
-				  &err);
-	else if (!f->dry_run && !f->skip_preflight && vs_migrate_preflight(c, opts, plan, vs_out_event, o, &err) < 0)
-		rc = vs_out_error(o, "migrate", "preflight", &err);
+	if (vs_migrate_check(c, opts, plan, f->dry_run, f->skip_preflight, vs_out_event, o, &failed, &err) < 0)
+		rc = vs_out_error(
+			o, "migrate",
+			failed == VS_MIGRATE_STAGE_SPACE
+				? "free-space check (nothing was changed; --skip-free-space-check goes without it)"
+				: "preflight",
+			&err);
 	else if (plan->nproblems) {
 		vs_out_problems(o, plan, opts, f->again);
 		rc = VS_EXIT_FAILED;
@@ -435,10 +410,10 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 		vs_out_message(o, "preflight", "Preflight validation passed; nothing was changed.");
 	} else if (plan->npvcs == 0 && !plan->change_default) {
 		vs_out_message(o, "nothing-to-migrate", "Nothing to migrate.");
-	} else if (!migrate_ask(f->yes, o,
-				"\nProceed with the migration? The workloads listed are stopped while their claims are "
-				"switched.",
-				false)) {
+	} else if (!vs_cli_ask(f->yes, o,
+			       "\nProceed with the migration? The workloads listed are stopped while their claims are "
+			       "switched.",
+			       false)) {
 		vs_out_message(o, "cancelled", "Cancelled; nothing was changed.");
 		rc = VS_EXIT_FAILED;
 	} else {
@@ -446,32 +421,6 @@ int vs_cli_plan_and_run(vs_kube_client *c, const vs_migrate_opts *opts, const vs
 	}
 	vs_plan_free(plan);
 	return rc;
-}
-
-/* The id of the newest migration in state_ns between the same classes that did not finish (phase
- * running, failed or aborted), or NULL. Caller frees. */
-static char *migrate_find_unfinished(vs_kube_client *c, const struct migrate_cmd *m)
-{
-	json_t *list = NULL, *cm;
-	char *id = NULL;
-	size_t i;
-	vs_error err;
-
-	vs_error_clear(&err);
-	if (vs_journal_list(c, m->state_ns, &list, &err) < 0)
-		return NULL; /* no journal to read is no unfinished migration; the run itself reports errors */
-	json_array_foreach (json_object_get(list, "items"), i, cm) {
-		json_t *mig = vs_journal_decode(cm);
-		const json_t *opts = json_object_get(vs_json_path(mig, "plan"), "options");
-		const char *phase = vs_json_str_or(mig, "phase", "");
-		if (!id && (!strcmp(phase, "running") || !strcmp(phase, "failed") || !strcmp(phase, "aborted")) &&
-		    !strcmp(vs_json_str_or(opts, "sourceClass", ""), m->m.plan.source_sc) &&
-		    !strcmp(vs_json_str_or(opts, "destClass", ""), m->m.plan.dest_sc))
-			id = vs_xstrdup(vs_json_str_or(mig, "id", ""));
-		json_decref(mig);
-	}
-	json_decref(list);
-	return id;
 }
 
 /* A --pvc that names no claim of --source-sc is bad usage, said before anything at all is done
@@ -514,7 +463,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 
 	if (rc != VS_EXIT_OK)
 		return rc;
-	id = migrate_find_unfinished(c, m);
+	id = vs_migrate_find_unfinished(c, m->state_ns, m->m.plan.source_sc, m->m.plan.dest_sc);
 	if (!m->dry_run)
 		vs_migrate_probe_cleanup(c, &m->m, vs_out_event, o);
 	if (!id && !m->dry_run && !m->preflight_only) {
@@ -530,7 +479,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 	}
 	line = vs_xasprintf("Migration %s of %s -> %s did not finish. Resume it?", id, m->m.plan.source_sc,
 			    m->m.plan.dest_sc);
-	bool resume = migrate_ask(m->yes, o, line, true);
+	bool resume = vs_cli_ask(m->yes, o, line, true);
 	free(line);
 	if (resume) {
 		vs_cli_common common = { .kubeconfig = m->kubeconfig,

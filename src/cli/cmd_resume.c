@@ -13,19 +13,20 @@
 #include <unistd.h>
 
 static const char resume_help[] =
-	"Usage: volshift resume ID [--force] [--output text|json] [--state-namespace NS] [--kubeconfig FILE]\n"
+	"Usage: volshift resume ID|NAME [--force] [--output text|json] [--state-namespace NS] [--kubeconfig FILE]\n"
 	"\n"
-	"Continue migration ID from its journal, with the plan and options it started with. Groups that\n"
+	"Continue migration ID from its journal, with the plan and options it started with (or the run of plan\n"
+	"NAME, from its first step not done). Groups that\n"
 	"finished are skipped, a swap that was cut short is finished, everything else is checked against the\n"
 	"cluster and done again where needed. Another volshift holding the migration's lease makes this\n"
 	"fail; --force takes the lease over (only when that volshift is gone). Access-mode probes a killed\n"
 	"volshift left behind are removed first (see 'volshift status').\n";
 
 static const char abort_help[] =
-	"Usage: volshift abort ID [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
+	"Usage: volshift abort ID|NAME [--state-namespace NS] [--kubeconfig FILE] [--context NAME]\n"
 	"\n"
-	"Ask migration ID to stop at its next safe point (before its next group). 'volshift resume ID'\n"
-	"continues it later.\n";
+	"Ask migration ID to stop at its next safe point (before its next group), or the run of plan ID\n"
+	"before its next step. 'volshift resume ID' continues it later.\n";
 
 /* A stop asked for with `volshift abort` is withdrawn: resuming is asking it to go on. */
 static int resume_withdraw_abort(vs_cli_migration *m, vs_out *o)
@@ -67,13 +68,28 @@ int vs_cli_resume(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		if (rc == VS_EXIT_OK)
 			rc = vs_cli_execute(c, &m.opts, m.plan, m.j, o, NULL);
 	}
-	vs_cli_migration_close(&m);
+	vs_migrate_recorded_close(&m);
+	return rc;
+}
+
+/* ID names a plan's run (by the plan's name or the run's id) or a storage-class migration. */
+static int resume_dispatch(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
+{
+	char *id = NULL;
+	vs_error err;
+	int rc;
+
+	vs_error_clear(&err);
+	if (vs_cli_run_id(c, common, &id, &err) < 0)
+		return vs_out_error(o, "resume", "listing the runs", &err);
+	rc = id ? vs_cli_run_resume(c, common, id, o) : vs_cli_resume(c, common, o);
+	free(id);
 	return rc;
 }
 
 int vs_cli_cmd_resume(int argc, char **argv)
 {
-	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, vs_cli_resume);
+	return vs_cli_with_cluster(argc, argv, resume_help, VS_CLI_ID_REQUIRED, resume_dispatch);
 }
 
 /* Who asks, for the journal: "user@host". */
@@ -92,9 +108,16 @@ static int abort_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 	vs_error err;
 	char by[320];
 
+	char *run = NULL;
+	int rc;
+
 	vs_error_clear(&err);
 	abort_requester(by, sizeof(by));
-	if (vs_journal_request_abort(c, common->state_ns, common->id, by, &err) < 0)
+	rc = vs_cli_run_id(c, common, &run, &err);
+	if (rc == 0)
+		rc = vs_journal_request_abort(c, common->state_ns, run ? run : common->id, by, &err);
+	free(run);
+	if (rc < 0)
 		return vs_out_error(o, "abort", "requesting the stop", &err);
 	vs_out_message(o, "abort", "Asked to stop at the next safe point; 'volshift status' shows when it has.");
 	return VS_EXIT_OK;

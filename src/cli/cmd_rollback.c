@@ -105,7 +105,7 @@ static int rollback_run(vs_kube_client *c, const vs_cli_common *common, vs_out *
 		vs_out_message(o, "rollback-summary", "Rolled back: every claim is on its original volume.");
 	}
 	json_decref(kept);
-	vs_cli_migration_close(&m);
+	vs_migrate_recorded_close(&m);
 	return rc;
 }
 

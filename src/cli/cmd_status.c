@@ -10,6 +10,7 @@
  * namespace) and at least every STATUS_REFRESH_MS, for the times and the volumes.
  */
 #include "cli.h"
+#include "engine/engine.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@ static const char status_help[] =
 	"holds for it (set to Retain, their own policy recorded), which the migration gives back as it ends.\n"
 	"Both also list the access-mode probes left behind (claim, pod, volume and Lease named volshift-probe-*\n"
 	"of a volshift that is gone, or runs elsewhere), and how to remove them: the next migrate, resume or\n"
-	"rollback does, or the kubectl commands shown.\n"
+	"rollback does, or the kubectl commands shown. Plans' runs ('volshift run') are listed after the\n"
+	"migrations (name, id, phase, steps done); ID may also be a plan's name: that run's steps in detail.\n"
 	"\n"
 	"  -o, --output json  the decoded journal with leaseLive, bytesCopied and heldVolumes, one object per\n"
 	"                     line and per migration; then one {\"event\": \"probe-leftover\", ...} per access-mode\n"
@@ -185,7 +187,10 @@ static int status_load(vs_kube_client *c, const vs_cli_common *common, json_t **
 	}
 	json_array_foreach (json_object_get(journals, "items"), i, cm) {
 		json_t *m = vs_journal_decode(cm);
-		if (!common->id || strcmp(vs_json_str_or(m, "id", ""), common->id) == 0) {
+		bool run = vs_engine_is_run(json_object_get(m, "plan"));
+		if (!common->id || strcmp(vs_json_str_or(m, "id", ""), common->id) == 0 ||
+		    (run && json_array_size(*out) == 0 &&
+		     strcmp(vs_engine_plan_name(json_object_get(m, "plan")) ?: "", common->id) == 0)) {
 			status_add_live(m, pvs);
 			json_array_append(*out, m);
 		}
@@ -589,19 +594,24 @@ static void status_probes_json(vs_out *o, const json_t *probes)
 static void status_show(vs_out *o, const vs_cli_common *common, const json_t *models, const json_t *probes,
 			const vs_error *probes_err)
 {
-	const json_t *m;
+	json_t *migrations = json_array(), *runs = json_array(), *m;
 	size_t i;
 
+	json_array_foreach (models, i, m)
+		json_array_append(vs_engine_is_run(json_object_get(m, "plan")) ? runs : migrations, m);
 	if (vs_out_is_json(o)) {
-		json_array_foreach (models, i, m)
+		json_array_foreach (migrations, i, m)
 			vs_out_event(m, o);
-	} else if (common->id) {
-		status_detail(o, json_array_get(models, 0));
+	} else if (common->id && json_array_size(migrations) > 0) {
+		status_detail(o, json_array_get(migrations, 0));
 	} else if (json_array_size(models) == 0) {
 		vs_out_message(o, "no-migrations", "No migrations recorded.");
-	} else {
-		status_summary(o, models);
+	} else if (json_array_size(migrations) > 0) {
+		status_summary(o, migrations);
 	}
+	vs_cli_run_status(o, common, runs);
+	json_decref(migrations);
+	json_decref(runs);
 	if (probes && vs_out_is_json(o))
 		status_probes_json(o, probes);
 	else if (probes)

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CLI_API_TIMEOUT_MAX_MS ((int64_t)7 * 24 * 3600 * 1000)
 
@@ -115,6 +116,19 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 	return VS_EXIT_OK;
 }
 
+bool vs_cli_ask(bool yes, vs_out *o, const char *question, bool dflt)
+{
+	char answer[16] = "";
+
+	if (yes || vs_out_is_json(o) || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return true;
+	printf("%s %s ", question, dflt ? "[Y/n]" : "[y/N]");
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return dflt ? answer[0] != 'n' && answer[0] != 'N' : answer[0] == 'y' || answer[0] == 'Y';
+}
+
 int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context, vs_out *o, vs_kube_config **cfg,
 		   vs_kube_client **c)
 {
@@ -156,15 +170,12 @@ int vs_cli_execute(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan
 int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migrate_opts *opts, const vs_plan *plan,
 			 vs_out *o)
 {
-	json_t *frozen =
-		json_pack("{s:o, s:o}", "plan", vs_plan_to_json(plan), "options", vs_migrate_opts_to_json(opts));
 	vs_journal *j = NULL;
 	vs_error err;
 	int rc;
 
 	vs_error_clear(&err);
-	rc = vs_journal_create(c, state_ns, frozen, &j, &err);
-	json_decref(frozen);
+	rc = vs_migrate_journal_start(c, state_ns, opts, plan, &j, &err);
 	if (rc < 0)
 		return vs_out_error(o, "migrate", "starting the journal", &err);
 	char *line = vs_xasprintf("migration %s (journal: configmap %s/volshift-%s)", vs_journal_id(j), state_ns,
@@ -183,35 +194,16 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
 			  vs_cli_migration *m, vs_out *o)
 {
-	const json_t *frozen;
 	vs_error err;
-	int rc;
+	int rc = VS_EXIT_OK;
 
 	vs_error_clear(&err);
-	memset(m, 0, sizeof(*m));
-	if (vs_journal_open(c, common->state_ns, common->id, common->force, &m->j, &err) < 0) {
+	if (vs_migrate_open(c, common->state_ns, common->id, common->force, m, &err) < 0) {
 		char *what = vs_xasprintf("opening the journal%s", hint);
 		rc = vs_out_error(o, cmd, what, &err);
 		free(what);
-		return rc;
 	}
-	frozen = vs_journal_plan(m->j);
-	rc = vs_plan_from_json(json_object_get(frozen, "plan"), &m->plan, &err);
-	if (rc == 0)
-		rc = vs_migrate_opts_from_json(json_object_get(frozen, "options"), &m->opts, &err);
-	if (rc < 0) {
-		vs_cli_migration_close(m);
-		return vs_out_error(o, cmd, "reading the journal", &err);
-	}
-	return VS_EXIT_OK;
-}
-
-void vs_cli_migration_close(vs_cli_migration *m)
-{
-	free((void *)m->opts.rsync_flags);
-	vs_plan_free(m->plan);
-	vs_journal_free(m->j);
-	memset(m, 0, sizeof(*m));
+	return rc;
 }
 
 int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs_cli_cluster_fn fn)

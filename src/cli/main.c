@@ -22,10 +22,13 @@ struct cli_command {
 /* Subcommands, one cmd_<name>.c each. */
 static const struct cli_command cli_commands[] = {
 	{ "migrate", vs_cli_cmd_migrate, "move every claim of one StorageClass to another (pvmigrate's job)" },
-	{ "status", vs_cli_cmd_status, "show the migrations recorded in the cluster, or one in detail" },
-	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration from its journal" },
-	{ "abort", vs_cli_cmd_abort, "ask a running migration to stop at its next safe point" },
+	{ "status", vs_cli_cmd_status, "show the migrations and plan runs recorded in the cluster, or one in detail" },
+	{ "resume", vs_cli_cmd_resume, "continue an interrupted migration or plan run from its journal" },
+	{ "abort", vs_cli_cmd_abort, "ask a running migration or plan run to stop at its next safe point" },
 	{ "rollback", vs_cli_cmd_rollback, "undo a migration: claims back on their original volumes" },
+	{ "run", vs_cli_cmd_run, "run a plan (a YAML file of ordered steps), recorded in the cluster" },
+	{ "undo", vs_cli_cmd_undo, "undo a plan's run: the steps that started, last first" },
+	{ "artifacts", vs_cli_cmd_artifacts, "write out the files and logs a plan's run kept" },
 	{ "s3", vs_cli_cmd_s3, "s3 sync: copy every bucket and object of one S3 endpoint to another" },
 	{ NULL, NULL, NULL },
 };
@@ -37,8 +40,9 @@ const char *vs_cli_version(void)
 
 static void cli_usage(FILE *out)
 {
-	fprintf(out, "volshift %s: move the data of a Kubernetes cluster from one storage system to another.\n\n"
-		     "Usage: volshift COMMAND [flags]\n       volshift --version\n\nCommands:\n",
+	fprintf(out,
+		"volshift %s: move the data of a Kubernetes cluster from one storage system to another.\n\n"
+		"Usage: volshift COMMAND [flags]\n       volshift --version\n\nCommands:\n",
 		vs_cli_version());
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(out, "  %-12s %s\n", c->name, c->summary);

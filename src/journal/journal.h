@@ -118,4 +118,8 @@ int vs_journal_peek(vs_kube_client *c, const char *ns, const char *id, json_t **
  * annotations; no lease needed). */
 int vs_journal_request_abort(vs_kube_client *c, const char *ns, const char *id, const char *by, vs_error *err);
 
+/* An ownerReference (apiVersion, kind, name, uid) to run id's journal ConfigMap in ns, for objects
+ * that must go when the run's journal is deleted; *out caller owns (owner.c). */
+int vs_journal_owner_ref(vs_kube_client *c, const char *ns, const char *id, json_t **out, vs_error *err);
+
 #endif

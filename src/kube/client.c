@@ -15,6 +15,7 @@
  * they arrive and handed to a line callback.
  */
 #include "kube/kube.h"
+#include "kube/kube_int.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,6 +74,7 @@ struct vs_kube_client {
 	struct availability avail;
 	vs_kube_outage_fn outage_fn;
 	void *outage_ctx;
+	kube_discovery *discovery; /* resources found by vs_kube_resolve (discovery.c) */
 };
 
 enum retry_policy {
@@ -213,6 +215,7 @@ int vs_kube_client_new(const vs_kube_config *cfg, const vs_kube_client_opts *opt
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	pthread_mutex_init(&c->pool_lock, NULL);
+	c->discovery = kube_discovery_new();
 	rc = client_set_base(c, err);
 	if (rc < 0) {
 		vs_kube_client_free(c);
@@ -244,7 +247,13 @@ void vs_kube_client_free(vs_kube_client *c)
 	free(c->base);
 	free(c->connect_to);
 	free(c->user_agent);
+	kube_discovery_free(c->discovery);
 	free(c);
+}
+
+kube_discovery *kube_client_discovery(vs_kube_client *c)
+{
+	return c->discovery;
 }
 
 /* ---- the API server's availability ------------------------------------------------------------ */
@@ -882,6 +891,15 @@ static void put_escaped(vs_buf *b, const char *s)
 	}
 }
 
+/* /api/VERSION for the core group, /apis/GROUP/VERSION for the others. */
+static void put_group_version(vs_buf *b, const char *group, const char *version)
+{
+	if (group && *group)
+		vs_buf_printf(b, "/apis/%s/%s", group, version);
+	else
+		vs_buf_printf(b, "/api/%s", version);
+}
+
 /* base + /api/v1 or /apis/G/V [+ /namespaces/NS] + /plural [+ /name [+ /sub]]. Caller frees. */
 static char *resource_url(const vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
 			  const char *sub)
@@ -890,10 +908,7 @@ static char *resource_url(const vs_kube_client *c, const vs_kube_resource *res, 
 
 	vs_buf_init(&b, 0);
 	vs_buf_puts(&b, c->base);
-	if (res->group && *res->group)
-		vs_buf_printf(&b, "/apis/%s/%s", res->group, res->version);
-	else
-		vs_buf_printf(&b, "/api/%s", res->version);
+	put_group_version(&b, res->group, res->version);
 	if (res->namespaced && ns && *ns) {
 		vs_buf_puts(&b, "/namespaces/");
 		put_escaped(&b, ns);
@@ -971,6 +986,28 @@ static int simple_verb(vs_kube_client *c, const char *verb, const char *method, 
 	free(req.url);
 	free((char *)req.what);
 	free(text);
+	return rc;
+}
+
+int kube_get_discovery(vs_kube_client *c, const char *group, const char *version, json_t **out, vs_error *err)
+{
+	struct request req = { .verb = "discovery of", .method = "GET", .policy = RETRY_IDEMPOTENT };
+	vs_buf path;
+	int rc;
+
+	*out = NULL;
+	vs_buf_init(&path, 0);
+	put_group_version(&path, group, version);
+	req.what = path.data;
+	req.url = vs_xasprintf("%s%s", c->base, path.data);
+	rc = do_request(c, &req, out, NULL, err);
+	if (rc == 0 && !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		rc = vs_error_set(err, VS_EAPI, "discovery of %s: the reply is not a JSON object", path.data);
+	}
+	free(req.url);
+	vs_buf_free(&path);
 	return rc;
 }
 

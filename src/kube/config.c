@@ -22,14 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
-#define KUBECONFIG_MAX (16u << 20)
-#define TOKEN_MAX (1u << 20)
+#define KUBECONFIG_MAX	(16u << 20)
+#define TOKEN_MAX	(1u << 20)
 #define EXEC_OUTPUT_MAX (1u << 20)
 /* The time an exec credential plugin gets before it is killed (client-go waits forever). */
 #define EXEC_TIMEOUT_MS 60000
-#define YAML_DEPTH_MAX 64
 #define IN_CLUSTER_ROOT "/var/run/secrets/kubernetes.io/serviceaccount"
 
 extern char **environ;
@@ -71,101 +68,20 @@ struct vs_kube_config {
 
 /* ---- YAML to JSON ---------------------------------------------------------------------------- */
 
-static json_t *yaml_plain_scalar(const char *s, size_t len)
-{
-	char *end;
-	long long v;
-
-	if (len == 0 || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
-		return json_null();
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		return json_true();
-	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		return json_false();
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno == 0 && end == s + len && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
-		return json_integer(v);
-	return json_stringn(s, len);
-}
-
-static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth);
-
-static json_t *yaml_mapping_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-	json_t *obj = json_object();
-	yaml_node_pair_t *p;
-
-	for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
-
-		if (!k || k->type != YAML_SCALAR_NODE || !v) {
-			json_decref(v);
-			json_decref(obj);
-			return NULL;
-		}
-		json_object_setn_new(obj, (const char *)k->data.scalar.value, k->data.scalar.length, v);
-	}
-	return obj;
-}
-
-static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-	json_t *arr;
-	yaml_node_item_t *it;
-
-	if (!node || depth > YAML_DEPTH_MAX)
-		return NULL;
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-			return yaml_plain_scalar((const char *)node->data.scalar.value, node->data.scalar.length);
-		return json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
-	case YAML_MAPPING_NODE:
-		return yaml_mapping_to_json(doc, node, depth);
-	case YAML_SEQUENCE_NODE:
-		arr = json_array();
-		for (it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
-			json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
-			if (!v) {
-				json_decref(arr);
-				return NULL;
-			}
-			json_array_append_new(arr, v);
-		}
-		return arr;
-	default:
-		return NULL;
-	}
-}
-
-/* Parse YAML text (first document) into *out; an empty document is an empty object. */
+/* Parse YAML text (first document) into *out; an empty document is null. */
 static int yaml_to_json(const char *path, const char *text, size_t len, json_t **out, vs_error *err)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
-	int rc = 0;
+	vs_yaml_doc *doc = NULL;
+	vs_yaml_mark at;
+	vs_error e = { 0 };
 
 	*out = NULL;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = vs_error_set(err, VS_ECONFIG, "kubeconfig %s: line %zu column %zu: invalid YAML: %s%s%s", path,
-				  parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				  parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-				  parser.context ? parser.context : "");
-		goto done;
-	}
-	root = yaml_document_get_root_node(&doc);
-	*out = root ? yaml_node_to_json(&doc, root, 0) : json_object();
-	yaml_document_delete(&doc);
-	if (!*out)
-		rc = vs_error_set(err, VS_ECONFIG, "kubeconfig %s: unsupported YAML (non-scalar key or too deep)", path);
-done:
-	yaml_parser_delete(&parser);
-	return rc;
+	if (vs_yaml_parse(text, len, 0, &doc, &at, &e) < 0)
+		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: line %u column %u: %s", path, at.line, at.column,
+				    e.message);
+	*out = json_incref(vs_yaml_doc_root(doc));
+	vs_yaml_doc_free(doc);
+	return 0;
 }
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
@@ -248,7 +164,7 @@ static int merge_section(struct merged *m, const char *path, const json_t *doc, 
 	if (!json_is_array(list))
 		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: %s: not a list", path, sections[si]);
 	dir = dir_of(path);
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		const char *name = vs_json_str(item, "name");
 
 		if (!name || !*name) {
@@ -318,8 +234,8 @@ static int decode_data(const char *file, const char *what, const char *name, con
 	vs_error e = { 0 };
 
 	if (vs_base64_decode(b64, out, len, &e) < 0)
-		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: %s \"%s\": %s: invalid base64: %s", file, what, name,
-				    field, e.message);
+		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: %s \"%s\": %s: invalid base64: %s", file, what,
+				    name, field, e.message);
 	return 0;
 }
 
@@ -334,8 +250,8 @@ static int fill_cluster(vs_kube_config *cfg, const char *file, const char *name,
 	while (vs_str_has_suffix(cfg->server, "/") && strlen(cfg->server) > 1)
 		cfg->server[strlen(cfg->server) - 1] = '\0';
 	if (ca_data && *ca_data) {
-		if (decode_data(file, "cluster", name, "certificate-authority-data", ca_data, &cfg->ca_data, &cfg->ca_len,
-				err) < 0)
+		if (decode_data(file, "cluster", name, "certificate-authority-data", ca_data, &cfg->ca_data,
+				&cfg->ca_len, err) < 0)
 			return VS_ECONFIG;
 	} else {
 		cfg->ca_file = dup_or_null(vs_json_str(v, "certificate-authority"));
@@ -352,7 +268,7 @@ static char **string_array(const json_t *arr)
 	size_t i, n = 0;
 	json_t *it;
 
-	json_array_foreach(arr, i, it) {
+	json_array_foreach (arr, i, it) {
 		if (json_is_string(it))
 			out[n++] = vs_xstrdup(json_string_value(it));
 	}
@@ -369,7 +285,8 @@ static int fill_exec(vs_kube_config *cfg, const char *file, const char *name, co
 
 	if (!cmd || !*cmd)
 		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: user \"%s\": exec: no command", file, name);
-	if (!api || (strcmp(api, "client.authentication.k8s.io/v1") && strcmp(api, "client.authentication.k8s.io/v1beta1")))
+	if (!api ||
+	    (strcmp(api, "client.authentication.k8s.io/v1") && strcmp(api, "client.authentication.k8s.io/v1beta1")))
 		return vs_error_set(err, VS_ECONFIG,
 				    "kubeconfig %s: user \"%s\": exec: apiVersion \"%s\" is not supported "
 				    "(use client.authentication.k8s.io/v1 or v1beta1)",
@@ -379,7 +296,7 @@ static int fill_exec(vs_kube_config *cfg, const char *file, const char *name, co
 	s->command = vs_xstrdup(cmd);
 	s->args = string_array(json_object_get(x, "args"));
 	s->env = vs_xcalloc(json_array_size(env) + 1, sizeof(char *));
-	json_array_foreach(env, i, it) {
+	json_array_foreach (env, i, it) {
 		const char *k = vs_json_str(it, "name"), *v = vs_json_str(it, "value");
 		if (k && *k)
 			s->env[n++] = vs_xasprintf("%s=%s", k, v ? v : "");
@@ -396,8 +313,8 @@ static int fill_user(vs_kube_config *cfg, const char *file, const char *name, co
 
 	if (json_object_get(v, "auth-provider"))
 		return vs_error_set(err, VS_ECONFIG,
-				    "kubeconfig %s: user \"%s\": auth-provider is not supported; use an exec plugin", file,
-				    name);
+				    "kubeconfig %s: user \"%s\": auth-provider is not supported; use an exec plugin",
+				    file, name);
 	if (cert && *cert) {
 		if (decode_data(file, "user", name, "client-certificate-data", cert, &cfg->cert_data, &cfg->cert_len,
 				err) < 0)
@@ -412,8 +329,8 @@ static int fill_user(vs_kube_config *cfg, const char *file, const char *name, co
 		cfg->key_file = dup_or_null(vs_json_str(v, "client-key"));
 	}
 	if ((cfg->cert_data || cfg->cert_file) != (cfg->key_data || cfg->key_file))
-		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: user \"%s\": a client certificate needs a client key",
-				    file, name);
+		return vs_error_set(err, VS_ECONFIG,
+				    "kubeconfig %s: user \"%s\": a client certificate needs a client key", file, name);
 	cfg->token = dup_or_null(vs_json_str(v, "token"));
 	cfg->token_file = dup_or_null(vs_json_str(v, "tokenFile"));
 	cfg->username = dup_or_null(vs_json_str(v, "username"));
@@ -439,8 +356,8 @@ static int resolve_context(vs_kube_config *cfg, const struct merged *m, const ch
 	const json_t *ctx, *v;
 
 	if (!name)
-		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: no current-context is set and no context was given",
-				    m->first_file);
+		return vs_error_set(err, VS_ECONFIG,
+				    "kubeconfig %s: no current-context is set and no context was given", m->first_file);
 	ctx = merged_entry(m, "contexts", name, &cfile);
 	if (!ctx)
 		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\" not found", m->first_file, name);
@@ -453,8 +370,8 @@ static int resolve_context(vs_kube_config *cfg, const struct merged *m, const ch
 		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\": no cluster", cfile, name);
 	v = merged_entry(m, "clusters", cluster, &file);
 	if (!v)
-		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\": cluster \"%s\" not found", cfile, name,
-				    cluster);
+		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\": cluster \"%s\" not found", cfile,
+				    name, cluster);
 	if (fill_cluster(cfg, file, cluster, v, err) < 0)
 		return VS_ECONFIG;
 	cfg->origin = vs_xasprintf("kubeconfig %s, context %s", file, name);
@@ -462,8 +379,8 @@ static int resolve_context(vs_kube_config *cfg, const struct merged *m, const ch
 		return 0; /* anonymous */
 	v = merged_entry(m, "users", user, &file);
 	if (!v)
-		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\": user \"%s\" not found", cfile, name,
-				    user);
+		return vs_error_set(err, VS_ECONFIG, "kubeconfig %s: context \"%s\": user \"%s\" not found", cfile,
+				    name, user);
 	return fill_user(cfg, file, user, v, err);
 }
 
@@ -595,8 +512,9 @@ int vs_kube_config_in_cluster(const char *root, vs_kube_config **out, vs_error *
 	if (!root)
 		root = IN_CLUSTER_ROOT;
 	if (!host || !*host || !port || !*port)
-		return vs_error_set(err, VS_ECONFIG,
-				    "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+		return vs_error_set(
+			err, VS_ECONFIG,
+			"in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
 	cfg = config_alloc();
 	cfg->server = strchr(host, ':') ? vs_xasprintf("https://[%s]:%s", host, port)
 					: vs_xasprintf("https://%s:%s", host, port);
@@ -752,7 +670,8 @@ static char *exec_info_json(const vs_kube_config *cfg)
 	char *ca, *s;
 
 	if (cfg->exec->provide_cluster_info) {
-		json_t *cluster = json_pack("{s:s, s:b}", "server", cfg->server, "insecure-skip-tls-verify", cfg->tls.insecure);
+		json_t *cluster =
+			json_pack("{s:s, s:b}", "server", cfg->server, "insecure-skip-tls-verify", cfg->tls.insecure);
 		if (cfg->ca_data) {
 			ca = vs_base64_encode(cfg->ca_data, cfg->ca_len);
 			json_object_set_new(cluster, "certificate-authority-data", json_string(ca));
@@ -893,8 +812,8 @@ static int exec_run(const vs_kube_config *cfg, char **out, vs_error *err)
 		goto done;
 	}
 	if (rrc < 0) {
-		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: output unreadable or over %u bytes", cfg->exec->command,
-				  EXEC_OUTPUT_MAX);
+		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: output unreadable or over %u bytes",
+				  cfg->exec->command, EXEC_OUTPUT_MAX);
 		goto done;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -923,12 +842,13 @@ static int exec_parse(const vs_kube_config *cfg, const char *text, vs_error *err
 
 	api = vs_json_str(doc, "apiVersion");
 	if (!doc || !json_is_object(json_object_get(doc, "status"))) {
-		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: output is not an ExecCredential with a status", cmd);
+		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: output is not an ExecCredential with a status",
+				  cmd);
 		goto done;
 	}
 	if (!api || strcmp(api, cfg->exec->api_version)) {
-		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: apiVersion \"%s\", expected \"%s\"", cmd, api ? api : "",
-				  cfg->exec->api_version);
+		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: apiVersion \"%s\", expected \"%s\"", cmd,
+				  api ? api : "", cfg->exec->api_version);
 		goto done;
 	}
 	tok = vs_json_str(doc, "status.token");
@@ -936,8 +856,8 @@ static int exec_parse(const vs_kube_config *cfg, const char *text, vs_error *err
 	key = vs_json_str(doc, "status.clientKeyData");
 	exp = vs_json_str(doc, "status.expirationTimestamp");
 	if (!(tok && *tok) && !(cert && *cert && key && *key)) {
-		rc = vs_error_set(err, VS_ECONFIG, "exec plugin %s: status has neither a token nor a client certificate and key",
-				  cmd);
+		rc = vs_error_set(err, VS_ECONFIG,
+				  "exec plugin %s: status has neither a token nor a client certificate and key", cmd);
 		goto done;
 	}
 	if (exp && *exp && vs_time_parse(exp, &expiry, NULL) < 0) {

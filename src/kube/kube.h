@@ -310,6 +310,43 @@ int vs_kube_patch_sub(vs_kube_client *c, const vs_kube_resource *res, const char
 /* POST an Eviction for a pod (policy/v1); opts (may be NULL) become its deleteOptions. */
 int vs_kube_evict(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_delete_opts *opts, vs_error *err);
 
+/* ---- discovery: any kind by apiVersion and kind ------------------------------------------------ */
+
+/* The verbs a resource serves, as discovery lists them (bits of vs_kube_api_resource.verbs). */
+enum {
+	VS_KUBE_VERB_GET = 1u << 0,
+	VS_KUBE_VERB_LIST = 1u << 1,
+	VS_KUBE_VERB_WATCH = 1u << 2,
+	VS_KUBE_VERB_CREATE = 1u << 3,
+	VS_KUBE_VERB_UPDATE = 1u << 4,
+	VS_KUBE_VERB_PATCH = 1u << 5,
+	VS_KUBE_VERB_DELETE = 1u << 6,
+	VS_KUBE_VERB_DELETECOLLECTION = 1u << 7,
+};
+
+/* What the API server's discovery says of the resource that serves a kind. */
+typedef struct vs_kube_api_resource {
+	vs_kube_resource res; /* group, version, plural, namespaced: what every verb takes */
+	const char *kind;     /* "Deployment" */
+	unsigned verbs;	      /* VS_KUBE_VERB_* */
+	bool has_status;      /* it has the status subresource */
+	bool has_scale;	      /* it has the scale subresource (an autoscaling/v1 Scale: vs_kube_get_sub) */
+} vs_kube_api_resource;
+
+/*
+ * The resource that serves kind (exactly as written: "Deployment") in api_version ("v1", "apps/v1",
+ * "example.com/v1alpha1"), as the discovery document of that group and version says (GET /api/v1
+ * or /apis/GROUP/VERSION). The client keeps each document it fetched; when kind is missing from a
+ * kept one it fetches it again, once per call (a CustomResourceDefinition may have been created
+ * since). Thread-safe. *out's strings are borrowed from the client: valid until vs_kube_client_free.
+ * Errors: VS_EINVAL for a malformed apiVersion or an empty kind; VS_EAPI NotFound "no kind \"Foo\"
+ * in apiVersion \"example.com/v1\" on the cluster (discovery of /apis/example.com/v1: CAUSE)" when
+ * the group and version are not served, or "(... lists Bar, Baz)" when they are but not the kind;
+ * the transport's errors (VS_ENET, VS_ETIMEOUT, VS_EAPI) naming the kind and the document.
+ */
+int vs_kube_resolve(vs_kube_client *c, const char *api_version, const char *kind, vs_kube_api_resource *out,
+		    vs_error *err);
+
 /* ---- watch and logs -------------------------------------------------------------------------- */
 
 /*

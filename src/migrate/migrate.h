@@ -205,12 +205,12 @@ int vs_space_parse_df(const char *output, int64_t *avail, int64_t *size, vs_erro
 
 /* What the free-space pod measured on one node, and what the plan needs there. */
 typedef struct vs_space_node {
-	const char *node;      /* borrowed */
-	int64_t avail, size;   /* measured: bytes available under the base directory, filesystem size */
-	int64_t placed;	       /* out: the capacity of the claims whose volumes will be made there */
-	int64_t anywhere;      /* out: ... of claims that may land on any node, when this is one of them */
-	bool fits;	       /* out: placed + anywhere <= avail */
-	bool low;	       /* out: fits, but leaves less than VS_SPACE_RESERVE_PERCENT of size free */
+	const char *node;    /* borrowed */
+	int64_t avail, size; /* measured: bytes available under the base directory, filesystem size */
+	int64_t placed;	     /* out: the capacity of the claims whose volumes will be made there */
+	int64_t anywhere;    /* out: ... of claims that may land on any node, when this is one of them */
+	bool fits;	     /* out: placed + anywhere <= avail */
+	bool low;	     /* out: fits, but leaves less than VS_SPACE_RESERVE_PERCENT of size free */
 } vs_space_node;
 
 /* Kubelet's default hard eviction threshold for a node's filesystem (nodefs.available<10%). */
@@ -224,7 +224,6 @@ typedef struct vs_space_node {
  * so they may all land on the smallest; pvmigrate's rule). Fills each node's out fields. Pure.
  */
 void vs_space_judge(vs_plan *plan, bool warm_copy, vs_space_node *nodes, size_t n);
-
 
 /* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
 
@@ -422,6 +421,57 @@ int vs_migrate_adopt_pvmigrate(vs_kube_client *c, const vs_migrate_opts *opts, v
  */
 int vs_migrate_rollback(vs_kube_client *c, const vs_migrate_opts *opts, const vs_plan *plan, vs_journal *j,
 			vs_migrate_event_fn fn, void *ctx, json_t **kept, vs_error *err);
+
+/* ---- a migration from its options to a journaled run (workflow.c) ------------------------------ */
+
+/* The copy pods' image when none is given (pvmigrate's). */
+#define VS_MIGRATE_DEFAULT_IMAGE "eeacms/rsync:2.3"
+
+/* o with volshift migrate's defaults: the default image, the timeouts, the warm copy on, size-time
+ * verification; no classes, parallel 0 (chosen by vs_migrate_plan_live). */
+void vs_migrate_opts_init(vs_migrate_opts *o);
+
+/* What failed before a migration started. */
+enum vs_migrate_stage {
+	VS_MIGRATE_STAGE_OK,
+	VS_MIGRATE_STAGE_CLUSTER,   /* reading the cluster */
+	VS_MIGRATE_STAGE_OPTIONS,   /* the options (vs_plan_build refused them) */
+	VS_MIGRATE_STAGE_SPACE,	    /* the free-space check */
+	VS_MIGRATE_STAGE_PREFLIGHT, /* the access-mode probes */
+};
+
+/* Plan opts on the live cluster (snapshot, then vs_plan_build: problems are in the plan) into *out
+ * (caller frees); *run receives opts with parallel chosen when it was 0. *failed says what failed:
+ * reading the cluster or the options. */
+int vs_migrate_plan_live(vs_kube_client *c, const vs_migrate_opts *opts, vs_migrate_opts *run, vs_plan **out,
+			 enum vs_migrate_stage *failed, vs_error *err);
+/* Before anything changes: the free-space check, then (unless dry_run or skip_preflight) the
+ * preflight probes; problems found go into plan, a check that could not be made fails (*failed
+ * says which). */
+int vs_migrate_check(vs_kube_client *c, const vs_migrate_opts *opts, vs_plan *plan, bool dry_run, bool skip_preflight,
+		     vs_migrate_event_fn fn, void *ctx, enum vs_migrate_stage *failed, vs_error *err);
+
+/* The journal of a new migration in ns, freezing plan and opts (what resume and rollback read back).
+ * *out caller frees. */
+int vs_migrate_journal_start(vs_kube_client *c, const char *ns, const vs_migrate_opts *opts, const vs_plan *plan,
+			     vs_journal **out, vs_error *err);
+
+/* A recorded migration opened for resume or rollback: its journal (lease held), plan and options
+ * (whose strings point into the journal). */
+typedef struct vs_migrate_recorded {
+	vs_journal *j;
+	vs_plan *plan;
+	vs_migrate_opts opts;
+} vs_migrate_recorded;
+/* Open migration id in ns (force takes the lease over) into *m; on error *m is empty. */
+int vs_migrate_open(vs_kube_client *c, const char *ns, const char *id, bool force, vs_migrate_recorded *m,
+		    vs_error *err);
+/* Release what vs_migrate_open took; an empty *m is fine. */
+void vs_migrate_recorded_close(vs_migrate_recorded *m);
+
+/* The id of the newest migration in ns between these classes that did not finish (running, failed
+ * or aborted), or NULL (also when the journals cannot be read). Caller frees. */
+char *vs_migrate_find_unfinished(vs_kube_client *c, const char *ns, const char *source_sc, const char *dest_sc);
 
 /* The options a journal keeps so that resume runs with the same ones (caller owns the JSON). */
 json_t *vs_migrate_opts_to_json(const vs_migrate_opts *opts);

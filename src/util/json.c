@@ -95,3 +95,16 @@ const char *vs_json_annotation(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(vs_json_path(obj, "metadata.annotations"), key));
 }
+
+void vs_json_pointer_push(vs_buf *b, const char *segment, size_t len)
+{
+	vs_buf_append(b, "/", 1);
+	for (size_t i = 0; i < len; i++) {
+		if (segment[i] == '~')
+			vs_buf_append(b, "~0", 2);
+		else if (segment[i] == '/')
+			vs_buf_append(b, "~1", 2);
+		else
+			vs_buf_append(b, segment + i, 1);
+	}
+}

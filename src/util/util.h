@@ -175,6 +175,46 @@ bool vs_json_array_has_str(const json_t *arr, const char *s);
 /* Set value at a dotted path, creating intermediate objects; steals value. 0 or VS_EINVAL. */
 int vs_json_set_path(json_t *obj, const char *path, json_t *value);
 
+/* Append one JSON pointer (RFC 6901) segment to b: "/" and the len bytes of segment, each ~ written
+ * as ~0 and each / as ~1. */
+void vs_json_pointer_push(vs_buf *b, const char *segment, size_t len);
+
+/* ---- YAML ------------------------------------------------------------------------------------ */
+
+/* A place in YAML text: line and column from 1 (the column counts characters); 0 when unknown. */
+typedef struct vs_yaml_mark {
+	unsigned line, column;
+} vs_yaml_mark;
+
+/* A parsed YAML document: its value as JSON and where each value and key began. */
+typedef struct vs_yaml_doc vs_yaml_doc;
+
+/* For files people write to drive actions: a duplicate key, a second document (---), a merge key
+ * (<<) and a tag other than !!str (or !!map, !!seq) are errors. Without it the last duplicate key
+ * wins, documents after the first are ignored and tags are ignored, as kubeconfig readers do. */
+#define VS_YAML_STRICT 1u
+
+/*
+ * Parse the first document of text (len bytes, UTF-8) into *out (vs_yaml_doc_free). Plain scalars
+ * follow YAML 1.2's core schema (null, true/false, decimal integers, finite floats; else strings);
+ * quoted ones and !!str are strings. Aliases are expanded into copies (at most 100000 values in
+ * all, and never nested deeper than 64 levels, as anything else). An empty text is null.
+ * Errors: VS_EINVAL with the cause in err ("invalid YAML: ...", "duplicate key \"x\" (first at
+ * line 3)", a NUL character in a string, UTF-16 text, ...) and, when where is not NULL, where it is.
+ */
+int vs_yaml_parse(const char *text, size_t len, unsigned flags, vs_yaml_doc **out, vs_yaml_mark *where, vs_error *err);
+/* The document's value. Borrowed: valid while doc lives (json_incref it to keep it longer). */
+json_t *vs_yaml_doc_root(const vs_yaml_doc *doc);
+/*
+ * Where the value at pointer (RFC 6901: "" the root, "/spec/steps/0/name") began, or with key where
+ * the key of that mapping member began. A value that was not written in the text itself (one that
+ * an alias copied, or a missing one) gives the place of its closest ancestor that was; {0, 0} when
+ * there is none.
+ */
+vs_yaml_mark vs_yaml_doc_mark(const vs_yaml_doc *doc, const char *pointer, bool key);
+/* Free a document; NULL is fine. */
+void vs_yaml_doc_free(vs_yaml_doc *doc);
+
 /* ---- quantities ------------------------------------------------------------------------------ */
 
 /*

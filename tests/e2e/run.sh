@@ -10,7 +10,7 @@ jobs=${E2E_JOBS:-2}
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
 	# the longest first (a few minutes each), so that two lanes end together; then the rest
-	for f in test_s3.sh test_migrate_workloads.sh test_migrate_preflight.sh test_rollback.sh test_resume.sh \
+	for f in test_s3.sh test_migrate_workloads.sh test_migrate_preflight.sh test_rollback.sh test_resume.sh test_plans.sh \
 		test_probes.sh test_migrate_parallel.sh; do
 		[ -e "$f" ] && files+=("$f")
 	done

@@ -7,7 +7,8 @@
  * followed logs delivered line by line as they arrive, and the outage budget: a server that never
  * answered reported after the short first-contact budget, one that went away waited for (with
  * reports) until the budget, then every request failing at once, one that comes back in time
- * ridden out, one request failing alone bounded too, and watches giving up with the client.
+ * ridden out, one request failing alone bounded too, and watches giving up with the client; and
+ * discovery: kinds resolved and kept, fetched again on a miss, from many threads at once.
  */
 #include "kube/kube.h"
 
@@ -1216,6 +1217,191 @@ static void test_kube_client__retry_next(void **state)
 	srv_stop(&s);
 }
 
+/* ---- discovery: any kind by apiVersion and kind ---------------------------------------------------- */
+
+static const char *const apps_v1 =
+	"{\"kind\":\"APIResourceList\",\"groupVersion\":\"apps/v1\",\"resources\":["
+	"{\"name\":\"deployments\",\"singularName\":\"deployment\",\"namespaced\":true,\"kind\":\"Deployment\","
+	"\"verbs\":[\"create\",\"delete\",\"deletecollection\",\"get\",\"list\",\"patch\",\"update\",\"watch\"]},"
+	"{\"name\":\"deployments/scale\",\"namespaced\":true,\"group\":\"autoscaling\",\"version\":\"v1\","
+	"\"kind\":\"Scale\",\"verbs\":[\"get\",\"patch\",\"update\"]},"
+	"{\"name\":\"deployments/status\",\"namespaced\":true,\"kind\":\"Deployment\",\"verbs\":[\"get\"]},"
+	"{\"name\":\"controllerrevisions\",\"namespaced\":true,\"kind\":\"ControllerRevision\","
+	"\"verbs\":[\"get\",\"list\"]}]}";
+
+/* Requests for /apis/example.com/v1 so far, under the server's lock (reset by each test). */
+static int example_hits;
+
+/* example.com/v1 is not served at first (404); from the 2nd request for it on, a Widget (cluster
+ * scoped, no subresources) is, and from the 3rd a Gadget too: a CRD created meanwhile. */
+static void scenario_discovery(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			       struct reply *r)
+{
+	(void)hit;
+	(void)method;
+	(void)query;
+	pthread_mutex_lock(&s->lock);
+	if (!strcmp(url, "/apis/example.com/v1") && ++example_hits == 1) {
+		r->status = 404;
+		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
+			  "\"message\":\"the server could not find the requested resource\"}";
+	} else if (!strcmp(url, "/apis/example.com/v1")) {
+		r->body = example_hits == 2 ? "{\"kind\":\"APIResourceList\",\"resources\":[{\"name\":\"widgets\","
+					      "\"namespaced\":false,\"kind\":\"Widget\",\"verbs\":[\"get\"]}]}"
+					    : "{\"kind\":\"APIResourceList\",\"resources\":[{\"name\":\"widgets\","
+					      "\"namespaced\":false,\"kind\":\"Widget\",\"verbs\":[\"get\"]},"
+					      "{\"name\":\"gadgets\",\"namespaced\":true,\"kind\":\"Gadget\"}]}";
+	} else if (!strcmp(url, "/apis/apps/v1")) {
+		r->body = apps_v1;
+	} else if (!strcmp(url, "/apis/apps/v1/namespaces/web/deployments/front/scale")) {
+		r->body = "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"spec\":{\"replicas\":3}}";
+	} else if (!strcmp(url, "/api/v1")) {
+		r->body = "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":[{\"name\":\"pods\","
+			  "\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\",\"list\",\"watch\"]},"
+			  "{\"name\":\"pods/status\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]}]}";
+	} else {
+		r->status = 404;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void test_kube_client__resolve_cached_and_used_by_verbs(void **state)
+{
+	vs_kube_api_resource r, again;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *scale = NULL;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_discovery);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_resolve(c, "apps/v1", "Deployment", &r, &err), 0);
+	assert_string_equal(r.res.group, "apps");
+	assert_string_equal(r.res.version, "v1");
+	assert_string_equal(r.res.plural, "deployments");
+	assert_true(r.res.namespaced);
+	assert_string_equal(r.kind, "Deployment");
+	assert_true(r.has_scale && r.has_status);
+	assert_int_equal(r.verbs, VS_KUBE_VERB_GET | VS_KUBE_VERB_LIST | VS_KUBE_VERB_WATCH | VS_KUBE_VERB_CREATE |
+					  VS_KUBE_VERB_UPDATE | VS_KUBE_VERB_PATCH | VS_KUBE_VERB_DELETE |
+					  VS_KUBE_VERB_DELETECOLLECTION);
+	assert_string_equal(s.log[0], "GET /apis/apps/v1?");
+	/* Kept: another kind of the same group and version costs no request. */
+	assert_int_equal(vs_kube_resolve(c, "apps/v1", "ControllerRevision", &again, &err), 0);
+	assert_string_equal(again.res.plural, "controllerrevisions");
+	assert_false(again.has_scale || again.has_status);
+	assert_int_equal(again.verbs, VS_KUBE_VERB_GET | VS_KUBE_VERB_LIST);
+	assert_int_equal(vs_kube_resolve(c, "v1", "Pod", &again, &err), 0);
+	assert_string_equal(again.res.group, "");
+	assert_true(again.has_status && !again.has_scale);
+	assert_string_equal(s.log[1], "GET /api/v1?");
+	assert_int_equal(srv_hits(&s), 2);
+	/* The verbs take the resolved resource as they take the fixed ones. */
+	assert_int_equal(vs_kube_get_sub(c, &r.res, "web", "front", "scale", &scale, &err), 0);
+	assert_int_equal(vs_json_int(scale, "spec.replicas", -1), 3);
+	assert_string_equal(s.log[2], "GET /apis/apps/v1/namespaces/web/deployments/front/scale?");
+	json_decref(scale);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+static void test_kube_client__resolve_misses(void **state)
+{
+	vs_kube_api_resource r;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	struct srv s;
+
+	(void)state;
+	example_hits = 0;
+	srv_start(&s, scenario_discovery);
+	client_for(&s, &cfg, &c);
+	/* A group and version the server does not serve (yet): its 404 in the message. */
+	assert_int_equal(vs_kube_resolve(c, "example.com/v1", "Widget", &r, &err), VS_EAPI);
+	assert_true(vs_error_is(&err, "NotFound"));
+	assert_string_equal(err.message, "no kind \"Widget\" in apiVersion \"example.com/v1\" on the cluster "
+					 "(discovery of /apis/example.com/v1: the server could not find the requested "
+					 "resource)");
+	/* Served now (a CRD was created): not remembered as missing. */
+	assert_int_equal(vs_kube_resolve(c, "example.com/v1", "Widget", &r, &err), 0);
+	assert_false(r.res.namespaced);
+	assert_int_equal(srv_hits(&s), 2);
+	/* A kind missing from the kept document: fetched again once, then found. */
+	assert_int_equal(vs_kube_resolve(c, "example.com/v1", "Gadget", &r, &err), 0);
+	assert_string_equal(r.res.plural, "gadgets");
+	assert_int_equal(r.verbs, 0);
+	assert_int_equal(srv_hits(&s), 3);
+	/* Missing after the refresh too: one request, and the kinds that are there. */
+	assert_int_equal(vs_kube_resolve(c, "example.com/v1", "widget", &r, &err), VS_EAPI);
+	assert_true(vs_error_is(&err, "NotFound"));
+	assert_string_equal(err.message, "no kind \"widget\" in apiVersion \"example.com/v1\" on the cluster "
+					 "(discovery of /apis/example.com/v1 lists Widget, Gadget)");
+	assert_int_equal(srv_hits(&s), 4);
+	/* Malformed input never reaches the server. */
+	assert_int_equal(vs_kube_resolve(c, "apps/v1/x", "Deployment", &r, &err), VS_EINVAL);
+	assert_string_equal(err.message, "apiVersion \"apps/v1/x\": expected VERSION or GROUP/VERSION, such as v1 or "
+					 "apps/v1");
+	assert_int_equal(vs_kube_resolve(c, "/v1", "Deployment", &r, &err), VS_EINVAL);
+	assert_int_equal(vs_kube_resolve(c, "Apps/v1", "Deployment", &r, &err), VS_EINVAL);
+	assert_int_equal(vs_kube_resolve(c, "apps/v1", "", &r, &err), VS_EINVAL);
+	assert_int_equal(srv_hits(&s), 4);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
+struct resolver {
+	vs_kube_client *c;
+	int failures;
+};
+
+static void *resolve_many(void *arg)
+{
+	static const char *const kinds[][2] = { { "apps/v1", "Deployment" },
+						{ "v1", "Pod" },
+						{ "apps/v1", "ControllerRevision" } };
+	struct resolver *rs = arg;
+	vs_kube_api_resource r;
+	vs_error err = { 0 };
+
+	for (int i = 0; i < 60; i++) {
+		const char *const *k = kinds[i % 3];
+		if (vs_kube_resolve(rs->c, k[0], k[1], &r, &err) != 0 || strcmp(r.kind, k[1]) != 0)
+			rs->failures++;
+	}
+	return NULL;
+}
+
+static void test_kube_client__resolve_from_threads(void **state)
+{
+	struct resolver rs[6];
+	pthread_t th[6];
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_discovery);
+	client_for(&s, &cfg, &c);
+	for (int i = 0; i < 6; i++) {
+		rs[i] = (struct resolver){ .c = c };
+		assert_int_equal(pthread_create(&th[i], NULL, resolve_many, &rs[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rs[i].failures, 0);
+	}
+	/* Each document fetched by the threads that missed it at the start, never again after. */
+	assert_in_range(srv_hits(&s), 2, 12);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1242,6 +1428,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__one_failing_request_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__watch_gives_up_with_the_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__retry_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__resolve_cached_and_used_by_verbs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__resolve_misses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__resolve_from_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -304,6 +304,134 @@ static void test_util_process__state(void **state)
 	free(foreign);
 }
 
+/* ---- YAML ---------------------------------------------------------------------------------------- */
+
+/* text parsed (strict when asked) and dumped as compact JSON with sorted keys; caller frees. */
+static char *yaml_json(const char *text, unsigned flags)
+{
+	vs_yaml_doc *doc = NULL;
+	vs_error err = { 0 };
+	char *out;
+
+	if (vs_yaml_parse(text, strlen(text), flags, &doc, NULL, &err) != 0)
+		fail_msg("yaml %s: %s", text, err.message);
+	out = json_dumps(vs_yaml_doc_root(doc), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	vs_yaml_doc_free(doc);
+	return out;
+}
+
+static void assert_yaml(const char *text, unsigned flags, const char *json)
+{
+	char *got = yaml_json(text, flags);
+
+	assert_string_equal(got, json);
+	free(got);
+}
+
+/* text must fail with message at line:column. */
+static void assert_yaml_fails(const char *text, size_t len, unsigned flags, unsigned line, unsigned column,
+			      const char *message)
+{
+	vs_yaml_doc *doc = NULL;
+	vs_yaml_mark at;
+	vs_error err = { 0 };
+
+	assert_int_equal(vs_yaml_parse(text, len, flags, &doc, &at, &err), VS_EINVAL);
+	assert_null(doc);
+	assert_string_equal(err.message, message);
+	assert_int_equal(at.line, line);
+	assert_int_equal(at.column, column);
+}
+
+static void test_util_yaml__scalars(void **state)
+{
+	(void)state;
+	assert_yaml("[~, null, '', true, False, 12, -3, +4, 0.5, .5, 1., 1e3, -2.5E-1]", 0,
+		    "[null,null,\"\",true,false,12,-3,4,0.5,0.5,1.0,1000.0,-0.25]");
+	/* Quoted, tagged, or not a YAML 1.2 core number: a string. */
+	assert_yaml(
+		"[\"12\", '1.5', !!str 7, ! true, 0x10, 1.2.3, .inf, 1_000, 99999999999999999999, yes, \"\"]",
+		VS_YAML_STRICT,
+		"[\"12\",\"1.5\",\"7\",\"true\",\"0x10\",\"1.2.3\",\".inf\",\"1_000\",\"99999999999999999999\",\"yes\","
+		"\"\"]");
+	assert_yaml("a: {b: [1, {c: d}]}\ne: |\n  line\n", VS_YAML_STRICT,
+		    "{\"a\":{\"b\":[1,{\"c\":\"d\"}]},\"e\":\"line\\n\"}");
+	assert_yaml("", 0, "null");
+	assert_yaml("# only a comment\n", VS_YAML_STRICT, "null");
+}
+
+static void test_util_yaml__marks(void **state)
+{
+	const char *text = "kind: Plan\n"
+			   "spec:\n"
+			   "  steps:\n"
+			   "  - name: a\n"
+			   "    job: &j {timeout: 5m}\n"
+			   "  - {name: b, job: *j}\n"
+			   "  \"x/y~z\": 1\n";
+	vs_yaml_doc *doc = NULL;
+	vs_error err = { 0 };
+	vs_yaml_mark m;
+
+	(void)state;
+	assert_int_equal(vs_yaml_parse(text, strlen(text), VS_YAML_STRICT, &doc, NULL, &err), 0);
+	m = vs_yaml_doc_mark(doc, "", false);
+	assert_true(m.line == 1 && m.column == 1);
+	m = vs_yaml_doc_mark(doc, "/kind", false);
+	assert_true(m.line == 1 && m.column == 7);
+	m = vs_yaml_doc_mark(doc, "/spec/steps/0/name", true);
+	assert_true(m.line == 4 && m.column == 5);
+	m = vs_yaml_doc_mark(doc, "/spec/steps/0/job/timeout", false);
+	assert_true(m.line == 5 && m.column == 23);
+	/* A copy made by an alias: the alias's place. */
+	m = vs_yaml_doc_mark(doc, "/spec/steps/1/job/timeout", false);
+	assert_true(m.line == 6 && m.column == 20);
+	assert_string_equal(
+		vs_json_str(json_array_get(vs_json_path(vs_yaml_doc_root(doc), "spec.steps"), 1), "job.timeout"), "5m");
+	/* Missing values: their closest ancestor; keys escaped as RFC 6901 says. */
+	m = vs_yaml_doc_mark(doc, "/spec/steps/0/job/nothing/deeper", false);
+	assert_true(m.line == 5 && m.column == 10);
+	m = vs_yaml_doc_mark(doc, "/spec/x~1y~0z", true);
+	assert_true(m.line == 7 && m.column == 3);
+	vs_yaml_doc_free(doc);
+}
+
+static void test_util_yaml__strict_refusals(void **state)
+{
+	static const char utf16[] = "\xff\xfek\x00:\x00";
+	static const char bad_utf8[] = "a: 1\nb: x\xc3(\n";
+	char deep[200] = "", bomb[600] = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+
+	(void)state;
+	assert_yaml_fails("a: 1\nb: 2\na: 3\n", 15, VS_YAML_STRICT, 3, 1, "duplicate key \"a\" (first at line 1)");
+	assert_yaml("a: 1\na: 3\n", 0, "{\"a\":3}"); /* kubeconfig readers: the last one wins */
+	assert_yaml_fails("a: 1\n---\nb: 2\n", 14, VS_YAML_STRICT, 2, 1,
+			  "a second document (---): the file must hold one document");
+	assert_yaml("a: 1\n---\nb: 2\n", 0, "{\"a\":1}");
+	assert_yaml_fails("base: &b {x: 1}\nc:\n  <<: *b\n", 28, VS_YAML_STRICT, 3, 3,
+			  "merge keys (<<) are not supported: write the fields out");
+	assert_yaml_fails("a: !!int 5\n", 11, VS_YAML_STRICT, 1, 4,
+			  "the tag tag:yaml.org,2002:int is not supported (only !!str)");
+	assert_yaml_fails("a: \"x\\0y\"\n", 10, 0, 1, 4, "a string holds a NUL character (\\0)");
+	assert_yaml_fails("? [a]\n: 1\n", 10, 0, 1, 3, "a mapping key must be a scalar, not a list");
+	assert_yaml_fails("a: *nope\n", 9, 0, 1, 4, "the alias *nope names no complete anchor before it");
+	assert_yaml_fails(utf16, sizeof(utf16) - 1, 0, 1, 1,
+			  "the text is UTF-16 (it starts with a byte order mark): save it as UTF-8");
+	assert_yaml_fails(bad_utf8, sizeof(bad_utf8) - 1, VS_YAML_STRICT, 2, 6, /* the bad octet */
+			  "invalid YAML: invalid trailing UTF-8 octet");
+	assert_yaml_fails("a: [1,\nb: 2\n", 12, 0, 3, 1,
+			  "invalid YAML: did not find expected ',' or ']' while parsing a flow sequence");
+	/* Nesting and aliases are bounded. */
+	memset(deep, '[', 65);
+	assert_yaml_fails(deep, strlen(deep), 0, 1, 65, "values nested more than 64 levels deep");
+	for (char c = 'b'; c <= 'f'; c++) {
+		size_t n = strlen(bomb);
+		snprintf(bomb + n, sizeof(bomb) - n, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c,
+			 c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+	}
+	assert_yaml_fails(bomb, strlen(bomb), 0, 5, 36, "aliases expand to more than 100000 values");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +442,9 @@ int main(void)
 		cmocka_unit_test(test_util_quantity__parse_and_format),
 		cmocka_unit_test(test_util_time__duration),     cmocka_unit_test(test_util_rand__seeded),
 		cmocka_unit_test(test_util_process__state),
+		cmocka_unit_test(test_util_yaml__scalars),
+		cmocka_unit_test(test_util_yaml__marks),
+		cmocka_unit_test(test_util_yaml__strict_refusals),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
