@@ -113,8 +113,8 @@ int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context,
  * line). Returns VS_EXIT_OK, or VS_EXIT_USAGE with the message printed. */
 int vs_cli_global_flags(int *argc, char **argv);
 /* The global flags in every command's --help. */
-#define VS_CLI_GLOBAL_HELP                                                                                   \
-	"\nGlobal flags (any command):\n"                                                                     \
+#define VS_CLI_GLOBAL_HELP                                                                                      \
+	"\nGlobal flags (any command):\n"                                                                       \
 	"  --api-timeout DURATION           how long the API server may stay unreachable (no answer, or only\n" \
 	"                                   429 and 5xx) before volshift stops, saying what to run next;\n"     \
 	"                                   seconds, or 90s, 5m (120s). One that never answered is reported\n"  \
@@ -144,6 +144,8 @@ void vs_out_shell_word(vs_buf *b, const char *s);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
  * VS_EXIT_FAILED. */
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
+/* vs_out_error with detail (borrowed, NULL: none; lines ending in a newline) after the message. */
+int vs_out_error_detail(vs_out *o, const char *cmd, const char *what, const vs_error *err, const char *detail);
 /* One JSON event line (event borrowed), printed as every JSON event is; nothing in text mode. */
 void vs_out_json(vs_out *o, const json_t *event);
 /* A line of text, or a JSON event {event: type, message: text}. */

@@ -172,12 +172,12 @@ enum vs_kube_outage_state {
 
 typedef struct vs_kube_outage {
 	enum vs_kube_outage_state state;
-	const char *server; /* the server URL */
-	const char *origin; /* vs_kube_config_origin */
-	const char *cause;  /* the last failure: "connection refused", "HTTP 503 ServiceUnavailable", ... */
-	int64_t down_ms;    /* since the first request that got no answer in this outage */
-	int64_t left_ms;    /* WAITING: how much longer requests are retried */
-	int64_t budget_ms;  /* the budget in force: outage_budget_ms, or first_contact_ms */
+	const char *server;  /* the server URL */
+	const char *origin;  /* vs_kube_config_origin */
+	const char *cause;   /* the last failure: "connection refused", "HTTP 503 ServiceUnavailable", ... */
+	int64_t down_ms;     /* since the first request that got no answer in this outage */
+	int64_t left_ms;     /* WAITING: how much longer requests are retried */
+	int64_t budget_ms;   /* the budget in force: outage_budget_ms, or first_contact_ms */
 	bool never_answered; /* the server has not answered once in the client's life */
 } vs_kube_outage;
 
@@ -200,10 +200,10 @@ typedef struct vs_kube_client_opts {
 	 * more likely misconfigured than down, and is reported quickly. 0: VS_KUBE_FIRST_CONTACT_MS (at
 	 * most outage_budget_ms). */
 	int64_t first_contact_ms;
-	int64_t backoff_base_ms;    /* first backoff ceiling; 0: 100 */
-	int64_t backoff_cap_ms;	    /* largest backoff ceiling; 0: 5000 */
-	int64_t request_timeout_ms; /* one non-streaming request; 0: 60000 */
-	const char *user_agent;	    /* NULL: "volshift" */
+	int64_t backoff_base_ms;     /* first backoff ceiling; 0: 100 */
+	int64_t backoff_cap_ms;	     /* largest backoff ceiling; 0: 5000 */
+	int64_t request_timeout_ms;  /* one non-streaming request; 0: 60000 */
+	const char *user_agent;	     /* NULL: "volshift" */
 	vs_kube_outage_fn outage_fn; /* NULL: the reports go to the log (warn; OVER as info) */
 	void *outage_ctx;
 } vs_kube_client_opts;
@@ -357,5 +357,30 @@ typedef struct vs_kube_log_opts {
  */
 int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts, vs_kube_line_fn fn,
 		 void *ctx, vs_error *err);
+
+/* ---- access reviews ---------------------------------------------------------------------------- */
+
+/* One permission, as RBAC names it. */
+typedef struct vs_kube_access {
+	const char *verb;	 /* "get", "list", "watch", "create", "update", "patch", "delete" */
+	const char *group;	 /* "" for the core group */
+	const char *resource;	 /* "persistentvolumeclaims" */
+	const char *subresource; /* "log", or NULL */
+	const char *ns;		 /* a namespace, or NULL or "" for all namespaces (cluster scope) */
+} vs_kube_access;
+
+/*
+ * Ask the API server whether the user of c may do a (POST a SelfSubjectAccessReview, what
+ * `kubectl auth can-i` asks). *allowed receives the answer. Errors: those of vs_kube_create (a server
+ * without the authorization API answers 404), VS_EAPI when the reply has no status.allowed.
+ */
+int vs_kube_can_i(vs_kube_client *c, const vs_kube_access *a, bool *allowed, vs_error *err);
+
+/* The SelfSubjectAccessReview that asks about a (pure; exposed for tests). Owned by the caller. */
+json_t *vs_kube_access_review_new(const vs_kube_access *a);
+
+/* Read status.allowed of a SelfSubjectAccessReview reply into *allowed (pure; exposed for tests).
+ * VS_EAPI, naming what was asked, when the reply has no boolean status.allowed. */
+int vs_kube_access_review_allowed(const json_t *reply, const vs_kube_access *a, bool *allowed, vs_error *err);
 
 #endif
