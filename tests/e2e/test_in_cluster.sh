@@ -20,7 +20,7 @@ migrate_job() {
 	local dir="$SIM_DIR/job-$1"
 	mkdir -p "$dir"
 	cat >"$dir/kustomization.yaml" <<YAML
-resources: [$DEPLOY/migrate-job]
+resources: [$(realpath --relative-to="$dir" "$DEPLOY/migrate-job")]
 nameSuffix: -$1
 images: [{name: volshift, newName: busybox}]
 patches:
@@ -32,10 +32,20 @@ YAML
 	kubectl apply -k "$dir" >/dev/null
 }
 
-# job_ended SUFFIX PHASE: the Job volshift-migrate-SUFFIX has a pod that ended in PHASE.
+# job_phase SUFFIX: the phase of the pod of Job volshift-migrate-SUFFIX.
+job_phase() {
+	kubectl get pods -n volshift-system -l "job-name=volshift-migrate-$1" -o 'jsonpath={.items[0].status.phase}'
+}
+
+# job_ended SUFFIX PHASE [SECONDS]: the Job's pod ended (within SECONDS, default 240), in PHASE.
 job_ended() {
-	[ "$(kubectl get pods -n volshift-system -l "job-name=volshift-migrate-$1" \
-		-o 'jsonpath={.items[0].status.phase}')" = "$2" ]
+	wait_for "${3:-240}" "the Job volshift-migrate-$1 to end" job_over "$1" || return 1
+	[ "$(job_phase "$1")" = "$2" ] || fail "the Job volshift-migrate-$1 ended $(job_phase "$1"), not $2: $(job_log "$1" | tail -20)"
+}
+
+# job_over SUFFIX: the Job's pod has ended.
+job_over() {
+	[[ "$(job_phase "$1")" == @(Succeeded|Failed) ]]
 }
 
 # job_log SUFFIX: the output of the Job's pod.
@@ -92,8 +102,7 @@ test_job_migrates_under_the_shipped_roles() {
 	echo hello-db >"$(claim_dir data-db-0)/payload"
 	deploy_roles
 	migrate_job ok
-	wait_for 240 "the migration Job to end" job_ended ok Succeeded ||
-		fail "the Job did not succeed: $(job_log ok | tail -20)"
+	job_ended ok Succeeded
 	assert_eq volshift "$(jp pod "$(kubectl get pods -n volshift-system -l job-name=volshift-migrate-ok \
 		-o 'jsonpath={.items[0].metadata.name}')" '{.spec.serviceAccountName}' volshift-system)" "the Job's ServiceAccount"
 	job_log ok | grep -q "Done: 2 claims moved" || fail "no summary in the Job's log: $(job_log ok | tail -20)"
@@ -125,8 +134,7 @@ test_job_without_a_rule_fails_naming_it() {
 			jq -r ".rules[$idx] | \"- {apiGroups: [\\\"\(.apiGroups[0])\\\"], resources: [\(.resources[0])], verbs: [\(.verbs | join(\", \"))]}\"")
 		kubectl patch "$1" "$2" "${ns[@]}" --type json -p "[{\"op\": \"remove\", \"path\": \"/rules/$idx\"}]" >/dev/null
 		migrate_job "$n"
-		wait_for 120 "the Job without $3 to fail" job_ended "$n" Failed ||
-			fail "the Job without $3 did not fail: $(job_log "$n" | tail -20)"
+		job_ended "$n" Failed 120
 		job_log "$n" >"$SIM_DIR/job-$n.log"
 		grep -qF "RBAC denies" "$SIM_DIR/job-$n.log" || fail "no access check failure without $3: $(cat "$SIM_DIR/job-$n.log")"
 		grep -qF -- "$want" "$SIM_DIR/job-$n.log" || fail "the missing rule '$want' is not named: $(cat "$SIM_DIR/job-$n.log")"
