@@ -21,7 +21,7 @@ migrate_job() {
 	mkdir -p "$dir"
 	cat >"$dir/kustomization.yaml" <<YAML
 resources: [$(realpath --relative-to="$dir" "$DEPLOY/migrate-job")]
-nameSuffix: -$1
+nameSuffix: "-$1"
 images: [{name: volshift, newName: busybox}]
 patches:
   - target: {kind: Job, name: volshift-migrate}

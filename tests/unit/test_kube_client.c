@@ -1,5 +1,5 @@
 /*
- * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds), then the
+ * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds, access reviews), then the
  * client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
  * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
  * create, a create never sent twice on a connection closed without a reply), decoded errors, watch
@@ -41,7 +41,8 @@ static void test_kube_client__status_decoding(void **state)
 	assert_int_equal(err.code, VS_EAPI);
 	assert_int_equal(err.http_status, 404);
 	assert_true(vs_error_is(&err, "NotFound"));
-	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+	assert_string_equal(err.message,
+			    "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
 
 	vs_kube_status_error(502, html, strlen(html), "list pods", &err);
 	assert_true(vs_error_is(&err, "InternalError"));
@@ -102,7 +103,7 @@ struct reply {
 	int nchunks;
 	bool stream;
 	bool hold_open; /* after the last chunk, keep the stream open until the test ends */
-	bool reset;     /* close the connection without a reply */
+	bool reset;	/* close the connection without a reply */
 };
 
 struct srv;
@@ -117,7 +118,7 @@ struct srv {
 	char log[16][512]; /* "METHOD URL?QUERY" of each request */
 	char auth[128];
 	scenario_fn scenario;
-	int seen;        /* items the client has received, for gates (atomic) */
+	int seen;	 /* items the client has received, for gates (atomic) */
 	int connections; /* TCP connections accepted (atomic) */
 	int stopping;
 };
@@ -529,9 +530,10 @@ static void scenario_errors(struct srv *s, int hit, const char *method, const ch
 	(void)query;
 	if (!strcmp(method, "PUT")) {
 		r->status = 409;
-		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
-			  "\"Operation cannot be fulfilled on persistentvolumeclaims \\\"data\\\": the object has been "
-			  "modified\"}";
+		r->body =
+			"{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
+			"\"Operation cannot be fulfilled on persistentvolumeclaims \\\"data\\\": the object has been "
+			"modified\"}";
 	} else {
 		r->status = 404;
 		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
@@ -560,7 +562,8 @@ static void test_kube_client__conflict_and_not_found(void **state)
 	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &out, &err), VS_EAPI);
 	assert_int_equal(srv_hits(&s), 2);
 	assert_true(vs_error_is(&err, "NotFound"));
-	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+	assert_string_equal(err.message,
+			    "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
 
 	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVS, NULL, "pv-1", &out, &err), VS_EAPI);
 	assert_string_equal(s.log[2], "GET /api/v1/persistentvolumes/pv-1?");
@@ -596,8 +599,7 @@ static void test_kube_client__connection_refused_within_budget(void **state)
 	vs_kube_config_free(cfg);
 }
 
-static void scenario_ok(struct srv *s, int hit, const char *method, const char *url, const char *query,
-			struct reply *r)
+static void scenario_ok(struct srv *s, int hit, const char *method, const char *url, const char *query, struct reply *r)
 {
 	(void)s;
 	(void)hit;
@@ -652,8 +654,8 @@ static void test_kube_client__keepalive_and_threads(void **state)
 
 /* ---- watch ------------------------------------------------------------------------------------- */
 
-#define EV(type, name, rv)                                                                                      \
-	"{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name                        \
+#define EV(type, name, rv)                                                                   \
+	"{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name \
 	"\",\"resourceVersion\":\"" rv "\"}}}\n"
 
 static void scenario_watch(struct srv *s, int hit, const char *method, const char *url, const char *query,
@@ -751,8 +753,9 @@ static void scenario_watch_gone(struct srv *s, int hit, const char *method, cons
 	}
 	r->stream = true;
 	if (strstr(query, "resourceVersion=5&") || vs_str_has_suffix(query, "resourceVersion=5")) {
-		r->chunks[0] = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
-			       "\"message\":\"too old resource version: 5 (40)\"}}\n";
+		r->chunks[0] =
+			"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
+			"\"message\":\"too old resource version: 5 (40)\"}}\n";
 		r->nchunks = 1;
 		r->hold_open = true;
 	} else if (strstr(query, "resourceVersion=50")) {
@@ -1185,6 +1188,42 @@ static void test_kube_client__watch_gives_up_with_the_client(void **state)
 
 /* An action is run again after a Conflict 5 times at most, after a failure of the server while the
  * budget lasts, never after VS_EUNAVAILABLE or an error about the request. */
+/* A SelfSubjectAccessReview names the verb, group and resource, the subresource and namespace only
+ * when given; the answer is status.allowed, and a reply without it is an error naming the question. */
+static void test_kube_client__access_review(void **state)
+{
+	(void)state;
+	vs_kube_access log = { "get", "", "pods", "log", NULL };
+	vs_kube_access cm = { "create", "", "configmaps", NULL, "volshift-system" };
+	json_t *r = vs_kube_access_review_new(&log);
+	char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+	bool allowed = true;
+	vs_error err;
+
+	assert_string_equal(text, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+				  "\"spec\":{\"resourceAttributes\":{\"group\":\"\",\"resource\":\"pods\","
+				  "\"subresource\":\"log\",\"verb\":\"get\"}}}");
+	free(text);
+	json_decref(r);
+	r = vs_kube_access_review_new(&cm);
+	assert_string_equal(vs_json_str(r, "spec.resourceAttributes.namespace"), "volshift-system");
+	assert_null(vs_json_path(r, "spec.resourceAttributes.subresource"));
+	json_decref(r);
+
+	r = json_pack("{s:{s:b, s:s}}", "status", "allowed", 0, "reason", "");
+	assert_int_equal(vs_kube_access_review_allowed(r, &cm, &allowed, &err), 0);
+	assert_false(allowed);
+	json_decref(r);
+	r = json_pack("{s:{s:b}}", "status", "allowed", 1);
+	assert_int_equal(vs_kube_access_review_allowed(r, &cm, &allowed, &err), 0);
+	assert_true(allowed);
+	json_decref(r);
+	r = json_pack("{s:{}}", "status");
+	assert_int_equal(vs_kube_access_review_allowed(r, &log, &allowed, &err), VS_EAPI);
+	assert_non_null(strstr(err.message, "get pods/log"));
+	json_decref(r);
+}
+
 static void test_kube_client__retry_next(void **state)
 {
 	vs_kube_client_opts opts = { .outage_budget_ms = 200 };
@@ -1221,6 +1260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kube_client__status_decoding),
 		cmocka_unit_test(test_kube_client__backoff_bounds),
+		cmocka_unit_test(test_kube_client__access_review),
 		cmocka_unit_test_setup_teardown(test_kube_client__list_follows_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__retries_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__honours_retry_after, setup, teardown),
@@ -1233,8 +1273,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
-						outage_setup, outage_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_kube_client__never_answered_is_reported_after_the_first_contact_budget, outage_setup,
+			outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
 						outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__short_outage_is_ridden_out, outage_setup,

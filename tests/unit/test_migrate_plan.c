@@ -1,6 +1,7 @@
 /*
  * Unit tests for planning: the plan is a pure function of the listed objects, so each case builds
- * a small cluster in memory and checks the groups, workloads, problems and warnings.
+ * a small cluster in memory and checks the groups, workloads, problems and warnings. Also the list
+ * of permissions a migration needs, and how the missing ones are written as rules.
  */
 #include "migrate/migrate.h"
 
@@ -611,7 +612,8 @@ static void test_migrate_plan__free_space_base_dir(void **state)
 	dir = vs_space_base_dir(sc, &from);
 	assert_string_equal(dir, "/var/openebs/local"); /* OpenEBS's default */
 	free(dir);
-	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "volshift.io/base-path", json_string("/mnt/disks"));
+	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "volshift.io/base-path",
+			    json_string("/mnt/disks"));
 	dir = vs_space_base_dir(sc, &from);
 	assert_string_equal(dir, "/mnt/disks");
 	free(dir);
@@ -659,8 +661,9 @@ static void test_migrate_plan__free_space_judge(void **state)
 	json_t *sc = json_array_get(json_object_get(f->scs, "items"), 1); /* shared */
 
 	vs_json_set_path(sc, "parameters", json_pack("{s:s}", "basePath", "/srv/volumes"));
-	vs_json_set_path(json_array_get(json_object_get(f->nodes, "items"), 2), "spec.taints",
-			 json_pack("[{s:s, s:s}]", "key", "node-role.kubernetes.io/control-plane", "effect", "NoSchedule"));
+	vs_json_set_path(
+		json_array_get(json_object_get(f->nodes, "items"), 2), "spec.taints",
+		json_pack("[{s:s, s:s}]", "key", "node-role.kubernetes.io/control-plane", "effect", "NoSchedule"));
 	fx_claim(f, "default", "pinned", "local", "node-1"); /* 1Gi, made on node-1 */
 	fx_claim(f, "default", "free", "local", NULL);	     /* 1Gi, anywhere */
 	plan = plan_ok(f, &opts_local_to_shared);
@@ -712,10 +715,10 @@ static void test_migrate_plan__pending_and_named_claims(void **state)
 
 	fx_claim(f, "default", "data", "local", NULL);
 	fx_claim(f, "default", "elsewhere", "shared", NULL);
-	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "waiting", "namespace", "default",
-			       "spec", "storageClassName", "local", "status", "phase", "Pending"));
-	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "notmine", "namespace", "default",
-			       "spec", "storageClassName", "shared", "status", "phase", "Pending"));
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "waiting", "namespace",
+			       "default", "spec", "storageClassName", "local", "status", "phase", "Pending"));
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "notmine", "namespace",
+			       "default", "spec", "storageClassName", "shared", "status", "phase", "Pending"));
 	plan = plan_ok(f, &opts);
 	assert_int_equal(plan->npvcs, 1);
 	assert_int_equal(plan->nproblems, 0);
@@ -735,7 +738,8 @@ static void test_migrate_plan__pending_and_named_claims(void **state)
 	assert_null(plan);
 	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist: there is no claim doesnotexist in namespace ns2"));
 	/* the same check on claims and volumes alone, as migrate makes it before anything else */
-	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), VS_EINVAL);
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err),
+			 VS_EINVAL);
 	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist"));
 	opts.pvcs = pending;
 	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), 0);
@@ -774,6 +778,44 @@ static void test_migrate_plan__recorded_scale_wins(void **state)
 	assert_int_equal(plan->groups[plan->pvcs[0].group].nworkloads, 1);
 	assert_int_equal(plan->groups[plan->pvcs[1].group].nworkloads, 0);
 	vs_plan_free(plan);
+}
+
+/* The permissions a migration needs: the journal's in its namespace, the rest everywhere; missing
+ * ones are listed as rules, one per resource and namespace. */
+static void test_migrate_plan__access_rules(void **state)
+{
+	(void)state;
+	vs_kube_access need[64];
+	size_t n = vs_migrate_access_needed("state", need, 64), cms = 0;
+
+	assert_true(n > 0 && n <= 64);
+	for (size_t i = 0; i < n; i++) {
+		bool cm = !strcmp(need[i].resource, "configmaps");
+		cms += cm;
+		if (cm)
+			assert_string_equal(need[i].ns, "state");
+		else
+			assert_null(need[i].ns);
+	}
+	assert_true(cms > 0);
+	assert_int_equal(vs_migrate_access_needed("state", need, 2), n);
+
+	vs_kube_access missing[] = {
+		{ "get", "", "pods", NULL, NULL },
+		{ "delete", "", "pods", NULL, NULL },
+		{ "get", "", "pods", "log", NULL },
+		{ "patch", "apps", "statefulsets", NULL, NULL },
+		{ "create", "", "configmaps", NULL, "state" },
+	};
+	char *text = vs_migrate_access_rules_text(missing, 5);
+	assert_string_equal(
+		text,
+		"  - {apiGroups: [\"\"], resources: [pods], verbs: [get, delete]}  # a ClusterRole: all namespaces\n"
+		"  - {apiGroups: [\"\"], resources: [pods/log], verbs: [get]}  # a ClusterRole: all namespaces\n"
+		"  - {apiGroups: [\"apps\"], resources: [statefulsets], verbs: [patch]}  # a ClusterRole: all "
+		"namespaces\n"
+		"  - {apiGroups: [\"\"], resources: [configmaps], verbs: [create]}  # a Role in namespace state\n");
+	free(text);
 }
 
 static void test_migrate_plan__rsync_progress(void **state)
@@ -824,6 +866,7 @@ int main(void)
 		FX_TEST(test_migrate_plan__pending_and_named_claims),
 		FX_TEST(test_migrate_plan__recorded_scale_wins),
 		cmocka_unit_test(test_migrate_plan__rsync_progress),
+		cmocka_unit_test(test_migrate_plan__access_rules),
 	};
 
 	return cmocka_run_group_tests_name("migrate plan", tests, NULL, NULL);
