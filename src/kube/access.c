@@ -35,8 +35,14 @@ int vs_kube_can_i(vs_kube_client *c, const vs_kube_access *a, bool *allowed, vs_
 {
 	json_t *review = vs_kube_access_review_new(a);
 	json_t *reply = NULL;
-	int rc = vs_kube_create(c, &access_reviews, NULL, review, &reply, err);
+	vs_kube_retry retry = { 0 };
+	int64_t delay;
+	int rc;
 
+	/* a review changes nothing: asking again after any transient failure is safe */
+	while ((rc = vs_kube_create(c, &access_reviews, NULL, review, &reply, err)) < 0 &&
+	       vs_kube_retry_next(c, &retry, err, &delay))
+		vs_sleep_ms(delay);
 	if (rc == 0)
 		rc = vs_kube_access_review_allowed(reply, a, allowed, err);
 	json_decref(review);

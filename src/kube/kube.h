@@ -371,7 +371,8 @@ typedef struct vs_kube_access {
 
 /*
  * Ask the API server whether the user of c may do a (POST a SelfSubjectAccessReview, what
- * `kubectl auth can-i` asks). *allowed receives the answer. Errors: those of vs_kube_create (a server
+ * `kubectl auth can-i` asks). *allowed receives the answer. Transient failures are retried as
+ * vs_kube_retry_next allows (a review changes nothing). Errors: those of vs_kube_create (a server
  * without the authorization API answers 404), VS_EAPI when the reply has no status.allowed.
  */
 int vs_kube_can_i(vs_kube_client *c, const vs_kube_access *a, bool *allowed, vs_error *err);
