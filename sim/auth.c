@@ -238,11 +238,78 @@ static json_t *forbidden_details(const sim_authz_attrs *a)
 	return d;
 }
 
+/* The 403 of a refused a, logged; *details (details may be NULL) the Status's details. */
+static int forbidden(const sim_authz_attrs *a, const char *reason, json_t **details, vs_error *err)
+{
+	char *msg = sim_rbac_forbidden_message(a, reason);
+	int rc = vs_error_set_api(err, 403, "Forbidden", "%s", msg);
+
+	vs_info("auth: %s: 403: %s", a->path, msg);
+	free(msg);
+	if (details)
+		*details = forbidden_details(a);
+	return rc;
+}
+
+/* May *u impersonate resource ("users", "groups" or "serviceaccounts") name (in ns)? As
+ * kube-apiserver's WithImpersonation asks its authorizer. */
+static int may_impersonate(sim_auth *auth, const json_t *u, const char *resource, const char *ns, const char *name,
+			   json_t **details, vs_error *err)
+{
+	sim_authz_attrs a = { 0 };
+	char *reason = NULL;
+	int rc = 0;
+
+	sim_authz_attrs_parse(&a, "IMPERSONATE", "/", NULL, NULL);
+	a.user = u;
+	a.resource_request = true;
+	free(a.resource), free(a.name), free(a.ns);
+	a.resource = vs_xstrdup(resource), a.name = vs_xstrdup(name), a.ns = vs_xstrdup(ns);
+	if (!authorize(auth, &a, &reason))
+		rc = forbidden(&a, reason, details, err);
+	free(reason);
+	sim_authz_attrs_clear(&a);
+	return rc;
+}
+
+/* Impersonate-User and Impersonate-Group: *u becomes that user, with those groups (a service
+ * account without groups gets its own), when it may impersonate each. */
+static int impersonate(sim_auth *auth, const sim_auth_request *req, json_t **u, json_t **details, vs_error *err)
+{
+	const char *name = req->impersonate_user, *sa = NULL, *groups[SIM_IMPERSONATE_GROUPS_MAX + 3] = { NULL };
+	char *ns = NULL, *nsgroup = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (vs_str_has_prefix(name, SIM_SA_PREFIX) && (sa = strchr(name + strlen(SIM_SA_PREFIX), ':')) != NULL) {
+		ns = vs_xstrndup(name + strlen(SIM_SA_PREFIX), (size_t)(sa - name - strlen(SIM_SA_PREFIX)));
+		rc = may_impersonate(auth, *u, "serviceaccounts", ns, sa + 1, details, err);
+	} else {
+		rc = may_impersonate(auth, *u, "users", "", name, details, err);
+	}
+	for (const char *const *g = req->impersonate_groups; rc == 0 && g && *g && n < SIM_IMPERSONATE_GROUPS_MAX; g++) {
+		rc = may_impersonate(auth, *u, "groups", "", *g, details, err);
+		groups[n++] = *g;
+	}
+	if (rc == 0 && n == 0 && sa) {
+		nsgroup = vs_xasprintf(SIM_GROUP_SERVICEACCOUNTS ":%s", ns);
+		groups[n++] = SIM_GROUP_SERVICEACCOUNTS;
+		groups[n++] = nsgroup;
+	}
+	if (rc == 0) {
+		json_decref(*u);
+		*u = user_new(name, NULL, groups);
+	}
+	free(nsgroup);
+	free(ns);
+	return rc;
+}
+
 int sim_auth_check(sim_auth *auth, const sim_auth_request *req, json_t **user, json_t **details, vs_error *err)
 {
 	sim_authz_attrs a = { 0 };
 	json_t *u = NULL;
-	char *reason = NULL, *msg;
+	char *reason = NULL;
 	int rc;
 
 	*user = NULL;
@@ -257,6 +324,8 @@ int sim_auth_check(sim_auth *auth, const sim_auth_request *req, json_t **user, j
 			return vs_error_set_api(err, 401, "Unauthorized", "Unauthorized");
 		u = user_new(SIM_USER_ANONYMOUS, NULL, (const char *const[]){ SIM_GROUP_UNAUTHENTICATED, NULL });
 	}
+	if (req->impersonate_user && *req->impersonate_user && (rc = impersonate(auth, req, &u, details, err)) != 0)
+		goto done;
 	sim_authz_attrs_parse(&a, req->method, req->path, req->watch, req->field_selector);
 	a.user = u;
 	if (public_path(req->path) || authorize(auth, &a, &reason)) {
@@ -264,12 +333,7 @@ int sim_auth_check(sim_auth *auth, const sim_auth_request *req, json_t **user, j
 		u = NULL;
 		goto done;
 	}
-	msg = sim_rbac_forbidden_message(&a, reason);
-	rc = vs_error_set_api(err, 403, "Forbidden", "%s", msg);
-	vs_info("auth: %s %s: 403: %s", req->method, req->path, msg);
-	free(msg);
-	if (details)
-		*details = forbidden_details(&a);
+	rc = forbidden(&a, reason, details, err);
 done:
 	free(reason);
 	sim_authz_attrs_clear(&a);

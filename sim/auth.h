@@ -104,6 +104,8 @@ void sim_auth_free(sim_auth *auth);
 const char *sim_auth_admin_token(const sim_auth *auth);
 
 /* What the authentication and authorization filters see of a request. All borrowed. */
+#define SIM_IMPERSONATE_GROUPS_MAX 16 /* Impersonate-Group headers looked at */
+
 typedef struct sim_auth_request {
 	const char *method;	    /* "GET" */
 	const char *path;	    /* the URL's path, decoded */
@@ -111,12 +113,16 @@ typedef struct sim_auth_request {
 	const char *field_selector; /* the query's fieldSelector, or NULL */
 	const char *authorization;  /* the Authorization header, or NULL */
 	void *tls_session;	    /* the connection's gnutls_session_t, or NULL on plain HTTP */
+	const char *impersonate_user;	      /* the Impersonate-User header, or NULL */
+	const char *const *impersonate_groups; /* the Impersonate-Group headers, NULL-terminated, or NULL */
 } sim_auth_request;
 
 /*
  * Authenticate and authorize a request as kube-apiserver's filters do: a valid client certificate,
  * else a valid bearer token (the static admin token or a service-account token), else anonymous,
- * which only /healthz, /livez, /readyz and /version accept; then system:masters, else RBAC. 0 with
+ * which only /healthz, /livez, /readyz and /version accept; then impersonation, when the request
+ * asks for it and the user may "impersonate" that user (users, or serviceaccounts for a service
+ * account's name) and those groups; then system:masters, else RBAC. 0 with
  * *user (caller's) when allowed. Else VS_EAPI with err as the Status to send: 401 Unauthorized
  * (credentials that fail, or none) or 403 Forbidden with kube-apiserver's message, *details (caller's,
  * or NULL) the Status's details.

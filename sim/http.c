@@ -1462,9 +1462,24 @@ static void *tls_session(sim_http *srv, struct MHD_Connection *c)
 }
 
 /* Authenticate and authorize a request (auth.h) into rq->user; false with the refusal queued. */
+/* Collects the Impersonate-Group headers into a NULL-terminated array of SIM_IMPERSONATE_GROUPS_MAX. */
+static enum MHD_Result impersonate_group(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **groups = cls;
+	size_t n = 0;
+
+	(void)kind;
+	while (groups[n])
+		n++;
+	if (strcasecmp(key, "Impersonate-Group") == 0 && value && n < SIM_IMPERSONATE_GROUPS_MAX)
+		groups[n] = value;
+	return MHD_YES;
+}
+
 static bool authorized(sim_http *srv, struct MHD_Connection *c, const char *method, const char *url, struct req_ctx *rq,
 		       enum MHD_Result *ret)
 {
+	const char *groups[SIM_IMPERSONATE_GROUPS_MAX + 1] = { NULL };
 	sim_auth_request req = {
 		.method = method,
 		.path = url,
@@ -1472,10 +1487,13 @@ static bool authorized(sim_http *srv, struct MHD_Connection *c, const char *meth
 		.field_selector = qarg(c, "fieldSelector"),
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 		.tls_session = tls_session(srv, c),
+		.impersonate_user = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Impersonate-User"),
+		.impersonate_groups = groups,
 	};
 	json_t *details = NULL, *st;
 	vs_error err;
 
+	MHD_get_connection_values(c, MHD_HEADER_KIND, impersonate_group, groups);
 	if (sim_auth_check(srv->sec.auth, &req, &rq->user, &details, &err) == 0)
 		return true;
 	st = status_object(err.http_status, "Failure", err.reason, err.message);

@@ -479,15 +479,48 @@ static int space_log_line(const char *line, size_t len, void *ctx)
 	return 0;
 }
 
+/*
+ * Each volshift names its df pods with a random suffix, so that two started at the same moment on
+ * the same claims (the second is refused later, when it marks them) never take each other's. A df
+ * pod ends and is removed within seconds; one older than SPACE_LEFTOVER_MS was left by a volshift
+ * killed while it measured, and is removed here.
+ */
+#define SPACE_LEFTOVER_MS 120000
+
+static int space_remove_leftovers(mig_run *r, const char *node, vs_error *err)
+{
+	vs_kube_list_opts lo = { .label_selector = VS_MIGRATE_FREE_SPACE_LABEL "=true" };
+	json_t *list = NULL, *pod;
+	int64_t created;
+	size_t i;
+	int rc = vs_kube_list(r->c, &VS_KUBE_PODS, SPACE_NAMESPACE, &lo, &list, err);
+
+	json_array_foreach (rc == 0 ? json_object_get(list, "items") : NULL, i, pod) {
+		if (strcmp(vs_json_str_or(pod, "spec.nodeName", ""), node) != 0 ||
+		    vs_time_parse(vs_json_str_or(pod, "metadata.creationTimestamp", ""), &created, NULL) < 0 ||
+		    vs_time_wall_ms() - created * 1000 < SPACE_LEFTOVER_MS)
+			continue;
+		if ((rc = mig_pod_remove(r, SPACE_NAMESPACE, vs_kube_obj_name(pod), false, err)) < 0)
+			break;
+	}
+	json_decref(list);
+	return rc;
+}
+
 /* Run the df pod on node and read what it measured into m. The pod is removed whatever happened. */
 static int space_measure(mig_run *r, vs_space_node *m, vs_error *err)
 {
-	char *base = vs_xasprintf("volshift-free-space-%s", m->node), *name = vs_plan_derived_name(base, "");
+	char *base = vs_xasprintf("volshift-free-space-%s", m->node),
+	     *suffix = vs_xasprintf("-%05llx", (unsigned long long)(vs_rand_u64() & 0xfffff)),
+	     *name = vs_plan_derived_name(base, suffix);
 	json_t *pod = space_pod(name, m->node, r->opts->rsync_image, r->plan->space.base_dir);
 	vs_kube_log_opts lo = { 0 };
 	vs_error cleanup;
 	vs_buf out;
-	int rc = mig_pod_run(r, SPACE_NAMESPACE, pod, "free-space", err);
+	int rc = space_remove_leftovers(r, m->node, err);
+
+	if (rc == 0)
+		rc = mig_pod_run(r, SPACE_NAMESPACE, pod, "free-space", err);
 
 	vs_buf_init(&out, 0);
 	if (rc == 0)
@@ -507,6 +540,7 @@ static int space_measure(mig_run *r, vs_space_node *m, vs_error *err)
 	vs_buf_free(&out);
 	json_decref(pod);
 	free(name);
+	free(suffix);
 	free(base);
 	return rc;
 }

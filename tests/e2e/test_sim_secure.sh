@@ -190,6 +190,27 @@ YAML
 	kubectl --kubeconfig "$SIM_DIR/sa.json" delete pvc data -n ns --wait=false >/dev/null
 }
 
+# kubectl auth can-i and kubectl --as impersonate (Impersonate-User): the admin may, and is then
+# that user for RBAC; a service account without the "impersonate" verb is refused, naming it.
+test_can_i_as_another_user_agrees_with_enforcement() {
+	make Namespace "" ns
+	make ServiceAccount ns sa
+	bind_sa RoleBinding sa-views ns view ns sa
+	local as=--as=system:serviceaccount:ns:sa out
+	assert_eq yes "$(kubectl auth can-i list pods -n ns "$as")" "can-i list pods in ns"
+	assert_eq no "$(kubectl auth can-i delete pods -n ns "$as" 2>/dev/null)" "can-i delete pods in ns"
+	assert_eq no "$(kubectl auth can-i list pods -n default "$as" 2>/dev/null)" "can-i list pods in default"
+	assert_eq yes "$(kubectl auth can-i list pods -n default)" "the admin itself"
+	kubectl get pods -n ns "$as" >/dev/null || fail "what can-i allows is refused"
+	out=$(kubectl delete pod p -n ns "$as" 2>&1) && fail "what can-i refuses is allowed: $out"
+	assert_eq 'Error from server (Forbidden): pods "p" is forbidden: User "system:serviceaccount:ns:sa" cannot delete resource "pods" in API group "" in the namespace "ns"' \
+		"$out" "the refusal of what can-i refuses"
+	sa_kubeconfig "$SIM_DIR/sa.json" "$(token_for ns sa)"
+	out=$(kubectl --kubeconfig "$SIM_DIR/sa.json" get pods -n ns --as=jane 2>&1) && fail "impersonation allowed: $out"
+	assert_eq 'Error from server (Forbidden): users "jane" is forbidden: User "system:serviceaccount:ns:sa" cannot impersonate resource "users" in API group "" at the cluster scope' \
+		"$out" "the refusal of an impersonation"
+}
+
 # ssar TOKEN NS VERB RESOURCE [NAME [SUBRESOURCE [GROUP]]]: what a SelfSubjectAccessReview answers
 # ("true" or "false"), asked with the token: what kubectl auth can-i asks.
 ssar() {

@@ -46,7 +46,7 @@ static int tj_setup(void **state)
 	(void)state;
 	T.st = sim_store_new();
 	if (sim_api_bootstrap(T.st, 1, NULL, &err) < 0 || sim_fault_new(NULL, &T.faults, &err) < 0 ||
-	    sim_http_start(T.st, T.faults, "127.0.0.1:0", NULL, NULL, &T.http, &url, &err) < 0)
+	    sim_http_start(T.st, T.faults, NULL, "127.0.0.1:0", NULL, NULL, &T.http, &url, &err) < 0)
 		goto fail;
 	snprintf(T.kubeconfig, sizeof(T.kubeconfig), "/tmp/test-journal-XXXXXX");
 	fd = mkstemp(T.kubeconfig);
