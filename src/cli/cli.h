@@ -113,8 +113,8 @@ int vs_cli_connect(const char *cmd, const char *kubeconfig, const char *context,
  * line). Returns VS_EXIT_OK, or VS_EXIT_USAGE with the message printed. */
 int vs_cli_global_flags(int *argc, char **argv);
 /* The global flags in every command's --help. */
-#define VS_CLI_GLOBAL_HELP                                                                                      \
-	"\nGlobal flags (any command):\n"                                                                       \
+#define VS_CLI_GLOBAL_HELP                                                                                   \
+	"\nGlobal flags (any command):\n"                                                                     \
 	"  --api-timeout DURATION           how long the API server may stay unreachable (no answer, or only\n" \
 	"                                   429 and 5xx) before volshift stops, saying what to run next;\n"     \
 	"                                   seconds, or 90s, 5m (120s). One that never answered is reported\n"  \

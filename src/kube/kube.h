@@ -172,12 +172,12 @@ enum vs_kube_outage_state {
 
 typedef struct vs_kube_outage {
 	enum vs_kube_outage_state state;
-	const char *server;  /* the server URL */
-	const char *origin;  /* vs_kube_config_origin */
-	const char *cause;   /* the last failure: "connection refused", "HTTP 503 ServiceUnavailable", ... */
-	int64_t down_ms;     /* since the first request that got no answer in this outage */
-	int64_t left_ms;     /* WAITING: how much longer requests are retried */
-	int64_t budget_ms;   /* the budget in force: outage_budget_ms, or first_contact_ms */
+	const char *server; /* the server URL */
+	const char *origin; /* vs_kube_config_origin */
+	const char *cause;  /* the last failure: "connection refused", "HTTP 503 ServiceUnavailable", ... */
+	int64_t down_ms;    /* since the first request that got no answer in this outage */
+	int64_t left_ms;    /* WAITING: how much longer requests are retried */
+	int64_t budget_ms;  /* the budget in force: outage_budget_ms, or first_contact_ms */
 	bool never_answered; /* the server has not answered once in the client's life */
 } vs_kube_outage;
 
@@ -200,10 +200,10 @@ typedef struct vs_kube_client_opts {
 	 * more likely misconfigured than down, and is reported quickly. 0: VS_KUBE_FIRST_CONTACT_MS (at
 	 * most outage_budget_ms). */
 	int64_t first_contact_ms;
-	int64_t backoff_base_ms;     /* first backoff ceiling; 0: 100 */
-	int64_t backoff_cap_ms;	     /* largest backoff ceiling; 0: 5000 */
-	int64_t request_timeout_ms;  /* one non-streaming request; 0: 60000 */
-	const char *user_agent;	     /* NULL: "volshift" */
+	int64_t backoff_base_ms;    /* first backoff ceiling; 0: 100 */
+	int64_t backoff_cap_ms;	    /* largest backoff ceiling; 0: 5000 */
+	int64_t request_timeout_ms; /* one non-streaming request; 0: 60000 */
+	const char *user_agent;	    /* NULL: "volshift" */
 	vs_kube_outage_fn outage_fn; /* NULL: the reports go to the log (warn; OVER as info) */
 	void *outage_ctx;
 } vs_kube_client_opts;

@@ -206,12 +206,12 @@ int vs_space_parse_df(const char *output, int64_t *avail, int64_t *size, vs_erro
 
 /* What the free-space pod measured on one node, and what the plan needs there. */
 typedef struct vs_space_node {
-	const char *node;    /* borrowed */
-	int64_t avail, size; /* measured: bytes available under the base directory, filesystem size */
-	int64_t placed;	     /* out: the capacity of the claims whose volumes will be made there */
-	int64_t anywhere;    /* out: ... of claims that may land on any node, when this is one of them */
-	bool fits;	     /* out: placed + anywhere <= avail */
-	bool low;	     /* out: fits, but leaves less than VS_SPACE_RESERVE_PERCENT of size free */
+	const char *node;      /* borrowed */
+	int64_t avail, size;   /* measured: bytes available under the base directory, filesystem size */
+	int64_t placed;	       /* out: the capacity of the claims whose volumes will be made there */
+	int64_t anywhere;      /* out: ... of claims that may land on any node, when this is one of them */
+	bool fits;	       /* out: placed + anywhere <= avail */
+	bool low;	       /* out: fits, but leaves less than VS_SPACE_RESERVE_PERCENT of size free */
 } vs_space_node;
 
 /* Kubelet's default hard eviction threshold for a node's filesystem (nodefs.available<10%). */
@@ -225,6 +225,7 @@ typedef struct vs_space_node {
  * so they may all land on the smallest; pvmigrate's rule). Fills each node's out fields. Pure.
  */
 void vs_space_judge(vs_plan *plan, bool warm_copy, vs_space_node *nodes, size_t n);
+
 
 /* ---- the annotations and labels volshift writes (pvmigrate's, so either tool can resume) ---- */
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds, access reviews), then the
- * client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
+ * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds, access reviews),
+ * then the client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
  * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
  * create, a create never sent twice on a connection closed without a reply), decoded errors, watch
  * streams resumed after the server ends them (quiet ones too, without giving up) or answers 410,
@@ -41,8 +41,7 @@ static void test_kube_client__status_decoding(void **state)
 	assert_int_equal(err.code, VS_EAPI);
 	assert_int_equal(err.http_status, 404);
 	assert_true(vs_error_is(&err, "NotFound"));
-	assert_string_equal(err.message,
-			    "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
 
 	vs_kube_status_error(502, html, strlen(html), "list pods", &err);
 	assert_true(vs_error_is(&err, "InternalError"));
@@ -103,7 +102,7 @@ struct reply {
 	int nchunks;
 	bool stream;
 	bool hold_open; /* after the last chunk, keep the stream open until the test ends */
-	bool reset;	/* close the connection without a reply */
+	bool reset;     /* close the connection without a reply */
 };
 
 struct srv;
@@ -118,7 +117,7 @@ struct srv {
 	char log[16][512]; /* "METHOD URL?QUERY" of each request */
 	char auth[128];
 	scenario_fn scenario;
-	int seen;	 /* items the client has received, for gates (atomic) */
+	int seen;        /* items the client has received, for gates (atomic) */
 	int connections; /* TCP connections accepted (atomic) */
 	int stopping;
 };
@@ -530,10 +529,9 @@ static void scenario_errors(struct srv *s, int hit, const char *method, const ch
 	(void)query;
 	if (!strcmp(method, "PUT")) {
 		r->status = 409;
-		r->body =
-			"{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
-			"\"Operation cannot be fulfilled on persistentvolumeclaims \\\"data\\\": the object has been "
-			"modified\"}";
+		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
+			  "\"Operation cannot be fulfilled on persistentvolumeclaims \\\"data\\\": the object has been "
+			  "modified\"}";
 	} else {
 		r->status = 404;
 		r->body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
@@ -562,8 +560,7 @@ static void test_kube_client__conflict_and_not_found(void **state)
 	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVCS, "default", "data", &out, &err), VS_EAPI);
 	assert_int_equal(srv_hits(&s), 2);
 	assert_true(vs_error_is(&err, "NotFound"));
-	assert_string_equal(err.message,
-			    "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
+	assert_string_equal(err.message, "get persistentvolumeclaims default/data: persistentvolumeclaims \"data\" not found");
 
 	assert_int_equal(vs_kube_get(c, &VS_KUBE_PVS, NULL, "pv-1", &out, &err), VS_EAPI);
 	assert_string_equal(s.log[2], "GET /api/v1/persistentvolumes/pv-1?");
@@ -599,7 +596,8 @@ static void test_kube_client__connection_refused_within_budget(void **state)
 	vs_kube_config_free(cfg);
 }
 
-static void scenario_ok(struct srv *s, int hit, const char *method, const char *url, const char *query, struct reply *r)
+static void scenario_ok(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			struct reply *r)
 {
 	(void)s;
 	(void)hit;
@@ -654,8 +652,8 @@ static void test_kube_client__keepalive_and_threads(void **state)
 
 /* ---- watch ------------------------------------------------------------------------------------- */
 
-#define EV(type, name, rv)                                                                   \
-	"{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name \
+#define EV(type, name, rv)                                                                                      \
+	"{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name                        \
 	"\",\"resourceVersion\":\"" rv "\"}}}\n"
 
 static void scenario_watch(struct srv *s, int hit, const char *method, const char *url, const char *query,
@@ -753,9 +751,8 @@ static void scenario_watch_gone(struct srv *s, int hit, const char *method, cons
 	}
 	r->stream = true;
 	if (strstr(query, "resourceVersion=5&") || vs_str_has_suffix(query, "resourceVersion=5")) {
-		r->chunks[0] =
-			"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
-			"\"message\":\"too old resource version: 5 (40)\"}}\n";
+		r->chunks[0] = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
+			       "\"message\":\"too old resource version: 5 (40)\"}}\n";
 		r->nchunks = 1;
 		r->hold_open = true;
 	} else if (strstr(query, "resourceVersion=50")) {
@@ -1273,9 +1270,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_kube_client__never_answered_is_reported_after_the_first_contact_budget, outage_setup,
-			outage_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
+						outage_setup, outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
 						outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__short_outage_is_ridden_out, outage_setup,

@@ -612,8 +612,7 @@ static void test_migrate_plan__free_space_base_dir(void **state)
 	dir = vs_space_base_dir(sc, &from);
 	assert_string_equal(dir, "/var/openebs/local"); /* OpenEBS's default */
 	free(dir);
-	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "volshift.io/base-path",
-			    json_string("/mnt/disks"));
+	json_object_set_new(vs_json_path(sc, "metadata.annotations"), "volshift.io/base-path", json_string("/mnt/disks"));
 	dir = vs_space_base_dir(sc, &from);
 	assert_string_equal(dir, "/mnt/disks");
 	free(dir);
@@ -661,9 +660,8 @@ static void test_migrate_plan__free_space_judge(void **state)
 	json_t *sc = json_array_get(json_object_get(f->scs, "items"), 1); /* shared */
 
 	vs_json_set_path(sc, "parameters", json_pack("{s:s}", "basePath", "/srv/volumes"));
-	vs_json_set_path(
-		json_array_get(json_object_get(f->nodes, "items"), 2), "spec.taints",
-		json_pack("[{s:s, s:s}]", "key", "node-role.kubernetes.io/control-plane", "effect", "NoSchedule"));
+	vs_json_set_path(json_array_get(json_object_get(f->nodes, "items"), 2), "spec.taints",
+			 json_pack("[{s:s, s:s}]", "key", "node-role.kubernetes.io/control-plane", "effect", "NoSchedule"));
 	fx_claim(f, "default", "pinned", "local", "node-1"); /* 1Gi, made on node-1 */
 	fx_claim(f, "default", "free", "local", NULL);	     /* 1Gi, anywhere */
 	plan = plan_ok(f, &opts_local_to_shared);
@@ -715,10 +713,10 @@ static void test_migrate_plan__pending_and_named_claims(void **state)
 
 	fx_claim(f, "default", "data", "local", NULL);
 	fx_claim(f, "default", "elsewhere", "shared", NULL);
-	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "waiting", "namespace",
-			       "default", "spec", "storageClassName", "local", "status", "phase", "Pending"));
-	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "notmine", "namespace",
-			       "default", "spec", "storageClassName", "shared", "status", "phase", "Pending"));
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "waiting", "namespace", "default",
+			       "spec", "storageClassName", "local", "status", "phase", "Pending"));
+	add(f->pvcs, json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "name", "notmine", "namespace", "default",
+			       "spec", "storageClassName", "shared", "status", "phase", "Pending"));
 	plan = plan_ok(f, &opts);
 	assert_int_equal(plan->npvcs, 1);
 	assert_int_equal(plan->nproblems, 0);
@@ -738,8 +736,7 @@ static void test_migrate_plan__pending_and_named_claims(void **state)
 	assert_null(plan);
 	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist: there is no claim doesnotexist in namespace ns2"));
 	/* the same check on claims and volumes alone, as migrate makes it before anything else */
-	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err),
-			 VS_EINVAL);
+	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), VS_EINVAL);
 	assert_non_null(strstr(err.message, "--pvc ns2/doesnotexist"));
 	opts.pvcs = pending;
 	assert_int_equal(vs_plan_check_pvcs(&(vs_plan_input){ .pvcs = f->pvcs, .pvs = f->pvs }, &opts, &err), 0);
