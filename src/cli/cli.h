@@ -156,6 +156,8 @@ void vs_out_shell_word(vs_buf *b, const char *s);
 /* An error: "volshift CMD: WHAT: message" on stderr, and an "error" event in JSON mode. Returns
  * VS_EXIT_FAILED. */
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err);
+/* vs_out_error with detail (borrowed, NULL: none; lines ending in a newline) after the message. */
+int vs_out_error_detail(vs_out *o, const char *cmd, const char *what, const vs_error *err, const char *detail);
 /* One JSON event line (event borrowed), printed as every JSON event is; nothing in text mode. */
 void vs_out_json(vs_out *o, const json_t *event);
 /* A line of text, or a JSON event {event: type, message: text}. */

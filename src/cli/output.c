@@ -555,7 +555,12 @@ void vs_out_unfinished(vs_out *o)
 
 int vs_out_error(vs_out *o, const char *cmd, const char *what, const vs_error *err)
 {
-	char *text = vs_xasprintf("%s: %s", what, err->message);
+	return vs_out_error_detail(o, cmd, what, err, NULL);
+}
+
+int vs_out_error_detail(vs_out *o, const char *cmd, const char *what, const vs_error *err, const char *detail)
+{
+	char *text = vs_xasprintf("%s: %s%s%s", what, err->message, detail ? ":\n" : "", detail ? detail : "");
 
 	if (o)
 		pthread_mutex_lock(&o->mu);

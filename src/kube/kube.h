@@ -395,4 +395,30 @@ typedef struct vs_kube_log_opts {
 int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts, vs_kube_line_fn fn,
 		 void *ctx, vs_error *err);
 
+/* ---- access reviews ---------------------------------------------------------------------------- */
+
+/* One permission, as RBAC names it. */
+typedef struct vs_kube_access {
+	const char *verb;	 /* "get", "list", "watch", "create", "update", "patch", "delete" */
+	const char *group;	 /* "" for the core group */
+	const char *resource;	 /* "persistentvolumeclaims" */
+	const char *subresource; /* "log", or NULL */
+	const char *ns;		 /* a namespace, or NULL or "" for all namespaces (cluster scope) */
+} vs_kube_access;
+
+/*
+ * Ask the API server whether the user of c may do a (POST a SelfSubjectAccessReview, what
+ * `kubectl auth can-i` asks). *allowed receives the answer. Transient failures are retried as
+ * vs_kube_retry_next allows (a review changes nothing). Errors: those of vs_kube_create (a server
+ * without the authorization API answers 404), VS_EAPI when the reply has no status.allowed.
+ */
+int vs_kube_can_i(vs_kube_client *c, const vs_kube_access *a, bool *allowed, vs_error *err);
+
+/* The SelfSubjectAccessReview that asks about a (pure; exposed for tests). Owned by the caller. */
+json_t *vs_kube_access_review_new(const vs_kube_access *a);
+
+/* Read status.allowed of a SelfSubjectAccessReview reply into *allowed (pure; exposed for tests).
+ * VS_EAPI, naming what was asked, when the reply has no boolean status.allowed. */
+int vs_kube_access_review_allowed(const json_t *reply, const vs_kube_access *a, bool *allowed, vs_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 #ifndef VS_MIGRATE_H
 #define VS_MIGRATE_H
 
+#include "kube/kube.h"
 #include "util/util.h"
 
 #include <stdbool.h>
@@ -328,6 +329,26 @@ typedef struct vs_migrate_opts {
  * borrowed for the call; calls never overlap (groups in flight take turns).
  */
 typedef void (*vs_migrate_event_fn)(const json_t *event, void *ctx);
+
+/*
+ * The permissions a migration needs (deploy/clusterrole.yaml and deploy/role.yaml grant exactly
+ * these): up to n of them into out, the journal's (configmaps) in state_ns and every other one in
+ * all namespaces (ns NULL). Returns how many there are in all. The strings are static.
+ */
+size_t vs_migrate_access_needed(const char *state_ns, vs_kube_access *out, size_t n);
+
+/* missing (n permissions, consecutive ones of one resource and namespace merged into one rule) as
+ * RBAC rules, one per line: "  - {apiGroups: [""], resources: [pods], verbs: [get, list]}  # ...".
+ * The caller frees the text. */
+char *vs_migrate_access_rules_text(const vs_kube_access *missing, size_t n);
+
+/*
+ * Ask the API server (SelfSubjectAccessReview) for every permission of vs_migrate_access_needed,
+ * changing nothing. 0 when all are granted (*missing_rules NULL). When some are not: VS_EAPI with
+ * reason Forbidden and a message that says nothing was changed, and *missing_rules the rules to
+ * add (vs_migrate_access_rules_text), owned by the caller. Other errors: those of vs_kube_can_i.
+ */
+int vs_migrate_access_check(vs_kube_client *c, const char *state_ns, char **missing_rules, vs_error *err);
 
 /*
  * Preflight on the live cluster: for every distinct set of access modes the destination claims

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds), then the
- * client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
+ * Unit tests for the kube client: the pure pieces (Status decoding, backoff bounds, access reviews),
+ * then the client against a tiny libmicrohttpd server started inside the test on 127.0.0.1, port 0, whose
  * replies each test scripts: pagination, retries (503, 429 with Retry-After, none for Conflict or a
  * create, a create never sent twice on a connection closed without a reply), decoded errors, watch
  * streams resumed after the server ends them (quiet ones too, without giving up) or answers 410,
@@ -1186,6 +1186,42 @@ static void test_kube_client__watch_gives_up_with_the_client(void **state)
 
 /* An action is run again after a Conflict 5 times at most, after a failure of the server while the
  * budget lasts, never after VS_EUNAVAILABLE or an error about the request. */
+/* A SelfSubjectAccessReview names the verb, group and resource, the subresource and namespace only
+ * when given; the answer is status.allowed, and a reply without it is an error naming the question. */
+static void test_kube_client__access_review(void **state)
+{
+	(void)state;
+	vs_kube_access log = { "get", "", "pods", "log", NULL };
+	vs_kube_access cm = { "create", "", "configmaps", NULL, "volshift-system" };
+	json_t *r = vs_kube_access_review_new(&log);
+	char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+	bool allowed = true;
+	vs_error err;
+
+	assert_string_equal(text, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+				  "\"spec\":{\"resourceAttributes\":{\"group\":\"\",\"resource\":\"pods\","
+				  "\"subresource\":\"log\",\"verb\":\"get\"}}}");
+	free(text);
+	json_decref(r);
+	r = vs_kube_access_review_new(&cm);
+	assert_string_equal(vs_json_str(r, "spec.resourceAttributes.namespace"), "volshift-system");
+	assert_null(vs_json_path(r, "spec.resourceAttributes.subresource"));
+	json_decref(r);
+
+	r = json_pack("{s:{s:b, s:s}}", "status", "allowed", 0, "reason", "");
+	assert_int_equal(vs_kube_access_review_allowed(r, &cm, &allowed, &err), 0);
+	assert_false(allowed);
+	json_decref(r);
+	r = json_pack("{s:{s:b}}", "status", "allowed", 1);
+	assert_int_equal(vs_kube_access_review_allowed(r, &cm, &allowed, &err), 0);
+	assert_true(allowed);
+	json_decref(r);
+	r = json_pack("{s:{}}", "status");
+	assert_int_equal(vs_kube_access_review_allowed(r, &log, &allowed, &err), VS_EAPI);
+	assert_non_null(strstr(err.message, "get pods/log"));
+	json_decref(r);
+}
+
 static void test_kube_client__retry_next(void **state)
 {
 	vs_kube_client_opts opts = { .outage_budget_ms = 200 };
@@ -1407,6 +1443,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kube_client__status_decoding),
 		cmocka_unit_test(test_kube_client__backoff_bounds),
+		cmocka_unit_test(test_kube_client__access_review),
 		cmocka_unit_test_setup_teardown(test_kube_client__list_follows_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__retries_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__honours_retry_after, setup, teardown),

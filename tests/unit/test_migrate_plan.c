@@ -1,6 +1,7 @@
 /*
  * Unit tests for planning: the plan is a pure function of the listed objects, so each case builds
- * a small cluster in memory and checks the groups, workloads, problems and warnings.
+ * a small cluster in memory and checks the groups, workloads, problems and warnings. Also the list
+ * of permissions a migration needs, and how the missing ones are written as rules.
  */
 #include "migrate/migrate.h"
 
@@ -776,6 +777,44 @@ static void test_migrate_plan__recorded_scale_wins(void **state)
 	vs_plan_free(plan);
 }
 
+/* The permissions a migration needs: the journal's in its namespace, the rest everywhere; missing
+ * ones are listed as rules, one per resource and namespace. */
+static void test_migrate_plan__access_rules(void **state)
+{
+	(void)state;
+	vs_kube_access need[64];
+	size_t n = vs_migrate_access_needed("state", need, 64), cms = 0;
+
+	assert_true(n > 0 && n <= 64);
+	for (size_t i = 0; i < n; i++) {
+		bool cm = !strcmp(need[i].resource, "configmaps");
+		cms += cm;
+		if (cm)
+			assert_string_equal(need[i].ns, "state");
+		else
+			assert_null(need[i].ns);
+	}
+	assert_true(cms > 0);
+	assert_int_equal(vs_migrate_access_needed("state", need, 2), n);
+
+	vs_kube_access missing[] = {
+		{ "get", "", "pods", NULL, NULL },
+		{ "delete", "", "pods", NULL, NULL },
+		{ "get", "", "pods", "log", NULL },
+		{ "patch", "apps", "statefulsets", NULL, NULL },
+		{ "create", "", "configmaps", NULL, "state" },
+	};
+	char *text = vs_migrate_access_rules_text(missing, 5);
+	assert_string_equal(
+		text,
+		"  - {apiGroups: [\"\"], resources: [pods], verbs: [get, delete]}  # a ClusterRole: all namespaces\n"
+		"  - {apiGroups: [\"\"], resources: [pods/log], verbs: [get]}  # a ClusterRole: all namespaces\n"
+		"  - {apiGroups: [\"apps\"], resources: [statefulsets], verbs: [patch]}  # a ClusterRole: all "
+		"namespaces\n"
+		"  - {apiGroups: [\"\"], resources: [configmaps], verbs: [create]}  # a Role in namespace state\n");
+	free(text);
+}
+
 static void test_migrate_plan__rsync_progress(void **state)
 {
 	vs_rsync_progress p;
@@ -824,6 +863,7 @@ int main(void)
 		FX_TEST(test_migrate_plan__pending_and_named_claims),
 		FX_TEST(test_migrate_plan__recorded_scale_wins),
 		cmocka_unit_test(test_migrate_plan__rsync_progress),
+		cmocka_unit_test(test_migrate_plan__access_rules),
 	};
 
 	return cmocka_run_group_tests_name("migrate plan", tests, NULL, NULL);
