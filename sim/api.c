@@ -1269,13 +1269,7 @@ int sim_api_watch(sim_store *st, const sim_resource *res, const char *ns, const 
 		left = deadline - vs_time_mono_ms();
 		if (json_array_size(arr) > 0 || left <= 0 || st->shutdown)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		vs_time_deadline(&ts, left);
 		pthread_cond_timedwait(&st->cond, &st->mu, &ts);
 	}
 	pthread_mutex_unlock(&st->mu);

@@ -480,28 +480,6 @@ void sim_timing_defaults(sim_timing *t)
 	};
 }
 
-void cl_deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ms = ms < 0 ? 0 : ms;
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-void cl_cond_init(pthread_cond_t *cond)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cluster **out, vs_error *err)
 {
 	sim_cluster *c;

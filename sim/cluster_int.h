@@ -55,10 +55,6 @@ int cl_new(sim_store *st, const char *data_dir, const sim_timing *timing, sim_cl
 void cl_free(sim_cluster *c);
 /* Run fn(arg) when the cluster stops, after `stopping` is set, in the reverse order of registration. */
 int cl_at_stop(sim_cluster *c, cl_stop_fn fn, void *arg, vs_error *err);
-/* An absolute CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on such conditions. */
-void cl_deadline(struct timespec *ts, int64_t ms);
-/* A condition variable whose timed waits take cl_deadline's times. */
-void cl_cond_init(pthread_cond_t *cond);
 
 /* Resource table entries (static; looked up once at start). */
 extern const sim_resource *cl_res_pod, *cl_res_pvc, *cl_res_pv, *cl_res_sc, *cl_res_node, *cl_res_cm,

@@ -320,7 +320,7 @@ int cl_informer_start(sim_cluster *c, const sim_resource *res, const cl_handlers
 	inf->pending = json_array();
 	atomic_init(&inf->stop, false);
 	pthread_mutex_init(&inf->mu, NULL);
-	cl_cond_init(&inf->cond);
+	vs_cond_init_monotonic(&inf->cond);
 	rc = list_and_replace(inf, true, err);
 	if (rc == 0 && (rc = pthread_create(&inf->thread, NULL, informer_main, inf)) != 0)
 		rc = vs_error_set(err, VS_EIO, "informer %s: cannot start its thread: %s", res->plural, strerror(rc));
@@ -362,7 +362,7 @@ bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms)
 	bool ok;
 	struct timespec ts;
 
-	cl_deadline(&ts, timeout_ms);
+	vs_time_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&inf->mu);
 	while (inf->delivered_rv < rv) {
 		if (pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) != 0)

@@ -187,7 +187,7 @@ static void *resync_main(void *arg)
 
 	do {
 		pv_resync(pv);
-		cl_deadline(&ts, pv->c->timing.pv_resync_ms);
+		vs_time_deadline(&ts, pv->c->timing.pv_resync_ms);
 		pthread_mutex_lock(&pv->mu);
 		while (!pv->stop && pthread_cond_timedwait(&pv->cond, &pv->mu, &ts) == 0)
 			;
@@ -209,7 +209,7 @@ int pv_ctrl_new(sim_cluster *c, struct pv_ctrl **out, vs_error *err)
 	cl_cache_init(&pv->claims);
 	cl_cache_init(&pv->volumes);
 	pthread_mutex_init(&pv->mu, NULL);
-	cl_cond_init(&pv->cond);
+	vs_cond_init_monotonic(&pv->cond);
 	/* enqueueWork: informer events only queue the object's key */
 	rc = cl_source_start(c, cl_res_pvc, NULL, 0, 0, &pv->src[PV_CLAIMS], err);
 	if (rc == 0)

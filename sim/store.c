@@ -14,13 +14,9 @@
 sim_store *sim_store_new(void)
 {
 	sim_store *st = vs_xcalloc(1, sizeof(*st));
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	vs_cond_init_monotonic(&st->cond);
 	st->objects = json_object();
 	st->hist_cap = SIM_HISTORY_DEFAULT;
 	st->hist = vs_xcalloc(st->hist_cap, sizeof(*st->hist));
@@ -81,13 +77,7 @@ uint64_t sim_store_wait(sim_store *st, uint64_t since, int64_t timeout_ms)
 	struct timespec ts;
 	uint64_t rv;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	vs_time_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&st->mu);
 	while (st->rv <= since && !st->shutdown) {
 		if (pthread_cond_timedwait(&st->cond, &st->mu, &ts) != 0)

@@ -15,7 +15,7 @@ void cl_wq_init(cl_wq *q, int64_t retry_base_ms, int64_t retry_max_ms)
 {
 	memset(q, 0, sizeof *q);
 	pthread_mutex_init(&q->mu, NULL);
-	cl_cond_init(&q->cond);
+	vs_cond_init_monotonic(&q->cond);
 	q->queue = json_array();
 	q->dirty = json_object();
 	q->processing = json_object();
@@ -131,7 +131,7 @@ char *cl_wq_get(cl_wq *q, int64_t timeout_ms)
 			pthread_cond_wait(&q->cond, &q->mu);
 			continue;
 		}
-		cl_deadline(&ts, until - now);
+		vs_time_deadline(&ts, until - now);
 		pthread_cond_timedwait(&q->cond, &q->mu, &ts);
 	}
 	if (!q->shutdown && json_array_size(q->queue) > 0) {

@@ -449,13 +449,7 @@ static void sync_run_phase(struct sync_run *r, enum item_kind phase)
 	pthread_mutex_lock(&r->lock);
 	while (r->workers_running > 0) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += every / 1000;
-		ts.tv_nsec += (every % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		vs_time_deadline(&ts, every);
 		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) != 0 && r->workers_running > 0 &&
 		    phase != ITEM_DELETE) {
 			pthread_mutex_unlock(&r->lock);
@@ -691,7 +685,7 @@ int vs_s3_sync(const vs_s3_sync_opts *opts, vs_s3_sync_result *out, vs_error *er
 	r.start_ms = vs_time_mono_ms();
 	atomic_init(&r.bytes_moved, 0);
 	pthread_mutex_init(&r.lock, NULL);
-	pthread_cond_init(&r.cond, NULL);
+	vs_cond_init_monotonic(&r.cond);
 	if ((rc = vs_s3_location_parse(opts->source, &r.src_loc, err)) < 0 ||
 	    (rc = vs_s3_location_parse(opts->dest, &r.dst_loc, err)) < 0)
 		goto done;

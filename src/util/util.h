@@ -19,7 +19,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
@@ -134,6 +136,11 @@ void vs_time_format_micro(char out[40]);
 int vs_time_parse(const char *s, int64_t *out, vs_error *err);
 /* Sleep for ms milliseconds. */
 void vs_sleep_ms(int64_t ms);
+/* An absolute CLOCK_MONOTONIC time ms from now (0 for a negative ms), for pthread_cond_timedwait on
+ * a condition made by vs_cond_init_monotonic. */
+void vs_time_deadline(struct timespec *ts, int64_t ms);
+/* Initialize a condition variable whose timed waits take vs_time_deadline's times. */
+void vs_cond_init_monotonic(pthread_cond_t *cond);
 /* Parse a duration as Go writes it ("15s", "200ms", "1m30s", "1.5s", "0") into milliseconds;
  * VS_EINVAL naming the text when malformed or negative. */
 int vs_duration_parse(const char *text, int64_t *ms, vs_error *err);
