@@ -244,7 +244,7 @@ static int forbidden(const sim_authz_attrs *a, const char *reason, json_t **deta
 	char *msg = sim_rbac_forbidden_message(a, reason);
 	int rc = vs_error_set_api(err, 403, "Forbidden", "%s", msg);
 
-	vs_info("auth: %s: 403: %s", a->path, msg);
+	vs_info("auth: %s %s: 403: %s", a->verb, a->path, msg);
 	free(msg);
 	if (details)
 		*details = forbidden_details(a);

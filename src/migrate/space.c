@@ -487,7 +487,7 @@ static int space_log_line(const char *line, size_t len, void *ctx)
  */
 #define SPACE_LEFTOVER_MS 120000
 
-static int space_remove_leftovers(mig_run *r, const char *node, vs_error *err)
+static int space_remove_leftovers(mig_run *r, vs_error *err)
 {
 	vs_kube_list_opts lo = { .label_selector = VS_MIGRATE_FREE_SPACE_LABEL "=true" };
 	json_t *list = NULL, *pod;
@@ -496,8 +496,7 @@ static int space_remove_leftovers(mig_run *r, const char *node, vs_error *err)
 	int rc = vs_kube_list(r->c, &VS_KUBE_PODS, SPACE_NAMESPACE, &lo, &list, err);
 
 	json_array_foreach (rc == 0 ? json_object_get(list, "items") : NULL, i, pod) {
-		if (strcmp(vs_json_str_or(pod, "spec.nodeName", ""), node) != 0 ||
-		    vs_time_parse(vs_json_str_or(pod, "metadata.creationTimestamp", ""), &created, NULL) < 0 ||
+		if (vs_time_parse(vs_json_str_or(pod, "metadata.creationTimestamp", ""), &created, NULL) < 0 ||
 		    vs_time_wall_ms() - created * 1000 < SPACE_LEFTOVER_MS)
 			continue;
 		if ((rc = mig_pod_remove(r, SPACE_NAMESPACE, vs_kube_obj_name(pod), false, err)) < 0)
@@ -517,10 +516,7 @@ static int space_measure(mig_run *r, vs_space_node *m, vs_error *err)
 	vs_kube_log_opts lo = { 0 };
 	vs_error cleanup;
 	vs_buf out;
-	int rc = space_remove_leftovers(r, m->node, err);
-
-	if (rc == 0)
-		rc = mig_pod_run(r, SPACE_NAMESPACE, pod, "free-space", err);
+	int rc = mig_pod_run(r, SPACE_NAMESPACE, pod, "free-space", err);
 
 	vs_buf_init(&out, 0);
 	if (rc == 0)
@@ -596,6 +592,7 @@ static int space_measure_nodes(mig_run *r, vs_plan *plan, vs_error *err)
 		vs_buf_printf(&list, "%s%s", k ? ", " : "", nodes[k].node);
 	mig_say(r, "stage", "checking free space: %s (%s of class %s) on node%s %s", plan->space.base_dir,
 		plan->space.why, r->opts->plan.dest_sc, n == 1 ? "" : "s", list.data ? list.data : "(none)");
+	rc = space_remove_leftovers(r, err);
 	for (size_t k = 0; k < n && rc == 0; k++)
 		rc = space_measure(r, &nodes[k], err);
 	if (rc == 0) {
