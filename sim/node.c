@@ -692,10 +692,34 @@ static int mount_cmp(const void *x, const void *y)
 	return (int)strlen(a->dst) - (int)strlen(b->dst);
 }
 
+/*
+ * Every top-level entry of the host's root, as the pod's, but the kernel's own file systems (bound
+ * or mounted apart): host programs run from wherever they were built (a CI clone in /check, a home
+ * directory) and find their libraries and configuration where the host has them.
+ */
+static void add_host_root(struct argv *a, const struct mounts *m)
+{
+	static const char *const own[] = {"proc", "sys", "dev", "lost+found", NULL};
+	DIR *d = opendir("/");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		bool skip = e->d_name[0] == '.';
+		for (size_t i = 0; own[i] && !skip; i++)
+			skip = strcmp(e->d_name, own[i]) == 0;
+		if (skip)
+			continue;
+		char *p = vs_xasprintf("/%s", e->d_name);
+		add_entry(a, p, m, 0);
+		free(p);
+	}
+	closedir(d);
+}
+
 static void build_bwrap(struct argv *a, const json_t *pod, const json_t *ctr, struct mounts *m)
 {
-	static const char *const top[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "home",
-					  "root", "tmp", "var", "opt", "run", "srv", "work", "mnt", "media", "boot", NULL};
 	argv_add(a, "bwrap");
 	argv_add(a, "--die-with-parent");
 	if (geteuid() != 0)
@@ -712,11 +736,7 @@ static void build_bwrap(struct argv *a, const json_t *pod, const json_t *ctr, st
 	argv_add(a, "/");
 	if (m->n > 0) /* qsort with a NULL array is undefined even for 0 entries */
 		qsort(m->v, m->n, sizeof *m->v, mount_cmp);
-	for (size_t i = 0; top[i]; i++) {
-		char *p = vs_xasprintf("/%s", top[i]);
-		add_entry(a, p, m, 0);
-		free(p);
-	}
+	add_host_root(a, m);
 	argv_add(a, "--ro-bind");
 	argv_add(a, "/sys");
 	argv_add(a, "/sys");
