@@ -8,16 +8,18 @@
 #include "http_int.h"
 #include "protobuf.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
+#include <unistd.h>
 
 #define BODY_LIMIT (3u << 20)
 #define GIT_VERSION "v1.26.0-volshift-sim"
@@ -739,11 +741,15 @@ static enum MHD_Result serve_watch(sim_http *srv, struct MHD_Connection *c, cons
 
 /* ---- pod logs ------------------------------------------------------------------------------ */
 
+/* How often a followed log that does not grow looks whether its container ended or its client left. */
+#define LOG_CHECK_MS 100
+
 struct log_stream {
 	sim_http *srv;
 	FILE *f;
 	char *ns, *pod, *container;
-	int fd; /* the client's socket */
+	int fd;	       /* the client's socket */
+	int notify_fd; /* inotify on the log file while following, or -1 */
 	bool follow;
 };
 
@@ -777,6 +783,25 @@ static bool container_done(struct log_stream *ls)
 	return done;
 }
 
+/*
+ * Wait until the log may have grown: as a kubelet follows a log (kuberuntime/logs: an fsnotify
+ * watch of the file), woken by the write itself, and at least every LOG_CHECK_MS to see whether the
+ * container ended or the client left.
+ */
+static void log_wait_growth(struct log_stream *ls)
+{
+	struct pollfd p = { .fd = ls->notify_fd, .events = POLLIN };
+	char events[4096];
+
+	if (ls->notify_fd < 0) {
+		vs_sleep_ms(LOG_CHECK_MS);
+		return;
+	}
+	if (poll(&p, 1, LOG_CHECK_MS) > 0)
+		while (read(ls->notify_fd, events, sizeof events) > 0) /* drain: one wake-up per wait */
+			;
+}
+
 static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct log_stream *ls = cls;
@@ -799,7 +824,7 @@ static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		if (peer_gone(ls->fd))
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		clearerr(ls->f);
-		vs_sleep_ms(50); /* a kubelet follows a log as it grows */
+		log_wait_growth(ls);
 	}
 }
 
@@ -809,6 +834,8 @@ static void log_free(void *cls)
 
 	if (ls->f)
 		fclose(ls->f);
+	if (ls->notify_fd >= 0)
+		close(ls->notify_fd);
 	free(ls->ns);
 	free(ls->pod);
 	free(ls->container);
@@ -874,8 +901,8 @@ static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const 
 	if (srv->log_path && !waiting)
 		path = srv->log_path(srv->log_ctx, rt->ns, rt->name, container);
 	f = path ? fopen(path, "rb") : NULL;
-	free(path);
 	if (!f) {
+		free(path);
 		char msg[300];
 		snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" is waiting to start: %s", container, rt->name,
 			 waiting ? waiting : "ContainerCreating");
@@ -897,6 +924,12 @@ static enum MHD_Result serve_log(sim_http *srv, struct MHD_Connection *c, const 
 	ls->container = vs_xstrdup(container);
 	ls->fd = connection_fd(c);
 	ls->follow = qbool(c, "follow") && qarg(c, "follow") && strcmp(qarg(c, "follow"), "false") != 0;
+	ls->notify_fd = ls->follow ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
+	if (ls->notify_fd >= 0 && inotify_add_watch(ls->notify_fd, path, IN_MODIFY) < 0) {
+		close(ls->notify_fd);
+		ls->notify_fd = -1; /* followed by polling */
+	}
+	free(path);
 	json_decref(pod);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, log_reader, ls, log_free);
 	MHD_add_response_header(r, "Content-Type", "text/plain");

@@ -703,6 +703,27 @@ void mig_armed_clear(mig_armed *a)
 	memset(a, 0, sizeof(*a));
 }
 
+int64_t mig_armed_running_ms(const mig_run *r, const size_t *pvcs, size_t n)
+{
+	int64_t seen = 0;
+
+	for (size_t k = 0; r->armed && k < n; k++)
+		if (r->armed[pvcs[k]].uid && r->armed[pvcs[k]].running_ms > seen)
+			seen = r->armed[pvcs[k]].running_ms;
+	return seen;
+}
+
+int64_t mig_stop_delay_ms(int64_t relist_ms, int64_t now_ms)
+{
+	int64_t start = relist_ms + MIG_RELIST_PERIOD_MS - MIG_STOP_LEAD_MS; /* before the next relist */
+
+	if (!relist_ms)
+		return 0;
+	if (start < now_ms) /* that one is too near or past: a later one */
+		start += (now_ms - start + MIG_RELIST_PERIOD_MS - 1) / MIG_RELIST_PERIOD_MS * MIG_RELIST_PERIOD_MS;
+	return start - now_ms;
+}
+
 /* How long an armed pod waits for its deletion: the longest stop (running Jobs waited for, then every
  * pod gone), and some. */
 static long copy_armed_wait_s(const mig_run *r)
@@ -751,6 +772,8 @@ int mig_copy_arm(mig_run *r, size_t i, vs_error *err)
 	mig_armed_clear(&r->armed[i]);
 	rsync_log_init(&log, r, st, n, NULL);
 	rc = rsync_pod_start(r, p, "final copy", p->warm_node, &log, copy_armed_wait_s(r), err);
+	if (rc == 0) /* the relist that saw it start, as near as volshift sees it */
+		r->armed[i].running_ms = vs_time_mono_ms();
 	if (rc == 0)
 		rc = vs_kube_logs(r->c, p->ns, p->copy_pod, &lo, copy_armed_seen, &w, err);
 	if (rc == 0 && !w.seen)

@@ -37,8 +37,9 @@ typedef struct mig_verify_result {
 /* A final copy armed before its group's stop (copy.c): the pod runs, its shell waiting for the
  * SIGTERM that the pod's deletion sends to run the final pass and its verification. */
 typedef struct mig_armed {
-	char nonce[24]; /* of its marker lines */
-	char *uid, *rv; /* the pod as observed once armed (owned); NULL: nothing armed */
+	char nonce[24];	    /* of its marker lines */
+	char *uid, *rv;	    /* the pod as observed once armed (owned); NULL: nothing armed */
+	int64_t running_ms; /* monotonic ms its Running status was observed: a relist of its node */
 } mig_armed;
 
 /*
@@ -219,6 +220,27 @@ int mig_warm_copy(mig_run *r, size_t i, vs_error *err);
 int mig_copy_arm(mig_run *r, size_t i, vs_error *err);
 /* Forget what r->armed[i] holds. */
 void mig_armed_clear(mig_armed *a);
+
+/*
+ * A kubelet notices that a stopped container exited only at its next PLEG relist (generic PLEG:
+ * every second, kubelet.go genericPlegRelistPeriod, fixed), and a pod being deleted waits for a
+ * relist that began after its containers were killed before it is removed (pod_workers.go,
+ * podCache.GetNewerThan): so a stop that starts just after a relist of the pods' node waits a whole
+ * period for nothing. An armed pod's Running status is written at a relist of its node, which is
+ * also the node of the pods it copies from, so the stop is timed from it: it starts
+ * MIG_STOP_LEAD_MS before that node's next relist, time for the workload controllers to delete the
+ * pods (0.16-0.26 s on a real control plane, KUBERNETES-NOTES.md) and for a process to exit on
+ * SIGTERM. A slower exit only misses that relist and is noticed at the one after, as it could be
+ * at any time; the wait is before the stop, while the application still runs, and under a period.
+ */
+#define MIG_RELIST_PERIOD_MS 1000
+#define MIG_STOP_LEAD_MS     500
+/* When the last armed pod of the claims pvcs (n of them) was observed Running (monotonic ms; 0:
+ * none armed). */
+int64_t mig_armed_running_ms(const mig_run *r, const size_t *pvcs, size_t n);
+/* How long to wait at now_ms (monotonic) before a stop, for a node that relisted at relist_ms
+ * (0: unknown, no wait): until MIG_STOP_LEAD_MS before its first relist at least that far away. */
+int64_t mig_stop_delay_ms(int64_t relist_ms, int64_t now_ms);
 
 /* mig_copy, choosing the files to send by compare: their size and time (rsync's quick check, as
  * mig_copy does) or their content (--checksum: a file that kept both is sent too). */

@@ -431,6 +431,15 @@ static int run_arm(mig_run *r, const vs_plan_group *g, const char *stop_key, vs_
 	return vs_failpoint("arm:done", err);
 }
 
+/* Wait, while the group still runs, until its stop is best timed (mig_stop_delay_ms). */
+static void run_align_stop(mig_run *r, const vs_plan_group *g)
+{
+	int64_t wait = mig_stop_delay_ms(mig_armed_running_ms(r, g->pvcs, g->npvcs), vs_time_mono_ms());
+
+	if (wait > 0)
+		vs_sleep_ms(wait);
+}
+
 /* The time spent in each part of a group's downtime, for its last event: the stop, the copies (the
  * final or cold passes), their verification (in the copies' pods, and any pass of its own), the
  * swaps and the start. */
@@ -519,6 +528,8 @@ static int run_group(mig_run *r, size_t gi, vs_error *err)
 		rc = run_warm(r, g, stop_key, err);
 	if (rc == 0)
 		rc = run_arm(r, g, stop_key, err);
+	if (rc == 0 && !vs_journal_step_state(r->j, stop_key))
+		run_align_stop(r, g);
 	if (rc == 0) /* a group still running as it was is simply abandoned */
 		rc = mig_stop_check(r, "before the group's workloads were stopped", err);
 	if (rc == 0) {

@@ -66,23 +66,29 @@ static int swap_retain(mig_run *r, const char *pv_name, const char *extra_key, c
 }
 
 /* Delete claim (as observed; NULL: gone already) if it is bound to pv (as the server answered
- * Retain; a claim on another volume is left alone), then wait until it is gone. Whatever its uid:
- * an undone group's claim is a new object of the same name on the same volume. */
-static int swap_delete_claim(mig_run *r, const json_t *claim, const json_t *pv, vs_error *err)
+ * Retain; a claim on another volume is left alone), without waiting; *issued says whether it was.
+ * Whatever its uid: an undone group's claim is a new object of the same name on the same volume. */
+static int swap_delete_claim(mig_run *r, const json_t *claim, const json_t *pv, bool *issued, vs_error *err)
 {
 	const char *ns = vs_kube_obj_namespace(claim), *name = vs_kube_obj_name(claim), *pv_name = vs_kube_obj_name(pv);
-	int rc = 0;
 
+	*issued = false;
 	if (!claim || strcmp(vs_json_str_or(claim, "spec.volumeName", ""), pv_name) != 0)
 		return 0; /* gone, or the name already belongs to the claim on the other volume */
 	if (strcmp(vs_json_str_or(pv, "spec.persistentVolumeReclaimPolicy", ""), "Retain") != 0)
-		rc = vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns, name,
-				  pv_name);
-	if (rc == 0)
-		rc = mig_delete(r, &VS_KUBE_PVCS, ns, name,
-				&(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
-	if (rc == 0)
-		rc = mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err);
+		return vs_error_set(err, VS_EIO, "refusing to delete claim %s/%s: its volume %s is not Retain", ns,
+				    name, pv_name);
+	*issued = true;
+	return mig_delete(r, &VS_KUBE_PVCS, ns, name,
+			  &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
+}
+
+/* Wait until claim, whose deletion swap_delete_claim issued, is gone. */
+static int swap_claim_gone(mig_run *r, const json_t *claim, bool issued, vs_error *err)
+{
+	const char *ns = vs_kube_obj_namespace(claim), *name = vs_kube_obj_name(claim);
+	int rc = issued ? mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err) : 0;
+
 	if (rc == VS_ETIMEOUT)
 		vs_error_wrap(err, "claim %s/%s is still in use (a pod that mounts it must be deleted)", ns, name);
 	return rc;
@@ -277,6 +283,7 @@ static void swap_seen_clear(struct swap_seen *seen)
 static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen *seen, vs_error *err)
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
+	bool orig_issued = false, temp_issued = false;
 	int rc = swap_retain(r, p->pv, NULL, NULL, &seen->old_pv, err);
 
 	if (rc == 0)
@@ -285,12 +292,17 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 				 err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
+	/* both deleted at once, each on a volume observed Retain: the downtime waits for one round */
 	if (rc == 0)
-		rc = swap_delete_claim(r, seen->claim, seen->old_pv, err);
+		rc = swap_delete_claim(r, seen->claim, seen->old_pv, &orig_issued, err);
+	if (rc == 0)
+		rc = swap_delete_claim(r, seen->temp, seen->new_pv, &temp_issued, err);
+	if (rc == 0)
+		rc = swap_claim_gone(r, seen->claim, orig_issued, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
-		rc = swap_delete_claim(r, seen->temp, seen->new_pv, err);
+		rc = swap_claim_gone(r, seen->temp, temp_issued, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
@@ -383,11 +395,14 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 				  p->name);
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv)) {
 		json_t *copy = NULL;
+		bool issued = false;
 		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
 		if (rc == 0 && new_pv)
 			rc = swap_retain(r, new_pv, NULL, NULL, &copy, err);
 		if (rc == 0 && new_pv)
-			rc = swap_delete_claim(r, claim, copy, err);
+			rc = swap_delete_claim(r, claim, copy, &issued, err);
+		if (rc == 0)
+			rc = swap_claim_gone(r, claim, issued, err);
 		json_decref(copy);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
