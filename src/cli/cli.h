@@ -85,6 +85,16 @@ int vs_cli_with_cluster(int argc, char **argv, const char *help, int id_mode, vs
 
 /* `volshift s3 sync SOURCE DEST` (cmd_s3.c; a vs_cli_cmd_fn). */
 int vs_cli_cmd_s3(int argc, char **argv);
+/* The text of a sync's events for people (s3 sync, and a plan's objectStore step): a progress line
+ * (redrawn on a terminal, every 10 s otherwise), the buckets, failures and a summary. Zeroed, with
+ * out (borrowed) set. */
+typedef struct vs_cli_s3_text {
+	vs_out *out;
+	int64_t last_plain_ms;
+	bool line_open; /* a progress line is on the terminal, to be overwritten */
+} vs_cli_s3_text;
+/* Print one of vs_s3_sync's events (borrowed) as text. */
+void vs_cli_s3_event_text(vs_cli_s3_text *t, const json_t *ev);
 
 /* `volshift status`, `volshift resume`, `volshift abort`, `volshift rollback` (vs_cli_cmd_fn). */
 int vs_cli_cmd_status(int argc, char **argv);

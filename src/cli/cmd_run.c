@@ -30,10 +30,24 @@ static const char artifacts_help[] =
 	"\n"
 	"Write the artifacts run NAME kept (and its Jobs' logs, as STEP.log) into DIR (default: .).\n";
 
-/* Prints the engine's events: ctx is the vs_out. */
+/* Where the engine's events go: the output, and the text state of objectStore steps' progress. */
+typedef struct run_printer {
+	vs_out *o;
+	vs_cli_s3_text s3;
+} run_printer;
+
+static void run_printer_init(run_printer *p, vs_out *o)
+{
+	memset(p, 0, sizeof(*p));
+	p->o = o;
+	p->s3.out = o;
+}
+
+/* Prints the engine's events: ctx is a run_printer. */
 static void run_event(const json_t *ev, void *ctx)
 {
-	vs_out *o = ctx;
+	run_printer *p = ctx;
+	vs_out *o = p->o;
 	const char *type = vs_json_str_or(ev, "event", ""), *state = vs_json_str_or(ev, "state", "");
 	char *line = NULL;
 
@@ -43,6 +57,10 @@ static void run_event(const json_t *ev, void *ctx)
 	}
 	if (strcmp(type, "migration") == 0) { /* a migrate step's progress, shown as volshift migrate shows it */
 		vs_out_event(json_object_get(ev, "detail"), o);
+		return;
+	}
+	if (strcmp(type, "object-store") == 0) { /* an objectStore step's, as volshift s3 sync shows it */
+		vs_cli_s3_event_text(&p->s3, json_object_get(ev, "detail"));
 		return;
 	}
 	if (strcmp(type, "log") == 0)
@@ -109,6 +127,7 @@ static int run_outcome(vs_out *o, const char *cmd, vs_journal *j, int rc, const 
 
 static int run_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
+	run_printer p;
 	json_t *plan = NULL;
 	vs_journal *j = NULL;
 	vs_error err;
@@ -128,7 +147,8 @@ static int run_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		return vs_out_error(o, "run", "starting the run", &err);
 	}
 	vs_stop_install();
-	rc = run_outcome(o, "run", j, vs_engine_run(c, j, run_event, o, &err), &err);
+	run_printer_init(&p, o);
+	rc = run_outcome(o, "run", j, vs_engine_run(c, j, run_event, &p, &err), &err);
 	vs_journal_free(j);
 	json_decref(plan);
 	return rc;
@@ -172,6 +192,7 @@ static int run_open(vs_kube_client *c, const vs_cli_common *common, const char *
 
 int vs_cli_run_resume(vs_kube_client *c, const vs_cli_common *common, const char *id, vs_out *o)
 {
+	run_printer p;
 	vs_journal *j = NULL;
 	vs_error err;
 	int rc = run_open(c, common, "resume", id, &j, o);
@@ -183,7 +204,8 @@ int vs_cli_run_resume(vs_kube_client *c, const vs_cli_common *common, const char
 		rc = vs_out_error(o, "resume", "withdrawing the abort request", &err);
 	} else {
 		vs_stop_install();
-		rc = run_outcome(o, "resume", j, vs_engine_run(c, j, run_event, o, &err), &err);
+		run_printer_init(&p, o);
+		rc = run_outcome(o, "resume", j, vs_engine_run(c, j, run_event, &p, &err), &err);
 	}
 	vs_journal_free(j);
 	return rc;
@@ -208,6 +230,7 @@ static int run_find(vs_kube_client *c, const vs_cli_common *common, const char *
 
 static int run_undo(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 {
+	run_printer p;
 	vs_journal *j = NULL;
 	char *id = NULL;
 	vs_error err;
@@ -218,7 +241,8 @@ static int run_undo(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 		rc = run_open(c, common, "undo", id, &j, o);
 	if (rc == VS_EXIT_OK) {
 		vs_stop_install();
-		if (vs_engine_undo(c, j, run_event, o, &err) < 0)
+		run_printer_init(&p, o);
+		if (vs_engine_undo(c, j, run_event, &p, &err) < 0)
 			rc = vs_out_error(o, "undo", vs_engine_plan_name(vs_journal_plan(j)), &err);
 	}
 	vs_journal_free(j);

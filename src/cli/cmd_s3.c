@@ -2,7 +2,7 @@
  * `volshift s3 sync SOURCE DEST`: every bucket and object of one S3 endpoint onto another, through
  * the s3 module. This file parses the flags, finds the credentials (files, or Secrets read through
  * the cluster), and turns the sync's events into lines for people (a progress line, the failures,
- * a summary) or JSON lines for programs.
+ * a summary; also those of a plan's objectStore step, for cmd_run.c) or JSON lines for programs.
  */
 #include "cli.h"
 #include "s3/s3.h"
@@ -89,9 +89,7 @@ typedef struct s3_cli {
 	vs_s3_sync_opts sync;
 	bool json;
 	vs_out *out;
-	/* text progress */
-	int64_t last_plain_ms;
-	bool line_open; /* a progress line is on the terminal, to be overwritten */
+	vs_cli_s3_text text;
 } s3_cli;
 
 static int s3_usage(const char *fmt, const char *arg)
@@ -133,7 +131,7 @@ static int s3_parse(s3_cli *c, int argc, char **argv)
 		case F_PARALLEL:
 			errno = 0;
 			c->sync.parallel = (int)strtol(optarg, &end, 10);
-			if (errno || *end || c->sync.parallel < 1 || c->sync.parallel > 256)
+			if (errno || *end || c->sync.parallel < 1 || c->sync.parallel > VS_S3_PARALLEL_MAX)
 				rc = s3_usage("--parallel %s: expected a number from 1 to 256", optarg);
 			break;
 		case F_VERIFY:
@@ -182,7 +180,7 @@ static void s3_clock(int64_t secs, char out[32])
 		snprintf(out, 32, "%lld:%02lld", (long long)secs / 60, (long long)secs % 60);
 }
 
-static void s3_progress_text(s3_cli *c, const json_t *ev)
+static void s3_progress_text(vs_cli_s3_text *c, const json_t *ev)
 {
 	char done[32], total[32], rate[32], eta[32] = "-";
 	int64_t now = vs_time_mono_ms();
@@ -206,8 +204,8 @@ static void s3_progress_text(s3_cli *c, const json_t *ev)
 }
 
 /* A line above the progress line. */
-static void s3_line(s3_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s3_line(s3_cli *c, const char *fmt, ...)
+static void s3_line(vs_cli_s3_text *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s3_line(vs_cli_s3_text *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -221,7 +219,7 @@ static void s3_line(s3_cli *c, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void s3_summary_text(s3_cli *c, const json_t *ev)
+static void s3_summary_text(vs_cli_s3_text *c, const json_t *ev)
 {
 	char bytes[32], rate[32];
 	int64_t ms = vs_json_int(ev, "ms", 0), b = vs_json_int(ev, "bytes", 0);
@@ -243,7 +241,7 @@ static void s3_summary_text(s3_cli *c, const json_t *ev)
 	}
 }
 
-static void s3_event_text(s3_cli *c, const json_t *ev)
+void vs_cli_s3_event_text(vs_cli_s3_text *c, const json_t *ev)
 {
 	const char *type = vs_json_str_or(ev, "event", "");
 
@@ -285,7 +283,7 @@ static void s3_on_event(const json_t *ev, void *ctx)
 	if (c->json)
 		vs_out_json(c->out, ev);
 	else
-		s3_event_text(c, ev);
+		vs_cli_s3_event_text(&c->text, ev);
 }
 
 /* ---- credentials ------------------------------------------------------------------------------- */
@@ -334,6 +332,7 @@ static int s3_sync(int argc, char **argv)
 		return rc < 0 ? VS_EXIT_OK : rc;
 	vs_error_clear(&err);
 	c.out = vs_out_new(c.json, stdout);
+	c.text.out = c.out;
 	rc = s3_credentials(&c, &src, &dst, &cfg, &kube, &err);
 	if (rc == VS_ECONFIG && !err.code) {
 		rc = VS_EXIT_FAILED; /* vs_cli_connect said why */

@@ -1,8 +1,8 @@
 /*
  * engine: a run of a plan. A plan (volshift.io/v1alpha1 Plan, a YAML file) is an ordered list of
- * named steps of a few kinds (scale, wait, job, patch, apply, delete, setState,
- * defaultStorageClass); a run executes them one after the other under a journal in the cluster.
- * Before a step changes anything the journal holds its intent and what its undo needs (the previous
+ * named steps of a few kinds (scale, wait, job, patch, apply, delete, migrate, objectStore,
+ * setState, defaultStorageClass); a run executes them one after the other under a journal in the
+ * cluster. Before a step changes anything the journal holds its intent and what its undo needs (the previous
  * scale, the object before a patch, apply or delete, the previous state value); once its effect is
  * observed, done or failed with the time. A run killed anywhere is resumed from the journal, every
  * step looking at the cluster before it acts; undo runs the undos of the steps that started, in
@@ -61,8 +61,10 @@ char *vs_engine_step_describe(const json_t *step);
 bool vs_engine_is_run(const json_t *frozen);
 
 /* Called with each event (borrowed for the call): {event: "step", step, kind, state: started |
- * done | failed | skipped | undone | undo-started, message?, error?}, {event: "log", step, line},
- * {event: "run", run, phase, message}. */
+ * done | failed | skipped | undone | undo-started | note, message?, error?}, {event: "log", step,
+ * line}, {event: "run", run, phase, message}; a migrate step's migration's events as {event:
+ * "migration", step, detail} and an objectStore step's sync's as {event: "object-store", step,
+ * detail}. */
 typedef void (*vs_engine_event_fn)(const json_t *event, void *ctx);
 
 /*
@@ -89,9 +91,10 @@ int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void 
 
 /*
  * Undo the run in j: the steps that started, last first, each by its natural undo (scale back,
- * object restored, created object deleted, deleted object recreated, state value restored) or by
- * its `undo:` steps. A step marked `undo: none` stops the undo there (phase undo-stopped,
- * VS_EINVAL saying so). Resumable: undos done are recorded and not done again. Phase undone.
+ * object restored, created object deleted, deleted object recreated, state value restored, an
+ * object-store sync left as it is) or by its `undo:` steps. A step marked `undo: none` stops the
+ * undo there (phase undo-stopped, VS_EINVAL saying so). Resumable: undos done are recorded and not
+ * done again. Phase undone.
  */
 int vs_engine_undo(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void *ctx, vs_error *err);
 

@@ -1,7 +1,8 @@
 /*
  * engine_int: what the files of the engine share. run.c drives the steps; each kind of step (kinds.c,
- * wait.c, job.c) is three functions: prepare reads what its undo will need before anything changes,
- * apply makes the change (again, harmlessly, after a crash) and observes it, undo reverses it.
+ * wait.c, job.c, migrate.c, objectstore.c) is three functions: prepare reads what its undo will need
+ * before anything changes, apply makes the change (again, harmlessly, after a crash) and observes
+ * it, undo reverses it.
  */
 #ifndef VS_ENGINE_INT_H
 #define VS_ENGINE_INT_H
@@ -55,6 +56,9 @@ const eng_kind *eng_kind_of(const json_t *def);
 
 /* Emit event (stolen) to the run's callback, with "run": the run's id. */
 void eng_emit(eng_run *r, json_t *event);
+/* Emit a step event {event: "step", step, kind, state, index, steps, message?, error?} for s (err
+ * may be NULL: no error). */
+void eng_emit_step(eng_step *s, const char *state, const char *message, const vs_error *err);
 
 /* The resource of apiVersion/kind in obj (a reference or a whole object), resolved by discovery. */
 int eng_resolve(eng_run *r, const json_t *obj, vs_kube_api_resource *out, vs_error *err);
@@ -81,9 +85,9 @@ int eng_owner_ref(eng_run *r, json_t **out, vs_error *err);
  * journal writes that step again. */
 const json_t *eng_step_record(eng_run *r, const char *name);
 
-/* The kinds (kinds.c, wait.c, job.c). */
+/* The kinds (kinds.c, wait.c, job.c, migrate.c, objectstore.c). */
 extern const eng_kind eng_kind_scale, eng_kind_wait, eng_kind_job, eng_kind_patch, eng_kind_apply, eng_kind_delete,
-	eng_kind_set_state, eng_kind_default_class, eng_kind_migrate;
+	eng_kind_set_state, eng_kind_default_class, eng_kind_migrate, eng_kind_object_store;
 
 /* spec.state's ConfigMap: write key (the plan's key, or key + ".step" for the step boundary) to
  * value (NULL removes it); *prev (may be NULL) receives the value before (caller frees; NULL when

@@ -451,9 +451,10 @@ const eng_kind eng_kind_default_class = { .name = "defaultStorageClass",
 
 const eng_kind *eng_kind_of(const json_t *def)
 {
-	static const eng_kind *const kinds[] = { &eng_kind_scale,     &eng_kind_wait,	       &eng_kind_job,
-						 &eng_kind_patch,     &eng_kind_apply,	       &eng_kind_delete,
-						 &eng_kind_set_state, &eng_kind_default_class, &eng_kind_migrate };
+	static const eng_kind *const kinds[] = { &eng_kind_scale,	&eng_kind_wait,		 &eng_kind_job,
+						 &eng_kind_patch,	&eng_kind_apply,	 &eng_kind_delete,
+						 &eng_kind_set_state,	&eng_kind_default_class, &eng_kind_migrate,
+						 &eng_kind_object_store };
 	const char *name = vs_engine_step_kind(def);
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -476,6 +477,9 @@ char *vs_engine_step_describe(const json_t *step)
 		return vs_xasprintf("migrate the claims of class %s to class %s",
 				    vs_json_str_or(v, "sourceStorageClass", "?"),
 				    vs_json_str_or(v, "destStorageClass", "?"));
+	if (strcmp(kind, "objectStore") == 0)
+		return vs_xasprintf("sync the objects of %s to %s", vs_json_str_or(v, "source", "?"),
+				    vs_json_str_or(v, "dest", "?"));
 	ref = eng_ref_text(v);
 	if (strcmp(kind, "scale") == 0) {
 		const json_t *n = json_object_get(v, "replicas");

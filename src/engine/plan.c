@@ -5,6 +5,7 @@
  * pointer gives the place in the file (vs_yaml_doc_mark) and a readable path for the message.
  */
 #include "engine/engine_int.h"
+#include "s3/s3.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -403,6 +404,17 @@ static int plan_check_delete(const plan_check *pc, const char *pointer, const js
 	return rc;
 }
 
+/* The fields names (NULL-terminated) of obj that are there are each of type type. */
+static int plan_optional_fields(const plan_check *pc, const char *pointer, const json_t *obj, const char *const *names,
+				json_type type)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && names[i]; i++)
+		rc = plan_field(pc, pointer, obj, names[i], type, false, NULL);
+	return rc;
+}
+
 /* migrate: volshift migrate's options, named as in a plan. */
 static int plan_check_migrate(const plan_check *pc, const char *pointer, const json_t *v)
 {
@@ -421,10 +433,10 @@ static int plan_check_migrate(const plan_check *pc, const char *pointer, const j
 		rc = plan_field(pc, pointer, v, "sourceStorageClass", JSON_STRING, true, NULL);
 	if (rc == 0)
 		rc = plan_field(pc, pointer, v, "destStorageClass", JSON_STRING, true, NULL);
-	for (i = 0; rc == 0 && strings[i]; i++)
-		rc = plan_field(pc, pointer, v, strings[i], JSON_STRING, false, NULL);
-	for (i = 0; rc == 0 && bools[i]; i++)
-		rc = plan_field(pc, pointer, v, bools[i], JSON_TRUE, false, NULL);
+	if (rc == 0)
+		rc = plan_optional_fields(pc, pointer, v, strings, JSON_STRING);
+	if (rc == 0)
+		rc = plan_optional_fields(pc, pointer, v, bools, JSON_TRUE);
 	if (rc == 0)
 		rc = plan_field(pc, pointer, v, "pvcs", JSON_ARRAY, false, &pvcs);
 	if (rc == 0)
@@ -451,6 +463,99 @@ static int plan_check_migrate(const plan_check *pc, const char *pointer, const j
 	return rc;
 }
 
+/* An S3 location at obj[key]: http(s)://HOST:PORT[/BUCKET[/PREFIX]], as `volshift s3 sync` takes it. */
+static int plan_s3_location(const plan_check *pc, const char *pointer, const json_t *obj, const char *key)
+{
+	const json_t *v;
+	vs_s3_location loc;
+	vs_error e;
+	int rc = plan_field(pc, pointer, obj, key, JSON_STRING, true, &v);
+
+	if (rc < 0)
+		return rc;
+	vs_error_clear(&e);
+	if (vs_s3_location_parse(json_string_value(v), &loc, &e) < 0) {
+		char *child = plan_child(pointer, key);
+		rc = plan_fail(pc, child, false, "expected http(s)://HOST:PORT[/BUCKET[/PREFIX]]: %s", e.message);
+		free(child);
+	}
+	vs_s3_location_clear(&loc);
+	return rc;
+}
+
+/* Credentials at obj[key]: {secret: {namespace, name}}, a Secret with access-key-id and
+ * secret-access-key. */
+static int plan_s3_credentials(const plan_check *pc, const char *pointer, const json_t *obj, const char *key,
+			       bool required)
+{
+	static const char *const keys[] = { "secret", NULL };
+	static const char *const secret_keys[] = { "namespace", "name", NULL };
+	const json_t *v, *secret = NULL;
+	char *at = plan_child(pointer, key), *at_secret = plan_child(at, "secret");
+	int rc = plan_field(pc, pointer, obj, key, JSON_OBJECT, required, &v);
+
+	if (rc == 0 && v)
+		rc = plan_known_keys(pc, at, v, keys);
+	if (rc == 0 && v)
+		rc = plan_field(pc, at, v, "secret", JSON_OBJECT, true, &secret);
+	if (rc == 0 && v)
+		rc = plan_known_keys(pc, at_secret, secret, secret_keys);
+	for (size_t i = 0; rc == 0 && v && secret_keys[i]; i++)
+		rc = plan_field(pc, at_secret, secret, secret_keys[i], JSON_STRING, true, NULL);
+	free(at_secret);
+	free(at);
+	return rc;
+}
+
+/* objectStore: `volshift s3 sync`'s options, named as in a plan. */
+static int plan_check_object_store(const plan_check *pc, const char *pointer, const json_t *v)
+{
+	static const char *const keys[] = { "source",
+					    "dest",
+					    "sourceCredentials",
+					    "destCredentials",
+					    "region",
+					    "parallel",
+					    "delete",
+					    "verify",
+					    "caFile",
+					    "insecureSkipTLSVerify",
+					    NULL };
+	static const char *const strings[] = { "region", "caFile", "verify", NULL };
+	static const char *const bools[] = { "delete", "insecureSkipTLSVerify", NULL };
+	const json_t *parallel;
+	const char *verify;
+	int rc = plan_known_keys(pc, pointer, v, keys);
+
+	if (rc == 0)
+		rc = plan_s3_location(pc, pointer, v, "source");
+	if (rc == 0)
+		rc = plan_s3_location(pc, pointer, v, "dest");
+	if (rc == 0)
+		rc = plan_s3_credentials(pc, pointer, v, "sourceCredentials", true);
+	if (rc == 0)
+		rc = plan_s3_credentials(pc, pointer, v, "destCredentials", false);
+	if (rc == 0)
+		rc = plan_optional_fields(pc, pointer, v, strings, JSON_STRING);
+	if (rc == 0)
+		rc = plan_optional_fields(pc, pointer, v, bools, JSON_TRUE);
+	if (rc == 0)
+		rc = plan_field(pc, pointer, v, "parallel", JSON_INTEGER, false, &parallel);
+	if (rc < 0)
+		return rc;
+	verify = vs_json_str_or(v, "verify", "size");
+	if (parallel && (json_integer_value(parallel) < 1 || json_integer_value(parallel) > VS_S3_PARALLEL_MAX)) {
+		char *child = plan_child(pointer, "parallel");
+		rc = plan_fail(pc, child, false, "expected 1 to %d objects copied at once", VS_S3_PARALLEL_MAX);
+		free(child);
+	} else if (strcmp(verify, "size") != 0 && strcmp(verify, "checksum") != 0) {
+		char *child = plan_child(pointer, "verify");
+		rc = plan_fail(pc, child, false, "expected size or checksum, got \"%s\"", verify);
+		free(child);
+	}
+	return rc;
+}
+
 static int plan_check_string(const plan_check *pc, const char *pointer, const json_t *v)
 {
 	if (json_is_string(v) && *json_string_value(v))
@@ -465,11 +570,17 @@ static const struct plan_kind {
 	json_type type;
 	plan_check_fn check;
 } plan_kinds[] = {
-	{ "scale", JSON_OBJECT, plan_check_scale },	{ "wait", JSON_OBJECT, plan_check_wait },
-	{ "job", JSON_OBJECT, plan_check_job },		{ "patch", JSON_OBJECT, plan_check_patch },
-	{ "apply", JSON_OBJECT, plan_check_apply },	{ "delete", JSON_OBJECT, plan_check_delete },
-	{ "setState", JSON_STRING, plan_check_string }, { "defaultStorageClass", JSON_STRING, plan_check_string },
-	{ "migrate", JSON_OBJECT, plan_check_migrate }, { NULL, JSON_NULL, NULL },
+	{ "scale", JSON_OBJECT, plan_check_scale },
+	{ "wait", JSON_OBJECT, plan_check_wait },
+	{ "job", JSON_OBJECT, plan_check_job },
+	{ "patch", JSON_OBJECT, plan_check_patch },
+	{ "apply", JSON_OBJECT, plan_check_apply },
+	{ "delete", JSON_OBJECT, plan_check_delete },
+	{ "setState", JSON_STRING, plan_check_string },
+	{ "defaultStorageClass", JSON_STRING, plan_check_string },
+	{ "migrate", JSON_OBJECT, plan_check_migrate },
+	{ "objectStore", JSON_OBJECT, plan_check_object_store },
+	{ NULL, JSON_NULL, NULL },
 };
 
 const char *vs_engine_step_kind(const json_t *step)
@@ -534,7 +645,7 @@ static int plan_check_step(const plan_check *pc, const char *pointer, const json
 		} else if (!k->name) {
 			rc = plan_fail(pc, child, true,
 				       "unknown field \"%s\" (a step has name, undo and one of: scale, wait, job, "
-				       "patch, apply, delete, migrate, setState, defaultStorageClass)",
+				       "patch, apply, delete, migrate, objectStore, setState, defaultStorageClass)",
 				       key);
 		} else if (found) {
 			rc = plan_fail(pc, child, true, "a step does one thing: it has %s already", found->name);
@@ -551,7 +662,7 @@ static int plan_check_step(const plan_check *pc, const char *pointer, const json
 	if (rc == 0 && !found)
 		rc = plan_fail(pc, pointer, false,
 			       "the step does nothing: expected one of scale, wait, job, patch, apply, delete, "
-			       "migrate, setState, defaultStorageClass");
+			       "migrate, objectStore, setState, defaultStorageClass");
 	return rc;
 }
 

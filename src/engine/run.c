@@ -117,7 +117,7 @@ static int eng_boundary(eng_step *s, const char *what, vs_error *err)
 	return rc;
 }
 
-static void eng_emit_step(eng_step *s, const char *state, const char *message, const vs_error *err)
+void eng_emit_step(eng_step *s, const char *state, const char *message, const vs_error *err)
 {
 	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "event", "step", "step", s->name, "kind",
 			       vs_engine_step_kind(s->def), "state", state, "index", (json_int_t)s->index + 1, "steps",

@@ -1,6 +1,6 @@
 /*
  * s3: volshift's object-store mover. It copies every bucket and object from one S3 endpoint to
- * another (`volshift s3 sync`, and later a plan's objectStore step), and is the only part of
+ * another (`volshift s3 sync`, and a plan's objectStore step), and is the only part of
  * volshift that speaks S3.
  *
  * The client signs with SigV4 through libcurl (CURLOPT_AWS_SIGV4), addresses buckets path-style
@@ -258,13 +258,16 @@ enum vs_s3_verify {
 /* Called with each event (borrowed for the call). Calls never overlap (the sync serializes them). */
 typedef void (*vs_s3_event_fn)(const json_t *event, void *ctx);
 
+/* The most transfers a sync runs at once (vs_s3_sync_opts.parallel). */
+#define VS_S3_PARALLEL_MAX 256
+
 typedef struct vs_s3_sync_opts {
 	const char *source, *dest; /* http(s)://HOST:PORT[/BUCKET[/PREFIX]] */
 	const vs_s3_credentials *source_creds, *dest_creds; /* borrowed */
 	const char *region;				     /* NULL: us-east-1 */
 	const char *ca_file;
 	bool insecure;
-	int parallel; /* transfers at once; 0: 8 */
+	int parallel; /* transfers at once; 0: 8; at most VS_S3_PARALLEL_MAX */
 	bool delete_extra; /* delete destination objects not on the source, after every copy succeeded */
 	bool dry_run;	   /* list what would change; change nothing */
 	enum vs_s3_verify verify;

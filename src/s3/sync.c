@@ -17,7 +17,6 @@
 #include <strings.h>
 
 #define SYNC_PARALLEL_DEFAULT 8
-#define SYNC_PARALLEL_MAX     256
 #define SYNC_FAILURES_MAX     1000 /* kept in the result; the count goes on */
 
 enum item_kind {
@@ -433,8 +432,8 @@ static void sync_run_phase(struct sync_run *r, enum item_kind phase)
 	int64_t every = r->opts->progress_ms > 0 ? r->opts->progress_ms : 1000;
 	pthread_t *threads;
 
-	if (n > SYNC_PARALLEL_MAX)
-		n = SYNC_PARALLEL_MAX;
+	if (n > VS_S3_PARALLEL_MAX)
+		n = VS_S3_PARALLEL_MAX;
 	threads = vs_xcalloc((size_t)n, sizeof(*threads));
 	r->phase = phase;
 	r->next = 0;

@@ -1,4 +1,4 @@
-# Helpers for the S3 tests (test_s3.sh) and the bench's s3 row: moto_server instances on loopback
+# Helpers for the S3 tests (test_s3.sh, test_plan_objectstore.sh) and the bench's s3 row: moto_server instances on loopback
 # with SigV4 checked (moto's IAM mode, through moto_iam.py), each with an IAM user whose access key
 # is written as an AWS shared-credentials file, and s3_tool.py (boto3) to fill and describe them.
 S3_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,4 +67,49 @@ moto_stop() {
 s3tool() {
 	local u="${1}_URL" a="${1}_AK" s="${1}_SK"
 	"$MOTO_PY" "$S3_TESTS_DIR/s3_tool.py" "${!u}" "${!a}" "${!s}" "${@:2}"
+}
+
+# s3_require_moto: sets MOTO_PY, or skips the calling test file when moto is missing.
+s3_require_moto() {
+	MOTO_PY=$(moto_python) && return 0
+	echo "skip $(basename "$0"): moto is missing (scripts/install-deps.sh says how to get it)"
+	echo "0 0" >"${E2E_RESULT:-/dev/null}"
+	exit 0
+}
+
+# s3_setup: two fresh moto servers, SRC and DST (and the fault proxy PROXY_PID, when a test starts
+# one), torn down when the test ends.
+s3_setup() {
+	moto_start SRC "$SIM_DIR" && moto_start DST "$SIM_DIR" || return 1
+	trap 'moto_stop SRC; moto_stop DST; [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null; true' EXIT
+}
+
+# equal_trees: every object of SRC is on DST with the same size, content, headers and metadata,
+# and DST holds nothing else.
+equal_trees() {
+	s3tool SRC tree >"$SIM_DIR/src.tree" && s3tool DST tree >"$SIM_DIR/dst.tree" || fail "describing the trees failed"
+	diff "$SIM_DIR/src.tree" "$SIM_DIR/dst.tree" >"$SIM_DIR/tree.diff" ||
+		fail "the trees differ: $(head -c 600 "$SIM_DIR/tree.diff")"
+}
+
+# s3_secret NS NAME ACCESS-KEY-ID SECRET-ACCESS-KEY: a Secret with the keys volshift reads.
+s3_secret() {
+	jq -n --arg ns "$1" --arg n "$2" --arg a "$(printf %s "$3" | base64 -w0)" --arg s "$(printf %s "$4" | base64 -w0)" \
+		'{apiVersion: "v1", kind: "Secret", metadata: {namespace: $ns, name: $n},
+		  data: {"access-key-id": $a, "secret-access-key": $s}}' | kubectl apply -f - >/dev/null
+}
+
+# kill_mid_sync PID FILE N SELECT: waits (up to 30 s) until FILE, the JSON events of a sync that
+# volshift PID writes, holds N events that the jq filter SELECT keeps (objects copied), then kills
+# PID with SIGKILL; KILLED_AT is how many FILE held then (a line cut short by the kill is skipped).
+kill_mid_sync() {
+	local pid=$1 file=$2 want=$3 count="[split(\"\\n\")[] | fromjson? | select($4)] | length"
+	for _ in $(seq 1 300); do
+		KILLED_AT=$(jq -R -s "$count" "$file" 2>/dev/null || echo 0)
+		[ "${KILLED_AT:-0}" -ge "$want" ] && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	KILLED_AT=$(jq -R -s "$count" "$file")
 }

@@ -7,18 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 
-MOTO_PY=$(moto_python) || {
-	echo "skip test_s3.sh: moto is missing (scripts/install-deps.sh says how to get it)"
-	echo "0 0" >"${E2E_RESULT:-/dev/null}"
-	exit 0
-}
+s3_require_moto
 VS="$BIN/volshift"
-
-# s3_setup: two fresh moto servers, SRC and DST, torn down when the test ends.
-s3_setup() {
-	moto_start SRC "$SIM_DIR" && moto_start DST "$SIM_DIR" || return 1
-	trap 'moto_stop SRC; moto_stop DST; [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null; true' EXIT
-}
 
 # sync OUT [ARGS...]: volshift s3 sync SRC DST with both credentials files and --output json;
 # events in OUT, stderr in OUT.err; returns volshift's exit status.
@@ -31,14 +21,6 @@ sync() {
 
 # summary FILE FIELD: a field of the s3-summary event.
 summary() { jq -r --arg f "$2" 'select(.event == "s3-summary") | .[$f]' "$1"; }
-
-# equal_trees: every object of SRC is on DST with the same size, content, headers and metadata,
-# and DST holds nothing else.
-equal_trees() {
-	s3tool SRC tree >"$SIM_DIR/src.tree" && s3tool DST tree >"$SIM_DIR/dst.tree" || fail "describing the trees failed"
-	diff "$SIM_DIR/src.tree" "$SIM_DIR/dst.tree" >"$SIM_DIR/tree.diff" ||
-		fail "the trees differ: $(head -c 600 "$SIM_DIR/tree.diff")"
-}
 
 test_buckets_keys_metadata_then_a_second_run_copies_nothing() {
 	s3_setup
@@ -133,13 +115,6 @@ test_wrong_credentials_are_refused_and_change_nothing() {
 	grep -q "no profile \[nosuch\]" "$SIM_DIR/profile.err" || fail "missing profile: $(cat "$SIM_DIR/profile.err")"
 }
 
-# s3_secret NS NAME ACCESS-KEY-ID SECRET-ACCESS-KEY: a Secret with the keys volshift reads.
-s3_secret() {
-	jq -n --arg ns "$1" --arg n "$2" --arg a "$(printf %s "$3" | base64 -w0)" --arg s "$(printf %s "$4" | base64 -w0)" \
-		'{apiVersion: "v1", kind: "Secret", metadata: {namespace: $ns, name: $n},
-		  data: {"access-key-id": $a, "secret-access-key": $s}}' | kubectl apply -f - >/dev/null
-}
-
 test_credentials_from_secrets() {
 	s3_setup
 	s3tool SRC put data k --text hello
@@ -166,14 +141,8 @@ test_killed_mid_sync_then_run_again_ends_equal() {
 	"$VS" s3 sync "$SRC_URL" "$DST_URL" --source-credentials "$SIM_DIR/SRC.creds" --dest-credentials "$SIM_DIR/DST.creds" \
 		--parallel 2 --multipart-threshold 8Mi --part-size 5Mi --output json >"$SIM_DIR/killed.json" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 300); do
-		n=$(jq -s 'map(select(.event == "s3-copied")) | length' "$SIM_DIR/killed.json" 2>/dev/null || echo 0)
-		[ "${n:-0}" -ge 100 ] && break
-		sleep 0.1
-	done
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null || true
-	n=$(jq -s 'map(select(.event == "s3-copied")) | length' "$SIM_DIR/killed.json")
+	kill_mid_sync "$pid" "$SIM_DIR/killed.json" 100 '.event == "s3-copied"'
+	n=$KILLED_AT
 	[ "$n" -ge 1 ] && [ "$n" -lt 401 ] || fail "the sync was not killed mid-way ($n objects copied)"
 	sync "$SIM_DIR/again.json" --parallel 4 --multipart-threshold 8Mi --part-size 5Mi ||
 		fail "the run after the kill failed: $(tail -3 "$SIM_DIR/again.json.err")"

@@ -164,6 +164,73 @@ static void test_engine_plan__step_errors(void **state)
 		"plan.yaml:6:71: spec.steps[0].undo[0].undo: an undo step has no undo of its own");
 }
 
+#define OS_STEP(fields)                                \
+	HEAD "  steps:\n"                              \
+	     "  - name: sync\n"                        \
+	     "    objectStore:\n"                      \
+	     "      source: http://minio.minio:9000\n" \
+	     "      sourceCredentials: {secret: {namespace: minio, name: minio-credentials}}\n" fields
+
+static void test_engine_plan__object_store(void **state)
+{
+	json_t *plan = load_ok(OS_STEP("      dest: http://rook-ceph-rgw.rook-ceph:80/bucket/prefix\n"
+				       "      destCredentials: {secret: {namespace: rook-ceph, name: rgw}}\n"
+				       "      region: eu-west-1\n"
+				       "      parallel: 4\n"
+				       "      delete: true\n"
+				       "      verify: checksum\n"
+				       "      caFile: /etc/ca.pem\n"
+				       "      insecureSkipTLSVerify: false\n"));
+	const json_t *step = json_array_get(vs_engine_plan_steps(plan), 0);
+	char *text = vs_engine_step_describe(step);
+	(void)state;
+
+	assert_string_equal(vs_engine_step_kind(step), "objectStore");
+	assert_string_equal(text, "sync the objects of http://minio.minio:9000 to "
+				  "http://rook-ceph-rgw.rook-ceph:80/bucket/prefix");
+	free(text);
+	json_decref(plan);
+	/* the destination's credentials default to the source's */
+	json_decref(load_ok(OS_STEP("      dest: http://rgw:80\n")));
+}
+
+static void test_engine_plan__object_store_errors(void **state)
+{
+	(void)state;
+	assert_plan_refused(OS_STEP(""), "plan.yaml:8:7: spec.steps[0].objectStore: missing field \"dest\"");
+	assert_plan_refused(
+		OS_STEP("      dest: s3://rgw/b\n"),
+		"plan.yaml:10:13: spec.steps[0].objectStore.dest: expected http(s)://HOST:PORT[/BUCKET[/PREFIX]]: "
+		"s3://rgw/b: not an http:// or https:// URL");
+	assert_plan_refused(OS_STEP("      dest: http://rgw:80/Bad_Bucket\n"),
+			    "plan.yaml:10:13: spec.steps[0].objectStore.dest: expected http(s)://HOST:PORT");
+	assert_plan_refused(
+		OS_STEP("      dest: http://key:secret@rgw:80\n"),
+		"plan.yaml:10:13: spec.steps[0].objectStore.dest: expected http(s)://HOST:PORT[/BUCKET[/PREFIX]]: "
+		"the URL: credentials do not go in the URL");
+	assert_plan_refused(
+		OS_STEP("      dest: http://rgw:80\n      parallel: 0\n"),
+		"plan.yaml:11:17: spec.steps[0].objectStore.parallel: expected 1 to 256 objects copied at once");
+	assert_plan_refused(
+		OS_STEP("      dest: http://rgw:80\n      verify: size-time\n"),
+		"plan.yaml:11:15: spec.steps[0].objectStore.verify: expected size or checksum, got \"size-time\"");
+	assert_plan_refused(OS_STEP("      dest: http://rgw:80\n      delete: yes please\n"),
+			    "plan.yaml:11:15: spec.steps[0].objectStore.delete: expected true or false, got a string");
+	assert_plan_refused(OS_STEP("      dest: http://rgw:80\n      dryRun: true\n"),
+			    "plan.yaml:11:7: spec.steps[0].objectStore.dryRun: unknown field \"dryRun\"");
+	assert_plan_refused(
+		OS_STEP("      dest: http://rgw:80\n      destCredentials: {secret: {name: rgw}}\n"),
+		"plan.yaml:11:33: spec.steps[0].objectStore.destCredentials.secret: missing field \"namespace\"");
+	assert_plan_refused(
+		OS_STEP("      dest: http://rgw:80\n      destCredentials: {file: /root/.aws/credentials}\n"),
+		"plan.yaml:11:25: spec.steps[0].objectStore.destCredentials.file: unknown field \"file\"");
+	assert_plan_refused(
+		OS_STEP("      dest: http://rgw:80\n      destCredentials: secret:rook-ceph/rgw\n"),
+		"plan.yaml:11:24: spec.steps[0].objectStore.destCredentials: expected a mapping, got a string");
+	assert_plan_refused(HEAD "  steps:\n  - name: sync\n    objectStore: {source: http://a:1, dest: http://b:2}\n",
+			    "plan.yaml:7:18: spec.steps[0].objectStore: missing field \"sourceCredentials\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_engine_plan__kinds_and_descriptions),
 		cmocka_unit_test(test_engine_plan__document_errors),
 		cmocka_unit_test(test_engine_plan__step_errors),
+		cmocka_unit_test(test_engine_plan__object_store),
+		cmocka_unit_test(test_engine_plan__object_store_errors),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
