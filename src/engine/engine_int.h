@@ -61,15 +61,12 @@ int eng_resolve(eng_run *r, const json_t *obj, vs_kube_api_resource *out, vs_err
 /* "apps/v1 Deployment ns/name" for messages; caller frees. */
 char *eng_ref_text(const json_t *ref);
 
-/* Wait (built on a watch) until no object named name of res is left in ns, or timeout_ms. */
+/* The waits of a run: vs_kube_wait_gone and vs_kube_wait_object (done gets the object, NULL when
+ * absent) within timeout_ms, ended by a stop request (the first Ctrl-C) with VS_ECANCEL. */
 int eng_wait_gone(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err);
-/* Wait until the object ns/name of res satisfies done (called with the object, NULL when absent;
- * it fills *seen, caller-freed, with what it saw for a message), or timeout_ms (VS_ETIMEOUT saying
- * what was last seen). *last (may be NULL) receives the last object seen (caller owns). */
-typedef bool (*eng_object_done_fn)(const json_t *obj, char **seen, void *ctx);
 int eng_wait_object(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
-		    eng_object_done_fn done, void *ctx, json_t **last, vs_error *err);
+		    vs_kube_wait_object_fn done, void *ctx, json_t **last, vs_error *err);
 
 /* The timeout of a step's field key in ms (dflt when absent). */
 int64_t eng_timeout_ms(const json_t *def, int64_t dflt);

@@ -273,7 +273,7 @@ int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void 
 		vs_error e;
 		vs_error_clear(&e);
 		eng_set_phase(&r, rc == VS_ECANCEL ? VS_ENGINE_ABORTED : VS_ENGINE_FAILED, err,
-			      rc == VS_ECANCEL ? "stopped at a step boundary" : err->message, &e);
+			      rc == VS_ECANCEL ? "stopped on request" : err->message, &e);
 	}
 	json_decref(r.owner);
 	return rc;
