@@ -23,7 +23,8 @@ typedef struct eng_run {
 	const json_t *plan;
 	vs_engine_event_fn fn;
 	void *ctx;
-	json_t *owner; /* the ownerReference to the journal, once read (eng_owner_ref) */
+	json_t *owner;	/* the ownerReference to the journal, once read (eng_owner_ref) */
+	bool stoppable; /* a stop request ends its waits (a run; an undo goes on to its end) */
 } eng_run;
 
 /* One step being run or undone: its definition (borrowed from the plan), its name and the journal
@@ -61,12 +62,13 @@ int eng_resolve(eng_run *r, const json_t *obj, vs_kube_api_resource *out, vs_err
 /* "apps/v1 Deployment ns/name" for messages; caller frees. */
 char *eng_ref_text(const json_t *ref);
 
-/* The waits of a run: vs_kube_wait_gone and vs_kube_wait_object (done gets the object, NULL when
- * absent) within timeout_ms, ended by a stop request (the first Ctrl-C) with VS_ECANCEL. */
+/* The options of the waits of r (timeout_ms): when r is stoppable, a stop request (the first Ctrl-C)
+ * ends them with VS_ECANCEL, so that a long wait or Job does not keep a run from stopping (the step
+ * is left unfinished, for resume). */
+vs_kube_wait_opts eng_wait_opts(const eng_run *r, int64_t timeout_ms);
+/* vs_kube_wait_gone with eng_wait_opts(timeout_ms). */
 int eng_wait_gone(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err);
-int eng_wait_object(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
-		    vs_kube_wait_object_fn done, void *ctx, json_t **last, vs_error *err);
 
 /* The timeout of a step's field key in ms (dflt when absent). */
 int64_t eng_timeout_ms(const json_t *def, int64_t dflt);

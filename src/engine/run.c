@@ -258,6 +258,7 @@ int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void 
 	int rc;
 
 	eng_run_init(&r, c, j, fn, ctx);
+	r.stoppable = true;
 	if (vs_str_has_prefix(phase, "undo"))
 		return vs_error_set(err, VS_EINVAL,
 				    "run %s of plan %s was undone (phase %s); start a new one with 'volshift run'",

@@ -2,7 +2,7 @@
  * Waiting for the cluster: the wait step kind (an object or the objects of a selector reaching a
  * jsonPath value, a condition, the end of a rollout, or gone) and the waits other kinds need (an
  * object deleted, a Job finished), all made with the waits of src/kube (built on watches, saying
- * what they saw last when they run out of time). A stop request ends any of them.
+ * what they saw last when they run out of time). A stop request ends any of them during a run.
  */
 #include "engine/engine_int.h"
 
@@ -10,25 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The options of every wait of a run: a stop request (the first Ctrl-C) ends it, so that a long wait
- * or Job does not keep the run from stopping; the step is then left unfinished, for resume. */
-static vs_kube_wait_opts wait_opts(int64_t timeout_ms)
+vs_kube_wait_opts eng_wait_opts(const eng_run *r, int64_t timeout_ms)
 {
-	return (vs_kube_wait_opts){ .timeout_ms = timeout_ms, .cancel = vs_stop_requested };
-}
-
-int eng_wait_object(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
-		    vs_kube_wait_object_fn done, void *ctx, json_t **last, vs_error *err)
-{
-	vs_kube_wait_opts o = wait_opts(timeout_ms);
-
-	return vs_kube_wait_object(r->c, res, ns, name, &o, done, ctx, last, err);
+	return (vs_kube_wait_opts){ .timeout_ms = timeout_ms, .cancel = r->stoppable ? vs_stop_requested : NULL };
 }
 
 int eng_wait_gone(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err)
 {
-	vs_kube_wait_opts o = wait_opts(timeout_ms);
+	vs_kube_wait_opts o = eng_wait_opts(r, timeout_ms);
 
 	return vs_kube_wait_gone(r->c, res, ns, name, &o, err);
 }
@@ -154,7 +144,7 @@ static int wait_apply(eng_step *s, const json_t *undo, vs_error *err)
 	char *what = eng_ref_text(def);
 	int rc = eng_resolve(s->run, def, &res, err);
 	char *field = vs_json_str(def, "name") ? vs_xasprintf("metadata.name=%s", vs_json_str(def, "name")) : NULL;
-	vs_kube_wait_opts o = wait_opts(eng_timeout_ms(def, ENG_WAIT_DEFAULT_MS));
+	vs_kube_wait_opts o = eng_wait_opts(s->run, eng_timeout_ms(def, ENG_WAIT_DEFAULT_MS));
 
 	(void)undo;
 	o.label_selector = vs_json_str(def, "selector");

@@ -447,6 +447,16 @@ int vs_kube_wait_from(vs_kube_client *c, const vs_kube_resource *res, const json
 int vs_kube_wait_gone(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
 		      const vs_kube_wait_opts *opts, vs_error *err);
 
+/* True when pod has ended: its phase is Succeeded or Failed, or it is gone (NULL). *seen (seen may
+ * be NULL) receives its phase. A vs_kube_wait_object_fn; ctx is not used. */
+bool vs_kube_pod_ended(const json_t *pod, char **seen, void *ctx);
+
+/* Wait (vs_kube_wait_object with opts) until pod ns/name has ended (vs_kube_pod_ended), then read
+ * its log, each line to fn (vs_kube_logs). *pod (may be NULL) receives the pod as last seen (NULL:
+ * gone; caller owns). Errors: those of the wait and of vs_kube_logs (NotFound for a pod gone). */
+int vs_kube_pod_wait_log(vs_kube_client *c, const char *ns, const char *name, const vs_kube_wait_opts *opts,
+			 vs_kube_line_fn fn, void *ctx, json_t **pod, vs_error *err);
+
 /* ---- access reviews ---------------------------------------------------------------------------- */
 
 /* One permission, as RBAC names it. */

@@ -4,6 +4,7 @@
  * follows a watch from the list's resourceVersion, keeping a local copy of the watched objects (the
  * informer pattern), and asks the caller's function after every change. When it runs out of time it
  * says what it saw last; when its caller asks for it, a stop request ends it within about a second.
+ * Also a pod run to its end and its log read (a free-space measure, a Job's artifact).
  */
 #include "kube/kube.h"
 
@@ -195,5 +196,27 @@ int vs_kube_wait_gone(vs_kube_client *c, const vs_kube_resource *res, const char
 	int rc = vs_kube_wait_object(c, res, ns, name, &gone, wait_absent, NULL, NULL, err);
 
 	free(what);
+	return rc;
+}
+
+/* ---- a pod to its end ------------------------------------------------------------------------------ */
+
+bool vs_kube_pod_ended(const json_t *pod, char **seen, void *ctx)
+{
+	const char *phase = vs_json_str_or(pod, "status.phase", "Pending");
+
+	(void)ctx;
+	if (seen)
+		*seen = vs_xasprintf("phase %s", pod ? phase : "(gone)");
+	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
+}
+
+int vs_kube_pod_wait_log(vs_kube_client *c, const char *ns, const char *name, const vs_kube_wait_opts *opts,
+			 vs_kube_line_fn fn, void *ctx, json_t **pod, vs_error *err)
+{
+	int rc = vs_kube_wait_object(c, &VS_KUBE_PODS, ns, name, opts, vs_kube_pod_ended, NULL, pod, err);
+
+	if (rc == 0)
+		rc = vs_kube_logs(c, ns, name, NULL, fn, ctx, err);
 	return rc;
 }

@@ -983,6 +983,24 @@ static void test_kube_client__wait_from_a_known_object(void **state)
 	srv_stop(&s);
 }
 
+static void test_kube_client__pod_ended(void **state)
+{
+	json_t *running = json_loads(POD("p1", "1", "Running"), 0, NULL);
+	json_t *failed = json_loads(POD("p1", "2", "Failed"), 0, NULL);
+	char *seen = NULL;
+
+	(void)state;
+	assert_false(vs_kube_pod_ended(running, &seen, NULL));
+	assert_string_equal(seen, "phase Running");
+	free(seen);
+	assert_true(vs_kube_pod_ended(failed, NULL, NULL));
+	assert_true(vs_kube_pod_ended(NULL, &seen, NULL));
+	assert_string_equal(seen, "phase (gone)");
+	free(seen);
+	json_decref(running);
+	json_decref(failed);
+}
+
 static int64_t cancel_at;
 
 static bool cancel_due(void)
@@ -1627,6 +1645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, setup, teardown),
+		cmocka_unit_test(test_kube_client__pod_ended),
 		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
 						outage_setup, outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
