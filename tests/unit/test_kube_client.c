@@ -915,47 +915,59 @@ static bool pod_in_phase(const json_t *pod, char **seen, void *ctx)
 	return strcmp(*seen, ph->want) == 0;
 }
 
+/* A server playing scenario_wait and a client for it, as the state of the wait tests. */
+struct wait_fixture {
+	struct srv s;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err;
+};
+
+static int wait_setup(void **state)
+{
+	struct wait_fixture *f = vs_xcalloc(1, sizeof(*f));
+
+	setup(state);
+	srv_start(&f->s, scenario_wait);
+	client_for(&f->s, &f->cfg, &f->c);
+	*state = f;
+	return 0;
+}
+
+static int wait_teardown(void **state)
+{
+	struct wait_fixture *f = *state;
+
+	vs_kube_client_free(f->c);
+	vs_kube_config_free(f->cfg);
+	srv_stop(&f->s);
+	free(f);
+	return teardown(state);
+}
+
 static void test_kube_client__wait_lists_then_watches(void **state)
 {
 	vs_kube_wait_opts o = { .label_selector = "app=web", .timeout_ms = 5000 };
 	struct phases ph = { .want = "Running" };
-	vs_kube_config *cfg;
-	vs_kube_client *c;
-	vs_error err = { 0 };
-	struct srv s;
+	struct wait_fixture *f = *state;
 
-	(void)state;
-	srv_start(&s, scenario_wait);
-	client_for(&s, &cfg, &c);
-	assert_int_equal(vs_kube_wait(c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &err), 0);
+	assert_int_equal(vs_kube_wait(f->c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &f->err), 0);
 	assert_int_equal(ph.asked, 2); /* the list, then the event */
-	assert_int_equal(srv_hits(&s), 2);
-	assert_null(strstr(s.log[0], "watch=1"));
-	assert_non_null(strstr(s.log[0], "labelSelector=app=web"));
-	assert_non_null(strstr(s.log[1], "resourceVersion=20"));
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	srv_stop(&s);
+	assert_int_equal(srv_hits(&f->s), 2);
+	assert_null(strstr(f->s.log[0], "watch=1"));
+	assert_non_null(strstr(f->s.log[0], "labelSelector=app=web"));
+	assert_non_null(strstr(f->s.log[1], "resourceVersion=20"));
 }
 
 static void test_kube_client__wait_times_out_saying_what_it_saw(void **state)
 {
 	vs_kube_wait_opts o = { .timeout_ms = 400, .what = "the pods to succeed" };
 	struct phases ph = { .want = "Succeeded" };
-	vs_kube_config *cfg;
-	vs_kube_client *c;
-	vs_error err = { 0 };
-	struct srv s;
+	struct wait_fixture *f = *state;
 
-	(void)state;
-	srv_start(&s, scenario_wait);
-	client_for(&s, &cfg, &c);
-	assert_int_equal(vs_kube_wait(c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &err), VS_ETIMEOUT);
-	assert_string_equal(err.message,
+	assert_int_equal(vs_kube_wait(f->c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &f->err), VS_ETIMEOUT);
+	assert_string_equal(f->err.message,
 			    "timed out after 0s waiting for the pods to succeed; last seen: p1 is Running");
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	srv_stop(&s);
 }
 
 static void test_kube_client__wait_from_a_known_object(void **state)
@@ -963,24 +975,15 @@ static void test_kube_client__wait_from_a_known_object(void **state)
 	vs_kube_wait_opts o = { .timeout_ms = 5000 };
 	struct phases ph = { .want = "Running" };
 	json_t *known = json_loads(POD("p1", "20", "Pending"), 0, NULL), *last = NULL;
-	vs_kube_config *cfg;
-	vs_kube_client *c;
-	vs_error err = { 0 };
-	struct srv s;
+	struct wait_fixture *f = *state;
 
-	(void)state;
-	srv_start(&s, scenario_wait);
-	client_for(&s, &cfg, &c);
-	assert_int_equal(vs_kube_wait_from(c, &VS_KUBE_PODS, known, &o, pod_in_phase, &ph, &last, &err), 0);
+	assert_int_equal(vs_kube_wait_from(f->c, &VS_KUBE_PODS, known, &o, pod_in_phase, &ph, &last, &f->err), 0);
 	assert_int_equal(ph.asked, 2); /* the known object, then the event: no list */
-	assert_int_equal(srv_hits(&s), 1);
-	assert_non_null(strstr(s.log[0], "fieldSelector=metadata.name=p1"));
+	assert_int_equal(srv_hits(&f->s), 1);
+	assert_non_null(strstr(f->s.log[0], "fieldSelector=metadata.name=p1"));
 	assert_string_equal(vs_kube_obj_resource_version(last), "21");
 	json_decref(known);
 	json_decref(last);
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	srv_stop(&s);
 }
 
 static void test_kube_client__pod_ended(void **state)
@@ -1014,26 +1017,18 @@ static void test_kube_client__wait_cancelled(void **state)
 {
 	vs_kube_wait_opts o = { .timeout_ms = 10000, .cancel = cancel_due };
 	struct phases ph = { .want = "Succeeded" };
-	vs_kube_config *cfg;
-	vs_kube_client *c;
-	vs_error err = { 0 };
+	struct wait_fixture *f = *state;
 	int64_t t0, elapsed;
-	struct srv s;
 
-	(void)state;
-	srv_start(&s, scenario_wait);
-	client_for(&s, &cfg, &c);
 	t0 = vs_time_mono_ms();
 	cancel_at = t0 + 300;
-	assert_int_equal(vs_kube_wait_object(c, &VS_KUBE_PODS, "default", "p1", &o, pod_in_phase, &ph, NULL, &err),
-			 VS_ECANCEL);
+	assert_int_equal(
+		vs_kube_wait_object(f->c, &VS_KUBE_PODS, "default", "p1", &o, pod_in_phase, &ph, NULL, &f->err),
+		VS_ECANCEL);
 	elapsed = vs_time_mono_ms() - t0;
 	assert_in_range(elapsed, 300, 1900);
-	assert_non_null(strstr(err.message, "stopped on request"));
-	assert_int_equal(srv_hits(&s), 2); /* the list and one watch */
-	vs_kube_client_free(c);
-	vs_kube_config_free(cfg);
-	srv_stop(&s);
+	assert_non_null(strstr(f->err.message, "stopped on request"));
+	assert_int_equal(srv_hits(&f->s), 2); /* the list and one watch */
 }
 
 /* ---- logs -------------------------------------------------------------------------------------- */
@@ -1641,10 +1636,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_lists_then_watches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_lists_then_watches, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, wait_setup, wait_teardown),
 		cmocka_unit_test(test_kube_client__pod_ended),
 		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
 						outage_setup, outage_teardown),
