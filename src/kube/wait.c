@@ -82,6 +82,8 @@ static int wait_follow(vs_kube_client *c, const vs_kube_resource *res, const cha
 		rc = vs_error_set(err, VS_ETIMEOUT, "timed out after %llds waiting for %s%s%s",
 				  (long long)(opts->timeout_ms / 1000), what, s->seen ? "; last seen: " : "",
 				  s->seen ? s->seen : "");
+	else if (rc == VS_ECANCEL)
+		rc = vs_error_set(err, VS_ECANCEL, "stopped on request while waiting for %s", what);
 	return rc;
 }
 
