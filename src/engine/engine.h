@@ -85,7 +85,9 @@ int vs_engine_find(vs_kube_client *c, const char *ns, const char *name_or_id, ch
  * Run the steps of the plan in journal j that are not done, in order (a new run and a resume alike:
  * a step left in intent or failed runs again after looking at the cluster; a failed Job is deleted
  * and run again). Stops at the first failure (phase failed), or before a step when an abort was
- * asked for or a stop requested (phase aborted, VS_ECANCEL). Phase done at the end.
+ * asked for or a stop requested (phase aborted, VS_ECANCEL); a stop requested (the first SIGINT or
+ * SIGTERM) while a step waits (a wait, a Job) also ends that wait within about a second, the step
+ * left unfinished for resume (phase aborted, VS_ECANCEL). Phase done at the end.
  */
 int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void *ctx, vs_error *err);
 

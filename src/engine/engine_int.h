@@ -24,7 +24,8 @@ typedef struct eng_run {
 	const json_t *plan;
 	vs_engine_event_fn fn;
 	void *ctx;
-	json_t *owner; /* the ownerReference to the journal, once read (eng_owner_ref) */
+	json_t *owner;	/* the ownerReference to the journal, once read (eng_owner_ref) */
+	bool stoppable; /* a stop request ends its waits (a run; an undo goes on to its end) */
 } eng_run;
 
 /* One step being run or undone: its definition (borrowed from the plan), its name and the journal
@@ -65,15 +66,13 @@ int eng_resolve(eng_run *r, const json_t *obj, vs_kube_api_resource *out, vs_err
 /* "apps/v1 Deployment ns/name" for messages; caller frees. */
 char *eng_ref_text(const json_t *ref);
 
-/* Wait (built on a watch) until no object named name of res is left in ns, or timeout_ms. */
+/* The options of the waits of r (timeout_ms): when r is stoppable, a stop request (the first Ctrl-C)
+ * ends them with VS_ECANCEL, so that a long wait or Job does not keep a run from stopping (the step
+ * is left unfinished, for resume). */
+vs_kube_wait_opts eng_wait_opts(const eng_run *r, int64_t timeout_ms);
+/* vs_kube_wait_gone with eng_wait_opts(timeout_ms). */
 int eng_wait_gone(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err);
-/* Wait until the object ns/name of res satisfies done (called with the object, NULL when absent;
- * it fills *seen, caller-freed, with what it saw for a message), or timeout_ms (VS_ETIMEOUT saying
- * what was last seen). *last (may be NULL) receives the last object seen (caller owns). */
-typedef bool (*eng_object_done_fn)(const json_t *obj, char **seen, void *ctx);
-int eng_wait_object(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
-		    eng_object_done_fn done, void *ctx, json_t **last, vs_error *err);
 
 /* The timeout of a step's field key in ms (dflt when absent). */
 int64_t eng_timeout_ms(const json_t *def, int64_t dflt);

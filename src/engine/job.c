@@ -160,15 +160,6 @@ static int job_keep_logs(eng_step *s, const char *ns, const char *job, vs_error 
 
 /* ---- artifacts ------------------------------------------------------------------------------------- */
 
-static bool job_pod_finished(const json_t *pod, char **seen, void *ctx)
-{
-	const char *phase = vs_json_str_or(pod, "status.phase", "Pending");
-
-	(void)ctx;
-	*seen = vs_xasprintf("phase %s", pod ? phase : "(gone)");
-	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
-}
-
 /* A pod that mounts the volumes of the Job's pod where it does and prints path in base64. */
 static json_t *job_reader_pod(const eng_step *s, const char *name, const json_t *spec, const char *path)
 {
@@ -207,7 +198,7 @@ static int job_read_file(eng_step *s, const char *ns, const json_t *spec, const 
 {
 	char *name = job_object_name(s, "-read");
 	json_t *pod = job_reader_pod(s, name, spec, path), *last = NULL;
-	vs_kube_log_opts lo = { .timeout_ms = 60000 };
+	vs_kube_wait_opts wo = eng_wait_opts(s->run, JOB_READ_MS);
 	job_b64 b;
 	int rc = job_delete(s->run, &VS_KUBE_PODS, ns, name, err); /* one a crash left */
 
@@ -216,9 +207,7 @@ static int job_read_file(eng_step *s, const char *ns, const json_t *spec, const 
 	if (rc == 0)
 		rc = vs_kube_create(s->run->c, &VS_KUBE_PODS, ns, pod, NULL, err);
 	if (rc == 0)
-		rc = eng_wait_object(s->run, &VS_KUBE_PODS, ns, name, JOB_READ_MS, job_pod_finished, NULL, &last, err);
-	if (rc == 0)
-		rc = vs_kube_logs(s->run->c, ns, name, &lo, job_b64_line, &b, err);
+		rc = vs_kube_pod_wait_log(s->run->c, ns, name, &wo, job_b64_line, &b, &last, err);
 	if (rc == 0 && strcmp(vs_json_str_or(last, "status.phase", ""), "Succeeded") != 0)
 		rc = vs_error_set(err, VS_EIO,
 				  "cannot read %s from the volumes of the Job's pod (it must be on one of "
@@ -306,12 +295,12 @@ static int job_start(eng_step *s, const char *ns, const char *name, const json_t
 static int job_run(eng_step *s, const char *ns, const char *name, const json_t *def, vs_error *err)
 {
 	json_t *job = NULL;
+	vs_kube_wait_opts wo = eng_wait_opts(s->run, eng_timeout_ms(def, ENG_JOB_DEFAULT_MS));
 	int rc = job_start(s, ns, name, def, err);
 	const json_t *failed;
 
 	if (rc == 0)
-		rc = eng_wait_object(s->run, &VS_KUBE_JOBS, ns, name, eng_timeout_ms(def, ENG_JOB_DEFAULT_MS),
-				     job_finished, NULL, &job, err);
+		rc = vs_kube_wait_object(s->run->c, &VS_KUBE_JOBS, ns, name, &wo, job_finished, NULL, &job, err);
 	if (rc == 0)
 		rc = job_keep_logs(s, ns, name, err);
 	if (rc == 0 && !job)

@@ -258,6 +258,7 @@ int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void 
 	int rc;
 
 	eng_run_init(&r, c, j, fn, ctx);
+	r.stoppable = true;
 	if (vs_str_has_prefix(phase, "undo"))
 		return vs_error_set(err, VS_EINVAL,
 				    "run %s of plan %s was undone (phase %s); start a new one with 'volshift run'",
@@ -273,7 +274,7 @@ int vs_engine_run(vs_kube_client *c, vs_journal *j, vs_engine_event_fn fn, void 
 		vs_error e;
 		vs_error_clear(&e);
 		eng_set_phase(&r, rc == VS_ECANCEL ? VS_ENGINE_ABORTED : VS_ENGINE_FAILED, err,
-			      rc == VS_ECANCEL ? "stopped at a step boundary" : err->message, &e);
+			      rc == VS_ECANCEL ? "stopped on request" : err->message, &e);
 	}
 	json_decref(r.owner);
 	return rc;

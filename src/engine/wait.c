@@ -1,9 +1,8 @@
 /*
  * Waiting for the cluster: the wait step kind (an object or the objects of a selector reaching a
  * jsonPath value, a condition, the end of a rollout, or gone) and the waits other kinds need (an
- * object deleted, a Job finished). Each wait lists once, then follows a watch from the list's
- * resourceVersion, so it sees every change without polling; when it runs out of time it says what
- * it saw last.
+ * object deleted, a Job finished), all made with the waits of src/kube (built on watches, saying
+ * what they saw last when they run out of time). A stop request ends any of them during a run.
  */
 #include "engine/engine_int.h"
 
@@ -11,140 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decides on the objects seen (an object of name -> object); fills *seen (caller frees) with what
- * they look like for a message. */
-typedef bool (*wait_done_fn)(const json_t *objects, char **seen, void *ctx);
-
-typedef struct wait_watch {
-	json_t *objects;
-	wait_done_fn done;
-	void *ctx;
-	char *seen;
-	bool met;
-} wait_watch;
-
-static bool wait_check(wait_watch *w)
+vs_kube_wait_opts eng_wait_opts(const eng_run *r, int64_t timeout_ms)
 {
-	free(w->seen);
-	w->seen = NULL;
-	w->met = w->done(w->objects, &w->seen, w->ctx);
-	return w->met;
-}
-
-static void wait_take_list(wait_watch *w, const json_t *list)
-{
-	const json_t *item;
-	size_t i;
-
-	json_object_clear(w->objects);
-	json_array_foreach (json_object_get(list, "items"), i, item)
-		json_object_set(w->objects, vs_kube_obj_name(item) ?: "", (json_t *)item);
-}
-
-static int wait_event(const char *type, json_t *object, void *ctx)
-{
-	wait_watch *w = ctx;
-
-	if (strcmp(type, "RELIST") == 0)
-		wait_take_list(w, object);
-	else if (strcmp(type, "DELETED") == 0)
-		json_object_del(w->objects, vs_kube_obj_name(object) ?: "");
-	else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
-		json_object_set(w->objects, vs_kube_obj_name(object) ?: "", object);
-	return wait_check(w) ? 1 : 0;
-}
-
-/* List the objects of res in ns (name, or else the label selector; both may be NULL), then watch
- * them until done says so or timeout_ms passes. what names them for the timeout's message. */
-static int wait_until(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, const char *selector,
-		      int64_t timeout_ms, wait_done_fn done, void *ctx, const char *what, json_t **last, vs_error *err)
-{
-	char *field = name ? vs_xasprintf("metadata.name=%s", name) : NULL;
-	vs_kube_list_opts lo = { .label_selector = selector, .field_selector = field };
-	wait_watch w = { .objects = json_object(), .done = done, .ctx = ctx };
-	int64_t deadline = vs_time_mono_ms() + timeout_ms;
-	json_t *list = NULL;
-	int rc = vs_kube_list(r->c, res, ns, &lo, &list, err);
-
-	if (rc == 0)
-		wait_take_list(&w, list);
-	while (rc == 0 && !wait_check(&w)) {
-		int64_t left = deadline - vs_time_mono_ms();
-		vs_kube_watch_opts wo = { .label_selector = selector,
-					  .field_selector = field,
-					  .resource_version = vs_kube_obj_resource_version(list),
-					  .timeout_ms = left > 0 ? left : 1 };
-		if (left <= 0) {
-			rc = vs_error_set(err, VS_ETIMEOUT, "timed out after %llds waiting for %s; last seen: %s",
-					  (long long)(timeout_ms / 1000), what, w.seen ? w.seen : "nothing");
-			break;
-		}
-		rc = vs_kube_watch(r->c, res, ns, &wo, wait_event, &w, err);
-		if (rc == VS_ETIMEOUT || (rc == 0 && !w.met)) {
-			vs_error_clear(err);
-			rc = 0;
-		}
-		if (w.met)
-			break;
-		/* the watch ended: list again to resume from a fresh version */
-		json_decref(list);
-		list = NULL;
-		if (rc == 0 && (rc = vs_kube_list(r->c, res, ns, &lo, &list, err)) == 0)
-			wait_take_list(&w, list);
-	}
-	if (rc == 0 && last)
-		*last = name ? json_incref(json_object_get(w.objects, name)) : NULL;
-	json_decref(list);
-	json_decref(w.objects);
-	free(w.seen);
-	free(field);
-	return rc;
-}
-
-/* ---- one object ---------------------------------------------------------------------------------- */
-
-typedef struct wait_object_ctx {
-	const char *name;
-	eng_object_done_fn done;
-	void *ctx;
-} wait_object_ctx;
-
-static bool wait_object_done(const json_t *objects, char **seen, void *ctx)
-{
-	wait_object_ctx *oc = ctx;
-
-	return oc->done(json_object_get(objects, oc->name), seen, oc->ctx);
-}
-
-int eng_wait_object(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
-		    eng_object_done_fn done, void *ctx, json_t **last, vs_error *err)
-{
-	wait_object_ctx oc = { name, done, ctx };
-	char *what = vs_xasprintf("%s %s%s%s", res->plural, ns && res->namespaced ? ns : "",
-				  ns && res->namespaced ? "/" : "", name);
-	int rc;
-
-	if (last)
-		*last = NULL;
-	rc = wait_until(r, res, res->namespaced ? ns : NULL, name, NULL, timeout_ms, wait_object_done, &oc, what, last,
-			err);
-	free(what);
-	return rc;
-}
-
-static bool wait_gone_done(const json_t *obj, char **seen, void *ctx)
-{
-	(void)ctx;
-	if (obj)
-		*seen = vs_xasprintf("still there%s",
-				     vs_json_str(obj, "metadata.deletionTimestamp") ? ", being deleted" : "");
-	return obj == NULL;
+	return (vs_kube_wait_opts){ .timeout_ms = timeout_ms, .cancel = r->stoppable ? vs_stop_requested : NULL };
 }
 
 int eng_wait_gone(eng_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err)
 {
-	return eng_wait_object(r, res, ns, name, timeout_ms, wait_gone_done, NULL, NULL, err);
+	vs_kube_wait_opts o = eng_wait_opts(r, timeout_ms);
+
+	return vs_kube_wait_gone(r->c, res, ns, name, &o, err);
 }
 
 /* ---- the wait step --------------------------------------------------------------------------------- */
@@ -267,12 +143,17 @@ static int wait_apply(eng_step *s, const json_t *undo, vs_error *err)
 	vs_kube_api_resource res;
 	char *what = eng_ref_text(def);
 	int rc = eng_resolve(s->run, def, &res, err);
+	char *field = vs_json_str(def, "name") ? vs_xasprintf("metadata.name=%s", vs_json_str(def, "name")) : NULL;
+	vs_kube_wait_opts o = eng_wait_opts(s->run, eng_timeout_ms(def, ENG_WAIT_DEFAULT_MS));
 
 	(void)undo;
+	o.label_selector = vs_json_str(def, "selector");
+	o.field_selector = field;
+	o.what = what;
 	if (rc == 0)
-		rc = wait_until(s->run, &res.res, res.res.namespaced ? vs_json_str(def, "namespace") : NULL,
-				vs_json_str(def, "name"), vs_json_str(def, "selector"),
-				eng_timeout_ms(def, ENG_WAIT_DEFAULT_MS), wait_step_done, (void *)def, what, NULL, err);
+		rc = vs_kube_wait(s->run->c, &res.res, res.res.namespaced ? vs_json_str(def, "namespace") : NULL, &o,
+				  wait_step_done, (void *)def, err);
+	free(field);
 	free(what);
 	return rc;
 }

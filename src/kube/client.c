@@ -108,6 +108,7 @@ struct request {
 	enum retry_policy policy;
 	struct line_sink *sink; /* streaming replies; NULL buffers the body */
 	int64_t timeout_ms;	/* 0: the client's request timeout; -1: none */
+	bool (*cancel)(void);	/* NULL; else polled during the transfer: true ends it with VS_ECANCEL */
 };
 
 struct transfer {
@@ -668,6 +669,18 @@ static int on_socket(void *ctx, curl_socket_t fd, curlsocktype purpose)
 	return CURL_SOCKOPT_OK; /* a socket that refuses an option works as before */
 }
 
+/* libcurl's progress callback, called about once a second even while nothing arrives. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct transfer *t = ctx;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return t->req->cancel() ? 1 : 0;
+}
+
 static void setup_handle(const vs_kube_client *c, struct transfer *t, struct curl_slist *hdrs, struct curl_slist *ct,
 			 const vs_kube_credentials *cred)
 {
@@ -698,6 +711,11 @@ static void setup_handle(const vs_kube_client *c, struct transfer *t, struct cur
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
 	if (ct)
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+	if (req->cancel) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, t);
+	}
 	if (req->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -745,6 +763,8 @@ static int transfer_error(const struct request *req, struct transfer *t, CURLcod
 				    LINE_MAX_BYTES);
 	if (cc == CURLE_OPERATION_TIMEDOUT)
 		return vs_error_set(err, VS_ETIMEOUT, "%s %s: %s", req->verb, req->what, why);
+	if (cc == CURLE_ABORTED_BY_CALLBACK)
+		return vs_error_set(err, VS_ECANCEL, "%s %s: stopped on request", req->verb, req->what);
 	/* the server's certificate or our TLS settings: another attempt meets the same */
 	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM)
 		return vs_error_set(err, VS_ECONFIG, "%s %s: %s", req->verb, req->what, why);
@@ -1334,6 +1354,7 @@ static int watch_once(vs_kube_client *c, const vs_kube_resource *res, const char
 		conn = remaining > 0 ? remaining : 1;
 	vs_buf_init(&sink.line, LINE_MAX_BYTES);
 	req.url = watch_url(c, res, ns, opts, w->rv, conn);
+	req.cancel = opts->cancel;
 	req.timeout_ms = *last ? conn : conn + WATCH_CONN_GRACE_MS; /* a server that stops sending */
 	rc = do_request(c, &req, NULL, status, err);
 	*got_data = sink.got_data;
@@ -1382,6 +1403,10 @@ int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns
 	failing.what = w.what;
 	watch_set_rv(&w, opts->resource_version);
 	for (;;) {
+		if (opts->cancel && opts->cancel()) {
+			rc = vs_error_set(err, VS_ECANCEL, "watch %s: stopped on request", w.what);
+			goto done;
+		}
 		if (deadline && vs_time_mono_ms() >= deadline) {
 			rc = vs_error_set(err, VS_ETIMEOUT, "watch %s: no stop after %lld ms", w.what,
 					  (long long)opts->timeout_ms);

@@ -362,6 +362,7 @@ typedef struct vs_kube_watch_opts {
 	const char *field_selector;
 	const char *resource_version; /* start after this version; NULL: current state as ADDED first */
 	int64_t timeout_ms;	      /* 0: until the callback stops */
+	bool (*cancel)(void);	      /* NULL; else polled about once a second: true ends the watch */
 } vs_kube_watch_opts;
 
 /*
@@ -370,8 +371,9 @@ typedef struct vs_kube_watch_opts {
  * ERROR event) it lists again, calls fn with "RELIST", and watches from the list's version.
  * Each connection asks the server to end it within 5 minutes (timeoutSeconds), and is given up 30 s
  * after that, so a server that stops sending without closing is noticed too.
- * Returns 0 when fn asked to stop, VS_ETIMEOUT when timeout_ms passed, or an error (VS_EAPI for a
- * refused watch, VS_EUNAVAILABLE when reconnecting failed for longer than the outage budget).
+ * Returns 0 when fn asked to stop, VS_ETIMEOUT when timeout_ms passed, VS_ECANCEL once opts->cancel
+ * said so (within about a second, or after the pause before a reconnection), or an error (VS_EAPI
+ * for a refused watch, VS_EUNAVAILABLE when reconnecting failed for longer than the outage budget).
  */
 int vs_kube_watch(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_watch_opts *opts,
 		  vs_kube_watch_fn fn, void *ctx, vs_error *err);
@@ -394,6 +396,66 @@ typedef struct vs_kube_log_opts {
  */
 int vs_kube_logs(vs_kube_client *c, const char *ns, const char *pod, const vs_kube_log_opts *opts, vs_kube_line_fn fn,
 		 void *ctx, vs_error *err);
+
+/* ---- waits built on watches ----------------------------------------------------------------- */
+/*
+ * A wait lists the objects once, then follows a watch from the list's resourceVersion, keeping its
+ * own copy of them (the informer pattern), and asks the caller's function after every change
+ * whether they are as wanted: it sees every change without polling. When time runs out it fails
+ * with VS_ETIMEOUT, "timed out after Ns waiting for WHAT; last seen: SEEN", SEEN being what the
+ * function said of the objects the last time it was asked.
+ */
+
+typedef struct vs_kube_wait_opts {
+	const char *label_selector; /* NULL: every object */
+	const char *field_selector; /* NULL: every object */
+	int64_t timeout_ms;	    /* how long to wait */
+	const char *what;	    /* names the wait in the timeout's message ("the pods of default/db to stop");
+				     * NULL for the one-object waits: "PLURAL NS/NAME" */
+	bool (*cancel)(void);	    /* NULL: the wait is never cancelled; else polled about once a second (as
+				     * vs_kube_watch does), and true ends the wait with VS_ECANCEL */
+} vs_kube_wait_opts;
+
+/* Decides whether the objects seen are as wanted. objects (borrowed) maps each object's name to
+ * the object, "NAMESPACE/NAME" when the wait spans namespaces. It may set *seen (freed by the wait)
+ * to a few words on what it saw, which the timeout's message quotes. */
+typedef bool (*vs_kube_wait_fn)(const json_t *objects, char **seen, void *ctx);
+
+/* Wait until fn holds for the objects of res in ns (NULL or "": every namespace) that match
+ * opts's selectors. Errors: VS_ETIMEOUT, VS_ECANCEL, and those of vs_kube_list and vs_kube_watch. */
+int vs_kube_wait(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_wait_opts *opts,
+		 vs_kube_wait_fn fn, void *ctx, vs_error *err);
+
+/* As vs_kube_wait_fn for one object: obj is NULL while there is none. */
+typedef bool (*vs_kube_wait_object_fn)(const json_t *obj, char **seen, void *ctx);
+
+/* Wait until fn holds for the object ns/name of res (opts's selectors are not used). *last (may be
+ * NULL) receives the object as fn last saw it (NULL: absent; caller owns). Errors as vs_kube_wait. */
+int vs_kube_wait_object(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+			const vs_kube_wait_opts *opts, vs_kube_wait_object_fn fn, void *ctx, json_t **last,
+			vs_error *err);
+
+/* vs_kube_wait_object from an object just read or written (known, borrowed, with its namespace, name
+ * and resourceVersion): fn is asked about it first, then about what a watch from its version brings,
+ * without a list. */
+int vs_kube_wait_from(vs_kube_client *c, const vs_kube_resource *res, const json_t *known,
+		      const vs_kube_wait_opts *opts, vs_kube_wait_object_fn fn, void *ctx, json_t **last,
+		      vs_error *err);
+
+/* Wait until the object ns/name of res is gone; the timeout's message says "PLURAL NS/NAME to be
+ * deleted" (opts->what is not used) and whether it was being deleted. */
+int vs_kube_wait_gone(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const char *name,
+		      const vs_kube_wait_opts *opts, vs_error *err);
+
+/* True when pod has ended: its phase is Succeeded or Failed, or it is gone (NULL). *seen (seen may
+ * be NULL) receives its phase. A vs_kube_wait_object_fn; ctx is not used. */
+bool vs_kube_pod_ended(const json_t *pod, char **seen, void *ctx);
+
+/* Wait (vs_kube_wait_object with opts) until pod ns/name has ended (vs_kube_pod_ended), then read
+ * its log, each line to fn (vs_kube_logs). *pod (may be NULL) receives the pod as last seen (NULL:
+ * gone; caller owns). Errors: those of the wait and of vs_kube_logs (NotFound for a pod gone). */
+int vs_kube_pod_wait_log(vs_kube_client *c, const char *ns, const char *name, const vs_kube_wait_opts *opts,
+			 vs_kube_line_fn fn, void *ctx, json_t **pod, vs_error *err);
 
 /* ---- access reviews ---------------------------------------------------------------------------- */
 

@@ -303,14 +303,6 @@ static bool copy_pod_started(const json_t *pod, void *ctx)
 	return pod && strcmp(phase, "Pending") != 0;
 }
 
-static bool copy_pod_finished(const json_t *pod, void *ctx)
-{
-	const char *phase = vs_json_str_or(pod, "status.phase", "");
-
-	(void)ctx;
-	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
-}
-
 /* The latest Warning event about pod or one of its claims ("ProvisioningFailed: ..."), or NULL. */
 static char *copy_warning_events(mig_run *r, const char *ns, const json_t *pod)
 {
@@ -472,13 +464,12 @@ static int rsync_verdict(mig_run *r, const vs_plan_pvc *p, const char *purpose, 
 
 	if (code < 0) {
 		rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
-		if (rc == 0 && pod && !copy_pod_finished(pod, NULL)) { /* its log ended before its status did */
-			rc = mig_wait_from(r, &VS_KUBE_PODS, pod, copy_pod_finished, NULL,
-					   r->opts->delete_pv_timeout_ms, "the rsync pod to end", err);
-			json_decref(pod);
-			pod = NULL;
-			if (rc == 0)
-				rc = mig_get_opt(r, &VS_KUBE_PODS, p->ns, p->copy_pod, &pod, err);
+		if (rc == 0 && pod) { /* its log may have ended before its status did */
+			vs_kube_wait_opts wo = { .timeout_ms = r->opts->delete_pv_timeout_ms,
+						 .what = "the rsync pod to end" };
+			json_t *known = pod;
+			rc = vs_kube_wait_from(r->c, &VS_KUBE_PODS, known, &wo, vs_kube_pod_ended, NULL, &pod, err);
+			json_decref(known);
 		}
 		code = strcmp(vs_json_str_or(pod, "status.phase", ""), "Succeeded") == 0
 			       ? 0

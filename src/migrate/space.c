@@ -462,14 +462,6 @@ static json_t *space_pod(const char *name, const char *node, const char *image, 
 	return pod;
 }
 
-static bool space_pod_ended(const json_t *pod, void *ctx)
-{
-	const char *phase = vs_json_str_or(pod, "status.phase", "");
-
-	(void)ctx;
-	return !pod || strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
-}
-
 static int space_log_line(const char *line, size_t len, void *ctx)
 {
 	vs_buf *b = ctx;
@@ -513,17 +505,14 @@ static int space_measure(mig_run *r, vs_space_node *m, vs_error *err)
 	     *suffix = vs_xasprintf("-%05llx", (unsigned long long)(vs_rand_u64() & 0xfffff)),
 	     *name = vs_plan_derived_name(base, suffix);
 	json_t *pod = space_pod(name, m->node, r->opts->rsync_image, r->plan->space.base_dir);
-	vs_kube_log_opts lo = { 0 };
+	vs_kube_wait_opts wo = { .timeout_ms = r->opts->pod_ready_timeout_ms, .what = "the free-space pod to end" };
 	vs_error cleanup;
 	vs_buf out;
 	int rc = mig_pod_run(r, SPACE_NAMESPACE, pod, "free-space", err);
 
 	vs_buf_init(&out, 0);
 	if (rc == 0)
-		rc = mig_wait_obj(r, &VS_KUBE_PODS, SPACE_NAMESPACE, name, space_pod_ended, NULL,
-				  r->opts->pod_ready_timeout_ms, "the free-space pod to end", err);
-	if (rc == 0)
-		rc = vs_kube_logs(r->c, SPACE_NAMESPACE, name, &lo, space_log_line, &out, err);
+		rc = vs_kube_pod_wait_log(r->c, SPACE_NAMESPACE, name, &wo, space_log_line, &out, NULL, err);
 	if (rc == 0)
 		rc = vs_space_parse_df(out.data ? out.data : "", &m->avail, &m->size, err);
 	vs_error_clear(&cleanup);

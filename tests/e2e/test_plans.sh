@@ -376,4 +376,85 @@ else
 	done
 fi
 
+# ---- Ctrl-C in the middle of a long step ---------------------------------------------------------
+
+# stop_mid_step NAME STEP: volshift run of $SIM_DIR/plan.yaml (plan NAME), sent SIGINT once step
+# STEP (the first) waits: it ends within seconds, the step unfinished, with the commands to go on.
+stop_mid_step() {
+	"$BIN/volshift" run "$SIM_DIR/plan.yaml" --yes >"$SIM_DIR/run.out" 2>&1 &
+	local pid=$! rc=0 start
+	wait_for 20 "step $2 started" grep -q "^\[1/2\] $2: started" "$SIM_DIR/run.out"
+	sleep 1 # inside the step's wait
+	start=$SECONDS
+	kill -INT "$pid"
+	wait_for 5 "volshift to exit after SIGINT" bash -c "! kill -0 $pid"
+	wait "$pid" || rc=$?
+	assert_eq 1 "$rc" "exit status of the stopped run"
+	[ $((SECONDS - start)) -le 4 ] || fail "exited $((SECONDS - start))s after SIGINT"
+	grep -q "'volshift resume $1' continues it" "$SIM_DIR/run.out" || fail "no resume command: $(tail -5 "$SIM_DIR/run.out")"
+	grep -q "stopped on request" "$SIM_DIR/run.out" || fail "the stop is not explained: $(tail -5 "$SIM_DIR/run.out")"
+	assert_eq aborted "$(run_status "$1" | jq -r .phase)" "phase"
+	assert_eq intent "$(run_status "$1" | jq -r ".steps[\"step/$2\"].state")" "the stopped step"
+}
+
+# resume_mid_step NAME STEP GO...: volshift resume NAME goes on waiting in step STEP until the
+# command GO lets it end, then finishes the run.
+resume_mid_step() {
+	local name=$1 step=$2
+	shift 2
+	"$BIN/volshift" resume "$name" >"$SIM_DIR/resume.out" 2>&1 &
+	local pid=$! rc=0
+	wait_for 20 "step $step resumed" grep -q "^\[1/2\] $step: started" "$SIM_DIR/resume.out"
+	sleep 2
+	kill -0 "$pid" 2>/dev/null || fail "resume did not wait in $step: $(cat "$SIM_DIR/resume.out")"
+	"$@" >/dev/null
+	wait "$pid" || rc=$?
+	assert_eq 0 "$rc" "exit status of resume: $(tail -5 "$SIM_DIR/resume.out")"
+	assert_eq done "$(run_status "$name" | jq -r .phase)" "phase after resume"
+	kubectl get configmap after >/dev/null || fail "the step after $step did not run"
+}
+
+# The first Ctrl-C ends a wait step of minutes within seconds (not at its end); resume waits again.
+test_plan_ctrl_c_ends_a_long_wait_step() {
+	cat >"$SIM_DIR/plan.yaml" <<'YAML'
+apiVersion: volshift.io/v1alpha1
+kind: Plan
+metadata: {name: gated}
+spec:
+  steps:
+  - name: hold
+    wait: {apiVersion: v1, kind: ConfigMap, namespace: default, name: gate, jsonPath: '{.data.go}', equals: "yes", timeout: 10m}
+  - {name: after, apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: after, namespace: default}}}
+YAML
+	stop_mid_step gated hold
+	! kubectl get configmap after >/dev/null 2>&1 || fail "the step after the stopped one ran"
+	resume_mid_step gated hold kubectl create configmap gate --from-literal=go=yes
+}
+
+# The first Ctrl-C ends a job step within seconds; resume finds the same Job again (run once).
+test_plan_ctrl_c_ends_a_long_job_step() {
+	cat >"$SIM_DIR/plan.yaml" <<YAML
+apiVersion: volshift.io/v1alpha1
+kind: Plan
+metadata: {name: slow-job}
+spec:
+  steps:
+  - name: work
+    job:
+      namespace: default
+      timeout: 10m
+      spec:
+        backoffLimit: 0
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+            - {name: work, image: busybox, command: [sh, -c, 'echo run >>$SIM_DIR/job.runs; until [ -e $SIM_DIR/go ]; do sleep 0.2; done']}
+  - {name: after, apply: {apiVersion: v1, kind: ConfigMap, metadata: {name: after, namespace: default}}}
+YAML
+	stop_mid_step slow-job work
+	resume_mid_step slow-job work touch "$SIM_DIR/go"
+	assert_eq 1 "$(wc -l <"$SIM_DIR/job.runs")" "runs of the Job's pod"
+}
+
 e2e_main

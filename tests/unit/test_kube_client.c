@@ -851,6 +851,186 @@ static void test_kube_client__quiet_watch_ends_are_not_failures(void **state)
 	srv_stop(&s);
 }
 
+/* ---- waits ------------------------------------------------------------------------------------- */
+
+#define POD(name, rv, phase)                                                                                        \
+	"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"default\",\"resourceVersion\":\"" rv \
+	"\"},\"status\":{\"phase\":\"" phase "\"}}"
+
+/* A list of p1 (Pending) and p2 (Running) at version 20; a watch from 20 sees p1 Running, then stays
+ * open without another event. */
+static void scenario_wait(struct srv *s, int hit, const char *method, const char *url, const char *query,
+			  struct reply *r)
+{
+	(void)s;
+	(void)hit;
+	(void)method;
+	(void)url;
+	if (!strstr(query, "watch=1")) {
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[" POD(
+			"p1", "18", "Pending") "," POD("p2", "19", "Running") "]}";
+		return;
+	}
+	r->stream = true;
+	if (strstr(query, "resourceVersion=20")) {
+		r->chunks[0] = "{\"type\":\"MODIFIED\",\"object\":" POD("p1", "21", "Running") "}\n";
+		r->nchunks = 1;
+		r->hold_open = true;
+	} else {
+		r->status = 400;
+		r->stream = false;
+		r->body = "{\"kind\":\"Status\",\"reason\":\"BadRequest\",\"message\":\"unexpected watch\"}";
+	}
+}
+
+struct phases {
+	const char *want;
+	int asked;
+};
+
+/* Every pod in phase ph->want; *seen: the first that is not. */
+static bool pods_in_phase(const json_t *pods, char **seen, void *ctx)
+{
+	struct phases *ph = ctx;
+	const char *name;
+	json_t *pod;
+
+	ph->asked++;
+	json_object_foreach ((json_t *)pods, name, pod) {
+		const char *phase = vs_json_str_or(pod, "status.phase", "");
+		if (strcmp(phase, ph->want) != 0) {
+			*seen = vs_xasprintf("%s is %s", name, phase);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool pod_in_phase(const json_t *pod, char **seen, void *ctx)
+{
+	struct phases *ph = ctx;
+
+	ph->asked++;
+	*seen = vs_xstrdup(vs_json_str_or(pod, "status.phase", "absent"));
+	return strcmp(*seen, ph->want) == 0;
+}
+
+/* A server playing scenario_wait and a client for it, as the state of the wait tests. */
+struct wait_fixture {
+	struct srv s;
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err;
+};
+
+static int wait_setup(void **state)
+{
+	struct wait_fixture *f = vs_xcalloc(1, sizeof(*f));
+
+	setup(state);
+	srv_start(&f->s, scenario_wait);
+	client_for(&f->s, &f->cfg, &f->c);
+	*state = f;
+	return 0;
+}
+
+static int wait_teardown(void **state)
+{
+	struct wait_fixture *f = *state;
+
+	vs_kube_client_free(f->c);
+	vs_kube_config_free(f->cfg);
+	srv_stop(&f->s);
+	free(f);
+	return teardown(state);
+}
+
+static void test_kube_client__wait_lists_then_watches(void **state)
+{
+	vs_kube_wait_opts o = { .label_selector = "app=web", .timeout_ms = 5000 };
+	struct phases ph = { .want = "Running" };
+	struct wait_fixture *f = *state;
+
+	assert_int_equal(vs_kube_wait(f->c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &f->err), 0);
+	assert_int_equal(ph.asked, 2); /* the list, then the event */
+	assert_int_equal(srv_hits(&f->s), 2);
+	assert_null(strstr(f->s.log[0], "watch=1"));
+	assert_non_null(strstr(f->s.log[0], "labelSelector=app=web"));
+	assert_non_null(strstr(f->s.log[1], "resourceVersion=20"));
+}
+
+static void test_kube_client__wait_times_out_saying_what_it_saw(void **state)
+{
+	vs_kube_wait_opts o = { .timeout_ms = 400, .what = "the pods to succeed" };
+	struct phases ph = { .want = "Succeeded" };
+	struct wait_fixture *f = *state;
+
+	assert_int_equal(vs_kube_wait(f->c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &f->err), VS_ETIMEOUT);
+	assert_string_equal(f->err.message,
+			    "timed out after 0s waiting for the pods to succeed; last seen: p1 is Running");
+}
+
+static void test_kube_client__wait_from_a_known_object(void **state)
+{
+	vs_kube_wait_opts o = { .timeout_ms = 5000 };
+	struct phases ph = { .want = "Running" };
+	json_t *known = json_loads(POD("p1", "20", "Pending"), 0, NULL), *last = NULL;
+	struct wait_fixture *f = *state;
+
+	assert_int_equal(vs_kube_wait_from(f->c, &VS_KUBE_PODS, known, &o, pod_in_phase, &ph, &last, &f->err), 0);
+	assert_int_equal(ph.asked, 2); /* the known object, then the event: no list */
+	assert_int_equal(srv_hits(&f->s), 1);
+	assert_non_null(strstr(f->s.log[0], "fieldSelector=metadata.name=p1"));
+	assert_string_equal(vs_kube_obj_resource_version(last), "21");
+	json_decref(known);
+	json_decref(last);
+}
+
+static void test_kube_client__pod_ended(void **state)
+{
+	json_t *running = json_loads(POD("p1", "1", "Running"), 0, NULL);
+	json_t *failed = json_loads(POD("p1", "2", "Failed"), 0, NULL);
+	char *seen = NULL;
+
+	(void)state;
+	assert_false(vs_kube_pod_ended(running, &seen, NULL));
+	assert_string_equal(seen, "phase Running");
+	free(seen);
+	assert_true(vs_kube_pod_ended(failed, NULL, NULL));
+	assert_true(vs_kube_pod_ended(NULL, &seen, NULL));
+	assert_string_equal(seen, "phase (gone)");
+	free(seen);
+	json_decref(running);
+	json_decref(failed);
+}
+
+static int64_t cancel_at;
+
+static bool cancel_due(void)
+{
+	return vs_time_mono_ms() >= cancel_at;
+}
+
+/* A cancelled wait ends while its watch is open and quiet, long before its time (and before the
+ * test server ends the quiet stream, after 2 s). */
+static void test_kube_client__wait_cancelled(void **state)
+{
+	vs_kube_wait_opts o = { .timeout_ms = 10000, .cancel = cancel_due };
+	struct phases ph = { .want = "Succeeded" };
+	struct wait_fixture *f = *state;
+	int64_t t0, elapsed;
+
+	t0 = vs_time_mono_ms();
+	cancel_at = t0 + 300;
+	assert_int_equal(
+		vs_kube_wait_object(f->c, &VS_KUBE_PODS, "default", "p1", &o, pod_in_phase, &ph, NULL, &f->err),
+		VS_ECANCEL);
+	elapsed = vs_time_mono_ms() - t0;
+	assert_in_range(elapsed, 300, 1900);
+	assert_string_equal(f->err.message, "stopped on request while waiting for pods default/p1");
+	assert_int_equal(srv_hits(&f->s), 2); /* the list and one watch */
+}
+
 /* ---- logs -------------------------------------------------------------------------------------- */
 
 static void scenario_logs(struct srv *s, int hit, const char *method, const char *url, const char *query,
@@ -1456,6 +1636,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__create_not_sent_again_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_lists_then_watches, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, wait_setup, wait_teardown),
+		cmocka_unit_test(test_kube_client__pod_ended),
 		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
 						outage_setup, outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
