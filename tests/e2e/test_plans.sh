@@ -203,6 +203,21 @@ test_plan_failed_job_is_run_again_by_resume() {
 	no_run_leftovers "$CP"
 }
 
+# The wait on the ReplicatedVolumes' {.status.phase} (custom resources) waits for all of them: with
+# a pass 2 that leaves them in Maintenance it runs out of time and says what it saw.
+test_plan_wait_on_custom_resources() {
+	control_setup
+	kubectl get configmap migration-tools -n "$CP" -o json |
+		jq '.data["pass2.sh"] |= sub(".*status.*Active.*\n"; "")' | kubectl replace -f - >/dev/null
+	sed 's/timeout: 1m/timeout: 3s/' "$EX/control-plane/plan.yaml" >"$SIM_DIR/plan.yaml"
+	local rc=0
+	vs run "$SIM_DIR/plan.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
+	assert_eq 1 "$rc" "exit status"
+	grep -q "timed out after 3s waiting for storage.deckhouse.io/v1alpha1 ReplicatedVolume .*{.status.phase} is Maintenance" \
+		"$SIM_DIR/run.out" || fail "message: $(tail -3 "$SIM_DIR/run.out")"
+	assert_eq "$(volumes_as false Maintenance)" "$(volumes)" "replicated volumes"
+}
+
 # volshift abort stops a run at the next step boundary; resume finishes it.
 test_plan_abort_at_a_step_boundary() {
 	linstor_setup
