@@ -3,8 +3,8 @@
 # examples/: linstor-db (seed 001: the LINSTOR database moved from etcd to the k8s backend) and
 # control-plane (seed 003: stages in the ConfigMap control-plane-migration, passes as Jobs that
 # create custom ReplicatedVolumes in Maintenance mode, then activate them). After a run: the data
-# moved, the backup artifact kept and equal to the original, the controllers at
-# their scale, each tool run once, nothing of the run left but its journal, logs and artifacts.
+# moved, the backup artifact kept and equal to the original, the controllers at their scale, each
+# tool run once, nothing of the run left but its journal, logs and artifacts.
 # After an undo: everything as it was before the run.
 #
 # PLAN_POINTS (space-separated failpoints: plan:intent, plan:applied, plan:done) chooses the crash
