@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end: plans (volshift run, resume, undo, abort, artifacts, status) on the two examples of
 # examples/: linstor-db (seed 001: the LINSTOR database moved from etcd to the k8s backend) and
-# control-plane (seed 003: stages in the ConfigMap control-plane-migration, passes as Jobs). After
-# a run: the data moved, the backup artifact kept and equal to the original, the controllers at
-# their scale, each tool run once, nothing of the run left but its journal, logs and artifacts.
+# control-plane (seed 003: stages in the ConfigMap control-plane-migration, passes as Jobs that
+# create custom ReplicatedVolumes in Maintenance mode, then activate them). After a run: the data
+# moved, the backup artifact kept and equal to the original, the controllers at their scale, each
+# tool run once, nothing of the run left but its journal, logs and artifacts.
 # After an undo: everything as it was before the run.
 #
 # PLAN_POINTS (space-separated failpoints: plan:intent, plan:applied, plan:done) chooses the crash
@@ -88,23 +89,35 @@ CONTROL_STEPS=12
 CP=d8-sds-replicated-volume
 
 control_setup() {
+	kubectl apply -f "$EX/control-plane/crds.yaml" >/dev/null
+	kubectl wait --for=condition=Established --timeout=30s crd --all >/dev/null
 	kubectl apply -f "$EX/control-plane/setup.yaml" >/dev/null
 	ready deployment linstor-controller "$CP"
 	wait_for 30 "LINSTOR's database" test -s "$(claim_dir linstor-db "$CP")/db.txt"
 	ORIGINAL=$(cat "$(claim_dir linstor-db "$CP")/db.txt")
 }
 
-# The replicated volumes as "NAME SIZE MODE" lines.
+# The ReplicatedVolumes (custom resources) as "NAME SIZE MAINTENANCE PHASE" lines.
 volumes() {
-	kubectl get configmap -n "$CP" -l sds.deckhouse.io/kind=ReplicatedVolume -o json |
-		jq -r '.items[] | "\(.metadata.name | ltrimstr("rv-")) \(.data.size) \(.data.mode)"' | sort
+	kubectl get replicatedvolumes.storage.deckhouse.io -o json |
+		jq -r '.items[] | "\(.metadata.name) \(.spec.size) \(.spec.maintenance) \(.status.phase)"' | sort
+}
+
+# volumes_as MAINTENANCE PHASE: the volumes of LINSTOR's database, each with that mode and phase.
+volumes_as() {
+	sed "s/\$/ $1 $2/" <<<"$ORIGINAL" | sort
+}
+
+# The module's setting newControlPlane, in its ModuleConfig (a custom resource).
+new_control_plane() {
+	kubectl get moduleconfigs.deckhouse.io sds-replicated-volume -o 'jsonpath={.spec.settings.newControlPlane}'
 }
 
 control_migrated() {
-	assert_eq "$(sed 's/$/ Active/' <<<"$ORIGINAL" | sort)" "$(volumes)" "replicated volumes"
+	assert_eq "$(volumes_as false Active)" "$(volumes)" "replicated volumes"
 	assert_eq all_completed "$(jp configmap control-plane-migration '{.data.state}' "$CP")" "state"
 	assert_eq "all-completed: done" "$(jp configmap control-plane-migration '{.data.state\.step}' "$CP")" "step boundary"
-	assert_eq true "$(jp configmap module-config '{.data.newControlPlane}' "$CP")" "newControlPlane"
+	assert_eq true "$(new_control_plane)" "newControlPlane"
 	assert_eq 0 "$(jp deployment linstor-controller '{.spec.replicas}' "$CP")" "LINSTOR replicas"
 	assert_eq 1 "$(jp deployment sds-controller '{.spec.replicas}' "$CP")" "agent replicas"
 	ready deployment sds-controller "$CP"
@@ -118,7 +131,7 @@ control_migrated() {
 control_as_before() {
 	assert_eq "" "$(volumes)" "replicated volumes"
 	assert_eq not_started "$(jp configmap control-plane-migration '{.data.state}' "$CP")" "state"
-	assert_eq false "$(jp configmap module-config '{.data.newControlPlane}' "$CP")" "newControlPlane"
+	assert_eq false "$(new_control_plane)" "newControlPlane"
 	assert_eq 1 "$(jp deployment linstor-controller '{.spec.replicas}' "$CP")" "LINSTOR replicas"
 	ready deployment linstor-controller "$CP"
 	assert_eq 0 "$(jp deployment sds-controller '{.spec.replicas}' "$CP")" "agent replicas"
@@ -174,6 +187,7 @@ test_plan_failed_job_is_run_again_by_resume() {
 	grep -q "injected failure" "$SIM_DIR/run.out" || fail "the pass's log was not shown: $(cat "$SIM_DIR/run.out")"
 	assert_eq failed "$(run_status sds-control-plane | jq -r .phase)" "phase after the failure"
 	assert_eq "pass2: failed" "$(jp configmap control-plane-migration '{.data.state\.step}' "$CP")" "step boundary"
+	assert_eq "$(volumes_as true Maintenance)" "$(volumes)" "replicated volumes as pass 1 left them"
 	assert_eq 1 "$(kubectl get jobs -n "$CP" -l volshift.io/step=pass2 -o name | wc -l)" "the failed Job is kept"
 	# a second run of the same plan is refused while this one is unfinished
 	rc=0
@@ -183,10 +197,25 @@ test_plan_failed_job_is_run_again_by_resume() {
 	rm "$(claim_dir linstor-db "$CP")/fail-pass2"
 	vs resume sds-control-plane >"$SIM_DIR/resume.out" 2>&1 || fail "resume failed: $(tail -5 "$SIM_DIR/resume.out")"
 	grep -q "pass2: retry" "$SIM_DIR/resume.out" || fail "the failed Job was not deleted: $(cat "$SIM_DIR/resume.out")"
-	assert_eq "$(sed 's/$/ Active/' <<<"$ORIGINAL" | sort)" "$(volumes)" "replicated volumes"
+	assert_eq "$(volumes_as false Active)" "$(volumes)" "replicated volumes"
 	assert_eq "pass1 pass2" "$(runs_log "$(claim_dir linstor-db "$CP")")" "pass runs"
 	assert_eq done "$(run_status sds-control-plane | jq -r .phase)" "phase"
 	no_run_leftovers "$CP"
+}
+
+# The wait on the ReplicatedVolumes' {.status.phase} (custom resources) waits for all of them: with
+# a pass 2 that leaves them in Maintenance it runs out of time and says what it saw.
+test_plan_wait_on_custom_resources() {
+	control_setup
+	kubectl get configmap migration-tools -n "$CP" -o json |
+		jq '.data["pass2.sh"] |= sub(".*status.*Active.*\n"; "")' | kubectl replace -f - >/dev/null
+	sed 's/timeout: 1m/timeout: 3s/' "$EX/control-plane/plan.yaml" >"$SIM_DIR/plan.yaml"
+	local rc=0
+	vs run "$SIM_DIR/plan.yaml" --yes >"$SIM_DIR/run.out" 2>&1 || rc=$?
+	assert_eq 1 "$rc" "exit status"
+	grep -q "timed out after 3s waiting for storage.deckhouse.io/v1alpha1 ReplicatedVolume .*{.status.phase} is Maintenance" \
+		"$SIM_DIR/run.out" || fail "message: $(tail -3 "$SIM_DIR/run.out")"
+	assert_eq "$(volumes_as false Maintenance)" "$(volumes)" "replicated volumes"
 }
 
 # volshift abort stops a run at the next step boundary; resume finishes it.
