@@ -72,10 +72,15 @@ int vs_cli_common_parse(vs_cli_common *c, int argc, char **argv, const char *hel
 /* A recorded migration opened for resume or rollback (vs_migrate_open). */
 typedef vs_migrate_recorded vs_cli_migration;
 /* Open migration common->id (lease taken; common->force takes it over) and read its plan and
- * options into *m; cmd and hint ("" or advice on a busy lease) go into the error message. Returns
- * VS_EXIT_OK, or VS_EXIT_FAILED with the error printed and *m empty. */
+ * options into *m, once every permission a migration needs is granted (vs_cli_check_access); cmd
+ * and hint ("" or advice on a busy lease) go into the error message. Returns VS_EXIT_OK, or
+ * VS_EXIT_FAILED with the error printed and *m empty. */
 int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
 			  vs_cli_migration *m, vs_out *o);
+/* Every permission a migration, its resume or its rollback needs is granted (asked with
+ * SelfSubjectAccessReviews before anything is changed); else the RBAC rules to add are printed as
+ * cmd's error. A VS_EXIT_* code. */
+int vs_cli_check_access(vs_kube_client *c, const char *state_ns, const char *cmd, vs_out *o);
 
 /* What a command does once its flags are parsed and the cluster is reached; a VS_EXIT_* code. */
 typedef int (*vs_cli_cluster_fn)(vs_kube_client *c, const vs_cli_common *common, vs_out *o);

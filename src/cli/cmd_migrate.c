@@ -449,21 +449,6 @@ static int migrate_check_pvcs(vs_kube_client *c, const struct migrate_cmd *m, vs
 	return rc;
 }
 
-/* Every permission a migration needs is granted (asked before anything is changed); else the rules
- * to add are listed. A VS_EXIT_* code. */
-static int migrate_check_access(vs_kube_client *c, const char *state_ns, vs_out *o)
-{
-	char *rules = NULL;
-	vs_error err;
-	int rc = VS_EXIT_OK;
-
-	vs_error_clear(&err);
-	if (vs_migrate_access_check(c, state_ns, &rules, &err) < 0)
-		rc = vs_out_error_detail(o, "migrate", "access check", &err, rules);
-	free(rules);
-	return rc;
-}
-
 /* Finish an unfinished migration of the same classes, or plan and run a new one. */
 static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 {
@@ -474,7 +459,7 @@ static int migrate_run(struct migrate_cmd *m, vs_kube_client *c, vs_out *o)
 			       .skip_preflight = m->skip_preflight,
 			       .again = m->again.data };
 	char *id, *line;
-	int rc = m->dry_run ? VS_EXIT_OK : migrate_check_access(c, m->state_ns, o);
+	int rc = m->dry_run ? VS_EXIT_OK : vs_cli_check_access(c, m->state_ns, "migrate", o);
 
 	if (rc == VS_EXIT_OK)
 		rc = migrate_check_pvcs(c, m, o);

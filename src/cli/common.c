@@ -191,14 +191,28 @@ int vs_cli_run_journaled(vs_kube_client *c, const char *state_ns, const vs_migra
 	return rc;
 }
 
-int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
-			  vs_cli_migration *m, vs_out *o)
+int vs_cli_check_access(vs_kube_client *c, const char *state_ns, const char *cmd, vs_out *o)
 {
+	char *rules = NULL;
 	vs_error err;
 	int rc = VS_EXIT_OK;
 
 	vs_error_clear(&err);
-	if (vs_migrate_open(c, common->state_ns, common->id, common->force, m, &err) < 0) {
+	if (vs_migrate_access_check(c, state_ns, &rules, &err) < 0)
+		rc = vs_out_error_detail(o, cmd, "access check", &err, rules);
+	free(rules);
+	return rc;
+}
+
+int vs_cli_migration_open(vs_kube_client *c, const vs_cli_common *common, const char *cmd, const char *hint,
+			  vs_cli_migration *m, vs_out *o)
+{
+	vs_error err;
+	int rc = vs_cli_check_access(c, common->state_ns, cmd, o);
+
+	memset(m, 0, sizeof(*m));
+	vs_error_clear(&err);
+	if (rc == VS_EXIT_OK && vs_migrate_open(c, common->state_ns, common->id, common->force, m, &err) < 0) {
 		char *what = vs_xasprintf("opening the journal%s", hint);
 		rc = vs_out_error(o, cmd, what, &err);
 		free(what);

@@ -174,4 +174,36 @@ test_roles_grant_exactly_what_volshift_asks() {
 	assert_eq local "$(jp pvc web '{.spec.storageClassName}')" "the claim"
 }
 
+# A migration stopped half way (killed after its first copy) is resumed or rolled back only by
+# someone granted what it needs: without the ClusterRole's binding, resume and rollback stop in the
+# same access check as migrate, list the rules, and change nothing; with the roles, each works.
+test_resume_and_rollback_check_access_first() {
+	app web local >/dev/null
+	ready deployment web
+	echo hello >"$(claim_dir web)/payload"
+	local id cmd rc
+	id=$(crash_at copy:after) || return 1
+	deploy_roles
+	kubectl delete clusterrolebinding volshift >/dev/null
+	wait_for 90 "the cluster to settle" state_settled
+	outside_state >"$SIM_DIR/before.json"
+	for cmd in resume rollback; do
+		rc=0
+		as_volshift "$BIN/volshift" "$cmd" "$id" >"$SIM_DIR/$cmd.out" 2>&1 || rc=$?
+		assert_eq 1 "$rc" "exit code of $cmd refused by the access check"
+		grep -qF "RBAC denies" "$SIM_DIR/$cmd.out" || fail "$cmd did not check access first: $(cat "$SIM_DIR/$cmd.out")"
+		grep -qF -- '- {apiGroups: [""], resources: [persistentvolumeclaims]' "$SIM_DIR/$cmd.out" ||
+			fail "$cmd does not name the claims' rule: $(cat "$SIM_DIR/$cmd.out")"
+		outside_state >"$SIM_DIR/after.json"
+		cmp -s "$SIM_DIR/before.json" "$SIM_DIR/after.json" ||
+			fail "$cmd without access changed the cluster: $(diff "$SIM_DIR/before.json" "$SIM_DIR/after.json" | head -40)"
+	done
+	deploy_roles
+	as_volshift "$BIN/volshift" resume "$id" >"$SIM_DIR/resume2.out" 2>&1 ||
+		fail "resume under the shipped roles failed: $(tail -20 "$SIM_DIR/resume2.out")"
+	assert_eq shared "$(jp pvc web '{.spec.storageClassName}')" "the claim after the resume"
+	ready deployment web
+	assert_eq hello "$(cat "$(claim_dir web)/payload")" "the data after the resume"
+}
+
 e2e_main
