@@ -80,7 +80,7 @@ static void gc_remove_finalizer(sim_store *st, const gc_item *it, const char *fi
 
 /* Dependents: delete those whose owners are all gone, strip references to orphaning owners, delete
  * in the foreground those whose owner is being deleted in the foreground. */
-static void gc_owner_refs(sim_store *st, const gc_item *it, json_t *by_uid, const gc_item *items)
+static void gc_owner_refs(sim_store *st, const gc_item *it, const json_t *owners)
 {
 	json_t *refs = vs_json_path(it->obj, "metadata.ownerReferences"), *ref, *keep;
 	size_t i, dangling = 0, orphaning = 0, alive = 0;
@@ -90,8 +90,7 @@ static void gc_owner_refs(sim_store *st, const gc_item *it, json_t *by_uid, cons
 		return;
 	keep = json_array();
 	json_array_foreach(refs, i, ref) {
-		json_t *idx = json_object_get(by_uid, vs_json_str(ref, "uid") ? vs_json_str(ref, "uid") : "");
-		const json_t *owner = idx ? items[json_integer_value(idx)].obj : NULL;
+		const json_t *owner = json_object_get(owners, vs_json_str(ref, "uid") ? vs_json_str(ref, "uid") : "");
 		if (!owner) {
 			dangling++;
 		} else if (deleting(owner) && has_finalizer(owner, "orphan")) {
@@ -153,28 +152,22 @@ static void gc_deleting(sim_store *st, const gc_item *it, json_t *ref_count, con
 
 static void gc_pass(sim_store *st)
 {
-	json_t *by_uid = json_object(), *ref_count = json_object();
-	size_t n, i;
-	gc_item *items = sim_store_snapshot(st, &n);
+	json_t *owners, *ref_count = json_object(), *ref;
+	size_t n, i, j;
+	gc_item *items = sim_store_gc_snapshot(st, &n, &owners);
 
-	for (i = 0; i < n; i++) {
-		json_t *refs, *ref;
-		size_t j;
-		if (vs_json_str(items[i].obj, "metadata.uid"))
-			json_object_set_new(by_uid, vs_json_str(items[i].obj, "metadata.uid"), json_integer((json_int_t)i));
-		refs = vs_json_path(items[i].obj, "metadata.ownerReferences");
-		json_array_foreach(refs, j, ref)
+	for (i = 0; i < n; i++)
+		json_array_foreach(vs_json_path(items[i].obj, "metadata.ownerReferences"), j, ref)
 			if (vs_json_str(ref, "uid"))
 				json_object_set_new(ref_count, vs_json_str(ref, "uid"), json_true());
-	}
 	for (i = 0; i < n; i++) {
-		gc_owner_refs(st, &items[i], by_uid, items);
+		gc_owner_refs(st, &items[i], owners);
 		if (deleting(items[i].obj))
 			gc_deleting(st, &items[i], ref_count, items, n);
 	}
 	sim_crd_controllers(st, items, n);
 	sim_store_snapshot_free(st, items, n);
-	json_decref(by_uid);
+	sim_store_release(st, owners);
 	json_decref(ref_count);
 }
 
