@@ -242,6 +242,8 @@ void cl_informer_stop(cl_informer *inf);
 json_t *cl_informer_get(cl_informer *inf, const char *key);
 /* Lister: every object as last delivered (new reference to an array). */
 json_t *cl_informer_list(cl_informer *inf);
+/* cl_cache_pick over the lister's objects: a copy of the one pick chooses, or NULL. */
+json_t *cl_informer_pick(cl_informer *inf, cl_pick_fn pick, void *arg);
 /* For tests: wait until every change up to resourceVersion rv was delivered; false on timeout. */
 bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms);
 /* fn(arg, obj) for every object the lister holds. */

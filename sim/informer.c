@@ -380,6 +380,11 @@ json_t *cl_informer_list(cl_informer *inf)
 	return cl_cache_list(&inf->lister);
 }
 
+json_t *cl_informer_pick(cl_informer *inf, cl_pick_fn pick, void *arg)
+{
+	return cl_cache_pick(&inf->lister, pick, arg);
+}
+
 bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms)
 {
 	bool ok;

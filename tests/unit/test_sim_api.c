@@ -447,7 +447,7 @@ static void test_gc_snapshot_reads_what_it_acts_on(void **state)
 	assert_int_equal(sim_api_delete(st, deploys, "default", "owner", NULL, NULL, NULL, &err), 0);
 	items = sim_store_gc_snapshot(st, &n, &owners);
 	assert_false(items_have(items, n, cms, "plain"));
-	assert_int_equal(json_object_size(st->uids) > 0, true);
+	assert_true(json_object_size(st->uids) > 0);
 	assert_null(json_object_get(st->uids, vs_json_str(d, "metadata.uid")));
 	sim_store_snapshot_free(st, items, n);
 	sim_store_release(st, owners);
