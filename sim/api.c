@@ -337,7 +337,8 @@ done:
 static json_t *same_version(json_t *copies, const char *key, const json_t *o)
 {
 	json_t *copy = json_object_get(copies, key);
-	const char *a = vs_json_str(copy, "metadata.resourceVersion"), *b = vs_json_str(o, "metadata.resourceVersion");
+	const char *a = json_string_value(json_object_get(json_object_get(copy, "metadata"), "resourceVersion")),
+		   *b = json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
 
 	return a && b && strcmp(a, b) == 0 ? copy : NULL;
 }

@@ -67,11 +67,12 @@ struct sim_store_item {
 struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n);
 void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n);
 /*
- * What a GC pass reads, as sim_store_snapshot but only of the resources that hold an object the GC
- * acts on (one with ownerReferences or a deletionTimestamp, or a CRD; every resource while a
- * namespace is being deleted), so that a pass costs what those resources hold, not what the whole
- * store does; *owners (uid -> object, shared with the store: read only) holds each stored object
- * their ownerReferences name. Free with sim_store_snapshot_free and sim_store_release(st, *owners).
+ * What a GC pass reads: as sim_store_snapshot, but only the objects the GC acts on (those with
+ * ownerReferences or a deletionTimestamp, and CRDs; every object while a namespace is being
+ * deleted), found through per-resource counts, so that a pass costs what it acts on, not what the
+ * whole store holds; *owners (uid -> object, shared with the store: read only) holds each stored
+ * object their ownerReferences name. Free with sim_store_snapshot_free and sim_store_release(st,
+ * *owners).
  */
 struct sim_store_item *sim_store_gc_snapshot(sim_store *st, size_t *n, json_t **owners);
 /* Drop a reference to a value that shares objects with the store, under the store's lock. */

@@ -4,9 +4,8 @@
  * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a
  * snapshot of the store (custom resources included) and makes the writes that bring the store
  * closer to what ownerReferences and deletion propagation require. The snapshot holds only the
- * resources with an object it may act on (one with owners, one being deleted, a CRD), as the others
- * give it nothing to do, and owners are found by uid: a pass costs what it looks at, not the whole
- * store. Writes carry preconditions, so a race just means another pass. The same thread runs the
+ * objects it may act on (with owners, being deleted, CRDs), as the others give it nothing to do,
+ * and owners are found by uid: a pass costs what it acts on, not the whole store. Writes carry preconditions, so a race just means another pass. The same thread runs the
  * API server's own CRD controllers (crd.c).
  */
 #include "api_int.h"

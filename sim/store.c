@@ -234,14 +234,17 @@ bool sim_resource_same_storage(const sim_resource *a, const sim_resource *b)
 	return a == b || (strcmp(a->group, b->group) == 0 && strcmp(a->plural, b->plural) == 0);
 }
 
-/* Append the objects of res to items (*n of *cap). Lock held. */
-static void snapshot_add_locked(sim_store *st, const sim_resource *res, struct sim_store_item **items, size_t *n,
-				size_t *cap)
+/* Append the objects of res to items (*n of *cap): all of them when full, else those a GC pass acts
+ * on. Lock held. */
+static void snapshot_add_locked(sim_store *st, const sim_resource *res, bool full, struct sim_store_item **items,
+				size_t *n, size_t *cap)
 {
 	const char *k;
 	json_t *o;
 
 	json_object_foreach (sim_store_map_locked(st, res), k, o) {
+		if (!full && !gc_acts_on(res, o))
+			continue;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 256;
 			*items = vs_xrealloc(*items, *cap * sizeof(**items));
@@ -259,8 +262,8 @@ static bool gc_reads_locked(sim_store *st, const sim_resource *res, bool full)
 	return full || json_integer_value(json_object_get(st->gc_counts, key)) > 0;
 }
 
-/* The objects of every resource that gc_reads_locked, in the order of sim_resource_all then the
- * CRDs' storage. Lock held. */
+/* The objects of every resource that gc_reads_locked (all of them, or those a GC pass acts on), in
+ * the order of sim_resource_all then the CRDs' storage. Lock held. */
 static struct sim_store_item *snapshot_locked(sim_store *st, size_t *n, bool full)
 {
 	struct sim_store_item *items = NULL;
@@ -270,11 +273,11 @@ static struct sim_store_item *snapshot_locked(sim_store *st, size_t *n, bool ful
 	*n = 0;
 	for (const sim_resource *r = sim_resource_all(); r->plural; r++)
 		if (gc_reads_locked(st, r, full))
-			snapshot_add_locked(st, r, &items, n, &cap);
+			snapshot_add_locked(st, r, full, &items, n, &cap);
 	custom = sim_crd_storage_locked(st, &ncustom);
 	for (size_t i = 0; i < ncustom; i++)
 		if (gc_reads_locked(st, custom[i], full))
-			snapshot_add_locked(st, custom[i], &items, n, &cap);
+			snapshot_add_locked(st, custom[i], full, &items, n, &cap);
 	free(custom);
 	return items;
 }
