@@ -333,6 +333,76 @@ done:
 	return rc;
 }
 
+/* The caller's earlier copy of stored object o when its resourceVersion is still o's, else NULL. */
+static json_t *same_version(json_t *copies, const char *key, const json_t *o)
+{
+	json_t *copy = json_object_get(copies, key);
+	const char *a = json_string_value(json_object_get(json_object_get(copy, "metadata"), "resourceVersion")),
+		   *b = json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+
+	return a && b && strcmp(a, b) == 0 ? copy : NULL;
+}
+
+void sim_api_list_copies(sim_store *st, const sim_resource *res, json_t **copies)
+{
+	json_t *next = json_object(), *o;
+	const char *k;
+
+	pthread_mutex_lock(&st->mu);
+	json_object_foreach (sim_store_map_locked(st, res), k, o) {
+		json_t *copy = same_version(*copies, k, o);
+		json_object_set_new(next, k, copy ? json_incref(copy) : sim_obj_with_type(res, o));
+	}
+	pthread_mutex_unlock(&st->mu);
+	json_decref(*copies);
+	*copies = next;
+}
+
+/* An item with its sort keys, read once. */
+struct sort_item {
+	const char *ns, *name;
+	json_t *obj;
+};
+
+static int cmp_sort_items(const void *pa, const void *pb)
+{
+	const struct sort_item *a = pa, *b = pb;
+	int c = strcmp(a->ns, b->ns);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+json_t *sim_api_list_reuse(sim_store *st, const sim_resource *res, json_t **copies)
+{
+	json_t *arr = json_array(), *o;
+	struct sort_item *items;
+	const char *k;
+	size_t n = 0;
+
+	sim_api_list_copies(st, res, copies);
+	items = vs_xcalloc(json_object_size(*copies) + 1, sizeof(*items));
+	json_object_foreach (*copies, k, o) {
+		json_t *meta = json_object_get(o, "metadata");
+		const char *ns = json_string_value(json_object_get(meta, "namespace")),
+			   *name = json_string_value(json_object_get(meta, "name"));
+		items[n++] = (struct sort_item){ ns ? ns : "", name ? name : "", o };
+	}
+	qsort(items, n, sizeof(*items), cmp_sort_items);
+	for (size_t i = 0; i < n; i++)
+		json_array_append(arr, items[i].obj);
+	free(items);
+	return arr;
+}
+
+json_t *sim_api_list_reuse_find(const json_t *copies, const sim_resource *res, const char *ns, const char *name)
+{
+	char *key = sim_store_key(res->namespaced ? ns : "", name);
+	json_t *item = json_object_get(copies, key);
+
+	free(key);
+	return item;
+}
+
 /* ---- defaults ------------------------------------------------------------------------------ */
 
 static void set_default(json_t *o, const char *path, json_t *v)

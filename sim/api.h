@@ -132,6 +132,25 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		 json_t **out, vs_error *err);
 
 /*
+ * A copy of every object of res, in sim_api_list's form, for a controller that lists the same
+ * resource again and again: *copies (key -> copy, NULL at first, owned by the caller's thread) is
+ * replaced by one that keeps each earlier copy whose resourceVersion is still the stored one and
+ * copies only the objects that changed. Free *copies with json_decref.
+ */
+void sim_api_list_copies(sim_store *st, const sim_resource *res, json_t **copies);
+
+/*
+ * The items of an unfiltered LIST of every object of res, in sim_api_list's order and form, from
+ * sim_api_list_copies(st, res, copies): the items are shared with *copies, so read them, never
+ * change them. A list costs one copy per changed object, not one per object. New reference.
+ */
+json_t *sim_api_list_reuse(sim_store *st, const sim_resource *res, json_t **copies);
+
+/* The item ns/name (ns ignored for a cluster-scoped res) in copies (of sim_api_list_reuse), or NULL
+ * (borrowed). */
+json_t *sim_api_list_reuse_find(const json_t *copies, const sim_resource *res, const char *ns, const char *name);
+
+/*
  * CREATE: fills metadata (uid, resourceVersion, creationTimestamp, generation 1, name from
  * generateName, namespace), applies defaults (e.g. a PVC without storageClassName gets the
  * default class, every PVC gets the kubernetes.io/pvc-protection finalizer, every PV

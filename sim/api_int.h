@@ -26,7 +26,9 @@ struct sim_store {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	uint64_t rv;
-	json_t *objects; /* "plural.group" -> { "ns/name" -> object } */
+	json_t *objects;   /* "plural.group" -> { "ns/name" -> object } */
+	json_t *uids;	   /* metadata.uid -> the stored object (for the GC's owner look-ups) */
+	json_t *gc_counts; /* "plural.group" -> how many of its objects the GC acts on (sim_store_gc_snapshot) */
 	struct sim_hist_ev *hist;
 	size_t hist_cap, hist_start, hist_len;
 	uint64_t compacted_rv; /* events with rv <= this are no longer kept */
@@ -64,6 +66,17 @@ struct sim_store_item {
  * references change under it). */
 struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n);
 void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n);
+/*
+ * What a GC pass reads: as sim_store_snapshot, but only the objects the GC acts on (those with
+ * ownerReferences or a deletionTimestamp, and CRDs; every object while a namespace is being
+ * deleted), found through per-resource counts, so that a pass costs what it acts on, not what the
+ * whole store holds; *owners (uid -> object, shared with the store: read only) holds each stored
+ * object their ownerReferences name. Free with sim_store_snapshot_free and sim_store_release(st,
+ * *owners).
+ */
+struct sim_store_item *sim_store_gc_snapshot(sim_store *st, size_t *n, json_t **owners);
+/* Drop a reference to a value that shares objects with the store, under the store's lock. */
+void sim_store_release(sim_store *st, json_t *shared);
 /* True when a and b keep their objects in the same map (one resource, or two versions of a CRD). */
 bool sim_resource_same_storage(const sim_resource *a, const sim_resource *b);
 

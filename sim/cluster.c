@@ -110,6 +110,48 @@ json_t *cl_list(sim_cluster *c, const sim_resource *res, const char *ns, const c
 	return items;
 }
 
+/* The key of res's copies in a cl_list_reuse lists object. */
+static void lists_key(const sim_resource *res, char *key, size_t size)
+{
+	snprintf(key, size, "%s.%s", res->plural, res->group);
+}
+
+/* The copies of res in lists, taken out for sim_api_list_copies/reuse (new reference). */
+static json_t *lists_take(json_t **lists, const sim_resource *res, char *key, size_t size)
+{
+	if (!*lists)
+		*lists = json_object();
+	lists_key(res, key, size);
+	return json_incref(json_object_get(*lists, key));
+}
+
+json_t *cl_list_reuse(sim_cluster *c, const sim_resource *res, json_t **lists)
+{
+	char key[160];
+	json_t *copies = lists_take(lists, res, key, sizeof(key)), *items;
+
+	items = sim_api_list_reuse(c->st, res, &copies);
+	json_object_set_new(*lists, key, copies);
+	return items;
+}
+
+void cl_lists_refresh(sim_cluster *c, const sim_resource *res, json_t **lists)
+{
+	char key[160];
+	json_t *copies = lists_take(lists, res, key, sizeof(key));
+
+	sim_api_list_copies(c->st, res, &copies);
+	json_object_set_new(*lists, key, copies);
+}
+
+json_t *cl_lists_find(const json_t *lists, const sim_resource *res, const char *ns, const char *name)
+{
+	char key[160];
+
+	lists_key(res, key, sizeof(key));
+	return sim_api_list_reuse_find(json_object_get(lists, key), res, ns, name);
+}
+
 json_t *cl_get(sim_cluster *c, const sim_resource *res, const char *ns, const char *name)
 {
 	vs_error err;
@@ -546,6 +588,8 @@ void cl_free(sim_cluster *c)
 	if (!c)
 		return;
 	stop_subsystems(c);
+	json_decref(c->sched_lists);
+	json_decref(c->workload_lists);
 	pthread_mutex_destroy(&c->rng_mu);
 	pthread_mutex_destroy(&c->api_mu);
 	free((char *)c->api.ca_pem);

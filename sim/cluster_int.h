@@ -40,6 +40,8 @@ struct sim_cluster {
 	} stops[16]; /* cl_at_stop, run in reverse order by sim_cluster_stop */
 	int nstops;
 	struct sim_node_agent *agent; /* owned; see node.c */
+	json_t *sched_lists;	      /* the scheduler's thread's own (cl_list_reuse) */
+	json_t *workload_lists;	      /* the workload controllers' thread's own (cl_list_reuse) */
 	pthread_mutex_t api_mu;	      /* guards api (sim_cluster_set_api) */
 	sim_cluster_api api;	      /* port 0 until set; ca_pem owned */
 };
@@ -70,6 +72,19 @@ int cl_spawn(sim_cluster *c, const char *name, cl_reconcile_fn fn, cl_reconcile_
 
 /* The items of a list (new reference to the array; empty array on error, which is logged). */
 json_t *cl_list(sim_cluster *c, const sim_resource *res, const char *ns, const char *label_selector);
+
+/*
+ * The items of every object of res, as cl_list(c, res, NULL, NULL) gives them, reusing the copies
+ * of the objects that did not change since this thread's last call with the same *lists (an object
+ * of resource -> copies, NULL at first, owned by one thread; free with json_decref). The items are
+ * shared with *lists: read only. New reference to the array.
+ */
+json_t *cl_list_reuse(sim_cluster *c, const sim_resource *res, json_t **lists);
+/* cl_list_reuse for cl_lists_find only: the copies of res in *lists made current, no list. */
+void cl_lists_refresh(sim_cluster *c, const sim_resource *res, json_t **lists);
+/* The item ns/name (ns ignored for a cluster-scoped res) of the last cl_list_reuse of res with
+ * lists, or NULL: cl_find without the walk (borrowed from lists). */
+json_t *cl_lists_find(const json_t *lists, const sim_resource *res, const char *ns, const char *name);
 
 /* GET; NULL when missing or on error (new reference). */
 json_t *cl_get(sim_cluster *c, const sim_resource *res, const char *ns, const char *name);
@@ -160,6 +175,11 @@ bool cl_cache_store_newer(cl_cache *cache, const json_t *obj);
 void cl_cache_del(cl_cache *cache, const char *key);
 /* Every object, sorted by key (new reference to a new array). */
 json_t *cl_cache_list(cl_cache *cache);
+/* Chooses one object of objs (borrowed, sorted by key) or NULL; returns it borrowed. */
+typedef const json_t *(*cl_pick_fn)(const json_t *objs, void *arg);
+/* A copy of the object pick chooses among every object (NULL when none), with no copy of the others:
+ * pick runs under the cache's lock, so it must not call into the cache. */
+json_t *cl_cache_pick(cl_cache *cache, cl_pick_fn pick, void *arg);
 
 /* client-go's work queue: a key is queued once however often it is added; a key added while a
  * worker has it is queued again when that worker calls done. Thread-safe. */
@@ -222,6 +242,8 @@ void cl_informer_stop(cl_informer *inf);
 json_t *cl_informer_get(cl_informer *inf, const char *key);
 /* Lister: every object as last delivered (new reference to an array). */
 json_t *cl_informer_list(cl_informer *inf);
+/* cl_cache_pick over the lister's objects: a copy of the one pick chooses, or NULL. */
+json_t *cl_informer_pick(cl_informer *inf, cl_pick_fn pick, void *arg);
 /* For tests: wait until every change up to resourceVersion rv was delivered; false on timeout. */
 bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms);
 /* fn(arg, obj) for every object the lister holds. */

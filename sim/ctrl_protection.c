@@ -146,29 +146,30 @@ static bool pod_uses_claim(const json_t *pod, const json_t *claim)
 	return false;
 }
 
-static bool any_pod_uses(const json_t *pods, const json_t *claim)
+/* The first pod of pods that uses claim (a const json_t *), borrowed, or NULL. */
+static const json_t *first_user(const json_t *pods, void *claim)
 {
 	size_t i;
 	json_t *pod;
 
 	json_array_foreach(pods, i, pod)
 		if (pod_uses_claim(pod, claim))
-			return true;
-	return false;
+			return pod;
+	return NULL;
 }
 
 /* isBeingUsed: the informer's pods first; when none uses it, a live list, as the informer may lag. */
 static int claim_in_use(struct protection *p, const json_t *claim, bool *used, vs_error *err)
 {
-	json_t *pods = cl_informer_list(p->pods), *list = NULL;
+	json_t *user = cl_informer_pick(p->pods, first_user, (void *)claim), *list = NULL;
 	sim_list_opts all = {0};
 	int rc = 0;
 
-	*used = any_pod_uses(pods, claim);
+	*used = user != NULL;
 	if (!*used && (rc = sim_api_list(p->c->st, cl_res_pod, cl_ns(claim), &all, &list, err)) == 0)
-		*used = any_pod_uses(json_object_get(list, "items"), claim);
+		*used = first_user(json_object_get(list, "items"), (void *)claim) != NULL;
 	json_decref(list);
-	json_decref(pods);
+	json_decref(user);
 	return rc;
 }
 

@@ -345,7 +345,7 @@ static bool pvc_retention_delete(const json_t *sts)
 	return w && strcmp(w, "Delete") == 0;
 }
 
-static void ensure_claims(sim_cluster *c, const json_t *sts, long ord, const json_t *pvcs)
+static void ensure_claims(sim_cluster *c, const json_t *sts, long ord)
 {
 	size_t i;
 	json_t *t;
@@ -354,7 +354,7 @@ static void ensure_claims(sim_cluster *c, const json_t *sts, long ord, const jso
 		if (!tn)
 			continue;
 		char *name = vs_xasprintf("%s-%s-%ld", tn, cl_name(sts), ord);
-		if (!cl_find(pvcs, cl_ns(sts), name)) {
+		if (!cl_lists_find(c->workload_lists, cl_res_pvc, cl_ns(sts), name)) {
 			json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
 						"metadata", "name", name, "namespace", cl_ns(sts));
 			json_t *labels = json_deep_copy(vs_json_path(t, "metadata.labels"));
@@ -423,7 +423,7 @@ static json_t *sts_pod(const json_t *sts, long ord, const char *rev)
 	return pod;
 }
 
-static void sync_statefulset(sim_cluster *c, const json_t *sts, const json_t *all_pods, const json_t *pvcs)
+static void sync_statefulset(sim_cluster *c, const json_t *sts, const json_t *all_pods)
 {
 	if (cl_deleting(sts))
 		return;
@@ -471,7 +471,7 @@ static void sync_statefulset(sim_cluster *c, const json_t *sts, const json_t *al
 		if (!pod) {
 			if (!parallel && (!all_ready || terminating))
 				break;
-			ensure_claims(c, sts, o, pvcs);
+			ensure_claims(c, sts, o);
 			json_t *np = sts_pod(sts, o, rev);
 			if (cl_create(c, cl_res_pod, cl_ns(sts), np, NULL) == 0)
 				sim_api_event(c->st, sts, "Normal", "SuccessfulCreate", "create Pod %s in StatefulSet %s successful",
@@ -1227,15 +1227,15 @@ static void sync_cronjob(sim_cluster *c, const json_t *cj, const json_t *jobs)
 static void workload_reconcile(sim_cluster *c)
 {
 	cl_watch_delay(c);
-	json_t *pods = cl_list(c, cl_res_pod, NULL, NULL);
-	json_t *pvcs = cl_list(c, cl_res_pvc, NULL, NULL);
-	json_t *nodes = cl_list(c, cl_res_node, NULL, NULL);
-	json_t *cronjobs = cl_list(c, cl_res_cronjob, NULL, NULL);
-	json_t *jobs = cl_list(c, cl_res_job, NULL, NULL);
-	json_t *deploys = cl_list(c, cl_res_deploy, NULL, NULL);
-	json_t *rss = cl_list(c, cl_res_rs, NULL, NULL);
-	json_t *stss = cl_list(c, cl_res_sts, NULL, NULL);
-	json_t *dss = cl_list(c, cl_res_ds, NULL, NULL);
+	json_t *pods = cl_list_reuse(c, cl_res_pod, &c->workload_lists);
+	cl_lists_refresh(c, cl_res_pvc, &c->workload_lists); /* for ensure_claims */
+	json_t *nodes = cl_list_reuse(c, cl_res_node, &c->workload_lists);
+	json_t *cronjobs = cl_list_reuse(c, cl_res_cronjob, &c->workload_lists);
+	json_t *jobs = cl_list_reuse(c, cl_res_job, &c->workload_lists);
+	json_t *deploys = cl_list_reuse(c, cl_res_deploy, &c->workload_lists);
+	json_t *rss = cl_list_reuse(c, cl_res_rs, &c->workload_lists);
+	json_t *stss = cl_list_reuse(c, cl_res_sts, &c->workload_lists);
+	json_t *dss = cl_list_reuse(c, cl_res_ds, &c->workload_lists);
 	size_t i;
 	json_t *it;
 
@@ -1244,7 +1244,7 @@ static void workload_reconcile(sim_cluster *c)
 	release_orphans(c, pods, jobs);
 	json_array_foreach(deploys, i, it) sync_deployment(c, it, rss);
 	json_array_foreach(rss, i, it) sync_replicaset(c, it, pods);
-	json_array_foreach(stss, i, it) sync_statefulset(c, it, pods, pvcs);
+	json_array_foreach(stss, i, it) sync_statefulset(c, it, pods);
 	json_array_foreach(dss, i, it) sync_daemonset(c, it, pods, nodes);
 
 	json_decref(dss);
@@ -1254,7 +1254,6 @@ static void workload_reconcile(sim_cluster *c)
 	json_decref(jobs);
 	json_decref(cronjobs);
 	json_decref(nodes);
-	json_decref(pvcs);
 	json_decref(pods);
 }
 

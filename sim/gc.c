@@ -1,9 +1,11 @@
 /*
  * gc: the garbage collector of volshift-sim, what kube-controller-manager runs as garbagecollector
  * and namespace (the pvc-protection and pv-protection controllers are in ctrl_protection.c, with
- * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a snapshot of the whole
- * store (custom resources included) and makes the writes that bring the store closer to what ownerReferences and
- * deletion propagation require. Writes carry preconditions, so a race just means another pass. The same thread runs the
+ * informers and their delays). One thread, level-triggered: every change wakes it, it looks at a
+ * snapshot of the store (custom resources included) and makes the writes that bring the store
+ * closer to what ownerReferences and deletion propagation require. The snapshot holds only the
+ * objects it may act on (with owners, being deleted, CRDs), as the others give it nothing to do,
+ * and owners are found by uid: a pass costs what it acts on, not the whole store. Writes carry preconditions, so a race just means another pass. The same thread runs the
  * API server's own CRD controllers (crd.c).
  */
 #include "api_int.h"
@@ -80,7 +82,7 @@ static void gc_remove_finalizer(sim_store *st, const gc_item *it, const char *fi
 
 /* Dependents: delete those whose owners are all gone, strip references to orphaning owners, delete
  * in the foreground those whose owner is being deleted in the foreground. */
-static void gc_owner_refs(sim_store *st, const gc_item *it, json_t *by_uid, const gc_item *items)
+static void gc_owner_refs(sim_store *st, const gc_item *it, const json_t *owners)
 {
 	json_t *refs = vs_json_path(it->obj, "metadata.ownerReferences"), *ref, *keep;
 	size_t i, dangling = 0, orphaning = 0, alive = 0;
@@ -90,8 +92,7 @@ static void gc_owner_refs(sim_store *st, const gc_item *it, json_t *by_uid, cons
 		return;
 	keep = json_array();
 	json_array_foreach(refs, i, ref) {
-		json_t *idx = json_object_get(by_uid, vs_json_str(ref, "uid") ? vs_json_str(ref, "uid") : "");
-		const json_t *owner = idx ? items[json_integer_value(idx)].obj : NULL;
+		const json_t *owner = json_object_get(owners, vs_json_str(ref, "uid") ? vs_json_str(ref, "uid") : "");
 		if (!owner) {
 			dangling++;
 		} else if (deleting(owner) && has_finalizer(owner, "orphan")) {
@@ -153,28 +154,22 @@ static void gc_deleting(sim_store *st, const gc_item *it, json_t *ref_count, con
 
 static void gc_pass(sim_store *st)
 {
-	json_t *by_uid = json_object(), *ref_count = json_object();
-	size_t n, i;
-	gc_item *items = sim_store_snapshot(st, &n);
+	json_t *owners, *ref_count = json_object(), *ref;
+	size_t n, i, j;
+	gc_item *items = sim_store_gc_snapshot(st, &n, &owners);
 
-	for (i = 0; i < n; i++) {
-		json_t *refs, *ref;
-		size_t j;
-		if (vs_json_str(items[i].obj, "metadata.uid"))
-			json_object_set_new(by_uid, vs_json_str(items[i].obj, "metadata.uid"), json_integer((json_int_t)i));
-		refs = vs_json_path(items[i].obj, "metadata.ownerReferences");
-		json_array_foreach(refs, j, ref)
+	for (i = 0; i < n; i++)
+		json_array_foreach(vs_json_path(items[i].obj, "metadata.ownerReferences"), j, ref)
 			if (vs_json_str(ref, "uid"))
 				json_object_set_new(ref_count, vs_json_str(ref, "uid"), json_true());
-	}
 	for (i = 0; i < n; i++) {
-		gc_owner_refs(st, &items[i], by_uid, items);
+		gc_owner_refs(st, &items[i], owners);
 		if (deleting(items[i].obj))
 			gc_deleting(st, &items[i], ref_count, items, n);
 	}
 	sim_crd_controllers(st, items, n);
 	sim_store_snapshot_free(st, items, n);
-	json_decref(by_uid);
+	sim_store_release(st, owners);
 	json_decref(ref_count);
 }
 

@@ -106,22 +106,45 @@ static int cmp_keys(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *cl_cache_list(cl_cache *cache)
+/* Every object, sorted by key, shared with the cache (read and released under its lock only). */
+static json_t *sorted_locked(cl_cache *cache)
 {
 	json_t *arr = json_array(), *o;
 	const char **keys, *k;
 	size_t n = 0;
 
-	pthread_mutex_lock(&cache->mu);
 	keys = vs_xcalloc(json_object_size(cache->objs) + 1, sizeof *keys);
 	json_object_foreach(cache->objs, k, o)
 		keys[n++] = k;
 	qsort(keys, n, sizeof *keys, cmp_keys);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_deep_copy(json_object_get(cache->objs, keys[i])));
-	pthread_mutex_unlock(&cache->mu);
+		json_array_append(arr, json_object_get(cache->objs, keys[i]));
 	free(keys);
 	return arr;
+}
+
+json_t *cl_cache_list(cl_cache *cache)
+{
+	json_t *shared, *arr;
+
+	pthread_mutex_lock(&cache->mu);
+	shared = sorted_locked(cache);
+	arr = json_deep_copy(shared);
+	json_decref(shared);
+	pthread_mutex_unlock(&cache->mu);
+	return arr;
+}
+
+json_t *cl_cache_pick(cl_cache *cache, cl_pick_fn pick, void *arg)
+{
+	json_t *shared, *out;
+
+	pthread_mutex_lock(&cache->mu);
+	shared = sorted_locked(cache);
+	out = json_deep_copy(pick(shared, arg));
+	json_decref(shared);
+	pthread_mutex_unlock(&cache->mu);
+	return out;
 }
 
 void cl_enqueue_key(void *q, const json_t *obj)
@@ -355,6 +378,11 @@ json_t *cl_informer_get(cl_informer *inf, const char *key)
 json_t *cl_informer_list(cl_informer *inf)
 {
 	return cl_cache_list(&inf->lister);
+}
+
+json_t *cl_informer_pick(cl_informer *inf, cl_pick_fn pick, void *arg)
+{
+	return cl_cache_pick(&inf->lister, pick, arg);
 }
 
 bool cl_informer_wait(cl_informer *inf, uint64_t rv, int64_t timeout_ms)

@@ -183,6 +183,7 @@ struct sim_node_agent {
 	json_t *pods;          /* the last list of pods, and its index by uid */
 	json_t *by_uid;
 	uint64_t pods_rv;
+	json_t *lists; /* the node thread's own (cl_list_reuse) */
 };
 
 /* ---- processes -------------------------------------------------------------------------------- */
@@ -1749,7 +1750,7 @@ static bool refresh_pods(sim_cluster *c)
 	json_decref(a->pods);
 	json_decref(a->by_uid);
 	a->pods_rv = rv;
-	a->pods = cl_list(c, cl_res_pod, NULL, NULL);
+	a->pods = cl_list_reuse(c, cl_res_pod, &a->lists);
 	a->by_uid = json_object();
 	size_t i;
 	json_t *pod;
@@ -1888,6 +1889,7 @@ void sim_node_stop(sim_cluster *c)
 	}
 	json_decref(a->pods);
 	json_decref(a->by_uid);
+	json_decref(a->lists);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
 	c->agent = NULL;

@@ -71,9 +71,11 @@ static bool unusable(const json_t *volume, const json_t *claim)
 }
 
 /* FindMatchingVolume with node == nil, over the volumes whose access-mode set is exactly modes. */
-static json_t *find_matching_volume(const json_t *claim, const json_t *volumes, unsigned modes, bool delay_binding)
+static const json_t *find_matching_volume(const json_t *claim, const json_t *volumes, unsigned modes,
+					  bool delay_binding)
 {
-	json_t *smallest = NULL, *v;
+	const json_t *smallest = NULL;
+	json_t *v;
 	int64_t smallest_qty = 0;
 	size_t i;
 
@@ -82,7 +84,7 @@ static json_t *find_matching_volume(const json_t *claim, const json_t *volumes, 
 		if (mode_bits(vs_json_path(v, "spec.accessModes")) != modes || unusable(v, claim))
 			continue;
 		if (pv_volume_bound_to_claim(v, claim))
-			return json_incref(v); /* pre-bound to this claim (or provisioned for it) */
+			return v; /* pre-bound to this claim (or provisioned for it) */
 		if (delay_binding)
 			continue; /* the scheduler binds unbound volumes of a delayed claim */
 		/* only Available volumes: the others will become Available, and binding them now would
@@ -96,7 +98,7 @@ static json_t *find_matching_volume(const json_t *claim, const json_t *volumes, 
 			smallest_qty = qty;
 		}
 	}
-	return json_incref(smallest);
+	return smallest;
 }
 
 /*
@@ -129,14 +131,27 @@ static size_t matching_mode_sets(const json_t *volumes, unsigned want, unsigned 
 	return n;
 }
 
-json_t *pv_find_best_match(struct pv_ctrl *pv, const json_t *claim, bool delay_binding)
+struct match_arg {
+	const json_t *claim;
+	bool delay_binding;
+};
+
+/* findBestMatchForClaim over volumes (borrowed); the match borrowed, or NULL. */
+static const json_t *best_match(const json_t *volumes, void *arg)
 {
-	json_t *volumes = cl_cache_list(&pv->volumes), *best = NULL;
+	const struct match_arg *m = arg;
+	const json_t *best = NULL;
 	unsigned sets[1u << NMODES];
-	size_t n = matching_mode_sets(volumes, mode_bits(vs_json_path(claim, "spec.accessModes")), sets);
+	size_t n = matching_mode_sets(volumes, mode_bits(vs_json_path(m->claim, "spec.accessModes")), sets);
 
 	for (size_t k = 0; k < n && !best; k++)
-		best = find_matching_volume(claim, volumes, sets[k], delay_binding);
-	json_decref(volumes);
+		best = find_matching_volume(m->claim, volumes, sets[k], m->delay_binding);
 	return best;
+}
+
+json_t *pv_find_best_match(struct pv_ctrl *pv, const json_t *claim, bool delay_binding)
+{
+	struct match_arg m = { claim, delay_binding };
+
+	return cl_cache_pick(&pv->volumes, best_match, &m);
 }

@@ -205,8 +205,8 @@ static void select_node_for_claim(sim_cluster *c, const json_t *pvc, const char 
 }
 
 struct world {
-	json_t *nodes, *pods, *pvcs, *pvs, *classes;
-	json_t *counts; /* node name -> active pods, kept current within a pass */
+	json_t *nodes, *pods; /* pvcs, pvs and classes: cl_lists_find(c->sched_lists) */
+	json_t *counts;	      /* node name -> active pods, kept current within a pass */
 };
 
 static void schedule_pod(sim_cluster *c, const json_t *pod, const struct world *w)
@@ -232,7 +232,7 @@ static void schedule_pod(sim_cluster *c, const json_t *pod, const struct world *
 		const char *claim = vs_json_str(vol, "persistentVolumeClaim.claimName");
 		if (!claim)
 			continue;
-		json_t *pvc = cl_find(w->pvcs, cl_ns(pod), claim);
+		json_t *pvc = cl_lists_find(c->sched_lists, cl_res_pvc, cl_ns(pod), claim);
 		if (!pvc) {
 			snprintf(extra_buf, sizeof extra_buf, "persistentvolumeclaim \"%s\" not found", claim);
 			cl_event_once(c, pod, "Warning", "FailedScheduling", "%s", extra_buf);
@@ -245,7 +245,7 @@ static void schedule_pod(sim_cluster *c, const json_t *pod, const struct world *
 		}
 		if (!pvc_bound(pvc)) {
 			const char *cls = vs_json_str(pvc, "spec.storageClassName");
-			json_t *sc = cls ? cl_find(w->classes, NULL, cls) : NULL;
+			json_t *sc = cls ? cl_lists_find(c->sched_lists, cl_res_sc, NULL, cls) : NULL;
 			const char *mode = vs_json_str(sc, "volumeBindingMode");
 			const char *vn = vs_json_str(pvc, "spec.volumeName");
 			if (mode && strcmp(mode, "WaitForFirstConsumer") == 0 && !(vn && *vn)) {
@@ -263,7 +263,7 @@ static void schedule_pod(sim_cluster *c, const json_t *pod, const struct world *
 				      n, n, n);
 			goto done;
 		}
-		json_t *pv = cl_find(w->pvs, NULL, vs_json_str(pvc, "spec.volumeName") ?: "");
+		json_t *pv = cl_lists_find(c->sched_lists, cl_res_pv, NULL, vs_json_str(pvc, "spec.volumeName") ?: "");
 		const json_t *na = vs_json_path(pv, "spec.nodeAffinity.required");
 		for (size_t k = 0; k < n; k++) {
 			if (!slots[k].why && na && !cl_node_matches_selector(slots[k].node, na))
@@ -334,13 +334,13 @@ static void sched_reconcile(sim_cluster *c)
 {
 	cl_watch_delay(c);
 	struct world w = {
-		.nodes = cl_list(c, cl_res_node, NULL, NULL),
-		.pods = cl_list(c, cl_res_pod, NULL, NULL),
-		.pvcs = cl_list(c, cl_res_pvc, NULL, NULL),
-		.pvs = cl_list(c, cl_res_pv, NULL, NULL),
-		.classes = cl_list(c, cl_res_sc, NULL, NULL),
+		.nodes = cl_list_reuse(c, cl_res_node, &c->sched_lists),
+		.pods = cl_list_reuse(c, cl_res_pod, &c->sched_lists),
 		.counts = json_object(),
 	};
+	cl_lists_refresh(c, cl_res_pvc, &c->sched_lists);
+	cl_lists_refresh(c, cl_res_pv, &c->sched_lists);
+	cl_lists_refresh(c, cl_res_sc, &c->sched_lists);
 	size_t i;
 	json_t *it;
 	json_array_foreach(w.pods, i, it) {
@@ -365,9 +365,6 @@ static void sched_reconcile(sim_cluster *c)
 	}
 	json_decref(w.nodes);
 	json_decref(w.pods);
-	json_decref(w.pvcs);
-	json_decref(w.pvs);
-	json_decref(w.classes);
 	json_decref(w.counts);
 }
 

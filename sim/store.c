@@ -18,6 +18,8 @@ sim_store *sim_store_new(void)
 	pthread_mutex_init(&st->mu, NULL);
 	vs_cond_init_monotonic(&st->cond);
 	st->objects = json_object();
+	st->uids = json_object();
+	st->gc_counts = json_object();
 	st->hist_cap = SIM_HISTORY_DEFAULT;
 	st->hist = vs_xcalloc(st->hist_cap, sizeof(*st->hist));
 	st->rv = 1;
@@ -40,6 +42,8 @@ void sim_store_free(sim_store *st)
 	for (size_t i = 0; i < st->hist_len; i++)
 		hist_ev_clear(&st->hist[(st->hist_start + i) % st->hist_cap]);
 	free(st->hist);
+	json_decref(st->uids);
+	json_decref(st->gc_counts);
 	json_decref(st->objects);
 	json_decref(st->event_keys);
 	sim_crd_set_free(st->crds);
@@ -144,6 +148,38 @@ static void hist_record(sim_store *st, const sim_resource *res, enum sim_ev_type
 	ev->old = json_incref(old);
 }
 
+static void res_key(const sim_resource *res, char *key, size_t size)
+{
+	snprintf(key, size, "%s.%s", res->plural, res->group);
+}
+
+/* Whether a GC pass acts on obj (NULL: no): it has owners, is being deleted or is a CRD. */
+static bool gc_acts_on(const sim_resource *res, const json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+
+	return obj && (json_array_size(json_object_get(meta, "ownerReferences")) > 0 ||
+		       json_object_get(meta, "deletionTimestamp") || sim_res_is_crd(res));
+}
+
+/* Keep the uid index and the GC's counts current as old (or NULL) becomes obj (or NULL). Lock held. */
+static void index_locked(sim_store *st, const sim_resource *res, json_t *old, json_t *obj)
+{
+	const char *old_uid = vs_json_str(old, "metadata.uid"), *uid = vs_json_str(obj, "metadata.uid");
+	int delta = (int)gc_acts_on(res, obj) - (int)gc_acts_on(res, old);
+	char key[160];
+
+	if (old_uid && json_object_get(st->uids, old_uid) == old)
+		json_object_del(st->uids, old_uid);
+	if (uid)
+		json_object_set(st->uids, uid, obj);
+	if (delta == 0)
+		return;
+	res_key(res, key, sizeof(key));
+	json_object_set_new(st->gc_counts, key,
+			    json_integer(json_integer_value(json_object_get(st->gc_counts, key)) + delta));
+}
+
 static void set_rv(json_t *obj, uint64_t rv)
 {
 	char buf[32];
@@ -161,6 +197,7 @@ uint64_t sim_store_put_locked(sim_store *st, const sim_resource *res, const char
 	st->rv++;
 	set_rv(obj, st->rv);
 	json_object_set(map, key, obj);
+	index_locked(st, res, old, obj);
 	hist_record(st, res, old ? SIM_EV_MODIFIED : SIM_EV_ADDED, obj, old);
 	if (sim_res_is_crd(res))
 		sim_crd_sync_locked(st, obj, false);
@@ -181,6 +218,7 @@ uint64_t sim_store_remove_locked(sim_store *st, const sim_resource *res, const c
 	st->rv++;
 	set_rv(last, st->rv);
 	json_object_del(map, key);
+	index_locked(st, res, old, NULL);
 	hist_record(st, res, SIM_EV_DELETED, last, old);
 	if (sim_res_is_crd(res))
 		sim_crd_sync_locked(st, last, true);
@@ -196,14 +234,17 @@ bool sim_resource_same_storage(const sim_resource *a, const sim_resource *b)
 	return a == b || (strcmp(a->group, b->group) == 0 && strcmp(a->plural, b->plural) == 0);
 }
 
-/* Append the objects of res to items (*n of *cap). Lock held. */
-static void snapshot_add_locked(sim_store *st, const sim_resource *res, struct sim_store_item **items, size_t *n,
-				size_t *cap)
+/* Append the objects of res to items (*n of *cap): all of them when full, else those a GC pass acts
+ * on. Lock held. */
+static void snapshot_add_locked(sim_store *st, const sim_resource *res, bool full, struct sim_store_item **items,
+				size_t *n, size_t *cap)
 {
 	const char *k;
 	json_t *o;
 
 	json_object_foreach (sim_store_map_locked(st, res), k, o) {
+		if (!full && !gc_acts_on(res, o))
+			continue;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 256;
 			*items = vs_xrealloc(*items, *cap * sizeof(**items));
@@ -212,22 +253,70 @@ static void snapshot_add_locked(sim_store *st, const sim_resource *res, struct s
 	}
 }
 
-struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n)
+/* Whether a GC pass reads res: always for a full snapshot, else when it holds an object the GC acts on. */
+static bool gc_reads_locked(sim_store *st, const sim_resource *res, bool full)
+{
+	char key[160];
+
+	res_key(res, key, sizeof(key));
+	return full || json_integer_value(json_object_get(st->gc_counts, key)) > 0;
+}
+
+/* The objects of every resource that gc_reads_locked (all of them, or those a GC pass acts on), in
+ * the order of sim_resource_all then the CRDs' storage. Lock held. */
+static struct sim_store_item *snapshot_locked(sim_store *st, size_t *n, bool full)
 {
 	struct sim_store_item *items = NULL;
 	const sim_resource **custom;
 	size_t cap = 0, ncustom = 0;
 
 	*n = 0;
-	pthread_mutex_lock(&st->mu);
 	for (const sim_resource *r = sim_resource_all(); r->plural; r++)
-		snapshot_add_locked(st, r, &items, n, &cap);
+		if (gc_reads_locked(st, r, full))
+			snapshot_add_locked(st, r, full, &items, n, &cap);
 	custom = sim_crd_storage_locked(st, &ncustom);
 	for (size_t i = 0; i < ncustom; i++)
-		snapshot_add_locked(st, custom[i], &items, n, &cap);
-	pthread_mutex_unlock(&st->mu);
+		if (gc_reads_locked(st, custom[i], full))
+			snapshot_add_locked(st, custom[i], full, &items, n, &cap);
 	free(custom);
 	return items;
+}
+
+struct sim_store_item *sim_store_snapshot(sim_store *st, size_t *n)
+{
+	struct sim_store_item *items;
+
+	pthread_mutex_lock(&st->mu);
+	items = snapshot_locked(st, n, true);
+	pthread_mutex_unlock(&st->mu);
+	return items;
+}
+
+struct sim_store_item *sim_store_gc_snapshot(sim_store *st, size_t *n, json_t **owners)
+{
+	struct sim_store_item *items;
+	json_t *ref;
+	size_t j;
+
+	*owners = json_object();
+	pthread_mutex_lock(&st->mu);
+	items = snapshot_locked(st, n, gc_reads_locked(st, sim_resource_find("", "namespaces"), false));
+	for (size_t i = 0; i < *n; i++)
+		json_array_foreach (vs_json_path(items[i].obj, "metadata.ownerReferences"), j, ref) {
+			const char *uid = vs_json_str(ref, "uid");
+			json_t *owner = uid ? json_object_get(st->uids, uid) : NULL;
+			if (owner)
+				json_object_set(*owners, uid, owner);
+		}
+	pthread_mutex_unlock(&st->mu);
+	return items;
+}
+
+void sim_store_release(sim_store *st, json_t *shared)
+{
+	pthread_mutex_lock(&st->mu);
+	json_decref(shared);
+	pthread_mutex_unlock(&st->mu);
 }
 
 void sim_store_snapshot_free(sim_store *st, struct sim_store_item *items, size_t n)

@@ -11,16 +11,13 @@ json_t *vs_json_path(const json_t *obj, const char *path)
 {
 	const char *p = path;
 	json_t *cur = (json_t *)obj;
-	char key[256];
 
 	while (cur && *p) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n >= sizeof(key) || !json_is_object(cur))
+		if (!json_is_object(cur))
 			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		cur = json_object_get(cur, key);
+		cur = json_object_getn(cur, p, n);
 		p += n + (dot ? 1 : 0);
 	}
 	return cur;

@@ -3,7 +3,7 @@
  * validation, finalizers, list paging and selectors, watch history, the garbage collector and
  * CustomResourceDefinitions.
  */
-#include "../../sim/api.h"
+#include "../../sim/api_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -305,6 +305,40 @@ static void test_list_paging_and_selectors(void **state)
 	assert_string_equal(err.reason, "BadRequest");
 }
 
+/* A repeated list reuses the copies of unchanged objects, copies changed ones anew and drops deleted
+ * ones, in sim_api_list's order and form. */
+static void test_list_reuse(void **state)
+{
+	sim_store *st = *state;
+	const sim_resource *cms = R("", "configmaps");
+	json_t *copies = NULL, *first, *second, *o = NULL;
+	vs_error err;
+
+	create_ok(st, cms, "default", make_cm("b", NULL), NULL);
+	create_ok(st, cms, "default", make_cm("a", NULL), &o);
+	create_ok(st, cms, "default", make_cm("c", NULL), NULL);
+	first = sim_api_list_reuse(st, cms, &copies);
+	assert_int_equal(json_array_size(first), 3);
+	assert_string_equal(vs_json_str(json_array_get(first, 0), "metadata.name"), "a");
+	assert_string_equal(vs_json_str(json_array_get(first, 2), "metadata.name"), "c");
+	assert_string_equal(vs_json_str(json_array_get(first, 0), "kind"), "ConfigMap");
+	assert_string_equal(vs_json_str(json_array_get(first, 0), "apiVersion"), "v1");
+
+	vs_json_set_path(o, "data", json_pack("{s:s}", "k", "v"));
+	assert_int_equal(sim_api_update(st, cms, "default", o, SIM_UPDATE_MAIN, NULL, &err), 0);
+	assert_int_equal(sim_api_delete(st, cms, "default", "c", NULL, NULL, NULL, &err), 0);
+	second = sim_api_list_reuse(st, cms, &copies);
+	assert_int_equal(json_array_size(second), 2);
+	assert_ptr_not_equal(json_array_get(second, 0), json_array_get(first, 0));
+	assert_string_equal(vs_json_str(json_array_get(second, 0), "data.k"), "v");
+	assert_ptr_equal(json_array_get(second, 1), json_array_get(first, 1));
+	assert_int_equal(json_object_size(copies), 2);
+	json_decref(first);
+	json_decref(second);
+	json_decref(copies);
+	json_decref(o);
+}
+
 static void test_watch_order_and_gone(void **state)
 {
 	sim_store *st = *state;
@@ -369,6 +403,55 @@ static bool wait_gone(sim_store *st, const sim_resource *res, const char *name)
 		vs_sleep_ms(20);
 	}
 	return false;
+}
+
+/* Whether items holds an object of res named name. */
+static bool items_have(const struct sim_store_item *items, size_t n, const sim_resource *res, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].res == res && strcmp(vs_json_str(items[i].obj, "metadata.name"), name) == 0)
+			return true;
+	return false;
+}
+
+/* The GC reads only the objects it acts on, and finds their owners by uid anywhere. */
+static void test_gc_snapshot_reads_what_it_acts_on(void **state)
+{
+	sim_store *st = *state;
+	const sim_resource *cms = R("", "configmaps"), *deploys = R("apps", "deployments");
+	json_t *d = NULL, *owners = NULL;
+	struct sim_store_item *items;
+	size_t n;
+	vs_error err;
+
+	create_ok(st, deploys, "default", make_deploy("owner"), &d);
+	create_ok(st, cms, "default", make_cm("plain", NULL), NULL);
+	items = sim_store_gc_snapshot(st, &n, &owners);
+	assert_false(items_have(items, n, cms, "plain"));
+	assert_false(items_have(items, n, deploys, "owner"));
+	assert_int_equal(json_object_size(owners), 0);
+	sim_store_snapshot_free(st, items, n);
+	sim_store_release(st, owners);
+
+	create_ok(st, cms, "default", owned_cm("dep", d), NULL);
+	items = sim_store_gc_snapshot(st, &n, &owners);
+	assert_true(items_have(items, n, cms, "dep"));
+	assert_false(items_have(items, n, cms, "plain"));
+	assert_false(items_have(items, n, deploys, "owner"));
+	assert_string_equal(vs_json_str(json_object_get(owners, vs_json_str(d, "metadata.uid")), "metadata.name"),
+			    "owner");
+	sim_store_snapshot_free(st, items, n);
+	sim_store_release(st, owners);
+
+	assert_int_equal(sim_api_delete(st, cms, "default", "dep", NULL, NULL, NULL, &err), 0);
+	assert_int_equal(sim_api_delete(st, deploys, "default", "owner", NULL, NULL, NULL, &err), 0);
+	items = sim_store_gc_snapshot(st, &n, &owners);
+	assert_false(items_have(items, n, cms, "plain"));
+	assert_true(json_object_size(st->uids) > 0);
+	assert_null(json_object_get(st->uids, vs_json_str(d, "metadata.uid")));
+	sim_store_snapshot_free(st, items, n);
+	sim_store_release(st, owners);
+	json_decref(d);
 }
 
 static void test_gc_background_and_orphan(void **state)
@@ -490,7 +573,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_with_finalizer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_preconditions_and_pod_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_and_selectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_order_and_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_snapshot_reads_what_it_acts_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_background_and_orphan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crd_validation_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crd_served_then_deleted_with_objects, setup, teardown),
