@@ -43,7 +43,7 @@ test_crd_is_established_and_discovered() {
 	assert_eq True "$(jp crd widgets.example.com '{.status.conditions[?(@.type=="NamesAccepted")].status}')" NamesAccepted
 	assert_eq wd "$(jp crd widgets.example.com '{.status.acceptedNames.shortNames[0]}')" "accepted short name"
 	assert_eq v1 "$(jp crd widgets.example.com '{.status.storedVersions[0]}')" "stored version"
-	kubectl get crd | grep -q '^widgets.example.com ' || fail "kubectl get crd: $(kubectl get crd 2>&1)"
+	kubectl get crd | grep -c '^widgets.example.com ' >/dev/null || fail "kubectl get crd: $(kubectl get crd 2>&1)"
 	assert_eq example.com/v1 "$(kubectl get --raw /apis/example.com | jq -r .preferredVersion.groupVersion)" "/apis/example.com"
 	kubectl get --raw /apis | jq -e '.groups[] | select(.name == "example.com")' >/dev/null || fail "/apis lacks example.com"
 	local res
@@ -72,8 +72,9 @@ test_crd_objects_crud_labels_and_columns() {
 	assert_eq "small" "$(kubectl get widgets -l tier=front -o name | sed 's|.*/||')" "selected by tier=front"
 	assert_eq "large" "$(kubectl get wd -l 'tier notin (front)' -o name | sed 's|.*/||')" "selected by tier notin (front)"
 	assert_eq "large 9" "$(kubectl get widgets --no-headers | awk '$1 == "large" {print $1, $2}')" "the Size column"
-	kubectl get widgets | head -1 | grep -Eq '^NAME +SIZE +AGE' || fail "header: $(kubectl get widgets | head -1)"
-	kubectl get gear -o name | grep -q '^widget.example.com/small$' || fail "category gear: $(kubectl get gear -o name 2>&1)"
+	kubectl get widgets >"$SIM_DIR/widgets.txt" # not piped into head: kubectl could die of SIGPIPE
+	head -1 "$SIM_DIR/widgets.txt" | grep -Eq '^NAME +SIZE +AGE' || fail "header: $(head -1 "$SIM_DIR/widgets.txt")"
+	kubectl get gear -o name | grep -c '^widget.example.com/small$' >/dev/null || fail "category gear: $(kubectl get gear -o name 2>&1)"
 	kubectl patch widget small --type=merge -p '{"spec":{"size":2}}'
 	assert_eq 2 "$(jp widget small '{.spec.size}')" "size after the merge patch"
 	assert_eq 2 "$(jp widget small '{.metadata.generation}')" "generation after a change of spec"
@@ -83,7 +84,7 @@ test_crd_objects_crud_labels_and_columns() {
 	assert_eq 5 "$(jp widget small '{.spec.size}')" "size after apply"
 	kubectl delete widget large
 	assert_eq "small" "$(kubectl get widgets -o name | sed 's|.*/||')" "widgets after the delete"
-	kubectl get widgets -n kube-system 2>&1 | grep -q 'No resources found' || fail "widgets leaked into kube-system"
+	kubectl get widgets -n kube-system 2>&1 | grep -c 'No resources found' >/dev/null || fail "widgets leaked into kube-system"
 }
 
 # With the status subresource, the main resource ignores status and /status ignores the rest;
