@@ -414,6 +414,9 @@ typedef struct vs_kube_wait_opts {
 				     * NULL for the one-object waits: "PLURAL NS/NAME" */
 	bool (*cancel)(void);	    /* NULL: the wait is never cancelled; else polled about once a second (as
 				     * vs_kube_watch does), and true ends the wait with VS_ECANCEL */
+	bool (*keep)(const json_t *obj, void *ctx); /* NULL: every object is kept for the wait's function;
+						     * else only those it is true for (with the function's
+						     * ctx): a wait on a few of many objects holds only those */
 } vs_kube_wait_opts;
 
 /* Decides whether the objects seen are as wanted. objects (borrowed) maps each object's name to

@@ -15,6 +15,7 @@ typedef struct wait_state {
 	json_t *objects;   /* key (wait_key) -> object */
 	bool by_namespace; /* keys are "NS/NAME": the wait spans namespaces (not for one object) */
 	vs_kube_wait_fn fn;
+	bool (*keep)(const json_t *obj, void *ctx); /* NULL: every object */
 	void *ctx;
 	char *seen; /* what fn said last, or NULL */
 } wait_state;
@@ -41,6 +42,8 @@ static void wait_fill(wait_state *s, const json_t *list)
 
 	json_object_clear(s->objects);
 	json_array_foreach (json_object_get(list, "items"), i, item) {
+		if (s->keep && !s->keep(item, s->ctx))
+			continue;
 		char *key = wait_key(s, item);
 		json_object_set(s->objects, key, (json_t *)item);
 		free(key);
@@ -55,7 +58,7 @@ static int wait_event(const char *type, json_t *obj, void *ctx)
 		wait_fill(s, obj);
 	} else {
 		char *key = wait_key(s, obj);
-		if (strcmp(type, "DELETED") == 0)
+		if (strcmp(type, "DELETED") == 0 || (s->keep && !s->keep(obj, s->ctx)))
 			json_object_del(s->objects, key);
 		else
 			json_object_set(s->objects, key, obj);
@@ -95,22 +98,28 @@ static int wait_listed(vs_kube_client *c, const vs_kube_resource *res, const cha
 	json_t *list = NULL;
 	int64_t start = vs_time_mono_ms();
 	int rc = vs_kube_list(c, res, ns, &lo, &list, err);
+	char *rv = NULL;
 
-	if (rc == 0) {
+	if (rc == 0) { /* the list goes now: the wait holds only what it keeps */
 		wait_fill(s, list);
-		rc = wait_follow(c, res, ns, opts, s, vs_kube_obj_resource_version(list),
-				 opts->timeout_ms - (vs_time_mono_ms() - start), what, err);
+		rv = vs_xstrdup(vs_kube_obj_resource_version(list));
+		json_decref(list);
+		list = NULL;
+		rc = wait_follow(c, res, ns, opts, s, rv, opts->timeout_ms - (vs_time_mono_ms() - start), what, err);
 	}
 	json_decref(list);
+	free(rv);
 	return rc;
 }
 
 int vs_kube_wait(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_wait_opts *opts,
 		 vs_kube_wait_fn fn, void *ctx, vs_error *err)
 {
-	wait_state s = {
-		.objects = json_object(), .by_namespace = res->namespaced && !(ns && *ns), .fn = fn, .ctx = ctx
-	};
+	wait_state s = { .objects = json_object(),
+			 .by_namespace = res->namespaced && !(ns && *ns),
+			 .fn = fn,
+			 .keep = opts->keep,
+			 .ctx = ctx };
 	int rc = wait_listed(c, res, ns, opts, &s, opts->what ? opts->what : res->plural, err);
 
 	json_decref(s.objects);

@@ -148,14 +148,6 @@ int mig_probe_end(mig_run *r, mig_probe *p, vs_error *err);
 /* True when the watched objects (a JSON object from "NS/NAME" to object, borrowed) are as wanted. */
 typedef bool (*mig_pred)(json_t *objects, void *ctx);
 
-/*
- * Wait until pred holds for the objects of res in ns matching the selectors (either may be NULL):
- * list once, then follow a watch from the list's version, keeping a local copy of the objects.
- * what names the wait in the timeout error ("pods of claim default/data to stop").
- */
-int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, const char *label_selector,
-	     const char *field_selector, mig_pred pred, void *ctx, int64_t timeout_ms, const char *what, vs_error *err);
-
 /* Wait until the object ns/name of res no longer exists. */
 int mig_wait_gone(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, int64_t timeout_ms,
 		  vs_error *err);
@@ -164,6 +156,14 @@ int mig_wait_gone(mig_run *r, const vs_kube_resource *res, const char *ns, const
 typedef bool (*mig_obj_pred)(const json_t *obj, void *ctx);
 int mig_wait_obj(mig_run *r, const vs_kube_resource *res, const char *ns, const char *name, mig_obj_pred pred,
 		 void *ctx, int64_t timeout_ms, const char *what, vs_error *err);
+/*
+ * Wait until pred holds for the objects of res in ns that keep (asked with ctx; NULL: every object)
+ * is true for: list once, then follow a watch from the list's version, holding only those objects,
+ * so that a wait on the few pods of a group among a namespace's many does not hold all of them.
+ * what names the wait in the timeout error ("pods of claim default/data to stop").
+ */
+int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, mig_obj_pred keep, mig_pred pred, void *ctx,
+	     int64_t timeout_ms, const char *what, vs_error *err);
 
 /* mig_wait_obj from an object just read or written (known, borrowed, with its resourceVersion):
  * pred is checked on it first, then on what a watch from its version brings; no list. */

@@ -13,8 +13,16 @@
 struct wait_adapter {
 	mig_pred pred;
 	mig_obj_pred obj_pred;
+	mig_obj_pred keep;
 	void *ctx;
 };
+
+static bool wait_keep(const json_t *obj, void *ctx)
+{
+	const struct wait_adapter *a = ctx;
+
+	return a->keep(obj, a->ctx);
+}
 
 static bool wait_objects(const json_t *objects, char **seen, void *ctx)
 {
@@ -32,14 +40,11 @@ static bool wait_object(const json_t *obj, char **seen, void *ctx)
 	return a->obj_pred(obj, a->ctx);
 }
 
-int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, const char *label_selector,
-	     const char *field_selector, mig_pred pred, void *ctx, int64_t timeout_ms, const char *what, vs_error *err)
+int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, mig_obj_pred keep, mig_pred pred,
+		  void *ctx, int64_t timeout_ms, const char *what, vs_error *err)
 {
-	struct wait_adapter a = { .pred = pred, .ctx = ctx };
-	vs_kube_wait_opts o = { .label_selector = label_selector,
-				.field_selector = field_selector,
-				.timeout_ms = timeout_ms,
-				.what = what };
+	struct wait_adapter a = { .pred = pred, .keep = keep, .ctx = ctx };
+	vs_kube_wait_opts o = { .timeout_ms = timeout_ms, .what = what, .keep = keep ? wait_keep : NULL };
 
 	return vs_kube_wait(r->c, res, ns, &o, wait_objects, &a, err);
 }

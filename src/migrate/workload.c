@@ -200,6 +200,12 @@ static bool group_pod_finished(const json_t *pod)
 	return strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
 }
 
+/* A pod the stop waits for: one that mounts a claim of the group (a mig_obj_pred). */
+static bool group_pod_kept(const json_t *pod, void *ctx)
+{
+	return group_pod_mounts(ctx, pod);
+}
+
 static bool group_pods_stopped(json_t *pods, void *ctx)
 {
 	struct group_pods *gp = ctx;
@@ -265,14 +271,14 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 	}
 	what = vs_xasprintf("the pods that mount the claims of %s/%s to stop", ns, r->plan->pvcs[g->pvcs[0]].name);
 	if (rc == 0)
-		rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS, what,
-			      err);
+		rc = mig_wait(r, &VS_KUBE_PODS, ns, group_pod_kept, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS,
+				   what, err);
 	if (rc == 0 && json_array_size(gp.finished) > 0) {
 		rc = group_delete_finished(r, &gp, ns, err);
 		gp.finished_ok = false;
 		if (rc == 0)
-			rc = mig_wait(r, &VS_KUBE_PODS, ns, NULL, NULL, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS,
-				      what, err);
+			rc = mig_wait(r, &VS_KUBE_PODS, ns, group_pod_kept, group_pods_stopped, &gp,
+					   MIG_STOP_TIMEOUT_MS, what, err);
 	}
 	free(what);
 	json_decref(gp.finished);

@@ -959,6 +959,24 @@ static void test_kube_client__wait_lists_then_watches(void **state)
 	assert_non_null(strstr(f->s.log[1], "resourceVersion=20"));
 }
 
+static bool not_p1(const json_t *pod, void *ctx)
+{
+	(void)ctx;
+	return strcmp(vs_json_str_or(pod, "metadata.name", ""), "p1") != 0;
+}
+
+/* A wait holds only what its keep function keeps: without p1 (Pending), the list alone is enough. */
+static void test_kube_client__wait_holds_only_what_it_keeps(void **state)
+{
+	vs_kube_wait_opts o = { .timeout_ms = 5000, .keep = not_p1 };
+	struct phases ph = { .want = "Running" };
+	struct wait_fixture *f = *state;
+
+	assert_int_equal(vs_kube_wait(f->c, &VS_KUBE_PODS, "default", &o, pods_in_phase, &ph, &f->err), 0);
+	assert_int_equal(ph.asked, 1);
+	assert_int_equal(srv_hits(&f->s), 1);
+}
+
 static void test_kube_client__wait_times_out_saying_what_it_saw(void **state)
 {
 	vs_kube_wait_opts o = { .timeout_ms = 400, .what = "the pods to succeed" };
@@ -1637,6 +1655,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_lists_then_watches, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_holds_only_what_it_keeps, wait_setup, wait_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, wait_setup, wait_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, wait_setup, wait_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, wait_setup, wait_teardown),
