@@ -690,7 +690,8 @@ static int status_run(vs_kube_client *c, const vs_cli_common *common, vs_out *o)
 			json_decref(probes);
 			probes = NULL;
 		}
-		char *now = status_fingerprint(models, probes);
+		/* only a watch compares views: one status need not dump all of it (MiBs at 1000 claims) */
+		char *now = common->watch ? status_fingerprint(models, probes) : NULL;
 		if (!shown || vs_out_is_terminal(o) || strcmp(now, shown) != 0) {
 			if (shown)
 				vs_out_redraw(o);
