@@ -40,8 +40,8 @@ static bool wait_object(const json_t *obj, char **seen, void *ctx)
 	return a->obj_pred(obj, a->ctx);
 }
 
-int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, mig_obj_pred keep, mig_pred pred,
-		  void *ctx, int64_t timeout_ms, const char *what, vs_error *err)
+int mig_wait(mig_run *r, const vs_kube_resource *res, const char *ns, mig_obj_pred keep, mig_pred pred, void *ctx,
+	     int64_t timeout_ms, const char *what, vs_error *err)
 {
 	struct wait_adapter a = { .pred = pred, .keep = keep, .ctx = ctx };
 	vs_kube_wait_opts o = { .timeout_ms = timeout_ms, .what = what, .keep = keep ? wait_keep : NULL };

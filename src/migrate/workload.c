@@ -206,6 +206,8 @@ static bool group_pod_kept(const json_t *pod, void *ctx)
 	return group_pod_mounts(ctx, pod);
 }
 
+/* Every pod the wait kept (group_pod_kept: those that mount the group's claims) has stopped, copy
+ * pods aside; finished ones are noted in gp->finished when gp->finished_ok. */
 static bool group_pods_stopped(json_t *pods, void *ctx)
 {
 	struct group_pods *gp = ctx;
@@ -214,7 +216,7 @@ static bool group_pods_stopped(json_t *pods, void *ctx)
 
 	json_array_clear(gp->finished);
 	json_object_foreach (pods, key, pod) {
-		if (!group_pod_mounts(gp, pod) || group_pod_is_copy(gp, pod) || group_pod_terminated(pod))
+		if (group_pod_is_copy(gp, pod) || group_pod_terminated(pod))
 			continue;
 		if (!(gp->finished_ok && group_pod_finished(pod)))
 			return false;
@@ -271,14 +273,14 @@ int mig_workloads_stop(mig_run *r, size_t gi, vs_error *err)
 	}
 	what = vs_xasprintf("the pods that mount the claims of %s/%s to stop", ns, r->plan->pvcs[g->pvcs[0]].name);
 	if (rc == 0)
-		rc = mig_wait(r, &VS_KUBE_PODS, ns, group_pod_kept, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS,
-				   what, err);
+		rc = mig_wait(r, &VS_KUBE_PODS, ns, group_pod_kept, group_pods_stopped, &gp, MIG_STOP_TIMEOUT_MS, what,
+			      err);
 	if (rc == 0 && json_array_size(gp.finished) > 0) {
 		rc = group_delete_finished(r, &gp, ns, err);
 		gp.finished_ok = false;
 		if (rc == 0)
 			rc = mig_wait(r, &VS_KUBE_PODS, ns, group_pod_kept, group_pods_stopped, &gp,
-					   MIG_STOP_TIMEOUT_MS, what, err);
+				      MIG_STOP_TIMEOUT_MS, what, err);
 	}
 	free(what);
 	json_decref(gp.finished);
