@@ -65,6 +65,8 @@ typedef struct mig_run {
 	mig_verify_result verified; /* the verification the last copy's pod made (owned) */
 	mig_armed *armed;	    /* per plan pvc: its armed final copy (each thread touches only its
 				       group's; NULL: none armed in this run) */
+	int64_t claim_lag_ms;	    /* the longest the controllers took to react to a change of a claim
+				       made by this thread (mig_note_claim_lag) */
 } mig_run;
 
 /* ---- events (run.c) ---- */
@@ -325,6 +327,17 @@ int mig_rollback_group(mig_run *r, size_t gi, json_t *kept, vs_error *err);
 
 /* ---- swap (swap.c) ---- */
 
+/* The pauses between mig_bind_claim's nudges: from the first, which mig_bind_first_quiet_ms
+ * sets, doubling to the longest. */
+#define MIG_BIND_QUIET_MIN_MS 100
+#define MIG_BIND_QUIET_MAX_MS 2000
+/* The controllers reacted just now to a change of a claim this thread made at since_ms
+ * (vs_time_mono_ms: a deletion seen done, a nudge seen Bound): keep the longest such lag in
+ * r->claim_lag_ms (at most MIG_BIND_QUIET_MAX_MS). */
+void mig_note_claim_lag(mig_run *r, int64_t since_ms);
+/* The first pause after a nudge, for a thread whose claim_lag_ms is given: that lag (the claim
+ * worker must sync a nudge before the next is made), within MIG_BIND_QUIET_MIN_MS and _MAX_MS. */
+int64_t mig_bind_first_quiet_ms(int64_t claim_lag_ms);
 /*
  * Create claim (borrowed: a claim naming its volume in spec.volumeName, without the binding
  * annotations) or find the one an interrupted run created, and bind it to that volume at once:

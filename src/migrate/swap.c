@@ -284,6 +284,7 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 {
 	const vs_plan_pvc *p = &r->plan->pvcs[i];
 	bool orig_issued = false, temp_issued = false;
+	int64_t deleted_at = 0;
 	int rc = swap_retain(r, p->pv, NULL, NULL, &seen->old_pv, err);
 
 	if (rc == 0)
@@ -293,8 +294,10 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 	if (rc == 0)
 		rc = vs_failpoint("swap:retained", err);
 	/* both deleted at once, each on a volume observed Retain: the downtime waits for one round */
-	if (rc == 0)
+	if (rc == 0) {
+		deleted_at = vs_time_mono_ms();
 		rc = swap_delete_claim(r, seen->claim, seen->old_pv, &orig_issued, err);
+	}
 	if (rc == 0)
 		rc = swap_delete_claim(r, seen->temp, seen->new_pv, &temp_issued, err);
 	if (rc == 0)
@@ -303,6 +306,8 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
 		rc = swap_claim_gone(r, seen->temp, temp_issued, err);
+	if (rc == 0 && (orig_issued || temp_issued))
+		mig_note_claim_lag(r, deleted_at);
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
@@ -396,13 +401,18 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 	if (rc == 0 && !mig_claim_bound_to(claim, p->pv)) {
 		json_t *copy = NULL;
 		bool issued = false;
+		int64_t deleted_at = 0;
 		rc = swap_retain(r, p->pv, NULL, NULL, NULL, err);
 		if (rc == 0 && new_pv)
 			rc = swap_retain(r, new_pv, NULL, NULL, &copy, err);
-		if (rc == 0 && new_pv)
+		if (rc == 0 && new_pv) {
+			deleted_at = vs_time_mono_ms();
 			rc = swap_delete_claim(r, claim, copy, &issued, err);
+		}
 		if (rc == 0)
 			rc = swap_claim_gone(r, claim, issued, err);
+		if (rc == 0 && issued)
+			mig_note_claim_lag(r, deleted_at);
 		json_decref(copy);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);

@@ -7,7 +7,7 @@
  *        pinned to its uid, the claim nudged;
  *   old: what volshift did before: the volume pre-bound to {namespace, name} without a uid, then
  *        the claim created naming it, then waited for.
- * Usage: bench_bind new|old COUNT PARALLEL NAMESPACE. Prints one line per swap, "ms N" (claim
+ * Usage: bench_bind new|old COUNT PARALLEL NAMESPACE. Prints one line per swap, "ms N CLAIM" (claim
  * creation to Bound), or "failed MESSAGE"; exit 1 when a swap failed.
  */
 #include "migrate/migrate_int.h"
@@ -58,10 +58,13 @@ static int bench_prepare(mig_run *r, const struct bench *b, size_t i, char **pv_
 		rc = vs_kube_patch(r->c, &VS_KUBE_PVS, NULL, *pv_name, VS_KUBE_PATCH_MERGE, patch, NULL, err);
 		json_decref(patch);
 	}
+	int64_t deleted_at = vs_time_mono_ms();
 	if (rc == 0)
 		rc = mig_delete(r, &VS_KUBE_PVCS, b->ns, temp, NULL, NULL, err);
 	if (rc == 0)
 		rc = mig_wait_gone(r, &VS_KUBE_PVCS, b->ns, temp, 120000, err);
+	if (rc == 0) /* what the swap measures too: how fast the controllers follow this namespace's claims */
+		mig_note_claim_lag(r, deleted_at);
 	json_decref(bound);
 	return rc;
 }
@@ -107,7 +110,7 @@ static void bench_swap(struct bench *b, mig_run *r, size_t i)
 	}
 	pthread_mutex_lock(&b->mu);
 	if (rc == 0) {
-		printf("ms %lld\n", (long long)(vs_time_mono_ms() - t0));
+		printf("ms %lld %s\n", (long long)(vs_time_mono_ms() - t0), name);
 	} else {
 		printf("failed %s: %s\n", name, err.message);
 		b->failed = 1;
