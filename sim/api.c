@@ -235,61 +235,100 @@ static int cmp_items(const void *a, const void *b)
 	return cmp_ns_name(*(json_t *const *)a, *(json_t *const *)b);
 }
 
-/* The continue token is base64 of "ns/name" of the last item returned. */
-static char *make_continue(const json_t *last)
+/* The continue token is base64 of "RV/ns/name": the resourceVersion the list was taken at, and the
+ * last item returned. */
+static char *make_continue(uint64_t rv, const json_t *last)
 {
 	const char *ns = vs_json_str(last, "metadata.namespace");
-	char *plain = vs_xasprintf("%s/%s", ns ? ns : "", vs_json_str(last, "metadata.name"));
+	char *plain = vs_xasprintf("%llu/%s/%s", (unsigned long long)rv, ns ? ns : "", vs_json_str(last, "metadata.name"));
 	char *tok = vs_base64_encode((const unsigned char *)plain, strlen(plain));
 
 	free(plain);
 	return tok;
 }
 
-static int parse_continue(const char *tok, json_t **marker, vs_error *err)
+static int parse_continue(const char *tok, json_t **marker, uint64_t *rv, vs_error *err)
 {
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	vs_error perr;
-	char *s, *slash;
+	char *s, *end, *slash = NULL;
 
 	*marker = NULL;
+	*rv = 0;
 	if (!tok || !*tok)
 		return 0;
 	if (vs_base64_decode(tok, &raw, &len, &perr) != 0)
 		return vs_error_set_api(err, 400, "BadRequest", "continue key is not valid: %s", perr.message);
 	s = vs_xstrndup((const char *)raw, len);
 	free(raw);
-	slash = strchr(s, '/');
+	*rv = strtoull(s, &end, 10);
+	if (end != s && *end == '/' && *rv > 0)
+		slash = strchr(end + 1, '/');
 	if (!slash) {
 		free(s);
 		return vs_error_set_api(err, 400, "BadRequest", "continue key is not valid");
 	}
 	*slash = '\0';
-	*marker = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", s, "name", slash + 1);
+	*marker = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", end + 1, "name", slash + 1);
 	free(s);
 	return 0;
+}
+
+/* res's objects (live: its map) as they were at resourceVersion rv, rewound by the history's later
+ * changes: the later pages of a list show the objects as of its first page, as a real API server
+ * serves them from etcd at that revision. A new object, sharing the stored ones. Lock held; rv is
+ * not older than the history kept. */
+static json_t *list_snapshot_locked(sim_store *st, const sim_resource *res, json_t *live, uint64_t rv)
+{
+	json_t *snap = json_object();
+
+	json_object_update(snap, live);
+	for (size_t i = st->hist_len; i-- > 0;) {
+		struct sim_hist_ev *ev = &st->hist[(st->hist_start + i) % st->hist_cap];
+		if (ev->rv <= rv)
+			break;
+		if (!sim_resource_same_storage(ev->res, res))
+			continue;
+		char *key = sim_store_key(vs_json_str(ev->obj, "metadata.namespace"), vs_json_str(ev->obj, "metadata.name"));
+		if (ev->old) /* modified or deleted since: as it was */
+			json_object_set(snap, key, ev->old);
+		else /* created since */
+			json_object_del(snap, key);
+		free(key);
+	}
+	return snap;
 }
 
 int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const sim_list_opts *opts,
 		 json_t **out, vs_error *err)
 {
 	vs_selector *labels = NULL, *fields = NULL;
-	json_t *marker = NULL, **items = NULL, *list, *arr, *meta, *o;
+	json_t *marker = NULL, **items = NULL, *list, *arr, *meta, *o, *map, *snap = NULL;
 	size_t n = 0, cap = 0, start = 0, end;
 	const char *k;
-	uint64_t rv;
+	uint64_t rv, at = 0;
 	char buf[32], kindlist[80];
 	int rc;
 
 	*out = NULL;
 	if ((rc = sim_parse_selectors(res, opts, &labels, &fields, err)) != 0)
 		return rc;
-	if ((rc = parse_continue(opts ? opts->continue_token : NULL, &marker, err)) != 0)
+	if ((rc = parse_continue(opts ? opts->continue_token : NULL, &marker, &at, err)) != 0)
 		goto done;
 	/* The page is copied under the lock: no stored object is shared with the caller's thread. */
 	pthread_mutex_lock(&st->mu);
-	json_object_foreach(sim_store_map_locked(st, res), k, o) {
+	map = sim_store_map_locked(st, res);
+	if (at && at < st->compacted_rv) {
+		pthread_mutex_unlock(&st->mu);
+		rc = vs_error_set_api(err, 410, "Expired",
+				      "The provided continue parameter is too old to display a consistent list result. "
+				      "You can start a new list without the continue parameter.");
+		goto done;
+	}
+	if (at)
+		map = snap = list_snapshot_locked(st, res, map, at);
+	json_object_foreach(map, k, o) {
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(o, "metadata.namespace"), ns) != 0)
 			continue;
 		if (!sim_obj_matches(res, o, labels, fields))
@@ -300,7 +339,7 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 		}
 		items[n++] = o; /* borrowed while the lock is held */
 	}
-	rv = st->rv;
+	rv = at ? at : st->rv;
 	if (n)
 		qsort(items, n, sizeof(*items), cmp_items);
 	if (marker)
@@ -316,11 +355,12 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 	snprintf(kindlist, sizeof(kindlist), "%sList", res->kind);
 	meta = json_pack("{s:s}", "resourceVersion", buf);
 	if (end < n) {
-		char *tok = make_continue(items[end - 1]);
+		char *tok = make_continue(rv, items[end - 1]);
 		json_object_set_new(meta, "continue", json_string(tok));
 		free(tok);
 		json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)(n - end)));
 	}
+	json_decref(snap); /* under the lock: it shares the stored objects */
 	pthread_mutex_unlock(&st->mu);
 	list = json_pack("{s:s,s:s,s:o,s:o}", "kind", kindlist, "apiVersion", sim_resource_api_version(res),
 			 "metadata", meta, "items", arr);

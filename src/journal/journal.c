@@ -440,6 +440,14 @@ static size_t journal_data_bytes(const json_t *cm)
 	return n;
 }
 
+/* Shard s's ConfigMap, as just written or read, kept without its data: the records are in
+ * s->steps and s->objects, from which every write builds the data again; s->bytes counts it. */
+static void journal_shard_trim(struct journal_shard *s)
+{
+	s->bytes = journal_data_bytes(s->cm);
+	json_object_del(s->cm, "data");
+}
+
 /* ---- writing ------------------------------------------------------------------------------------ */
 
 /* Read piece name again, and the head unless it is the piece, into *fresh and *head (owned). */
@@ -530,7 +538,7 @@ static int journal_put_shard(vs_journal *j, struct journal_shard *s, vs_error *e
 		return rc;
 	s->written = upto;
 	s->oldest = upto + 1;
-	s->bytes = journal_data_bytes(s->cm);
+	journal_shard_trim(s);
 	return create ? vs_failpoint("journal:shard-created", err) : 0;
 }
 
@@ -744,7 +752,7 @@ static void journal_adopt(vs_journal *j, const json_t *cm)
 
 	json_decref(s->cm);
 	s->cm = json_deep_copy(cm);
-	s->bytes = journal_data_bytes(cm);
+	journal_shard_trim(s);
 	for (size_t k = 0; k < 2; k++) {
 		json_t *records = journal_parse(cm, sections[k], json_object()),
 		       *where = json_object_get(j->where, sections[k]);

@@ -1182,12 +1182,29 @@ static int list_page(vs_kube_client *c, const vs_kube_resource *res, const char 
 	return rc;
 }
 
-/* Append page's items to all and take its list metadata (without continue). */
+/* Drop the items of page (a List) that opts->keep refuses. */
+static void list_keep(json_t *page, const vs_kube_list_opts *opts)
+{
+	json_t *items, *kept, *item;
+	size_t i;
+
+	if (!opts || !opts->keep)
+		return;
+	items = json_object_get(page, "items");
+	kept = json_array();
+	json_array_foreach (items, i, item)
+		if (opts->keep(item, opts->keep_ctx))
+			json_array_append(kept, item);
+	json_object_set_new(page, "items", kept);
+}
+
+/* Join page (borrowed) to all, the list so far: its items, and its metadata less the paging. */
 static void list_merge(json_t *all, json_t *page)
 {
 	json_t *meta;
 
-	json_array_extend(json_object_get(all, "items"), json_object_get(page, "items"));
+	if (all != page)
+		json_array_extend(json_object_get(all, "items"), json_object_get(page, "items"));
 	meta = json_object_get(page, "metadata");
 	meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
 	json_object_del(meta, "continue");
@@ -1213,10 +1230,9 @@ static int list_all(vs_kube_client *c, const vs_kube_resource *res, const char *
 			free(cont);
 			cont = NULL;
 		}
-		if (!all) {
-			all = json_deep_copy(page);
-			json_array_clear(json_object_get(all, "items"));
-		}
+		list_keep(page, opts);
+		if (!all) /* the first page is the list (not a copy of it: a list may be large) */
+			all = json_incref(page);
 		list_merge(all, page);
 		json_decref(page);
 		page = NULL;
@@ -1237,8 +1253,9 @@ int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns,
 
 	*out = NULL;
 	rc = list_all(c, res, ns, opts, limit, out, err);
-	if (rc == VS_EAPI && vs_error_is(err, "Gone")) {
-		/* The continue token expired between pages: as client-go's pager, list in one go. */
+	if (rc == VS_EAPI && err->http_status == 410) {
+		/* The continue token expired between pages (reason Expired): as client-go's pager, list in
+		 * one go. */
 		vs_error_clear(err);
 		rc = list_all(c, res, ns, opts, 0, out, err);
 	}

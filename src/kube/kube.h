@@ -263,9 +263,14 @@ typedef struct vs_kube_list_opts {
 	const char *label_selector; /* NULL: everything */
 	const char *field_selector; /* NULL: everything */
 	long limit;		    /* page size; 0: 500 */
+	/* NULL: every item; else only the items it returns true for (with keep_ctx), dropped page by
+	 * page, so that a large list is never held whole */
+	bool (*keep)(const json_t *item, void *keep_ctx);
+	void *keep_ctx;
 } vs_kube_list_opts;
 
-/* LIST, following limit/continue pages; *out is one List with every item. opts may be NULL. */
+/* LIST, following limit/continue pages; *out is one List with every item (opts->keep's). opts may
+ * be NULL. */
 int vs_kube_list(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_list_opts *opts,
 		 json_t **out, vs_error *err);
 

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The page size of a wait's first list when it keeps only some objects. */
+#define WAIT_KEEP_PAGE 50
+
 typedef struct wait_state {
 	json_t *objects;   /* key (wait_key) -> object */
 	bool by_namespace; /* keys are "NS/NAME": the wait spans namespaces (not for one object) */
@@ -94,7 +97,12 @@ static int wait_follow(vs_kube_client *c, const vs_kube_resource *res, const cha
 static int wait_listed(vs_kube_client *c, const vs_kube_resource *res, const char *ns, const vs_kube_wait_opts *opts,
 		       wait_state *s, const char *what, vs_error *err)
 {
-	vs_kube_list_opts lo = { .label_selector = opts->label_selector, .field_selector = opts->field_selector };
+	/* with a keep filter, in small pages: the pods of a namespace, say, are never held all at once */
+	vs_kube_list_opts lo = { .label_selector = opts->label_selector,
+				 .field_selector = opts->field_selector,
+				 .limit = opts->keep ? WAIT_KEEP_PAGE : 0,
+				 .keep = opts->keep,
+				 .keep_ctx = s->ctx };
 	json_t *list = NULL;
 	int64_t start = vs_time_mono_ms();
 	int rc = vs_kube_list(c, res, ns, &lo, &list, err);

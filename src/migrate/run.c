@@ -565,6 +565,10 @@ done:
 		mig_emit(r, "group-failed", json_pack("{s:s}", "message", err->message));
 	for (k = 0; r->armed && k < g->npvcs; k++) /* what a failure left armed was removed by then */
 		mig_armed_clear(&r->armed[g->pvcs[k]]);
+	for (k = 0; k < g->npvcs; k++) { /* kept in the journal for a later rollback; not needed here again */
+		json_decref(r->originals[g->pvcs[k]]);
+		r->originals[g->pvcs[k]] = NULL;
+	}
 	free(start_key);
 	free(stop_key);
 	return rc;

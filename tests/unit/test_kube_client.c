@@ -394,6 +394,59 @@ static void test_kube_client__list_follows_pages(void **state)
 	srv_stop(&s);
 }
 
+/* The second page's token expired (410, reason Expired, as a real API server says it): the list
+ * is made again in one go, as client-go's pager does. */
+static void scenario_pages_expired(struct srv *s, int hit, const char *method, const char *url, const char *query,
+				   struct reply *r)
+{
+	(void)s;
+	(void)method;
+	(void)url;
+	if (hit == 0) {
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"99\",\"continue\":\"tok-2\"},"
+			  "\"items\":[{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"c\"}}]}";
+	} else if (strstr(query, "continue=tok-2")) {
+		r->status = 410;
+		r->body = "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"The provided "
+			  "continue parameter is too old to display a consistent list result.\"}";
+	} else {
+		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"120\"},\"items\":["
+			  "{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"c\"}},{\"metadata\":{\"name\":\"d\"}}]}";
+	}
+}
+
+static bool keep_not_c(const json_t *item, void *ctx)
+{
+	(void)ctx;
+	return strcmp(vs_kube_obj_name(item), "c") != 0;
+}
+
+static void test_kube_client__list_keeps_and_starts_again_when_its_token_expired(void **state)
+{
+	vs_kube_list_opts lo = { .limit = 2, .keep = keep_not_c };
+	vs_kube_config *cfg;
+	vs_kube_client *c;
+	vs_error err = { 0 };
+	json_t *list = NULL;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, scenario_pages_expired);
+	client_for(&s, &cfg, &c);
+	assert_int_equal(vs_kube_list(c, &VS_KUBE_PODS, "default", &lo, &list, &err), 0);
+	assert_int_equal(srv_hits(&s), 3);
+	assert_null(strstr(s.log[2], "continue="));
+	assert_null(strstr(s.log[2], "limit="));
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+	assert_string_equal(vs_kube_obj_name(json_array_get(json_object_get(list, "items"), 0)), "a");
+	assert_string_equal(vs_kube_obj_name(json_array_get(json_object_get(list, "items"), 1)), "d");
+	assert_string_equal(vs_kube_obj_resource_version(list), "120");
+	json_decref(list);
+	vs_kube_client_free(c);
+	vs_kube_config_free(cfg);
+	srv_stop(&s);
+}
+
 /* ---- retries and errors ------------------------------------------------------------------------ */
 
 static void scenario_503_then_ok(struct srv *s, int hit, const char *method, const char *url, const char *query,
@@ -1643,6 +1696,8 @@ int main(void)
 		cmocka_unit_test(test_kube_client__backoff_bounds),
 		cmocka_unit_test(test_kube_client__access_review),
 		cmocka_unit_test_setup_teardown(test_kube_client__list_follows_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__list_keeps_and_starts_again_when_its_token_expired, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__retries_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__honours_retry_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__conflict_and_not_found, setup, teardown),

@@ -305,6 +305,65 @@ static void test_list_paging_and_selectors(void **state)
 	assert_string_equal(err.reason, "BadRequest");
 }
 
+/* The later pages of a list show the objects as they were at its first page, whose resourceVersion
+ * each page carries (a real API server reads them from etcd at that revision), so a watch from it
+ * misses nothing; a token older than the history kept is refused with 410 Expired. */
+static void test_list_pages_are_one_snapshot(void **state)
+{
+	sim_store *st = *state;
+	const sim_resource *cms = R("", "configmaps");
+	sim_list_opts opts = {NULL, NULL, 2, NULL};
+	json_t *page = NULL, *cm3 = NULL, *names = json_array(), *item;
+	char *rv, *cont;
+	vs_error err;
+	size_t i;
+
+	for (int k = 0; k < 5; k++) {
+		char name[8];
+		snprintf(name, sizeof(name), "cm%d", k);
+		create_ok(st, cms, "default", make_cm(name, "old"), k == 3 ? &cm3 : NULL);
+	}
+	assert_int_equal(sim_api_list(st, cms, "default", &opts, &page, &err), 0);
+	rv = vs_xstrdup(vs_json_str(page, "metadata.resourceVersion"));
+	opts.continue_token = vs_xstrdup(vs_json_str(page, "metadata.continue"));
+	json_decref(page);
+	/* between the pages: cm2 deleted, cm3 changed, cm5 created */
+	assert_int_equal(sim_api_delete(st, cms, "default", "cm2", NULL, NULL, NULL, &err), 0);
+	vs_json_set_path(cm3, "metadata.labels", json_pack("{s:s}", "tier", "new"));
+	assert_int_equal(sim_api_update(st, cms, "default", cm3, SIM_UPDATE_MAIN, NULL, &err), 0);
+	create_ok(st, cms, "default", make_cm("cm5", "new"), NULL);
+	while (opts.continue_token) {
+		assert_int_equal(sim_api_list(st, cms, "default", &opts, &page, &err), 0);
+		assert_string_equal(vs_json_str(page, "metadata.resourceVersion"), rv);
+		json_array_foreach (json_object_get(page, "items"), i, item) {
+			assert_string_equal(vs_json_str(item, "metadata.labels.tier"), "old");
+			json_array_append_new(names, json_string(vs_json_str(item, "metadata.name")));
+		}
+		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue")) : NULL;
+		free((char *)opts.continue_token);
+		opts.continue_token = cont;
+		json_decref(page);
+	}
+	assert_int_equal(json_array_size(names), 3);
+	assert_string_equal(json_string_value(json_array_get(names, 0)), "cm2");
+	assert_string_equal(json_string_value(json_array_get(names, 2)), "cm4");
+
+	/* the history no longer reaches back to the first page */
+	assert_int_equal(sim_api_list(st, cms, "default", &opts, &page, &err), 0);
+	opts.continue_token = vs_xstrdup(vs_json_str(page, "metadata.continue"));
+	json_decref(page);
+	sim_store_set_history_limit(st, 1);
+	create_ok(st, cms, "default", make_cm("cm6", NULL), NULL);
+	create_ok(st, cms, "default", make_cm("cm7", NULL), NULL); /* cm6's change is forgotten */
+	assert_int_not_equal(sim_api_list(st, cms, "default", &opts, &page, &err), 0);
+	assert_int_equal(err.http_status, 410);
+	assert_string_equal(err.reason, "Expired");
+	free((char *)opts.continue_token);
+	free(rv);
+	json_decref(names);
+	json_decref(cm3);
+}
+
 /* A repeated list reuses the copies of unchanged objects, copies changed ones anew and drops deleted
  * ones, in sim_api_list's order and form. */
 static void test_list_reuse(void **state)
@@ -573,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_with_finalizer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_preconditions_and_pod_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_and_selectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_pages_are_one_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_order_and_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_snapshot_reads_what_it_acts_on, setup, teardown),
