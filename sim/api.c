@@ -240,7 +240,8 @@ static int cmp_items(const void *a, const void *b)
 static char *make_continue(uint64_t rv, const json_t *last)
 {
 	const char *ns = vs_json_str(last, "metadata.namespace");
-	char *plain = vs_xasprintf("%llu/%s/%s", (unsigned long long)rv, ns ? ns : "", vs_json_str(last, "metadata.name"));
+	char *plain =
+		vs_xasprintf("%llu/%s/%s", (unsigned long long)rv, ns ? ns : "", vs_json_str(last, "metadata.name"));
 	char *tok = vs_base64_encode((const unsigned char *)plain, strlen(plain));
 
 	free(plain);
@@ -290,7 +291,8 @@ static json_t *list_snapshot_locked(sim_store *st, const sim_resource *res, json
 			break;
 		if (!sim_resource_same_storage(ev->res, res))
 			continue;
-		char *key = sim_store_key(vs_json_str(ev->obj, "metadata.namespace"), vs_json_str(ev->obj, "metadata.name"));
+		char *key = sim_store_key(vs_json_str(ev->obj, "metadata.namespace"),
+					  vs_json_str(ev->obj, "metadata.name"));
 		if (ev->old) /* modified or deleted since: as it was */
 			json_object_set(snap, key, ev->old);
 		else /* created since */
@@ -328,7 +330,7 @@ int sim_api_list(sim_store *st, const sim_resource *res, const char *ns, const s
 	}
 	if (at)
 		map = snap = list_snapshot_locked(st, res, map, at);
-	json_object_foreach(map, k, o) {
+	json_object_foreach (map, k, o) {
 		if (res->namespaced && ns && *ns && strcmp(vs_json_str(o, "metadata.namespace"), ns) != 0)
 			continue;
 		if (!sim_obj_matches(res, o, labels, fields))

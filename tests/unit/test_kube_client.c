@@ -411,7 +411,8 @@ static void scenario_pages_expired(struct srv *s, int hit, const char *method, c
 			  "continue parameter is too old to display a consistent list result.\"}";
 	} else {
 		r->body = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"120\"},\"items\":["
-			  "{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"c\"}},{\"metadata\":{\"name\":\"d\"}}]}";
+			  "{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"c\"}},{\"metadata\":{\"name\":"
+			  "\"d\"}}]}";
 	}
 }
 
@@ -1696,8 +1697,8 @@ int main(void)
 		cmocka_unit_test(test_kube_client__backoff_bounds),
 		cmocka_unit_test(test_kube_client__access_review),
 		cmocka_unit_test_setup_teardown(test_kube_client__list_follows_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__list_keeps_and_starts_again_when_its_token_expired, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__list_keeps_and_starts_again_when_its_token_expired,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__retries_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__honours_retry_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__conflict_and_not_found, setup, teardown),
@@ -1710,13 +1711,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kube_client__quiet_watch_ends_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__logs_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_lists_then_watches, wait_setup, wait_teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_holds_only_what_it_keeps, wait_setup, wait_teardown),
-		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, wait_setup, wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_holds_only_what_it_keeps, wait_setup,
+						wait_teardown),
+		cmocka_unit_test_setup_teardown(test_kube_client__wait_times_out_saying_what_it_saw, wait_setup,
+						wait_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_from_a_known_object, wait_setup, wait_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__wait_cancelled, wait_setup, wait_teardown),
 		cmocka_unit_test(test_kube_client__pod_ended),
-		cmocka_unit_test_setup_teardown(test_kube_client__never_answered_is_reported_after_the_first_contact_budget,
-						outage_setup, outage_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_kube_client__never_answered_is_reported_after_the_first_contact_budget, outage_setup,
+			outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__gone_server_is_waited_for_then_given_up, outage_setup,
 						outage_teardown),
 		cmocka_unit_test_setup_teardown(test_kube_client__short_outage_is_ridden_out, outage_setup,

@@ -312,7 +312,7 @@ static void test_list_pages_are_one_snapshot(void **state)
 {
 	sim_store *st = *state;
 	const sim_resource *cms = R("", "configmaps");
-	sim_list_opts opts = {NULL, NULL, 2, NULL};
+	sim_list_opts opts = { NULL, NULL, 2, NULL };
 	json_t *page = NULL, *cm3 = NULL, *names = json_array(), *item;
 	char *rv, *cont;
 	vs_error err;
@@ -339,7 +339,8 @@ static void test_list_pages_are_one_snapshot(void **state)
 			assert_string_equal(vs_json_str(item, "metadata.labels.tier"), "old");
 			json_array_append_new(names, json_string(vs_json_str(item, "metadata.name")));
 		}
-		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue")) : NULL;
+		cont = vs_json_str(page, "metadata.continue") ? vs_xstrdup(vs_json_str(page, "metadata.continue"))
+							      : NULL;
 		free((char *)opts.continue_token);
 		opts.continue_token = cont;
 		json_decref(page);
