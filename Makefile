@@ -6,6 +6,7 @@
 SHELL := /bin/bash
 CC ?= gcc
 SANITIZE ?=
+TSAN ?=
 FUZZ ?=
 ifeq ($(FUZZ),1)
 BUILD ?= build-fuzz
@@ -14,6 +15,10 @@ OPT := -O1 -g -Wno-unknown-warning-option
 else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := -O1 -g
+else ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT := -O1 -g
 else
 BUILD ?= build
@@ -56,7 +61,7 @@ E2E_C_BINS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e_%,$(E2E_C_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench_%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit e2e sanitize demo clean format faults bench fuzz fuzz-build
+.PHONY: all deps test unit e2e sanitize tsan demo clean format faults bench fuzz fuzz-build
 all: deps $(BINS)
 
 deps:
@@ -164,6 +169,14 @@ faults: all
 sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 test
 
+# The threaded code under ThreadSanitizer (build-tsan): the unit tests (the journal's renewer, the
+# client's outage clock, volshift-sim's controllers and nodes), then migrations with groups in
+# flight (TSAN_E2E), volshift and volshift-sim both instrumented; a report fails the run.
+TSAN_E2E ?= test_migrate_parallel.sh test_stop.sh
+tsan:
+	@$(MAKE) --no-print-directory TSAN=1 all unit $(patsubst tests/e2e/%.c,build-tsan/tests/e2e_%,$(E2E_C_SRC))
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 $(TSAN_OPTIONS)" BUILD=build-tsan tests/e2e/run.sh $(TSAN_E2E)
+
 demo: all
 	@scripts/demo.sh
 
@@ -199,6 +212,6 @@ fuzz:
 	done
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_signals;
+/* Atomic, not volatile sig_atomic_t: the handler runs on whichever thread took the signal and the
+ * engine's threads read it (a lock-free atomic is safe in a signal handler). */
+static atomic_int stop_signals;
 static char stop_words[1024];
 static atomic_bool stop_words_set;
 
@@ -20,7 +22,7 @@ static void stop_handler(int sig)
 {
 	static const char first[] = "\nvolshift: stopping at the next safe point (again to exit at once)\n";
 
-	if (stop_signals++ == 0) {
+	if (atomic_fetch_add(&stop_signals, 1) == 0) {
 		ssize_t w = write(STDERR_FILENO, first, sizeof(first) - 1);
 		(void)w;
 		return;
@@ -46,7 +48,7 @@ void vs_stop_install(void)
 
 bool vs_stop_requested(void)
 {
-	return stop_signals > 0;
+	return atomic_load(&stop_signals) > 0;
 }
 
 void vs_stop_set_last_words(const char *text)
