@@ -44,15 +44,33 @@ sim_curl() {
 # sim_stop: SIGTERM and wait; keeps the directory when KEEP=1 or a test failed.
 sim_stop() {
 	[ -n "${SIM_PID:-}" ] || return 0
+	sim_halt
+	sim_cleanup
+}
+
+# sim_halt: stops volshift-sim (TERM, then waits for it); its directory stays.
+sim_halt() {
+	[ -n "${SIM_PID:-}" ] || return 0
 	kill -TERM "$SIM_PID" 2>/dev/null
 	wait "$SIM_PID" 2>/dev/null
 	SIM_RC=$?
 	SIM_PID=
+}
+
+# sim_cleanup: removes the stopped volshift-sim's directory, unless KEEP=1 or a test failed.
+sim_cleanup() {
 	if [ "${KEEP:-0}" = 1 ] || [ "$E2E_FAILED" -gt 0 ]; then
 		echo "  (volshift-sim data kept in $SIM_DIR)" >&2
 	else
 		rm -rf "$SIM_DIR"
 	fi
+}
+
+# sim_sanitizer_reports: what a sanitizer (make sanitize, make tsan) reported in the stopped
+# volshift-sim's log, if anything.
+sim_sanitizer_reports() {
+	grep -E -A4 '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: [A-Za-z]+Sanitizer)|: runtime error: ' "$SIM_DIR/sim.log" 2>/dev/null |
+		head -30
 }
 
 # sim_faults SPEC: sets volshift-sim's API fault SPEC at runtime ("off" turns faults off).
@@ -147,7 +165,7 @@ check_events() {
 # space-separated), each against a fresh volshift-sim (3 nodes; a file may define flags_TEST to
 # print more volshift-sim flags for TEST).
 e2e_main() {
-	local t flags start
+	local t flags start rc reports
 	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		[ -z "${E2E_TESTS:-}" ] || [[ " $E2E_TESTS " == *" $t "* ]] || continue
 		flags=$(declare -F "flags_$t" >/dev/null && "flags_$t")
@@ -160,7 +178,15 @@ e2e_main() {
 		start=$SECONDS
 		# Not in an if: set -e must stay in force inside the test.
 		( set -e; "$t" )
-		if [ $? -eq 0 ]; then
+		rc=$?
+		sim_halt
+		reports=$(sim_sanitizer_reports)
+		if [ -n "$reports" ]; then
+			echo "  FAIL: volshift-sim's sanitizer reported:" >&2
+			echo "$reports" | sed 's/^/    /' >&2
+			rc=1
+		fi
+		if [ $rc -eq 0 ]; then
 			echo "ok   $t ($((SECONDS - start)) s)"
 			E2E_PASSED=$((E2E_PASSED + 1))
 		else
@@ -168,7 +194,7 @@ e2e_main() {
 			E2E_FAILED=$((E2E_FAILED + 1))
 			tail -15 "$SIM_DIR/sim.log" | sed 's/^/  sim: /' >&2
 		fi
-		sim_stop
+		sim_cleanup
 	done
 	echo "$E2E_PASSED $E2E_FAILED" >"${E2E_RESULT:-/dev/null}"
 	[ "$E2E_FAILED" -eq 0 ]
