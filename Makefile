@@ -10,7 +10,7 @@ TSAN ?=
 FUZZ ?=
 ifeq ($(FUZZ),1)
 BUILD ?= build-fuzz
-SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 OPT := -O1 -g -Wno-unknown-warning-option
 else ifeq ($(SANITIZE),1)
 BUILD ?= build-san

@@ -117,6 +117,9 @@ void vs_sleep_ms(int64_t ms)
 		;
 }
 
+/* The longest duration accepted, in hours (about 114 years). */
+#define DURATION_MAX_H 1e6
+
 /* One number and its unit at s ("1.5s"): milliseconds into *ms, the end into *end; false when s
  * holds no number followed by a known unit. */
 static bool duration_part(const char *s, double *ms, const char **end)
@@ -162,6 +165,8 @@ int vs_duration_parse(const char *text, int64_t *ms, vs_error *err)
 					    text);
 		total += part;
 	}
+	if (!(total <= DURATION_MAX_H * 3600e3)) /* beyond int64_t, or infinite: refused, not converted */
+		return vs_error_set(err, VS_EINVAL, "duration \"%s\" is too long: at most %gh", text, DURATION_MAX_H);
 	*ms = (int64_t)(total + 0.5);
 	return 0;
 }

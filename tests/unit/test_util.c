@@ -154,7 +154,7 @@ static void test_util_time__duration(void **state)
 		const char *text;
 		int64_t ms;
 	} ok[] = { { "15s", 15000 }, { "200ms", 200 }, { "1m30s", 90000 }, { "1.5s", 1500 }, { "0", 0 }, { "2h", 7200000 } };
-	static const char *const bad[] = { "", "15", "s", "-1s", "1x", "1s2", "ms" };
+	static const char *const bad[] = { "", "15", "s", "-1s", "1x", "1s2", "ms", "1e300h", "1000001h", "1e999s" };
 	int64_t ms;
 	vs_error err;
 
