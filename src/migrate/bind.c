@@ -229,7 +229,7 @@ static int bind_wait(mig_run *r, json_t **claim, const json_t *pinned, const cha
 		}
 	}
 	while (rc == 0 && !mig_claim_bound_to(*claim, (void *)pv_name)) {
-		int64_t left = deadline - vs_time_mono_ms(), nudged = vs_time_mono_ms();
+		int64_t nudged = vs_time_mono_ms(), left = deadline - nudged;
 		if (left <= 0) {
 			rc = vs_error_set(err, VS_ETIMEOUT,
 					  "timed out after %llds waiting for %s (--delete-pv-timeout)",

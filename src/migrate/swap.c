@@ -83,14 +83,17 @@ static int swap_delete_claim(mig_run *r, const json_t *claim, const json_t *pv, 
 			  &(vs_kube_delete_opts){ .precondition_uid = vs_kube_obj_uid(claim) }, NULL, err);
 }
 
-/* Wait until claim, whose deletion swap_delete_claim issued, is gone. */
-static int swap_claim_gone(mig_run *r, const json_t *claim, bool issued, vs_error *err)
+/* Wait until claim, whose deletion swap_delete_claim issued at deleted_at (vs_time_mono_ms), is
+ * gone; how long that took is a lag of the controllers (mig_note_claim_lag). */
+static int swap_claim_gone(mig_run *r, const json_t *claim, bool issued, int64_t deleted_at, vs_error *err)
 {
 	const char *ns = vs_kube_obj_namespace(claim), *name = vs_kube_obj_name(claim);
 	int rc = issued ? mig_wait_gone(r, &VS_KUBE_PVCS, ns, name, r->opts->delete_pv_timeout_ms, err) : 0;
 
 	if (rc == VS_ETIMEOUT)
 		vs_error_wrap(err, "claim %s/%s is still in use (a pod that mounts it must be deleted)", ns, name);
+	if (rc == 0 && issued)
+		mig_note_claim_lag(r, deleted_at);
 	return rc;
 }
 
@@ -301,13 +304,11 @@ static int swap_claim(mig_run *r, size_t i, const char *new_pv, struct swap_seen
 	if (rc == 0)
 		rc = swap_delete_claim(r, seen->temp, seen->new_pv, &temp_issued, err);
 	if (rc == 0)
-		rc = swap_claim_gone(r, seen->claim, orig_issued, err);
+		rc = swap_claim_gone(r, seen->claim, orig_issued, deleted_at, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:original-deleted", err);
 	if (rc == 0)
-		rc = swap_claim_gone(r, seen->temp, temp_issued, err);
-	if (rc == 0 && (orig_issued || temp_issued))
-		mig_note_claim_lag(r, deleted_at);
+		rc = swap_claim_gone(r, seen->temp, temp_issued, deleted_at, err);
 	if (rc == 0)
 		rc = vs_failpoint("swap:temporary-deleted", err);
 	if (rc == 0)
@@ -410,9 +411,7 @@ int mig_unswap(mig_run *r, size_t i, vs_error *err)
 			rc = swap_delete_claim(r, claim, copy, &issued, err);
 		}
 		if (rc == 0)
-			rc = swap_claim_gone(r, claim, issued, err);
-		if (rc == 0 && issued)
-			mig_note_claim_lag(r, deleted_at);
+			rc = swap_claim_gone(r, claim, issued, deleted_at, err);
 		json_decref(copy);
 		if (rc == 0)
 			rc = vs_failpoint("unswap:claims-deleted", err);
